@@ -1,0 +1,186 @@
+#include "daemon/config.h"
+
+// Header-only toml++ without exceptions: parse errors are values, and the
+// PAM module can use the same mode without loading libtomlplusplus.
+#define TOML_HEADER_ONLY 1
+#define TOML_EXCEPTIONS 0
+#include <toml++/toml.h>
+
+#include <cerrno>
+#include <charconv>
+#include <cstring>
+#include <fstream>
+#include <functional>
+#include <map>
+#include <sstream>
+
+namespace vigil {
+namespace {
+
+std::string where(std::string_view src, const toml::source_region& r) {
+  return std::string(src) + ":" + std::to_string(r.begin.line) + ": ";
+}
+
+Error cfg_error(std::string msg) { return Error{"config", std::move(msg)}; }
+
+// One setter per key: parses the node into the Config, or returns a message.
+using Setter = std::function<std::string(const toml::node&, Config&)>;
+
+
+template <class Section>
+Setter int_setter(Section Config::*sec, int Section::*field, int lo, int hi) {
+  return [=](const toml::node& n, Config& c) -> std::string {
+    auto v = n.value_exact<int64_t>();
+    if (!v) return "expected an integer";
+    if (*v < lo || *v > hi)
+      return "must be between " + std::to_string(lo) + " and " + std::to_string(hi);
+    c.*sec.*field = static_cast<int>(*v);
+    return {};
+  };
+}
+
+template <class Section>
+Setter bool_setter(Section Config::*sec, bool Section::*field) {
+  return [=](const toml::node& n, Config& c) -> std::string {
+    auto v = n.value_exact<bool>();
+    if (!v) return "expected true or false";
+    c.*sec.*field = *v;
+    return {};
+  };
+}
+
+template <class Section>
+Setter path_setter(Section Config::*sec, std::string Section::*field) {
+  return [=](const toml::node& n, Config& c) -> std::string {
+    auto v = n.value_exact<std::string>();
+    if (!v) return "expected a string";
+    if (v->empty() || (*v)[0] != '/') return "expected an absolute path";
+    if (v->find('\0') != std::string::npos) return "path contains NUL";
+    c.*sec.*field = *v;
+    return {};
+  };
+}
+
+template <class Section>
+Setter duration_setter(Section Config::*sec, Seconds Section::*field, Seconds lo, Seconds hi) {
+  return [=](const toml::node& n, Config& c) -> std::string {
+    auto v = n.value_exact<std::string>();
+    if (!v) return "expected a duration string such as \"15m\"";
+    auto d = parse_duration(*v);
+    if (!d) return d.error().message;
+    if (*d < lo || *d > hi)
+      return "must be between " + format_duration(lo) + " and " + format_duration(hi);
+    c.*sec.*field = *d;
+    return {};
+  };
+}
+
+const std::map<std::string, std::map<std::string, Setter>>& schema() {
+  static const auto* s = new std::map<std::string, std::map<std::string, Setter>>{
+      {"daemon",
+       {
+           {"socket", path_setter(&Config::daemon, &DaemonConfig::socket)},
+           {"state_dir", path_setter(&Config::daemon, &DaemonConfig::state_dir)},
+           {"max_connections_per_uid",
+            int_setter(&Config::daemon, &DaemonConfig::max_connections_per_uid, 1, 4096)},
+           {"request_timeout", duration_setter(&Config::daemon, &DaemonConfig::request_timeout,
+                                               Seconds(1), Seconds(300))},
+       }},
+      {"lockout",
+       {
+           {"deny", int_setter(&Config::lockout, &LockoutConfig::deny, 1, 1000)},
+           {"fail_interval", duration_setter(&Config::lockout, &LockoutConfig::fail_interval,
+                                             Seconds(1), Seconds(366LL * 86400))},
+           {"unlock_time", duration_setter(&Config::lockout, &LockoutConfig::unlock_time,
+                                           Seconds(1), Seconds(366LL * 86400))},
+           {"max_unlock_time", duration_setter(&Config::lockout, &LockoutConfig::max_unlock_time,
+                                               Seconds(1), Seconds(366LL * 86400))},
+           {"even_deny_root", bool_setter(&Config::lockout, &LockoutConfig::even_deny_root)},
+           {"console_exempt", bool_setter(&Config::lockout, &LockoutConfig::console_exempt)},
+       }},
+  };
+  return *s;
+}
+
+}  // namespace
+
+const std::vector<std::string> kKnownKeys = [] {
+  std::vector<std::string> keys;
+  for (const auto& [sec, entries] : schema())
+    for (const auto& [key, setter] : entries) keys.push_back(sec + "." + key);
+  return keys;
+}();
+
+Result<Seconds> parse_duration(std::string_view text) {
+  auto bad = [&] {
+    return Error{"config", "invalid duration \"" + std::string(text) +
+                               "\" (use a number and a unit: 90s, 15m, 24h, 30d)"};
+  };
+  if (text.size() < 2) return bad();
+  long long n = 0;
+  auto [p, ec] = std::from_chars(text.data(), text.data() + text.size() - 1, n);
+  if (ec != std::errc() || p != text.data() + text.size() - 1 || n < 0) return bad();
+  long long mult = 0;
+  switch (text.back()) {
+    case 's': mult = 1; break;
+    case 'm': mult = 60; break;
+    case 'h': mult = 3600; break;
+    case 'd': mult = 86400; break;
+    default: return bad();
+  }
+  if (n > 100LL * 365 * 86400 / mult) return bad();
+  return Seconds(n * mult);
+}
+
+std::string format_duration(Seconds s) {
+  long long v = s.count();
+  if (v != 0 && v % 86400 == 0) return std::to_string(v / 86400) + "d";
+  if (v != 0 && v % 3600 == 0) return std::to_string(v / 3600) + "h";
+  if (v != 0 && v % 60 == 0) return std::to_string(v / 60) + "m";
+  return std::to_string(v) + "s";
+}
+
+Result<Config> parse_config(std::string_view text, std::string_view source_name) {
+  toml::parse_result parsed = toml::parse(text, source_name);
+  if (!parsed) {
+    const auto& err = parsed.error();
+    return cfg_error(where(source_name, err.source()) + std::string(err.description()));
+  }
+  const toml::table& root = parsed.table();
+  Config cfg;
+  for (const auto& [sec_key, sec_node] : root) {
+    auto sec = schema().find(std::string(sec_key.str()));
+    if (sec == schema().end())
+      return cfg_error(where(source_name, sec_key.source()) + "unknown section [" +
+                       std::string(sec_key.str()) + "]");
+    const toml::table* tbl = sec_node.as_table();
+    if (!tbl)
+      return cfg_error(where(source_name, sec_key.source()) + "\"" + std::string(sec_key.str()) +
+                       "\" must be a table");
+    for (const auto& [key, node] : *tbl) {
+      auto setter = sec->second.find(std::string(key.str()));
+      if (setter == sec->second.end())
+        return cfg_error(where(source_name, key.source()) + "unknown key \"" + std::string(key.str()) +
+                         "\" in [" + sec->first + "]");
+      std::string msg = setter->second(node, cfg);
+      if (!msg.empty())
+        return cfg_error(where(source_name, node.source()) + sec->first + "." +
+                         std::string(key.str()) + ": " + msg);
+    }
+  }
+  if (cfg.lockout.max_unlock_time < cfg.lockout.unlock_time)
+    return cfg_error(std::string(source_name) +
+                     ": lockout.max_unlock_time must not be shorter than lockout.unlock_time");
+  return cfg;
+}
+
+Result<Config> load_config(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return cfg_error(path + ": cannot open: " + std::strerror(errno));
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  if (in.bad()) return cfg_error(path + ": read error");
+  return parse_config(ss.str(), path);
+}
+
+}  // namespace vigil

@@ -1,0 +1,57 @@
+// vigild's configuration: /etc/vigil/vigil.conf (TOML).
+//
+// Contract:
+//  * parse_config() validates everything: unknown sections or keys, wrong
+//    types, out-of-range values and malformed durations are errors whose
+//    message starts with "FILE:LINE:". A Config returned is always usable.
+//  * Every key and its default is listed in conf/vigil.conf and vigil.conf(5);
+//    kKnownKeys below is the single list the tests compare those against.
+//  * Durations are strings with a unit: "90s", "15m", "24h", "30d".
+//  * Pure: no I/O except load_config() reading the file.
+#pragma once
+
+#include <chrono>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "protocol/result.h"
+
+namespace vigil {
+
+using Seconds = std::chrono::seconds;
+
+struct DaemonConfig {
+  std::string socket = "/run/vigil/vigil.sock";
+  std::string state_dir = "/var/lib/vigil";
+  int max_connections_per_uid = 16;  // non-root callers; root has its own budget
+  Seconds request_timeout{5};        // a connection must deliver a frame within this
+};
+
+struct LockoutConfig {
+  int deny = 5;
+  Seconds fail_interval{15 * 60};
+  Seconds unlock_time{10 * 60};
+  Seconds max_unlock_time{24 * 3600};
+  bool even_deny_root = false;
+  bool console_exempt = true;
+};
+
+struct Config {
+  DaemonConfig daemon;
+  LockoutConfig lockout;
+};
+
+// "section.key" for every key the parser accepts.
+extern const std::vector<std::string> kKnownKeys;
+
+Result<Config> parse_config(std::string_view text, std::string_view source_name);
+// A missing file is an error here; vigild treats only the built-in default
+// path specially (see daemon/main.cc).
+Result<Config> load_config(const std::string& path);
+
+// "15m" -> 900s. Accepts an integer followed by one of s, m, h, d.
+Result<Seconds> parse_duration(std::string_view text);
+std::string format_duration(Seconds s);
+
+}  // namespace vigil

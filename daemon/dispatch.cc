@@ -1,0 +1,293 @@
+#include "daemon/dispatch.h"
+
+#include <sodium.h>
+
+#include <algorithm>
+#include <functional>
+#include <optional>
+
+#include "daemon/log.h"
+#include "daemon/offload.h"
+#include "protocol/names.h"
+#include "vigil_build_config.h"
+
+namespace vigil {
+namespace json = boost::json;
+using proto::Reply;
+
+namespace {
+
+enum class Who { kRoot, kSelf, kAnyone };
+
+// What the dispatcher resolved for a kSelf method.
+struct Target {
+  Lookup lookup;             // kFound, or kNotFound (root callers only)
+  std::string given_name;    // as sent; never logged when unresolved
+};
+
+using Handler = boost::asio::awaitable<Reply> (*)(Services&, const Peer&, const json::object&,
+                                                   const Target&);
+using Validator = std::optional<Reply> (*)(const json::object&);
+
+struct Method {
+  std::string_view name;
+  Who who;
+  Validator validate;
+  Handler handle;
+};
+
+Reply invalid(std::string msg) { return Reply::failure(proto::kErrInvalidParameter, std::move(msg)); }
+Reply unavailable(std::string msg) { return Reply::failure(proto::kErrUnavailable, std::move(msg)); }
+
+// Optional short string fields: type and size.
+std::optional<Reply> check_strings(const json::object& p,
+                                   std::initializer_list<std::string_view> keys,
+                                   std::size_t max_len = 256) {
+  for (auto k : keys) {
+    auto v = proto::get_optional_string(p, k);
+    if (!v) return invalid(v.error().message);
+    if (*v && (*v)->size() > max_len)
+      return invalid("parameter \"" + std::string(k) + "\" is too long");
+  }
+  return std::nullopt;
+}
+
+std::optional<Reply> only_keys(const json::object& p, std::initializer_list<std::string_view> keys) {
+  for (const auto& kv : p) {
+    if (std::find(keys.begin(), keys.end(), std::string_view(kv.key())) == keys.end())
+      return invalid("unknown parameter \"" + std::string(kv.key()) + "\"");
+  }
+  return std::nullopt;
+}
+
+std::string opt(const json::object& p, std::string_view k) {
+  auto v = proto::get_optional_string(p, k);
+  return v && *v ? **v : std::string();
+}
+
+json::object state_json(const LockState& s, TimePoint now) {
+  json::object o;
+  o["failures"] = static_cast<int64_t>(s.failures.size());
+  o["locked"] = s.locked_at(now);
+  o["locked_until"] = s.locked_at(now) ? to_epoch(s.locked_until) : 0;
+  o["lock_count"] = s.lock_count;
+  o["refused"] = s.refused;
+  o["last_failure"] = to_epoch(s.last_failure);
+  o["last_success"] = to_epoch(s.last_success);
+  return o;
+}
+
+TimePoint wall_now() { return SystemClock().now(); }
+
+// ---- validators ----
+
+std::optional<Reply> validate_report(const json::object& p) {
+  if (auto r = only_keys(p, {"user", "outcome", "nonce", "service", "rhost", "tty", "ruser"})) return r;
+  if (auto r = check_strings(p, {"service", "rhost", "tty", "ruser"})) return r;
+  if (auto r = check_strings(p, {"nonce"}, 128)) return r;
+  auto outcome = proto::get_string(p, "outcome");
+  if (!outcome) return invalid(outcome.error().message);
+  if (*outcome != proto::kOutcomeFailure && *outcome != proto::kOutcomeSuccess)
+    return invalid("\"outcome\" must be \"failure\" or \"success\"");
+  return std::nullopt;
+}
+
+std::optional<Reply> validate_account(const json::object& p) {
+  if (auto r = only_keys(p, {"user", "service", "rhost", "tty", "ruser"})) return r;
+  return check_strings(p, {"service", "rhost", "tty", "ruser"});
+}
+
+std::optional<Reply> validate_user_only(const json::object& p) { return only_keys(p, {"user"}); }
+std::optional<Reply> validate_empty(const json::object& p) { return only_keys(p, {}); }
+
+// ---- handlers ----
+
+boost::asio::awaitable<Reply> handle_report(Services& sv, const Peer& peer, const json::object& p,
+                                            const Target& target) {
+  const auto& cfg = *sv.config;
+  const std::string rhost = opt(p, "rhost"), tty = opt(p, "tty");
+  ReportRequest req;
+  req.outcome = opt(p, "outcome") == proto::kOutcomeSuccess ? Outcome::kSuccess : Outcome::kFailure;
+  req.nonce = opt(p, "nonce");
+  req.root_caller = peer.root();
+  if (target.lookup.found()) {
+    const auto& id = target.lookup.id;
+    req.key = account_key(id.uid);
+    req.uid = id.uid;
+    req.name = id.name;
+    bool root_exempt = id.uid == 0 && !cfg.lockout.even_deny_root;
+    // Only root callers (login, getty) can vouch for a console login.
+    bool console_exempt = cfg.lockout.console_exempt && peer.root() && is_console(rhost, tty);
+    req.exempt = root_exempt || console_exempt;
+  } else {
+    req.key = unknown_name_key(sv.name_key, target.given_name);
+  }
+  auto start = [&](auto deliver) { sv.engine->report(std::move(req), std::move(deliver)); };
+  ReportResult res = co_await await_callback<ReportResult>(start);
+  if (!res.status) co_return unavailable("the decision could not be recorded");
+  bool allow = res.decision.allow && target.lookup.found();
+  json::object out;
+  out["verdict"] = allow ? proto::kVerdictAllow : proto::kVerdictDeny;
+  co_return Reply::success(std::move(out));
+}
+
+boost::asio::awaitable<Reply> handle_account(Services&, const Peer&, const json::object&,
+                                             const Target& target) {
+  // The account phase denies blocks and deny rules only, never a temporary
+  // lock, so that password noise cannot cut off key logins. (Blocks and rules
+  // arrive with device trust; until then a resolvable account is allowed.)
+  json::object out;
+  out["verdict"] = target.lookup.found() ? proto::kVerdictAllow : proto::kVerdictDeny;
+  co_return Reply::success(std::move(out));
+}
+
+boost::asio::awaitable<Reply> handle_status_get(Services& sv, const Peer&, const json::object&,
+                                                const Target& target) {
+  if (!target.lookup.found()) co_return Reply::failure(proto::kErrNotFound, "no such user");
+  const auto& id = target.lookup.id;
+  auto start = [&](auto deliver) { sv.engine->get(account_key(id.uid), std::move(deliver)); };
+  auto rec = co_await await_callback<Result<std::optional<BucketRecord>>>(start);
+  if (!rec) co_return unavailable("state unavailable");
+  LockState s = rec->has_value() ? (*rec)->state : LockState{};
+  json::object out = state_json(s, wall_now());
+  out["user"] = id.name;
+  out["uid"] = static_cast<int64_t>(id.uid);
+  co_return Reply::success(std::move(out));
+}
+
+boost::asio::awaitable<Reply> handle_status_list(Services& sv, const Peer&, const json::object&,
+                                                 const Target&) {
+  auto start = [&](auto deliver) { sv.engine->list(std::move(deliver)); };
+  auto rows = co_await await_callback<Result<std::vector<BucketRecord>>>(start);
+  if (!rows) co_return unavailable("state unavailable");
+  json::array accounts;
+  auto now = wall_now();
+  for (const auto& r : *rows) {
+    json::object o = state_json(r.state, now);
+    o["user"] = r.name;
+    o["uid"] = r.uid.value_or(-1);
+    accounts.push_back(std::move(o));
+  }
+  json::object out;
+  out["accounts"] = std::move(accounts);
+  co_return Reply::success(std::move(out));
+}
+
+boost::asio::awaitable<Reply> handle_reset(Services& sv, const Peer& peer, const json::object&,
+                                           const Target& target) {
+  if (!target.lookup.found()) co_return Reply::failure(proto::kErrNotFound, "no such user");
+  const auto& id = target.lookup.id;
+  auto start = [&](auto deliver) {
+    sv.engine->reset(account_key(id.uid), id.uid, id.name, std::move(deliver));
+  };
+  auto res = co_await await_callback<ResetResult>(start);
+  if (!res.status) co_return unavailable("the reset could not be recorded");
+  log::event(log::Priority::kNotice, log::kMsgReset,
+             "reset " + id.name + (res.was_locked ? " (was locked)" : ""),
+             {{"VIGIL_USER", id.name},
+              {"VIGIL_ACTOR_UID", std::to_string(peer.uid)},
+              {"VIGIL_REASON", "vigilctl reset"}});
+  json::object out;
+  out["user"] = id.name;
+  out["was_locked"] = res.was_locked;
+  co_return Reply::success(std::move(out));
+}
+
+boost::asio::awaitable<Reply> handle_ping(Services&, const Peer&, const json::object&,
+                                          const Target&) {
+  json::object out;
+  out["version"] = VIGIL_VERSION;
+  co_return Reply::success(std::move(out));
+}
+
+const Method kMethods[] = {
+    {proto::kAuthReport, Who::kSelf, validate_report, handle_report},
+    {proto::kAccountCheck, Who::kSelf, validate_account, handle_account},
+    {proto::kStatusGet, Who::kSelf, validate_user_only, handle_status_get},
+    {proto::kStatusList, Who::kRoot, validate_empty, handle_status_list},
+    {proto::kAccountReset, Who::kRoot, validate_user_only, handle_reset},
+    {proto::kPing, Who::kAnyone, validate_empty, handle_ping},
+};
+
+Reply denied(const Peer& peer, std::string_view method, std::string msg) {
+  log::event(log::Priority::kWarning, log::kMsgPermissionDenied,
+             "refused " + std::string(method) + " from uid " + std::to_string(peer.uid),
+             {{"VIGIL_CALLER_UID", std::to_string(peer.uid)},
+              {"VIGIL_METHOD", std::string(method)},
+              {"VIGIL_REASON", msg}});
+  return Reply::failure(proto::kErrPermissionDenied, std::move(msg));
+}
+
+boost::asio::awaitable<Reply> dispatch_inner(Services& sv, const Peer& peer,
+                                             const proto::Call& call) {
+  const Method* m = nullptr;
+  for (const auto& candidate : kMethods)
+    if (candidate.name == call.method) m = &candidate;
+  if (!m) {
+    log::debug("unknown method", {{"VIGIL_CALLER_UID", std::to_string(peer.uid)}});
+    co_return Reply::failure(proto::kErrMethodNotFound, "unknown method");
+  }
+  if (m->who == Who::kRoot && !peer.root())
+    co_return denied(peer, m->name, "only root may call this method");
+  if (auto bad = m->validate(call.params)) co_return *bad;
+
+  Target target;
+  if (m->who == Who::kSelf) {
+    auto user = proto::get_optional_string(call.params, "user");
+    if (!user) co_return invalid(user.error().message);
+    if (*user) {
+      if (!valid_user_name(**user)) co_return invalid("invalid user name");
+      target.given_name = **user;
+      target.lookup = co_await sv.resolver->by_name(**user);
+    } else {
+      target.lookup = co_await sv.resolver->by_uid(peer.uid);
+    }
+    if (target.lookup.status == Lookup::Status::kError)
+      co_return unavailable("user lookup failed");  // strictest reading
+    if (!peer.root() && (!target.lookup.found() || target.lookup.id.uid != peer.uid))
+      co_return denied(peer, m->name, "you may only act for your own account");
+    if (!target.lookup.found() && !user->has_value())
+      co_return Reply::failure(proto::kErrNotFound, "no such user");
+  }
+  co_return co_await m->handle(sv, peer, call.params, target);
+}
+
+}  // namespace
+
+std::string account_key(uid_t uid) { return "uid:" + std::to_string(uid); }
+
+std::string unknown_name_key(const std::array<uint8_t, 32>& key, std::string_view name) {
+  unsigned char h[16];
+  crypto_generichash(h, sizeof(h), reinterpret_cast<const unsigned char*>(name.data()), name.size(),
+                     key.data(), key.size());
+  char hex[sizeof(h) * 2 + 1];
+  sodium_bin2hex(hex, sizeof(hex), h, sizeof(h));
+  return std::string("name:") + hex;
+}
+
+bool is_console(std::string_view rhost, std::string_view tty) {
+  if (!rhost.empty()) return false;
+  if (tty.starts_with("/dev/")) tty.remove_prefix(5);
+  if (tty == "console") return true;
+  if (!tty.starts_with("tty") || tty.size() < 4) return false;
+  return std::all_of(tty.begin() + 3, tty.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
+bool valid_user_name(std::string_view name) {
+  if (name.empty() || name.size() > 256) return false;
+  return std::none_of(name.begin(), name.end(), [](char c) {
+    auto u = static_cast<unsigned char>(c);
+    return u < 0x20 || u == 0x7f;
+  });
+}
+
+boost::asio::awaitable<Reply> dispatch(Services& sv, const Peer& peer, const proto::Call& call) {
+  try {
+    co_return co_await dispatch_inner(sv, peer, call);
+  } catch (const std::exception& e) {
+    log::error(std::string("internal error in a request: ") + e.what());
+  }
+  co_return Reply::failure(proto::kErrInternal, "internal error");
+}
+
+}  // namespace vigil

@@ -1,0 +1,62 @@
+// The dispatch table: for each method, who may call it, a validator and a
+// handler (after OpenSSH's monitor table).
+//
+// Contract:
+//  * dispatch() never throws and always produces a reply. An unknown method,
+//    or one the caller may not use, is refused and logged, never half-handled.
+//  * Callers are classified by the peer credentials taken at connect time:
+//      kRoot    only uid 0;
+//      kSelf    uid 0 for any user, any other uid only for its own account
+//               (the "user" parameter is resolved through NSS and compared by
+//               uid; a name that does not resolve is refused to non-root
+//               callers with the same error, so nothing is disclosed);
+//      kAnyone  every caller.
+//  * Every handler has the same shape: validate every field, act, answer with
+//    a typed reply.
+#pragma once
+
+#include <boost/asio/awaitable.hpp>
+#include <sys/socket.h>
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "daemon/config.h"
+#include "daemon/engine.h"
+#include "daemon/nss.h"
+#include "protocol/message.h"
+
+namespace vigil {
+
+// What handlers share. Lives on the I/O thread.
+struct Services {
+  std::shared_ptr<const Config> config;  // replaced on SIGHUP
+  Engine* engine = nullptr;
+  Resolver* resolver = nullptr;
+  std::array<uint8_t, 32> name_key{};   // hashes unresolved names
+};
+
+struct Peer {
+  uid_t uid = static_cast<uid_t>(-1);
+  gid_t gid = static_cast<gid_t>(-1);
+  pid_t pid = 0;
+  bool root() const { return uid == 0; }
+};
+
+boost::asio::awaitable<proto::Reply> dispatch(Services& services, const Peer& peer,
+                                              const proto::Call& call);
+
+// Bucket key of an account, and of a name that does not resolve.
+std::string account_key(uid_t uid);
+std::string unknown_name_key(const std::array<uint8_t, 32>& key, std::string_view name);
+
+// True for a local console login: no rhost, and tty "console" or "ttyN"
+// (with or without "/dev/").
+bool is_console(std::string_view rhost, std::string_view tty);
+
+// User names accepted on the wire: 1..256 bytes, no control characters.
+bool valid_user_name(std::string_view name);
+
+}  // namespace vigil

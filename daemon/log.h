@@ -1,0 +1,58 @@
+// Logging for vigild: one place that writes events.
+//
+// Contract:
+//  * Under journald ($JOURNAL_STREAM names our stderr) events go through
+//    sd_journal_send with structured fields; otherwise one plain line on
+//    stderr: "vigild: <message> [FIELD=value ...]".
+//  * Security events carry a stable MESSAGE_ID (the constants below, listed
+//    in vigild(8)) and VIGIL_* fields.
+//  * Callers never pass a password, code or secret, and never an unresolved
+//    user name (people type passwords into the user prompt). Values are
+//    sanitised: control characters become '?'.
+//  * Thread-safe.
+#pragma once
+
+#include <initializer_list>
+#include <string>
+#include <string_view>
+
+namespace vigil::log {
+
+enum class Priority { kErr = 3, kWarning = 4, kNotice = 5, kInfo = 6, kDebug = 7 };
+
+struct Field {
+  std::string_view name;  // e.g. "VIGIL_USER"
+  std::string value;
+};
+
+// Stable MESSAGE_IDs.
+inline constexpr char kMsgStarted[] = "37be816b9e7e4df8af23ec459e37ff93";
+inline constexpr char kMsgStopped[] = "83b0de1097e34f668d42cf70a0ce8585";
+inline constexpr char kMsgReloaded[] = "2148aeebbf64463b965af86953cfdaff";
+inline constexpr char kMsgConfigRejected[] = "e34db749393e4c71be04fa6f9e9f2888";
+inline constexpr char kMsgLocked[] = "d94a9d994c9a423eb32f18a2643a82e2";
+inline constexpr char kMsgUnlocked[] = "d075280e4b20434f8ac6c09062c78397";
+inline constexpr char kMsgReset[] = "618048a6d57149d4bf728e0b1151948d";
+inline constexpr char kMsgRefusedLocked[] = "55b5d80f43b34379858f7f0209afee66";
+inline constexpr char kMsgStoreFailed[] = "c6727fd3b6cc41b2a46cd14240bb7d15";
+inline constexpr char kMsgPermissionDenied[] = "0d7aa96873bf4d1abe6abf12d762a4c8";
+
+void init();  // detects journald; call once at start
+void set_debug(bool on);
+bool debug_enabled();
+
+void event(Priority prio, std::string_view message_id, std::string_view message,
+           std::initializer_list<Field> fields = {});
+
+inline void error(std::string_view msg, std::initializer_list<Field> f = {}) {
+  event(Priority::kErr, {}, msg, f);
+}
+inline void warning(std::string_view msg, std::initializer_list<Field> f = {}) {
+  event(Priority::kWarning, {}, msg, f);
+}
+inline void info(std::string_view msg, std::initializer_list<Field> f = {}) {
+  event(Priority::kInfo, {}, msg, f);
+}
+void debug(std::string_view msg, std::initializer_list<Field> f = {});
+
+}  // namespace vigil::log

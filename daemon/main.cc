@@ -1,0 +1,220 @@
+// vigild: the vigil daemon. See vigild(8) and ARCHITECTURE.md.
+#include <CLI/CLI.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <sodium.h>
+#include <sys/stat.h>
+#include <systemd/sd-daemon.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <functional>
+#include <iostream>
+
+#include "daemon/config.h"
+#include "daemon/engine.h"
+#include "daemon/log.h"
+#include "daemon/nss.h"
+#include "daemon/server.h"
+#include "daemon/sqlite_store.h"
+#include "daemon/state_dir.h"
+#include "vigil_build_config.h"
+
+namespace asio = boost::asio;
+using namespace vigil;
+
+namespace {
+
+// Loads the configuration. A missing file at the built-in default path means
+// "built-in defaults"; a file named on the command line must exist.
+Result<Config> read_config(const std::string& path, bool explicit_path) {
+  if (!explicit_path && ::access(path.c_str(), F_OK) != 0 && errno == ENOENT) return Config{};
+  return load_config(path);
+}
+
+void mkdir_parent(const std::string& socket_path) {
+  auto slash = socket_path.rfind('/');
+  if (slash == std::string::npos || slash == 0) return;
+  ::mkdir(socket_path.substr(0, slash).c_str(), 0755);
+}
+
+// Adopts sockets passed by systemd. Returns the number adopted, or -1.
+int adopt_systemd_sockets(Server& server) {
+  char** names = nullptr;
+  int n = sd_listen_fds_with_names(1, &names);
+  if (n <= 0) return n;
+  int adopted = 0;
+  for (int i = 0; i < n; ++i) {
+    std::string name = names && names[i] ? names[i] : "";
+    int fd = SD_LISTEN_FDS_START + i;
+    // The public socket is named "public" in vigild.socket; an unnamed single
+    // socket is taken as the public one.
+    if (name == "public" || name == "unknown" || name.empty() || name == "vigild.socket") {
+      if (auto s = server.listen_fd(fd); !s) {
+        log::error(s.error().message);
+        return -1;
+      }
+      ++adopted;
+    } else {
+      log::warning("ignoring passed socket named " + name);
+      ::close(fd);
+    }
+  }
+  if (names) {
+    for (int i = 0; i < n; ++i) free(names[i]);
+    free(names);
+  }
+  return adopted;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  log::init();
+  CLI::App app{"vigild - the vigil daemon: decides PAM logins (lock, throttle, block) and keeps "
+               "their state.\nSee vigild(8)."};
+  std::string config_path = VIGIL_DEFAULT_CONFIG;
+  bool check_only = false, debug = false, version = false;
+  auto* cfg_opt = app.add_option("-c,--config", config_path,
+                                 "configuration file (TOML); default " VIGIL_DEFAULT_CONFIG);
+  app.add_flag("--check-config", check_only,
+               "validate the configuration, print the first error with its line, and exit "
+               "non-zero if it is invalid");
+  app.add_flag("-d,--debug", debug, "log debug messages");
+  app.add_flag("-V,--version", version, "print the version and exit");
+  CLI11_PARSE(app, argc, argv);
+  if (version) {
+    std::cout << "vigild " VIGIL_VERSION "\n";
+    return 0;
+  }
+  log::set_debug(debug);
+
+  auto cfg = read_config(config_path, cfg_opt->count() > 0);
+  if (!cfg) {
+    std::cerr << "vigild: " << cfg.error().message << "\n";
+    return check_only ? 1 : 2;
+  }
+  if (check_only) {
+    std::cout << config_path << ": OK\n";
+    return 0;
+  }
+  if (sodium_init() < 0) {
+    log::error("libsodium failed to initialise");
+    return 1;
+  }
+
+  auto state = StateDir::open(cfg->daemon.state_dir);
+  if (!state) {
+    log::error(state.error().message);
+    return 1;
+  }
+  auto name_key = state->name_key();
+  if (!name_key) {
+    log::error(name_key.error().message);
+    return 1;
+  }
+  auto store = SqliteStore::open(state->database_path());
+  if (!store) {
+    log::error(store.error().message);
+    return 1;
+  }
+
+  SystemClock clock;
+  Engine engine(std::move(*store), clock, cfg->lockout);
+  engine.start();
+
+  asio::io_context io(1);
+  Resolver resolver(2);
+  Services services;
+  services.config = std::make_shared<const Config>(*cfg);
+  services.engine = &engine;
+  services.resolver = &resolver;
+  services.name_key = *name_key;
+  sodium_memzero(name_key->data(), name_key->size());
+
+  Server server(io, services);
+  int adopted = adopt_systemd_sockets(server);
+  if (adopted < 0) return 1;
+  if (adopted == 0) {
+    mkdir_parent(cfg->daemon.socket);
+    if (auto s = server.listen_path(cfg->daemon.socket, 0666); !s) {
+      log::error(s.error().message);
+      engine.stop();
+      return 1;
+    }
+  }
+  server.start();
+
+  // STATUS= line, refreshed periodically.
+  asio::steady_timer status_timer(io);
+  std::function<void()> update_status = [&] {
+    engine.count_locked([&](Result<int64_t> n) {
+      asio::post(io, [&, n = std::move(n)] {
+        std::string line = n ? "STATUS=serving; " + std::to_string(*n) + " locked accounts"
+                             : "STATUS=serving; state store unavailable";
+        sd_notify(0, line.c_str());
+      });
+    });
+    status_timer.expires_after(std::chrono::seconds(30));
+    status_timer.async_wait([&](boost::system::error_code ec) {
+      if (!ec) update_status();
+    });
+  };
+
+  // Watchdog: ping at half the interval systemd asks for.
+  asio::steady_timer watchdog(io);
+  uint64_t wd_usec = 0;
+  std::function<void()> pet = [&] {
+    sd_notify(0, "WATCHDOG=1");
+    watchdog.expires_after(std::chrono::microseconds(wd_usec / 2));
+    watchdog.async_wait([&](boost::system::error_code ec) {
+      if (!ec) pet();
+    });
+  };
+  if (sd_watchdog_enabled(0, &wd_usec) > 0 && wd_usec > 0) pet();
+
+  asio::signal_set signals(io, SIGTERM, SIGINT, SIGHUP);
+  std::function<void(boost::system::error_code, int)> on_signal =
+      [&](boost::system::error_code ec, int sig) {
+        if (ec) return;
+        if (sig == SIGHUP) {
+          sd_notify(0, "RELOADING=1");
+          auto fresh = read_config(config_path, cfg_opt->count() > 0);
+          if (!fresh) {
+            log::event(log::Priority::kErr, log::kMsgConfigRejected,
+                       "reload refused, keeping the running configuration: " +
+                           fresh.error().message);
+          } else {
+            if (fresh->daemon.socket != services.config->daemon.socket ||
+                fresh->daemon.state_dir != services.config->daemon.state_dir)
+              log::warning("[daemon] socket and state_dir changes take effect at the next start");
+            services.config = std::make_shared<const Config>(*fresh);
+            engine.set_config(fresh->lockout);
+            log::event(log::Priority::kNotice, log::kMsgReloaded, "configuration reloaded");
+          }
+          sd_notify(0, "READY=1");
+          signals.async_wait(on_signal);
+          return;
+        }
+        log::info("stopping on signal " + std::to_string(sig));
+        sd_notify(0, "STOPPING=1");
+        server.stop();
+        status_timer.cancel();
+        watchdog.cancel();
+        resolver.stop();
+        io.stop();
+      };
+  signals.async_wait(on_signal);
+
+  log::event(log::Priority::kInfo, log::kMsgStarted,
+             "vigild " VIGIL_VERSION " serving on " +
+                 (adopted ? std::string("systemd sockets") : cfg->daemon.socket),
+             {{"VIGIL_STATE_DIR", cfg->daemon.state_dir}});
+  sd_notify(0, "READY=1");
+  update_status();
+  io.run();
+  engine.stop();
+  log::event(log::Priority::kInfo, log::kMsgStopped, "vigild stopped");
+  return 0;
+}

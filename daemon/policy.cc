@@ -1,0 +1,88 @@
+#include "daemon/policy.h"
+
+#include <algorithm>
+
+namespace vigil {
+
+std::chrono::seconds lock_duration(int previous_locks, const LockoutConfig& cfg) {
+  auto d = cfg.unlock_time;
+  for (int i = 0; i < previous_locks && d < cfg.max_unlock_time; ++i) d *= 2;
+  return std::min(d, cfg.max_unlock_time);
+}
+
+bool expire(LockState& s, const LockoutConfig& cfg, TimePoint now) {
+  bool lifted = false;
+  if (s.locked_until != TimePoint{} && s.locked_until <= now) {
+    s.locked_until = TimePoint{};
+    s.failures.clear();
+    lifted = true;
+  }
+  const auto horizon = now - cfg.fail_interval;
+  auto keep = std::find_if(s.failures.begin(), s.failures.end(),
+                           [&](TimePoint t) { return t > horizon; });
+  s.failures.erase(s.failures.begin(), keep);
+  // The doubling (and the refused tally) is forgotten once the bucket has been
+  // quiet for max_unlock_time after its last failure and is not locked.
+  if (!s.locked_at(now) && (s.lock_count != 0 || s.refused != 0) &&
+      s.last_failure + cfg.max_unlock_time <= now) {
+    s.lock_count = 0;
+    s.refused = 0;
+  }
+  return lifted;
+}
+
+Decision decide(LockState& s, const Attempt& a, const LockoutConfig& cfg) {
+  Decision d;
+  const LockState before = s;
+  d.unlocked = expire(s, cfg, a.now);
+
+  if (s.locked_at(a.now) && !a.exempt) {
+    d.refused_locked = true;
+    d.allow = false;
+    ++s.refused;
+    s.last_failure = a.now;  // activity during a lock keeps the doubling alive
+  } else if (a.outcome == Outcome::kFailure) {
+    d.allow = false;
+    d.counted = true;
+    d.must_commit = true;
+    s.failures.push_back(a.now);
+    s.last_failure = a.now;
+    // Keep at most `deny` entries: older ones can no longer matter.
+    if (s.failures.size() > static_cast<size_t>(cfg.deny))
+      s.failures.erase(s.failures.begin(),
+                       s.failures.end() - static_cast<std::ptrdiff_t>(cfg.deny));
+    if (!a.exempt && !s.locked_at(a.now) && s.failures.size() >= static_cast<size_t>(cfg.deny)) {
+      d.lock_for = lock_duration(s.lock_count, cfg);
+      s.locked_until = a.now + d.lock_for;
+      ++s.lock_count;
+      d.locked_now = true;
+    }
+  } else {
+    d.allow = true;
+    if (a.root_caller) {
+      s.last_success = a.now;
+      if (!s.failures.empty() || s.lock_count != 0 || s.locked_until != TimePoint{} ||
+          s.refused != 0)
+        d.reset = true;
+      s.failures.clear();
+      s.lock_count = 0;
+      s.locked_until = TimePoint{};
+      s.refused = 0;
+    }
+  }
+  d.changed = !(s == before);
+  return d;
+}
+
+void reset(LockState& s) {
+  s.failures.clear();
+  s.locked_until = TimePoint{};
+  s.lock_count = 0;
+  s.refused = 0;
+}
+
+bool is_idle(const LockState& s, TimePoint now) {
+  return s.failures.empty() && !s.locked_at(now) && s.lock_count == 0 && s.refused == 0;
+}
+
+}  // namespace vigil

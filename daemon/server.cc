@@ -1,0 +1,161 @@
+#include "daemon/server.h"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "daemon/log.h"
+#include "protocol/names.h"
+
+namespace vigil {
+namespace asio = boost::asio;
+using asio::local::stream_protocol;
+
+namespace {
+constexpr auto use_nothrow = asio::as_tuple(asio::use_awaitable);
+}
+
+Status Server::listen_path(const std::string& path, unsigned mode) {
+  struct stat st {};
+  if (::lstat(path.c_str(), &st) == 0) {
+    if (!S_ISSOCK(st.st_mode)) return Error{"socket", path + " exists and is not a socket"};
+    ::unlink(path.c_str());
+  }
+  auto acc = std::make_unique<Acceptor>(io_);
+  boost::system::error_code ec;
+  acc->open(stream_protocol(), ec);
+  if (!ec) {
+    // Bind with a strict umask, then set the final mode.
+    mode_t old = ::umask(0177);
+    acc->bind(stream_protocol::endpoint(path), ec);
+    ::umask(old);
+  }
+  if (!ec) acc->listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) return Error{"socket", "cannot listen on " + path + ": " + ec.message()};
+  if (::chmod(path.c_str(), mode) != 0)
+    return Error{"socket", "cannot chmod " + path + ": " + std::strerror(errno)};
+  owned_paths_.push_back(path);
+  acceptors_.push_back(std::move(acc));
+  return Ok{};
+}
+
+Status Server::listen_fd(int fd) {
+  auto acc = std::make_unique<Acceptor>(io_);
+  boost::system::error_code ec;
+  acc->assign(stream_protocol(), fd, ec);
+  if (ec) return Error{"socket", "cannot adopt socket fd " + std::to_string(fd) + ": " + ec.message()};
+  acceptors_.push_back(std::move(acc));
+  return Ok{};
+}
+
+void Server::start() {
+  for (auto& a : acceptors_) asio::co_spawn(io_, accept_loop(*a), asio::detached);
+}
+
+void Server::stop() {
+  for (auto& a : acceptors_) {
+    boost::system::error_code ec;
+    a->close(ec);
+  }
+  for (const auto& p : owned_paths_) ::unlink(p.c_str());
+  owned_paths_.clear();
+}
+
+asio::awaitable<void> Server::accept_loop(Acceptor& acceptor) {
+  for (;;) {
+    auto [ec, sock] = co_await acceptor.async_accept(use_nothrow);
+    if (ec == asio::error::operation_aborted || !acceptor.is_open()) co_return;
+    if (ec) {
+      log::warning("accept failed: " + ec.message());
+      // EMFILE and friends: back off briefly instead of spinning.
+      asio::steady_timer t(io_, std::chrono::milliseconds(50));
+      co_await t.async_wait(use_nothrow);
+      continue;
+    }
+    ucred cred{};
+    socklen_t len = sizeof(cred);
+    if (::getsockopt(sock.native_handle(), SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0) continue;
+    Peer peer{cred.uid, cred.gid, cred.pid};
+    int limit = peer.root() ? kRootConnections
+                            : services_.config->daemon.max_connections_per_uid;
+    if (per_uid_[peer.uid] >= limit) {
+      log::debug("connection cap reached", {{"VIGIL_CALLER_UID", std::to_string(peer.uid)}});
+      continue;  // sock closes here
+    }
+    asio::co_spawn(io_, session(std::move(sock), peer), asio::detached);
+  }
+}
+
+asio::awaitable<void> Server::session(stream_protocol::socket raw, Peer peer) {
+  ++per_uid_[peer.uid];
+  ++total_;
+  struct Release {
+    Server* s;
+    uid_t uid;
+    ~Release() {
+      if (--s->per_uid_[uid] == 0) s->per_uid_.erase(uid);
+      --s->total_;
+    }
+  } release{this, peer.uid};
+
+  // The deadline closes the socket; both are shared so that a late timer
+  // callback never touches a finished session.
+  auto conn = std::make_shared<stream_protocol::socket>(std::move(raw));
+  auto& sock = *conn;
+  auto timer = std::make_shared<asio::steady_timer>(io_);
+  auto arm = [&] {
+    timer->expires_after(services_.config->daemon.request_timeout);
+    timer->async_wait([weak = std::weak_ptr(conn)](boost::system::error_code ec) {
+      if (ec) return;
+      if (auto c = weak.lock()) {
+        boost::system::error_code ignored;
+        c->close(ignored);
+      }
+    });
+  };
+
+  proto::FrameReader reader;
+  std::array<char, 8192> buf;
+  std::string frame;
+  arm();
+  for (;;) {
+    auto state = reader.next(&frame);
+    if (state == proto::FrameReader::State::kTooLarge) {
+      auto out = proto::encode(proto::Reply::failure(proto::kErrInvalidRequest, "frame exceeds 64 KiB"));
+      if (out) co_await asio::async_write(sock, asio::buffer(*out), use_nothrow);
+      break;
+    }
+    if (state == proto::FrameReader::State::kNeedMore) {
+      auto [ec, n] = co_await sock.async_read_some(asio::buffer(buf), use_nothrow);
+      if (ec) break;
+      reader.feed(std::string_view(buf.data(), n));
+      continue;
+    }
+    timer->cancel();
+    auto call = proto::decode_call(frame);
+    proto::Reply reply;
+    bool close_after = false;
+    if (!call) {
+      reply = proto::Reply::failure(call.error().code, call.error().message);
+      close_after = true;
+    } else {
+      reply = co_await dispatch(services_, peer, *call);
+    }
+    auto out = proto::encode(reply);
+    if (!out) out = proto::encode(proto::Reply::failure(proto::kErrInternal, "reply too large"));
+    if (!sock.is_open()) break;
+    arm();
+    auto [wec, wn] = co_await asio::async_write(sock, asio::buffer(*out), use_nothrow);
+    if (wec || close_after) break;
+  }
+  timer->cancel();
+  boost::system::error_code ignored;
+  sock.close(ignored);
+}
+
+}  // namespace vigil

@@ -1,0 +1,54 @@
+// The socket server: accepts UNIX stream connections and runs one coroutine
+// per connection on the I/O thread.
+//
+// Contract:
+//  * Peer credentials (SO_PEERCRED) are taken once, at accept time.
+//  * Non-root uids may hold at most max_connections_per_uid connections at
+//    once; further ones are closed at once. Root has its own, larger budget
+//    (kRootConnections), so local users cannot starve root's logins.
+//  * A connection must deliver each complete frame within request_timeout,
+//    or it is closed. Frames are capped at 64 KiB; an oversized or malformed
+//    frame gets an error reply and the connection is closed.
+//  * Requests on one connection are answered in order.
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/local/stream_protocol.hpp>
+
+#include <map>
+#include <memory>
+#include <string>
+
+#include "daemon/dispatch.h"
+#include "protocol/result.h"
+
+namespace vigil {
+
+class Server {
+ public:
+  static constexpr int kRootConnections = 1024;
+
+  Server(boost::asio::io_context& io, Services& services) : io_(io), services_(services) {}
+
+  // Binds a fresh socket at path with the given mode (removing a stale one).
+  Status listen_path(const std::string& path, unsigned mode);
+  // Adopts a listening socket passed by systemd.
+  Status listen_fd(int fd);
+  void start();
+  void stop();
+  std::size_t connections() const { return total_; }
+
+ private:
+  using Acceptor = boost::asio::local::stream_protocol::acceptor;
+  boost::asio::awaitable<void> accept_loop(Acceptor& acceptor);
+  boost::asio::awaitable<void> session(boost::asio::local::stream_protocol::socket sock, Peer peer);
+
+  boost::asio::io_context& io_;
+  Services& services_;
+  std::vector<std::unique_ptr<Acceptor>> acceptors_;
+  std::vector<std::string> owned_paths_;
+  std::map<uid_t, int> per_uid_;
+  std::size_t total_ = 0;
+};
+
+}  // namespace vigil

@@ -1,0 +1,321 @@
+#include "daemon/sqlite_store.h"
+
+#include <sqlite3.h>
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <charconv>
+#include <cstring>
+#include <fcntl.h>
+#include <unistd.h>
+
+namespace vigil {
+namespace {
+
+// Schema steps: kMigrations[i] takes version i to version i+1.
+const char* const kMigrations[] = {
+    // 0 -> 1
+    "CREATE TABLE buckets("
+    "  key TEXT PRIMARY KEY,"
+    "  uid INTEGER,"
+    "  name TEXT,"
+    "  failures TEXT NOT NULL,"
+    "  locked_until INTEGER NOT NULL,"
+    "  lock_count INTEGER NOT NULL,"
+    "  refused INTEGER NOT NULL,"
+    "  last_failure INTEGER NOT NULL,"
+    "  last_success INTEGER NOT NULL,"
+    "  updated_at INTEGER NOT NULL"
+    ") WITHOUT ROWID;"
+    "CREATE INDEX buckets_uid ON buckets(uid) WHERE uid IS NOT NULL;"
+    "CREATE INDEX buckets_updated ON buckets(updated_at);",
+};
+static_assert(std::size(kMigrations) == SqliteStore::kSchemaVersion);
+
+std::string encode_failures(const std::vector<TimePoint>& f) {
+  std::string s;
+  for (auto t : f) {
+    if (!s.empty()) s.push_back(' ');
+    s += std::to_string(to_epoch(t));
+  }
+  return s;
+}
+
+std::vector<TimePoint> decode_failures(std::string_view s) {
+  std::vector<TimePoint> out;
+  while (!s.empty()) {
+    auto sp = s.find(' ');
+    auto tok = s.substr(0, sp);
+    long long v = 0;
+    auto [p, ec] = std::from_chars(tok.data(), tok.data() + tok.size(), v);
+    if (ec == std::errc() && p == tok.data() + tok.size()) out.push_back(from_epoch(v));
+    if (sp == std::string_view::npos) break;
+    s.remove_prefix(sp + 1);
+  }
+  return out;
+}
+
+BucketRecord read_row(sqlite3_stmt* st) {
+  BucketRecord r;
+  r.key = reinterpret_cast<const char*>(sqlite3_column_text(st, 0));
+  if (sqlite3_column_type(st, 1) != SQLITE_NULL) r.uid = sqlite3_column_int64(st, 1);
+  if (auto* n = sqlite3_column_text(st, 2)) r.name = reinterpret_cast<const char*>(n);
+  auto* f = sqlite3_column_text(st, 3);
+  r.state.failures = decode_failures(f ? reinterpret_cast<const char*>(f) : "");
+  r.state.locked_until = from_epoch(sqlite3_column_int64(st, 4));
+  r.state.lock_count = sqlite3_column_int(st, 5);
+  r.state.refused = sqlite3_column_int64(st, 6);
+  r.state.last_failure = from_epoch(sqlite3_column_int64(st, 7));
+  r.state.last_success = from_epoch(sqlite3_column_int64(st, 8));
+  return r;
+}
+
+constexpr char kColumns[] =
+    "key, uid, name, failures, locked_until, lock_count, refused, last_failure, last_success";
+
+class StmtReset {
+ public:
+  explicit StmtReset(sqlite3_stmt* s) : s_(s) {}
+  ~StmtReset() {
+    sqlite3_reset(s_);
+    sqlite3_clear_bindings(s_);
+  }
+
+ private:
+  sqlite3_stmt* s_;
+};
+
+}  // namespace
+
+Error SqliteStore::sql_error(const std::string& what) const {
+  return Error{"store", what + ": " + sqlite3_errmsg(db_)};
+}
+
+Result<std::unique_ptr<SqliteStore>> SqliteStore::open(const std::string& path) {
+  // Create the file ourselves so that it is 0600 from the first byte.
+  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+  if (fd < 0) return Error{"store", "cannot open " + path + ": " + std::strerror(errno)};
+  ::fchmod(fd, 0600);
+  ::close(fd);
+
+  sqlite3* db = nullptr;
+  int rc = sqlite3_open_v2(path.c_str(), &db,
+                           SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_NOFOLLOW,
+                           nullptr);
+  std::unique_ptr<SqliteStore> store(new SqliteStore(db));
+  if (rc != SQLITE_OK) return store->sql_error("cannot open " + path);
+  sqlite3_busy_timeout(db, 2000);
+  sqlite3_extended_result_codes(db, 1);
+
+  sqlite3_stmt* st = nullptr;
+  if (sqlite3_prepare_v2(db, "PRAGMA journal_mode=WAL", -1, &st, nullptr) != SQLITE_OK)
+    return store->sql_error("journal_mode");
+  rc = sqlite3_step(st);
+  std::string mode = rc == SQLITE_ROW ? reinterpret_cast<const char*>(sqlite3_column_text(st, 0)) : "";
+  sqlite3_finalize(st);
+  if (mode != "wal") return Error{"store", path + ": cannot enable WAL mode"};
+  if (auto s = store->exec("PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;"); !s) return s.error();
+  if (auto s = store->migrate(); !s) return s.error();
+
+  auto p1 = store->prepare(("SELECT " + std::string(kColumns) + " FROM buckets WHERE key=?1").c_str());
+  if (!p1) return p1.error();
+  store->load_ = *p1;
+  auto p2 = store->prepare(
+      "INSERT INTO buckets(key, uid, name, failures, locked_until, lock_count, refused,"
+      " last_failure, last_success, updated_at) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10)"
+      " ON CONFLICT(key) DO UPDATE SET uid=excluded.uid, name=excluded.name,"
+      " failures=excluded.failures, locked_until=excluded.locked_until,"
+      " lock_count=excluded.lock_count, refused=excluded.refused,"
+      " last_failure=excluded.last_failure, last_success=excluded.last_success,"
+      " updated_at=excluded.updated_at");
+  if (!p2) return p2.error();
+  store->put_ = *p2;
+  auto p3 = store->prepare("DELETE FROM buckets WHERE key=?1");
+  if (!p3) return p3.error();
+  store->erase_ = *p3;
+  return store;
+}
+
+SqliteStore::~SqliteStore() {
+  if (in_txn_) rollback();
+  sqlite3_finalize(load_);
+  sqlite3_finalize(put_);
+  sqlite3_finalize(erase_);
+  sqlite3_close(db_);
+}
+
+Status SqliteStore::exec(const char* sql) {
+  char* err = nullptr;
+  if (sqlite3_exec(db_, sql, nullptr, nullptr, &err) != SQLITE_OK) {
+    Error e{"store", std::string(sql).substr(0, 40) + ": " + (err ? err : "?")};
+    sqlite3_free(err);
+    return e;
+  }
+  return Ok{};
+}
+
+Result<sqlite3_stmt*> SqliteStore::prepare(const char* sql) {
+  sqlite3_stmt* st = nullptr;
+  if (sqlite3_prepare_v3(db_, sql, -1, SQLITE_PREPARE_PERSISTENT, &st, nullptr) != SQLITE_OK)
+    return sql_error("prepare");
+  return st;
+}
+
+Status SqliteStore::migrate() {
+  sqlite3_stmt* st = nullptr;
+  if (sqlite3_prepare_v2(db_, "PRAGMA user_version", -1, &st, nullptr) != SQLITE_OK)
+    return sql_error("user_version");
+  int v = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int(st, 0) : -1;
+  sqlite3_finalize(st);
+  if (v < 0) return sql_error("user_version");
+  if (v > kSchemaVersion)
+    return Error{"store", "database schema version " + std::to_string(v) +
+                              " is newer than this vigild understands (" +
+                              std::to_string(kSchemaVersion) + "); refusing to touch it"};
+  if (v == kSchemaVersion) {
+    version_ = v;
+    return Ok{};
+  }
+  if (auto s = exec("BEGIN IMMEDIATE"); !s) return s;
+  for (int i = v; i < kSchemaVersion; ++i) {
+    if (auto s = exec(kMigrations[i]); !s) {
+      (void)exec("ROLLBACK");
+      return Error{"store", "migration to schema " + std::to_string(i + 1) + " failed: " +
+                                s.error().message};
+    }
+  }
+  std::string set = "PRAGMA user_version=" + std::to_string(kSchemaVersion);
+  if (auto s = exec(set.c_str()); !s) {
+    (void)exec("ROLLBACK");
+    return s;
+  }
+  if (auto s = exec("COMMIT"); !s) {
+    (void)exec("ROLLBACK");
+    return s;
+  }
+  version_ = kSchemaVersion;
+  return Ok{};
+}
+
+Result<std::optional<BucketRecord>> SqliteStore::load(const std::string& key) {
+  StmtReset guard(load_);
+  sqlite3_bind_text(load_, 1, key.data(), static_cast<int>(key.size()), SQLITE_STATIC);
+  int rc = sqlite3_step(load_);
+  if (rc == SQLITE_DONE) return std::optional<BucketRecord>{};
+  if (rc != SQLITE_ROW) return sql_error("load");
+  return std::optional<BucketRecord>(read_row(load_));
+}
+
+Status SqliteStore::begin() {
+  if (in_txn_) return Error{"store", "transaction already open"};
+  if (auto s = exec("BEGIN IMMEDIATE"); !s) return s;
+  in_txn_ = true;
+  return Ok{};
+}
+
+Status SqliteStore::put(const BucketRecord& r, TimePoint now) {
+  StmtReset guard(put_);
+  std::string failures = encode_failures(r.state.failures);
+  sqlite3_bind_text(put_, 1, r.key.data(), static_cast<int>(r.key.size()), SQLITE_STATIC);
+  if (r.uid) sqlite3_bind_int64(put_, 2, *r.uid); else sqlite3_bind_null(put_, 2);
+  if (!r.name.empty())
+    sqlite3_bind_text(put_, 3, r.name.data(), static_cast<int>(r.name.size()), SQLITE_STATIC);
+  else
+    sqlite3_bind_null(put_, 3);
+  sqlite3_bind_text(put_, 4, failures.data(), static_cast<int>(failures.size()), SQLITE_STATIC);
+  sqlite3_bind_int64(put_, 5, to_epoch(r.state.locked_until));
+  sqlite3_bind_int(put_, 6, r.state.lock_count);
+  sqlite3_bind_int64(put_, 7, r.state.refused);
+  sqlite3_bind_int64(put_, 8, to_epoch(r.state.last_failure));
+  sqlite3_bind_int64(put_, 9, to_epoch(r.state.last_success));
+  sqlite3_bind_int64(put_, 10, to_epoch(now));
+  if (sqlite3_step(put_) != SQLITE_DONE) return sql_error("write bucket");
+  return Ok{};
+}
+
+Status SqliteStore::erase(const std::string& key) {
+  StmtReset guard(erase_);
+  sqlite3_bind_text(erase_, 1, key.data(), static_cast<int>(key.size()), SQLITE_STATIC);
+  if (sqlite3_step(erase_) != SQLITE_DONE) return sql_error("delete bucket");
+  return Ok{};
+}
+
+Status SqliteStore::commit(bool full_sync) {
+  if (!in_txn_) return Error{"store", "no transaction open"};
+  if (full_sync) (void)exec("PRAGMA synchronous=FULL");
+  auto s = exec("COMMIT");
+  if (full_sync) (void)exec("PRAGMA synchronous=NORMAL");
+  if (!s) {
+    rollback();
+    return s;
+  }
+  in_txn_ = false;
+  return Ok{};
+}
+
+void SqliteStore::rollback() {
+  if (sqlite3_get_autocommit(db_) == 0) (void)exec("ROLLBACK");
+  in_txn_ = false;
+}
+
+Result<std::vector<BucketRecord>> SqliteStore::list_accounts() {
+  auto p = prepare(("SELECT " + std::string(kColumns) +
+                    " FROM buckets WHERE uid IS NOT NULL ORDER BY uid, key").c_str());
+  if (!p) return p.error();
+  std::vector<BucketRecord> out;
+  int rc;
+  while ((rc = sqlite3_step(*p)) == SQLITE_ROW) out.push_back(read_row(*p));
+  sqlite3_finalize(*p);
+  if (rc != SQLITE_DONE) return sql_error("list");
+  return out;
+}
+
+Result<int64_t> SqliteStore::prune(TimePoint now, TimePoint cutoff, int64_t max_unknown) {
+  if (auto s = begin(); !s) return s.error();
+  auto p = prepare(
+      "DELETE FROM buckets WHERE updated_at < ?1 AND locked_until <= ?2 AND"
+      " (lock_count = 0 OR last_failure < ?1) ");
+  if (!p) {
+    rollback();
+    return p.error();
+  }
+  sqlite3_bind_int64(*p, 1, to_epoch(cutoff));
+  sqlite3_bind_int64(*p, 2, to_epoch(now));
+  int rc = sqlite3_step(*p);
+  sqlite3_finalize(*p);
+  if (rc != SQLITE_DONE) {
+    rollback();
+    return sql_error("prune");
+  }
+  int64_t n = sqlite3_changes(db_);
+  auto q = prepare(
+      "DELETE FROM buckets WHERE key IN (SELECT key FROM buckets WHERE uid IS NULL"
+      " ORDER BY updated_at DESC LIMIT -1 OFFSET ?1)");
+  if (!q) {
+    rollback();
+    return q.error();
+  }
+  sqlite3_bind_int64(*q, 1, max_unknown);
+  rc = sqlite3_step(*q);
+  sqlite3_finalize(*q);
+  if (rc != SQLITE_DONE) {
+    rollback();
+    return sql_error("prune unknown names");
+  }
+  n += sqlite3_changes(db_);
+  if (auto s = commit(false); !s) return s.error();
+  return n;
+}
+
+Result<int64_t> SqliteStore::count_locked(TimePoint now) {
+  auto p = prepare("SELECT count(*) FROM buckets WHERE uid IS NOT NULL AND locked_until > ?1");
+  if (!p) return p.error();
+  sqlite3_bind_int64(*p, 1, to_epoch(now));
+  int rc = sqlite3_step(*p);
+  int64_t n = rc == SQLITE_ROW ? sqlite3_column_int64(*p, 0) : -1;
+  sqlite3_finalize(*p);
+  if (n < 0) return sql_error("count");
+  return n;
+}
+
+}  // namespace vigil

@@ -1,0 +1,52 @@
+// The durable state behind a narrow interface.
+//
+// Contract:
+//  * A Store is used by one thread only (the engine thread); it is not
+//    thread-safe and needs no locking.
+//  * Writes happen inside begin()/commit(). commit(full_sync=false) survives a
+//    crash of the daemon (SQLite WAL, synchronous=NORMAL); commit(true) also
+//    survives a crash of the host (fsync) and is for rare, weighty changes.
+//  * Every error is a value; after a failed commit the transaction is rolled
+//    back and the caller must treat its in-memory changes as not durable.
+//  * Buckets are keyed by a string: "uid:<n>" for accounts, "name:<hash>" for
+//    user names that do not resolve (never the name itself).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "daemon/clock.h"
+#include "daemon/policy.h"
+#include "protocol/result.h"
+
+namespace vigil {
+
+struct BucketRecord {
+  std::string key;
+  std::optional<int64_t> uid;  // empty for unknown names
+  std::string name;            // canonical user name; empty for unknown names
+  LockState state;
+};
+
+class Store {
+ public:
+  virtual ~Store() = default;
+
+  virtual Result<std::optional<BucketRecord>> load(const std::string& key) = 0;
+  virtual Status begin() = 0;
+  virtual Status put(const BucketRecord& record, TimePoint now) = 0;
+  virtual Status erase(const std::string& key) = 0;
+  virtual Status commit(bool full_sync) = 0;
+  virtual void rollback() = 0;
+
+  // Every bucket that belongs to an account (uid not null), by uid.
+  virtual Result<std::vector<BucketRecord>> list_accounts() = 0;
+  // Deletes idle buckets (see policy is_idle) last updated before `cutoff`,
+  // and the oldest unknown-name buckets beyond `max_unknown`. Own transaction.
+  virtual Result<int64_t> prune(TimePoint now, TimePoint cutoff, int64_t max_unknown) = 0;
+  virtual Result<int64_t> count_locked(TimePoint now) = 0;
+};
+
+}  // namespace vigil

@@ -1,0 +1,169 @@
+#include "protocol/client.h"
+
+#include <cerrno>
+#include <cstring>
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+namespace vigil::proto {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+class Fd {
+ public:
+  explicit Fd(int fd) : fd_(fd) {}
+  ~Fd() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  Fd(const Fd&) = delete;
+  Fd& operator=(const Fd&) = delete;
+  int get() const { return fd_; }
+
+ private:
+  int fd_;
+};
+
+CallResult fail(Transport t, std::string detail) {
+  CallResult r;
+  r.transport = t;
+  r.detail = std::move(detail);
+  return r;
+}
+
+std::string errno_text(const char* what, int err) {
+  return std::string(what) + ": " + std::strerror(err);
+}
+
+// Waits for `events` on fd until the deadline. Returns 1 ready, 0 timeout,
+// -1 error (errno set).
+int wait_for(int fd, short events, Clock::time_point deadline) {
+  for (;;) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+    if (left.count() <= 0) return 0;
+    pollfd p{fd, events, 0};
+    int n = ::poll(&p, 1, static_cast<int>(left.count()) + 1);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return -1;
+    if (n == 0) continue;  // re-check the clock
+    return 1;
+  }
+}
+
+}  // namespace
+
+const char* transport_name(Transport t) {
+  switch (t) {
+    case Transport::kOk: return "ok";
+    case Transport::kAbsent: return "daemon absent";
+    case Transport::kUntrusted: return "untrusted socket";
+    case Transport::kTimeout: return "timeout";
+    case Transport::kGarbage: return "garbled reply";
+    case Transport::kIo: return "I/O error";
+  }
+  return "?";
+}
+
+CallResult call(const ClientOptions& options, const Call& request) {
+  const auto deadline = Clock::now() + options.timeout;
+  auto frame = encode(request);
+  if (!frame) return fail(Transport::kIo, frame.error().message);
+
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  if (options.socket_path.empty() || options.socket_path.size() >= sizeof(addr.sun_path))
+    return fail(Transport::kIo, "socket path is empty or too long");
+  std::memcpy(addr.sun_path, options.socket_path.c_str(), options.socket_path.size() + 1);
+
+  struct stat st {};
+  if (::stat(options.socket_path.c_str(), &st) != 0) {
+    int err = errno;
+    if (err == ENOENT) return fail(Transport::kAbsent, "socket " + options.socket_path + " missing");
+    return fail(Transport::kIo, errno_text("stat", err));
+  }
+  if (!S_ISSOCK(st.st_mode)) return fail(Transport::kUntrusted, "not a socket");
+  if (options.require_root_server && st.st_uid != 0)
+    return fail(Transport::kUntrusted, "socket not owned by root");
+
+  Fd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
+  if (fd.get() < 0) return fail(Transport::kIo, errno_text("socket", errno));
+
+  for (;;) {
+    if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0) break;
+    int err = errno;
+    if (err == EINTR) continue;
+    if (err == ECONNREFUSED || err == ENOENT)
+      return fail(Transport::kAbsent, "connection refused");
+    if (err == EAGAIN || err == EINPROGRESS) {
+      // Backlog full: the daemon exists but is overloaded. Wait and retry.
+      if (Clock::now() >= deadline) return fail(Transport::kTimeout, "connect timed out");
+      ::usleep(1000);
+      continue;
+    }
+    return fail(Transport::kIo, errno_text("connect", err));
+  }
+
+  if (options.require_root_server) {
+    ucred cred{};
+    socklen_t len = sizeof(cred);
+    if (::getsockopt(fd.get(), SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0)
+      return fail(Transport::kIo, errno_text("SO_PEERCRED", errno));
+    if (cred.uid != 0) return fail(Transport::kUntrusted, "server is not running as root");
+  }
+
+  std::string_view out = *frame;
+  while (!out.empty()) {
+    ssize_t n = ::send(fd.get(), out.data(), out.size(), MSG_NOSIGNAL);
+    if (n > 0) {
+      out.remove_prefix(static_cast<size_t>(n));
+      continue;
+    }
+    int err = errno;
+    if (n < 0 && err == EINTR) continue;
+    if (n < 0 && (err == EAGAIN || err == EWOULDBLOCK)) {
+      int w = wait_for(fd.get(), POLLOUT, deadline);
+      if (w == 0) return fail(Transport::kTimeout, "send timed out");
+      if (w < 0) return fail(Transport::kIo, errno_text("poll", errno));
+      continue;
+    }
+    if (err == EPIPE || err == ECONNRESET) return fail(Transport::kGarbage, "daemon closed early");
+    return fail(Transport::kIo, errno_text("send", err));
+  }
+
+  FrameReader reader;
+  char buf[4096];
+  std::string reply_frame;
+  for (;;) {
+    auto st2 = reader.next(&reply_frame);
+    if (st2 == FrameReader::State::kFrame) break;
+    if (st2 == FrameReader::State::kTooLarge) return fail(Transport::kGarbage, "reply too large");
+    ssize_t n = ::recv(fd.get(), buf, sizeof(buf), 0);
+    if (n > 0) {
+      reader.feed(std::string_view(buf, static_cast<size_t>(n)));
+      continue;
+    }
+    if (n == 0) return fail(Transport::kGarbage, "daemon closed before a full reply");
+    int err = errno;
+    if (err == EINTR) continue;
+    if (err == EAGAIN || err == EWOULDBLOCK) {
+      int w = wait_for(fd.get(), POLLIN, deadline);
+      if (w == 0) return fail(Transport::kTimeout, "no reply before the deadline");
+      if (w < 0) return fail(Transport::kIo, errno_text("poll", errno));
+      continue;
+    }
+    if (err == ECONNRESET) return fail(Transport::kGarbage, "daemon reset the connection");
+    return fail(Transport::kIo, errno_text("recv", err));
+  }
+  auto reply = decode_reply(reply_frame);
+  if (!reply) return fail(Transport::kGarbage, reply.error().message);
+  CallResult r;
+  r.transport = Transport::kOk;
+  r.reply = std::move(*reply);
+  return r;
+}
+
+}  // namespace vigil::proto
