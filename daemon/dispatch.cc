@@ -8,6 +8,7 @@
 
 #include "daemon/log.h"
 #include "daemon/offload.h"
+#include "protocol/login.h"
 #include "protocol/names.h"
 #include "vigil_build_config.h"
 
@@ -117,7 +118,7 @@ boost::asio::awaitable<Reply> handle_report(Services& sv, const Peer& peer, cons
     req.name = id.name;
     bool root_exempt = id.uid == 0 && !cfg.lockout.even_deny_root;
     // Only root callers (login, getty) can vouch for a console login.
-    bool console_exempt = cfg.lockout.console_exempt && peer.root() && is_console(rhost, tty);
+    bool console_exempt = cfg.lockout.console_exempt && peer.root() && proto::is_console_login(rhost, tty);
     req.exempt = root_exempt || console_exempt;
   } else {
     req.key = unknown_name_key(sv.name_key, target.given_name);
@@ -263,14 +264,6 @@ std::string unknown_name_key(const std::array<uint8_t, 32>& key, std::string_vie
   char hex[sizeof(h) * 2 + 1];
   sodium_bin2hex(hex, sizeof(hex), h, sizeof(h));
   return std::string("name:") + hex;
-}
-
-bool is_console(std::string_view rhost, std::string_view tty) {
-  if (!rhost.empty()) return false;
-  if (tty.starts_with("/dev/")) tty.remove_prefix(5);
-  if (tty == "console") return true;
-  if (!tty.starts_with("tty") || tty.size() < 4) return false;
-  return std::all_of(tty.begin() + 3, tty.end(), [](char c) { return c >= '0' && c <= '9'; });
 }
 
 bool valid_user_name(std::string_view name) {

@@ -52,10 +52,6 @@ boost::asio::awaitable<proto::Reply> dispatch(Services& services, const Peer& pe
 std::string account_key(uid_t uid);
 std::string unknown_name_key(const std::array<uint8_t, 32>& key, std::string_view name);
 
-// True for a local console login: no rhost, and tty "console" or "ttyN"
-// (with or without "/dev/").
-bool is_console(std::string_view rhost, std::string_view tty);
-
 // User names accepted on the wire: 1..256 bytes, no control characters.
 bool valid_user_name(std::string_view name);
 

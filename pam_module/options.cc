@@ -1,0 +1,102 @@
+#include "pam_module/options.h"
+
+// Header-only toml++ without exceptions: nothing may throw across the PAM ABI.
+#define TOML_HEADER_ONLY 1
+#define TOML_EXCEPTIONS 0
+#include <toml++/toml.h>
+
+#include <charconv>
+
+namespace vigil::pam {
+namespace {
+
+bool starts(std::string_view s, std::string_view p) { return s.substr(0, p.size()) == p; }
+
+// The shared setter: config keys and module arguments go through here.
+std::string set_option(Options& o, std::string_view key, std::string_view value) {
+  if (key == "socket") {
+    if (value.empty() || value[0] != '/') return "socket= needs an absolute path";
+    o.socket = std::string(value);
+  } else if (key == "timeout") {
+    long v = 0;
+    auto [p, ec] = std::from_chars(value.data(), value.data() + value.size(), v);
+    if (ec != std::errc() || p != value.data() + value.size() || v < 10 || v > 60000)
+      return "timeout= needs milliseconds between 10 and 60000";
+    o.timeout = std::chrono::milliseconds(v);
+  } else if (key == "failmode") {
+    if (value == "secure") o.failmode = FailMode::kSecure;
+    else if (value == "safe") o.failmode = FailMode::kSafe;
+    else return "failmode= must be secure or safe";
+  } else if (key == "console_exempt") {
+    if (value == "true" || value == "yes") o.console_exempt = true;
+    else if (value == "false" || value == "no") o.console_exempt = false;
+    else return "console_exempt= must be yes or no";
+  } else {
+    return "unknown option \"" + std::string(key) + "\"";
+  }
+  return {};
+}
+
+}  // namespace
+
+std::string config_path_from_args(const std::vector<std::string_view>& args) {
+  std::string path = Options{}.config_path;
+  for (auto a : args)
+    if (starts(a, "conf=")) path = std::string(a.substr(5));
+  return path;
+}
+
+ParsedOptions parse_options(const std::vector<std::string_view>& args,
+                            const std::optional<std::string>& config_text) {
+  ParsedOptions out;
+  Options& o = out.options;
+  o.config_path = config_path_from_args(args);
+  if (config_text) {
+    toml::parse_result parsed = toml::parse(*config_text, o.config_path);
+    if (!parsed) {
+      out.error = o.config_path + ":" + std::to_string(parsed.error().source().begin.line) + ": " +
+                  std::string(parsed.error().description());
+      return out;
+    }
+    const toml::table& t = parsed.table();
+    if (auto node = t.at_path("daemon.socket"); node) {
+      auto v = node.value_exact<std::string>();
+      if (!v) {
+        out.error = o.config_path + ": daemon.socket must be a string";
+        return out;
+      }
+      if (auto e = set_option(o, "socket", *v); !e.empty()) {
+        out.error = o.config_path + ": daemon.socket: " + e;
+        return out;
+      }
+    }
+    if (auto node = t.at_path("lockout.console_exempt"); node) {
+      auto v = node.value_exact<bool>();
+      if (!v) {
+        out.error = o.config_path + ": lockout.console_exempt must be true or false";
+        return out;
+      }
+      o.console_exempt = *v;
+    }
+  }
+  for (auto a : args) {
+    if (a == "authfail") o.mode = Mode::kAuthFail;
+    else if (a == "authsucc") o.mode = Mode::kAuthSucc;
+    else if (a == "debug") o.debug = true;
+    else if (starts(a, "conf=")) continue;
+    else {
+      auto eq = a.find('=');
+      if (eq == std::string_view::npos) {
+        out.error = "unknown option \"" + std::string(a) + "\"";
+        return out;
+      }
+      if (auto e = set_option(o, a.substr(0, eq), a.substr(eq + 1)); !e.empty()) {
+        out.error = e;
+        return out;
+      }
+    }
+  }
+  return out;
+}
+
+}  // namespace vigil::pam

@@ -1,0 +1,48 @@
+// pam_vigil's options: one setter serves the config file and the module
+// arguments alike; module arguments override the file (as pam_faillock does).
+//
+// Contract:
+//  * parse_options() is pure: it takes the config file's text (or nullopt when
+//    the file is absent) and the module arguments, and returns Options or an
+//    error message naming the bad argument or the config line.
+//  * From the config file the module reads only [daemon] socket and
+//    [lockout] console_exempt; everything else there is the daemon's.
+//  * A config file that fails to parse is an error: the module then refuses
+//    (fail closed) rather than guess.
+#pragma once
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace vigil::pam {
+
+enum class Mode { kNone, kAuthFail, kAuthSucc };
+enum class FailMode { kSecure, kSafe };
+
+struct Options {
+  Mode mode = Mode::kNone;
+  std::string config_path = "/etc/vigil/vigil.conf";
+  std::string socket = "/run/vigil/vigil.sock";
+  std::chrono::milliseconds timeout{2000};
+  FailMode failmode = FailMode::kSecure;
+  bool console_exempt = true;
+  bool debug = false;
+};
+
+struct ParsedOptions {
+  Options options;
+  std::string error;  // non-empty: refuse, and log this
+};
+
+// Reads `conf=` from args first (so the file can be read), then the file,
+// then applies every argument.
+ParsedOptions parse_options(const std::vector<std::string_view>& args,
+                            const std::optional<std::string>& config_text);
+
+// The `conf=PATH` argument, or the default path.
+std::string config_path_from_args(const std::vector<std::string_view>& args);
+
+}  // namespace vigil::pam

@@ -1,0 +1,261 @@
+// pam_vigil.so: a thin PAM shim. It reports the outcome of the password step
+// to vigild and returns the daemon's verdict. See pam_vigil(8) and
+// DESIGN.md, "The PAM stack".
+//
+//   auth     [success=1 default=ignore]               pam_unix.so
+//   auth     [default=die]                            pam_vigil.so authfail
+//   auth     required                                 pam_permit.so
+//   auth     [success=ok ignore=ignore default=die]   pam_vigil.so authsucc
+//   account  required                                 pam_vigil.so
+//
+// Rules this file keeps:
+//  * No exception crosses the C ABI: every entry point is wrapped.
+//  * authfail never returns anything but PAM_AUTH_ERR, whatever happens: with
+//    [default=die] anything else could let the stack continue to success.
+//  * One round trip per call, on a fresh connection closed before returning,
+//    within one deadline (protocol/client.h).
+//  * Each pam_authenticate call gets one nonce, so a stack that reports twice
+//    in one call counts once. The nonce is kept in PAM_OLDAUTHTOK, which
+//    libpam wipes at the start and end of every pam_authenticate call, so a
+//    second call on the same handle (sudo's retries) gets a fresh one.
+//  * No secret is read or logged; the user name is logged only at debug level.
+#include <security/pam_ext.h>
+#include <security/pam_modules.h>
+#include <sodium.h>
+#include <sys/stat.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "pam_module/options.h"
+#include "protocol/client.h"
+#include "protocol/login.h"
+#include "protocol/names.h"
+
+namespace {
+
+using vigil::pam::FailMode;
+using vigil::pam::Mode;
+using vigil::pam::Options;
+namespace proto = vigil::proto;
+
+constexpr char kVerdictData[] = "vigil.verdict";
+constexpr char kNonceMarker[] = "vigil-call:";
+
+struct Verdict {
+  std::string user;
+  bool allow = false;
+};
+
+void free_verdict(pam_handle_t*, void* data, int) { delete static_cast<Verdict*>(data); }
+
+std::string item(pam_handle_t* pamh, int type) {
+  const void* v = nullptr;
+  if (pam_get_item(pamh, type, &v) != PAM_SUCCESS || v == nullptr) return {};
+  return static_cast<const char*>(v);
+}
+
+std::optional<std::string> read_config(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return std::nullopt;  // absent: built-in defaults
+  std::ifstream in(path, std::ios::binary);
+  if (!in || st.st_size > (1 << 20)) return std::string("\x01unreadable");  // parse error below
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+bool load_options(pam_handle_t* pamh, int argc, const char** argv, Options* out) {
+  std::vector<std::string_view> args(argv, argv + argc);
+  auto parsed = vigil::pam::parse_options(args, read_config(vigil::pam::config_path_from_args(args)));
+  if (!parsed.error.empty()) {
+    pam_syslog(pamh, LOG_ERR, "configuration error, refusing: %s", parsed.error.c_str());
+    return false;
+  }
+  *out = parsed.options;
+  return true;
+}
+
+// A fresh nonce for this pam_authenticate call, or the one already set in it.
+std::string call_nonce(pam_handle_t* pamh) {
+  std::string marker = item(pamh, PAM_OLDAUTHTOK);
+  if (marker.rfind(kNonceMarker, 0) == 0) return marker.substr(sizeof(kNonceMarker) - 1);
+  unsigned char raw[16];
+  randombytes_buf(raw, sizeof(raw));
+  char hex[sizeof(raw) * 2 + 1];
+  sodium_bin2hex(hex, sizeof(hex), raw, sizeof(raw));
+  if (marker.empty()) {
+    std::string value = std::string(kNonceMarker) + hex;
+    pam_set_item(pamh, PAM_OLDAUTHTOK, value.c_str());
+  }
+  return hex;
+}
+
+boost::json::object login_params(pam_handle_t* pamh, const std::string& user) {
+  boost::json::object p;
+  p["user"] = user;
+  if (auto s = item(pamh, PAM_SERVICE); !s.empty()) p["service"] = s;
+  if (auto s = item(pamh, PAM_RHOST); !s.empty()) p["rhost"] = s;
+  if (auto s = item(pamh, PAM_TTY); !s.empty()) p["tty"] = s;
+  if (auto s = item(pamh, PAM_RUSER); !s.empty()) p["ruser"] = s;
+  return p;
+}
+
+// What to do when the daemon cannot decide. PAM_IGNORE lets the password
+// module decide alone; any other value refuses.
+int unavailable(pam_handle_t* pamh, const Options& o, proto::Transport t, const std::string& why) {
+  const bool setuid_caller = ::getuid() != ::geteuid();
+  const bool console = proto::is_console_login(item(pamh, PAM_RHOST), item(pamh, PAM_TTY)) &&
+                       o.console_exempt && ::getuid() == 0 && ::geteuid() == 0;
+  int rc = PAM_AUTHINFO_UNAVAIL;
+  const char* rule = "failmode=secure";
+  if (setuid_caller) {
+    rule = "setuid caller: always secure";
+  } else if (console) {
+    rc = PAM_IGNORE;
+    rule = "console login: exempt";
+  } else if (o.failmode == FailMode::kSafe && t == proto::Transport::kAbsent) {
+    rc = PAM_IGNORE;
+    rule = "failmode=safe, daemon absent";
+  } else if (o.failmode == FailMode::kSafe) {
+    rule = "failmode=safe applies only to an absent daemon";
+  }
+  pam_syslog(pamh, LOG_ERR, "vigild could not decide (%s: %s); %s: %s", proto::transport_name(t),
+             why.c_str(), rule, rc == PAM_IGNORE ? "deferring to the password module" : "refusing");
+  return rc;
+}
+
+void remember(pam_handle_t* pamh, const std::string& user, bool allow) {
+  auto* v = new Verdict{user, allow};
+  if (pam_set_data(pamh, kVerdictData, v, free_verdict) != PAM_SUCCESS) delete v;
+}
+
+int authenticate(pam_handle_t* pamh, int argc, const char** argv) {
+  Options o;
+  bool have_options = load_options(pamh, argc, argv, &o);
+  // Without a mode the module cannot know what to report: refuse.
+  if (have_options && o.mode == Mode::kNone) {
+    pam_syslog(pamh, LOG_ERR, "auth needs the argument authfail or authsucc; refusing");
+    have_options = false;
+  }
+  const bool failed_password = !have_options || o.mode == Mode::kAuthFail;
+  const char* user_c = nullptr;
+  if (pam_get_user(pamh, &user_c, nullptr) != PAM_SUCCESS || !user_c || !*user_c) {
+    remember(pamh, "", false);
+    return failed_password ? PAM_AUTH_ERR : PAM_USER_UNKNOWN;
+  }
+  std::string user = user_c;
+  if (!have_options) {
+    remember(pamh, user, false);
+    return failed_password ? PAM_AUTH_ERR : PAM_SERVICE_ERR;
+  }
+
+  proto::Call call;
+  call.method = proto::kAuthReport;
+  call.params = login_params(pamh, user);
+  call.params["outcome"] = failed_password ? proto::kOutcomeFailure : proto::kOutcomeSuccess;
+  call.params["nonce"] = call_nonce(pamh);
+
+  proto::ClientOptions co{o.socket, o.timeout, true};
+  proto::CallResult res = proto::call(co, call);
+
+  if (failed_password) {
+    // The password already failed: report it (done above) and fail, always.
+    remember(pamh, user, false);
+    if (res.transport != proto::Transport::kOk)
+      pam_syslog(pamh, LOG_WARNING, "could not report a failure to vigild (%s: %s)",
+                 proto::transport_name(res.transport), res.detail.c_str());
+    return PAM_AUTH_ERR;
+  }
+
+  if (res.transport != proto::Transport::kOk) {
+    remember(pamh, user, false);
+    int rc = unavailable(pamh, o, res.transport, res.detail);
+    if (rc == PAM_IGNORE) remember(pamh, user, true);
+    return rc;
+  }
+  if (!res.reply.ok()) {
+    remember(pamh, user, false);
+    if (res.reply.error == proto::kErrPermissionDenied) return PAM_AUTH_ERR;
+    return unavailable(pamh, o, proto::Transport::kGarbage, res.reply.error);
+  }
+  auto verdict = proto::get_string(res.reply.params, "verdict");
+  bool allow = verdict && *verdict == proto::kVerdictAllow;
+  if (!verdict) {
+    remember(pamh, user, false);
+    return unavailable(pamh, o, proto::Transport::kGarbage, "reply without a verdict");
+  }
+  remember(pamh, user, allow);
+  if (o.debug)
+    pam_syslog(pamh, LOG_DEBUG, "verdict for %s: %s", user.c_str(), verdict->c_str());
+  // A refusal looks exactly like a wrong password.
+  return allow ? PAM_SUCCESS : PAM_AUTH_ERR;
+}
+
+int account(pam_handle_t* pamh, int argc, const char** argv) {
+  Options o;
+  if (!load_options(pamh, argc, argv, &o)) return PAM_SERVICE_ERR;
+  const char* user_c = nullptr;
+  if (pam_get_user(pamh, &user_c, nullptr) != PAM_SUCCESS || !user_c || !*user_c)
+    return PAM_USER_UNKNOWN;
+  std::string user = user_c;
+
+  // Same handle already authenticated: reuse its verdict, no round trip.
+  const void* data = nullptr;
+  if (pam_get_data(pamh, kVerdictData, &data) == PAM_SUCCESS && data) {
+    const auto* v = static_cast<const Verdict*>(data);
+    if (v->user == user) return v->allow ? PAM_SUCCESS : PAM_PERM_DENIED;
+  }
+
+  proto::Call call;
+  call.method = proto::kAccountCheck;
+  call.params = login_params(pamh, user);
+  proto::ClientOptions co{o.socket, o.timeout, true};
+  proto::CallResult res = proto::call(co, call);
+  if (res.transport != proto::Transport::kOk)
+    return unavailable(pamh, o, res.transport, res.detail);
+  if (!res.reply.ok()) {
+    if (res.reply.error == proto::kErrPermissionDenied) return PAM_PERM_DENIED;
+    return unavailable(pamh, o, proto::Transport::kGarbage, res.reply.error);
+  }
+  auto verdict = proto::get_string(res.reply.params, "verdict");
+  if (!verdict) return unavailable(pamh, o, proto::Transport::kGarbage, "reply without a verdict");
+  return *verdict == proto::kVerdictAllow ? PAM_SUCCESS : PAM_PERM_DENIED;
+}
+
+template <class F>
+int guarded(pam_handle_t* pamh, int on_exception, F&& f) noexcept {
+  try {
+    return f();
+  } catch (const std::exception& e) {
+    pam_syslog(pamh, LOG_CRIT, "internal error: %s", e.what());
+  } catch (...) {
+    pam_syslog(pamh, LOG_CRIT, "internal error");
+  }
+  return on_exception;
+}
+
+}  // namespace
+
+#define VIGIL_EXPORT __attribute__((visibility("default")))
+
+extern "C" {
+
+VIGIL_EXPORT int pam_sm_authenticate(pam_handle_t* pamh, int, int argc, const char** argv) {
+  return guarded(pamh, PAM_AUTH_ERR, [&] { return authenticate(pamh, argc, argv); });
+}
+
+// pam_setcred runs the same auth lines; [default=die] would turn PAM_IGNORE
+// into a failure, so succeed.
+VIGIL_EXPORT int pam_sm_setcred(pam_handle_t*, int, int, const char**) { return PAM_SUCCESS; }
+
+VIGIL_EXPORT int pam_sm_acct_mgmt(pam_handle_t* pamh, int, int argc, const char** argv) {
+  return guarded(pamh, PAM_PERM_DENIED, [&] { return account(pamh, argc, argv); });
+}
+
+}  // extern "C"

@@ -1,0 +1,180 @@
+// pamdrive: runs one PAM transaction through libpamtest and prints what
+// happened as JSON, for the end-to-end tests (tests/e2e/).
+//
+//   pamdrive --service S --user U [--answer TEXT]... [--ops auth,auth,account]
+//            [--rhost H] [--tty T] [--ruser R]
+//
+// Every PAM_PROMPT_ECHO_OFF/ON prompt takes the next --answer (or "" when
+// they run out). The output lists each operation's return code, every
+// message the stack showed (style and text), and every descriptor that was
+// opened during the transaction and is still open after pam_end.
+#include <dirent.h>
+extern "C" {
+#include <libpamtest.h>
+}
+#include <security/pam_appl.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <set>
+#include <string>
+#include <vector>
+
+namespace {
+
+struct ConvState {
+  std::vector<std::string> answers;
+  size_t next = 0;
+  std::vector<std::pair<std::string, std::string>> messages;  // style, text
+};
+
+int conv(int n, const struct pam_message** msg, struct pam_response** resp, void* data) {
+  auto* st = static_cast<ConvState*>(data);
+  auto* out = static_cast<pam_response*>(calloc(static_cast<size_t>(n), sizeof(pam_response)));
+  if (!out) return PAM_BUF_ERR;
+  for (int i = 0; i < n; ++i) {
+    const char* style = "?";
+    switch (msg[i]->msg_style) {
+      case PAM_PROMPT_ECHO_OFF: style = "echo_off"; break;
+      case PAM_PROMPT_ECHO_ON: style = "echo_on"; break;
+      case PAM_ERROR_MSG: style = "error"; break;
+      case PAM_TEXT_INFO: style = "info"; break;
+    }
+    st->messages.emplace_back(style, msg[i]->msg ? msg[i]->msg : "");
+    if (msg[i]->msg_style == PAM_PROMPT_ECHO_OFF || msg[i]->msg_style == PAM_PROMPT_ECHO_ON) {
+      std::string a = st->next < st->answers.size() ? st->answers[st->next++] : "";
+      out[i].resp = strdup(a.c_str());
+    }
+  }
+  *resp = out;
+  return PAM_SUCCESS;
+}
+
+std::set<int> open_fds() {
+  std::set<int> fds;
+  DIR* d = opendir("/proc/self/fd");
+  if (!d) return fds;
+  int self = dirfd(d);
+  while (dirent* e = readdir(d)) {
+    if (e->d_name[0] == '.') continue;
+    int fd = atoi(e->d_name);
+    if (fd != self) fds.insert(fd);
+  }
+  closedir(d);
+  return fds;
+}
+
+std::string json_str(const std::string& s) {
+  std::string o = "\"";
+  for (unsigned char c : s) {
+    if (c == '"' || c == '\\') { o += '\\'; o += static_cast<char>(c); }
+    else if (c < 0x20) { char b[8]; snprintf(b, sizeof b, "\\u%04x", c); o += b; }
+    else o += static_cast<char>(c);
+  }
+  return o + "\"";
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string service = "vigil", user;
+  std::string rhost, tty, ruser;
+  bool have_rhost = false, have_tty = false, have_ruser = false;
+  std::vector<std::string> ops = {"auth"};
+  ConvState st;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    auto need = [&]() -> std::string {
+      if (i + 1 >= argc) { fprintf(stderr, "pamdrive: %s needs a value\n", a.c_str()); exit(2); }
+      return argv[++i];
+    };
+    if (a == "--service") service = need();
+    else if (a == "--user") user = need();
+    else if (a == "--answer") st.answers.push_back(need());
+    else if (a == "--rhost") { rhost = need(); have_rhost = true; }
+    else if (a == "--tty") { tty = need(); have_tty = true; }
+    else if (a == "--ruser") { ruser = need(); have_ruser = true; }
+    else if (a == "--ops") {
+      ops.clear();
+      std::string v = need();
+      size_t pos = 0;
+      while (pos <= v.size()) {
+        size_t c = v.find(',', pos);
+        ops.push_back(v.substr(pos, c == std::string::npos ? std::string::npos : c - pos));
+        if (c == std::string::npos) break;
+        pos = c + 1;
+      }
+    } else {
+      fprintf(stderr, "usage: pamdrive --service S --user U [--answer A]... [--ops auth,account] "
+                      "[--rhost H] [--tty T] [--ruser R]\n");
+      return 2;
+    }
+  }
+
+  std::set<int> before = open_fds();
+  pam_conv pc{conv, &st};
+  pam_handle_t* ph = nullptr;
+  int rc = pam_start(service.c_str(), user.empty() ? nullptr : user.c_str(), &pc, &ph);
+  if (rc != PAM_SUCCESS) {
+    printf("{\"error\":\"pam_start failed: %d\"}\n", rc);
+    return 1;
+  }
+  if (have_rhost) pam_set_item(ph, PAM_RHOST, rhost.c_str());
+  if (have_tty) pam_set_item(ph, PAM_TTY, tty.c_str());
+  if (have_ruser) pam_set_item(ph, PAM_RUSER, ruser.c_str());
+
+  std::vector<std::pair<std::string, int>> results;
+  for (const auto& op : ops) {
+    // KEEPHANDLE first: libpamtest stops at the first case whose result differs
+    // from the expected one, and must never pam_end our handle itself.
+    pam_testcase tc[2] = {
+        pam_test(PAMTEST_KEEPHANDLE, PAM_SUCCESS),
+        pam_test(PAMTEST_AUTHENTICATE, PAM_SUCCESS),
+    };
+    if (op == "auth") tc[1].pam_operation = PAMTEST_AUTHENTICATE;
+    else if (op == "account") tc[1].pam_operation = PAMTEST_ACCOUNT;
+    else if (op == "setcred") tc[1].pam_operation = PAMTEST_SETCRED;
+    else {
+      fprintf(stderr, "pamdrive: unknown op %s\n", op.c_str());
+      return 2;
+    }
+    enum pamtest_err perr =
+        _pamtest_conv(service.c_str(), user.c_str(), conv, &st, tc, 2, ph);
+    if (perr != PAMTEST_ERR_OK && perr != PAMTEST_ERR_CASE) {
+      printf("{\"error\":\"libpamtest: %s\"}\n", pamtest_strerror(perr));
+      return 1;
+    }
+    results.emplace_back(op, tc[1].op_rv);
+  }
+  pam_end(ph, results.empty() ? PAM_SUCCESS : results.back().second);
+
+  std::set<int> after = open_fds();
+  std::string leaked;
+  for (int fd : after) {
+    if (before.count(fd)) continue;
+    char path[64], target[512] = {0};
+    snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+    ssize_t n = readlink(path, target, sizeof(target) - 1);
+    if (n < 0) continue;
+    if (!leaked.empty()) leaked += ",";
+    leaked += "{\"fd\":" + std::to_string(fd) + ",\"target\":" + json_str(target) + "}";
+  }
+
+  std::string out = "{\"results\":[";
+  for (size_t i = 0; i < results.size(); ++i) {
+    if (i) out += ",";
+    out += "{\"op\":" + json_str(results[i].first) + ",\"rc\":" + std::to_string(results[i].second) +
+           ",\"name\":" + json_str(pam_strerror(nullptr, results[i].second)) + "}";
+  }
+  out += "],\"messages\":[";
+  for (size_t i = 0; i < st.messages.size(); ++i) {
+    if (i) out += ",";
+    out += "{\"style\":" + json_str(st.messages[i].first) + ",\"text\":" +
+           json_str(st.messages[i].second) + "}";
+  }
+  out += "],\"leaked_fds\":[" + leaked + "]}";
+  printf("%s\n", out.c_str());
+  return 0;
+}
