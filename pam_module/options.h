@@ -17,6 +17,8 @@
 #include <string_view>
 #include <vector>
 
+#include "vigil_build_config.h"
+
 namespace vigil::pam {
 
 enum class Mode { kNone, kAuthFail, kAuthSucc };
@@ -24,7 +26,7 @@ enum class FailMode { kSecure, kSafe };
 
 struct Options {
   Mode mode = Mode::kNone;
-  std::string config_path = "/etc/vigil/vigil.conf";
+  std::string config_path = VIGIL_DEFAULT_CONFIG;
   std::string socket = "/run/vigil/vigil.sock";
   std::chrono::milliseconds timeout{2000};
   FailMode failmode = FailMode::kSecure;

@@ -1,0 +1,136 @@
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <sstream>
+
+#include "daemon/config.h"
+
+namespace vigil {
+namespace {
+
+TEST(Config, EmptyGivesDefaults) {
+  auto c = parse_config("", "t.conf");
+  ASSERT_TRUE(c.ok()) << c.error().message;
+  EXPECT_EQ(c->daemon.socket, "/run/vigil/vigil.sock");
+  EXPECT_EQ(c->daemon.state_dir, "/var/lib/vigil");
+  EXPECT_EQ(c->lockout.deny, 5);
+  EXPECT_EQ(c->lockout.fail_interval, Seconds(900));
+  EXPECT_EQ(c->lockout.unlock_time, Seconds(600));
+  EXPECT_EQ(c->lockout.max_unlock_time, Seconds(86400));
+  EXPECT_FALSE(c->lockout.even_deny_root);
+  EXPECT_TRUE(c->lockout.console_exempt);
+}
+
+TEST(Config, ReadsEveryKey) {
+  auto c = parse_config(R"([daemon]
+socket = "/tmp/x.sock"
+state_dir = "/tmp/state"
+max_connections_per_uid = 4
+request_timeout = "3s"
+[lockout]
+deny = 3
+fail_interval = "90s"
+unlock_time = "2m"
+max_unlock_time = "1d"
+even_deny_root = true
+console_exempt = false
+)",
+                        "t.conf");
+  ASSERT_TRUE(c.ok()) << c.error().message;
+  EXPECT_EQ(c->daemon.socket, "/tmp/x.sock");
+  EXPECT_EQ(c->daemon.max_connections_per_uid, 4);
+  EXPECT_EQ(c->daemon.request_timeout, Seconds(3));
+  EXPECT_EQ(c->lockout.deny, 3);
+  EXPECT_EQ(c->lockout.fail_interval, Seconds(90));
+  EXPECT_EQ(c->lockout.unlock_time, Seconds(120));
+  EXPECT_EQ(c->lockout.max_unlock_time, Seconds(86400));
+  EXPECT_TRUE(c->lockout.even_deny_root);
+  EXPECT_FALSE(c->lockout.console_exempt);
+}
+
+struct BadConfig {
+  const char* name;
+  const char* text;
+  const char* expect;  // substring of the message, including the line
+};
+
+class BadConfigs : public ::testing::TestWithParam<BadConfig> {};
+
+TEST_P(BadConfigs, NameTheLineAndReason) {
+  auto c = parse_config(GetParam().text, "vigil.conf");
+  ASSERT_FALSE(c.ok());
+  EXPECT_NE(c.error().message.find(GetParam().expect), std::string::npos) << c.error().message;
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Table, BadConfigs,
+    ::testing::Values(
+        BadConfig{"syntax", "[lockout]\ndeny = = 3\n", "vigil.conf:2:"},
+        BadConfig{"unknown_section", "\n[bogus]\nx = 1\n", "vigil.conf:2: unknown section [bogus]"},
+        BadConfig{"unknown_key", "[lockout]\n\ndenny = 3\n", "vigil.conf:3: unknown key \"denny\""},
+        BadConfig{"wrong_type", "[lockout]\ndeny = \"5\"\n", "vigil.conf:2: lockout.deny: expected an integer"},
+        BadConfig{"out_of_range", "[lockout]\ndeny = 0\n", "vigil.conf:2: lockout.deny: must be between"},
+        BadConfig{"bad_duration", "[lockout]\nunlock_time = \"10 minutes\"\n", "vigil.conf:2: lockout.unlock_time: invalid duration"},
+        BadConfig{"duration_number", "[lockout]\nunlock_time = 600\n", "vigil.conf:2: lockout.unlock_time: expected a duration"},
+        BadConfig{"relative_path", "[daemon]\nsocket = \"vigil.sock\"\n", "vigil.conf:2: daemon.socket: expected an absolute path"},
+        BadConfig{"bool_type", "[lockout]\neven_deny_root = 1\n", "vigil.conf:2: lockout.even_deny_root: expected true or false"},
+        BadConfig{"section_not_table", "lockout = 3\n", "vigil.conf:1: \"lockout\" must be a table"},
+        BadConfig{"max_below_unlock", "[lockout]\nunlock_time = \"2h\"\nmax_unlock_time = \"1h\"\n", "max_unlock_time must not be shorter"}),
+    [](const auto& info) { return std::string(info.param.name); });
+
+struct DurationCase {
+  const char* text;
+  long long seconds;  // -1: invalid
+};
+class Durations : public ::testing::TestWithParam<DurationCase> {};
+TEST_P(Durations, Parse) {
+  auto d = parse_duration(GetParam().text);
+  if (GetParam().seconds < 0) {
+    EXPECT_FALSE(d.ok()) << GetParam().text;
+  } else {
+    ASSERT_TRUE(d.ok()) << GetParam().text;
+    EXPECT_EQ(d->count(), GetParam().seconds);
+  }
+}
+INSTANTIATE_TEST_SUITE_P(Table, Durations,
+                         ::testing::Values(DurationCase{"90s", 90}, DurationCase{"15m", 900},
+                                           DurationCase{"24h", 86400}, DurationCase{"30d", 2592000},
+                                           DurationCase{"0s", 0}, DurationCase{"", -1}, DurationCase{"s", -1},
+                                           DurationCase{"10", -1}, DurationCase{"-5m", -1},
+                                           DurationCase{"5w", -1}, DurationCase{"1.5h", -1},
+                                           DurationCase{"99999999999999d", -1}));
+
+TEST(Config, FormatDurationRoundTrips) {
+  for (long long s : {1LL, 59LL, 60LL, 3600LL, 86400LL, 90LL}) {
+    auto back = parse_duration(format_duration(Seconds(s)));
+    ASSERT_TRUE(back.ok());
+    EXPECT_EQ(back->count(), s);
+  }
+}
+
+TEST(Config, MissingFileIsAnError) {
+  auto c = load_config("/nonexistent/vigil.conf");
+  ASSERT_FALSE(c.ok());
+  EXPECT_NE(c.error().message.find("/nonexistent/vigil.conf"), std::string::npos);
+}
+
+// Every key the parser accepts is documented in conf/vigil.conf.
+TEST(Config, EveryKeyIsInTheExampleConfig) {
+  std::ifstream in(VIGIL_SOURCE_ROOT "/conf/vigil.conf");
+  ASSERT_TRUE(in.good());
+  std::stringstream ss;
+  ss << in.rdbuf();
+  std::string text = ss.str();
+  for (const auto& key : kKnownKeys) {
+    auto dot = key.find('.');
+    std::string section = "[" + key.substr(0, dot) + "]";
+    std::string name = key.substr(dot + 1) + " =";
+    EXPECT_NE(text.find(section), std::string::npos) << section;
+    EXPECT_NE(text.find(name), std::string::npos) << key << " is not documented in conf/vigil.conf";
+  }
+  // And the example itself parses once uncommented keys are taken as they are.
+  EXPECT_TRUE(parse_config(text, "conf/vigil.conf").ok());
+}
+
+}  // namespace
+}  // namespace vigil

@@ -1,0 +1,174 @@
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <filesystem>
+#include <future>
+#include <thread>
+
+#include "daemon/engine.h"
+#include "daemon/sqlite_store.h"
+
+namespace vigil {
+namespace {
+
+namespace fs = std::filesystem;
+
+class FakeClock final : public Clock {
+ public:
+  TimePoint now() const override { return from_epoch(t_.load()); }
+  void advance(long long s) { t_ += s; }
+
+ private:
+  std::atomic<long long> t_{1'700'000'000};
+};
+
+// Delegates to a real SqliteStore, and fails commits on demand.
+class FlakyStore final : public Store {
+ public:
+  explicit FlakyStore(std::unique_ptr<Store> inner) : inner_(std::move(inner)) {}
+  std::atomic<bool> fail_commits{false};
+  Result<std::optional<BucketRecord>> load(const std::string& k) override { return inner_->load(k); }
+  Status begin() override { return inner_->begin(); }
+  Status put(const BucketRecord& r, TimePoint t) override { return inner_->put(r, t); }
+  Status erase(const std::string& k) override { return inner_->erase(k); }
+  Status commit(bool full) override {
+    if (fail_commits) {
+      inner_->rollback();
+      return Error{"store", "injected: disk full"};
+    }
+    return inner_->commit(full);
+  }
+  void rollback() override { inner_->rollback(); }
+  Result<std::vector<BucketRecord>> list_accounts() override { return inner_->list_accounts(); }
+  Result<int64_t> prune(TimePoint n, TimePoint c, int64_t m) override { return inner_->prune(n, c, m); }
+  Result<int64_t> count_locked(TimePoint n) override { return inner_->count_locked(n); }
+
+ private:
+  std::unique_ptr<Store> inner_;
+};
+
+class EngineTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/vigil-engine-XXXXXX";
+    ASSERT_NE(mkdtemp(tmpl), nullptr);
+    dir_ = tmpl;
+    cfg_.deny = 3;
+    cfg_.unlock_time = std::chrono::seconds(600);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  std::unique_ptr<Store> open_store() {
+    auto s = SqliteStore::open(dir_ + "/vigil.db");
+    EXPECT_TRUE(s.ok());
+    return std::move(*s);
+  }
+
+  ReportResult report_sync(Engine& e, Outcome o, std::string nonce = "") {
+    std::promise<ReportResult> p;
+    ReportRequest r{"uid:1001", 1001, "alice", std::move(nonce), o, true, false};
+    e.report(r, [&](ReportResult res) { p.set_value(std::move(res)); });
+    return p.get_future().get();
+  }
+
+  std::string dir_;
+  LockoutConfig cfg_;
+  FakeClock clock_;
+};
+
+TEST_F(EngineTest, AllFailuresInParallelLockAfterExactlyDeny) {
+  Engine e(open_store(), clock_, cfg_);
+  e.start();
+  constexpr int kN = 64;
+  std::vector<std::promise<ReportResult>> proms(kN);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kN; ++i)
+    threads.emplace_back([&, i] {
+      ReportRequest r{"uid:1001", 1001, "alice", "n" + std::to_string(i), Outcome::kFailure, true, false};
+      e.report(r, [&, i](ReportResult res) { proms[i].set_value(std::move(res)); });
+    });
+  for (auto& t : threads) t.join();
+  int counted = 0, refused = 0, locked_now = 0;
+  for (auto& p : proms) {
+    auto r = p.get_future().get();
+    counted += r.decision.counted;
+    refused += r.decision.refused_locked;
+    locked_now += r.decision.locked_now;
+  }
+  EXPECT_EQ(counted, 3);
+  EXPECT_EQ(refused, kN - 3);
+  EXPECT_EQ(locked_now, 1);
+  // A late right password is refused too.
+  EXPECT_FALSE(report_sync(e, Outcome::kSuccess).decision.allow);
+  e.stop();
+}
+
+TEST_F(EngineTest, SameNonceCountsOnce) {
+  Engine e(open_store(), clock_, cfg_);
+  e.start();
+  EXPECT_TRUE(report_sync(e, Outcome::kFailure, "same").decision.counted);
+  auto again = report_sync(e, Outcome::kFailure, "same");
+  EXPECT_TRUE(again.duplicate);
+  EXPECT_FALSE(again.decision.counted);
+  EXPECT_EQ(again.state.failures.size(), 1u);
+  EXPECT_TRUE(report_sync(e, Outcome::kFailure, "other").decision.counted);
+  e.stop();
+}
+
+TEST_F(EngineTest, StateIsCommittedBeforeTheAnswer) {
+  Engine e(open_store(), clock_, cfg_);
+  e.start();
+  for (int i = 0; i < 3; ++i) report_sync(e, Outcome::kFailure);
+  // Read through a second connection while the engine still runs.
+  auto reader = open_store();
+  auto rec = reader->load("uid:1001");
+  ASSERT_TRUE(rec.ok() && rec->has_value());
+  EXPECT_TRUE((*rec)->state.locked_at(clock_.now()));
+  e.stop();
+}
+
+TEST_F(EngineTest, FailedCommitFailsClosedAndRetries) {
+  auto flaky = std::make_unique<FlakyStore>(open_store());
+  FlakyStore* f = flaky.get();
+  Engine e(std::move(flaky), clock_, cfg_);
+  e.start();
+  f->fail_commits = true;
+  auto r = report_sync(e, Outcome::kFailure);
+  EXPECT_FALSE(r.status.ok()) << "an unrecorded failure must not be answered as recorded";
+  f->fail_commits = false;
+  auto r2 = report_sync(e, Outcome::kFailure);
+  EXPECT_TRUE(r2.status.ok());
+  e.stop();
+  auto rec = open_store()->load("uid:1001");
+  ASSERT_TRUE(rec.ok() && rec->has_value());
+  // The first failure was kept in memory and written with the next batch.
+  EXPECT_EQ((*rec)->state.failures.size(), 2u);
+}
+
+TEST_F(EngineTest, LockExpiresWithTheClock) {
+  Engine e(open_store(), clock_, cfg_);
+  e.start();
+  for (int i = 0; i < 3; ++i) report_sync(e, Outcome::kFailure);
+  EXPECT_FALSE(report_sync(e, Outcome::kSuccess).decision.allow);
+  clock_.advance(601);
+  EXPECT_TRUE(report_sync(e, Outcome::kSuccess).decision.allow);
+  e.stop();
+}
+
+TEST_F(EngineTest, ResetIsDurable) {
+  Engine e(open_store(), clock_, cfg_);
+  e.start();
+  for (int i = 0; i < 3; ++i) report_sync(e, Outcome::kFailure);
+  std::promise<ResetResult> p;
+  e.reset("uid:1001", 1001, "alice", [&](ResetResult r) { p.set_value(r); });
+  auto r = p.get_future().get();
+  EXPECT_TRUE(r.status.ok());
+  EXPECT_TRUE(r.was_locked);
+  e.stop();
+  auto rec = open_store()->load("uid:1001");
+  ASSERT_TRUE(rec.ok() && rec->has_value());
+  EXPECT_TRUE(is_idle((*rec)->state, clock_.now()));
+}
+
+}  // namespace
+}  // namespace vigil

@@ -1,0 +1,185 @@
+#include <gtest/gtest.h>
+#include <sqlite3.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+
+#include "daemon/sqlite_store.h"
+#include "daemon/state_dir.h"
+
+namespace vigil {
+namespace {
+
+namespace fs = std::filesystem;
+
+class StoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/vigil-store-XXXXXX";
+    ASSERT_NE(mkdtemp(tmpl), nullptr);
+    dir_ = tmpl;
+    db_ = dir_ + "/vigil.db";
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  BucketRecord sample() {
+    BucketRecord r;
+    r.key = "uid:1001";
+    r.uid = 1001;
+    r.name = "alice";
+    r.state.failures = {from_epoch(100), from_epoch(200)};
+    r.state.locked_until = from_epoch(900);
+    r.state.lock_count = 2;
+    r.state.refused = 7;
+    r.state.last_failure = from_epoch(200);
+    r.state.last_success = from_epoch(50);
+    return r;
+  }
+
+  std::string dir_, db_;
+};
+
+TEST_F(StoreTest, WriteAndReadBack) {
+  auto s = SqliteStore::open(db_);
+  ASSERT_TRUE(s.ok()) << s.error().message;
+  ASSERT_TRUE((*s)->begin().ok());
+  ASSERT_TRUE((*s)->put(sample(), from_epoch(300)).ok());
+  ASSERT_TRUE((*s)->commit(false).ok());
+  auto r = (*s)->load("uid:1001");
+  ASSERT_TRUE(r.ok());
+  ASSERT_TRUE(r->has_value());
+  EXPECT_EQ((*r)->state, sample().state);
+  EXPECT_EQ((*r)->name, "alice");
+  EXPECT_EQ((*r)->uid, 1001);
+  auto missing = (*s)->load("uid:42");
+  ASSERT_TRUE(missing.ok());
+  EXPECT_FALSE(missing->has_value());
+}
+
+TEST_F(StoreTest, SurvivesReopen) {
+  {
+    auto s = SqliteStore::open(db_);
+    ASSERT_TRUE(s.ok());
+    ASSERT_TRUE((*s)->begin().ok());
+    ASSERT_TRUE((*s)->put(sample(), from_epoch(300)).ok());
+    ASSERT_TRUE((*s)->commit(true).ok());
+  }
+  auto s = SqliteStore::open(db_);
+  ASSERT_TRUE(s.ok());
+  EXPECT_EQ((*s)->schema_version(), SqliteStore::kSchemaVersion);
+  auto r = (*s)->load("uid:1001");
+  ASSERT_TRUE(r.ok() && r->has_value());
+  EXPECT_EQ((*r)->state, sample().state);
+}
+
+TEST_F(StoreTest, RolledBackWritesAreGone) {
+  auto s = SqliteStore::open(db_);
+  ASSERT_TRUE(s.ok());
+  ASSERT_TRUE((*s)->begin().ok());
+  ASSERT_TRUE((*s)->put(sample(), from_epoch(300)).ok());
+  (*s)->rollback();
+  auto r = (*s)->load("uid:1001");
+  ASSERT_TRUE(r.ok());
+  EXPECT_FALSE(r->has_value());
+}
+
+TEST_F(StoreTest, FileIsPrivateAndWal) {
+  auto s = SqliteStore::open(db_);
+  ASSERT_TRUE(s.ok());
+  struct stat st {};
+  ASSERT_EQ(stat(db_.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  ASSERT_TRUE((*s)->begin().ok());
+  ASSERT_TRUE((*s)->put(sample(), from_epoch(1)).ok());
+  ASSERT_TRUE((*s)->commit(false).ok());
+  EXPECT_TRUE(fs::exists(db_ + "-wal"));
+}
+
+TEST_F(StoreTest, RefusesNewerSchema) {
+  {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(db_.c_str(), &db), SQLITE_OK);
+    sqlite3_exec(db, "PRAGMA user_version=99", nullptr, nullptr, nullptr);
+    sqlite3_close(db);
+  }
+  auto s = SqliteStore::open(db_);
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.error().message.find("newer"), std::string::npos);
+}
+
+TEST_F(StoreTest, PruneDropsIdleOldBucketsAndCapsUnknownNames) {
+  auto s = SqliteStore::open(db_);
+  ASSERT_TRUE(s.ok());
+  ASSERT_TRUE((*s)->begin().ok());
+  BucketRecord idle;
+  idle.key = "uid:7";
+  idle.uid = 7;
+  idle.name = "idle";
+  ASSERT_TRUE((*s)->put(idle, from_epoch(10)).ok());
+  BucketRecord locked = sample();
+  locked.state.locked_until = from_epoch(10'000);
+  ASSERT_TRUE((*s)->put(locked, from_epoch(10)).ok());
+  for (int i = 0; i < 5; ++i) {
+    BucketRecord u;
+    u.key = "name:" + std::to_string(i);
+    u.state.failures = {from_epoch(900 + i)};
+    ASSERT_TRUE((*s)->put(u, from_epoch(900 + i)).ok());
+  }
+  ASSERT_TRUE((*s)->commit(false).ok());
+  auto n = (*s)->prune(from_epoch(1000), from_epoch(500), 2);
+  ASSERT_TRUE(n.ok()) << n.error().message;
+  EXPECT_EQ(*n, 4);  // the idle account, and 3 of the 5 unknown names
+  EXPECT_FALSE((*s)->load("uid:7")->has_value());
+  EXPECT_TRUE((*s)->load("uid:1001")->has_value());
+  EXPECT_TRUE((*s)->load("name:4")->has_value());
+  EXPECT_TRUE((*s)->load("name:3")->has_value());
+  EXPECT_FALSE((*s)->load("name:0")->has_value());
+  auto locked_count = (*s)->count_locked(from_epoch(1000));
+  ASSERT_TRUE(locked_count.ok());
+  EXPECT_EQ(*locked_count, 1);
+}
+
+TEST_F(StoreTest, StateDirLockIsExclusive) {
+  auto a = StateDir::open(dir_ + "/state");
+  ASSERT_TRUE(a.ok()) << a.error().message;
+  auto b = StateDir::open(dir_ + "/state");
+  ASSERT_FALSE(b.ok());
+  EXPECT_NE(b.error().message.find("in use"), std::string::npos);
+  struct stat st {};
+  ASSERT_EQ(stat((dir_ + "/state").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0700u);
+}
+
+TEST_F(StoreTest, StateDirRefusesWorldWritable) {
+  std::string p = dir_ + "/open";
+  ASSERT_EQ(mkdir(p.c_str(), 0777), 0);
+  ASSERT_EQ(chmod(p.c_str(), 0777), 0);
+  auto a = StateDir::open(p);
+  ASSERT_FALSE(a.ok());
+}
+
+TEST_F(StoreTest, NameKeyIsStable) {
+  std::array<uint8_t, 32> k1{}, k2{};
+  {
+    auto d = StateDir::open(dir_ + "/state");
+    ASSERT_TRUE(d.ok());
+    auto k = d->name_key();
+    ASSERT_TRUE(k.ok());
+    k1 = *k;
+  }
+  auto d = StateDir::open(dir_ + "/state");
+  ASSERT_TRUE(d.ok());
+  auto k = d->name_key();
+  ASSERT_TRUE(k.ok());
+  k2 = *k;
+  EXPECT_EQ(k1, k2);
+  struct stat st {};
+  ASSERT_EQ(stat((dir_ + "/state/names.key").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+}
+
+}  // namespace
+}  // namespace vigil
