@@ -30,9 +30,17 @@ using Handler = boost::asio::awaitable<Reply> (*)(Services&, const Peer&, const 
                                                    const Target&);
 using Validator = std::optional<Reply> (*)(const json::object&);
 
+// Which account a method acts on.
+enum class Subject {
+  kNone,        // no account
+  kUser,        // the "user" parameter, required
+  kUserOrSelf,  // the "user" parameter, or the caller's own account
+};
+
 struct Method {
   std::string_view name;
   Who who;
+  Subject subject;
   Validator validate;
   Handler handle;
 };
@@ -202,12 +210,12 @@ boost::asio::awaitable<Reply> handle_ping(Services&, const Peer&, const json::ob
 }
 
 const Method kMethods[] = {
-    {proto::kAuthReport, Who::kSelf, validate_report, handle_report},
-    {proto::kAccountCheck, Who::kSelf, validate_account, handle_account},
-    {proto::kStatusGet, Who::kSelf, validate_user_only, handle_status_get},
-    {proto::kStatusList, Who::kRoot, validate_empty, handle_status_list},
-    {proto::kAccountReset, Who::kRoot, validate_user_only, handle_reset},
-    {proto::kPing, Who::kAnyone, validate_empty, handle_ping},
+    {proto::kAuthReport, Who::kSelf, Subject::kUser, validate_report, handle_report},
+    {proto::kAccountCheck, Who::kSelf, Subject::kUser, validate_account, handle_account},
+    {proto::kStatusGet, Who::kSelf, Subject::kUserOrSelf, validate_user_only, handle_status_get},
+    {proto::kStatusList, Who::kRoot, Subject::kNone, validate_empty, handle_status_list},
+    {proto::kAccountReset, Who::kRoot, Subject::kUser, validate_user_only, handle_reset},
+    {proto::kPing, Who::kAnyone, Subject::kNone, validate_empty, handle_ping},
 };
 
 Reply denied(const Peer& peer, std::string_view method, std::string msg) {
@@ -233,9 +241,10 @@ boost::asio::awaitable<Reply> dispatch_inner(Services& sv, const Peer& peer,
   if (auto bad = m->validate(call.params)) co_return *bad;
 
   Target target;
-  if (m->who == Who::kSelf) {
+  if (m->subject != Subject::kNone) {
     auto user = proto::get_optional_string(call.params, "user");
     if (!user) co_return invalid(user.error().message);
+    if (!*user && m->subject == Subject::kUser) co_return invalid("missing parameter \"user\"");
     if (*user) {
       if (!valid_user_name(**user)) co_return invalid("invalid user name");
       target.given_name = **user;
@@ -245,7 +254,8 @@ boost::asio::awaitable<Reply> dispatch_inner(Services& sv, const Peer& peer,
     }
     if (target.lookup.status == Lookup::Status::kError)
       co_return unavailable("user lookup failed");  // strictest reading
-    if (!peer.root() && (!target.lookup.found() || target.lookup.id.uid != peer.uid))
+    if (m->who == Who::kSelf && !peer.root() &&
+        (!target.lookup.found() || target.lookup.id.uid != peer.uid))
       co_return denied(peer, m->name, "you may only act for your own account");
     if (!target.lookup.found() && !user->has_value())
       co_return Reply::failure(proto::kErrNotFound, "no such user");

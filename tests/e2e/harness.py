@@ -1,0 +1,373 @@
+"""End-to-end harness: a real vigild on a temporary socket and state
+directory, the real pam_vigil.so driven through libpam by pamdrive
+(libpamtest) under pam_wrapper, and users supplied by nss_wrapper.
+
+Different callers are different real uids (setpriv --reuid). Nothing here
+fakes the daemon, except FakeDaemon, which the fail-mode tests use on purpose.
+"""
+import json
+import os
+import shutil
+import signal
+import socket
+import stat
+import subprocess
+import tempfile
+import threading
+import time
+import unittest
+
+BUILD = os.environ.get("VIGIL_BUILD_DIR", os.path.join(os.path.dirname(__file__), "..", "..", "build"))
+SOURCE = os.environ.get("VIGIL_SOURCE_DIR", os.path.join(os.path.dirname(__file__), "..", ".."))
+VIGILD = os.path.join(BUILD, "daemon", "vigild")
+VIGILCTL = os.path.join(BUILD, "ctl", "vigilctl")
+PAMDRIVE = os.path.join(BUILD, "tests", "pamdrive")
+MODULE = os.path.join(BUILD, "pam_module", "pam_vigil.so")
+PAM_MATRIX = "/usr/lib/x86_64-linux-gnu/pam_wrapper/pam_matrix.so"
+
+PAM_SUCCESS = 0
+PAM_PERM_DENIED = 6
+PAM_AUTH_ERR = 7
+PAM_AUTHINFO_UNAVAIL = 9
+PAM_USER_UNKNOWN = 10
+
+# name: (uid, password). Aliases share a uid: NSS maps them to one account.
+USERS = {
+    "root": (0, "rootpw"),
+    "alice": (1001, "alice-pw"),
+    "Alice": (1001, "alice-pw"),
+    "alice@EXAMPLE.COM": (1001, "alice-pw"),
+    "bob": (1002, "bob-pw"),
+    "carol": (1003, "carol-pw"),
+}
+
+STACK = """auth     [success=1 default=ignore]               {matrix} passdb={passdb}
+auth     [default=die]                            {module} authfail {args}
+auth     required                                 pam_permit.so
+auth     [success=ok ignore=ignore default=die]   {module} authsucc {args}
+account  required                                 {module} {args}
+"""
+
+SLOW_STACK = """auth     optional                                 pam_exec.so quiet /bin/sleep {delay}
+""" + STACK
+
+# A stack that reports the failure twice in one pam_authenticate call.
+DOUBLE_STACK = """auth     [success=2 default=ignore]               {matrix} passdb={passdb}
+auth     [default=ignore]                         {module} authfail {args}
+auth     [default=die]                            {module} authfail {args}
+auth     required                                 pam_permit.so
+auth     [success=ok ignore=ignore default=die]   {module} authsucc {args}
+account  required                                 {module} {args}
+"""
+
+
+def defaults():
+    return {
+        "daemon": {},
+        "lockout": {"deny": 3, "fail_interval": "15m", "unlock_time": "10m", "max_unlock_time": "24h"},
+    }
+
+
+def toml(conf):
+    out = []
+    for section, keys in conf.items():
+        out.append("[%s]" % section)
+        for k, v in keys.items():
+            if isinstance(v, bool):
+                out.append("%s = %s" % (k, "true" if v else "false"))
+            elif isinstance(v, int):
+                out.append("%s = %d" % (k, v))
+            else:
+                out.append('%s = "%s"' % (k, v))
+    return "\n".join(out) + "\n"
+
+
+class Env:
+    """One scratch world: files, a daemon, helpers to drive PAM and vigilctl."""
+
+    def __init__(self, lockout=None, daemon=None, module_args="", services=None):
+        self.dir = tempfile.mkdtemp(prefix="vigil-e2e-")
+        os.chmod(self.dir, 0o755)
+        self.socket = os.path.join(self.dir, "vigil.sock")
+        self.state = os.path.join(self.dir, "state")
+        self.conf_path = os.path.join(self.dir, "vigil.conf")
+        self.log_path = os.path.join(self.dir, "vigild.log")
+        self.conf = defaults()
+        self.conf["daemon"].update({"socket": self.socket, "state_dir": self.state})
+        self.conf["daemon"].update(daemon or {})
+        self.conf["lockout"].update(lockout or {})
+        self.write_conf()
+        self.proc = None
+        self.logfile = None
+        self._write_users()
+        self.svc = os.path.join(self.dir, "pam.d")
+        os.mkdir(self.svc)
+        os.chmod(self.svc, 0o755)
+        self.add_service("other", "auth required pam_deny.so\naccount required pam_deny.so\n")
+        args = ("conf=%s %s" % (self.conf_path, module_args)).strip()
+        self.module_args = args
+        self.add_stack("vigil", STACK, args)
+        self.add_stack("vigil-safe", STACK, args + " failmode=safe")
+        self.add_stack("vigil-fast", STACK, args + " timeout=500")
+        self.add_stack("vigil-fast-safe", STACK, args + " timeout=500 failmode=safe")
+        self.add_stack("vigil-slow", SLOW_STACK, args, delay="0.4")
+        self.add_stack("vigil-double", DOUBLE_STACK, args)
+        for name, text in (services or {}).items():
+            self.add_stack(name, text, args)
+
+    # ---- files ----
+    def write_conf(self):
+        with open(self.conf_path, "w") as f:
+            f.write(toml(self.conf))
+        os.chmod(self.conf_path, 0o644)
+
+    def _write_users(self):
+        self.passwd = os.path.join(self.dir, "passwd")
+        self.group = os.path.join(self.dir, "group")
+        self.passdb = os.path.join(self.dir, "passdb")
+        with open(self.passwd, "w") as f:
+            for name, (uid, _) in USERS.items():
+                f.write("%s:x:%d:%d:%s:/nonexistent:/bin/sh\n" % (name, uid, uid, name))
+        with open(self.group, "w") as f:
+            f.write("root:x:0:\nalice:x:1001:\nbob:x:1002:\ncarol:x:1003:\n")
+        with open(self.passdb, "w") as f:
+            for name, (_, pw) in USERS.items():
+                f.write("%s:%s:*\n" % (name, pw))
+            # An unknown user with a password, to show that vigil refuses a
+            # name NSS does not know even when the password module says yes.
+            f.write("ghost:ghost-pw:*\n")
+        for p in (self.passwd, self.group, self.passdb):
+            os.chmod(p, 0o644)
+
+    def add_service(self, name, text):
+        path = os.path.join(self.svc, name)
+        with open(path, "w") as f:
+            f.write(text)
+        os.chmod(path, 0o644)
+
+    def add_stack(self, name, template, args, **kw):
+        self.add_service(name, template.format(matrix=PAM_MATRIX, passdb=self.passdb, module=MODULE,
+                                               args=args, **kw))
+
+    # ---- environment ----
+    def nss_env(self):
+        env = dict(os.environ)
+        env.update({"LD_PRELOAD": "libnss_wrapper.so", "NSS_WRAPPER_PASSWD": self.passwd,
+                    "NSS_WRAPPER_GROUP": self.group})
+        return env
+
+    def pam_env(self):
+        env = self.nss_env()
+        env.update({"PAM_WRAPPER": "1", "PAM_WRAPPER_SERVICE_DIR": self.svc,
+                    "LD_PRELOAD": "libpam_wrapper.so libnss_wrapper.so"})
+        return env
+
+    @staticmethod
+    def as_uid(uid, argv):
+        if uid is None or uid == 0:
+            return argv
+        return ["setpriv", "--reuid=%d" % uid, "--regid=%d" % uid, "--clear-groups", "--"] + argv
+
+    # ---- daemon ----
+    def start(self, wait=True, extra_env=None):
+        assert self.proc is None
+        self.logfile = open(self.log_path, "a")
+        env = self.nss_env()
+        env.update(extra_env or {})
+        self.proc = subprocess.Popen([VIGILD, "--config", self.conf_path], stdout=self.logfile,
+                                     stderr=self.logfile, env=env)
+        if wait:
+            self.wait_ready()
+        return self.proc
+
+    def wait_ready(self, timeout=10):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError("vigild exited with %d:\n%s" % (self.proc.returncode, self.log()))
+            try:
+                if raw_call(self.socket, "io.vigil.Daemon.Ping", {}).get("parameters") is not None:
+                    return
+            except OSError:
+                pass
+            time.sleep(0.02)
+        raise RuntimeError("vigild did not become ready:\n" + self.log())
+
+    def stop(self, sig=signal.SIGTERM):
+        if self.proc is None:
+            return None
+        self.proc.send_signal(sig)
+        try:
+            rc = self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            rc = self.proc.wait()
+        self.proc = None
+        self.logfile.close()
+        return rc
+
+    def kill9(self):
+        return self.stop(signal.SIGKILL)
+
+    def reload(self):
+        self.proc.send_signal(signal.SIGHUP)
+
+    def log(self):
+        try:
+            with open(self.log_path, errors="replace") as f:
+                return f.read()
+        except FileNotFoundError:
+            return ""
+
+    def close(self):
+        self.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    # ---- clients ----
+    def pam(self, user, answers=(), ops="auth", service="vigil", rhost="203.0.113.7", tty="ssh",
+            uid=None, timeout=30):
+        argv = [PAMDRIVE, "--service", service, "--user", user, "--ops", ops]
+        for a in answers:
+            argv += ["--answer", a]
+        if rhost is not None:
+            argv += ["--rhost", rhost]
+        if tty is not None:
+            argv += ["--tty", tty]
+        p = subprocess.run(self.as_uid(uid, argv), env=self.pam_env(), capture_output=True, text=True,
+                           timeout=timeout)
+        if p.returncode != 0:
+            raise RuntimeError("pamdrive failed (%d): %s %s" % (p.returncode, p.stdout, p.stderr))
+        out = json.loads(p.stdout.strip().splitlines()[-1])
+        out["stderr"] = p.stderr
+        return out
+
+    def login(self, user, password, **kw):
+        """One pam_authenticate; returns its code."""
+        return self.pam(user, [password], **kw)["results"][0]["rc"]
+
+    def password(self, user):
+        return USERS[user][1]
+
+    def pam_async(self, user, answers, **kw):
+        result = {}
+
+        def run():
+            result.update(self.pam(user, answers, **kw))
+
+        t = threading.Thread(target=run)
+        t.start()
+        return t, result
+
+    def ctl(self, *args, uid=None, check=False):
+        argv = [VIGILCTL, "--socket", self.socket] + list(args)
+        p = subprocess.run(self.as_uid(uid, argv), env=self.nss_env(), capture_output=True, text=True,
+                           timeout=30)
+        if check and p.returncode != 0:
+            raise RuntimeError("vigilctl %s failed: %s" % (args, p.stderr))
+        return p
+
+    def status(self, user):
+        p = self.ctl("status", user, "--json", check=True)
+        return json.loads(p.stdout)
+
+
+def raw_call(path, method, params, timeout=2.0):
+    """One call on the wire, without vigil's client library."""
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(timeout)
+    try:
+        s.connect(path)
+        s.sendall(json.dumps({"method": method, "parameters": params}).encode() + b"\0")
+        data = b""
+        while not data.endswith(b"\0"):
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+    finally:
+        s.close()
+    if not data.endswith(b"\0"):
+        raise OSError("no complete reply")
+    return json.loads(data[:-1])
+
+
+class FakeDaemon:
+    """A misbehaving server on a socket, for the fail-mode tests only.
+
+    mode: "silent" accepts and never answers; "garbage" answers junk;
+    "half" answers half a frame and closes; "refused" leaves a socket file
+    with no listener."""
+
+    def __init__(self, path, mode):
+        self.path, self.mode = path, mode
+        self.stopped = threading.Event()
+        self.conns = []
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        if os.path.exists(path):
+            os.unlink(path)
+        self.sock.bind(path)
+        os.chmod(path, 0o666)
+        if mode == "refused":
+            self.sock.close()
+            return
+        self.sock.listen(64)
+        self.sock.settimeout(0.1)
+        self.thread = threading.Thread(target=self.serve, daemon=True)
+        self.thread.start()
+
+    def serve(self):
+        while not self.stopped.is_set():
+            try:
+                c, _ = self.sock.accept()
+            except OSError:
+                continue
+            self.conns.append(c)
+            if self.mode == "silent":
+                continue
+            try:
+                c.settimeout(1)
+                c.recv(65536)
+                if self.mode == "garbage":
+                    c.sendall(b"this is not a vigil reply\0")
+                elif self.mode == "half":
+                    c.sendall(b'{"parameters":{"verdict":"al')
+                c.close()
+            except OSError:
+                pass
+
+    def close(self):
+        self.stopped.set()
+        if self.mode != "refused":
+            self.thread.join()
+            self.sock.close()
+        for c in self.conns:
+            c.close()
+        if os.path.exists(self.path):
+            os.unlink(self.path)
+
+
+class VigilTestCase(unittest.TestCase):
+    """Gives each test a fresh Env (not started unless start=True)."""
+
+    lockout = None
+    daemon = None
+    start_daemon = True
+
+    def setUp(self):
+        self.env = Env(lockout=self.lockout, daemon=self.daemon)
+        if self.start_daemon:
+            self.env.start()
+
+    def tearDown(self):
+        if self._outcome_failed():
+            print("\n--- vigild log ---\n" + self.env.log())
+        self.env.close()
+
+    def _outcome_failed(self):
+        # unittest (3.11) marks the outcome unsuccessful as soon as the test
+        # body fails, before tearDown runs.
+        return not getattr(getattr(self, "_outcome", None), "success", False)
+
+    def fail_n(self, user, n, **kw):
+        for _ in range(n):
+            self.assertEqual(self.env.login(user, "wrong-password", **kw), PAM_AUTH_ERR)
