@@ -52,31 +52,31 @@ ParsedOptions parse_options(const std::vector<std::string_view>& args,
   Options& o = out.options;
   o.config_path = config_path_from_args(args);
   if (config_text) {
+    Options from_file = o;
+    std::string err;
     toml::parse_result parsed = toml::parse(*config_text, o.config_path);
     if (!parsed) {
-      out.error = o.config_path + ":" + std::to_string(parsed.error().source().begin.line) + ": " +
-                  std::string(parsed.error().description());
-      return out;
+      err = o.config_path + ":" + std::to_string(parsed.error().source().begin.line) + ": " +
+            std::string(parsed.error().description());
+    } else {
+      const toml::table& t = parsed.table();
+      if (auto node = t.at_path("daemon.socket"); node && err.empty()) {
+        auto v = node.value_exact<std::string>();
+        if (!v) err = o.config_path + ": daemon.socket must be a string";
+        else if (auto e = set_option(from_file, "socket", *v); !e.empty())
+          err = o.config_path + ": daemon.socket: " + e;
+      }
+      if (auto node = t.at_path("lockout.console_exempt"); node && err.empty()) {
+        auto v = node.value_exact<bool>();
+        if (!v) err = o.config_path + ": lockout.console_exempt must be true or false";
+        else from_file.console_exempt = *v;
+      }
     }
-    const toml::table& t = parsed.table();
-    if (auto node = t.at_path("daemon.socket"); node) {
-      auto v = node.value_exact<std::string>();
-      if (!v) {
-        out.error = o.config_path + ": daemon.socket must be a string";
-        return out;
-      }
-      if (auto e = set_option(o, "socket", *v); !e.empty()) {
-        out.error = o.config_path + ": daemon.socket: " + e;
-        return out;
-      }
-    }
-    if (auto node = t.at_path("lockout.console_exempt"); node) {
-      auto v = node.value_exact<bool>();
-      if (!v) {
-        out.error = o.config_path + ": lockout.console_exempt must be true or false";
-        return out;
-      }
-      o.console_exempt = *v;
+    if (err.empty()) {
+      o = from_file;
+    } else {
+      out.config_error = err;
+      o.console_exempt = false;  // the strict reading
     }
   }
   for (auto a : args) {

@@ -7,8 +7,12 @@
 //    error message naming the bad argument or the config line.
 //  * From the config file the module reads only [daemon] socket and
 //    [lockout] console_exempt; everything else there is the daemon's.
-//  * A config file that fails to parse is an error: the module then refuses
-//    (fail closed) rather than guess.
+//  * A config file that fails to parse is reported in config_error, and the
+//    module goes on with the built-in defaults and its arguments, with the
+//    console exemption off (the strict reading). The daemon keeps its running
+//    configuration on such a file, so failures must keep being reported; pass
+//    socket= in pam.d when the socket is not at its default path.
+//  * A bad module argument is fatal (error): the module refuses.
 #pragma once
 
 #include <chrono>
@@ -36,7 +40,8 @@ struct Options {
 
 struct ParsedOptions {
   Options options;
-  std::string error;  // non-empty: refuse, and log this
+  std::string error;         // non-empty: a bad argument; refuse, and log this
+  std::string config_error;  // non-empty: the config file was ignored; log this
 };
 
 // Reads `conf=` from args first (so the file can be read), then the file,

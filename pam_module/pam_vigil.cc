@@ -64,7 +64,7 @@ std::optional<std::string> read_config(const std::string& path) {
   struct stat st {};
   if (::stat(path.c_str(), &st) != 0) return std::nullopt;  // absent: built-in defaults
   std::ifstream in(path, std::ios::binary);
-  if (!in || st.st_size > (1 << 20)) return std::string("\x01unreadable");  // parse error below
+  if (!in || st.st_size > (1 << 20)) return std::string("\x01unreadable");  // reported as a parse error
   std::ostringstream ss;
   ss << in.rdbuf();
   return ss.str();
@@ -74,9 +74,12 @@ bool load_options(pam_handle_t* pamh, int argc, const char** argv, Options* out)
   std::vector<std::string_view> args(argv, argv + argc);
   auto parsed = vigil::pam::parse_options(args, read_config(vigil::pam::config_path_from_args(args)));
   if (!parsed.error.empty()) {
-    pam_syslog(pamh, LOG_ERR, "configuration error, refusing: %s", parsed.error.c_str());
+    pam_syslog(pamh, LOG_ERR, "bad module argument, refusing: %s", parsed.error.c_str());
     return false;
   }
+  if (!parsed.config_error.empty())
+    pam_syslog(pamh, LOG_ERR, "ignoring unreadable configuration (built-in defaults, no console "
+               "exemption): %s", parsed.config_error.c_str());
   *out = parsed.options;
   return true;
 }

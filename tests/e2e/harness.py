@@ -24,6 +24,9 @@ VIGILCTL = os.path.join(BUILD, "ctl", "vigilctl")
 PAMDRIVE = os.path.join(BUILD, "tests", "pamdrive")
 MODULE = os.path.join(BUILD, "pam_module", "pam_vigil.so")
 PAM_MATRIX = "/usr/lib/x86_64-linux-gnu/pam_wrapper/pam_matrix.so"
+# The system's Python, for helpers run under another uid (a per-user Python
+# install may not be readable by them).
+PY = "/usr/bin/python3" if os.path.exists("/usr/bin/python3") else "python3"
 
 PAM_SUCCESS = 0
 PAM_PERM_DENIED = 6
@@ -104,7 +107,9 @@ class Env:
         os.mkdir(self.svc)
         os.chmod(self.svc, 0o755)
         self.add_service("other", "auth required pam_deny.so\naccount required pam_deny.so\n")
-        args = ("conf=%s %s" % (self.conf_path, module_args)).strip()
+        # socket= as well: the module keeps reporting even while someone
+        # leaves a broken vigil.conf on disk.
+        args = ("conf=%s socket=%s %s" % (self.conf_path, self.socket, module_args)).strip()
         self.module_args = args
         self.add_stack("vigil", STACK, args)
         self.add_stack("vigil-safe", STACK, args + " failmode=safe")

@@ -40,15 +40,27 @@ struct BadArg {
   std::optional<std::string> conf;
 };
 class BadArgs : public ::testing::TestWithParam<BadArg> {};
-TEST_P(BadArgs, AreErrors) { EXPECT_FALSE(parse_options(GetParam().args, GetParam().conf).error.empty()); }
+TEST_P(BadArgs, AreFatal) { EXPECT_FALSE(parse_options(GetParam().args, GetParam().conf).error.empty()); }
 INSTANTIATE_TEST_SUITE_P(
     Table, BadArgs,
     ::testing::Values(BadArg{{"bogus"}, std::nullopt}, BadArg{{"timeout=abc"}, std::nullopt},
                       BadArg{{"timeout=5"}, std::nullopt}, BadArg{{"failmode=open"}, std::nullopt},
-                      BadArg{{"socket=relative"}, std::nullopt}, BadArg{{"nullok=1"}, std::nullopt},
-                      BadArg{{"authfail"}, std::string("[daemon\nsocket=")},
-                      BadArg{{"authfail"}, std::string("[daemon]\nsocket = 5\n")},
-                      BadArg{{"authfail"}, std::string("[lockout]\nconsole_exempt = \"no\"\n")}));
+                      BadArg{{"socket=relative"}, std::nullopt}, BadArg{{"nullok=1"}, std::nullopt}));
+
+class BadConfigFiles : public ::testing::TestWithParam<std::string> {};
+TEST_P(BadConfigFiles, FallBackToDefaultsAndArgsWithoutConsoleExemption) {
+  auto p = parse_options({"authfail", "socket=/arg.sock"}, GetParam());
+  EXPECT_TRUE(p.error.empty());
+  EXPECT_FALSE(p.config_error.empty());
+  EXPECT_EQ(p.options.mode, Mode::kAuthFail);
+  EXPECT_EQ(p.options.socket, "/arg.sock");
+  EXPECT_FALSE(p.options.console_exempt);
+}
+INSTANTIATE_TEST_SUITE_P(Table, BadConfigFiles,
+                         ::testing::Values(std::string("[daemon\nsocket="),
+                                           std::string("[daemon]\nsocket = 5\n"),
+                                           std::string("[daemon]\nsocket = \"rel\"\n"),
+                                           std::string("[lockout]\nconsole_exempt = \"no\"\n")));
 
 }  // namespace
 }  // namespace vigil::pam

@@ -1,0 +1,113 @@
+"""Caller authorisation: peer credentials decide, per method. Each caller is
+a real uid (setpriv --reuid), named through nss_wrapper."""
+import json
+import unittest
+
+from harness import (PAM_AUTH_ERR, PAM_SUCCESS, PY, VigilTestCase, raw_call)
+
+ALICE, BOB = 1001, 1002
+
+
+class Callers(VigilTestCase):
+    def test_non_root_cannot_report_for_another_user(self):
+        # alice's screen locker tries bob's password: refused, nothing counted.
+        for _ in range(3):
+            out = self.env.pam("bob", ["wrong"], uid=ALICE)
+            self.assertEqual(out["results"][0]["rc"], PAM_AUTH_ERR)
+        out = self.env.pam("bob", ["bob-pw"], uid=ALICE)
+        self.assertEqual(out["results"][0]["rc"], PAM_AUTH_ERR, "not alice's account")
+        st = self.env.status("bob")
+        self.assertEqual(st["failures"], 0)
+        self.assertIn("refused io.vigil.Auth.Report from uid 1001", self.env.log())
+
+    def test_non_root_cannot_read_another_users_state(self):
+        self.fail_n("bob", 2)
+        p = self.env.ctl("status", "bob", uid=ALICE)
+        self.assertEqual(p.returncode, 1)
+        self.assertIn("only act for your own account", p.stderr)
+        self.assertNotIn("failures", p.stdout)
+        # A name that does not exist gets the same answer: nothing disclosed.
+        q = self.env.ctl("status", "no-such-user", uid=ALICE)
+        self.assertEqual(q.returncode, 1)
+        self.assertEqual(p.stderr, q.stderr)
+        # The whole listing is root's.
+        r = self.env.ctl("status", "--json", uid=ALICE)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(json.loads(r.stdout)["user"], "alice", "without USER: only your own")
+
+    def test_non_root_can_read_its_own_state(self):
+        self.fail_n("alice", 1)
+        p = self.env.ctl("status", "alice", "--json", uid=ALICE)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(json.loads(p.stdout)["failures"], 1)
+
+    def test_non_root_cannot_reset(self):
+        self.fail_n("alice", 3)
+        p = self.env.ctl("reset", "alice", uid=ALICE)
+        self.assertEqual(p.returncode, 1)
+        self.assertIn("only root", p.stderr)
+        self.assertTrue(self.env.status("alice")["locked"])
+        p = self.env.ctl("reset", "bob", uid=BOB)
+        self.assertEqual(p.returncode, 1)
+
+    def test_non_root_failures_count_and_success_resets_nothing(self):
+        for _ in range(2):
+            out = self.env.pam("alice", ["wrong"], uid=ALICE)
+            self.assertEqual(out["results"][0]["rc"], PAM_AUTH_ERR)
+        self.assertEqual(self.env.status("alice")["failures"], 2)
+        out = self.env.pam("alice", ["alice-pw"], uid=ALICE)
+        self.assertEqual(out["results"][0]["rc"], PAM_SUCCESS)
+        self.assertEqual(self.env.status("alice")["failures"], 2, "a non-root success resets nothing")
+        out = self.env.pam("alice", ["wrong"], uid=ALICE)
+        self.assertTrue(self.env.status("alice")["locked"])
+        out = self.env.pam("alice", ["alice-pw"], uid=ALICE)
+        self.assertEqual(out["results"][0]["rc"], PAM_AUTH_ERR, "and never clears a lock")
+        # A root caller's success after the lock is refused too.
+        self.assertEqual(self.env.login("alice", "alice-pw"), PAM_AUTH_ERR)
+
+    def test_root_caller_success_resets(self):
+        self.fail_n("alice", 2)
+        self.assertEqual(self.env.login("alice", "alice-pw"), PAM_SUCCESS)
+        self.assertEqual(self.env.status("alice")["failures"], 0)
+
+    def test_raw_protocol_from_non_root_is_checked_too(self):
+        # Bypass the module: a non-root process speaking the protocol itself.
+        import subprocess, sys
+        code = ("import sys, json; sys.path.insert(0, %r); from harness import raw_call; "
+                "print(json.dumps(raw_call(%r, 'io.vigil.Account.Reset', {'user': 'alice'})))"
+                % (__file__.rsplit('/', 1)[0], self.env.socket))
+        p = subprocess.run(self.env.as_uid(ALICE, [PY, "-c", code]), capture_output=True,
+                           text=True, env=self.env.nss_env())
+        reply = json.loads(p.stdout)
+        self.assertEqual(reply["error"], "io.vigil.Error.PermissionDenied")
+
+
+class ConnectionCap(VigilTestCase):
+    daemon = {"max_connections_per_uid": 4}
+
+    def test_idle_connections_of_one_uid_do_not_starve_root(self):
+        import socket, subprocess, sys, time
+        # alice opens many idle connections; past the cap they are closed.
+        code = ("import socket, time\n"
+                "held = []\n"
+                "for i in range(40):\n"
+                "    s = socket.socket(socket.AF_UNIX); s.connect(%r); held.append(s)\n"
+                "print('ready', flush=True)\n"
+                "time.sleep(30)\n" % self.env.socket)
+        p = subprocess.Popen(self.env.as_uid(ALICE, [PY, "-c", code]),
+                             stdout=subprocess.PIPE, text=True)
+        try:
+            self.assertEqual(p.stdout.readline().strip(), "ready")
+            t0 = time.monotonic()
+            reply = raw_call(self.env.socket, "io.vigil.Daemon.Ping", {})
+            self.assertIn("version", reply["parameters"])
+            self.assertEqual(self.env.login("bob", "bob-pw"), PAM_SUCCESS)
+            self.assertLess(time.monotonic() - t0, 2.0)
+        finally:
+            p.kill()
+            p.wait()
+            p.stdout.close()
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)

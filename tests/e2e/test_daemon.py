@@ -1,0 +1,168 @@
+"""vigild as a process: durability across kill -9, signals, configuration
+checks, help texts, and the concurrency bound under parallel logins."""
+import os
+import signal
+import subprocess
+import threading
+import time
+import unittest
+
+from harness import (PAM_AUTH_ERR, PAM_SUCCESS, VIGILCTL, VIGILD, VigilTestCase, raw_call)
+
+
+class Durability(VigilTestCase):
+    def test_lock_survives_kill_9(self):
+        self.fail_n("alice", 2)
+        self.fail_n("bob", 3)
+        before_alice = self.env.status("alice")
+        before_bob = self.env.status("bob")
+        self.assertTrue(before_bob["locked"])
+        self.env.kill9()
+        self.env.start()
+        after_alice = self.env.status("alice")
+        after_bob = self.env.status("bob")
+        self.assertEqual(after_alice["failures"], 2)
+        self.assertTrue(after_bob["locked"])
+        self.assertEqual(after_bob["locked_until"], before_bob["locked_until"])
+        self.assertEqual(after_bob["failures"], before_bob["failures"])
+        self.assertEqual(self.env.login("bob", "bob-pw"), PAM_AUTH_ERR)
+        # One more failure for alice locks her: her count was not lost.
+        self.fail_n("alice", 1)
+        self.assertTrue(self.env.status("alice")["locked"])
+
+    def test_state_survives_a_clean_stop(self):
+        self.fail_n("bob", 3)
+        self.assertEqual(self.env.stop(), 0)
+        self.assertFalse(os.path.exists(self.env.socket), "the socket is removed on stop")
+        self.env.start()
+        self.assertTrue(self.env.status("bob")["locked"])
+
+    def test_database_passes_integrity_check(self):
+        self.fail_n("bob", 3)
+        self.env.kill9()
+        p = subprocess.run(["sqlite3", self.env.state + "/vigil.db", "PRAGMA integrity_check"],
+                           capture_output=True, text=True)
+        if p.returncode == 127 or "not found" in p.stderr:
+            self.skipTest("sqlite3 shell not installed")
+        self.assertEqual(p.stdout.strip(), "ok")
+
+    def test_second_daemon_on_the_same_state_refuses(self):
+        p = subprocess.run([VIGILD, "--config", self.env.conf_path], capture_output=True, text=True,
+                           env=self.env.nss_env(), timeout=10)
+        self.assertNotEqual(p.returncode, 0)
+        self.assertIn("in use by another vigild", p.stderr)
+        self.assertEqual(self.env.login("alice", "alice-pw"), PAM_SUCCESS)
+
+
+class Signals(VigilTestCase):
+    def test_sighup_reloads_and_a_bad_config_keeps_the_old_one(self):
+        self.env.conf["lockout"]["deny"] = 2
+        self.env.write_conf()
+        self.env.reload()
+        deadline = time.time() + 5
+        while "configuration reloaded" not in self.env.log() and time.time() < deadline:
+            time.sleep(0.05)
+        self.assertIn("configuration reloaded", self.env.log())
+        self.fail_n("alice", 2)
+        self.assertTrue(self.env.status("alice")["locked"], "deny=2 applies after the reload")
+
+        with open(self.env.conf_path, "a") as f:
+            f.write("[lockout]\nbogus = 1\n")
+        self.env.reload()
+        deadline = time.time() + 5
+        while "reload refused" not in self.env.log() and time.time() < deadline:
+            time.sleep(0.05)
+        self.assertIn("reload refused", self.env.log())
+        # The module keeps reporting (it has socket= in its arguments), and the
+        # daemon keeps deny=2.
+        self.fail_n("bob", 2)
+        self.assertTrue(self.env.status("bob")["locked"], "the old configuration stays in force")
+
+    def test_sigterm_stops_cleanly(self):
+        self.assertEqual(self.env.stop(signal.SIGTERM), 0)
+        self.assertIn("vigild stopped", self.env.log())
+
+
+class ConfigCheck(VigilTestCase):
+    start_daemon = False
+
+    def test_check_config_accepts_the_shipped_example(self):
+        p = subprocess.run([VIGILD, "--check-config", "--config",
+                            os.path.join(os.path.dirname(__file__), "..", "..", "conf", "vigil.conf")],
+                           capture_output=True, text=True)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn("OK", p.stdout)
+
+    def test_check_config_names_the_line(self):
+        self.env.conf["lockout"]["unlock_time"] = "ten minutes"
+        self.env.write_conf()
+        p = subprocess.run([VIGILD, "--check-config", "--config", self.env.conf_path],
+                           capture_output=True, text=True)
+        self.assertEqual(p.returncode, 1)
+        with open(self.env.conf_path) as f:
+            lines = f.read().splitlines()
+        lineno = next(i + 1 for i, l in enumerate(lines) if "ten minutes" in l)
+        self.assertIn("%s:%d:" % (self.env.conf_path, lineno), p.stderr)
+        self.assertIn("invalid duration", p.stderr)
+        # And the daemon refuses to start with it.
+        p = subprocess.run([VIGILD, "--config", self.env.conf_path], capture_output=True, text=True,
+                           timeout=10)
+        self.assertNotEqual(p.returncode, 0)
+
+    def test_missing_explicit_config_is_an_error(self):
+        p = subprocess.run([VIGILD, "--check-config", "--config", "/nonexistent.conf"],
+                           capture_output=True, text=True)
+        self.assertEqual(p.returncode, 1)
+        self.assertIn("/nonexistent.conf", p.stderr)
+
+    def test_help_describes_every_command_and_option(self):
+        h = subprocess.run([VIGILD, "--help"], capture_output=True, text=True).stdout
+        for word in ("--config", "--check-config", "--debug", "--version"):
+            self.assertIn(word, h)
+        h = subprocess.run([VIGILCTL, "--help"], capture_output=True, text=True).stdout
+        for word in ("status", "reset", "--socket", "--config", "--timeout", "--version"):
+            self.assertIn(word, h)
+        h = subprocess.run([VIGILCTL, "status", "--help"], capture_output=True, text=True).stdout
+        self.assertIn("--json", h)
+        self.assertIn("USER", h)
+        h = subprocess.run([VIGILCTL, "reset", "--help"], capture_output=True, text=True).stdout
+        self.assertIn("USER", h)
+
+
+class Concurrency(VigilTestCase):
+    def test_sixteen_parallel_attempts_honour_at_most_deny(self):
+        # 16 overlapping attempts (each stack sleeps 0.4 s before its
+        # password step, so they reach the daemon together): 15 wrong
+        # passwords, and the right one sent while the others are in flight,
+        # as soon as the lock holds. pam_faillock lets the right password
+        # through here; vigil honours exactly deny outcomes and refuses every
+        # later one, right password or not.
+        threads = [self.env.pam_async("alice", ["wrong"], service="vigil-slow") for _ in range(15)]
+        deadline = time.time() + 20
+        while not self.env.status("alice")["locked"] and time.time() < deadline:
+            time.sleep(0.01)
+        right = self.env.pam_async("alice", ["alice-pw"])
+        threads.append(right)
+        for t, _ in threads:
+            t.join()
+        rcs = [r["results"][0]["rc"] for _, r in threads]
+        self.assertEqual(rcs.count(PAM_AUTH_ERR), 16, rcs)
+        st = self.env.status("alice")
+        self.assertTrue(st["locked"])
+        self.assertEqual(st["lock_count"], 1)
+        self.assertEqual(st["failures"], 3, "exactly deny outcomes were honoured")
+        self.assertEqual(st["refused"], 13, "every later attempt was refused, the right one too")
+
+    def test_parallel_logins_across_users_lose_no_count(self):
+        threads = []
+        for user in ("alice", "bob", "carol"):
+            for _ in range(2):
+                threads.append(self.env.pam_async(user, ["wrong"], service="vigil-slow"))
+        for t, _ in threads:
+            t.join()
+        for user in ("alice", "bob", "carol"):
+            self.assertEqual(self.env.status(user)["failures"], 2, user)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)

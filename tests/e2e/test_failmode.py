@@ -1,0 +1,98 @@
+"""What the module does when the daemon cannot decide: fail closed, within
+its deadline, and defer to the password module only when the daemon is
+absent and failmode=safe says so."""
+import os
+import time
+import unittest
+
+from harness import (PAM_AUTH_ERR, PAM_AUTHINFO_UNAVAIL, PAM_SUCCESS,
+                     FakeDaemon, VigilTestCase)
+
+
+class FailMode(VigilTestCase):
+    start_daemon = False
+
+    def run_case(self, service, password):
+        t0 = time.monotonic()
+        out = self.env.pam("alice", [password], service=service, ops="auth,account")
+        return out, time.monotonic() - t0
+
+    def test_absent_daemon(self):
+        self.assertFalse(os.path.exists(self.env.socket))
+        out, _ = self.run_case("vigil", "alice-pw")
+        self.assertEqual(out["results"][0]["rc"], PAM_AUTHINFO_UNAVAIL, "secure refuses")
+        out, _ = self.run_case("vigil-safe", "alice-pw")
+        self.assertEqual([r["rc"] for r in out["results"]], [PAM_SUCCESS, PAM_SUCCESS],
+                         "safe lets the right password in when the daemon is absent")
+        out, _ = self.run_case("vigil-safe", "wrong")
+        self.assertEqual(out["results"][0]["rc"], PAM_AUTH_ERR, "a wrong password still fails")
+        self.assertEqual(out["leaked_fds"], [])
+
+    def test_refused_connection_counts_as_absent(self):
+        fake = FakeDaemon(self.env.socket, "refused")
+        try:
+            out, _ = self.run_case("vigil", "alice-pw")
+            self.assertEqual(out["results"][0]["rc"], PAM_AUTHINFO_UNAVAIL)
+            out, _ = self.run_case("vigil-safe", "alice-pw")
+            self.assertEqual(out["results"][0]["rc"], PAM_SUCCESS)
+        finally:
+            fake.close()
+
+    def check_bad_daemon(self, mode):
+        fake = FakeDaemon(self.env.socket, mode)
+        try:
+            for service in ("vigil-fast", "vigil-fast-safe"):
+                out, elapsed = self.run_case(service, "alice-pw")
+                self.assertEqual(out["results"][0]["rc"], PAM_AUTHINFO_UNAVAIL,
+                                 "%s daemon, %s: must never succeed" % (mode, service))
+                self.assertEqual(out["results"][1]["rc"], 6, "account reuses the refusal")
+                # timeout=500 ms per round trip; pamdrive's own start-up
+                # (pam_wrapper copies the service files) is included here.
+                self.assertLess(elapsed, 0.5 + 1.0, "%s: returned after %.2fs" % (mode, elapsed))
+                self.assertEqual(out["leaked_fds"], [])
+                out, _ = self.run_case(service, "wrong")
+                self.assertEqual(out["results"][0]["rc"], PAM_AUTH_ERR)
+        finally:
+            fake.close()
+
+    def test_daemon_that_never_answers(self):
+        fake = FakeDaemon(self.env.socket, "silent")
+        try:
+            t0 = time.monotonic()
+            out = self.env.pam("alice", ["alice-pw"], service="vigil-fast")
+            elapsed = time.monotonic() - t0
+            self.assertEqual(out["results"][0]["rc"], PAM_AUTHINFO_UNAVAIL)
+            self.assertGreaterEqual(elapsed, 0.5, "it waited for the deadline")
+            self.assertLess(elapsed, 1.5)
+        finally:
+            fake.close()
+        self.check_bad_daemon("silent")
+
+    def test_daemon_that_answers_garbage(self):
+        self.check_bad_daemon("garbage")
+
+    def test_daemon_that_answers_half_a_frame(self):
+        self.check_bad_daemon("half")
+
+    def test_console_login_is_exempt_from_failmode(self):
+        out = self.env.pam("alice", ["alice-pw"], rhost=None, tty="tty1")
+        self.assertEqual(out["results"][0]["rc"], PAM_SUCCESS)
+        out = self.env.pam("alice", ["wrong"], rhost=None, tty="tty1")
+        self.assertEqual(out["results"][0]["rc"], PAM_AUTH_ERR)
+        # ...but not for a non-root caller claiming the console.
+        out = self.env.pam("alice", ["alice-pw"], rhost=None, tty="tty1", uid=1001)
+        self.assertEqual(out["results"][0]["rc"], PAM_AUTHINFO_UNAVAIL)
+
+
+class NoLeaks(VigilTestCase):
+    def test_no_descriptor_outlives_pam_end(self):
+        for pw in ("alice-pw", "wrong"):
+            out = self.env.pam("alice", [pw], ops="auth,account")
+            self.assertEqual(out["leaked_fds"], [], out)
+        out = self.env.pam("bob", ops="account")
+        self.assertEqual(out["results"][0]["rc"], PAM_SUCCESS)
+        self.assertEqual(out["leaked_fds"], [])
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
