@@ -88,7 +88,7 @@ def toml(conf):
 class Env:
     """One scratch world: files, a daemon, helpers to drive PAM and vigilctl."""
 
-    def __init__(self, lockout=None, daemon=None, module_args="", services=None):
+    def __init__(self, lockout=None, daemon=None, module_args="", services=None, conf_text=None):
         self.dir = tempfile.mkdtemp(prefix="vigil-e2e-")
         os.chmod(self.dir, 0o755)
         self.socket = os.path.join(self.dir, "vigil.sock")
@@ -99,7 +99,12 @@ class Env:
         self.conf["daemon"].update({"socket": self.socket, "state_dir": self.state})
         self.conf["daemon"].update(daemon or {})
         self.conf["lockout"].update(lockout or {})
-        self.write_conf()
+        if conf_text is None:
+            self.write_conf()
+        else:
+            with open(self.conf_path, "w") as f:
+                f.write(conf_text)
+            os.chmod(self.conf_path, 0o644)
         self.proc = None
         self.logfile = None
         self._write_users()
