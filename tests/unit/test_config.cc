@@ -132,5 +132,22 @@ TEST(Config, EveryKeyIsInTheExampleConfig) {
   EXPECT_TRUE(parse_config(text, "conf/vigil.conf").ok());
 }
 
+// ...and in vigil.conf(5), under its own section.
+TEST(Config, EveryKeyIsInTheManPage) {
+  std::ifstream in(VIGIL_SOURCE_ROOT "/man/vigil.conf.5");
+  ASSERT_TRUE(in.good());
+  std::stringstream ss;
+  ss << in.rdbuf();
+  std::string text = ss.str();
+  for (const auto& key : kKnownKeys) {
+    auto dot = key.find('.');
+    auto section = text.find(".SH [" + key.substr(0, dot) + "]");
+    ASSERT_NE(section, std::string::npos) << key;
+    auto next = text.find(".SH ", section + 1);
+    auto at = text.find("\n.B " + key.substr(dot + 1) + "\n", section);
+    EXPECT_TRUE(at != std::string::npos && at < next) << key << " is not documented in vigil.conf(5)";
+  }
+}
+
 }  // namespace
 }  // namespace vigil
