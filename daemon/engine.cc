@@ -86,17 +86,20 @@ Result<Engine::Entry*> Engine::entry(const std::string& key) {
   return &cache_.emplace(key, std::move(e)).first->second;
 }
 
+void Engine::mark_dirty(Entry* e) {
+  if (e->dirty) return;
+  e->dirty = true;
+  dirty_.push_back(e);
+}
+
 void Engine::process_batch(std::deque<Job>& jobs) {
   Txn txn{clock_.now(), config_, false, {}};
   for (auto& job : jobs) job(txn);
 
   Status status = Ok{};
-  std::vector<Entry*> dirty;
-  for (auto& [key, e] : cache_)
-    if (e.dirty) dirty.push_back(&e);
-  if (!dirty.empty()) {
+  if (!dirty_.empty()) {
     status = store_->begin();
-    for (Entry* e : dirty) {
+    for (Entry* e : dirty_) {
       if (!status) break;
       status = store_->put(e->record, txn.now);
     }
@@ -106,7 +109,8 @@ void Engine::process_batch(std::deque<Job>& jobs) {
       store_->rollback();
     }
     if (status) {
-      for (Entry* e : dirty) e->dirty = false;
+      for (Entry* e : dirty_) e->dirty = false;
+      dirty_.clear();
     } else {
       log::event(log::Priority::kErr, log::kMsgStoreFailed,
                  "cannot commit state; refusing decisions until the store works again",
@@ -156,7 +160,7 @@ void Engine::report(ReportRequest req, std::function<void(ReportResult)> done) {
     if (req.uid && (rec.uid != req.uid || rec.name != req.name)) {
       rec.uid = req.uid;
       rec.name = req.name;
-      (*e)->dirty = true;
+      mark_dirty(*e);
     }
     LockState& s = rec.state;
     std::string nonce_key;
@@ -174,7 +178,7 @@ void Engine::report(ReportRequest req, std::function<void(ReportResult)> done) {
     }
     Attempt a{req.outcome, req.root_caller, req.exempt, t.now};
     Decision d = decide(s, a, t.cfg);
-    if (d.changed) (*e)->dirty = true;
+    if (d.changed) mark_dirty(*e);
     if (!nonce_key.empty()) nonces_[nonce_key] = Seen{d.allow, t.now};
 
     if (d.unlocked)
@@ -261,7 +265,7 @@ void Engine::reset(std::string key, int64_t uid, std::string name,
     rec.uid = uid;
     rec.name = name;
     vigil::reset(rec.state);
-    (*e)->dirty = true;
+    mark_dirty(*e);
     t.full_sync = true;
     t.after_commit.push_back([done = std::move(done), r](const Status& st) mutable {
       r.status = st;

@@ -96,6 +96,7 @@ class Engine {
   void run();
   void process_batch(std::deque<Job>& jobs);
   Result<Entry*> entry(const std::string& key);
+  void mark_dirty(Entry* e);
   void maybe_prune(TimePoint now);
 
   std::unique_ptr<Store> store_;
@@ -110,7 +111,8 @@ class Engine {
 
   // Engine thread only.
   LockoutConfig config_;
-  std::unordered_map<std::string, Entry> cache_;
+  std::unordered_map<std::string, Entry> cache_;  // nodes are stable: pointers stay valid
+  std::vector<Entry*> dirty_;                      // entries to write with this batch
   struct Seen {
     bool allow;
     TimePoint at;

@@ -8,6 +8,7 @@
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
 
+#include <csignal>
 #include <cstdio>
 #include <functional>
 #include <iostream>
@@ -89,6 +90,8 @@ int main(int argc, char** argv) {
     return 0;
   }
   log::set_debug(debug);
+  // A client that hangs up mid-reply must not kill the daemon.
+  std::signal(SIGPIPE, SIG_IGN);
 
   auto cfg = read_config(config_path, cfg_opt->count() > 0);
   if (!cfg) {
