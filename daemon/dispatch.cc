@@ -3,6 +3,7 @@
 #include <sodium.h>
 
 #include <algorithm>
+#include <cstdint>
 #include <functional>
 #include <optional>
 
@@ -35,6 +36,9 @@ enum class Subject {
   kNone,        // no account
   kUser,        // the "user" parameter, required
   kUserOrSelf,  // the "user" parameter, or the caller's own account
+  kAnyName,     // the "user" parameter as typed at a login prompt: a name that
+                // is malformed (control characters, over 256 bytes) is not an
+                // error but an unknown name, so that its failure still counts
 };
 
 struct Method {
@@ -69,9 +73,17 @@ std::optional<Reply> only_keys(const json::object& p, std::initializer_list<std:
   return std::nullopt;
 }
 
+// An optional string parameter, at most 256 bytes.
 std::string opt(const json::object& p, std::string_view k) {
   auto v = proto::get_optional_string(p, k);
-  return v && *v ? **v : std::string();
+  std::string s = v && *v ? **v : std::string();
+  if (s.size() > 256) s.resize(256);
+  return s;
+}
+
+bool flag(const json::object& p, std::string_view k) {
+  auto it = p.find(k);
+  return it != p.end() && it->value().is_bool() && it->value().as_bool();
 }
 
 json::object state_json(const LockState& s, TimePoint now) {
@@ -90,9 +102,14 @@ TimePoint wall_now() { return SystemClock().now(); }
 
 // ---- validators ----
 
+// A failure report is never lost to its metadata: over-long optional strings
+// are truncated by the handler, not refused. Types are still checked.
 std::optional<Reply> validate_report(const json::object& p) {
-  if (auto r = only_keys(p, {"user", "outcome", "nonce", "service", "rhost", "tty", "ruser"})) return r;
-  if (auto r = check_strings(p, {"service", "rhost", "tty", "ruser"})) return r;
+  if (auto r = only_keys(p, {"user", "outcome", "nonce", "service", "rhost", "tty", "ruser", "setuid"}))
+    return r;
+  if (auto r = check_strings(p, {"service", "rhost", "tty", "ruser"}, SIZE_MAX)) return r;
+  if (auto it = p.find("setuid"); it != p.end() && !it->value().is_bool())
+    return invalid("parameter \"setuid\" must be a boolean");
   if (auto r = check_strings(p, {"nonce"}, 128)) return r;
   auto outcome = proto::get_string(p, "outcome");
   if (!outcome) return invalid(outcome.error().message);
@@ -102,8 +119,8 @@ std::optional<Reply> validate_report(const json::object& p) {
 }
 
 std::optional<Reply> validate_account(const json::object& p) {
-  if (auto r = only_keys(p, {"user", "service", "rhost", "tty", "ruser"})) return r;
-  return check_strings(p, {"service", "rhost", "tty", "ruser"});
+  if (auto r = only_keys(p, {"user", "service", "rhost", "tty", "ruser", "setuid"})) return r;
+  return check_strings(p, {"service", "rhost", "tty", "ruser"}, SIZE_MAX);
 }
 
 std::optional<Reply> validate_user_only(const json::object& p) { return only_keys(p, {"user"}); }
@@ -125,8 +142,10 @@ boost::asio::awaitable<Reply> handle_report(Services& sv, const Peer& peer, cons
     req.uid = id.uid;
     req.name = id.name;
     bool root_exempt = id.uid == 0 && !cfg.lockout.even_deny_root;
-    // Only root callers (login, getty) can vouch for a console login.
-    bool console_exempt = cfg.lockout.console_exempt && peer.root() && proto::is_console_login(rhost, tty);
+    // Only root callers (login, getty) can vouch for a console login, and
+    // not a setuid one (su, sudo run by a local user on a console).
+    bool console_exempt = cfg.lockout.console_exempt && peer.root() && !flag(p, "setuid") &&
+                          proto::is_console_login(rhost, tty);
     req.exempt = root_exempt || console_exempt;
   } else {
     req.key = unknown_name_key(sv.name_key, target.given_name);
@@ -210,7 +229,7 @@ boost::asio::awaitable<Reply> handle_ping(Services&, const Peer&, const json::ob
 }
 
 const Method kMethods[] = {
-    {proto::kAuthReport, Who::kSelf, Subject::kUser, validate_report, handle_report},
+    {proto::kAuthReport, Who::kSelf, Subject::kAnyName, validate_report, handle_report},
     {proto::kAccountCheck, Who::kSelf, Subject::kUser, validate_account, handle_account},
     {proto::kStatusGet, Who::kSelf, Subject::kUserOrSelf, validate_user_only, handle_status_get},
     {proto::kStatusList, Who::kRoot, Subject::kNone, validate_empty, handle_status_list},
@@ -244,16 +263,25 @@ boost::asio::awaitable<Reply> dispatch_inner(Services& sv, const Peer& peer,
   if (m->subject != Subject::kNone) {
     auto user = proto::get_optional_string(call.params, "user");
     if (!user) co_return invalid(user.error().message);
-    if (!*user && m->subject == Subject::kUser) co_return invalid("missing parameter \"user\"");
+    if (!*user && m->subject != Subject::kUserOrSelf)
+      co_return invalid("missing parameter \"user\"");
     if (*user) {
-      if (!valid_user_name(**user)) co_return invalid("invalid user name");
       target.given_name = **user;
-      target.lookup = co_await sv.resolver->by_name(**user);
+      if (valid_user_name(**user)) {
+        target.lookup = co_await sv.resolver->by_name(**user);
+      } else if (m->subject == Subject::kAnyName) {
+        target.lookup.status = Lookup::Status::kNotFound;
+      } else {
+        co_return invalid("invalid user name");
+      }
     } else {
       target.lookup = co_await sv.resolver->by_uid(peer.uid);
     }
-    if (target.lookup.status == Lookup::Status::kError)
+    if (target.lookup.status == Lookup::Status::kError) {
+      log::warning("user lookup failed (NSS error); refusing " + std::string(m->name),
+                   {{"VIGIL_CALLER_UID", std::to_string(peer.uid)}});
       co_return unavailable("user lookup failed");  // strictest reading
+    }
     if (m->who == Who::kSelf && !peer.root() &&
         (!target.lookup.found() || target.lookup.id.uid != peer.uid))
       co_return denied(peer, m->name, "you may only act for your own account");

@@ -75,6 +75,8 @@ void Engine::run() {
 
 Result<Engine::Entry*> Engine::entry(const std::string& key) {
   if (auto it = cache_.find(key); it != cache_.end()) return &it->second;
+  if (dirty_.size() >= kCacheMax)
+    return Error{"store", "too many uncommitted changes; the store is failing"};
   auto loaded = store_->load(key);
   if (!loaded) return loaded.error();
   Entry e;
@@ -98,13 +100,13 @@ void Engine::process_batch(std::deque<Job>& jobs) {
 
   Status status = Ok{};
   if (!dirty_.empty()) {
-    status = store_->begin();
+    status = store_->begin(txn.full_sync);
     for (Entry* e : dirty_) {
       if (!status) break;
       status = store_->put(e->record, txn.now);
     }
     if (status) {
-      status = store_->commit(txn.full_sync);
+      status = store_->commit();
     } else {
       store_->rollback();
     }
@@ -119,7 +121,9 @@ void Engine::process_batch(std::deque<Job>& jobs) {
   }
   for (auto& f : txn.after_commit) f(status);
 
-  if (cache_.size() > kCacheMax) {
+  // Evict clean entries. (While the store fails, entries stay dirty; new
+  // buckets are then refused in entry(), so memory stays bounded.)
+  if (cache_.size() > kCacheMax && cache_.size() > dirty_.size()) {
     for (auto it = cache_.begin(); it != cache_.end();)
       it = it->second.dirty ? std::next(it) : cache_.erase(it);
   }

@@ -83,7 +83,8 @@ asio::awaitable<void> Server::accept_loop(Acceptor& acceptor) {
     Peer peer{cred.uid, cred.gid, cred.pid};
     int limit = peer.root() ? kRootConnections
                             : services_.config->daemon.max_connections_per_uid;
-    if (per_uid_[peer.uid] >= limit) {
+    auto held = counts_->per_uid.find(peer.uid);
+    if (held != counts_->per_uid.end() && held->second >= limit) {
       log::debug("connection cap reached", {{"VIGIL_CALLER_UID", std::to_string(peer.uid)}});
       continue;  // sock closes here
     }
@@ -92,16 +93,16 @@ asio::awaitable<void> Server::accept_loop(Acceptor& acceptor) {
 }
 
 asio::awaitable<void> Server::session(stream_protocol::socket raw, Peer peer) {
-  ++per_uid_[peer.uid];
-  ++total_;
+  ++counts_->per_uid[peer.uid];
+  ++counts_->total;
   struct Release {
-    Server* s;
+    std::shared_ptr<Counts> counts;
     uid_t uid;
     ~Release() {
-      if (--s->per_uid_[uid] == 0) s->per_uid_.erase(uid);
-      --s->total_;
+      if (--counts->per_uid[uid] == 0) counts->per_uid.erase(uid);
+      --counts->total;
     }
-  } release{this, peer.uid};
+  } release{counts_, peer.uid};
 
   // The deadline closes the socket; both are shared so that a late timer
   // callback never touches a finished session.

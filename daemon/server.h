@@ -36,7 +36,7 @@ class Server {
   Status listen_fd(int fd);
   void start();
   void stop();
-  std::size_t connections() const { return total_; }
+  std::size_t connections() const { return counts_->total; }
 
  private:
   using Acceptor = boost::asio::local::stream_protocol::acceptor;
@@ -47,8 +47,13 @@ class Server {
   Services& services_;
   std::vector<std::unique_ptr<Acceptor>> acceptors_;
   std::vector<std::string> owned_paths_;
-  std::map<uid_t, int> per_uid_;
-  std::size_t total_ = 0;
+  // Shared with every session: a session frame may be destroyed after the
+  // Server (when the io_context is torn down at exit).
+  struct Counts {
+    std::map<uid_t, int> per_uid;
+    std::size_t total = 0;
+  };
+  std::shared_ptr<Counts> counts_ = std::make_shared<Counts>();
 };
 
 }  // namespace vigil

@@ -206,9 +206,18 @@ Result<std::optional<BucketRecord>> SqliteStore::load(const std::string& key) {
   return std::optional<BucketRecord>(read_row(load_));
 }
 
-Status SqliteStore::begin() {
+Status SqliteStore::begin(bool full_sync) {
   if (in_txn_) return Error{"store", "transaction already open"};
-  if (auto s = exec("BEGIN IMMEDIATE"); !s) return s;
+  // The safety level cannot change inside a transaction: set it first.
+  if (full_sync) {
+    if (auto s = exec("PRAGMA synchronous=FULL"); !s) return s;
+    full_sync_ = true;
+  }
+  if (auto s = exec("BEGIN IMMEDIATE"); !s) {
+    if (full_sync_) (void)exec("PRAGMA synchronous=NORMAL");
+    full_sync_ = false;
+    return s;
+  }
   in_txn_ = true;
   return Ok{};
 }
@@ -240,22 +249,37 @@ Status SqliteStore::erase(const std::string& key) {
   return Ok{};
 }
 
-Status SqliteStore::commit(bool full_sync) {
+Status SqliteStore::commit() {
   if (!in_txn_) return Error{"store", "no transaction open"};
-  if (full_sync) (void)exec("PRAGMA synchronous=FULL");
   auto s = exec("COMMIT");
-  if (full_sync) (void)exec("PRAGMA synchronous=NORMAL");
   if (!s) {
     rollback();
     return s;
   }
   in_txn_ = false;
-  return Ok{};
+  return restore_sync();
+}
+
+Status SqliteStore::restore_sync() {
+  if (!full_sync_) return Ok{};
+  full_sync_ = false;
+  return exec("PRAGMA synchronous=NORMAL");
 }
 
 void SqliteStore::rollback() {
   if (sqlite3_get_autocommit(db_) == 0) (void)exec("ROLLBACK");
   in_txn_ = false;
+  (void)restore_sync();
+}
+
+Result<int> SqliteStore::synchronous_level() {
+  auto p = prepare("PRAGMA synchronous");
+  if (!p) return p.error();
+  int rc = sqlite3_step(*p);
+  int v = rc == SQLITE_ROW ? sqlite3_column_int(*p, 0) : -1;
+  sqlite3_finalize(*p);
+  if (v < 0) return sql_error("synchronous");
+  return v;
 }
 
 Result<std::vector<BucketRecord>> SqliteStore::list_accounts() {
@@ -303,7 +327,7 @@ Result<int64_t> SqliteStore::prune(TimePoint now, TimePoint cutoff, int64_t max_
     return sql_error("prune unknown names");
   }
   n += sqlite3_changes(db_);
-  if (auto s = commit(false); !s) return s.error();
+  if (auto s = commit(); !s) return s.error();
   return n;
 }
 

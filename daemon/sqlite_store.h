@@ -28,27 +28,31 @@ class SqliteStore final : public Store {
   SqliteStore& operator=(const SqliteStore&) = delete;
 
   Result<std::optional<BucketRecord>> load(const std::string& key) override;
-  Status begin() override;
+  Status begin(bool full_sync = false) override;
   Status put(const BucketRecord& record, TimePoint now) override;
   Status erase(const std::string& key) override;
-  Status commit(bool full_sync) override;
+  Status commit() override;
   void rollback() override;
   Result<std::vector<BucketRecord>> list_accounts() override;
   Result<int64_t> prune(TimePoint now, TimePoint cutoff, int64_t max_unknown) override;
   Result<int64_t> count_locked(TimePoint now) override;
 
   int schema_version() const { return version_; }
+  // PRAGMA synchronous of the connection right now (1 NORMAL, 2 FULL); tests.
+  Result<int> synchronous_level();
 
  private:
   explicit SqliteStore(sqlite3* db) : db_(db) {}
   Status exec(const char* sql);
   Status migrate();
+  Status restore_sync();
   Result<sqlite3_stmt*> prepare(const char* sql);
   Error sql_error(const std::string& what) const;
 
   sqlite3* db_;
   int version_ = 0;
   bool in_txn_ = false;
+  bool full_sync_ = false;  // synchronous=FULL is set for the open transaction
   sqlite3_stmt* load_ = nullptr;
   sqlite3_stmt* put_ = nullptr;
   sqlite3_stmt* erase_ = nullptr;

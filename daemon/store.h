@@ -3,9 +3,10 @@
 // Contract:
 //  * A Store is used by one thread only (the engine thread); it is not
 //    thread-safe and needs no locking.
-//  * Writes happen inside begin()/commit(). commit(full_sync=false) survives a
-//    crash of the daemon (SQLite WAL, synchronous=NORMAL); commit(true) also
-//    survives a crash of the host (fsync) and is for rare, weighty changes.
+//  * Writes happen inside begin()/commit(). A transaction begun with
+//    full_sync=false survives a crash of the daemon once committed (SQLite
+//    WAL, synchronous=NORMAL); with full_sync=true it also survives a crash of
+//    the host (fsync at commit), for rare, weighty changes.
 //  * Every error is a value; after a failed commit the transaction is rolled
 //    back and the caller must treat its in-memory changes as not durable.
 //  * Buckets are keyed by a string: "uid:<n>" for accounts, "name:<hash>" for
@@ -35,10 +36,10 @@ class Store {
   virtual ~Store() = default;
 
   virtual Result<std::optional<BucketRecord>> load(const std::string& key) = 0;
-  virtual Status begin() = 0;
+  virtual Status begin(bool full_sync = false) = 0;
   virtual Status put(const BucketRecord& record, TimePoint now) = 0;
   virtual Status erase(const std::string& key) = 0;
-  virtual Status commit(bool full_sync) = 0;
+  virtual Status commit() = 0;
   virtual void rollback() = 0;
 
   // Every bucket that belongs to an account (uid not null), by uid.

@@ -19,16 +19,16 @@
 //    libpam wipes at the start and end of every pam_authenticate call, so a
 //    second call on the same handle (sudo's retries) gets a fresh one.
 //  * No secret is read or logged; the user name is logged only at debug level.
+#include <fcntl.h>
 #include <security/pam_ext.h>
 #include <security/pam_modules.h>
-#include <sodium.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <syslog.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstring>
-#include <fstream>
-#include <sstream>
 #include <string>
 #include <vector>
 
@@ -60,14 +60,50 @@ std::string item(pam_handle_t* pamh, int type) {
   return static_cast<const char*>(v);
 }
 
+// The config file's text; nullopt when it does not exist. A file that cannot
+// be read comes back as text that fails to parse, so it is reported.
 std::optional<std::string> read_config(const std::string& path) {
-  struct stat st {};
-  if (::stat(path.c_str(), &st) != 0) return std::nullopt;  // absent: built-in defaults
-  std::ifstream in(path, std::ios::binary);
-  if (!in || st.st_size > (1 << 20)) return std::string("\x01unreadable");  // reported as a parse error
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY);
+  if (fd < 0) {
+    if (errno == ENOENT) return std::nullopt;
+    return std::string("\x01unreadable");
+  }
+  std::string text;
+  char buf[4096];
+  for (;;) {
+    ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 || text.size() > (1u << 20)) {
+      text = "\x01unreadable";
+      break;
+    }
+    if (n == 0) break;
+    text.append(buf, static_cast<size_t>(n));
+  }
+  ::close(fd);
+  return text;
+}
+
+// Text for the wire: valid UTF-8, no control characters, at most max bytes.
+// Items such as PAM_RHOST can come from the network; a report must never be
+// lost because one of them is malformed.
+std::string wire_text(std::string_view in, size_t max) {
+  std::string out;
+  size_t i = 0;
+  while (i < in.size()) {
+    auto c = static_cast<unsigned char>(in[i]);
+    size_t len = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xe ? 3 : (c >> 3) == 0x1e ? 4 : 0;
+    bool ok = len > 0 && i + len <= in.size();
+    for (size_t k = 1; ok && k < len; ++k)
+      ok = (static_cast<unsigned char>(in[i + k]) & 0xc0) == 0x80;
+    if (ok && len == 1 && (c < 0x20 || c == 0x7f)) ok = false;
+    if (!ok) len = 1;
+    if (out.size() + (ok ? len : 1) > max) break;
+    if (ok) out.append(in.substr(i, len));
+    else out.push_back('?');
+    i += len;
+  }
+  return out;
 }
 
 bool load_options(pam_handle_t* pamh, int argc, const char** argv, Options* out) {
@@ -89,9 +125,15 @@ std::string call_nonce(pam_handle_t* pamh) {
   std::string marker = item(pamh, PAM_OLDAUTHTOK);
   if (marker.rfind(kNonceMarker, 0) == 0) return marker.substr(sizeof(kNonceMarker) - 1);
   unsigned char raw[16];
-  randombytes_buf(raw, sizeof(raw));
-  char hex[sizeof(raw) * 2 + 1];
-  sodium_bin2hex(hex, sizeof(hex), raw, sizeof(raw));
+  // Never block and never abort inside sshd: without randomness there is no
+  // nonce, and every report simply counts.
+  if (::getrandom(raw, sizeof raw, GRND_NONBLOCK) != static_cast<ssize_t>(sizeof raw)) return {};
+  static const char kHex[] = "0123456789abcdef";
+  std::string hex;
+  for (unsigned char b : raw) {
+    hex.push_back(kHex[b >> 4]);
+    hex.push_back(kHex[b & 15]);
+  }
   if (marker.empty()) {
     std::string value = std::string(kNonceMarker) + hex;
     pam_set_item(pamh, PAM_OLDAUTHTOK, value.c_str());
@@ -101,11 +143,14 @@ std::string call_nonce(pam_handle_t* pamh) {
 
 boost::json::object login_params(pam_handle_t* pamh, const std::string& user) {
   boost::json::object p;
-  p["user"] = user;
-  if (auto s = item(pamh, PAM_SERVICE); !s.empty()) p["service"] = s;
-  if (auto s = item(pamh, PAM_RHOST); !s.empty()) p["rhost"] = s;
-  if (auto s = item(pamh, PAM_TTY); !s.empty()) p["tty"] = s;
-  if (auto s = item(pamh, PAM_RUSER); !s.empty()) p["ruser"] = s;
+  p["user"] = wire_text(user, 1024);  // the daemon refuses a mangled or long name
+  if (auto s = item(pamh, PAM_SERVICE); !s.empty()) p["service"] = wire_text(s, 256);
+  if (auto s = item(pamh, PAM_RHOST); !s.empty()) p["rhost"] = wire_text(s, 256);
+  if (auto s = item(pamh, PAM_TTY); !s.empty()) p["tty"] = wire_text(s, 256);
+  if (auto s = item(pamh, PAM_RUSER); !s.empty()) p["ruser"] = wire_text(s, 256);
+  // The daemon trusts this only from a root peer: a setuid caller (su, sudo)
+  // run by a local user can never vouch for a console login.
+  if (::getuid() != ::geteuid()) p["setuid"] = true;
   return p;
 }
 
@@ -162,7 +207,7 @@ int authenticate(pam_handle_t* pamh, int argc, const char** argv) {
   call.method = proto::kAuthReport;
   call.params = login_params(pamh, user);
   call.params["outcome"] = failed_password ? proto::kOutcomeFailure : proto::kOutcomeSuccess;
-  call.params["nonce"] = call_nonce(pamh);
+  if (auto nonce = call_nonce(pamh); !nonce.empty()) call.params["nonce"] = nonce;
 
   proto::ClientOptions co{o.socket, o.timeout, true};
   proto::CallResult res = proto::call(co, call);
@@ -173,6 +218,9 @@ int authenticate(pam_handle_t* pamh, int argc, const char** argv) {
     if (res.transport != proto::Transport::kOk)
       pam_syslog(pamh, LOG_WARNING, "could not report a failure to vigild (%s: %s)",
                  proto::transport_name(res.transport), res.detail.c_str());
+    else if (!res.reply.ok())
+      pam_syslog(pamh, LOG_WARNING, "vigild refused a failure report: %s",
+                 res.reply.error.c_str());
     return PAM_AUTH_ERR;
   }
 
@@ -208,11 +256,14 @@ int account(pam_handle_t* pamh, int argc, const char** argv) {
     return PAM_USER_UNKNOWN;
   std::string user = user_c;
 
-  // Same handle already authenticated: reuse its verdict, no round trip.
+  // Same handle already authenticated with success: reuse that verdict, no
+  // round trip. A refused password on this handle proves nothing about the
+  // account (sshd may go on to a public-key login on the same handle), so
+  // then the daemon is asked.
   const void* data = nullptr;
   if (pam_get_data(pamh, kVerdictData, &data) == PAM_SUCCESS && data) {
     const auto* v = static_cast<const Verdict*>(data);
-    if (v->user == user) return v->allow ? PAM_SUCCESS : PAM_PERM_DENIED;
+    if (v->user == user && v->allow) return PAM_SUCCESS;
   }
 
   proto::Call call;

@@ -168,8 +168,11 @@ class Env:
 
     def pam_env(self):
         env = self.nss_env()
+        # pamdrive preloads these itself, after serialising pam_wrapper's
+        # racy start-up (see tests/pam/pamdrive.cc).
+        del env["LD_PRELOAD"]
         env.update({"PAM_WRAPPER": "1", "PAM_WRAPPER_SERVICE_DIR": self.svc,
-                    "LD_PRELOAD": "libpam_wrapper.so libnss_wrapper.so"})
+                    "PAMDRIVE_PRELOAD": "libpam_wrapper.so libnss_wrapper.so"})
         return env
 
     @staticmethod

@@ -70,6 +70,23 @@ class Callers(VigilTestCase):
         self.assertEqual(self.env.login("alice", "alice-pw"), PAM_SUCCESS)
         self.assertEqual(self.env.status("alice")["failures"], 0)
 
+    def test_a_setuid_caller_cannot_claim_the_console(self):
+        # su run by a local user on tty1 connects as euid 0 but reports
+        # setuid: its failures must lock like any other. (pam_wrapper cannot
+        # run under a setuid binary, so this speaks the protocol directly,
+        # as the module does.)
+        for i in range(3):
+            reply = raw_call(self.env.socket, "io.vigil.Auth.Report",
+                             {"user": "alice", "outcome": "failure", "nonce": "n%d" % i,
+                              "service": "su", "tty": "tty1", "setuid": True})
+            self.assertEqual(reply["parameters"]["verdict"], "deny")
+        self.assertTrue(self.env.status("alice")["locked"])
+        reply = raw_call(self.env.socket, "io.vigil.Auth.Report",
+                         {"user": "bob", "outcome": "failure", "service": "login", "tty": "tty1"})
+        self.assertEqual(reply["parameters"]["verdict"], "deny")
+        self.fail_n("bob", 3, rhost=None, tty="tty1")
+        self.assertFalse(self.env.status("bob")["locked"], "login (not setuid) stays exempt")
+
     def test_raw_protocol_from_non_root_is_checked_too(self):
         # Bypass the module: a non-root process speaking the protocol itself.
         import subprocess, sys

@@ -79,8 +79,21 @@ class Signals(VigilTestCase):
         self.assertTrue(self.env.status("bob")["locked"], "the old configuration stays in force")
 
     def test_sigterm_stops_cleanly(self):
+        # With connections still open: their sessions end after the server.
+        import socket
+        idle = []
+        for _ in range(3):
+            s = socket.socket(socket.AF_UNIX)
+            s.connect(self.env.socket)
+            idle.append(s)
+        half = socket.socket(socket.AF_UNIX)
+        half.connect(self.env.socket)
+        half.sendall(b'{"method":"io.vigil.Daemon.Ping"')
+        time.sleep(0.1)
         self.assertEqual(self.env.stop(signal.SIGTERM), 0)
         self.assertIn("vigild stopped", self.env.log())
+        for s in idle + [half]:
+            s.close()
 
 
 class ConfigCheck(VigilTestCase):

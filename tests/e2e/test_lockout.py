@@ -2,7 +2,7 @@
 import time
 import unittest
 
-from harness import (PAM_AUTH_ERR, PAM_PERM_DENIED, PAM_SUCCESS, Env, VigilTestCase)
+from harness import (PAM_AUTH_ERR, PAM_SUCCESS, VigilTestCase)
 
 
 class Lockout(VigilTestCase):
@@ -51,9 +51,22 @@ class Lockout(VigilTestCase):
         out = self.env.pam("alice", ops="account")
         self.assertEqual(out["results"][0]["rc"], PAM_SUCCESS)
 
-    def test_account_after_failed_auth_on_same_handle_denies_without_asking(self):
-        out = self.env.pam("alice", ["nope"], ops="auth,account")
-        self.assertEqual([r["rc"] for r in out["results"]], [PAM_AUTH_ERR, PAM_PERM_DENIED])
+    def test_failed_password_then_key_login_on_the_same_handle(self):
+        # sshd may try a password and then a public key on one PAM handle:
+        # the refused password must not deny the key login's account phase.
+        self.fail_n("alice", 3)
+        out = self.env.pam("alice", ["alice-pw"], ops="auth,account")
+        self.assertEqual([r["rc"] for r in out["results"]], [PAM_AUTH_ERR, PAM_SUCCESS])
+
+    def test_malformed_metadata_never_loses_a_failure(self):
+        # PAM_RHOST may come from the network: long, or not UTF-8.
+        self.fail_n("alice", 1, rhost="x" * 5000)
+        self.fail_n("alice", 1, rhost="h\udcff\udcfe\x01", tty="t\udcc3")
+        self.assertEqual(self.env.status("alice")["failures"], 2)
+        # A malformed or over-long user name is counted as an unknown name.
+        for name in ("a" * 300, "bad\x01name", "x\udcff"):
+            self.assertEqual(self.env.login(name, "pw"), PAM_AUTH_ERR)
+        self.assertNotIn("a" * 300, self.env.log())
 
     def test_one_account_for_every_name_of_a_uid(self):
         for name in ("alice", "Alice", "alice@EXAMPLE.COM"):
@@ -118,8 +131,10 @@ class Unlock(VigilTestCase):
 
     def test_unlocks_after_unlock_time_and_doubles(self):
         self.fail_n("alice", 3)
-        self.assertEqual(self.env.login("alice", "alice-pw"), PAM_AUTH_ERR)
         until = self.env.status("alice")["locked_until"]
+        rc = self.env.login("alice", "alice-pw")
+        if time.time() < until - 0.5:  # a loaded machine may take 2 s to get here
+            self.assertEqual(rc, PAM_AUTH_ERR)
         time.sleep(max(0, until - time.time()) + 1.1)
         self.assertEqual(self.env.login("alice", "alice-pw"), PAM_SUCCESS)
         self.assertIn("lock expired: alice", self.env.log())

@@ -8,7 +8,17 @@
 // they run out). The output lists each operation's return code, every
 // message the stack showed (style and text), and every descriptor that was
 // opened during the transaction and is still open after pam_end.
+//
+// pam_wrapper picks its scratch directory (/tmp/pam.X) with a check-then-
+// mkdir that races between processes started at the same moment. So pamdrive
+// is started without pam_wrapper, takes an exclusive lock, and re-executes
+// itself with LD_PRELOAD=$PAMDRIVE_PRELOAD; the new image releases the lock
+// once pam_wrapper has initialised (its constructor runs before main). Only
+// start-up is serialised: the transactions themselves still overlap.
 #include <dirent.h>
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
 extern "C" {
 #include <libpamtest.h>
 }
@@ -78,7 +88,33 @@ std::string json_str(const std::string& s) {
 
 }  // namespace
 
+// Stage 1: lock, then re-exec with pam_wrapper preloaded. Returns only in
+// stage 2 (or when no preload is asked for).
+void serialise_pam_wrapper_start(char** argv) {
+  if (const char* fd = getenv("PAMDRIVE_LOCK_FD")) {
+    close(atoi(fd));  // stage 2: pam_wrapper is initialised; let the next one start
+    unsetenv("PAMDRIVE_LOCK_FD");
+    return;
+  }
+  const char* preload = getenv("PAMDRIVE_PRELOAD");
+  if (!preload) return;
+  int lock = open("/tmp/vigil-pamdrive.lock", O_RDWR | O_CREAT, 0666);
+  if (lock >= 0) {
+    fchmod(lock, 0666);
+    flock(lock, LOCK_EX);
+    setenv("PAMDRIVE_LOCK_FD", std::to_string(lock).c_str(), 1);
+  } else {
+    setenv("PAMDRIVE_LOCK_FD", "-1", 1);
+  }
+  setenv("LD_PRELOAD", preload, 1);
+  unsetenv("PAMDRIVE_PRELOAD");
+  execv("/proc/self/exe", argv);
+  perror("pamdrive: re-exec");
+  exit(1);
+}
+
 int main(int argc, char** argv) {
+  serialise_pam_wrapper_start(argv);
   std::string service = "vigil", user;
   std::string rhost, tty, ruser;
   bool have_rhost = false, have_tty = false, have_ruser = false;

@@ -28,15 +28,19 @@ class FlakyStore final : public Store {
   explicit FlakyStore(std::unique_ptr<Store> inner) : inner_(std::move(inner)) {}
   std::atomic<bool> fail_commits{false};
   Result<std::optional<BucketRecord>> load(const std::string& k) override { return inner_->load(k); }
-  Status begin() override { return inner_->begin(); }
+  std::atomic<int> full_sync_begins{0};
+  Status begin(bool full) override {
+    if (full) ++full_sync_begins;
+    return inner_->begin(full);
+  }
   Status put(const BucketRecord& r, TimePoint t) override { return inner_->put(r, t); }
   Status erase(const std::string& k) override { return inner_->erase(k); }
-  Status commit(bool full) override {
+  Status commit() override {
     if (fail_commits) {
       inner_->rollback();
       return Error{"store", "injected: disk full"};
     }
-    return inner_->commit(full);
+    return inner_->commit();
   }
   void rollback() override { inner_->rollback(); }
   Result<std::vector<BucketRecord>> list_accounts() override { return inner_->list_accounts(); }
@@ -156,7 +160,9 @@ TEST_F(EngineTest, LockExpiresWithTheClock) {
 }
 
 TEST_F(EngineTest, ResetIsDurable) {
-  Engine e(open_store(), clock_, cfg_);
+  auto flaky = std::make_unique<FlakyStore>(open_store());
+  FlakyStore* f = flaky.get();
+  Engine e(std::move(flaky), clock_, cfg_);
   e.start();
   for (int i = 0; i < 3; ++i) report_sync(e, Outcome::kFailure);
   std::promise<ResetResult> p;
@@ -164,6 +170,7 @@ TEST_F(EngineTest, ResetIsDurable) {
   auto r = p.get_future().get();
   EXPECT_TRUE(r.status.ok());
   EXPECT_TRUE(r.was_locked);
+  EXPECT_EQ(f->full_sync_begins, 1) << "a reset is committed with a full sync";
   e.stop();
   auto rec = open_store()->load("uid:1001");
   ASSERT_TRUE(rec.ok() && rec->has_value());

@@ -47,7 +47,7 @@ TEST_F(StoreTest, WriteAndReadBack) {
   ASSERT_TRUE(s.ok()) << s.error().message;
   ASSERT_TRUE((*s)->begin().ok());
   ASSERT_TRUE((*s)->put(sample(), from_epoch(300)).ok());
-  ASSERT_TRUE((*s)->commit(false).ok());
+  ASSERT_TRUE((*s)->commit().ok());
   auto r = (*s)->load("uid:1001");
   ASSERT_TRUE(r.ok());
   ASSERT_TRUE(r->has_value());
@@ -63,9 +63,9 @@ TEST_F(StoreTest, SurvivesReopen) {
   {
     auto s = SqliteStore::open(db_);
     ASSERT_TRUE(s.ok());
-    ASSERT_TRUE((*s)->begin().ok());
+    ASSERT_TRUE((*s)->begin(true).ok());
     ASSERT_TRUE((*s)->put(sample(), from_epoch(300)).ok());
-    ASSERT_TRUE((*s)->commit(true).ok());
+    ASSERT_TRUE((*s)->commit().ok());
   }
   auto s = SqliteStore::open(db_);
   ASSERT_TRUE(s.ok());
@@ -73,6 +73,20 @@ TEST_F(StoreTest, SurvivesReopen) {
   auto r = (*s)->load("uid:1001");
   ASSERT_TRUE(r.ok() && r->has_value());
   EXPECT_EQ((*r)->state, sample().state);
+}
+
+TEST_F(StoreTest, FullSyncAppliesToItsTransactionOnly) {
+  auto s = SqliteStore::open(db_);
+  ASSERT_TRUE(s.ok());
+  EXPECT_EQ(*(*s)->synchronous_level(), 1);  // NORMAL
+  ASSERT_TRUE((*s)->begin(true).ok());
+  EXPECT_EQ(*(*s)->synchronous_level(), 2);  // FULL while the transaction is open
+  ASSERT_TRUE((*s)->put(sample(), from_epoch(300)).ok());
+  ASSERT_TRUE((*s)->commit().ok());
+  EXPECT_EQ(*(*s)->synchronous_level(), 1);
+  ASSERT_TRUE((*s)->begin(true).ok());
+  (*s)->rollback();
+  EXPECT_EQ(*(*s)->synchronous_level(), 1);
 }
 
 TEST_F(StoreTest, RolledBackWritesAreGone) {
@@ -94,7 +108,7 @@ TEST_F(StoreTest, FileIsPrivateAndWal) {
   EXPECT_EQ(st.st_mode & 0777, 0600u);
   ASSERT_TRUE((*s)->begin().ok());
   ASSERT_TRUE((*s)->put(sample(), from_epoch(1)).ok());
-  ASSERT_TRUE((*s)->commit(false).ok());
+  ASSERT_TRUE((*s)->commit().ok());
   EXPECT_TRUE(fs::exists(db_ + "-wal"));
 }
 
@@ -128,7 +142,7 @@ TEST_F(StoreTest, PruneDropsIdleOldBucketsAndCapsUnknownNames) {
     u.state.failures = {from_epoch(900 + i)};
     ASSERT_TRUE((*s)->put(u, from_epoch(900 + i)).ok());
   }
-  ASSERT_TRUE((*s)->commit(false).ok());
+  ASSERT_TRUE((*s)->commit().ok());
   auto n = (*s)->prune(from_epoch(1000), from_epoch(500), 2);
   ASSERT_TRUE(n.ok()) << n.error().message;
   EXPECT_EQ(*n, 4);  // the idle account, and 3 of the 5 unknown names
