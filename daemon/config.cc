@@ -75,6 +75,52 @@ Setter duration_setter(Section Config::*sec, Seconds Section::*field, Seconds lo
   };
 }
 
+Setter groups_setter() {
+  return [](const toml::node& n, Config& c) -> std::string {
+    const toml::array* arr = n.as_array();
+    if (!arr) return "expected an array of group names";
+    std::vector<std::string> out;
+    for (const auto& el : *arr) {
+      auto v = el.value_exact<std::string>();
+      if (!v || v->empty() || v->size() > 256) return "expected an array of group names";
+      out.push_back(*v);
+    }
+    c.roles.admin_groups = std::move(out);
+    return {};
+  };
+}
+
+Setter require_setter() {
+  return [](const toml::node& n, Config& c) -> std::string {
+    auto v = n.value_exact<std::string>();
+    if (v && *v == "none") c.totp.require = TotpRequire::kNone;
+    else if (v && *v == "admins") c.totp.require = TotpRequire::kAdmins;
+    else if (v && *v == "all") c.totp.require = TotpRequire::kAll;
+    else return "expected \"none\", \"admins\" or \"all\"";
+    return {};
+  };
+}
+
+Setter optional_path_setter(std::string TotpConfig::*field) {
+  return [=](const toml::node& n, Config& c) -> std::string {
+    auto v = n.value_exact<std::string>();
+    if (!v) return "expected a string";
+    if (!v->empty() && (*v)[0] != '/') return "expected an absolute path, or \"\" for the default";
+    c.totp.*field = *v;
+    return {};
+  };
+}
+
+Setter issuer_setter() {
+  return [](const toml::node& n, Config& c) -> std::string {
+    auto v = n.value_exact<std::string>();
+    if (!v || v->empty() || v->size() > 64 || v->find(':') != std::string::npos)
+      return "expected a short name without ':'";
+    c.totp.issuer = *v;
+    return {};
+  };
+}
+
 const std::map<std::string, std::map<std::string, Setter>>& schema() {
   static const auto* s = new std::map<std::string, std::map<std::string, Setter>>{
       {"daemon",
@@ -98,6 +144,22 @@ const std::map<std::string, std::map<std::string, Setter>>& schema() {
            {"even_deny_root", bool_setter(&Config::lockout, &LockoutConfig::even_deny_root)},
            {"console_exempt", bool_setter(&Config::lockout, &LockoutConfig::console_exempt)},
        }},
+      {"roles",
+       {
+           {"admin_groups", groups_setter()},
+       }},
+      {"totp",
+       {
+           {"require", require_setter()},
+           {"window", int_setter(&Config::totp, &TotpConfig::window, 0, 10)},
+           {"max_failures", int_setter(&Config::totp, &TotpConfig::max_failures, 1, 100)},
+           {"grace", duration_setter(&Config::totp, &TotpConfig::grace, Seconds(0),
+                                     Seconds(366LL * 86400))},
+           {"enroll_window", duration_setter(&Config::totp, &TotpConfig::enroll_window, Seconds(60),
+                                             Seconds(366LL * 86400))},
+           {"key_file", optional_path_setter(&TotpConfig::key_file)},
+           {"issuer", issuer_setter()},
+       }},
   };
   return *s;
 }
@@ -110,6 +172,15 @@ const std::vector<std::string> kKnownKeys = [] {
     for (const auto& [key, setter] : entries) keys.push_back(sec + "." + key);
   return keys;
 }();
+
+const char* require_name(TotpRequire r) {
+  switch (r) {
+    case TotpRequire::kNone: return "none";
+    case TotpRequire::kAdmins: return "admins";
+    case TotpRequire::kAll: return "all";
+  }
+  return "?";
+}
 
 Result<Seconds> parse_duration(std::string_view text) {
   auto bad = [&] {

@@ -37,10 +37,35 @@ struct LockoutConfig {
   bool console_exempt = true;
 };
 
+struct RolesConfig {
+  // Members of these groups (primary group included) are administrators.
+  std::vector<std::string> admin_groups = {"sudo", "wheel"};
+};
+
+enum class TotpRequire { kNone, kAdmins, kAll };
+
+struct TotpConfig {
+  TotpRequire require = TotpRequire::kNone;
+  int window = 1;                  // accepted steps either side of now
+  int max_failures = 5;            // wrong codes after a right password, within fail_interval
+  Seconds grace{0};                // newly required accounts may log in without a factor
+  Seconds enroll_window{15 * 60};  // self-enrolment needs a root-reported login this recent
+  std::string key_file;            // empty: <state_dir>/totp.key
+  std::string issuer = "vigil";    // shown in authenticator apps
+};
+
 struct Config {
   DaemonConfig daemon;
   LockoutConfig lockout;
+  RolesConfig roles;
+  TotpConfig totp;
+
+  std::string totp_key_path() const {
+    return totp.key_file.empty() ? daemon.state_dir + "/totp.key" : totp.key_file;
+  }
 };
+
+const char* require_name(TotpRequire r);
 
 // "section.key" for every key the parser accepts.
 extern const std::vector<std::string> kKnownKeys;

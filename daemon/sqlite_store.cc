@@ -29,6 +29,23 @@ const char* const kMigrations[] = {
     ") WITHOUT ROWID;"
     "CREATE INDEX buckets_uid ON buckets(uid) WHERE uid IS NOT NULL;"
     "CREATE INDEX buckets_updated ON buckets(updated_at);",
+    // 1 -> 2: the second factor
+    "CREATE TABLE totp("
+    "  uid INTEGER PRIMARY KEY,"
+    "  active_box BLOB,"
+    "  pending_box BLOB,"
+    "  pending_at INTEGER NOT NULL DEFAULT 0,"
+    "  last_step INTEGER NOT NULL DEFAULT 0,"
+    "  confirmed_at INTEGER NOT NULL DEFAULT 0,"
+    "  otp_failures TEXT NOT NULL DEFAULT '',"
+    "  required_since INTEGER NOT NULL DEFAULT 0"
+    ");"
+    "CREATE TABLE recovery_codes("
+    "  uid INTEGER NOT NULL,"
+    "  code_id TEXT NOT NULL,"
+    "  hash BLOB NOT NULL,"
+    "  PRIMARY KEY(uid, code_id)"
+    ") WITHOUT ROWID;",
 };
 static_assert(std::size(kMigrations) == SqliteStore::kSchemaVersion);
 
@@ -340,6 +357,145 @@ Result<int64_t> SqliteStore::count_locked(TimePoint now) {
   sqlite3_finalize(*p);
   if (n < 0) return sql_error("count");
   return n;
+}
+
+}  // namespace vigil
+
+namespace vigil {
+namespace {
+Bytes blob(sqlite3_stmt* st, int col) {
+  const auto* p = static_cast<const uint8_t*>(sqlite3_column_blob(st, col));
+  int n = sqlite3_column_bytes(st, col);
+  return p && n > 0 ? Bytes(p, p + n) : Bytes{};
+}
+void bind_blob(sqlite3_stmt* st, int idx, const Bytes& b) {
+  if (b.empty()) sqlite3_bind_null(st, idx);
+  else sqlite3_bind_blob(st, idx, b.data(), static_cast<int>(b.size()), SQLITE_STATIC);
+}
+}  // namespace
+
+template <class Bind>
+Status SqliteStore::run(const char* sql, Bind bind) {
+  auto p = prepare(sql);
+  if (!p) return p.error();
+  bind(*p);
+  int rc = sqlite3_step(*p);
+  sqlite3_finalize(*p);
+  if (rc != SQLITE_DONE && rc != SQLITE_ROW) return sql_error("write");
+  return Ok{};
+}
+
+Result<int64_t> SqliteStore::scalar(const char* sql, int64_t arg, bool has_arg) {
+  auto p = prepare(sql);
+  if (!p) return p.error();
+  if (has_arg) sqlite3_bind_int64(*p, 1, arg);
+  int rc = sqlite3_step(*p);
+  int64_t v = rc == SQLITE_ROW ? sqlite3_column_int64(*p, 0) : -1;
+  sqlite3_finalize(*p);
+  if (rc != SQLITE_ROW) return sql_error("query");
+  return v;
+}
+
+Result<std::optional<TotpRecord>> SqliteStore::load_totp(int64_t uid) {
+  auto p = prepare(
+      "SELECT active_box, pending_box, pending_at, last_step, confirmed_at, otp_failures,"
+      " required_since FROM totp WHERE uid=?1");
+  if (!p) return p.error();
+  sqlite3_bind_int64(*p, 1, uid);
+  int rc = sqlite3_step(*p);
+  if (rc == SQLITE_DONE) {
+    sqlite3_finalize(*p);
+    return std::optional<TotpRecord>{};
+  }
+  if (rc != SQLITE_ROW) {
+    sqlite3_finalize(*p);
+    return sql_error("load totp");
+  }
+  TotpRecord r;
+  r.uid = uid;
+  r.active_box = blob(*p, 0);
+  r.pending_box = blob(*p, 1);
+  r.pending_at = from_epoch(sqlite3_column_int64(*p, 2));
+  r.last_step = sqlite3_column_int64(*p, 3);
+  r.confirmed_at = from_epoch(sqlite3_column_int64(*p, 4));
+  auto* f = sqlite3_column_text(*p, 5);
+  r.otp_failures = decode_failures(f ? reinterpret_cast<const char*>(f) : "");
+  r.required_since = from_epoch(sqlite3_column_int64(*p, 6));
+  sqlite3_finalize(*p);
+  return std::optional<TotpRecord>(std::move(r));
+}
+
+Status SqliteStore::put_totp(const TotpRecord& r) {
+  std::string failures = encode_failures(r.otp_failures);
+  return run(
+      "INSERT INTO totp(uid, active_box, pending_box, pending_at, last_step, confirmed_at,"
+      " otp_failures, required_since) VALUES(?1,?2,?3,?4,?5,?6,?7,?8)"
+      " ON CONFLICT(uid) DO UPDATE SET active_box=excluded.active_box,"
+      " pending_box=excluded.pending_box, pending_at=excluded.pending_at,"
+      " last_step=excluded.last_step, confirmed_at=excluded.confirmed_at,"
+      " otp_failures=excluded.otp_failures, required_since=excluded.required_since",
+      [&](sqlite3_stmt* st) {
+        sqlite3_bind_int64(st, 1, r.uid);
+        bind_blob(st, 2, r.active_box);
+        bind_blob(st, 3, r.pending_box);
+        sqlite3_bind_int64(st, 4, to_epoch(r.pending_at));
+        sqlite3_bind_int64(st, 5, r.last_step);
+        sqlite3_bind_int64(st, 6, to_epoch(r.confirmed_at));
+        sqlite3_bind_text(st, 7, failures.data(), static_cast<int>(failures.size()), SQLITE_TRANSIENT);
+        sqlite3_bind_int64(st, 8, to_epoch(r.required_since));
+      });
+}
+
+Status SqliteStore::erase_totp(int64_t uid) {
+  return run("DELETE FROM totp WHERE uid=?1", [&](sqlite3_stmt* st) { sqlite3_bind_int64(st, 1, uid); });
+}
+
+Result<int64_t> SqliteStore::count_totp_secrets() {
+  return scalar("SELECT count(*) FROM totp WHERE active_box IS NOT NULL OR pending_box IS NOT NULL",
+                0, false);
+}
+
+Status SqliteStore::replace_recovery_codes(int64_t uid,
+                                           const std::vector<std::pair<std::string, Bytes>>& codes) {
+  if (auto s = run("DELETE FROM recovery_codes WHERE uid=?1",
+                   [&](sqlite3_stmt* st) { sqlite3_bind_int64(st, 1, uid); });
+      !s)
+    return s;
+  for (const auto& [id, hash] : codes) {
+    if (auto s = run("INSERT INTO recovery_codes(uid, code_id, hash) VALUES(?1,?2,?3)",
+                     [&](sqlite3_stmt* st) {
+                       sqlite3_bind_int64(st, 1, uid);
+                       sqlite3_bind_text(st, 2, id.data(), static_cast<int>(id.size()), SQLITE_STATIC);
+                       bind_blob(st, 3, hash);
+                     });
+        !s)
+      return s;
+  }
+  return Ok{};
+}
+
+Result<std::optional<Bytes>> SqliteStore::load_recovery_code(int64_t uid, const std::string& id) {
+  auto p = prepare("SELECT hash FROM recovery_codes WHERE uid=?1 AND code_id=?2");
+  if (!p) return p.error();
+  sqlite3_bind_int64(*p, 1, uid);
+  sqlite3_bind_text(*p, 2, id.data(), static_cast<int>(id.size()), SQLITE_STATIC);
+  int rc = sqlite3_step(*p);
+  std::optional<Bytes> out;
+  if (rc == SQLITE_ROW) out = blob(*p, 0);
+  sqlite3_finalize(*p);
+  if (rc != SQLITE_ROW && rc != SQLITE_DONE) return sql_error("load recovery code");
+  return out;
+}
+
+Status SqliteStore::erase_recovery_code(int64_t uid, const std::string& id) {
+  return run("DELETE FROM recovery_codes WHERE uid=?1 AND code_id=?2", [&](sqlite3_stmt* st) {
+    sqlite3_bind_int64(st, 1, uid);
+    sqlite3_bind_text(st, 2, id.data(), static_cast<int>(id.size()), SQLITE_STATIC);
+  });
+}
+
+Result<int64_t> SqliteStore::count_recovery_codes(int64_t uid) {
+  return scalar("SELECT count(*) FROM recovery_codes WHERE uid=?1", uid, true);
 }
 
 }  // namespace vigil

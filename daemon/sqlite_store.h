@@ -20,7 +20,7 @@ namespace vigil {
 
 class SqliteStore final : public Store {
  public:
-  static constexpr int kSchemaVersion = 1;
+  static constexpr int kSchemaVersion = 2;
 
   static Result<std::unique_ptr<SqliteStore>> open(const std::string& path);
   ~SqliteStore() override;
@@ -37,6 +37,16 @@ class SqliteStore final : public Store {
   Result<int64_t> prune(TimePoint now, TimePoint cutoff, int64_t max_unknown) override;
   Result<int64_t> count_locked(TimePoint now) override;
 
+  Result<std::optional<TotpRecord>> load_totp(int64_t uid) override;
+  Status put_totp(const TotpRecord& record) override;
+  Status erase_totp(int64_t uid) override;
+  Result<int64_t> count_totp_secrets() override;
+  Status replace_recovery_codes(int64_t uid,
+                                const std::vector<std::pair<std::string, Bytes>>& codes) override;
+  Result<std::optional<Bytes>> load_recovery_code(int64_t uid, const std::string& id) override;
+  Status erase_recovery_code(int64_t uid, const std::string& id) override;
+  Result<int64_t> count_recovery_codes(int64_t uid) override;
+
   int schema_version() const { return version_; }
   // PRAGMA synchronous of the connection right now (1 NORMAL, 2 FULL); tests.
   Result<int> synchronous_level();
@@ -47,6 +57,10 @@ class SqliteStore final : public Store {
   Status migrate();
   Status restore_sync();
   Result<sqlite3_stmt*> prepare(const char* sql);
+  // Runs a one-off statement: bind(stmt), then step to completion.
+  template <class Bind>
+  Status run(const char* sql, Bind bind);
+  Result<int64_t> scalar(const char* sql, int64_t arg, bool has_arg);
   Error sql_error(const std::string& what) const;
 
   sqlite3* db_;

@@ -20,9 +20,28 @@
 
 #include "daemon/clock.h"
 #include "daemon/policy.h"
+#include "daemon/secrets.h"
 #include "protocol/result.h"
 
 namespace vigil {
+
+// An account's second factor. Secrets are sealed boxes (see secrets.h).
+struct TotpRecord {
+  int64_t uid = 0;
+  Bytes active_box;                  // empty: no active factor
+  Bytes pending_box;                 // empty: no enrolment waiting for its first code
+  TimePoint pending_at{};
+  int64_t last_step = 0;             // last accepted time step; never accepted again
+  TimePoint confirmed_at{};
+  std::vector<TimePoint> otp_failures;  // wrong codes after a right password
+  TimePoint required_since{};        // first seen required without a factor (grace)
+
+  bool active() const { return !active_box.empty(); }
+  bool empty() const {
+    return active_box.empty() && pending_box.empty() && otp_failures.empty() &&
+           required_since == TimePoint{} && last_step == 0;
+  }
+};
 
 struct BucketRecord {
   std::string key;
@@ -48,6 +67,21 @@ class Store {
   // and the oldest unknown-name buckets beyond `max_unknown`. Own transaction.
   virtual Result<int64_t> prune(TimePoint now, TimePoint cutoff, int64_t max_unknown) = 0;
   virtual Result<int64_t> count_locked(TimePoint now) = 0;
+
+  // Second factor. Writes only inside begin()/commit().
+  virtual Result<std::optional<TotpRecord>> load_totp(int64_t uid) = 0;
+  virtual Status put_totp(const TotpRecord& record) = 0;
+  virtual Status erase_totp(int64_t uid) = 0;
+  // Rows with a sealed secret (active or pending): decides whether a missing
+  // key is fatal at start.
+  virtual Result<int64_t> count_totp_secrets() = 0;
+
+  // Recovery codes: (uid, id) -> keyed hash.
+  virtual Status replace_recovery_codes(int64_t uid,
+                                        const std::vector<std::pair<std::string, Bytes>>& codes) = 0;
+  virtual Result<std::optional<Bytes>> load_recovery_code(int64_t uid, const std::string& id) = 0;
+  virtual Status erase_recovery_code(int64_t uid, const std::string& id) = 0;
+  virtual Result<int64_t> count_recovery_codes(int64_t uid) = 0;
 };
 
 }  // namespace vigil

@@ -46,6 +46,20 @@ class FlakyStore final : public Store {
   Result<std::vector<BucketRecord>> list_accounts() override { return inner_->list_accounts(); }
   Result<int64_t> prune(TimePoint n, TimePoint c, int64_t m) override { return inner_->prune(n, c, m); }
   Result<int64_t> count_locked(TimePoint n) override { return inner_->count_locked(n); }
+  Result<std::optional<TotpRecord>> load_totp(int64_t u) override { return inner_->load_totp(u); }
+  Status put_totp(const TotpRecord& r) override { return inner_->put_totp(r); }
+  Status erase_totp(int64_t u) override { return inner_->erase_totp(u); }
+  Result<int64_t> count_totp_secrets() override { return inner_->count_totp_secrets(); }
+  Status replace_recovery_codes(int64_t u, const std::vector<std::pair<std::string, Bytes>>& c) override {
+    return inner_->replace_recovery_codes(u, c);
+  }
+  Result<std::optional<Bytes>> load_recovery_code(int64_t u, const std::string& id) override {
+    return inner_->load_recovery_code(u, id);
+  }
+  Status erase_recovery_code(int64_t u, const std::string& id) override {
+    return inner_->erase_recovery_code(u, id);
+  }
+  Result<int64_t> count_recovery_codes(int64_t u) override { return inner_->count_recovery_codes(u); }
 
  private:
   std::unique_ptr<Store> inner_;
