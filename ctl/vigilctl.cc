@@ -2,9 +2,14 @@
 // See vigilctl(8).
 #include <CLI/CLI.hpp>
 #include <boost/json/serialize.hpp>
+#include <fcntl.h>
+#include <qrencode.h>
+#include <termios.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <ctime>
 #include <iostream>
 #include <string>
@@ -46,8 +51,15 @@ bool resolve_socket(Global& g) {
   return true;
 }
 
-// One call; prints the error and returns nullopt on any failure.
-std::optional<json::object> call(Global& g, const char* method, json::object params) {
+struct CallError {
+  std::string error;
+  std::string message;
+};
+
+// One call; prints the error and returns nullopt on any failure (unless
+// `quiet_error` is given: then the daemon's refusal is handed back instead).
+std::optional<json::object> call(Global& g, const char* method, json::object params,
+                                 CallError* quiet_error = nullptr) {
   if (!resolve_socket(g)) return std::nullopt;
   proto::ClientOptions o{g.socket, std::chrono::milliseconds(g.timeout_ms), true};
   auto res = proto::call(o, proto::Call{method, std::move(params)});
@@ -56,6 +68,10 @@ std::optional<json::object> call(Global& g, const char* method, json::object par
               << proto::transport_name(res.transport) << " (" << res.detail << ")\n";
     if (res.transport == proto::Transport::kAbsent)
       std::cerr << "vigilctl: is vigild running? (systemctl status vigild)\n";
+    return std::nullopt;
+  }
+  if (!res.reply.ok() && quiet_error) {
+    *quiet_error = CallError{res.reply.error, res.reply.message()};
     return std::nullopt;
   }
   if (!res.reply.ok()) {
@@ -108,6 +124,100 @@ std::string state_text(const json::object& a) {
   return "not locked";
 }
 
+// A code: from $VIGIL_CODE, else read from the terminal without echo.
+// Codes never go on the command line.
+std::optional<std::string> read_code(const char* prompt) {
+  if (const char* env = std::getenv("VIGIL_CODE"); env && *env) return std::string(env);
+  int fd = ::open("/dev/tty", O_RDWR | O_CLOEXEC | O_NOCTTY);
+  if (fd < 0) return std::nullopt;
+  termios old{};
+  bool restore = ::tcgetattr(fd, &old) == 0;
+  if (restore) {
+    termios quiet = old;
+    quiet.c_lflag &= ~static_cast<tcflag_t>(ECHO);
+    ::tcsetattr(fd, TCSAFLUSH, &quiet);
+  }
+  (void)!::write(fd, prompt, std::strlen(prompt));
+  std::string code;
+  char c;
+  while (::read(fd, &c, 1) == 1 && c != '\n') code.push_back(c);
+  (void)!::write(fd, "\n", 1);
+  if (restore) ::tcsetattr(fd, TCSAFLUSH, &old);
+  ::close(fd);
+  return code;
+}
+
+void wipe(std::string& s) {
+  if (!s.empty()) explicit_bzero(s.data(), s.size());
+  s.clear();
+}
+
+// Draws a QR code with Unicode half blocks, two modules per character cell.
+void print_qr(const std::string& text) {
+  QRcode* qr = QRcode_encodeString(text.c_str(), 0, QR_ECLEVEL_M, QR_MODE_8, 1);
+  if (!qr) {
+    std::printf("(cannot draw a QR code: %s)\n", std::strerror(errno));
+    return;
+  }
+  const int w = qr->width, margin = 2;
+  auto dark = [&](int x, int y) {
+    if (x < 0 || y < 0 || x >= w || y >= w) return false;
+    return (qr->data[y * w + x] & 1) != 0;
+  };
+  for (int y = -margin; y < w + margin; y += 2) {
+    std::string line;
+    for (int x = -margin; x < w + margin; ++x) {
+      bool top = dark(x, y), bottom = dark(x, y + 1);
+      // Light modules are drawn, dark ones left blank: works on dark terminals.
+      if (!top && !bottom) line += "\u2588";
+      else if (!top) line += "\u2580";
+      else if (!bottom) line += "\u2584";
+      else line += " ";
+    }
+    std::printf("%s\n", line.c_str());
+  }
+  QRcode_free(qr);
+}
+
+// Runs a TOTP call; when the daemon wants the caller's own current code,
+// asks for it (VIGIL_CODE or the terminal) and tries once more.
+std::optional<json::object> totp_call(Global& g, const char* method, const std::string& user,
+                                      bool code_required) {
+  json::object p;
+  if (!user.empty()) p["user"] = user;
+  std::string code;
+  if (code_required || std::getenv("VIGIL_CODE")) {
+    auto c = read_code(code_required ? "Verification code: " : "Current code or recovery code: ");
+    if (!c) {
+      std::cerr << "vigilctl: a code is needed: set VIGIL_CODE or run on a terminal\n";
+      return std::nullopt;
+    }
+    code = *c;
+    p["code"] = code;
+  }
+  CallError err;
+  auto r = call(g, method, p, &err);
+  if (!r && err.error == proto::kErrPermissionDenied && code.empty() &&
+      err.message.find("code") != std::string::npos && ::isatty(STDIN_FILENO)) {
+    auto c = read_code("Current code or recovery code: ");
+    if (c) {
+      code = *c;
+      p["code"] = code;
+      r = call(g, method, p, &err);
+    }
+  }
+  wipe(code);
+  if (auto it = p.find("code"); it != p.end()) {
+    auto& js = it->value().as_string();
+    explicit_bzero(js.data(), js.size());
+  }
+  if (!r && !err.error.empty()) {
+    std::cerr << "vigilctl: " << (err.message.empty() ? err.error : err.message) << "\n";
+    return std::nullopt;
+  }
+  return r;
+}
+
 void print_one(const json::object& a) {
   std::printf("user:          %s (uid %lld)\n", str(a, "user").c_str(), (long long)num(a, "uid"));
   std::printf("state:         %s\n", state_text(a).c_str());
@@ -116,6 +226,17 @@ void print_one(const json::object& a) {
   std::printf("refused:       %lld attempts while locked\n", (long long)num(a, "refused"));
   std::printf("last failure:  %s\n", when(num(a, "last_failure")).c_str());
   std::printf("last success:  %s\n", when(num(a, "last_success")).c_str());
+  if (auto it = a.find("totp"); it != a.end() && it->value().is_object()) {
+    const auto& t = it->value().as_object();
+    std::string f = flag(t, "enrolled") ? "enrolled, " + std::to_string(num(t, "recovery_codes")) +
+                                              " recovery codes left"
+                                        : flag(t, "pending") ? "enrolment waiting for its first code"
+                                                             : "none";
+    if (flag(t, "required")) f += flag(t, "enrolled") ? " (required by policy)" : " (REQUIRED by policy)";
+    std::printf("second factor: %s\n", f.c_str());
+    if (num(t, "failures")) std::printf("wrong codes:   %lld within fail_interval\n", (long long)num(t, "failures"));
+  }
+  if (flag(a, "admin")) std::printf("role:          administrator\n");
 }
 
 }  // namespace
@@ -145,6 +266,27 @@ int main(int argc, char** argv) {
   auto* reset = app.add_subcommand("reset", "clear the failures and lock of USER (root only)");
   reset->add_option("USER", reset_user, "user name")->required();
   reset->add_flag("--json", reset_json, "print JSON for scripts");
+
+  auto* totp = app.add_subcommand("totp", "manage the TOTP second factor (yours, or USER's as root)");
+  totp->require_subcommand(1);
+  std::string totp_user;
+  bool totp_json = false;
+  auto* enroll = totp->add_subcommand(
+      "enroll", "create a new secret and show it (URI, QR code, base32); it takes effect after "
+                "'totp confirm'. Re-enrolling an active factor needs a current code (VIGIL_CODE)");
+  enroll->add_option("USER", totp_user, "user name (default: yourself)");
+  enroll->add_flag("--json", totp_json, "print {\"user\",\"secret\",\"uri\"} for scripts");
+  auto* confirm = totp->add_subcommand(
+      "confirm", "activate the enrolled secret with its first code (terminal prompt or VIGIL_CODE)");
+  confirm->add_option("USER", totp_user, "user name (default: yourself)");
+  auto* disable = totp->add_subcommand(
+      "disable", "remove the second factor; needs a current code or recovery code unless root");
+  disable->add_option("USER", totp_user, "user name (default: yourself)");
+  auto* codes = totp->add_subcommand(
+      "recovery-codes", "print 10 new one-time recovery codes (the old ones become void); needs a "
+                        "current code unless root");
+  codes->add_option("USER", totp_user, "user name (default: yourself)");
+  codes->add_flag("--json", totp_json, "print {\"user\",\"codes\":[...]} for scripts");
 
   app.set_version_flag("", "");
   try {
@@ -186,6 +328,48 @@ int main(int argc, char** argv) {
     if (!r) return kExitError;
     if (status_json) std::cout << json::serialize(*r) << "\n";
     else print_one(*r);
+    return 0;
+  }
+  if (enroll->parsed()) {
+    auto r = totp_call(g, proto::kTotpEnroll, totp_user, false);
+    if (!r) return kExitError;
+    if (totp_json) {
+      std::cout << json::serialize(*r) << "\n";
+      return 0;
+    }
+    std::string uri = str(*r, "uri"), secret = str(*r, "secret"), user = str(*r, "user");
+    std::printf("Scan this code with an authenticator app, or enter the secret by hand.\n\n");
+    print_qr(uri);
+    std::printf("\nsecret: %s\nuri:    %s\n\n", secret.c_str(), uri.c_str());
+    std::printf("It takes effect after its first code: vigilctl totp confirm%s%s\n",
+                totp_user.empty() ? "" : " ", totp_user.c_str());
+    wipe(uri);
+    wipe(secret);
+    return 0;
+  }
+  if (confirm->parsed()) {
+    auto r = totp_call(g, proto::kTotpConfirm, totp_user, true);
+    if (!r) return kExitError;
+    std::printf("second factor active for %s\n", str(*r, "user").c_str());
+    std::printf("next: print recovery codes and keep them safe: vigilctl totp recovery-codes\n");
+    return 0;
+  }
+  if (disable->parsed()) {
+    auto r = totp_call(g, proto::kTotpDisable, totp_user, false);
+    if (!r) return kExitError;
+    std::printf("second factor removed for %s\n", str(*r, "user").c_str());
+    return 0;
+  }
+  if (codes->parsed()) {
+    auto r = totp_call(g, proto::kTotpRecoveryCodes, totp_user, false);
+    if (!r) return kExitError;
+    if (totp_json) {
+      std::cout << json::serialize(*r) << "\n";
+      return 0;
+    }
+    std::printf("Recovery codes for %s. Each works once, in place of a code. Keep them offline;\n"
+                "printing a new set voids these.\n\n", str(*r, "user").c_str());
+    for (const auto& c : (*r)["codes"].as_array()) std::printf("  %s\n", c.as_string().c_str());
     return 0;
   }
   if (reset->parsed()) {

@@ -9,6 +9,7 @@
 
 #include "daemon/log.h"
 #include "daemon/offload.h"
+#include "daemon/secrets.h"
 #include "protocol/login.h"
 #include "protocol/names.h"
 #include "vigil_build_config.h"
@@ -100,6 +101,29 @@ json::object state_json(const LockState& s, TimePoint now) {
 
 TimePoint wall_now() { return SystemClock().now(); }
 
+bool is_admin(const Config& cfg, const Identity& id) {
+  for (const auto& g : id.groups)
+    for (const auto& a : cfg.roles.admin_groups)
+      if (g == a) return true;
+  return false;
+}
+
+bool totp_required(const Config& cfg, const Identity& id) {
+  switch (cfg.totp.require) {
+    case TotpRequire::kNone: return false;
+    case TotpRequire::kAll: return true;
+    case TotpRequire::kAdmins: return is_admin(cfg, id);
+  }
+  return true;
+}
+
+// A code parameter: short, and wiped by whoever takes it.
+std::string take_code(const json::object& p) {
+  auto v = proto::get_optional_string(p, "code");
+  if (!v || !*v || (*v)->size() > 64) return {};
+  return std::move(**v);
+}
+
 // ---- validators ----
 
 // A failure report is never lost to its metadata: over-long optional strings
@@ -147,6 +171,7 @@ boost::asio::awaitable<Reply> handle_report(Services& sv, const Peer& peer, cons
     bool console_exempt = cfg.lockout.console_exempt && peer.root() && !flag(p, "setuid") &&
                           proto::is_console_login(rhost, tty);
     req.exempt = root_exempt || console_exempt;
+    req.totp_required = totp_required(cfg, id);
   } else {
     req.key = unknown_name_key(sv.name_key, target.given_name);
   }
@@ -154,8 +179,16 @@ boost::asio::awaitable<Reply> handle_report(Services& sv, const Peer& peer, cons
   ReportResult res = co_await await_callback<ReportResult>(start);
   if (!res.status) co_return unavailable("the decision could not be recorded");
   bool allow = res.decision.allow && target.lookup.found();
+  bool verify = res.verify && target.lookup.found();
   json::object out;
-  out["verdict"] = allow ? proto::kVerdictAllow : proto::kVerdictDeny;
+  out["verdict"] = verify ? proto::kVerdictVerify : allow ? proto::kVerdictAllow : proto::kVerdictDeny;
+  // Whether a code prompt follows depends on the account only, never on
+  // the password: the module prompts on both paths.
+  out["prompt"] = res.prompt;
+  if (allow && res.in_grace)
+    out["warning"] = "A second factor will be required for this account from " +
+                     std::to_string(to_epoch(res.grace_ends)) +
+                     " (epoch). Enrol now: vigilctl totp enroll";
   co_return Reply::success(std::move(out));
 }
 
@@ -173,13 +206,22 @@ boost::asio::awaitable<Reply> handle_status_get(Services& sv, const Peer&, const
                                                 const Target& target) {
   if (!target.lookup.found()) co_return Reply::failure(proto::kErrNotFound, "no such user");
   const auto& id = target.lookup.id;
-  auto start = [&](auto deliver) { sv.engine->get(account_key(id.uid), std::move(deliver)); };
-  auto rec = co_await await_callback<Result<std::optional<BucketRecord>>>(start);
-  if (!rec) co_return unavailable("state unavailable");
-  LockState s = rec->has_value() ? (*rec)->state : LockState{};
+  std::optional<int64_t> uid = id.uid;
+  auto start = [&](auto deliver) { sv.engine->get(account_key(id.uid), uid, std::move(deliver)); };
+  auto view = co_await await_callback<Result<AccountView>>(start);
+  if (!view) co_return unavailable("state unavailable");
+  LockState s = view->bucket ? view->bucket->state : LockState{};
   json::object out = state_json(s, wall_now());
   out["user"] = id.name;
   out["uid"] = static_cast<int64_t>(id.uid);
+  out["admin"] = is_admin(*sv.config, id);
+  json::object t;
+  t["enrolled"] = view->totp_active;
+  t["pending"] = view->totp_pending;
+  t["required"] = totp_required(*sv.config, id);
+  t["recovery_codes"] = view->recovery_codes;
+  t["failures"] = view->otp_failures;
+  out["totp"] = std::move(t);
   co_return Reply::success(std::move(out));
 }
 
@@ -228,6 +270,85 @@ boost::asio::awaitable<Reply> handle_ping(Services&, const Peer&, const json::ob
   co_return Reply::success(std::move(out));
 }
 
+std::optional<Reply> validate_verify(const json::object& p) {
+  if (auto r = only_keys(p, {"user", "nonce", "code"})) return r;
+  if (auto r = check_strings(p, {"nonce"}, 128)) return r;
+  if (auto r = check_strings(p, {"code"}, 64)) return r;
+  return std::nullopt;
+}
+
+std::optional<Reply> validate_totp(const json::object& p) {
+  if (auto r = only_keys(p, {"user", "code"})) return r;
+  return check_strings(p, {"code"}, 64);
+}
+
+boost::asio::awaitable<Reply> handle_verify(Services& sv, const Peer& peer, const json::object& p,
+                                            const Target& target) {
+  std::string code = take_code(p);
+  json::object out;
+  if (!target.lookup.found()) {
+    wipe(code);
+    out["verdict"] = proto::kVerdictDeny;
+    co_return Reply::success(std::move(out));
+  }
+  const auto& id = target.lookup.id;
+  VerifyRequest req{account_key(id.uid), id.uid, id.name, opt(p, "nonce"), std::move(code), peer.root()};
+  auto start = [&](auto deliver) { sv.engine->verify(std::move(req), std::move(deliver)); };
+  VerifyResult res = co_await await_callback<VerifyResult>(start);
+  if (!res.status) co_return unavailable("the decision could not be recorded");
+  out["verdict"] = res.allow ? proto::kVerdictAllow : proto::kVerdictDeny;
+  co_return Reply::success(std::move(out));
+}
+
+boost::asio::awaitable<Reply> run_totp(Services& sv, const Peer& peer, const json::object& p,
+                                       const Target& target, TotpOp op) {
+  std::string code = take_code(p);
+  if (!target.lookup.found()) {
+    wipe(code);
+    co_return Reply::failure(proto::kErrNotFound, "no such user");
+  }
+  const auto& id = target.lookup.id;
+  TotpRequest req{op, id.uid, id.name, peer.root(), std::move(code)};
+  auto start = [&](auto deliver) { sv.engine->totp(std::move(req), std::move(deliver)); };
+  TotpResult res = co_await await_callback<TotpResult>(start);
+  if (!res.status) co_return unavailable("the change could not be recorded");
+  if (!res.refusal.empty()) co_return Reply::failure(proto::kErrPermissionDenied, res.refusal);
+  json::object out;
+  out["user"] = id.name;
+  if (!res.secret_b32.empty()) {
+    out["secret"] = res.secret_b32;
+    out["uri"] = res.uri;
+    wipe(res.secret_b32);
+    wipe(res.uri);
+  }
+  if (!res.codes.empty()) {
+    json::array codes;
+    for (auto& c : res.codes) {
+      codes.push_back(json::string(c));
+      wipe(c);
+    }
+    out["codes"] = std::move(codes);
+  }
+  co_return Reply::success(std::move(out));
+}
+
+boost::asio::awaitable<Reply> handle_enroll(Services& sv, const Peer& peer, const json::object& p,
+                                            const Target& t) {
+  co_return co_await run_totp(sv, peer, p, t, TotpOp::kEnroll);
+}
+boost::asio::awaitable<Reply> handle_confirm(Services& sv, const Peer& peer, const json::object& p,
+                                             const Target& t) {
+  co_return co_await run_totp(sv, peer, p, t, TotpOp::kConfirm);
+}
+boost::asio::awaitable<Reply> handle_disable(Services& sv, const Peer& peer, const json::object& p,
+                                             const Target& t) {
+  co_return co_await run_totp(sv, peer, p, t, TotpOp::kDisable);
+}
+boost::asio::awaitable<Reply> handle_recovery_codes(Services& sv, const Peer& peer,
+                                                    const json::object& p, const Target& t) {
+  co_return co_await run_totp(sv, peer, p, t, TotpOp::kRecoveryCodes);
+}
+
 const Method kMethods[] = {
     {proto::kAuthReport, Who::kSelf, Subject::kAnyName, validate_report, handle_report},
     {proto::kAccountCheck, Who::kSelf, Subject::kUser, validate_account, handle_account},
@@ -235,6 +356,11 @@ const Method kMethods[] = {
     {proto::kStatusList, Who::kRoot, Subject::kNone, validate_empty, handle_status_list},
     {proto::kAccountReset, Who::kRoot, Subject::kUser, validate_user_only, handle_reset},
     {proto::kPing, Who::kAnyone, Subject::kNone, validate_empty, handle_ping},
+    {proto::kAuthVerify, Who::kSelf, Subject::kAnyName, validate_verify, handle_verify},
+    {proto::kTotpEnroll, Who::kSelf, Subject::kUserOrSelf, validate_totp, handle_enroll},
+    {proto::kTotpConfirm, Who::kSelf, Subject::kUserOrSelf, validate_totp, handle_confirm},
+    {proto::kTotpDisable, Who::kSelf, Subject::kUserOrSelf, validate_totp, handle_disable},
+    {proto::kTotpRecoveryCodes, Who::kSelf, Subject::kUserOrSelf, validate_totp, handle_recovery_codes},
 };
 
 Reply denied(const Peer& peer, std::string_view method, std::string msg) {

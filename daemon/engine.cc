@@ -1,4 +1,5 @@
 #include "daemon/engine.h"
+#include "daemon/engine_txn.h"
 
 #include <unordered_set>
 
@@ -6,12 +7,6 @@
 
 namespace vigil {
 
-struct Engine::Txn {
-  TimePoint now;
-  const LockoutConfig& cfg;
-  bool full_sync = false;
-  std::vector<std::function<void(const Status&)>> after_commit;
-};
 
 namespace {
 
@@ -19,6 +14,8 @@ constexpr auto kNonceMemory = std::chrono::minutes(10);
 constexpr std::size_t kNonceMax = 200000;
 constexpr int64_t kMaxUnknownNames = 100000;
 constexpr auto kPruneEvery = std::chrono::seconds(60);
+constexpr auto kChallengeLife = std::chrono::minutes(5);  // time to type a code
+constexpr std::size_t kChallengeMax = 100000;
 
 std::string who(const BucketRecord& r) {
   return r.name.empty() ? std::string("(unresolved name)") : r.name;
@@ -26,8 +23,9 @@ std::string who(const BucketRecord& r) {
 
 }  // namespace
 
-Engine::Engine(std::unique_ptr<Store> store, const Clock& clock, LockoutConfig config)
-    : store_(std::move(store)), clock_(clock), config_(config) {}
+Engine::Engine(std::unique_ptr<Store> store, const Clock& clock, LockoutConfig config,
+               const SecretKey* key, TotpConfig totp)
+    : store_(std::move(store)), clock_(clock), key_(key), config_(config), totp_config_(totp) {}
 
 Engine::~Engine() { stop(); }
 
@@ -42,9 +40,10 @@ void Engine::stop() {
   if (thread_.joinable()) thread_.join();
 }
 
-void Engine::set_config(const LockoutConfig& config) {
+void Engine::set_config(const LockoutConfig& config, const TotpConfig& totp) {
   std::lock_guard lock(mu_);
   pending_config_ = config;
+  pending_totp_config_ = totp;
 }
 
 void Engine::submit(Job job) {
@@ -66,6 +65,10 @@ void Engine::run() {
       if (pending_config_) {
         config_ = *pending_config_;
         pending_config_.reset();
+      }
+      if (pending_totp_config_) {
+        totp_config_ = *pending_totp_config_;
+        pending_totp_config_.reset();
       }
     }
     process_batch(batch);
@@ -89,29 +92,54 @@ Result<Engine::Entry*> Engine::entry(const std::string& key) {
 }
 
 void Engine::mark_dirty(Entry* e) {
-  if (e->dirty) return;
+  if (e->dirty || e->totp_dirty) {
+    e->dirty = true;
+    return;
+  }
   e->dirty = true;
   dirty_.push_back(e);
 }
 
+void Engine::mark_totp_dirty(Entry* e) {
+  if (!e->dirty && !e->totp_dirty) dirty_.push_back(e);
+  e->totp_dirty = true;
+}
+
+Status Engine::load_totp(Entry* e, int64_t uid) {
+  if (e->totp_loaded) return Ok{};
+  auto r = store_->load_totp(uid);
+  if (!r) return r.error();
+  e->totp = r->value_or(TotpRecord{});
+  e->totp.uid = uid;
+  e->totp_loaded = true;
+  return Ok{};
+}
+
 void Engine::process_batch(std::deque<Job>& jobs) {
-  Txn txn{clock_.now(), config_, false, {}};
+  Txn txn{clock_.now(), config_, totp_config_, false, {}};
   for (auto& job : jobs) job(txn);
 
   Status status = Ok{};
-  if (!dirty_.empty()) {
+  if (!dirty_.empty() || !ops_.empty()) {
     status = store_->begin(txn.full_sync);
     for (Entry* e : dirty_) {
       if (!status) break;
-      status = store_->put(e->record, txn.now);
+      if (e->dirty) status = store_->put(e->record, txn.now);
+      if (status && e->totp_dirty)
+        status = e->totp.empty() ? store_->erase_totp(e->totp.uid) : store_->put_totp(e->totp);
     }
+    for (auto& op : ops_) {
+      if (!status) break;
+      status = op(*store_);
+    }
+    ops_.clear();  // one-off writes (recovery codes) are not retried: their callers get the error
     if (status) {
       status = store_->commit();
     } else {
       store_->rollback();
     }
     if (status) {
-      for (Entry* e : dirty_) e->dirty = false;
+      for (Entry* e : dirty_) e->dirty = e->totp_dirty = false;
       dirty_.clear();
     } else {
       log::event(log::Priority::kErr, log::kMsgStoreFailed,
@@ -125,7 +153,7 @@ void Engine::process_batch(std::deque<Job>& jobs) {
   // buckets are then refused in entry(), so memory stays bounded.)
   if (cache_.size() > kCacheMax && cache_.size() > dirty_.size()) {
     for (auto it = cache_.begin(); it != cache_.end();)
-      it = it->second.dirty ? std::next(it) : cache_.erase(it);
+      it = (it->second.dirty || it->second.totp_dirty) ? std::next(it) : cache_.erase(it);
   }
   if (nonces_.size() > kNonceMax) nonces_.clear();
   maybe_prune(txn.now);
@@ -136,6 +164,8 @@ void Engine::maybe_prune(TimePoint now) {
   last_prune_ = now;
   for (auto it = nonces_.begin(); it != nonces_.end();)
     it = now - it->second.at > kNonceMemory ? nonces_.erase(it) : std::next(it);
+  for (auto it = challenges_.begin(); it != challenges_.end();)
+    it = now - it->second.at > kChallengeLife ? challenges_.erase(it) : std::next(it);
   auto horizon = std::max(config_.fail_interval, config_.max_unlock_time);
   auto pruned = store_->prune(now, now - horizon, kMaxUnknownNames);
   if (!pruned) {
@@ -145,8 +175,9 @@ void Engine::maybe_prune(TimePoint now) {
   if (*pruned > 0) {
     // Drop clean cached copies so memory follows the store.
     for (auto it = cache_.begin(); it != cache_.end();)
-      it = (!it->second.dirty && is_idle(it->second.record.state, now)) ? cache_.erase(it)
-                                                                         : std::next(it);
+      it = (!it->second.dirty && !it->second.totp_dirty && is_idle(it->second.record.state, now))
+               ? cache_.erase(it)
+               : std::next(it);
     log::debug("pruned idle buckets", {{"VIGIL_COUNT", std::to_string(*pruned)}});
   }
 }
@@ -180,10 +211,52 @@ void Engine::report(ReportRequest req, std::function<void(ReportResult)> done) {
         return;
       }
     }
-    Attempt a{req.outcome, req.root_caller, req.exempt, t.now};
+    // The second factor: whether to prompt depends on the account only.
+    bool has_factor = false, no_factor = false, in_grace = false;
+    TimePoint grace_ends{};
+    if (req.uid) {
+      if (auto st = load_totp(*e, *req.uid); !st) {
+        ReportResult r;
+        r.status = st.error();
+        done(std::move(r));
+        return;
+      }
+      TotpRecord& tr = (*e)->totp;
+      has_factor = tr.active();
+      if (req.totp_required && !has_factor) {
+        if (tr.required_since == TimePoint{}) {
+          tr.required_since = t.now;
+          mark_totp_dirty(*e);
+        }
+        grace_ends = tr.required_since + t.totp.grace;
+        in_grace = t.now < grace_ends;
+        no_factor = !in_grace;
+      } else if (!req.totp_required && tr.required_since != TimePoint{}) {
+        tr.required_since = TimePoint{};
+        mark_totp_dirty(*e);
+      }
+    }
+    const bool prompt = has_factor || no_factor;
+    Outcome outcome = req.outcome;
+    if (outcome == Outcome::kSuccess && prompt) outcome = Outcome::kPasswordOk;
+
+    Attempt a{outcome, req.root_caller, req.exempt, t.now};
     Decision d = decide(s, a, t.cfg);
     if (d.changed) mark_dirty(*e);
-    if (!nonce_key.empty()) nonces_[nonce_key] = Seen{d.allow, t.now};
+    if (!nonce_key.empty()) nonces_[nonce_key] = Seen{d.allow && outcome != Outcome::kPasswordOk, t.now};
+    bool verify = false;
+    if (outcome == Outcome::kPasswordOk && d.allow) {
+      if (!nonce_key.empty() && challenges_.size() < kChallengeMax) {
+        challenges_[nonce_key] = Challenge{t.now, req.root_caller, req.exempt, no_factor};
+        verify = true;
+      }
+      d.allow = false;  // not yet: the code decides
+    }
+    if (in_grace && req.outcome == Outcome::kSuccess && d.allow)
+      log::event(log::Priority::kWarning, log::kMsgTotpGrace,
+                 who(rec) + " logged in without a second factor (grace until " +
+                     std::to_string(to_epoch(grace_ends)) + ")",
+                 {{"VIGIL_USER", who(rec)}, {"VIGIL_REASON", "totp required, grace"}});
 
     if (d.unlocked)
       log::event(log::Priority::kNotice, log::kMsgUnlocked, "lock expired: " + who(rec),
@@ -201,6 +274,10 @@ void Engine::report(ReportRequest req, std::function<void(ReportResult)> done) {
     ReportResult r;
     r.decision = d;
     r.state = s;
+    r.prompt = prompt;
+    r.verify = verify;
+    r.in_grace = in_grace;
+    r.grace_ends = grace_ends;
     if (d.must_commit) {
       t.after_commit.push_back([done = std::move(done), r](const Status& st) mutable {
         r.status = st;
@@ -212,22 +289,48 @@ void Engine::report(ReportRequest req, std::function<void(ReportResult)> done) {
   });
 }
 
-void Engine::get(std::string key,
-                 std::function<void(Result<std::optional<BucketRecord>>)> done) {
-  submit([this, key = std::move(key), done = std::move(done)](Txn& t) {
-    std::optional<BucketRecord> out;
+void Engine::get(std::string key, std::optional<int64_t> uid,
+                 std::function<void(Result<AccountView>)> done) {
+  submit([this, key = std::move(key), uid, done = std::move(done)](Txn& t) {
+    AccountView view;
     if (auto it = cache_.find(key); it != cache_.end()) {
-      out = it->second.record;
+      view.bucket = it->second.record;
     } else {
       auto loaded = store_->load(key);
       if (!loaded) {
         done(loaded.error());
         return;
       }
-      out = std::move(*loaded);
+      view.bucket = std::move(*loaded);
     }
-    if (out) expire(out->state, t.cfg, t.now);
-    done(std::move(out));
+    if (view.bucket) expire(view.bucket->state, t.cfg, t.now);
+    if (uid) {
+      auto it = cache_.find(key);
+      std::optional<TotpRecord> tr;
+      if (it != cache_.end() && it->second.totp_loaded) {
+        tr = it->second.totp;
+      } else {
+        auto loaded = store_->load_totp(*uid);
+        if (!loaded) {
+          done(loaded.error());
+          return;
+        }
+        tr = std::move(*loaded);
+      }
+      if (tr) {
+        view.totp_active = tr->active();
+        view.totp_pending = !tr->pending_box.empty();
+        auto horizon = t.now - t.cfg.fail_interval;
+        for (auto f : tr->otp_failures) view.otp_failures += f > horizon;
+      }
+      auto codes = store_->count_recovery_codes(*uid);
+      if (!codes) {
+        done(codes.error());
+        return;
+      }
+      view.recovery_codes = *codes;
+    }
+    done(std::move(view));
   });
 }
 

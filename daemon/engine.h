@@ -16,6 +16,14 @@
 //    must not block (callers post back to their own executor).
 //  * Reports carry a nonce per pam_authenticate call; a repeated nonce for the
 //    same bucket is not counted again.
+//  * Second factor: a right password on an account that needs a factor is
+//    answered "verify" and leaves a one-use challenge (bucket + nonce, 5
+//    minutes); verify() then checks the code. Accepted time steps and used
+//    recovery codes are committed before the answer; a step is never accepted
+//    twice, so of two parallel logins with one code exactly one wins. Wrong
+//    codes count toward [totp] max_failures, which locks the account.
+//  * All TOTP cryptography (opening sealed secrets, hashing codes) runs here,
+//    never on the I/O thread. Codes and secrets are wiped after use.
 #pragma once
 
 #include <condition_variable>
@@ -32,6 +40,7 @@
 #include "daemon/clock.h"
 #include "daemon/config.h"
 #include "daemon/policy.h"
+#include "daemon/secrets.h"
 #include "daemon/store.h"
 
 namespace vigil {
@@ -44,6 +53,7 @@ struct ReportRequest {
   Outcome outcome = Outcome::kFailure;
   bool root_caller = false;
   bool exempt = false;
+  bool totp_required = false;  // by [totp] require, for this account
 };
 
 struct ReportResult {
@@ -51,6 +61,54 @@ struct ReportResult {
   Decision decision;
   LockState state;       // after the decision
   bool duplicate = false;
+  bool prompt = false;   // the account has a second factor to ask for
+  bool verify = false;   // the password was right: a code must follow (challenge left)
+  bool in_grace = false; // required but not enrolled, still within [totp] grace
+  TimePoint grace_ends{};
+};
+
+struct VerifyRequest {
+  std::string key;
+  int64_t uid = 0;
+  std::string name;
+  std::string nonce;
+  std::string code;  // wiped by the engine
+  bool root_caller = false;
+};
+
+struct VerifyResult {
+  Status status = Ok{};
+  bool allow = false;
+  bool counted = false;        // a wrong code counted toward max_failures
+  bool locked_now = false;
+  bool recovery_code = false;  // a recovery code was used
+};
+
+enum class TotpOp { kEnroll, kConfirm, kDisable, kRecoveryCodes };
+
+struct TotpRequest {
+  TotpOp op = TotpOp::kEnroll;
+  int64_t uid = 0;
+  std::string name;
+  bool root_caller = false;
+  std::string code;  // the caller's current code or a recovery code; wiped
+};
+
+struct TotpResult {
+  Status status = Ok{};       // store failure
+  std::string refusal;        // non-empty: refused, with this reason
+  std::string secret_b32;     // enrol: shown once
+  std::string uri;            // enrol
+  std::vector<std::string> codes;  // recovery codes: shown once
+};
+
+// What Status.Get shows: the bucket and the second factor, without secrets.
+struct AccountView {
+  std::optional<BucketRecord> bucket;
+  bool totp_active = false;
+  bool totp_pending = false;
+  int64_t recovery_codes = 0;
+  int64_t otp_failures = 0;
 };
 
 struct ResetResult {
@@ -64,7 +122,10 @@ class Engine {
   // Buckets kept in memory beyond which clean ones are dropped.
   static constexpr std::size_t kCacheMax = 50000;
 
-  Engine(std::unique_ptr<Store> store, const Clock& clock, LockoutConfig config);
+  // key may be null: TOTP operations then fail closed (used by tests of the
+  // lockout alone).
+  Engine(std::unique_ptr<Store> store, const Clock& clock, LockoutConfig config,
+         const SecretKey* key = nullptr, TotpConfig totp = {});
   ~Engine();
   Engine(const Engine&) = delete;
   Engine& operator=(const Engine&) = delete;
@@ -73,11 +134,13 @@ class Engine {
   // Finishes queued jobs, commits, and joins the thread.
   void stop();
 
-  void set_config(const LockoutConfig& config);  // applies from the next batch
+  void set_config(const LockoutConfig& config, const TotpConfig& totp = {});  // from the next batch
 
   void report(ReportRequest req, std::function<void(ReportResult)> done);
-  // Reads one bucket (lock expiry applied, not persisted).
-  void get(std::string key, std::function<void(Result<std::optional<BucketRecord>>)> done);
+  void verify(VerifyRequest req, std::function<void(VerifyResult)> done);
+  void totp(TotpRequest req, std::function<void(TotpResult)> done);
+  // Reads one account (lock expiry applied, not persisted).
+  void get(std::string key, std::optional<int64_t> uid, std::function<void(Result<AccountView>)> done);
   void list(std::function<void(Result<std::vector<BucketRecord>>)> done);
   void reset(std::string key, int64_t uid, std::string name,
              std::function<void(ResetResult)> done);
@@ -88,7 +151,17 @@ class Engine {
   struct Entry {
     BucketRecord record;
     bool dirty = false;
+    bool totp_loaded = false;
+    bool totp_dirty = false;
+    TotpRecord totp;  // valid when totp_loaded; empty() when there is none
   };
+  struct Challenge {
+    TimePoint at;
+    bool root_caller = false;
+    bool exempt = false;
+    bool no_factor = false;  // required but not enrolled: always refused
+  };
+  enum class CodeCheck { kOk, kWrong, kReplay, kNoFactor, kError };
   struct Txn;
   using Job = std::function<void(Txn&)>;
 
@@ -96,7 +169,12 @@ class Engine {
   void run();
   void process_batch(std::deque<Job>& jobs);
   Result<Entry*> entry(const std::string& key);
+  Status load_totp(Entry* e, int64_t uid);
   void mark_dirty(Entry* e);
+  void mark_totp_dirty(Entry* e);
+  // Checks a TOTP code (against the active secret) or a recovery code, and
+  // consumes it when it is good. Runs inside a batch.
+  CodeCheck check_code(Txn& t, Entry* e, std::string& code, bool* recovery_used);
   void maybe_prune(TimePoint now);
 
   std::unique_ptr<Store> store_;
@@ -109,8 +187,14 @@ class Engine {
   std::optional<LockoutConfig> pending_config_;
   std::thread thread_;
 
+  const SecretKey* key_;
+
   // Engine thread only.
   LockoutConfig config_;
+  TotpConfig totp_config_;
+  std::optional<TotpConfig> pending_totp_config_;
+  std::unordered_map<std::string, Challenge> challenges_;  // key + '\n' + nonce
+  std::vector<std::function<Status(Store&)>> ops_;        // extra writes for this batch
   std::unordered_map<std::string, Entry> cache_;  // nodes are stable: pointers stay valid
   std::vector<Entry*> dirty_;                      // entries to write with this batch
   struct Seen {

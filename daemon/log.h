@@ -36,6 +36,13 @@ inline constexpr char kMsgReset[] = "618048a6d57149d4bf728e0b1151948d";
 inline constexpr char kMsgRefusedLocked[] = "55b5d80f43b34379858f7f0209afee66";
 inline constexpr char kMsgStoreFailed[] = "c6727fd3b6cc41b2a46cd14240bb7d15";
 inline constexpr char kMsgPermissionDenied[] = "0d7aa96873bf4d1abe6abf12d762a4c8";
+inline constexpr char kMsgTotpGrace[] = "b054139780bf476cba1c4b023c2d5678";
+inline constexpr char kMsgTotpMissing[] = "4874026b2e004e4f89f7837716fa53f8";
+inline constexpr char kMsgTotpEnrolled[] = "0b2d4710d2fa478ca270f4df74ed5552";
+inline constexpr char kMsgTotpConfirmed[] = "98a8b5fc6e6d436dbaed88b6dbbf0976";
+inline constexpr char kMsgTotpDisabled[] = "cd5654ab58044e6da8b485bc61e9c1ac";
+inline constexpr char kMsgRecoveryCodes[] = "8624aabc43fd46e1ab1fc647111f5c2e";
+inline constexpr char kMsgCodeRefused[] = "37f37f9c3532455d88a2dc4018ec31e0";
 
 void init();  // detects journald; call once at start
 void set_debug(bool on);

@@ -17,6 +17,7 @@
 #include "daemon/engine.h"
 #include "daemon/log.h"
 #include "daemon/nss.h"
+#include "daemon/secrets.h"
 #include "daemon/server.h"
 #include "daemon/sqlite_store.h"
 #include "daemon/state_dir.h"
@@ -123,8 +124,21 @@ int main(int argc, char** argv) {
     return 1;
   }
 
+  // The TOTP key: created only while no secret exists; if secrets exist and
+  // the key is gone, refuse to start rather than lose every factor.
+  auto secrets = (*store)->count_totp_secrets();
+  if (!secrets) {
+    log::error(secrets.error().message);
+    return 1;
+  }
+  auto key = SecretKey::load(cfg->totp_key_path(), *secrets > 0);
+  if (!key) {
+    log::error(key.error().message);
+    return 1;
+  }
+
   SystemClock clock;
-  Engine engine(std::move(*store), clock, cfg->lockout);
+  Engine engine(std::move(*store), clock, cfg->lockout, key->get(), cfg->totp);
   engine.start();
 
   asio::io_context io(1);
@@ -193,7 +207,9 @@ int main(int argc, char** argv) {
                 fresh->daemon.state_dir != services.config->daemon.state_dir)
               log::warning("[daemon] socket and state_dir changes take effect at the next start");
             services.config = std::make_shared<const Config>(*fresh);
-            engine.set_config(fresh->lockout);
+            if (fresh->totp_key_path() != services.config->totp_key_path())
+              log::warning("[totp] key_file changes take effect at the next start");
+            engine.set_config(fresh->lockout, fresh->totp);
             log::event(log::Priority::kNotice, log::kMsgReloaded, "configuration reloaded");
           }
           sd_notify(0, "READY=1");

@@ -1,5 +1,6 @@
 #include "daemon/nss.h"
 
+#include <grp.h>
 #include <pwd.h>
 
 #include <cerrno>
@@ -38,18 +39,54 @@ Lookup with_buffer(Call call) {
   }
 }
 
+// Fills id.groups; false on an NSS error (the caller then reports kError:
+// group membership decides policy, so a partial answer must not be used).
+bool add_groups(Identity& id) {
+  std::vector<gid_t> gids(64);
+  for (int tries = 0; tries < 8; ++tries) {
+    int n = static_cast<int>(gids.size());
+    if (getgrouplist(id.name.c_str(), id.gid, gids.data(), &n) >= 0) {
+      gids.resize(static_cast<size_t>(n));
+      break;
+    }
+    if (n <= static_cast<int>(gids.size())) return false;
+    gids.resize(static_cast<size_t>(n));
+  }
+  std::vector<char> buf(1024);
+  for (gid_t g : gids) {
+    for (;;) {
+      group gr{};
+      group* res = nullptr;
+      int rc = getgrgid_r(g, &gr, buf.data(), buf.size(), &res);
+      if (rc == ERANGE && buf.size() < (1u << 20)) {
+        buf.resize(buf.size() * 4);
+        continue;
+      }
+      if (rc != 0 && rc != ENOENT && rc != ESRCH) return false;
+      if (res) id.groups.emplace_back(res->gr_name);
+      break;
+    }
+  }
+  return true;
+}
+
+Lookup with_groups(Lookup l) {
+  if (l.found() && !add_groups(l.id)) l.status = Lookup::Status::kError;
+  return l;
+}
+
 }  // namespace
 
 Lookup lookup_user_blocking(const std::string& name) {
-  return with_buffer([&](passwd* pw, char* b, size_t n, passwd** r) {
+  return with_groups(with_buffer([&](passwd* pw, char* b, size_t n, passwd** r) {
     return getpwnam_r(name.c_str(), pw, b, n, r);
-  });
+  }));
 }
 
 Lookup lookup_uid_blocking(uid_t uid) {
-  return with_buffer([&](passwd* pw, char* b, size_t n, passwd** r) {
+  return with_groups(with_buffer([&](passwd* pw, char* b, size_t n, passwd** r) {
     return getpwuid_r(uid, pw, b, n, r);
-  });
+  }));
 }
 
 void Resolver::remember(const std::string& key, const Lookup& l) {

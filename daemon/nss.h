@@ -18,6 +18,7 @@
 #include <chrono>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 namespace vigil {
 
@@ -25,6 +26,7 @@ struct Identity {
   uid_t uid = 0;
   gid_t gid = 0;
   std::string name;  // the canonical name NSS returned
+  std::vector<std::string> groups;  // every group (getgrouplist: the primary one too)
 };
 
 struct Lookup {

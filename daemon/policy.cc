@@ -57,6 +57,9 @@ Decision decide(LockState& s, const Attempt& a, const LockoutConfig& cfg) {
       ++s.lock_count;
       d.locked_now = true;
     }
+  } else if (a.outcome == Outcome::kPasswordOk) {
+    d.allow = true;
+    d.must_commit = true;
   } else {
     d.allow = true;
     if (a.root_caller) {
@@ -71,6 +74,14 @@ Decision decide(LockState& s, const Attempt& a, const LockoutConfig& cfg) {
     }
   }
   d.changed = !(s == before);
+  return d;
+}
+
+std::chrono::seconds lock_now(LockState& s, const LockoutConfig& cfg, TimePoint now) {
+  auto d = lock_duration(s.lock_count, cfg);
+  s.locked_until = std::max(s.locked_until, now + d);
+  ++s.lock_count;
+  s.last_failure = now;
   return d;
 }
 

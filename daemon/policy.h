@@ -37,7 +37,11 @@ struct LockState {
   bool operator==(const LockState&) const = default;
 };
 
-enum class Outcome { kFailure, kSuccess };
+// kPasswordOk: the password was right and a second factor must follow. It is
+// refused while locked like any attempt, but resets nothing (the login is
+// not complete), and is committed before its answer so that its timing
+// matches a failure's.
+enum class Outcome { kFailure, kSuccess, kPasswordOk };
 
 struct Attempt {
   Outcome outcome = Outcome::kFailure;
@@ -66,6 +70,10 @@ Decision decide(LockState& s, const Attempt& a, const LockoutConfig& cfg);
 
 // Length of the next lock after `lock_count` earlier ones.
 std::chrono::seconds lock_duration(int previous_locks, const LockoutConfig& cfg);
+
+// Locks the bucket now (wrong second-factor codes), doubling as usual.
+// Returns the lock's length.
+std::chrono::seconds lock_now(LockState& s, const LockoutConfig& cfg, TimePoint now);
 
 // Administrative reset: clears everything.
 void reset(LockState& s);

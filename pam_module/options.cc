@@ -27,6 +27,10 @@ std::string set_option(Options& o, std::string_view key, std::string_view value)
     if (value == "secure") o.failmode = FailMode::kSecure;
     else if (value == "safe") o.failmode = FailMode::kSafe;
     else return "failmode= must be secure or safe";
+  } else if (key == "prompt") {
+    if (value == "yes") o.can_prompt = true;
+    else if (value == "no") o.can_prompt = false;
+    else return "prompt= must be yes or no";
   } else if (key == "console_exempt") {
     if (value == "true" || value == "yes") o.console_exempt = true;
     else if (value == "false" || value == "no") o.console_exempt = false;

@@ -35,6 +35,7 @@ struct Options {
   std::chrono::milliseconds timeout{2000};
   FailMode failmode = FailMode::kSecure;
   bool console_exempt = true;
+  bool can_prompt = true;  // prompt=no: the service cannot ask for a code
   bool debug = false;
 };
 

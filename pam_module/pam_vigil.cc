@@ -178,6 +178,41 @@ int unavailable(pam_handle_t* pamh, const Options& o, proto::Transport t, const 
   return rc;
 }
 
+void wipe(std::string& s) {
+  if (!s.empty()) explicit_bzero(s.data(), s.size());
+  s.clear();
+}
+
+constexpr char kCodePrompt[] = "Verification code: ";
+
+// Asks for the second factor. Returns false when the conversation fails.
+bool ask_code(pam_handle_t* pamh, std::string* code) {
+  char* resp = nullptr;
+  int rc = pam_prompt(pamh, PAM_PROMPT_ECHO_OFF, &resp, "%s", kCodePrompt);
+  if (rc != PAM_SUCCESS || resp == nullptr) {
+    if (resp) free(resp);
+    return false;
+  }
+  code->assign(resp);
+  explicit_bzero(resp, std::strlen(resp));
+  free(resp);
+  return true;
+}
+
+// The same prompt, answer thrown away unverified: a wrong password, or a
+// refused account, must look exactly like a right one.
+void ask_and_discard(pam_handle_t* pamh, const Options& o) {
+  if (!o.can_prompt) return;
+  std::string code;
+  ask_code(pamh, &code);
+  wipe(code);
+}
+
+bool reply_flag(const proto::Reply& r, const char* key) {
+  auto it = r.params.find(key);
+  return it != r.params.end() && it->value().is_bool() && it->value().as_bool();
+}
+
 void remember(pam_handle_t* pamh, const std::string& user, bool allow) {
   auto* v = new Verdict{user, allow};
   if (pam_set_data(pamh, kVerdictData, v, free_verdict) != PAM_SUCCESS) delete v;
@@ -221,6 +256,8 @@ int authenticate(pam_handle_t* pamh, int argc, const char** argv) {
     else if (!res.reply.ok())
       pam_syslog(pamh, LOG_WARNING, "vigild refused a failure report: %s",
                  res.reply.error.c_str());
+    if (res.transport == proto::Transport::kOk && res.reply.ok() && reply_flag(res.reply, "prompt"))
+      ask_and_discard(pamh, o);
     return PAM_AUTH_ERR;
   }
 
@@ -236,15 +273,62 @@ int authenticate(pam_handle_t* pamh, int argc, const char** argv) {
     return unavailable(pamh, o, proto::Transport::kGarbage, res.reply.error);
   }
   auto verdict = proto::get_string(res.reply.params, "verdict");
-  bool allow = verdict && *verdict == proto::kVerdictAllow;
   if (!verdict) {
     remember(pamh, user, false);
     return unavailable(pamh, o, proto::Transport::kGarbage, "reply without a verdict");
   }
-  remember(pamh, user, allow);
   if (o.debug)
     pam_syslog(pamh, LOG_DEBUG, "verdict for %s: %s", user.c_str(), verdict->c_str());
-  // A refusal looks exactly like a wrong password.
+  if (*verdict == proto::kVerdictAllow) {
+    remember(pamh, user, true);
+    if (auto w = proto::get_optional_string(res.reply.params, "warning"); w && *w)
+      pam_info(pamh, "%s", (*w)->c_str());
+    return PAM_SUCCESS;
+  }
+  if (*verdict != proto::kVerdictVerify) {
+    // A refusal looks exactly like a wrong password, prompt included.
+    remember(pamh, user, false);
+    if (reply_flag(res.reply, "prompt")) ask_and_discard(pamh, o);
+    return PAM_AUTH_ERR;
+  }
+
+  // The password was right and the account has a second factor.
+  remember(pamh, user, false);
+  if (!o.can_prompt) {
+    pam_syslog(pamh, LOG_NOTICE, "refusing: a second factor is required and this service "
+               "cannot prompt (prompt=no)");
+    return PAM_AUTH_ERR;
+  }
+  std::string code;
+  if (!ask_code(pamh, &code)) return PAM_AUTH_ERR;
+  // Clients that answer every prompt with the password (sshd's
+  // PasswordAuthentication, python-pam, screen lockers): drop it, uncounted.
+  const std::string authtok = item(pamh, PAM_AUTHTOK);
+  if (code.empty() || code == authtok) {
+    wipe(code);
+    if (o.debug) pam_syslog(pamh, LOG_DEBUG, "code prompt answered with the password; dropped");
+    return PAM_AUTH_ERR;
+  }
+  proto::Call verify;
+  verify.method = proto::kAuthVerify;
+  verify.params["user"] = call.params["user"];
+  if (auto n = call.params.find("nonce"); n != call.params.end()) verify.params["nonce"] = n->value();
+  verify.params["code"] = code;
+  wipe(code);
+  proto::CallResult vres = proto::call(co, verify);
+  if (auto c = verify.params.find("code"); c != verify.params.end()) {
+    auto& js = c->value().as_string();
+    explicit_bzero(js.data(), js.size());
+  }
+  if (vres.transport != proto::Transport::kOk) {
+    // The daemon answered the password step: it is there. Never "safe" here.
+    pam_syslog(pamh, LOG_ERR, "vigild did not answer the code check (%s); refusing",
+               proto::transport_name(vres.transport));
+    return PAM_AUTHINFO_UNAVAIL;
+  }
+  auto v = proto::get_string(vres.reply.params, "verdict");
+  bool allow = vres.reply.ok() && v && *v == proto::kVerdictAllow;
+  remember(pamh, user, allow);
   return allow ? PAM_SUCCESS : PAM_AUTH_ERR;
 }
 

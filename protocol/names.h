@@ -14,6 +14,11 @@ inline constexpr char kStatusGet[] = "io.vigil.Status.Get";        // one accoun
 inline constexpr char kStatusList[] = "io.vigil.Status.List";      // root: every account
 inline constexpr char kAccountReset[] = "io.vigil.Account.Reset";  // root: clear a lock
 inline constexpr char kPing[] = "io.vigil.Daemon.Ping";            // anyone: liveness
+inline constexpr char kAuthVerify[] = "io.vigil.Auth.Verify";      // module: the second factor
+inline constexpr char kTotpEnroll[] = "io.vigil.Totp.Enroll";
+inline constexpr char kTotpConfirm[] = "io.vigil.Totp.Confirm";
+inline constexpr char kTotpDisable[] = "io.vigil.Totp.Disable";
+inline constexpr char kTotpRecoveryCodes[] = "io.vigil.Totp.RecoveryCodes";
 
 // Errors.
 inline constexpr char kErrInvalidRequest[] = "io.vigil.Error.InvalidRequest";
@@ -29,5 +34,7 @@ inline constexpr char kOutcomeFailure[] = "failure";
 inline constexpr char kOutcomeSuccess[] = "success";
 inline constexpr char kVerdictAllow[] = "allow";
 inline constexpr char kVerdictDeny[] = "deny";
+// Auth.Report: the password was right; prompt for a code and call Auth.Verify.
+inline constexpr char kVerdictVerify[] = "verify";
 
 }  // namespace vigil::proto

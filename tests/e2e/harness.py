@@ -17,6 +17,7 @@ import threading
 import time
 import unittest
 
+HERE = os.path.dirname(os.path.abspath(__file__))
 BUILD = os.environ.get("VIGIL_BUILD_DIR", os.path.join(os.path.dirname(__file__), "..", "..", "build"))
 SOURCE = os.environ.get("VIGIL_SOURCE_DIR", os.path.join(os.path.dirname(__file__), "..", ".."))
 VIGILD = os.path.join(BUILD, "daemon", "vigild")
@@ -53,6 +54,15 @@ account  required                                 {module} {args}
 
 SLOW_STACK = """auth     optional                                 pam_exec.so quiet /bin/sleep {delay}
 """ + STACK
+
+# A password module that keeps PAM_AUTHTOK after the password step, as
+# pam_unix does (pam_matrix wipes it): for the second-factor tests.
+AUTHTOK_STACK = """auth     [success=1 default=ignore]               pam_exec.so quiet expose_authtok {python} {checkpw} {passdb}
+auth     [default=die]                            {module} authfail {args}
+auth     required                                 pam_permit.so
+auth     [success=ok ignore=ignore default=die]   {module} authsucc {args}
+account  required                                 {module} {args}
+"""
 
 # A stack that reports the failure twice in one pam_authenticate call.
 DOUBLE_STACK = """auth     [success=2 default=ignore]               {matrix} passdb={passdb}
@@ -122,6 +132,8 @@ class Env:
         self.add_stack("vigil-fast-safe", STACK, args + " timeout=500 failmode=safe")
         self.add_stack("vigil-slow", SLOW_STACK, args, delay="0.4")
         self.add_stack("vigil-double", DOUBLE_STACK, args)
+        self.add_stack("vigil-authtok", AUTHTOK_STACK, args)
+        self.add_stack("vigil-noprompt", STACK, args + " prompt=no")
         for name, text in (services or {}).items():
             self.add_stack(name, text, args)
 
@@ -157,7 +169,8 @@ class Env:
 
     def add_stack(self, name, template, args, **kw):
         self.add_service(name, template.format(matrix=PAM_MATRIX, passdb=self.passdb, module=MODULE,
-                                               args=args, **kw))
+                                               args=args, python=PY,
+                                               checkpw=os.path.join(HERE, "checkpw.py"), **kw))
 
     # ---- environment ----
     def nss_env(self):

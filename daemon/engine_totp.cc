@@ -1,0 +1,281 @@
+// The engine's second-factor operations: verify a code after a right
+// password, and enrol, confirm, disable, and recovery codes. See engine.h.
+#include <sodium.h>
+
+#include "daemon/engine.h"
+#include "daemon/engine_txn.h"
+#include "daemon/log.h"
+#include "daemon/totp.h"
+
+namespace vigil {
+
+
+Engine::CodeCheck Engine::check_code(Txn& t, Entry* e, std::string& code, bool* recovery_used) {
+  *recovery_used = false;
+  TotpRecord& tr = e->totp;
+  if (!tr.active() || key_ == nullptr) {
+    wipe(code);
+    return CodeCheck::kNoFactor;
+  }
+  if (totp::looks_like_otp(code)) {
+    auto secret = key_->open(tr.active_box);
+    if (!secret) {
+      wipe(code);
+      log::error("cannot open a sealed TOTP secret: " + secret.error().message,
+                 {{"VIGIL_USER", e->record.name}});
+      return CodeCheck::kError;
+    }
+    auto step = totp::match(*secret, code, t.now, t.totp.window);
+    wipe(*secret);
+    wipe(code);
+    if (!step) return CodeCheck::kWrong;
+    if (*step <= tr.last_step) return CodeCheck::kReplay;
+    tr.last_step = *step;
+    mark_totp_dirty(e);
+    return CodeCheck::kOk;
+  }
+  auto rc = totp::parse_recovery_code(code);
+  wipe(code);
+  if (!rc) return CodeCheck::kWrong;
+  auto stored = store_->load_recovery_code(tr.uid, rc->id);
+  if (!stored) {
+    wipe(rc->text);
+    return CodeCheck::kError;
+  }
+  if (!*stored) {
+    wipe(rc->text);
+    return CodeCheck::kWrong;
+  }
+  Bytes h = key_->code_hash(rc->text);
+  wipe(rc->text);
+  bool same = (*stored)->size() == h.size() && sodium_memcmp(h.data(), (*stored)->data(), h.size()) == 0;
+  if (!same) return CodeCheck::kWrong;
+  int64_t uid = tr.uid;
+  std::string id = rc->id;
+  ops_.push_back([uid, id](Store& s) { return s.erase_recovery_code(uid, id); });
+  *recovery_used = true;
+  return CodeCheck::kOk;
+}
+
+void Engine::verify(VerifyRequest req, std::function<void(VerifyResult)> done) {
+  submit([this, req = std::move(req), done = std::move(done)](Txn& t) mutable {
+    VerifyResult r;
+    auto fail = [&](Status st) {
+      wipe(req.code);
+      r.status = st;
+      done(std::move(r));
+    };
+    auto e = entry(req.key);
+    if (!e) return fail(e.error());
+    if (auto st = load_totp(*e, req.uid); !st) return fail(st.error());
+    BucketRecord& rec = (*e)->record;
+
+    // The challenge left by this call's right password: one use only.
+    auto it = challenges_.find(req.key + '\n' + req.nonce);
+    if (req.nonce.empty() || it == challenges_.end() || t.now - it->second.at > std::chrono::minutes(5)) {
+      if (it != challenges_.end()) challenges_.erase(it);
+      wipe(req.code);
+      done(std::move(r));  // no right password in this call: refused, not counted
+      return;
+    }
+    Challenge ch = it->second;
+    challenges_.erase(it);
+    if (ch.no_factor) {
+      wipe(req.code);
+      log::event(log::Priority::kWarning, log::kMsgTotpMissing,
+                 "refused " + rec.name + ": a second factor is required and none is enrolled",
+                 {{"VIGIL_USER", rec.name}, {"VIGIL_REASON", "totp required, not enrolled"}});
+      done(std::move(r));
+      return;
+    }
+    if (rec.state.locked_at(t.now) && !ch.exempt) {
+      wipe(req.code);
+      ++rec.state.refused;
+      mark_dirty(*e);
+      done(std::move(r));  // locked meanwhile (a parallel attempt): refused
+      return;
+    }
+    bool recovery = false;
+    CodeCheck c = check_code(t, *e, req.code, &recovery);
+    if (c == CodeCheck::kError) return fail(Error{"store", "cannot check the code"});
+    if (c == CodeCheck::kOk) {
+      // The login is complete: the password step's success applies now.
+      Attempt a{Outcome::kSuccess, ch.root_caller, ch.exempt, t.now};
+      Decision d = decide(rec.state, a, t.cfg);
+      if (d.changed) mark_dirty(*e);
+      if (!(*e)->totp.otp_failures.empty()) {
+        (*e)->totp.otp_failures.clear();
+        mark_totp_dirty(*e);
+      }
+      r.allow = d.allow;
+      r.recovery_code = recovery;
+      if (recovery)
+        log::event(log::Priority::kNotice, log::kMsgRecoveryCodes,
+                   rec.name + " logged in with a recovery code", {{"VIGIL_USER", rec.name}});
+    } else {
+      // A wrong or replayed code after a right password.
+      auto& f = (*e)->totp.otp_failures;
+      auto horizon = t.now - t.cfg.fail_interval;
+      std::erase_if(f, [&](TimePoint p) { return p <= horizon; });
+      f.push_back(t.now);
+      mark_totp_dirty(*e);
+      r.counted = true;
+      log::event(log::Priority::kNotice, log::kMsgCodeRefused,
+                 std::string(c == CodeCheck::kReplay ? "replayed" : "wrong") + " code for " + rec.name,
+                 {{"VIGIL_USER", rec.name}, {"VIGIL_REASON", c == CodeCheck::kReplay ? "replay" : "wrong code"}});
+      if (static_cast<int>(f.size()) >= t.totp.max_failures && !ch.exempt) {
+        auto len = lock_now(rec.state, t.cfg, t.now);
+        mark_dirty(*e);
+        r.locked_now = true;
+        log::event(log::Priority::kWarning, log::kMsgLocked,
+                   "locked " + rec.name + " for " + format_duration(len) + " after " +
+                       std::to_string(f.size()) + " wrong codes following a right password",
+                   {{"VIGIL_USER", rec.name},
+                    {"VIGIL_REASON", "too many wrong second-factor codes"},
+                    {"VIGIL_UNLOCK_TIME", std::to_string(to_epoch(rec.state.locked_until))}});
+      }
+    }
+    // Used steps, used recovery codes and wrong codes are durable before the answer.
+    t.after_commit.push_back([done = std::move(done), r](const Status& st) mutable {
+      r.status = st;
+      if (!st) r.allow = false;
+      done(std::move(r));
+    });
+  });
+}
+
+void Engine::totp(TotpRequest req, std::function<void(TotpResult)> done) {
+  submit([this, req = std::move(req), done = std::move(done)](Txn& t) mutable {
+    TotpResult r;
+    auto finish_now = [&](std::string refusal) {
+      wipe(req.code);
+      r.refusal = std::move(refusal);
+      done(std::move(r));
+    };
+    if (key_ == nullptr) {
+      r.status = Error{"secrets", "no key for TOTP secrets"};
+      return finish_now("");
+    }
+    std::string key = "uid:" + std::to_string(req.uid);
+    auto e = entry(key);
+    if (!e) {
+      r.status = e.error();
+      return finish_now("");
+    }
+    if (auto st = load_totp(*e, req.uid); !st) {
+      r.status = st.error();
+      return finish_now("");
+    }
+    BucketRecord& rec = (*e)->record;
+    if (!rec.uid) {
+      rec.uid = req.uid;
+      rec.name = req.name;
+    }
+    TotpRecord& tr = (*e)->totp;
+
+    // A non-root caller proves possession of the active factor with a code.
+    auto proves_factor = [&]() -> bool {
+      if (req.root_caller) return true;
+      if (req.code.empty()) return false;
+      bool recovery = false;
+      return check_code(t, *e, req.code, &recovery) == CodeCheck::kOk;
+    };
+
+    std::string event;
+    const char* msg_id = nullptr;
+    switch (req.op) {
+      case TotpOp::kEnroll: {
+        if (!req.root_caller) {
+          auto last = rec.state.last_success;
+          if (last == TimePoint{} || t.now - last > t.totp.enroll_window)
+            return finish_now("self-enrolment needs a successful login within the last " +
+                              format_duration(t.totp.enroll_window) +
+                              " (log in again, then enrol), or an administrator");
+        }
+        if (tr.active() && !proves_factor())
+          return finish_now("a second factor is already active: re-enrolling needs a current "
+                            "code or a recovery code (VIGIL_CODE)");
+        Bytes secret = totp::new_secret();
+        tr.pending_box = key_->seal(secret);
+        tr.pending_at = t.now;
+        r.secret_b32 = totp::base32(secret);
+        r.uri = totp::otpauth_uri(t.totp.issuer, req.name, r.secret_b32);
+        wipe(secret);
+        event = "pending second factor created for " + req.name;
+        msg_id = log::kMsgTotpEnrolled;
+        break;
+      }
+      case TotpOp::kConfirm: {
+        if (tr.pending_box.empty())
+          return finish_now("no enrolment is waiting: run vigilctl totp enroll first");
+        auto secret = key_->open(tr.pending_box);
+        if (!secret) {
+          r.status = secret.error();
+          return finish_now("");
+        }
+        auto step = totp::match(*secret, req.code, t.now, t.totp.window);
+        wipe(*secret);
+        wipe(req.code);
+        if (!step) return finish_now("the code does not match the new secret (check the clock and try the next code)");
+        tr.active_box = std::move(tr.pending_box);
+        tr.pending_box.clear();
+        tr.pending_at = TimePoint{};
+        tr.last_step = std::max(tr.last_step, *step);
+        tr.confirmed_at = t.now;
+        tr.otp_failures.clear();
+        tr.required_since = TimePoint{};
+        event = "second factor active for " + req.name;
+        msg_id = log::kMsgTotpConfirmed;
+        break;
+      }
+      case TotpOp::kDisable: {
+        if (!tr.active() && tr.pending_box.empty())
+          return finish_now(req.name + " has no second factor");
+        if (tr.active() && !proves_factor())
+          return finish_now("disabling the second factor needs a current code or a recovery code (VIGIL_CODE)");
+        int64_t uid = req.uid;
+        tr = TotpRecord{};
+        tr.uid = uid;
+        ops_.push_back([uid](Store& s) { return s.replace_recovery_codes(uid, {}); });
+        event = "second factor removed for " + req.name;
+        msg_id = log::kMsgTotpDisabled;
+        break;
+      }
+      case TotpOp::kRecoveryCodes: {
+        if (!tr.active()) return finish_now(req.name + " has no active second factor: enrol first");
+        if (!proves_factor())
+          return finish_now("new recovery codes need a current code (VIGIL_CODE)");
+        std::vector<std::pair<std::string, Bytes>> rows;
+        r.codes = totp::new_recovery_codes(totp::kRecoveryCodes);
+        for (const auto& c : r.codes) {
+          auto parsed = totp::parse_recovery_code(c);
+          rows.emplace_back(parsed->id, key_->code_hash(parsed->text));
+          wipe(parsed->text);
+        }
+        int64_t uid = req.uid;
+        ops_.push_back([uid, rows = std::move(rows)](Store& s) { return s.replace_recovery_codes(uid, rows); });
+        event = "new recovery codes for " + req.name + " (the old ones are void)";
+        msg_id = log::kMsgRecoveryCodes;
+        break;
+      }
+    }
+    wipe(req.code);
+    mark_totp_dirty(*e);
+    mark_dirty(*e);
+    t.full_sync = true;
+    log::event(log::Priority::kNotice, msg_id, event,
+               {{"VIGIL_USER", req.name}, {"VIGIL_ACTOR", req.root_caller ? "root" : "self"}});
+    t.after_commit.push_back([done = std::move(done), r = std::move(r)](const Status& st) mutable {
+      r.status = st;
+      if (!st) {
+        for (auto& c : r.codes) wipe(c);
+        wipe(r.secret_b32);
+        wipe(r.uri);
+        r.codes.clear();
+      }
+      done(std::move(r));
+    });
+  });
+}
+
+}  // namespace vigil

@@ -1,0 +1,16 @@
+// Private to the engine: one batch's context (engine.cc, engine_totp.cc).
+#pragma once
+
+#include "daemon/engine.h"
+
+namespace vigil {
+
+struct Engine::Txn {
+  TimePoint now;
+  const LockoutConfig& cfg;
+  const TotpConfig& totp;
+  bool full_sync = false;  // commit this batch with a full sync
+  std::vector<std::function<void(const Status&)>> after_commit;  // answers that wait for the commit
+};
+
+}  // namespace vigil
