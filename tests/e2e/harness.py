@@ -90,6 +90,8 @@ def toml(conf):
                 out.append("%s = %s" % (k, "true" if v else "false"))
             elif isinstance(v, int):
                 out.append("%s = %d" % (k, v))
+            elif isinstance(v, list):
+                out.append("%s = [%s]" % (k, ", ".join('"%s"' % x for x in v)))
             else:
                 out.append('%s = "%s"' % (k, v))
     return "\n".join(out) + "\n"

@@ -112,6 +112,63 @@ TEST_F(StoreTest, FileIsPrivateAndWal) {
   EXPECT_TRUE(fs::exists(db_ + "-wal"));
 }
 
+TEST_F(StoreTest, MigratesSchema1To2KeepingBuckets) {
+  {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(db_.c_str(), &db), SQLITE_OK);
+    ASSERT_EQ(sqlite3_exec(db,
+                           "CREATE TABLE buckets(key TEXT PRIMARY KEY, uid INTEGER, name TEXT,"
+                           " failures TEXT NOT NULL, locked_until INTEGER NOT NULL,"
+                           " lock_count INTEGER NOT NULL, refused INTEGER NOT NULL,"
+                           " last_failure INTEGER NOT NULL, last_success INTEGER NOT NULL,"
+                           " updated_at INTEGER NOT NULL) WITHOUT ROWID;"
+                           "INSERT INTO buckets VALUES('uid:5',5,'eve','100',900,1,0,100,0,100);"
+                           "PRAGMA user_version=1;",
+                           nullptr, nullptr, nullptr),
+              SQLITE_OK);
+    sqlite3_close(db);
+  }
+  auto s = SqliteStore::open(db_);
+  ASSERT_TRUE(s.ok()) << s.error().message;
+  EXPECT_EQ((*s)->schema_version(), 2);
+  auto r = (*s)->load("uid:5");
+  ASSERT_TRUE(r.ok() && r->has_value());
+  EXPECT_EQ((*r)->state.locked_until, from_epoch(900));
+  auto t = (*s)->load_totp(5);
+  ASSERT_TRUE(t.ok());
+  EXPECT_FALSE(t->has_value());
+}
+
+TEST_F(StoreTest, TotpAndRecoveryCodesRoundTrip) {
+  auto s = SqliteStore::open(db_);
+  ASSERT_TRUE(s.ok());
+  TotpRecord r;
+  r.uid = 9;
+  r.active_box = {1, 2, 3};
+  r.last_step = 42;
+  r.otp_failures = {from_epoch(7)};
+  ASSERT_TRUE((*s)->begin().ok());
+  ASSERT_TRUE((*s)->put_totp(r).ok());
+  ASSERT_TRUE((*s)->replace_recovery_codes(9, {{"AAAAA", {5}}, {"BBBBB", {6}}}).ok());
+  ASSERT_TRUE((*s)->commit().ok());
+  auto back = (*s)->load_totp(9);
+  ASSERT_TRUE(back.ok() && back->has_value());
+  EXPECT_EQ((*back)->active_box, r.active_box);
+  EXPECT_EQ((*back)->last_step, 42);
+  EXPECT_EQ((*back)->otp_failures, r.otp_failures);
+  EXPECT_EQ(*(*s)->count_totp_secrets(), 1);
+  EXPECT_EQ(*(*s)->count_recovery_codes(9), 2);
+  auto code = (*s)->load_recovery_code(9, "BBBBB");
+  ASSERT_TRUE(code.ok() && code->has_value());
+  EXPECT_EQ(**code, Bytes{6});
+  ASSERT_TRUE((*s)->begin().ok());
+  ASSERT_TRUE((*s)->erase_recovery_code(9, "BBBBB").ok());
+  ASSERT_TRUE((*s)->erase_totp(9).ok());
+  ASSERT_TRUE((*s)->commit().ok());
+  EXPECT_EQ(*(*s)->count_recovery_codes(9), 1);
+  EXPECT_EQ(*(*s)->count_totp_secrets(), 0);
+}
+
 TEST_F(StoreTest, RefusesNewerSchema) {
   {
     sqlite3* db = nullptr;
