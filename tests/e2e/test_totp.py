@@ -113,6 +113,10 @@ class Totp(TotpCase):
         time.sleep(30 - (time.time() % 30) + 30.3)
         self.assertEqual(self.login("bob", "bob-pw", oathtool(secret, -30))["results"][0]["rc"],
                          PAM_SUCCESS, "the previous step is inside the window")
+        self.assertEqual(self.login("bob", "bob-pw", oathtool(secret))["results"][0]["rc"],
+                         PAM_SUCCESS, "the current step")
+        self.assertEqual(self.login("bob", "bob-pw", oathtool(secret))["results"][0]["rc"],
+                         PAM_AUTH_ERR, "but only once")
 
     def test_concurrent_logins_with_one_code_exactly_one_wins(self):
         secret = self.enroll("alice")
