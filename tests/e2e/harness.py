@@ -22,8 +22,11 @@ BUILD = os.environ.get("VIGIL_BUILD_DIR", os.path.join(os.path.dirname(__file__)
 SOURCE = os.environ.get("VIGIL_SOURCE_DIR", os.path.join(os.path.dirname(__file__), "..", ".."))
 VIGILD = os.path.join(BUILD, "daemon", "vigild")
 VIGILCTL = os.path.join(BUILD, "ctl", "vigilctl")
-PAMDRIVE = os.path.join(BUILD, "tests", "pamdrive")
-MODULE = os.path.join(BUILD, "pam_module", "pam_vigil.so")
+# pam_wrapper dlopens libpam with RTLD_DEEPBIND, which AddressSanitizer
+# refuses: a sanitizer run takes pamdrive and the module from a plain build.
+PAM_BUILD = os.environ.get("VIGIL_PAM_BUILD_DIR", BUILD)
+PAMDRIVE = os.path.join(PAM_BUILD, "tests", "pamdrive")
+MODULE = os.path.join(PAM_BUILD, "pam_module", "pam_vigil.so")
 PAM_MATRIX = "/usr/lib/x86_64-linux-gnu/pam_wrapper/pam_matrix.so"
 # The system's Python, for helpers run under another uid (a per-user Python
 # install may not be readable by them).
