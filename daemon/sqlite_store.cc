@@ -46,6 +46,14 @@ const char* const kMigrations[] = {
     "  hash BLOB NOT NULL,"
     "  PRIMARY KEY(uid, code_id)"
     ") WITHOUT ROWID;",
+    // 2 -> 3: known devices
+    "CREATE TABLE devices("
+    "  uid INTEGER NOT NULL,"
+    "  device TEXT NOT NULL,"
+    "  first_seen INTEGER NOT NULL,"
+    "  last_seen INTEGER NOT NULL,"
+    "  PRIMARY KEY(uid, device)"
+    ") WITHOUT ROWID;",
 };
 static_assert(std::size(kMigrations) == SqliteStore::kSchemaVersion);
 
@@ -496,6 +504,46 @@ Status SqliteStore::erase_recovery_code(int64_t uid, const std::string& id) {
 
 Result<int64_t> SqliteStore::count_recovery_codes(int64_t uid) {
   return scalar("SELECT count(*) FROM recovery_codes WHERE uid=?1", uid, true);
+}
+
+}  // namespace vigil
+
+namespace vigil {
+
+Result<std::vector<DeviceRecord>> SqliteStore::load_devices(int64_t uid) {
+  auto p = prepare("SELECT device, first_seen, last_seen FROM devices WHERE uid=?1 ORDER BY last_seen DESC");
+  if (!p) return p.error();
+  sqlite3_bind_int64(*p, 1, uid);
+  std::vector<DeviceRecord> out;
+  int rc;
+  while ((rc = sqlite3_step(*p)) == SQLITE_ROW)
+    out.push_back(DeviceRecord{reinterpret_cast<const char*>(sqlite3_column_text(*p, 0)),
+                               from_epoch(sqlite3_column_int64(*p, 1)),
+                               from_epoch(sqlite3_column_int64(*p, 2))});
+  sqlite3_finalize(*p);
+  if (rc != SQLITE_DONE) return sql_error("load devices");
+  return out;
+}
+
+Status SqliteStore::put_device(int64_t uid, const DeviceRecord& d) {
+  return run(
+      "INSERT INTO devices(uid, device, first_seen, last_seen) VALUES(?1,?2,?3,?4)"
+      " ON CONFLICT(uid, device) DO UPDATE SET last_seen=excluded.last_seen",
+      [&](sqlite3_stmt* st) {
+        sqlite3_bind_int64(st, 1, uid);
+        sqlite3_bind_text(st, 2, d.device.data(), static_cast<int>(d.device.size()), SQLITE_STATIC);
+        sqlite3_bind_int64(st, 3, to_epoch(d.first_seen));
+        sqlite3_bind_int64(st, 4, to_epoch(d.last_seen));
+      });
+}
+
+Status SqliteStore::erase_device(int64_t uid, const std::string& device) {
+  if (device.empty())
+    return run("DELETE FROM devices WHERE uid=?1", [&](sqlite3_stmt* st) { sqlite3_bind_int64(st, 1, uid); });
+  return run("DELETE FROM devices WHERE uid=?1 AND device=?2", [&](sqlite3_stmt* st) {
+    sqlite3_bind_int64(st, 1, uid);
+    sqlite3_bind_text(st, 2, device.data(), static_cast<int>(device.size()), SQLITE_STATIC);
+  });
 }
 
 }  // namespace vigil

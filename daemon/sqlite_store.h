@@ -20,7 +20,7 @@ namespace vigil {
 
 class SqliteStore final : public Store {
  public:
-  static constexpr int kSchemaVersion = 2;
+  static constexpr int kSchemaVersion = 3;
 
   static Result<std::unique_ptr<SqliteStore>> open(const std::string& path);
   ~SqliteStore() override;
@@ -46,6 +46,9 @@ class SqliteStore final : public Store {
   Result<std::optional<Bytes>> load_recovery_code(int64_t uid, const std::string& id) override;
   Status erase_recovery_code(int64_t uid, const std::string& id) override;
   Result<int64_t> count_recovery_codes(int64_t uid) override;
+  Result<std::vector<DeviceRecord>> load_devices(int64_t uid) override;
+  Status put_device(int64_t uid, const DeviceRecord& d) override;
+  Status erase_device(int64_t uid, const std::string& device) override;
 
   int schema_version() const { return version_; }
   // PRAGMA synchronous of the connection right now (1 NORMAL, 2 FULL); tests.

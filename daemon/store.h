@@ -43,6 +43,13 @@ struct TotpRecord {
   }
 };
 
+// A device that completed a login of the account (see device.h).
+struct DeviceRecord {
+  std::string device;
+  TimePoint first_seen{};
+  TimePoint last_seen{};
+};
+
 struct BucketRecord {
   std::string key;
   std::optional<int64_t> uid;  // empty for unknown names
@@ -82,6 +89,11 @@ class Store {
   virtual Result<std::optional<Bytes>> load_recovery_code(int64_t uid, const std::string& id) = 0;
   virtual Status erase_recovery_code(int64_t uid, const std::string& id) = 0;
   virtual Result<int64_t> count_recovery_codes(int64_t uid) = 0;
+
+  // Known devices, by account.
+  virtual Result<std::vector<DeviceRecord>> load_devices(int64_t uid) = 0;
+  virtual Status put_device(int64_t uid, const DeviceRecord& d) = 0;
+  virtual Status erase_device(int64_t uid, const std::string& device) = 0;  // "" = all
 };
 
 }  // namespace vigil

@@ -60,6 +60,9 @@ class FlakyStore final : public Store {
     return inner_->erase_recovery_code(u, id);
   }
   Result<int64_t> count_recovery_codes(int64_t u) override { return inner_->count_recovery_codes(u); }
+  Result<std::vector<DeviceRecord>> load_devices(int64_t u) override { return inner_->load_devices(u); }
+  Status put_device(int64_t u, const DeviceRecord& d) override { return inner_->put_device(u, d); }
+  Status erase_device(int64_t u, const std::string& d) override { return inner_->erase_device(u, d); }
 
  private:
   std::unique_ptr<Store> inner_;

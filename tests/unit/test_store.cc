@@ -112,7 +112,7 @@ TEST_F(StoreTest, FileIsPrivateAndWal) {
   EXPECT_TRUE(fs::exists(db_ + "-wal"));
 }
 
-TEST_F(StoreTest, MigratesSchema1To2KeepingBuckets) {
+TEST_F(StoreTest, MigratesSchema1KeepingBuckets) {
   {
     sqlite3* db = nullptr;
     ASSERT_EQ(sqlite3_open(db_.c_str(), &db), SQLITE_OK);
@@ -130,7 +130,7 @@ TEST_F(StoreTest, MigratesSchema1To2KeepingBuckets) {
   }
   auto s = SqliteStore::open(db_);
   ASSERT_TRUE(s.ok()) << s.error().message;
-  EXPECT_EQ((*s)->schema_version(), 2);
+  EXPECT_EQ((*s)->schema_version(), SqliteStore::kSchemaVersion);
   auto r = (*s)->load("uid:5");
   ASSERT_TRUE(r.ok() && r->has_value());
   EXPECT_EQ((*r)->state.locked_until, from_epoch(900));

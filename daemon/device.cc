@@ -1,0 +1,93 @@
+#include "daemon/device.h"
+
+#include <arpa/inet.h>
+#include <sodium.h>
+
+#include <cctype>
+#include <cstring>
+#include <vector>
+
+namespace vigil::device {
+
+Source parse_source(std::string_view rhost) {
+  Source s;
+  if (rhost.empty()) return s;
+  std::string text(rhost);
+  // "[2001:db8::1]" and a zone id "%eth0" are accepted.
+  if (text.size() > 2 && text.front() == '[' && text.back() == ']') text = text.substr(1, text.size() - 2);
+  if (auto pct = text.find('%'); pct != std::string::npos) text.resize(pct);
+  in_addr v4{};
+  in6_addr v6{};
+  if (inet_pton(AF_INET, text.c_str(), &v4) == 1) {
+    s.kind = Source::Kind::kV4;
+    std::memcpy(s.addr.data(), &v4, 4);
+  } else if (inet_pton(AF_INET6, text.c_str(), &v6) == 1) {
+    static const uint8_t kMapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+    if (std::memcmp(v6.s6_addr, kMapped, 12) == 0) {
+      s.kind = Source::Kind::kV4;
+      std::memcpy(s.addr.data(), v6.s6_addr + 12, 4);
+    } else {
+      s.kind = Source::Kind::kV6;
+      std::memcpy(s.addr.data(), v6.s6_addr, 16);
+    }
+  } else {
+    s.kind = Source::Kind::kHost;
+    for (char c : rhost) s.host.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
+  }
+  return s;
+}
+
+std::string source_key(const Source& s) {
+  char buf[INET6_ADDRSTRLEN];
+  switch (s.kind) {
+    case Source::Kind::kNone: return {};
+    case Source::Kind::kV4: inet_ntop(AF_INET, s.addr.data(), buf, sizeof buf); return buf;
+    case Source::Kind::kV6: {
+      uint8_t prefix[16] = {};
+      std::memcpy(prefix, s.addr.data(), 8);
+      inet_ntop(AF_INET6, prefix, buf, sizeof buf);
+      return std::string(buf) + "/64";
+    }
+    case Source::Kind::kHost: return "host:" + s.host;
+  }
+  return {};
+}
+
+std::optional<std::string> ssh_fingerprint(std::string_view auth_info) {
+  // Lines like "publickey ssh-ed25519 AAAAC3Nza...". Take the first.
+  while (!auth_info.empty()) {
+    auto nl = auth_info.find('\n');
+    std::string_view line = auth_info.substr(0, nl);
+    auth_info = nl == std::string_view::npos ? std::string_view{} : auth_info.substr(nl + 1);
+    if (!line.starts_with("publickey ")) continue;
+    line.remove_prefix(10);
+    auto sp = line.find(' ');
+    if (sp == std::string_view::npos) continue;
+    std::string_view b64 = line.substr(sp + 1);
+    if (auto end = b64.find(' '); end != std::string_view::npos) b64 = b64.substr(0, end);
+    std::vector<unsigned char> blob(b64.size());
+    size_t len = 0;
+    if (sodium_base642bin(blob.data(), blob.size(), b64.data(), b64.size(), nullptr, &len, nullptr,
+                          sodium_base64_VARIANT_ORIGINAL) != 0 || len == 0)
+      continue;
+    unsigned char h[crypto_hash_sha256_BYTES];
+    crypto_hash_sha256(h, blob.data(), len);
+    char out[sodium_base64_ENCODED_LEN(sizeof h, sodium_base64_VARIANT_ORIGINAL_NO_PADDING)];
+    sodium_bin2base64(out, sizeof out, h, sizeof h, sodium_base64_VARIANT_ORIGINAL_NO_PADDING);
+    return std::string("SHA256:") + out;
+  }
+  return std::nullopt;
+}
+
+std::string device_id(std::string_view service, std::string_view rhost, std::string_view tty,
+                      const std::optional<std::string>& fingerprint) {
+  if (fingerprint) return "ssh:" + *fingerprint;
+  std::string svc = service.empty() ? "?" : std::string(service);
+  std::string src = source_key(parse_source(rhost));
+  if (!src.empty()) return "net:" + svc + "@" + src;
+  std::string t(tty);
+  if (t.starts_with("/dev/")) t = t.substr(5);
+  return "tty:" + svc + "@" + (t.empty() ? "?" : t);
+}
+
+}  // namespace vigil::device

@@ -1,0 +1,38 @@
+// Devices: how a login's device is identified. Pure functions.
+//
+// Contract:
+//  * A device is the SSH key fingerprint when sshd exposes the key
+//    (SSH_AUTH_INFO_0, "publickey <type> <base64>"); otherwise
+//    (service, network source) for remote logins, or (service, tty) for
+//    local ones.
+//  * Sources are normalised with inet_pton: an IPv4-mapped IPv6 address is
+//    IPv4, and IPv6 sources count per /64. A source that is not an address is
+//    a hostname (lower-cased); it never matches a network.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace vigil::device {
+
+struct Source {
+  enum class Kind { kNone, kV4, kV6, kHost } kind = Kind::kNone;
+  std::array<uint8_t, 16> addr{};  // v4 in the first 4 bytes; v6 full (not masked)
+  std::string host;                // kHost: lower-cased name
+};
+
+Source parse_source(std::string_view rhost);
+// "198.51.100.7", "2001:db8:1:2::/64", "host:example.org", or "" for none.
+std::string source_key(const Source& s);
+
+// "SHA256:<base64, no padding>" of the first public key in SSH_AUTH_INFO_0.
+std::optional<std::string> ssh_fingerprint(std::string_view auth_info);
+
+// The device id: "ssh:SHA256:...", "net:<service>@<source>", "tty:<service>@<tty>".
+std::string device_id(std::string_view service, std::string_view rhost, std::string_view tty,
+                      const std::optional<std::string>& fingerprint);
+
+}  // namespace vigil::device
