@@ -171,6 +171,7 @@ boost::asio::awaitable<Reply> handle_report(Services& sv, const Peer& peer, cons
     bool console_exempt = cfg.lockout.console_exempt && peer.root() && !flag(p, "setuid") &&
                           proto::is_console_login(rhost, tty);
     req.exempt = root_exempt || console_exempt;
+    req.console = console_exempt;
     req.totp_required = totp_required(cfg, id);
   } else {
     req.key = unknown_name_key(sv.name_key, target.given_name);

@@ -100,6 +100,25 @@ void Engine::mark_dirty(Entry* e) {
   dirty_.push_back(e);
 }
 
+void Engine::add_challenge(const std::string& key, const std::string& nonce_key, Challenge c) {
+  auto& order = challenge_order_[key];
+  // Each account keeps only its newest few: one user cannot crowd out others.
+  while (order.size() >= kChallengesPerAccount) {
+    challenges_.erase(order.front());
+    order.pop_front();
+  }
+  order.push_back(nonce_key);
+  challenges_[nonce_key] = c;
+}
+
+void Engine::drop_challenge(const std::string& key, const std::string& nonce_key) {
+  challenges_.erase(nonce_key);
+  auto it = challenge_order_.find(key);
+  if (it == challenge_order_.end()) return;
+  std::erase(it->second, nonce_key);
+  if (it->second.empty()) challenge_order_.erase(it);
+}
+
 void Engine::mark_totp_dirty(Entry* e) {
   if (!e->dirty && !e->totp_dirty) dirty_.push_back(e);
   e->totp_dirty = true;
@@ -132,7 +151,6 @@ void Engine::process_batch(std::deque<Job>& jobs) {
       if (!status) break;
       status = op(*store_);
     }
-    ops_.clear();  // one-off writes (recovery codes) are not retried: their callers get the error
     if (status) {
       status = store_->commit();
     } else {
@@ -141,13 +159,17 @@ void Engine::process_batch(std::deque<Job>& jobs) {
     if (status) {
       for (Entry* e : dirty_) e->dirty = e->totp_dirty = false;
       dirty_.clear();
+      ops_.clear();
     } else {
+      // Dirty records and queued writes (recovery codes, devices) are
+      // retried together with the next batch: memory stays the stricter side.
       log::event(log::Priority::kErr, log::kMsgStoreFailed,
                  "cannot commit state; refusing decisions until the store works again",
                  {{"VIGIL_REASON", status.error().message}});
     }
   }
   for (auto& f : txn.after_commit) f(status);
+  used_codes_.clear();
 
   // Evict clean entries. (While the store fails, entries stay dirty; new
   // buckets are then refused in entry(), so memory stays bounded.)
@@ -164,8 +186,10 @@ void Engine::maybe_prune(TimePoint now) {
   last_prune_ = now;
   for (auto it = nonces_.begin(); it != nonces_.end();)
     it = now - it->second.at > kNonceMemory ? nonces_.erase(it) : std::next(it);
-  for (auto it = challenges_.begin(); it != challenges_.end();)
-    it = now - it->second.at > kChallengeLife ? challenges_.erase(it) : std::next(it);
+  std::vector<std::pair<std::string, std::string>> stale;
+  for (const auto& [nk, c] : challenges_)
+    if (now - c.at > kChallengeLife) stale.emplace_back(nk.substr(0, nk.find('\n')), nk);
+  for (const auto& [key, nk] : stale) drop_challenge(key, nk);
   auto horizon = std::max(config_.fail_interval, config_.max_unlock_time);
   auto pruned = store_->prune(now, now - horizon, kMaxUnknownNames);
   if (!pruned) {
@@ -206,6 +230,7 @@ void Engine::report(ReportRequest req, std::function<void(ReportResult)> done) {
         ReportResult r;
         r.duplicate = true;
         r.decision.allow = it->second.allow && (req.exempt || !s.locked_at(t.now));
+        r.prompt = it->second.prompt;
         r.state = s;
         done(std::move(r));
         return;
@@ -230,6 +255,12 @@ void Engine::report(ReportRequest req, std::function<void(ReportResult)> done) {
         }
         grace_ends = tr.required_since + t.totp.grace;
         in_grace = t.now < grace_ends;
+        // The console is the way back in: a required factor that nobody can
+        // enrol any more (require = "all", no grace) must not lock it out.
+        if (!in_grace && req.console) {
+          in_grace = true;
+          grace_ends = t.now;
+        }
         no_factor = !in_grace;
       } else if (!req.totp_required && tr.required_since != TimePoint{}) {
         tr.required_since = TimePoint{};
@@ -242,12 +273,16 @@ void Engine::report(ReportRequest req, std::function<void(ReportResult)> done) {
 
     Attempt a{outcome, req.root_caller, req.exempt, t.now};
     Decision d = decide(s, a, t.cfg);
-    if (d.changed) mark_dirty(*e);
-    if (!nonce_key.empty()) nonces_[nonce_key] = Seen{d.allow && outcome != Outcome::kPasswordOk, t.now};
+    // A decision answered after its commit always writes its bucket, so that
+    // a right password (before a code prompt) costs what a wrong one costs.
+    if (d.changed || d.must_commit) mark_dirty(*e);
+    if (!nonce_key.empty())
+      nonces_[nonce_key] = Seen{d.allow && outcome != Outcome::kPasswordOk, t.now, prompt};
     bool verify = false;
     if (outcome == Outcome::kPasswordOk && d.allow) {
       if (!nonce_key.empty() && challenges_.size() < kChallengeMax) {
-        challenges_[nonce_key] = Challenge{t.now, req.root_caller, req.exempt, no_factor};
+        add_challenge(req.key, nonce_key,
+                      Challenge{t.now, req.root_caller, req.exempt, req.console, no_factor});
         verify = true;
       }
       d.allow = false;  // not yet: the code decides

@@ -35,6 +35,7 @@
 #include <string>
 #include <thread>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "daemon/clock.h"
@@ -53,6 +54,7 @@ struct ReportRequest {
   Outcome outcome = Outcome::kFailure;
   bool root_caller = false;
   bool exempt = false;
+  bool console = false;        // a console login vouched for by a root caller
   bool totp_required = false;  // by [totp] require, for this account
 };
 
@@ -159,8 +161,10 @@ class Engine {
     TimePoint at;
     bool root_caller = false;
     bool exempt = false;
+    bool console = false;    // a console login: the code limit does not lock it
     bool no_factor = false;  // required but not enrolled: always refused
   };
+  static constexpr std::size_t kChallengesPerAccount = 8;
   enum class CodeCheck { kOk, kWrong, kReplay, kNoFactor, kError };
   struct Txn;
   using Job = std::function<void(Txn&)>;
@@ -194,12 +198,19 @@ class Engine {
   TotpConfig totp_config_;
   std::optional<TotpConfig> pending_totp_config_;
   std::unordered_map<std::string, Challenge> challenges_;  // key + '\n' + nonce
+  std::unordered_map<std::string, std::deque<std::string>> challenge_order_;  // per key, oldest first
+  std::unordered_set<std::string> used_codes_;  // recovery codes used in this batch (uid:id)
+  void add_challenge(const std::string& key, const std::string& nonce_key, Challenge c);
+  void drop_challenge(const std::string& key, const std::string& nonce_key);
+  // A wrong code (login or proof): counts, and locks at [totp] max_failures.
+  void count_wrong_code(Txn& t, Entry* e, bool lockable, const char* what, bool* locked_now);
   std::vector<std::function<Status(Store&)>> ops_;        // extra writes for this batch
   std::unordered_map<std::string, Entry> cache_;  // nodes are stable: pointers stay valid
   std::vector<Entry*> dirty_;                      // entries to write with this batch
   struct Seen {
     bool allow;
     TimePoint at;
+    bool prompt = false;
   };
   std::unordered_map<std::string, Seen> nonces_;  // key + '\n' + nonce
   TimePoint last_prune_{};

@@ -37,6 +37,13 @@ Engine::CodeCheck Engine::check_code(Txn& t, Entry* e, std::string& code, bool* 
   auto rc = totp::parse_recovery_code(code);
   wipe(code);
   if (!rc) return CodeCheck::kWrong;
+  // Its deletion commits with this batch: until then, this set stops a
+  // parallel login in the same batch from using it again.
+  const std::string used_key = std::to_string(tr.uid) + ":" + rc->id;
+  if (used_codes_.count(used_key)) {
+    wipe(rc->text);
+    return CodeCheck::kReplay;
+  }
   auto stored = store_->load_recovery_code(tr.uid, rc->id);
   if (!stored) {
     wipe(rc->text);
@@ -53,8 +60,35 @@ Engine::CodeCheck Engine::check_code(Txn& t, Entry* e, std::string& code, bool* 
   int64_t uid = tr.uid;
   std::string id = rc->id;
   ops_.push_back([uid, id](Store& s) { return s.erase_recovery_code(uid, id); });
+  used_codes_.insert(used_key);
   *recovery_used = true;
   return CodeCheck::kOk;
+}
+
+void Engine::count_wrong_code(Txn& t, Entry* e, bool lockable, const char* what, bool* locked_now) {
+  BucketRecord& rec = e->record;
+  auto& f = e->totp.otp_failures;
+  auto horizon = t.now - t.cfg.fail_interval;
+  std::erase_if(f, [&](TimePoint p) { return p <= horizon; });
+  f.push_back(t.now);
+  if (f.size() > static_cast<size_t>(t.totp.max_failures))
+    f.erase(f.begin(), f.end() - t.totp.max_failures);
+  mark_totp_dirty(e);
+  log::event(log::Priority::kNotice, log::kMsgCodeRefused, std::string(what) + " for " + rec.name,
+             {{"VIGIL_USER", rec.name}, {"VIGIL_REASON", what}});
+  // Root is exempt from password locks, not from code guessing; only the
+  // console (physical presence) is never locked.
+  if (static_cast<int>(f.size()) >= t.totp.max_failures && lockable && !rec.state.locked_at(t.now)) {
+    auto len = lock_now(rec.state, t.cfg, t.now);
+    mark_dirty(e);
+    *locked_now = true;
+    log::event(log::Priority::kWarning, log::kMsgLocked,
+               "locked " + rec.name + " for " + format_duration(len) + " after " +
+                   std::to_string(f.size()) + " wrong codes",
+               {{"VIGIL_USER", rec.name},
+                {"VIGIL_REASON", "too many wrong second-factor codes"},
+                {"VIGIL_UNLOCK_TIME", std::to_string(to_epoch(rec.state.locked_until))}});
+  }
 }
 
 void Engine::verify(VerifyRequest req, std::function<void(VerifyResult)> done) {
@@ -71,15 +105,16 @@ void Engine::verify(VerifyRequest req, std::function<void(VerifyResult)> done) {
     BucketRecord& rec = (*e)->record;
 
     // The challenge left by this call's right password: one use only.
-    auto it = challenges_.find(req.key + '\n' + req.nonce);
+    const std::string nonce_key = req.key + '\n' + req.nonce;
+    auto it = challenges_.find(nonce_key);
     if (req.nonce.empty() || it == challenges_.end() || t.now - it->second.at > std::chrono::minutes(5)) {
-      if (it != challenges_.end()) challenges_.erase(it);
+      if (it != challenges_.end()) drop_challenge(req.key, nonce_key);
       wipe(req.code);
       done(std::move(r));  // no right password in this call: refused, not counted
       return;
     }
     Challenge ch = it->second;
-    challenges_.erase(it);
+    drop_challenge(req.key, nonce_key);
     if (ch.no_factor) {
       wipe(req.code);
       log::event(log::Priority::kWarning, log::kMsgTotpMissing,
@@ -114,26 +149,9 @@ void Engine::verify(VerifyRequest req, std::function<void(VerifyResult)> done) {
                    rec.name + " logged in with a recovery code", {{"VIGIL_USER", rec.name}});
     } else {
       // A wrong or replayed code after a right password.
-      auto& f = (*e)->totp.otp_failures;
-      auto horizon = t.now - t.cfg.fail_interval;
-      std::erase_if(f, [&](TimePoint p) { return p <= horizon; });
-      f.push_back(t.now);
-      mark_totp_dirty(*e);
       r.counted = true;
-      log::event(log::Priority::kNotice, log::kMsgCodeRefused,
-                 std::string(c == CodeCheck::kReplay ? "replayed" : "wrong") + " code for " + rec.name,
-                 {{"VIGIL_USER", rec.name}, {"VIGIL_REASON", c == CodeCheck::kReplay ? "replay" : "wrong code"}});
-      if (static_cast<int>(f.size()) >= t.totp.max_failures && !ch.exempt) {
-        auto len = lock_now(rec.state, t.cfg, t.now);
-        mark_dirty(*e);
-        r.locked_now = true;
-        log::event(log::Priority::kWarning, log::kMsgLocked,
-                   "locked " + rec.name + " for " + format_duration(len) + " after " +
-                       std::to_string(f.size()) + " wrong codes following a right password",
-                   {{"VIGIL_USER", rec.name},
-                    {"VIGIL_REASON", "too many wrong second-factor codes"},
-                    {"VIGIL_UNLOCK_TIME", std::to_string(to_epoch(rec.state.locked_until))}});
-      }
+      count_wrong_code(t, *e, !ch.console,
+                       c == CodeCheck::kReplay ? "replayed code" : "wrong code", &r.locked_now);
     }
     // Used steps, used recovery codes and wrong codes are durable before the answer.
     t.after_commit.push_back([done = std::move(done), r](const Status& st) mutable {
@@ -174,11 +192,30 @@ void Engine::totp(TotpRequest req, std::function<void(TotpResult)> done) {
     TotpRecord& tr = (*e)->totp;
 
     // A non-root caller proves possession of the active factor with a code.
+    // Wrong proofs count like wrong codes at a login: guesses stay limited.
+    bool proof_failed = false;
     auto proves_factor = [&]() -> bool {
       if (req.root_caller) return true;
       if (req.code.empty()) return false;
       bool recovery = false;
-      return check_code(t, *e, req.code, &recovery) == CodeCheck::kOk;
+      if (check_code(t, *e, req.code, &recovery) == CodeCheck::kOk) return true;
+      bool locked = false;
+      count_wrong_code(t, *e, true, "wrong code for a second-factor change", &locked);
+      proof_failed = true;
+      return false;
+    };
+    // While the account is locked its factor cannot be changed by the user.
+    if (!req.root_caller && rec.state.locked_at(t.now))
+      return finish_now("the account is locked; try again after the lock ends, or ask an administrator");
+    auto refuse = [&](std::string why) {
+      if (!proof_failed) return finish_now(std::move(why));
+      // A counted wrong proof must be durable before the refusal.
+      wipe(req.code);
+      r.refusal = std::move(why);
+      t.after_commit.push_back([done = std::move(done), r = std::move(r)](const Status& st) mutable {
+        r.status = st;
+        done(std::move(r));
+      });
     };
 
     std::string event;
@@ -193,8 +230,8 @@ void Engine::totp(TotpRequest req, std::function<void(TotpResult)> done) {
                               " (log in again, then enrol), or an administrator");
         }
         if (tr.active() && !proves_factor())
-          return finish_now("a second factor is already active: re-enrolling needs a current "
-                            "code or a recovery code (VIGIL_CODE)");
+          return refuse("a second factor is already active: re-enrolling needs a current "
+                        "code or a recovery code (VIGIL_CODE)");
         Bytes secret = totp::new_secret();
         tr.pending_box = key_->seal(secret);
         tr.pending_at = t.now;
@@ -224,6 +261,11 @@ void Engine::totp(TotpRequest req, std::function<void(TotpResult)> done) {
         tr.confirmed_at = t.now;
         tr.otp_failures.clear();
         tr.required_since = TimePoint{};
+        {
+          // Recovery codes of an earlier factor are void with the new one.
+          int64_t uid = req.uid;
+          ops_.push_back([uid](Store& s) { return s.replace_recovery_codes(uid, {}); });
+        }
         event = "second factor active for " + req.name;
         msg_id = log::kMsgTotpConfirmed;
         break;
@@ -232,10 +274,14 @@ void Engine::totp(TotpRequest req, std::function<void(TotpResult)> done) {
         if (!tr.active() && tr.pending_box.empty())
           return finish_now(req.name + " has no second factor");
         if (tr.active() && !proves_factor())
-          return finish_now("disabling the second factor needs a current code or a recovery code (VIGIL_CODE)");
+          return refuse("disabling the second factor needs a current code or a recovery code (VIGIL_CODE)");
         int64_t uid = req.uid;
+        TimePoint required_since = tr.required_since;  // no fresh grace by disabling
+        int64_t last_step = tr.last_step;
         tr = TotpRecord{};
         tr.uid = uid;
+        tr.required_since = required_since;
+        tr.last_step = last_step;
         ops_.push_back([uid](Store& s) { return s.replace_recovery_codes(uid, {}); });
         event = "second factor removed for " + req.name;
         msg_id = log::kMsgTotpDisabled;
@@ -244,7 +290,7 @@ void Engine::totp(TotpRequest req, std::function<void(TotpResult)> done) {
       case TotpOp::kRecoveryCodes: {
         if (!tr.active()) return finish_now(req.name + " has no active second factor: enrol first");
         if (!proves_factor())
-          return finish_now("new recovery codes need a current code (VIGIL_CODE)");
+          return refuse("new recovery codes need a current code (VIGIL_CODE)");
         std::vector<std::pair<std::string, Bytes>> rows;
         r.codes = totp::new_recovery_codes(totp::kRecoveryCodes);
         for (const auto& c : r.codes) {

@@ -136,6 +136,23 @@ int main(int argc, char** argv) {
     log::error(key.error().message);
     return 1;
   }
+  if (auto box = (*store)->any_sealed_secret(); !box) {
+    log::error(box.error().message);
+    return 1;
+  } else if (*box) {
+    auto opened = (*key)->open(**box);
+    if (!opened) {
+      log::error("the TOTP key " + (*key)->source() +
+                 " does not open the stored secrets (a wrong key file or credential?); refusing "
+                 "to start");
+      return 1;
+    }
+    wipe(*opened);
+  }
+  if (cfg->totp.require != TotpRequire::kNone && cfg->totp.grace.count() == 0)
+    log::warning(std::string("[totp] require = \"") + require_name(cfg->totp.require) +
+                 "\" without grace: accounts it covers that have no factor can log in only on "
+                 "the console until an administrator enrols them");
 
   SystemClock clock;
   Engine engine(std::move(*store), clock, cfg->lockout, key->get(), cfg->totp);

@@ -44,6 +44,7 @@ Status write_new_key(const std::string& path) {
   Bytes key(kKeyLen);
   randombytes_buf(key.data(), key.size());
   std::string tmp = path + ".new";
+  ::unlink(tmp.c_str());  // a leftover of an interrupted creation
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
   if (fd < 0) return key_error("cannot create " + tmp + ": " + std::strerror(errno));
   bool ok = ::write(fd, key.data(), key.size()) == static_cast<ssize_t>(key.size()) && ::fsync(fd) == 0;
@@ -55,6 +56,13 @@ Status write_new_key(const std::string& path) {
     return key_error("cannot write " + path + ": " + std::strerror(err));
   }
   ::unlink(tmp.c_str());
+  // Make the new name durable before any secret is sealed with the key.
+  std::string dir = path.substr(0, path.rfind('/') == std::string::npos ? 0 : path.rfind('/'));
+  int dfd = ::open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dfd >= 0) {
+    ::fsync(dfd);
+    ::close(dfd);
+  }
   return Ok{};
 }
 

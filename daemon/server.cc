@@ -146,7 +146,13 @@ asio::awaitable<void> Server::session(stream_protocol::socket raw, Peer peer) {
       close_after = true;
     } else {
       reply = co_await dispatch(services_, peer, *call);
+      // Codes travel in requests: wipe every copy once handled.
+      if (auto c = call->params.find("code"); c != call->params.end() && c->value().is_string()) {
+        auto& js = c->value().as_string();
+        explicit_bzero(js.data(), js.size());
+      }
     }
+    explicit_bzero(frame.data(), frame.size());
     auto out = proto::encode(reply);
     if (!out) out = proto::encode(proto::Reply::failure(proto::kErrInternal, "reply too large"));
     if (!sock.is_open()) break;

@@ -547,3 +547,20 @@ Status SqliteStore::erase_device(int64_t uid, const std::string& device) {
 }
 
 }  // namespace vigil
+
+namespace vigil {
+Result<std::optional<Bytes>> SqliteStore::any_sealed_secret() {
+  auto p = prepare("SELECT coalesce(active_box, pending_box) FROM totp"
+                   " WHERE active_box IS NOT NULL OR pending_box IS NOT NULL LIMIT 1");
+  if (!p) return p.error();
+  int rc = sqlite3_step(*p);
+  std::optional<Bytes> out;
+  if (rc == SQLITE_ROW) {
+    const auto* b = static_cast<const uint8_t*>(sqlite3_column_blob(*p, 0));
+    out = Bytes(b, b + sqlite3_column_bytes(*p, 0));
+  }
+  sqlite3_finalize(*p);
+  if (rc != SQLITE_ROW && rc != SQLITE_DONE) return sql_error("sealed secret");
+  return out;
+}
+}  // namespace vigil

@@ -41,6 +41,7 @@ class SqliteStore final : public Store {
   Status put_totp(const TotpRecord& record) override;
   Status erase_totp(int64_t uid) override;
   Result<int64_t> count_totp_secrets() override;
+  Result<std::optional<Bytes>> any_sealed_secret() override;
   Status replace_recovery_codes(int64_t uid,
                                 const std::vector<std::pair<std::string, Bytes>>& codes) override;
   Result<std::optional<Bytes>> load_recovery_code(int64_t uid, const std::string& id) override;

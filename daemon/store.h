@@ -82,6 +82,8 @@ class Store {
   // Rows with a sealed secret (active or pending): decides whether a missing
   // key is fatal at start.
   virtual Result<int64_t> count_totp_secrets() = 0;
+  // Any one sealed secret, to check at start that the key opens it.
+  virtual Result<std::optional<Bytes>> any_sealed_secret() = 0;
 
   // Recovery codes: (uid, id) -> keyed hash.
   virtual Status replace_recovery_codes(int64_t uid,

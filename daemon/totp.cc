@@ -99,7 +99,7 @@ std::vector<std::string> new_recovery_codes(int n) {
   std::vector<std::string> codes;
   for (int i = 0; i < n; ++i) {
     std::string code;
-    for (int k = 0; k < 20; ++k) {
+    for (int k = 0; k < kRecoveryChars; ++k) {
       if (k && k % 5 == 0) code.push_back('-');
       code.push_back(kAlphabet[randombytes_uniform(32)]);
     }
@@ -115,9 +115,9 @@ std::optional<RecoveryCode> parse_recovery_code(std::string_view input) {
     char u = (c >= 'a' && c <= 'z') ? static_cast<char>(c - 32) : c;
     if (!std::strchr(kAlphabet, u) || u == '\0') return std::nullopt;
     norm.push_back(u);
-    if (norm.size() > 20) return std::nullopt;
+    if (norm.size() > static_cast<size_t>(kRecoveryChars)) return std::nullopt;
   }
-  if (norm.size() != 20) return std::nullopt;
+  if (norm.size() != static_cast<size_t>(kRecoveryChars)) return std::nullopt;
   return RecoveryCode{norm.substr(0, 5), norm};
 }
 

@@ -5,9 +5,10 @@
 //    (30-second steps, HMAC-SHA1) with liboath's validator and a constant-time
 //    comparison, and returns the matched step. Replay protection (the step
 //    must be later than the last accepted one) is the caller's rule.
-//  * Recovery codes are 20 base32 characters (100 random bits), shown as
-//    XXXXX-XXXXX-XXXXX-XXXXX. The first group is the code id, stored in clear
-//    so that checking one costs one hash; the whole code is what is hashed.
+//  * Recovery codes are 25 base32 characters, shown as
+//    XXXXX-XXXXX-XXXXX-XXXXX-XXXXX. The first group is the code id, stored in
+//    clear so that checking one costs one hash; the other 20 characters (100
+//    random bits) stay secret. The whole code is what is hashed.
 //  * No function here logs or keeps anything.
 #pragma once
 
@@ -26,6 +27,7 @@ inline constexpr int kStepSeconds = 30;
 inline constexpr int kDigits = 6;
 inline constexpr int kSecretBytes = 20;
 inline constexpr int kRecoveryCodes = 10;
+inline constexpr int kRecoveryChars = 25;
 
 int64_t step_at(TimePoint now);
 bool looks_like_otp(std::string_view code);
@@ -37,7 +39,7 @@ std::string otpauth_uri(std::string_view issuer, std::string_view user, std::str
 
 struct RecoveryCode {
   std::string id;    // first group, upper case
-  std::string text;  // normalised: 20 characters, no separators
+  std::string text;  // normalised: 25 characters, no separators
 };
 // n fresh codes, formatted for display.
 std::vector<std::string> new_recovery_codes(int n);

@@ -303,8 +303,10 @@ int authenticate(pam_handle_t* pamh, int argc, const char** argv) {
   if (!ask_code(pamh, &code)) return PAM_AUTH_ERR;
   // Clients that answer every prompt with the password (sshd's
   // PasswordAuthentication, python-pam, screen lockers): drop it, uncounted.
-  const std::string authtok = item(pamh, PAM_AUTHTOK);
-  if (code.empty() || code == authtok) {
+  std::string authtok = item(pamh, PAM_AUTHTOK);
+  const bool is_password = code == authtok;
+  wipe(authtok);
+  if (code.empty() || is_password) {
     wipe(code);
     if (o.debug) pam_syslog(pamh, LOG_DEBUG, "code prompt answered with the password; dropped");
     return PAM_AUTH_ERR;

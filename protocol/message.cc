@@ -4,6 +4,8 @@
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
 
+#include <algorithm>
+
 #include "protocol/names.h"
 
 namespace vigil::proto {
@@ -123,6 +125,9 @@ FrameReader::State FrameReader::next(std::string* frame) {
     return State::kTooLarge;
   }
   frame->assign(buf_, pos_, nul - pos_);
+  // The consumed bytes may hold a code: do not leave them in the buffer.
+  std::fill(buf_.begin() + static_cast<std::ptrdiff_t>(pos_),
+            buf_.begin() + static_cast<std::ptrdiff_t>(nul + 1), '\0');
   pos_ = nul + 1;
   return State::kFrame;
 }

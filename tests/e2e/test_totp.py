@@ -135,7 +135,7 @@ class Totp(TotpCase):
         self.assertEqual(p.returncode, 0, p.stderr)
         codes = json.loads(p.stdout)["codes"]
         self.assertEqual(len(codes), 10)
-        self.assertTrue(all(len(c.replace("-", "")) == 20 for c in codes), "100 bits each")
+        self.assertTrue(all(len(c.replace("-", "")) == 25 for c in codes), "an id and 100 bits each")
         self.assertEqual(self.login("alice", "alice-pw", codes[0].lower())["results"][0]["rc"],
                          PAM_SUCCESS, "accepted at the code prompt, case-insensitive")
         self.assertEqual(self.login("alice", "alice-pw", codes[0])["results"][0]["rc"], PAM_AUTH_ERR,
@@ -155,7 +155,7 @@ class Totp(TotpCase):
         self.assertFalse(self.env.status("alice")["locked"])
         self.login("alice", "alice-pw", "000001")
         self.assertTrue(self.env.status("alice")["locked"], "max_failures=3 reached")
-        self.assertIn("wrong codes following a right password", self.env.log())
+        self.assertIn("locked alice for 10m after 3 wrong codes", self.env.log())
         wait_for_fresh_step()
         self.assertEqual(self.login("alice", "alice-pw", oathtool(secret, +30))["results"][0]["rc"],
                          PAM_AUTH_ERR, "locked: the right password and code are refused")
@@ -251,6 +251,59 @@ class Totp(TotpCase):
         os.rename(self.env.state + "/totp.key.saved", self.env.state + "/totp.key")
         self.env.start()
         self.assertTrue(self.totp_status("alice")["enrolled"])
+
+
+class TotpHardening(TotpCase):
+    totp = {"max_failures": 3}
+
+    def test_code_guessing_through_factor_changes_is_limited(self):
+        self.enroll("alice")
+        for guess in ("000000", "000001", "000002"):
+            p = self.ctl_code("totp", "disable", code=guess, uid=ALICE)
+            self.assertEqual(p.returncode, 1)
+        self.assertTrue(self.env.status("alice")["locked"], "three wrong proofs lock, as at a login")
+        p = self.ctl_code("totp", "recovery-codes", code="000003", uid=ALICE)
+        self.assertEqual(p.returncode, 1)
+        self.assertIn("locked", p.stderr)
+        self.assertTrue(self.totp_status("alice")["enrolled"])
+
+    def test_parallel_logins_with_one_recovery_code_exactly_one_wins(self):
+        self.enroll("alice")
+        code = json.loads(self.ctl_code("totp", "recovery-codes", "alice", "--json").stdout)["codes"][0]
+        results = [self.env.pam_async("alice", ["alice-pw", code], service="vigil-authtok")
+                   for _ in range(4)]
+        for t, _ in results:
+            t.join()
+        rcs = sorted(r["results"][0]["rc"] for _, r in results)
+        self.assertEqual(rcs, [PAM_SUCCESS, PAM_AUTH_ERR, PAM_AUTH_ERR, PAM_AUTH_ERR])
+
+    def test_a_new_factor_voids_the_old_recovery_codes(self):
+        self.enroll("alice")
+        old = json.loads(self.ctl_code("totp", "recovery-codes", "alice", "--json").stdout)["codes"]
+        self.assertEqual(self.ctl_code("totp", "disable", "alice").returncode, 0)
+        secret = self.enroll("alice")
+        self.assertEqual(self.totp_status("alice")["recovery_codes"], 0)
+        self.assertEqual(self.login("alice", "alice-pw", old[0])["results"][0]["rc"], PAM_AUTH_ERR)
+
+    def test_a_wrong_key_is_refused_at_start(self):
+        self.enroll("alice")
+        self.env.stop()
+        with open(self.env.state + "/totp.key", "wb") as f:
+            f.write(os.urandom(32))
+        p = subprocess.run([VIGILD, "--config", self.env.conf_path], capture_output=True, text=True,
+                           env=self.env.nss_env(), timeout=10)
+        self.assertNotEqual(p.returncode, 0)
+        self.assertIn("does not open the stored secrets", p.stderr)
+
+
+class RequireAllNoGrace(TotpCase):
+    totp = {"require": "all"}
+
+    def test_the_console_stays_open_when_nobody_can_enrol(self):
+        self.assertEqual(self.login("carol", "carol-pw", "x")["results"][0]["rc"], PAM_AUTH_ERR)
+        out = self.env.pam("carol", ["carol-pw", "x"], service="vigil-authtok", rhost=None, tty="tty1")
+        self.assertEqual(out["results"][0]["rc"], PAM_SUCCESS)
+        self.assertIn("without grace", self.env.log())
 
 
 class RequireAdmins(TotpCase):

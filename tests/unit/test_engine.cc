@@ -50,6 +50,7 @@ class FlakyStore final : public Store {
   Status put_totp(const TotpRecord& r) override { return inner_->put_totp(r); }
   Status erase_totp(int64_t u) override { return inner_->erase_totp(u); }
   Result<int64_t> count_totp_secrets() override { return inner_->count_totp_secrets(); }
+  Result<std::optional<Bytes>> any_sealed_secret() override { return inner_->any_sealed_secret(); }
   Status replace_recovery_codes(int64_t u, const std::vector<std::pair<std::string, Bytes>>& c) override {
     return inner_->replace_recovery_codes(u, c);
   }

@@ -81,17 +81,18 @@ TEST(RecoveryCodes, FormatAndParse) {
   std::set<std::string> unique(codes.begin(), codes.end());
   EXPECT_EQ(unique.size(), 10u);
   for (const auto& c : codes) {
-    EXPECT_EQ(c.size(), 23u);  // 4 groups of 5, 3 dashes: 100 bits
+    EXPECT_EQ(c.size(), 29u);  // 5 groups of 5, 4 dashes: a clear id and 100 secret bits
     auto p = totp::parse_recovery_code(c);
     ASSERT_TRUE(p.has_value());
-    EXPECT_EQ(p->text.size(), 20u);
+    EXPECT_EQ(p->text.size(), 25u);
     EXPECT_EQ(p->id, p->text.substr(0, 5));
   }
-  auto p = totp::parse_recovery_code("abcde fghij-KLMNO-pqrst");
+  auto p = totp::parse_recovery_code("abcde fghij-KLMNO-pqrst-UVWXY");
   ASSERT_TRUE(p.has_value());
-  EXPECT_EQ(p->text, "ABCDEFGHIJKLMNOPQRST");
-  EXPECT_FALSE(totp::parse_recovery_code("ABCDE-FGHIJ-KLMNO").has_value());
-  EXPECT_FALSE(totp::parse_recovery_code("ABCDE-FGHIJ-KLMNO-PQRS1").has_value());
+  EXPECT_EQ(p->text, "ABCDEFGHIJKLMNOPQRSTUVWXY");
+  EXPECT_EQ(p->id, "ABCDE");
+  EXPECT_FALSE(totp::parse_recovery_code("ABCDE-FGHIJ-KLMNO-PQRST").has_value());
+  EXPECT_FALSE(totp::parse_recovery_code("ABCDE-FGHIJ-KLMNO-PQRST-UVWX1").has_value());
   EXPECT_FALSE(totp::parse_recovery_code("123456").has_value());
 }
 
