@@ -236,6 +236,11 @@ void print_one(const json::object& a) {
     std::printf("second factor: %s\n", f.c_str());
     if (num(t, "failures")) std::printf("wrong codes:   %lld within fail_interval\n", (long long)num(t, "failures"));
   }
+  if (auto it = a.find("known_devices"); it != a.end() && it->value().is_object()) {
+    const auto& k = it->value().as_object();
+    std::printf("known devices: %lld; their own bucket: %s, %lld failures\n", (long long)num(a, "devices"),
+                state_text(k).c_str(), (long long)num(k, "failures"));
+  }
   if (flag(a, "admin")) std::printf("role:          administrator\n");
 }
 
@@ -287,6 +292,17 @@ int main(int argc, char** argv) {
                         "current code unless root");
   codes->add_option("USER", totp_user, "user name (default: yourself)");
   codes->add_flag("--json", totp_json, "print {\"user\",\"codes\":[...]} for scripts");
+
+  std::string dev_user, dev_device;
+  bool dev_json = false, dev_all = false;
+  auto* devices = app.add_subcommand(
+      "devices", "list a user's known devices with first and last use (yours, or USER's)");
+  devices->add_option("USER", dev_user, "user name (default: yourself)");
+  devices->add_flag("--json", dev_json, "print JSON for scripts");
+  auto* forget = devices->add_subcommand("forget", "forget one known device of USER, or all of them");
+  forget->add_option("USER", dev_user, "user name")->required();
+  forget->add_option("DEVICE", dev_device, "device id, as 'vigilctl devices' shows it");
+  forget->add_flag("--all", dev_all, "forget every known device of USER");
 
   app.set_version_flag("", "");
   try {
@@ -370,6 +386,39 @@ int main(int argc, char** argv) {
     std::printf("Recovery codes for %s. Each works once, in place of a code. Keep them offline;\n"
                 "printing a new set voids these.\n\n", str(*r, "user").c_str());
     for (const auto& c : (*r)["codes"].as_array()) std::printf("  %s\n", c.as_string().c_str());
+    return 0;
+  }
+  if (forget->parsed()) {
+    if (dev_all == !dev_device.empty()) {
+      std::cerr << "vigilctl: give either DEVICE or --all\n";
+      return kExitUsage;
+    }
+    json::object p;
+    p["user"] = dev_user;
+    if (dev_all) p["all"] = true;
+    else p["device"] = dev_device;
+    auto r = call(g, proto::kDevicesForget, std::move(p));
+    if (!r) return kExitError;
+    std::printf("forgot %lld device(s) of %s\n", (long long)num(*r, "forgotten"), str(*r, "user").c_str());
+    return 0;
+  }
+  if (devices->parsed()) {
+    json::object p;
+    if (!dev_user.empty()) p["user"] = dev_user;
+    auto r = call(g, proto::kDevicesList, std::move(p));
+    if (!r) return kExitError;
+    if (dev_json) {
+      std::cout << json::serialize(*r) << "\n";
+      return 0;
+    }
+    const auto& list = (*r)["devices"].as_array();
+    std::printf("%-48s %-25s %-25s %s\n", "DEVICE", "FIRST USE", "LAST USE", "STATE");
+    for (const auto& v : list) {
+      const auto& d = v.as_object();
+      std::printf("%-48s %-25s %-25s %s\n", str(d, "device").c_str(), when(num(d, "first_seen")).c_str(),
+                  when(num(d, "last_seen")).c_str(), flag(d, "known") ? "known" : "expired");
+    }
+    if (list.empty()) std::printf("(%s has no known device yet)\n", str(*r, "user").c_str());
     return 0;
   }
   if (reset->parsed()) {

@@ -144,6 +144,10 @@ const std::map<std::string, std::map<std::string, Setter>>& schema() {
            {"even_deny_root", bool_setter(&Config::lockout, &LockoutConfig::even_deny_root)},
            {"console_exempt", bool_setter(&Config::lockout, &LockoutConfig::console_exempt)},
        }},
+      {"devices",
+       {
+           {"trust_days", int_setter(&Config::devices, &DevicesConfig::trust_days, 1, 3650)},
+       }},
       {"roles",
        {
            {"admin_groups", groups_setter()},

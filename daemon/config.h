@@ -54,8 +54,13 @@ struct TotpConfig {
   std::string issuer = "vigil";    // shown in authenticator apps
 };
 
+struct DevicesConfig {
+  int trust_days = 30;  // a device stays known this long after its last use
+};
+
 struct Config {
   DaemonConfig daemon;
+  DevicesConfig devices;
   LockoutConfig lockout;
   RolesConfig roles;
   TotpConfig totp;

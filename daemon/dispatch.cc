@@ -7,6 +7,7 @@
 #include <functional>
 #include <optional>
 
+#include "daemon/device.h"
 #include "daemon/log.h"
 #include "daemon/offload.h"
 #include "daemon/secrets.h"
@@ -117,6 +118,14 @@ bool totp_required(const Config& cfg, const Identity& id) {
   return true;
 }
 
+// The device of a login (device.h), from the report's parameters.
+std::string login_device(const json::object& p) {
+  auto info = proto::get_optional_string(p, "auth_info");
+  std::optional<std::string> fp;
+  if (info && *info && (*info)->size() <= 16384) fp = device::ssh_fingerprint(**info);
+  return device::device_id(opt(p, "service"), opt(p, "rhost"), opt(p, "tty"), fp);
+}
+
 // A code parameter: short, and wiped by whoever takes it.
 std::string take_code(const json::object& p) {
   auto v = proto::get_optional_string(p, "code");
@@ -129,8 +138,10 @@ std::string take_code(const json::object& p) {
 // A failure report is never lost to its metadata: over-long optional strings
 // are truncated by the handler, not refused. Types are still checked.
 std::optional<Reply> validate_report(const json::object& p) {
-  if (auto r = only_keys(p, {"user", "outcome", "nonce", "service", "rhost", "tty", "ruser", "setuid"}))
+  if (auto r = only_keys(p, {"user", "outcome", "nonce", "service", "rhost", "tty", "ruser", "setuid",
+                             "auth_info"}))
     return r;
+  if (auto r = check_strings(p, {"auth_info"}, SIZE_MAX)) return r;
   if (auto r = check_strings(p, {"service", "rhost", "tty", "ruser"}, SIZE_MAX)) return r;
   if (auto it = p.find("setuid"); it != p.end() && !it->value().is_bool())
     return invalid("parameter \"setuid\" must be a boolean");
@@ -143,7 +154,7 @@ std::optional<Reply> validate_report(const json::object& p) {
 }
 
 std::optional<Reply> validate_account(const json::object& p) {
-  if (auto r = only_keys(p, {"user", "service", "rhost", "tty", "ruser", "setuid"})) return r;
+  if (auto r = only_keys(p, {"user", "service", "rhost", "tty", "ruser", "setuid", "auth_info"})) return r;
   return check_strings(p, {"service", "rhost", "tty", "ruser"}, SIZE_MAX);
 }
 
@@ -173,6 +184,7 @@ boost::asio::awaitable<Reply> handle_report(Services& sv, const Peer& peer, cons
     req.exempt = root_exempt || console_exempt;
     req.console = console_exempt;
     req.totp_required = totp_required(cfg, id);
+    req.device = login_device(p);
   } else {
     req.key = unknown_name_key(sv.name_key, target.given_name);
   }
@@ -216,6 +228,10 @@ boost::asio::awaitable<Reply> handle_status_get(Services& sv, const Peer&, const
   out["user"] = id.name;
   out["uid"] = static_cast<int64_t>(id.uid);
   out["admin"] = is_admin(*sv.config, id);
+  LockState ks = view->known_bucket ? view->known_bucket->state : LockState{};
+  json::object kj = state_json(ks, wall_now());
+  out["known_devices"] = std::move(kj);
+  out["devices"] = static_cast<int64_t>(view->devices.size());
   json::object t;
   t["enrolled"] = view->totp_active;
   t["pending"] = view->totp_pending;
@@ -350,6 +366,59 @@ boost::asio::awaitable<Reply> handle_recovery_codes(Services& sv, const Peer& pe
   co_return co_await run_totp(sv, peer, p, t, TotpOp::kRecoveryCodes);
 }
 
+std::optional<Reply> validate_forget(const json::object& p) {
+  if (auto r = only_keys(p, {"user", "device", "all"})) return r;
+  if (auto r = check_strings(p, {"device"}, 512)) return r;
+  bool all = flag(p, "all");
+  auto dev = proto::get_optional_string(p, "device");
+  if (all == (dev && *dev && !(*dev)->empty()))
+    return invalid("give either a device or \"all\": true");
+  return std::nullopt;
+}
+
+boost::asio::awaitable<Reply> handle_devices_list(Services& sv, const Peer&, const json::object&,
+                                                  const Target& target) {
+  if (!target.lookup.found()) co_return Reply::failure(proto::kErrNotFound, "no such user");
+  const auto& id = target.lookup.id;
+  std::optional<int64_t> uid = id.uid;
+  auto start = [&](auto deliver) { sv.engine->get(account_key(id.uid), uid, std::move(deliver)); };
+  auto view = co_await await_callback<Result<AccountView>>(start);
+  if (!view) co_return unavailable("state unavailable");
+  const auto horizon = wall_now() - std::chrono::days(sv.config->devices.trust_days);
+  json::array list;
+  for (const auto& d : view->devices) {
+    json::object o;
+    o["device"] = d.device;
+    o["first_seen"] = to_epoch(d.first_seen);
+    o["last_seen"] = to_epoch(d.last_seen);
+    o["known"] = d.last_seen > horizon;
+    list.push_back(std::move(o));
+  }
+  json::object out;
+  out["user"] = id.name;
+  out["trust_days"] = sv.config->devices.trust_days;
+  out["devices"] = std::move(list);
+  co_return Reply::success(std::move(out));
+}
+
+boost::asio::awaitable<Reply> handle_devices_forget(Services& sv, const Peer&, const json::object& p,
+                                                    const Target& target) {
+  if (!target.lookup.found()) co_return Reply::failure(proto::kErrNotFound, "no such user");
+  const auto& id = target.lookup.id;
+  std::string device = flag(p, "all") ? std::string() : opt(p, "device");
+  auto start = [&](auto deliver) {
+    sv.engine->forget_devices(id.uid, id.name, device, std::move(deliver));
+  };
+  auto n = co_await await_callback<Result<int64_t>>(start);
+  if (!n) co_return unavailable("the change could not be recorded");
+  if (*n == 0 && !device.empty())
+    co_return Reply::failure(proto::kErrNotFound, id.name + " has no known device " + device);
+  json::object out;
+  out["user"] = id.name;
+  out["forgotten"] = *n;
+  co_return Reply::success(std::move(out));
+}
+
 const Method kMethods[] = {
     {proto::kAuthReport, Who::kSelf, Subject::kAnyName, validate_report, handle_report},
     {proto::kAccountCheck, Who::kSelf, Subject::kUser, validate_account, handle_account},
@@ -362,6 +431,9 @@ const Method kMethods[] = {
     {proto::kTotpConfirm, Who::kSelf, Subject::kUserOrSelf, validate_totp, handle_confirm},
     {proto::kTotpDisable, Who::kSelf, Subject::kUserOrSelf, validate_totp, handle_disable},
     {proto::kTotpRecoveryCodes, Who::kSelf, Subject::kUserOrSelf, validate_totp, handle_recovery_codes},
+    {proto::kDevicesList, Who::kSelf, Subject::kUserOrSelf, validate_user_only, handle_devices_list},
+    // Forgetting devices only makes logins stricter: a user may do it too.
+    {proto::kDevicesForget, Who::kSelf, Subject::kUser, validate_forget, handle_devices_forget},
 };
 
 Reply denied(const Peer& peer, std::string_view method, std::string msg) {

@@ -24,8 +24,13 @@ std::string who(const BucketRecord& r) {
 }  // namespace
 
 Engine::Engine(std::unique_ptr<Store> store, const Clock& clock, LockoutConfig config,
-               const SecretKey* key, TotpConfig totp)
-    : store_(std::move(store)), clock_(clock), key_(key), config_(config), totp_config_(totp) {}
+               const SecretKey* key, TotpConfig totp, DevicesConfig devices)
+    : store_(std::move(store)),
+      clock_(clock),
+      key_(key),
+      config_(config),
+      totp_config_(totp),
+      devices_config_(devices) {}
 
 Engine::~Engine() { stop(); }
 
@@ -40,10 +45,12 @@ void Engine::stop() {
   if (thread_.joinable()) thread_.join();
 }
 
-void Engine::set_config(const LockoutConfig& config, const TotpConfig& totp) {
+void Engine::set_config(const LockoutConfig& config, const TotpConfig& totp,
+                        const DevicesConfig& devices) {
   std::lock_guard lock(mu_);
   pending_config_ = config;
   pending_totp_config_ = totp;
+  pending_devices_config_ = devices;
 }
 
 void Engine::submit(Job job) {
@@ -69,6 +76,10 @@ void Engine::run() {
       if (pending_totp_config_) {
         totp_config_ = *pending_totp_config_;
         pending_totp_config_.reset();
+      }
+      if (pending_devices_config_) {
+        devices_config_ = *pending_devices_config_;
+        pending_devices_config_.reset();
       }
     }
     process_batch(batch);
@@ -98,6 +109,50 @@ void Engine::mark_dirty(Entry* e) {
   }
   e->dirty = true;
   dirty_.push_back(e);
+}
+
+Status Engine::load_devices(Entry* e, int64_t uid) {
+  if (e->devices_loaded) return Ok{};
+  auto r = store_->load_devices(uid);
+  if (!r) return r.error();
+  e->devices = std::move(*r);
+  e->devices_loaded = true;
+  return Ok{};
+}
+
+bool Engine::device_known(const Entry& acct, const std::string& device, TimePoint now) const {
+  const auto horizon = now - std::chrono::days(devices_config_.trust_days);
+  for (const auto& d : acct.devices)
+    if (d.device == device) return d.last_seen > horizon;
+  return false;
+}
+
+void Engine::trust_device(Txn& t, Entry* acct, const std::string& device) {
+  if (device.empty() || !acct->record.uid || !acct->devices_loaded) return;
+  const int64_t uid = *acct->record.uid;
+  DeviceRecord rec{device, t.now, t.now};
+  bool found = false;
+  for (auto& d : acct->devices) {
+    if (d.device == device) {
+      d.last_seen = t.now;
+      rec = d;
+      found = true;
+    }
+  }
+  if (!found) {
+    // Bounded per account: the least recently used device is forgotten.
+    if (acct->devices.size() >= kDevicesPerAccount) {
+      auto oldest = std::min_element(acct->devices.begin(), acct->devices.end(),
+                                     [](const auto& a, const auto& b) { return a.last_seen < b.last_seen; });
+      std::string gone = oldest->device;
+      acct->devices.erase(oldest);
+      ops_.push_back([uid, gone](Store& s) { return s.erase_device(uid, gone); });
+    }
+    acct->devices.push_back(rec);
+    log::info("new known device for " + acct->record.name,
+              {{"VIGIL_USER", acct->record.name}, {"VIGIL_DEVICE", device}});
+  }
+  ops_.push_back([uid, rec](Store& s) { return s.put_device(uid, rec); });
 }
 
 void Engine::add_challenge(const std::string& key, const std::string& nonce_key, Challenge c) {
@@ -135,7 +190,7 @@ Status Engine::load_totp(Entry* e, int64_t uid) {
 }
 
 void Engine::process_batch(std::deque<Job>& jobs) {
-  Txn txn{clock_.now(), config_, totp_config_, false, {}};
+  Txn txn{clock_.now(), config_, totp_config_, devices_config_, false, {}};
   for (auto& job : jobs) job(txn);
 
   Status status = Ok{};
@@ -271,18 +326,60 @@ void Engine::report(ReportRequest req, std::function<void(ReportResult)> done) {
     Outcome outcome = req.outcome;
     if (outcome == Outcome::kSuccess && prompt) outcome = Outcome::kPasswordOk;
 
+    // Devices: failures from known and from unknown devices count in separate
+    // buckets, so hammering from elsewhere never locks the owner's device.
+    Entry* acct = *e;
+    Entry* bucket = acct;
+    bool known = false;
+    if (req.uid && !req.device.empty()) {
+      if (auto st = load_devices(acct, *req.uid); !st) {
+        ReportResult r;
+        r.status = st.error();
+        done(std::move(r));
+        return;
+      }
+      known = device_known(*acct, req.device, t.now);
+      if (known) {
+        auto kb = entry(req.key + ":known");
+        if (!kb) {
+          ReportResult r;
+          r.status = kb.error();
+          done(std::move(r));
+          return;
+        }
+        bucket = *kb;
+        if (bucket->record.uid != req.uid) {
+          bucket->record.uid = req.uid;
+          bucket->record.name = req.name;
+          mark_dirty(bucket);
+        }
+      }
+    }
+    LockState& bs = bucket->record.state;
+    const char* bucket_name = known ? " (known devices)" : "";
+
     Attempt a{outcome, req.root_caller, req.exempt, t.now};
-    Decision d = decide(s, a, t.cfg);
+    Decision d = decide(bs, a, t.cfg);
     // A decision answered after its commit always writes its bucket, so that
     // a right password (before a code prompt) costs what a wrong one costs.
-    if (d.changed || d.must_commit) mark_dirty(*e);
+    if (d.changed || d.must_commit) mark_dirty(bucket);
+    if (outcome == Outcome::kSuccess && d.allow && req.root_caller && req.uid) {
+      // A complete successful login: the device becomes known, and the
+      // account remembers it (self-enrolment window).
+      trust_device(t, acct, req.device);
+      if (bucket != acct) {
+        acct->record.state.last_success = t.now;
+        mark_dirty(acct);
+      }
+    }
     if (!nonce_key.empty())
       nonces_[nonce_key] = Seen{d.allow && outcome != Outcome::kPasswordOk, t.now, prompt};
     bool verify = false;
     if (outcome == Outcome::kPasswordOk && d.allow) {
       if (!nonce_key.empty() && challenges_.size() < kChallengeMax) {
         add_challenge(req.key, nonce_key,
-                      Challenge{t.now, req.root_caller, req.exempt, req.console, no_factor});
+                      Challenge{t.now, req.root_caller, req.exempt, req.console, no_factor,
+                                bucket->record.key, req.device});
         verify = true;
       }
       d.allow = false;  // not yet: the code decides
@@ -294,21 +391,22 @@ void Engine::report(ReportRequest req, std::function<void(ReportResult)> done) {
                  {{"VIGIL_USER", who(rec)}, {"VIGIL_REASON", "totp required, grace"}});
 
     if (d.unlocked)
-      log::event(log::Priority::kNotice, log::kMsgUnlocked, "lock expired: " + who(rec),
+      log::event(log::Priority::kNotice, log::kMsgUnlocked, "lock expired: " + who(rec) + bucket_name,
                  {{"VIGIL_USER", who(rec)}, {"VIGIL_REASON", "unlock_time elapsed"}});
     if (d.locked_now)
       log::event(log::Priority::kWarning, log::kMsgLocked,
-                 "locked " + who(rec) + " for " + format_duration(d.lock_for) + " after " +
-                     std::to_string(t.cfg.deny) + " failures",
+                 "locked " + who(rec) + bucket_name + " for " + format_duration(d.lock_for) +
+                     " after " + std::to_string(t.cfg.deny) + " failures",
                  {{"VIGIL_USER", who(rec)},
                   {"VIGIL_REASON", "too many failures"},
-                  {"VIGIL_UNLOCK_TIME", std::to_string(to_epoch(s.locked_until))}});
+                  {"VIGIL_UNLOCK_TIME", std::to_string(to_epoch(bs.locked_until))}});
     if (d.refused_locked)
       log::debug("refused while locked", {{"VIGIL_USER", who(rec)}});
 
     ReportResult r;
     r.decision = d;
-    r.state = s;
+    r.state = bs;
+    r.known_device = known;
     r.prompt = prompt;
     r.verify = verify;
     r.in_grace = in_grace;
@@ -340,6 +438,29 @@ void Engine::get(std::string key, std::optional<int64_t> uid,
     }
     if (view.bucket) expire(view.bucket->state, t.cfg, t.now);
     if (uid) {
+      const std::string kkey = key + ":known";
+      if (auto kit = cache_.find(kkey); kit != cache_.end()) {
+        view.known_bucket = kit->second.record;
+      } else {
+        auto loaded = store_->load(kkey);
+        if (!loaded) {
+          done(loaded.error());
+          return;
+        }
+        view.known_bucket = std::move(*loaded);
+      }
+      if (view.known_bucket) expire(view.known_bucket->state, t.cfg, t.now);
+      auto cit = cache_.find(key);
+      if (cit != cache_.end() && cit->second.devices_loaded) {
+        view.devices = cit->second.devices;
+      } else {
+        auto loaded = store_->load_devices(*uid);
+        if (!loaded) {
+          done(loaded.error());
+          return;
+        }
+        view.devices = std::move(*loaded);
+      }
       auto it = cache_.find(key);
       std::optional<TotpRecord> tr;
       if (it != cache_.end() && it->second.totp_loaded) {
@@ -408,10 +529,41 @@ void Engine::reset(std::string key, int64_t uid, std::string name,
     rec.name = name;
     vigil::reset(rec.state);
     mark_dirty(*e);
+    if (auto kb = entry(key + ":known"); kb) {
+      r.was_locked = r.was_locked || (*kb)->record.state.locked_at(t.now);
+      if (!is_idle((*kb)->record.state, t.now)) {
+        vigil::reset((*kb)->record.state);
+        (*kb)->record.uid = uid;
+        (*kb)->record.name = name;
+        mark_dirty(*kb);
+      }
+    }
     t.full_sync = true;
     t.after_commit.push_back([done = std::move(done), r](const Status& st) mutable {
       r.status = st;
       done(std::move(r));
+    });
+  });
+}
+
+void Engine::forget_devices(int64_t uid, std::string name, std::string device,
+                            std::function<void(Result<int64_t>)> done) {
+  submit([this, uid, name = std::move(name), device = std::move(device),
+          done = std::move(done)](Txn& t) mutable {
+    auto e = entry("uid:" + std::to_string(uid));
+    if (!e) return done(e.error());
+    if (auto st = load_devices(*e, uid); !st) return done(st.error());
+    auto& list = (*e)->devices;
+    int64_t n = static_cast<int64_t>(std::erase_if(
+        list, [&](const DeviceRecord& d) { return device.empty() || d.device == device; }));
+    ops_.push_back([uid, device](Store& s) { return s.erase_device(uid, device); });
+    t.full_sync = true;
+    log::event(log::Priority::kNotice, log::kMsgDevicesForgotten,
+               "forgot " + std::to_string(n) + " known device(s) of " + name,
+               {{"VIGIL_USER", name}, {"VIGIL_DEVICE", device.empty() ? "all" : device}});
+    t.after_commit.push_back([done = std::move(done), n](const Status& st) mutable {
+      if (!st) return done(st.error());
+      done(n);
     });
   });
 }

@@ -56,6 +56,7 @@ struct ReportRequest {
   bool exempt = false;
   bool console = false;        // a console login vouched for by a root caller
   bool totp_required = false;  // by [totp] require, for this account
+  std::string device;          // device id (device.h); empty: none (unknown)
 };
 
 struct ReportResult {
@@ -67,6 +68,7 @@ struct ReportResult {
   bool verify = false;   // the password was right: a code must follow (challenge left)
   bool in_grace = false; // required but not enrolled, still within [totp] grace
   TimePoint grace_ends{};
+  bool known_device = false;
 };
 
 struct VerifyRequest {
@@ -107,6 +109,8 @@ struct TotpResult {
 // What Status.Get shows: the bucket and the second factor, without secrets.
 struct AccountView {
   std::optional<BucketRecord> bucket;
+  std::optional<BucketRecord> known_bucket;  // failures from known devices
+  std::vector<DeviceRecord> devices;
   bool totp_active = false;
   bool totp_pending = false;
   int64_t recovery_codes = 0;
@@ -127,7 +131,7 @@ class Engine {
   // key may be null: TOTP operations then fail closed (used by tests of the
   // lockout alone).
   Engine(std::unique_ptr<Store> store, const Clock& clock, LockoutConfig config,
-         const SecretKey* key = nullptr, TotpConfig totp = {});
+         const SecretKey* key = nullptr, TotpConfig totp = {}, DevicesConfig devices = {});
   ~Engine();
   Engine(const Engine&) = delete;
   Engine& operator=(const Engine&) = delete;
@@ -136,7 +140,9 @@ class Engine {
   // Finishes queued jobs, commits, and joins the thread.
   void stop();
 
-  void set_config(const LockoutConfig& config, const TotpConfig& totp = {});  // from the next batch
+  // Applies from the next batch.
+  void set_config(const LockoutConfig& config, const TotpConfig& totp = {},
+                  const DevicesConfig& devices = {});
 
   void report(ReportRequest req, std::function<void(ReportResult)> done);
   void verify(VerifyRequest req, std::function<void(VerifyResult)> done);
@@ -146,6 +152,9 @@ class Engine {
   void list(std::function<void(Result<std::vector<BucketRecord>>)> done);
   void reset(std::string key, int64_t uid, std::string name,
              std::function<void(ResetResult)> done);
+  // Forgets one known device ("" = all). Reports how many were forgotten.
+  void forget_devices(int64_t uid, std::string name, std::string device,
+                      std::function<void(Result<int64_t>)> done);
   // Counts for STATUS= lines.
   void count_locked(std::function<void(Result<int64_t>)> done);
 
@@ -156,6 +165,8 @@ class Engine {
     bool totp_loaded = false;
     bool totp_dirty = false;
     TotpRecord totp;  // valid when totp_loaded; empty() when there is none
+    bool devices_loaded = false;
+    std::vector<DeviceRecord> devices;  // known devices, valid when devices_loaded
   };
   struct Challenge {
     TimePoint at;
@@ -163,6 +174,8 @@ class Engine {
     bool exempt = false;
     bool console = false;    // a console login: the code limit does not lock it
     bool no_factor = false;  // required but not enrolled: always refused
+    std::string bucket_key;  // the bucket the password was decided in
+    std::string device;
   };
   static constexpr std::size_t kChallengesPerAccount = 8;
   enum class CodeCheck { kOk, kWrong, kReplay, kNoFactor, kError };
@@ -174,6 +187,11 @@ class Engine {
   void process_batch(std::deque<Job>& jobs);
   Result<Entry*> entry(const std::string& key);
   Status load_totp(Entry* e, int64_t uid);
+  Status load_devices(Entry* e, int64_t uid);
+  bool device_known(const Entry& acct, const std::string& device, TimePoint now) const;
+  // A complete successful login from a root caller: the device becomes known.
+  void trust_device(Txn& t, Entry* acct, const std::string& device);
+  static constexpr std::size_t kDevicesPerAccount = 64;
   void mark_dirty(Entry* e);
   void mark_totp_dirty(Entry* e);
   // Checks a TOTP code (against the active secret) or a recovery code, and
@@ -197,13 +215,16 @@ class Engine {
   LockoutConfig config_;
   TotpConfig totp_config_;
   std::optional<TotpConfig> pending_totp_config_;
+  DevicesConfig devices_config_;
+  std::optional<DevicesConfig> pending_devices_config_;
   std::unordered_map<std::string, Challenge> challenges_;  // key + '\n' + nonce
   std::unordered_map<std::string, std::deque<std::string>> challenge_order_;  // per key, oldest first
   std::unordered_set<std::string> used_codes_;  // recovery codes used in this batch (uid:id)
   void add_challenge(const std::string& key, const std::string& nonce_key, Challenge c);
   void drop_challenge(const std::string& key, const std::string& nonce_key);
   // A wrong code (login or proof): counts, and locks at [totp] max_failures.
-  void count_wrong_code(Txn& t, Entry* e, bool lockable, const char* what, bool* locked_now);
+  void count_wrong_code(Txn& t, Entry* acct, Entry* bucket, bool lockable, const char* what,
+                        bool* locked_now);
   std::vector<std::function<Status(Store&)>> ops_;        // extra writes for this batch
   std::unordered_map<std::string, Entry> cache_;  // nodes are stable: pointers stay valid
   std::vector<Entry*> dirty_;                      // entries to write with this batch

@@ -65,8 +65,9 @@ Engine::CodeCheck Engine::check_code(Txn& t, Entry* e, std::string& code, bool* 
   return CodeCheck::kOk;
 }
 
-void Engine::count_wrong_code(Txn& t, Entry* e, bool lockable, const char* what, bool* locked_now) {
-  BucketRecord& rec = e->record;
+void Engine::count_wrong_code(Txn& t, Entry* e, Entry* bucket, bool lockable, const char* what,
+                              bool* locked_now) {
+  BucketRecord& rec = bucket->record;
   auto& f = e->totp.otp_failures;
   auto horizon = t.now - t.cfg.fail_interval;
   std::erase_if(f, [&](TimePoint p) { return p <= horizon; });
@@ -80,7 +81,7 @@ void Engine::count_wrong_code(Txn& t, Entry* e, bool lockable, const char* what,
   // console (physical presence) is never locked.
   if (static_cast<int>(f.size()) >= t.totp.max_failures && lockable && !rec.state.locked_at(t.now)) {
     auto len = lock_now(rec.state, t.cfg, t.now);
-    mark_dirty(e);
+    mark_dirty(bucket);
     *locked_now = true;
     log::event(log::Priority::kWarning, log::kMsgLocked,
                "locked " + rec.name + " for " + format_duration(len) + " after " +
@@ -115,6 +116,14 @@ void Engine::verify(VerifyRequest req, std::function<void(VerifyResult)> done) {
     }
     Challenge ch = it->second;
     drop_challenge(req.key, nonce_key);
+    // The bucket the password was decided in (known or unknown devices).
+    Entry* bucket = *e;
+    if (!ch.bucket_key.empty() && ch.bucket_key != req.key) {
+      auto kb = entry(ch.bucket_key);
+      if (!kb) return fail(kb.error());
+      bucket = *kb;
+    }
+    if (auto st = load_devices(*e, req.uid); !st) return fail(st.error());
     if (ch.no_factor) {
       wipe(req.code);
       log::event(log::Priority::kWarning, log::kMsgTotpMissing,
@@ -123,10 +132,10 @@ void Engine::verify(VerifyRequest req, std::function<void(VerifyResult)> done) {
       done(std::move(r));
       return;
     }
-    if (rec.state.locked_at(t.now) && !ch.exempt) {
+    if (bucket->record.state.locked_at(t.now) && !ch.exempt) {
       wipe(req.code);
-      ++rec.state.refused;
-      mark_dirty(*e);
+      ++bucket->record.state.refused;
+      mark_dirty(bucket);
       done(std::move(r));  // locked meanwhile (a parallel attempt): refused
       return;
     }
@@ -136,8 +145,15 @@ void Engine::verify(VerifyRequest req, std::function<void(VerifyResult)> done) {
     if (c == CodeCheck::kOk) {
       // The login is complete: the password step's success applies now.
       Attempt a{Outcome::kSuccess, ch.root_caller, ch.exempt, t.now};
-      Decision d = decide(rec.state, a, t.cfg);
-      if (d.changed) mark_dirty(*e);
+      Decision d = decide(bucket->record.state, a, t.cfg);
+      if (d.changed) mark_dirty(bucket);
+      if (d.allow && ch.root_caller) {
+        trust_device(t, *e, ch.device);
+        if (bucket != *e) {
+          rec.state.last_success = t.now;
+          mark_dirty(*e);
+        }
+      }
       if (!(*e)->totp.otp_failures.empty()) {
         (*e)->totp.otp_failures.clear();
         mark_totp_dirty(*e);
@@ -150,7 +166,7 @@ void Engine::verify(VerifyRequest req, std::function<void(VerifyResult)> done) {
     } else {
       // A wrong or replayed code after a right password.
       r.counted = true;
-      count_wrong_code(t, *e, !ch.console,
+      count_wrong_code(t, *e, bucket, !ch.console,
                        c == CodeCheck::kReplay ? "replayed code" : "wrong code", &r.locked_now);
     }
     // Used steps, used recovery codes and wrong codes are durable before the answer.
@@ -200,7 +216,7 @@ void Engine::totp(TotpRequest req, std::function<void(TotpResult)> done) {
       bool recovery = false;
       if (check_code(t, *e, req.code, &recovery) == CodeCheck::kOk) return true;
       bool locked = false;
-      count_wrong_code(t, *e, true, "wrong code for a second-factor change", &locked);
+      count_wrong_code(t, *e, *e, true, "wrong code for a second-factor change", &locked);
       proof_failed = true;
       return false;
     };

@@ -9,6 +9,7 @@ struct Engine::Txn {
   TimePoint now;
   const LockoutConfig& cfg;
   const TotpConfig& totp;
+  const DevicesConfig& devices;
   bool full_sync = false;  // commit this batch with a full sync
   std::vector<std::function<void(const Status&)>> after_commit;  // answers that wait for the commit
 };

@@ -155,7 +155,7 @@ int main(int argc, char** argv) {
                  "the console until an administrator enrols them");
 
   SystemClock clock;
-  Engine engine(std::move(*store), clock, cfg->lockout, key->get(), cfg->totp);
+  Engine engine(std::move(*store), clock, cfg->lockout, key->get(), cfg->totp, cfg->devices);
   engine.start();
 
   asio::io_context io(1);
@@ -226,7 +226,7 @@ int main(int argc, char** argv) {
             services.config = std::make_shared<const Config>(*fresh);
             if (fresh->totp_key_path() != services.config->totp_key_path())
               log::warning("[totp] key_file changes take effect at the next start");
-            engine.set_config(fresh->lockout, fresh->totp);
+            engine.set_config(fresh->lockout, fresh->totp, fresh->devices);
             log::event(log::Priority::kNotice, log::kMsgReloaded, "configuration reloaded");
           }
           sd_notify(0, "READY=1");

@@ -309,7 +309,7 @@ Result<int> SqliteStore::synchronous_level() {
 
 Result<std::vector<BucketRecord>> SqliteStore::list_accounts() {
   auto p = prepare(("SELECT " + std::string(kColumns) +
-                    " FROM buckets WHERE uid IS NOT NULL ORDER BY uid, key").c_str());
+                    " FROM buckets WHERE uid IS NOT NULL AND key NOT LIKE '%:known' ORDER BY uid, key").c_str());
   if (!p) return p.error();
   std::vector<BucketRecord> out;
   int rc;

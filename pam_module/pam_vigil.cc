@@ -87,7 +87,7 @@ std::optional<std::string> read_config(const std::string& path) {
 // Text for the wire: valid UTF-8, no control characters, at most max bytes.
 // Items such as PAM_RHOST can come from the network; a report must never be
 // lost because one of them is malformed.
-std::string wire_text(std::string_view in, size_t max) {
+std::string wire_text(std::string_view in, size_t max, bool keep_newlines = false) {
   std::string out;
   size_t i = 0;
   while (i < in.size()) {
@@ -96,7 +96,7 @@ std::string wire_text(std::string_view in, size_t max) {
     bool ok = len > 0 && i + len <= in.size();
     for (size_t k = 1; ok && k < len; ++k)
       ok = (static_cast<unsigned char>(in[i + k]) & 0xc0) == 0x80;
-    if (ok && len == 1 && (c < 0x20 || c == 0x7f)) ok = false;
+    if (ok && len == 1 && (c < 0x20 || c == 0x7f) && !(keep_newlines && c == '\n')) ok = false;
     if (!ok) len = 1;
     if (out.size() + (ok ? len : 1) > max) break;
     if (ok) out.append(in.substr(i, len));
@@ -148,6 +148,9 @@ boost::json::object login_params(pam_handle_t* pamh, const std::string& user) {
   if (auto s = item(pamh, PAM_RHOST); !s.empty()) p["rhost"] = wire_text(s, 256);
   if (auto s = item(pamh, PAM_TTY); !s.empty()) p["tty"] = wire_text(s, 256);
   if (auto s = item(pamh, PAM_RUSER); !s.empty()) p["ruser"] = wire_text(s, 256);
+  // sshd with ExposeAuthInfo: the public key used, which names the device.
+  if (const char* info = pam_getenv(pamh, "SSH_AUTH_INFO_0"); info && *info)
+    p["auth_info"] = wire_text(info, 8192, true);
   // The daemon trusts this only from a root peer: a setuid caller (su, sudo)
   // run by a local user can never vouch for a console login.
   if (::getuid() != ::geteuid()) p["setuid"] = true;

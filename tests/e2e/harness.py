@@ -256,8 +256,10 @@ class Env:
 
     # ---- clients ----
     def pam(self, user, answers=(), ops="auth", service="vigil", rhost="203.0.113.7", tty="ssh",
-            uid=None, timeout=30):
+            uid=None, timeout=30, ssh_key=None):
         argv = [PAMDRIVE, "--service", service, "--user", user, "--ops", ops]
+        if ssh_key is not None:  # as sshd with ExposeAuthInfo yes
+            argv += ["--pam-env", "SSH_AUTH_INFO_0=publickey %s\n" % ssh_key]
         for a in answers:
             argv += ["--answer", a]
         if rhost is not None:

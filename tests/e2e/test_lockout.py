@@ -138,12 +138,15 @@ class Unlock(VigilTestCase):
         time.sleep(max(0, until - time.time()) + 1.1)
         self.assertEqual(self.env.login("alice", "alice-pw"), PAM_SUCCESS)
         self.assertIn("lock expired: alice", self.env.log())
-        # A new lock after a success starts again at unlock_time; without a
-        # success in between, the next lock doubles.
-        self.fail_n("alice", 3)
+        # Without a success in between, the next lock doubles. (From another
+        # address: alice's first one is now a known device, with a bucket of
+        # its own.)
+        other = "198.51.100.9"
+        self.fail_n("alice", 3, rhost=other)
         first = self.env.status("alice")
+        self.assertEqual(first["lock_count"], 1)
         time.sleep(max(0, first["locked_until"] - time.time()) + 1.1)
-        self.fail_n("alice", 3)
+        self.fail_n("alice", 3, rhost=other)
         second = self.env.status("alice")
         self.assertEqual(second["lock_count"], 2)
         self.assertGreaterEqual(second["locked_until"] - second["last_failure"], 4)

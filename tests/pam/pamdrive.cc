@@ -2,7 +2,7 @@
 // happened as JSON, for the end-to-end tests (tests/e2e/).
 //
 //   pamdrive --service S --user U [--answer TEXT]... [--ops auth,auth,account]
-//            [--rhost H] [--tty T] [--ruser R]
+//            [--rhost H] [--tty T] [--ruser R] [--pam-env NAME=VALUE]...
 //
 // Every PAM_PROMPT_ECHO_OFF/ON prompt takes the next --answer (or "" when
 // they run out). The output lists each operation's return code, every
@@ -119,6 +119,7 @@ int main(int argc, char** argv) {
   std::string rhost, tty, ruser;
   bool have_rhost = false, have_tty = false, have_ruser = false;
   std::vector<std::string> ops = {"auth"};
+  std::vector<std::string> pam_env;  // NAME=VALUE put into the PAM environment (as sshd does)
   ConvState st;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
@@ -132,6 +133,7 @@ int main(int argc, char** argv) {
     else if (a == "--rhost") { rhost = need(); have_rhost = true; }
     else if (a == "--tty") { tty = need(); have_tty = true; }
     else if (a == "--ruser") { ruser = need(); have_ruser = true; }
+    else if (a == "--pam-env") pam_env.push_back(need());
     else if (a == "--ops") {
       ops.clear();
       std::string v = need();
@@ -160,6 +162,7 @@ int main(int argc, char** argv) {
   if (have_rhost) pam_set_item(ph, PAM_RHOST, rhost.c_str());
   if (have_tty) pam_set_item(ph, PAM_TTY, tty.c_str());
   if (have_ruser) pam_set_item(ph, PAM_RUSER, ruser.c_str());
+  for (const auto& e : pam_env) pam_putenv(ph, e.c_str());
 
   std::vector<std::pair<std::string, int>> results;
   for (const auto& op : ops) {
