@@ -120,6 +120,7 @@ std::string left(int64_t until) {
 }
 
 std::string state_text(const json::object& a) {
+  if (flag(a, "blocked")) return "BLOCKED";
   if (flag(a, "locked")) return "locked until " + when(num(a, "locked_until")) + " (" + left(num(a, "locked_until")) + " left)";
   return "not locked";
 }
@@ -220,6 +221,12 @@ std::optional<json::object> totp_call(Global& g, const char* method, const std::
 
 void print_one(const json::object& a) {
   std::printf("user:          %s (uid %lld)\n", str(a, "user").c_str(), (long long)num(a, "uid"));
+  if (auto it = a.find("block"); it != a.end() && it->value().is_object()) {
+    const auto& b = it->value().as_object();
+    std::printf("BLOCKED:       since %s by %s\n", when(num(b, "since")).c_str(), str(b, "by").c_str());
+    std::printf("reason:        %s\n", str(b, "reason").c_str());
+    if (auto d = b.find("details"); d != b.end()) std::printf("evidence:      %s\n", json::serialize(d->value()).c_str());
+  }
   std::printf("state:         %s\n", state_text(a).c_str());
   std::printf("failures:      %lld within fail_interval\n", (long long)num(a, "failures"));
   std::printf("locks:         %lld since the last successful login\n", (long long)num(a, "lock_count"));
@@ -292,6 +299,15 @@ int main(int argc, char** argv) {
                         "current code unless root");
   codes->add_option("USER", totp_user, "user name (default: yourself)");
   codes->add_flag("--json", totp_json, "print {\"user\",\"codes\":[...]} for scripts");
+
+  std::string block_user, block_reason;
+  auto* block = app.add_subcommand("block", "block USER until recovery (root only)");
+  block->add_option("USER", block_user, "user name")->required();
+  block->add_option("--reason", block_reason, "why (recorded and logged)")->required();
+  auto* unblock = app.add_subcommand(
+      "unblock", "lift USER's block, locks and failure evidence (root only, for now)");
+  unblock->add_option("USER", block_user, "user name")->required();
+  unblock->add_option("--reason", block_reason, "why (recorded and logged)")->required();
 
   std::string dev_user, dev_device;
   bool dev_json = false, dev_all = false;
@@ -386,6 +402,19 @@ int main(int argc, char** argv) {
     std::printf("Recovery codes for %s. Each works once, in place of a code. Keep them offline;\n"
                 "printing a new set voids these.\n\n", str(*r, "user").c_str());
     for (const auto& c : (*r)["codes"].as_array()) std::printf("  %s\n", c.as_string().c_str());
+    return 0;
+  }
+  if (block->parsed() || unblock->parsed()) {
+    json::object p;
+    p["user"] = block_user;
+    p["reason"] = block_reason;
+    auto r = call(g, block->parsed() ? proto::kAccountBlock : proto::kAccountUnblock, std::move(p));
+    if (!r) return kExitError;
+    bool changed = flag(*r, "changed");
+    if (block->parsed())
+      std::printf(changed ? "blocked %s\n" : "%s was already blocked\n", str(*r, "user").c_str());
+    else
+      std::printf(changed ? "unblocked %s\n" : "%s was not blocked\n", str(*r, "user").c_str());
     return 0;
   }
   if (forget->parsed()) {

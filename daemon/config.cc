@@ -144,6 +144,13 @@ const std::map<std::string, std::map<std::string, Setter>>& schema() {
            {"even_deny_root", bool_setter(&Config::lockout, &LockoutConfig::even_deny_root)},
            {"console_exempt", bool_setter(&Config::lockout, &LockoutConfig::console_exempt)},
        }},
+      {"block",
+       {
+           {"attack_sources", int_setter(&Config::block, &BlockConfig::attack_sources, 1, 100)},
+           {"escalate_after_locks",
+            int_setter(&Config::block, &BlockConfig::escalate_after_locks, 0, 100)},
+           {"end_sessions", bool_setter(&Config::block, &BlockConfig::end_sessions)},
+       }},
       {"devices",
        {
            {"trust_days", int_setter(&Config::devices, &DevicesConfig::trust_days, 1, 3650)},

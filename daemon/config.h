@@ -58,9 +58,16 @@ struct DevicesConfig {
   int trust_days = 30;  // a device stays known this long after its last use
 };
 
+struct BlockConfig {
+  int attack_sources = 3;        // distinct unknown sources of failures before a right password blocks
+  int escalate_after_locks = 0;  // 0: off. Else this many locks in a row block the account
+  bool end_sessions = true;      // end the blocked user's sessions through logind
+};
+
 struct Config {
   DaemonConfig daemon;
   DevicesConfig devices;
+  BlockConfig block;
   LockoutConfig lockout;
   RolesConfig roles;
   TotpConfig totp;

@@ -13,6 +13,7 @@
 #include "daemon/secrets.h"
 #include "protocol/login.h"
 #include "protocol/names.h"
+#include <boost/json/parse.hpp>
 #include "vigil_build_config.h"
 
 namespace vigil {
@@ -185,6 +186,7 @@ boost::asio::awaitable<Reply> handle_report(Services& sv, const Peer& peer, cons
     req.console = console_exempt;
     req.totp_required = totp_required(cfg, id);
     req.device = login_device(p);
+    req.source = device::source_key(device::parse_source(rhost));
   } else {
     req.key = unknown_name_key(sv.name_key, target.given_name);
   }
@@ -205,13 +207,22 @@ boost::asio::awaitable<Reply> handle_report(Services& sv, const Peer& peer, cons
   co_return Reply::success(std::move(out));
 }
 
-boost::asio::awaitable<Reply> handle_account(Services&, const Peer&, const json::object&,
+boost::asio::awaitable<Reply> handle_account(Services& sv, const Peer& peer, const json::object& p,
                                              const Target& target) {
-  // The account phase denies blocks and deny rules only, never a temporary
-  // lock, so that password noise cannot cut off key logins. (Blocks and rules
-  // arrive with device trust; until then a resolvable account is allowed.)
+  // The account phase denies blocks (and deny rules) only, never a temporary
+  // lock, so that password noise cannot cut off key logins.
   json::object out;
-  out["verdict"] = target.lookup.found() ? proto::kVerdictAllow : proto::kVerdictDeny;
+  if (!target.lookup.found()) {
+    out["verdict"] = proto::kVerdictDeny;
+    co_return Reply::success(std::move(out));
+  }
+  const bool console = sv.config->lockout.console_exempt && peer.root() && !flag(p, "setuid") &&
+                       proto::is_console_login(opt(p, "rhost"), opt(p, "tty"));
+  const int64_t uid = target.lookup.id.uid;
+  auto start = [&](auto deliver) { sv.engine->blocked(uid, std::move(deliver)); };
+  auto blocked = co_await await_callback<Result<bool>>(start);
+  if (!blocked) co_return unavailable("state unavailable");
+  out["verdict"] = (*blocked && !console) ? proto::kVerdictDeny : proto::kVerdictAllow;
   co_return Reply::success(std::move(out));
 }
 
@@ -231,6 +242,17 @@ boost::asio::awaitable<Reply> handle_status_get(Services& sv, const Peer&, const
   LockState ks = view->known_bucket ? view->known_bucket->state : LockState{};
   json::object kj = state_json(ks, wall_now());
   out["known_devices"] = std::move(kj);
+  out["blocked"] = view->block.has_value();
+  if (view->block) {
+    json::object b;
+    b["reason"] = view->block->reason;
+    b["since"] = to_epoch(view->block->since);
+    b["by"] = view->block->by;
+    boost::system::error_code ec;
+    auto details = json::parse(view->block->details, ec);
+    if (!ec) b["details"] = std::move(details);
+    out["block"] = std::move(b);
+  }
   out["devices"] = static_cast<int64_t>(view->devices.size());
   json::object t;
   t["enrolled"] = view->totp_active;
@@ -419,6 +441,44 @@ boost::asio::awaitable<Reply> handle_devices_forget(Services& sv, const Peer&, c
   co_return Reply::success(std::move(out));
 }
 
+std::optional<Reply> validate_block(const json::object& p) {
+  if (auto r = only_keys(p, {"user", "reason"})) return r;
+  auto reason = proto::get_string(p, "reason");
+  if (!reason || reason->empty()) return invalid("a \"reason\" is required");
+  if (reason->size() > 512) return invalid("the reason is too long (512 bytes at most)");
+  return std::nullopt;
+}
+
+boost::asio::awaitable<Reply> run_block(Services& sv, const Peer& peer, const json::object& p,
+                                        const Target& target, bool block) {
+  if (!target.lookup.found()) co_return Reply::failure(proto::kErrNotFound, "no such user");
+  const auto& id = target.lookup.id;
+  std::string reason = opt(p, "reason");
+  auto actor = co_await sv.resolver->by_uid(peer.uid);
+  std::string by = actor.found() ? actor.id.name : "uid " + std::to_string(peer.uid);
+  auto start = [&](auto deliver) {
+    if (block)
+      sv.engine->block(id.uid, id.name, "administrator: " + reason, by, std::move(deliver));
+    else
+      sv.engine->unblock(id.uid, id.name, by + " (" + reason + ")", std::move(deliver));
+  };
+  auto res = co_await await_callback<BlockResult>(start);
+  if (!res.status) co_return unavailable("the change could not be recorded");
+  json::object out;
+  out["user"] = id.name;
+  out["changed"] = res.changed;
+  co_return Reply::success(std::move(out));
+}
+
+boost::asio::awaitable<Reply> handle_block(Services& sv, const Peer& peer, const json::object& p,
+                                           const Target& t) {
+  co_return co_await run_block(sv, peer, p, t, true);
+}
+boost::asio::awaitable<Reply> handle_unblock(Services& sv, const Peer& peer, const json::object& p,
+                                             const Target& t) {
+  co_return co_await run_block(sv, peer, p, t, false);
+}
+
 const Method kMethods[] = {
     {proto::kAuthReport, Who::kSelf, Subject::kAnyName, validate_report, handle_report},
     {proto::kAccountCheck, Who::kSelf, Subject::kUser, validate_account, handle_account},
@@ -431,6 +491,9 @@ const Method kMethods[] = {
     {proto::kTotpConfirm, Who::kSelf, Subject::kUserOrSelf, validate_totp, handle_confirm},
     {proto::kTotpDisable, Who::kSelf, Subject::kUserOrSelf, validate_totp, handle_disable},
     {proto::kTotpRecoveryCodes, Who::kSelf, Subject::kUserOrSelf, validate_totp, handle_recovery_codes},
+    // Blocking and unblocking are root's until the admin socket exists.
+    {proto::kAccountBlock, Who::kRoot, Subject::kUser, validate_block, handle_block},
+    {proto::kAccountUnblock, Who::kRoot, Subject::kUser, validate_block, handle_unblock},
     {proto::kDevicesList, Who::kSelf, Subject::kUserOrSelf, validate_user_only, handle_devices_list},
     // Forgetting devices only makes logins stricter: a user may do it too.
     {proto::kDevicesForget, Who::kSelf, Subject::kUser, validate_forget, handle_devices_forget},

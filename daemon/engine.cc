@@ -1,6 +1,7 @@
 #include "daemon/engine.h"
 #include "daemon/engine_txn.h"
 
+#include <cstdio>
 #include <unordered_set>
 
 #include "daemon/log.h"
@@ -9,6 +10,29 @@ namespace vigil {
 
 
 namespace {
+
+std::string json_quote(const std::string& s) {
+  std::string o = "\"";
+  for (unsigned char c : s) {
+    if (c == '"' || c == '\\') {
+      o += '\\';
+      o += static_cast<char>(c);
+    } else if (c < 0x20) {
+      char b[8];
+      std::snprintf(b, sizeof b, "\\u%04x", c);
+      o += b;
+    } else {
+      o += static_cast<char>(c);
+    }
+  }
+  return o + "\"";
+}
+
+struct json_list {
+  std::string body;
+  void add(const std::string& s) { body += (body.empty() ? "" : ",") + json_quote(s); }
+  std::string str() const { return "[" + body + "]"; }
+};
 
 constexpr auto kNonceMemory = std::chrono::minutes(10);
 constexpr std::size_t kNonceMax = 200000;
@@ -24,13 +48,14 @@ std::string who(const BucketRecord& r) {
 }  // namespace
 
 Engine::Engine(std::unique_ptr<Store> store, const Clock& clock, LockoutConfig config,
-               const SecretKey* key, TotpConfig totp, DevicesConfig devices)
+               const SecretKey* key, TotpConfig totp, DevicesConfig devices, BlockConfig block)
     : store_(std::move(store)),
       clock_(clock),
       key_(key),
       config_(config),
       totp_config_(totp),
-      devices_config_(devices) {}
+      devices_config_(devices),
+      block_config_(block) {}
 
 Engine::~Engine() { stop(); }
 
@@ -46,11 +71,12 @@ void Engine::stop() {
 }
 
 void Engine::set_config(const LockoutConfig& config, const TotpConfig& totp,
-                        const DevicesConfig& devices) {
+                        const DevicesConfig& devices, const BlockConfig& block) {
   std::lock_guard lock(mu_);
   pending_config_ = config;
   pending_totp_config_ = totp;
   pending_devices_config_ = devices;
+  pending_block_config_ = block;
 }
 
 void Engine::submit(Job job) {
@@ -81,6 +107,10 @@ void Engine::run() {
         devices_config_ = *pending_devices_config_;
         pending_devices_config_.reset();
       }
+      if (pending_block_config_) {
+        block_config_ = *pending_block_config_;
+        pending_block_config_.reset();
+      }
     }
     process_batch(batch);
     batch.clear();
@@ -103,7 +133,7 @@ Result<Engine::Entry*> Engine::entry(const std::string& key) {
 }
 
 void Engine::mark_dirty(Entry* e) {
-  if (e->dirty || e->totp_dirty) {
+  if (e->dirty || e->totp_dirty || e->block_dirty) {
     e->dirty = true;
     return;
   }
@@ -175,8 +205,32 @@ void Engine::drop_challenge(const std::string& key, const std::string& nonce_key
 }
 
 void Engine::mark_totp_dirty(Entry* e) {
-  if (!e->dirty && !e->totp_dirty) dirty_.push_back(e);
+  if (!e->dirty && !e->totp_dirty && !e->block_dirty) dirty_.push_back(e);
   e->totp_dirty = true;
+}
+
+Status Engine::load_block(Entry* e, int64_t uid) {
+  if (e->block_loaded) return Ok{};
+  auto r = store_->load_block(uid);
+  if (!r) return r.error();
+  e->block = std::move(*r);
+  e->block_loaded = true;
+  return Ok{};
+}
+
+void Engine::set_block(Txn& t, Entry* acct, BlockRecord b) {
+  log::event(log::Priority::kCrit, log::kMsgBlocked,
+             "BLOCKED " + acct->record.name + ": " + b.reason,
+             {{"VIGIL_USER", acct->record.name},
+              {"VIGIL_REASON", b.reason},
+              {"VIGIL_DETAILS", b.details},
+              {"VIGIL_ACTOR", b.by}});
+  acct->block = std::move(b);
+  acct->block_loaded = true;
+  if (!acct->dirty && !acct->totp_dirty && !acct->block_dirty) dirty_.push_back(acct);
+  acct->block_dirty = true;
+  t.full_sync = true;
+  if (acct->record.uid) t.blocked.emplace_back(*acct->record.uid, acct->record.name);
 }
 
 Status Engine::load_totp(Entry* e, int64_t uid) {
@@ -190,7 +244,7 @@ Status Engine::load_totp(Entry* e, int64_t uid) {
 }
 
 void Engine::process_batch(std::deque<Job>& jobs) {
-  Txn txn{clock_.now(), config_, totp_config_, devices_config_, false, {}};
+  Txn txn{clock_.now(), config_, totp_config_, devices_config_, block_config_, false, {}, {}};
   for (auto& job : jobs) job(txn);
 
   Status status = Ok{};
@@ -201,6 +255,8 @@ void Engine::process_batch(std::deque<Job>& jobs) {
       if (e->dirty) status = store_->put(e->record, txn.now);
       if (status && e->totp_dirty)
         status = e->totp.empty() ? store_->erase_totp(e->totp.uid) : store_->put_totp(e->totp);
+      if (status && e->block_dirty && e->record.uid)
+        status = e->block ? store_->put_block(*e->record.uid, *e->block) : store_->erase_block(*e->record.uid);
     }
     for (auto& op : ops_) {
       if (!status) break;
@@ -212,7 +268,7 @@ void Engine::process_batch(std::deque<Job>& jobs) {
       store_->rollback();
     }
     if (status) {
-      for (Entry* e : dirty_) e->dirty = e->totp_dirty = false;
+      for (Entry* e : dirty_) e->dirty = e->totp_dirty = e->block_dirty = false;
       dirty_.clear();
       ops_.clear();
     } else {
@@ -225,12 +281,15 @@ void Engine::process_batch(std::deque<Job>& jobs) {
   }
   for (auto& f : txn.after_commit) f(status);
   used_codes_.clear();
+  if (status && on_blocked_)
+    for (auto& [uid, name] : txn.blocked) on_blocked_(uid, name);
 
   // Evict clean entries. (While the store fails, entries stay dirty; new
   // buckets are then refused in entry(), so memory stays bounded.)
   if (cache_.size() > kCacheMax && cache_.size() > dirty_.size()) {
     for (auto it = cache_.begin(); it != cache_.end();)
-      it = (it->second.dirty || it->second.totp_dirty) ? std::next(it) : cache_.erase(it);
+      it = (it->second.dirty || it->second.totp_dirty || it->second.block_dirty) ? std::next(it)
+                                                                                  : cache_.erase(it);
   }
   if (nonces_.size() > kNonceMax) nonces_.clear();
   maybe_prune(txn.now);
@@ -358,8 +417,64 @@ void Engine::report(ReportRequest req, std::function<void(ReportResult)> done) {
     LockState& bs = bucket->record.state;
     const char* bucket_name = known ? " (known devices)" : "";
 
-    Attempt a{outcome, req.root_caller, req.exempt, t.now};
+    // A blocked account is refused whatever the password, with the same
+    // answer (and prompt) as a wrong one. The console stays the way back in.
+    if (req.uid) {
+      if (auto st = load_block(acct, *req.uid); !st) {
+        ReportResult r;
+        r.status = st.error();
+        done(std::move(r));
+        return;
+      }
+      if (acct->block && !req.console) {
+        ++acct->record.state.refused;
+        mark_dirty(acct);
+        ReportResult r;
+        r.blocked = true;
+        r.prompt = prompt;
+        r.state = bs;
+        log::debug("refused: blocked", {{"VIGIL_USER", who(rec)}});
+        done(std::move(r));
+        return;
+      }
+    }
+
+    // Credential stuffing that succeeded: the right password from an unknown
+    // device, for an account without a second factor, after failures from at
+    // least [block] attack_sources other unknown sources. Refuse, and block.
+    if (req.uid && outcome == Outcome::kSuccess && !known && !prompt && !req.console) {
+      const int sources = distinct_sources(acct->record.state, t.cfg, t.now, req.source);
+      if (sources >= t.block.attack_sources) {
+        json_list srcs;
+        for (const auto& [src, at] : acct->record.state.sources) srcs.add(src);
+        set_block(t, acct,
+                  BlockRecord{"the right password from an unknown device after failures from " +
+                                  std::to_string(sources) + " unknown sources (credential stuffing)",
+                              t.now, "vigild",
+                              "{\"device\":" + json_quote(req.device) + ",\"source\":" +
+                                  json_quote(req.source) + ",\"failed_sources\":" + srcs.str() + "}"});
+        ReportResult r;
+        r.blocked = true;
+        r.blocked_now = true;
+        r.state = bs;
+        t.after_commit.push_back([done = std::move(done), r](const Status& st) mutable {
+          r.status = st;
+          done(std::move(r));
+        });
+        return;
+      }
+    }
+
+    Attempt a{outcome, req.root_caller, req.exempt, t.now, known ? std::string() : req.source};
     Decision d = decide(bs, a, t.cfg);
+    // Opt-in escalation: this many locks in a row (no successful login in
+    // between) block the account.
+    if (d.locked_now && t.block.escalate_after_locks > 0 && req.uid && !req.console &&
+        bs.lock_count >= t.block.escalate_after_locks) {
+      set_block(t, acct,
+                BlockRecord{std::to_string(bs.lock_count) + " locks in a row (escalate_after_locks)",
+                            t.now, "vigild", "{\"device\":" + json_quote(req.device) + "}"});
+    }
     // A decision answered after its commit always writes its bucket, so that
     // a right password (before a code prompt) costs what a wrong one costs.
     if (d.changed || d.must_commit) mark_dirty(bucket);
@@ -451,6 +566,16 @@ void Engine::get(std::string key, std::optional<int64_t> uid,
       }
       if (view.known_bucket) expire(view.known_bucket->state, t.cfg, t.now);
       auto cit = cache_.find(key);
+      if (cit != cache_.end() && cit->second.block_loaded) {
+        view.block = cit->second.block;
+      } else {
+        auto loaded = store_->load_block(*uid);
+        if (!loaded) {
+          done(loaded.error());
+          return;
+        }
+        view.block = std::move(*loaded);
+      }
       if (cit != cache_.end() && cit->second.devices_loaded) {
         view.devices = cit->second.devices;
       } else {
@@ -564,6 +689,76 @@ void Engine::forget_devices(int64_t uid, std::string name, std::string device,
     t.after_commit.push_back([done = std::move(done), n](const Status& st) mutable {
       if (!st) return done(st.error());
       done(n);
+    });
+  });
+}
+
+void Engine::blocked(int64_t uid, std::function<void(Result<bool>)> done) {
+  submit([this, uid, done = std::move(done)](Txn&) {
+    auto e = entry("uid:" + std::to_string(uid));
+    if (!e) return done(e.error());
+    if (auto st = load_block(*e, uid); !st) return done(st.error());
+    done((*e)->block.has_value());
+  });
+}
+
+void Engine::block(int64_t uid, std::string name, std::string reason, std::string by,
+                   std::function<void(BlockResult)> done) {
+  submit([this, uid, name = std::move(name), reason = std::move(reason), by = std::move(by),
+          done = std::move(done)](Txn& t) mutable {
+    BlockResult r;
+    auto e = entry("uid:" + std::to_string(uid));
+    if (!e) {
+      r.status = e.error();
+      return done(r);
+    }
+    if (auto st = load_block(*e, uid); !st) {
+      r.status = st.error();
+      return done(r);
+    }
+    if ((*e)->block) return done(r);
+    (*e)->record.uid = uid;
+    (*e)->record.name = name;
+    set_block(t, *e, BlockRecord{reason, t.now, by, "{}"});
+    r.changed = true;
+    t.after_commit.push_back([done = std::move(done), r](const Status& st) mutable {
+      r.status = st;
+      done(r);
+    });
+  });
+}
+
+void Engine::unblock(int64_t uid, std::string name, std::string by,
+                     std::function<void(BlockResult)> done) {
+  submit([this, uid, name = std::move(name), by = std::move(by), done = std::move(done)](Txn& t) mutable {
+    BlockResult r;
+    auto e = entry("uid:" + std::to_string(uid));
+    if (!e) {
+      r.status = e.error();
+      return done(r);
+    }
+    if (auto st = load_block(*e, uid); !st) {
+      r.status = st.error();
+      return done(r);
+    }
+    if (!(*e)->block) return done(r);
+    (*e)->block.reset();
+    if (!(*e)->dirty && !(*e)->totp_dirty && !(*e)->block_dirty) dirty_.push_back(*e);
+    (*e)->block_dirty = true;
+    // An unblock also clears the locks and the evidence.
+    vigil::reset((*e)->record.state);
+    mark_dirty(*e);
+    if (auto kb = entry("uid:" + std::to_string(uid) + ":known"); kb && !is_idle((*kb)->record.state, t.now)) {
+      vigil::reset((*kb)->record.state);
+      mark_dirty(*kb);
+    }
+    t.full_sync = true;
+    r.changed = true;
+    log::event(log::Priority::kNotice, log::kMsgUnblocked, "unblocked " + name,
+               {{"VIGIL_USER", name}, {"VIGIL_ACTOR", by}});
+    t.after_commit.push_back([done = std::move(done), r](const Status& st) mutable {
+      r.status = st;
+      done(r);
     });
   });
 }

@@ -57,6 +57,7 @@ struct ReportRequest {
   bool console = false;        // a console login vouched for by a root caller
   bool totp_required = false;  // by [totp] require, for this account
   std::string device;          // device id (device.h); empty: none (unknown)
+  std::string source;          // normalised source ("" for local logins)
 };
 
 struct ReportResult {
@@ -69,6 +70,8 @@ struct ReportResult {
   bool in_grace = false; // required but not enrolled, still within [totp] grace
   TimePoint grace_ends{};
   bool known_device = false;
+  bool blocked = false;       // refused: the account is blocked (now, or by this attempt)
+  bool blocked_now = false;   // this attempt blocked it
 };
 
 struct VerifyRequest {
@@ -86,6 +89,12 @@ struct VerifyResult {
   bool counted = false;        // a wrong code counted toward max_failures
   bool locked_now = false;
   bool recovery_code = false;  // a recovery code was used
+  bool blocked_now = false;
+};
+
+struct BlockResult {
+  Status status = Ok{};
+  bool changed = false;  // false: it was already so (blocked, or not blocked)
 };
 
 enum class TotpOp { kEnroll, kConfirm, kDisable, kRecoveryCodes };
@@ -110,6 +119,7 @@ struct TotpResult {
 struct AccountView {
   std::optional<BucketRecord> bucket;
   std::optional<BucketRecord> known_bucket;  // failures from known devices
+  std::optional<BlockRecord> block;
   std::vector<DeviceRecord> devices;
   bool totp_active = false;
   bool totp_pending = false;
@@ -131,7 +141,8 @@ class Engine {
   // key may be null: TOTP operations then fail closed (used by tests of the
   // lockout alone).
   Engine(std::unique_ptr<Store> store, const Clock& clock, LockoutConfig config,
-         const SecretKey* key = nullptr, TotpConfig totp = {}, DevicesConfig devices = {});
+         const SecretKey* key = nullptr, TotpConfig totp = {}, DevicesConfig devices = {},
+         BlockConfig block = {});
   ~Engine();
   Engine(const Engine&) = delete;
   Engine& operator=(const Engine&) = delete;
@@ -142,7 +153,10 @@ class Engine {
 
   // Applies from the next batch.
   void set_config(const LockoutConfig& config, const TotpConfig& totp = {},
-                  const DevicesConfig& devices = {});
+                  const DevicesConfig& devices = {}, const BlockConfig& block = {});
+  // Called (on the engine thread, after the commit) with each newly blocked
+  // uid: ends its sessions. Set before start().
+  void on_blocked(std::function<void(int64_t uid, std::string name)> f) { on_blocked_ = std::move(f); }
 
   void report(ReportRequest req, std::function<void(ReportResult)> done);
   void verify(VerifyRequest req, std::function<void(VerifyResult)> done);
@@ -152,6 +166,12 @@ class Engine {
   void list(std::function<void(Result<std::vector<BucketRecord>>)> done);
   void reset(std::string key, int64_t uid, std::string name,
              std::function<void(ResetResult)> done);
+  // Whether the account is blocked (the account phase).
+  void blocked(int64_t uid, std::function<void(Result<bool>)> done);
+  // Administrative block and unblock (committed with a full sync).
+  void block(int64_t uid, std::string name, std::string reason, std::string by,
+             std::function<void(BlockResult)> done);
+  void unblock(int64_t uid, std::string name, std::string by, std::function<void(BlockResult)> done);
   // Forgets one known device ("" = all). Reports how many were forgotten.
   void forget_devices(int64_t uid, std::string name, std::string device,
                       std::function<void(Result<int64_t>)> done);
@@ -167,6 +187,9 @@ class Engine {
     TotpRecord totp;  // valid when totp_loaded; empty() when there is none
     bool devices_loaded = false;
     std::vector<DeviceRecord> devices;  // known devices, valid when devices_loaded
+    bool block_loaded = false;
+    bool block_dirty = false;
+    std::optional<BlockRecord> block;   // valid when block_loaded
   };
   struct Challenge {
     TimePoint at;
@@ -188,6 +211,9 @@ class Engine {
   Result<Entry*> entry(const std::string& key);
   Status load_totp(Entry* e, int64_t uid);
   Status load_devices(Entry* e, int64_t uid);
+  Status load_block(Entry* e, int64_t uid);
+  // Blocks the account in this batch (full sync); logs, and ends sessions after the commit.
+  void set_block(Txn& t, Entry* acct, BlockRecord b);
   bool device_known(const Entry& acct, const std::string& device, TimePoint now) const;
   // A complete successful login from a root caller: the device becomes known.
   void trust_device(Txn& t, Entry* acct, const std::string& device);
@@ -217,14 +243,18 @@ class Engine {
   std::optional<TotpConfig> pending_totp_config_;
   DevicesConfig devices_config_;
   std::optional<DevicesConfig> pending_devices_config_;
+  BlockConfig block_config_;
+  std::optional<BlockConfig> pending_block_config_;
+  std::function<void(int64_t, std::string)> on_blocked_;
   std::unordered_map<std::string, Challenge> challenges_;  // key + '\n' + nonce
   std::unordered_map<std::string, std::deque<std::string>> challenge_order_;  // per key, oldest first
   std::unordered_set<std::string> used_codes_;  // recovery codes used in this batch (uid:id)
   void add_challenge(const std::string& key, const std::string& nonce_key, Challenge c);
   void drop_challenge(const std::string& key, const std::string& nonce_key);
   // A wrong code (login or proof): counts, and locks at [totp] max_failures.
-  void count_wrong_code(Txn& t, Entry* acct, Entry* bucket, bool lockable, const char* what,
-                        bool* locked_now);
+  // Returns true when the limit is reached (the caller blocks, or it locks here).
+  bool count_wrong_code(Txn& t, Entry* acct, Entry* bucket, bool lockable, const char* what,
+                        bool* locked_now, bool block_instead = false);
   std::vector<std::function<Status(Store&)>> ops_;        // extra writes for this batch
   std::unordered_map<std::string, Entry> cache_;  // nodes are stable: pointers stay valid
   std::vector<Entry*> dirty_;                      // entries to write with this batch

@@ -8,6 +8,13 @@
 #include "daemon/totp.h"
 
 namespace vigil {
+namespace {
+std::string json_safe(std::string s) {
+  for (auto& c : s)
+    if (c == '"' || c == '\\' || static_cast<unsigned char>(c) < 0x20) c = '?';
+  return s;
+}
+}  // namespace
 
 
 Engine::CodeCheck Engine::check_code(Txn& t, Entry* e, std::string& code, bool* recovery_used) {
@@ -65,8 +72,8 @@ Engine::CodeCheck Engine::check_code(Txn& t, Entry* e, std::string& code, bool* 
   return CodeCheck::kOk;
 }
 
-void Engine::count_wrong_code(Txn& t, Entry* e, Entry* bucket, bool lockable, const char* what,
-                              bool* locked_now) {
+bool Engine::count_wrong_code(Txn& t, Entry* e, Entry* bucket, bool lockable, const char* what,
+                              bool* locked_now, bool block_instead) {
   BucketRecord& rec = bucket->record;
   auto& f = e->totp.otp_failures;
   auto horizon = t.now - t.cfg.fail_interval;
@@ -79,7 +86,9 @@ void Engine::count_wrong_code(Txn& t, Entry* e, Entry* bucket, bool lockable, co
              {{"VIGIL_USER", rec.name}, {"VIGIL_REASON", what}});
   // Root is exempt from password locks, not from code guessing; only the
   // console (physical presence) is never locked.
-  if (static_cast<int>(f.size()) >= t.totp.max_failures && lockable && !rec.state.locked_at(t.now)) {
+  const bool limit = static_cast<int>(f.size()) >= t.totp.max_failures && lockable;
+  if (limit && block_instead) return true;
+  if (limit && !rec.state.locked_at(t.now)) {
     auto len = lock_now(rec.state, t.cfg, t.now);
     mark_dirty(bucket);
     *locked_now = true;
@@ -90,6 +99,7 @@ void Engine::count_wrong_code(Txn& t, Entry* e, Entry* bucket, bool lockable, co
                 {"VIGIL_REASON", "too many wrong second-factor codes"},
                 {"VIGIL_UNLOCK_TIME", std::to_string(to_epoch(rec.state.locked_until))}});
   }
+  return limit;
 }
 
 void Engine::verify(VerifyRequest req, std::function<void(VerifyResult)> done) {
@@ -132,6 +142,12 @@ void Engine::verify(VerifyRequest req, std::function<void(VerifyResult)> done) {
       done(std::move(r));
       return;
     }
+    if (auto st = load_block(*e, req.uid); !st) return fail(st.error());
+    if ((*e)->block && !ch.console) {
+      wipe(req.code);
+      done(std::move(r));  // blocked meanwhile: refused
+      return;
+    }
     if (bucket->record.state.locked_at(t.now) && !ch.exempt) {
       wipe(req.code);
       ++bucket->record.state.refused;
@@ -166,8 +182,18 @@ void Engine::verify(VerifyRequest req, std::function<void(VerifyResult)> done) {
     } else {
       // A wrong or replayed code after a right password.
       r.counted = true;
-      count_wrong_code(t, *e, bucket, !ch.console,
-                       c == CodeCheck::kReplay ? "replayed code" : "wrong code", &r.locked_now);
+      // The right password from an unknown device, then the code limit: the
+      // password is known to someone else. Block. (From a known device: lock.)
+      const bool unknown_device = bucket == *e;
+      if (count_wrong_code(t, *e, bucket, !ch.console,
+                           c == CodeCheck::kReplay ? "replayed code" : "wrong code", &r.locked_now,
+                           unknown_device)) {
+        set_block(t, *e,
+                  BlockRecord{"the right password from an unknown device, then " +
+                                  std::to_string(t.totp.max_failures) + " wrong second-factor codes",
+                              t.now, "vigild", "{\"device\":\"" + json_safe(ch.device) + "\"}"});
+        r.blocked_now = true;
+      }
     }
     // Used steps, used recovery codes and wrong codes are durable before the answer.
     t.after_commit.push_back([done = std::move(done), r](const Status& st) mutable {
@@ -220,6 +246,13 @@ void Engine::totp(TotpRequest req, std::function<void(TotpResult)> done) {
       proof_failed = true;
       return false;
     };
+    // The factor of a blocked account is frozen: nobody changes it, not even
+    // root, so that nobody can re-enrol it and then "verify" with the new one.
+    if (auto st = load_block(*e, req.uid); !st) {
+      r.status = st.error();
+      return finish_now("");
+    }
+    if ((*e)->block) return finish_now("the account is blocked: its second factor is frozen until recovery");
     // While the account is locked its factor cannot be changed by the user.
     if (!req.root_caller && rec.state.locked_at(t.now))
       return finish_now("the account is locked; try again after the lock ends, or ask an administrator");

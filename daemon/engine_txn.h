@@ -10,8 +10,10 @@ struct Engine::Txn {
   const LockoutConfig& cfg;
   const TotpConfig& totp;
   const DevicesConfig& devices;
+  const BlockConfig& block;
   bool full_sync = false;  // commit this batch with a full sync
   std::vector<std::function<void(const Status&)>> after_commit;  // answers that wait for the commit
+  std::vector<std::pair<int64_t, std::string>> blocked;          // newly blocked accounts
 };
 
 }  // namespace vigil

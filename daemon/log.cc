@@ -61,7 +61,7 @@ void event(Priority prio, std::string_view message_id, std::string_view message,
     return;
   }
   std::string line = "vigild: ";
-  static const char* const kLevel[] = {"", "", "", "error: ", "warning: ", "", "", "debug: "};
+  static const char* const kLevel[] = {"", "", "critical: ", "error: ", "warning: ", "", "", "debug: "};
   line += kLevel[static_cast<int>(prio)];
   line += msg;
   for (const auto& f : fields) {

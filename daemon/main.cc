@@ -8,6 +8,7 @@
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <csignal>
 #include <cstdio>
 #include <functional>
@@ -18,6 +19,7 @@
 #include "daemon/log.h"
 #include "daemon/nss.h"
 #include "daemon/secrets.h"
+#include "daemon/sessions.h"
 #include "daemon/server.h"
 #include "daemon/sqlite_store.h"
 #include "daemon/state_dir.h"
@@ -155,7 +157,13 @@ int main(int argc, char** argv) {
                  "the console until an administrator enrols them");
 
   SystemClock clock;
-  Engine engine(std::move(*store), clock, cfg->lockout, key->get(), cfg->totp, cfg->devices);
+  Engine engine(std::move(*store), clock, cfg->lockout, key->get(), cfg->totp, cfg->devices,
+                cfg->block);
+  // Ending sessions reads the running configuration's switch at the time.
+  std::atomic<bool> end_sessions{cfg->block.end_sessions};
+  engine.on_blocked([&end_sessions](int64_t uid, std::string name) {
+    if (end_sessions) end_sessions_async(uid, std::move(name));
+  });
   engine.start();
 
   asio::io_context io(1);
@@ -226,7 +234,8 @@ int main(int argc, char** argv) {
             services.config = std::make_shared<const Config>(*fresh);
             if (fresh->totp_key_path() != services.config->totp_key_path())
               log::warning("[totp] key_file changes take effect at the next start");
-            engine.set_config(fresh->lockout, fresh->totp, fresh->devices);
+            engine.set_config(fresh->lockout, fresh->totp, fresh->devices, fresh->block);
+            end_sessions = fresh->block.end_sessions;
             log::event(log::Priority::kNotice, log::kMsgReloaded, "configuration reloaded");
           }
           sd_notify(0, "READY=1");

@@ -21,6 +21,7 @@ bool expire(LockState& s, const LockoutConfig& cfg, TimePoint now) {
   auto keep = std::find_if(s.failures.begin(), s.failures.end(),
                            [&](TimePoint t) { return t > horizon; });
   s.failures.erase(s.failures.begin(), keep);
+  std::erase_if(s.sources, [&](const auto& p) { return p.second <= horizon; });
   // The doubling (and the refused tally) is forgotten once the bucket has been
   // quiet for max_unlock_time after its last failure and is not locked.
   if (!s.locked_at(now) && (s.lock_count != 0 || s.refused != 0) &&
@@ -31,10 +32,36 @@ bool expire(LockState& s, const LockoutConfig& cfg, TimePoint now) {
   return lifted;
 }
 
+namespace {
+constexpr size_t kMaxSources = 32;
+
+void remember_source(LockState& s, const Attempt& a) {
+  if (a.source.empty() || a.outcome != Outcome::kFailure) return;
+  for (auto& p : s.sources) {
+    if (p.first == a.source) {
+      p.second = a.now;
+      return;
+    }
+  }
+  if (s.sources.size() >= kMaxSources) s.sources.erase(s.sources.begin());
+  s.sources.emplace_back(a.source, a.now);
+}
+}  // namespace
+
+int distinct_sources(const LockState& s, const LockoutConfig& cfg, TimePoint now,
+                     std::string_view except) {
+  int n = 0;
+  for (const auto& [src, at] : s.sources)
+    if (at > now - cfg.fail_interval && src != except) ++n;
+  return n;
+}
+
 Decision decide(LockState& s, const Attempt& a, const LockoutConfig& cfg) {
   Decision d;
   const LockState before = s;
   d.unlocked = expire(s, cfg, a.now);
+  // Failures from unknown sources are evidence, counted or refused.
+  remember_source(s, a);
 
   if (s.locked_at(a.now) && !a.exempt) {
     d.refused_locked = true;
@@ -71,6 +98,7 @@ Decision decide(LockState& s, const Attempt& a, const LockoutConfig& cfg) {
       s.lock_count = 0;
       s.locked_until = TimePoint{};
       s.refused = 0;
+      s.sources.clear();
     }
   }
   d.changed = !(s == before);
@@ -87,13 +115,15 @@ std::chrono::seconds lock_now(LockState& s, const LockoutConfig& cfg, TimePoint 
 
 void reset(LockState& s) {
   s.failures.clear();
+  s.sources.clear();
   s.locked_until = TimePoint{};
   s.lock_count = 0;
   s.refused = 0;
 }
 
 bool is_idle(const LockState& s, TimePoint now) {
-  return s.failures.empty() && !s.locked_at(now) && s.lock_count == 0 && s.refused == 0;
+  return s.failures.empty() && !s.locked_at(now) && s.lock_count == 0 && s.refused == 0 &&
+         s.sources.empty();
 }
 
 }  // namespace vigil

@@ -18,6 +18,9 @@
 
 #include <chrono>
 #include <cstdint>
+#include <string>
+#include <string_view>
+#include <utility>
 #include <vector>
 
 #include "daemon/clock.h"
@@ -32,6 +35,9 @@ struct LockState {
   int64_t refused = 0;              // attempts refused while locked, since the last reset
   TimePoint last_failure{};
   TimePoint last_success{};
+  // Sources of recent failures (unknown-device buckets only): evidence of an
+  // attack from several places. Newest time per source, within fail_interval.
+  std::vector<std::pair<std::string, TimePoint>> sources;
 
   bool locked_at(TimePoint now) const { return locked_until > now; }
   bool operator==(const LockState&) const = default;
@@ -48,6 +54,7 @@ struct Attempt {
   bool root_caller = false;  // the reporter's peer uid is 0
   bool exempt = false;       // never locked or refused (root account, console)
   TimePoint now{};
+  std::string source;        // normalised source of a failure to remember ("" = none)
 };
 
 struct Decision {
@@ -74,6 +81,10 @@ std::chrono::seconds lock_duration(int previous_locks, const LockoutConfig& cfg)
 // Locks the bucket now (wrong second-factor codes), doubling as usual.
 // Returns the lock's length.
 std::chrono::seconds lock_now(LockState& s, const LockoutConfig& cfg, TimePoint now);
+
+// Distinct sources that failed within fail_interval, other than `except`.
+int distinct_sources(const LockState& s, const LockoutConfig& cfg, TimePoint now,
+                     std::string_view except = {});
 
 // Administrative reset: clears everything.
 void reset(LockState& s);

@@ -54,6 +54,15 @@ const char* const kMigrations[] = {
     "  last_seen INTEGER NOT NULL,"
     "  PRIMARY KEY(uid, device)"
     ") WITHOUT ROWID;",
+    // 3 -> 4: blocks, and the sources of recent failures
+    "CREATE TABLE blocks("
+    "  uid INTEGER PRIMARY KEY,"
+    "  reason TEXT NOT NULL,"
+    "  since INTEGER NOT NULL,"
+    "  by TEXT NOT NULL,"
+    "  details TEXT NOT NULL"
+    ");"
+    "ALTER TABLE buckets ADD COLUMN sources TEXT NOT NULL DEFAULT '';",
 };
 static_assert(std::size(kMigrations) == SqliteStore::kSchemaVersion);
 
@@ -80,6 +89,33 @@ std::vector<TimePoint> decode_failures(std::string_view s) {
   return out;
 }
 
+// "epoch\tsource\n" per entry; sources never hold tabs or newlines.
+std::string encode_sources(const std::vector<std::pair<std::string, TimePoint>>& v) {
+  std::string out;
+  for (const auto& [src, at] : v) {
+    out += std::to_string(to_epoch(at));
+    out += '\t';
+    for (char c : src) out.push_back(c == '\t' || c == '\n' ? '?' : c);
+    out += '\n';
+  }
+  return out;
+}
+
+std::vector<std::pair<std::string, TimePoint>> decode_sources(std::string_view s) {
+  std::vector<std::pair<std::string, TimePoint>> out;
+  while (!s.empty()) {
+    auto nl = s.find('\n');
+    auto line = s.substr(0, nl);
+    s = nl == std::string_view::npos ? std::string_view{} : s.substr(nl + 1);
+    auto tab = line.find('\t');
+    if (tab == std::string_view::npos) continue;
+    long long at = 0;
+    std::from_chars(line.data(), line.data() + tab, at);
+    out.emplace_back(std::string(line.substr(tab + 1)), from_epoch(at));
+  }
+  return out;
+}
+
 BucketRecord read_row(sqlite3_stmt* st) {
   BucketRecord r;
   r.key = reinterpret_cast<const char*>(sqlite3_column_text(st, 0));
@@ -92,11 +128,15 @@ BucketRecord read_row(sqlite3_stmt* st) {
   r.state.refused = sqlite3_column_int64(st, 6);
   r.state.last_failure = from_epoch(sqlite3_column_int64(st, 7));
   r.state.last_success = from_epoch(sqlite3_column_int64(st, 8));
+  auto* src = sqlite3_column_text(st, 9);
+  r.state.sources = decode_sources(src ? reinterpret_cast<const char*>(src) : "");
   return r;
 }
 
 constexpr char kColumns[] =
-    "key, uid, name, failures, locked_until, lock_count, refused, last_failure, last_success";
+    "key, uid, name, failures, locked_until, lock_count, refused, last_failure, last_success, sources";
+
+
 
 class StmtReset {
  public:
@@ -147,12 +187,12 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::open(const std::string& path) 
   store->load_ = *p1;
   auto p2 = store->prepare(
       "INSERT INTO buckets(key, uid, name, failures, locked_until, lock_count, refused,"
-      " last_failure, last_success, updated_at) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10)"
+      " last_failure, last_success, updated_at, sources) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11)"
       " ON CONFLICT(key) DO UPDATE SET uid=excluded.uid, name=excluded.name,"
       " failures=excluded.failures, locked_until=excluded.locked_until,"
       " lock_count=excluded.lock_count, refused=excluded.refused,"
       " last_failure=excluded.last_failure, last_success=excluded.last_success,"
-      " updated_at=excluded.updated_at");
+      " updated_at=excluded.updated_at, sources=excluded.sources");
   if (!p2) return p2.error();
   store->put_ = *p2;
   auto p3 = store->prepare("DELETE FROM buckets WHERE key=?1");
@@ -263,6 +303,8 @@ Status SqliteStore::put(const BucketRecord& r, TimePoint now) {
   sqlite3_bind_int64(put_, 8, to_epoch(r.state.last_failure));
   sqlite3_bind_int64(put_, 9, to_epoch(r.state.last_success));
   sqlite3_bind_int64(put_, 10, to_epoch(now));
+  std::string sources = encode_sources(r.state.sources);
+  sqlite3_bind_text(put_, 11, sources.data(), static_cast<int>(sources.size()), SQLITE_STATIC);
   if (sqlite3_step(put_) != SQLITE_DONE) return sql_error("write bucket");
   return Ok{};
 }
@@ -563,4 +605,44 @@ Result<std::optional<Bytes>> SqliteStore::any_sealed_secret() {
   if (rc != SQLITE_ROW && rc != SQLITE_DONE) return sql_error("sealed secret");
   return out;
 }
+}  // namespace vigil
+
+namespace vigil {
+
+Result<std::optional<BlockRecord>> SqliteStore::load_block(int64_t uid) {
+  auto p = prepare("SELECT reason, since, by, details FROM blocks WHERE uid=?1");
+  if (!p) return p.error();
+  sqlite3_bind_int64(*p, 1, uid);
+  int rc = sqlite3_step(*p);
+  std::optional<BlockRecord> out;
+  if (rc == SQLITE_ROW)
+    out = BlockRecord{reinterpret_cast<const char*>(sqlite3_column_text(*p, 0)),
+                      from_epoch(sqlite3_column_int64(*p, 1)),
+                      reinterpret_cast<const char*>(sqlite3_column_text(*p, 2)),
+                      reinterpret_cast<const char*>(sqlite3_column_text(*p, 3))};
+  sqlite3_finalize(*p);
+  if (rc != SQLITE_ROW && rc != SQLITE_DONE) return sql_error("load block");
+  return out;
+}
+
+Status SqliteStore::put_block(int64_t uid, const BlockRecord& b) {
+  return run(
+      "INSERT INTO blocks(uid, reason, since, by, details) VALUES(?1,?2,?3,?4,?5)"
+      " ON CONFLICT(uid) DO UPDATE SET reason=excluded.reason, since=excluded.since,"
+      " by=excluded.by, details=excluded.details",
+      [&](sqlite3_stmt* st) {
+        sqlite3_bind_int64(st, 1, uid);
+        sqlite3_bind_text(st, 2, b.reason.data(), static_cast<int>(b.reason.size()), SQLITE_STATIC);
+        sqlite3_bind_int64(st, 3, to_epoch(b.since));
+        sqlite3_bind_text(st, 4, b.by.data(), static_cast<int>(b.by.size()), SQLITE_STATIC);
+        sqlite3_bind_text(st, 5, b.details.data(), static_cast<int>(b.details.size()), SQLITE_STATIC);
+      });
+}
+
+Status SqliteStore::erase_block(int64_t uid) {
+  return run("DELETE FROM blocks WHERE uid=?1", [&](sqlite3_stmt* st) { sqlite3_bind_int64(st, 1, uid); });
+}
+
+Result<int64_t> SqliteStore::count_blocked() { return scalar("SELECT count(*) FROM blocks", 0, false); }
+
 }  // namespace vigil

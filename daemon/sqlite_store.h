@@ -20,7 +20,7 @@ namespace vigil {
 
 class SqliteStore final : public Store {
  public:
-  static constexpr int kSchemaVersion = 3;
+  static constexpr int kSchemaVersion = 4;
 
   static Result<std::unique_ptr<SqliteStore>> open(const std::string& path);
   ~SqliteStore() override;
@@ -50,6 +50,10 @@ class SqliteStore final : public Store {
   Result<std::vector<DeviceRecord>> load_devices(int64_t uid) override;
   Status put_device(int64_t uid, const DeviceRecord& d) override;
   Status erase_device(int64_t uid, const std::string& device) override;
+  Result<std::optional<BlockRecord>> load_block(int64_t uid) override;
+  Status put_block(int64_t uid, const BlockRecord& b) override;
+  Status erase_block(int64_t uid) override;
+  Result<int64_t> count_blocked() override;
 
   int schema_version() const { return version_; }
   // PRAGMA synchronous of the connection right now (1 NORMAL, 2 FULL); tests.

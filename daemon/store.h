@@ -50,6 +50,15 @@ struct DeviceRecord {
   TimePoint last_seen{};
 };
 
+// A persistent block: signs that the account is compromised. It lasts until
+// recovery.
+struct BlockRecord {
+  std::string reason;
+  TimePoint since{};
+  std::string by;       // "vigild" (a trigger) or the acting user
+  std::string details;  // JSON: the devices and sources involved
+};
+
 struct BucketRecord {
   std::string key;
   std::optional<int64_t> uid;  // empty for unknown names
@@ -96,6 +105,11 @@ class Store {
   virtual Result<std::vector<DeviceRecord>> load_devices(int64_t uid) = 0;
   virtual Status put_device(int64_t uid, const DeviceRecord& d) = 0;
   virtual Status erase_device(int64_t uid, const std::string& device) = 0;  // "" = all
+
+  virtual Result<std::optional<BlockRecord>> load_block(int64_t uid) = 0;
+  virtual Status put_block(int64_t uid, const BlockRecord& b) = 0;
+  virtual Status erase_block(int64_t uid) = 0;
+  virtual Result<int64_t> count_blocked() = 0;
 };
 
 }  // namespace vigil

@@ -25,7 +25,7 @@ class Devices(VigilTestCase):
         st = self.env.status("alice")
         self.assertTrue(st["locked"])
         self.assertFalse(st["known_devices"]["locked"])
-        self.assertEqual(self.env.login("alice", "alice-pw", rhost=ELSEWHERE[0]), PAM_AUTH_ERR)
+        self.assertFalse(st["blocked"], "wrong passwords alone never block")
         # The owner still logs in from the known device...
         self.assertEqual(self.env.login("alice", "alice-pw", rhost=HOME), PAM_SUCCESS)
         # ...and the account phase still allows a key login.

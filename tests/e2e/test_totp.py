@@ -154,11 +154,14 @@ class Totp(TotpCase):
         self.assertEqual(self.totp_status("alice")["failures"], 2)
         self.assertFalse(self.env.status("alice")["locked"])
         self.login("alice", "alice-pw", "000001")
-        self.assertTrue(self.env.status("alice")["locked"], "max_failures=3 reached")
-        self.assertIn("locked alice for 10m after 3 wrong codes", self.env.log())
+        # The right password came from an unknown device: the limit blocks.
+        st = self.env.status("alice")
+        self.assertTrue(st["blocked"], "max_failures=3 reached")
+        self.assertIn("wrong second-factor codes", st["block"]["reason"])
+        self.assertIn("BLOCKED alice", self.env.log())
         wait_for_fresh_step()
         self.assertEqual(self.login("alice", "alice-pw", oathtool(secret, +30))["results"][0]["rc"],
-                         PAM_AUTH_ERR, "locked: the right password and code are refused")
+                         PAM_AUTH_ERR, "blocked: the right password and code are refused")
 
     def test_prompts_are_the_same_for_right_and_wrong_passwords(self):
         self.enroll("alice")

@@ -64,6 +64,10 @@ class FlakyStore final : public Store {
   Result<std::vector<DeviceRecord>> load_devices(int64_t u) override { return inner_->load_devices(u); }
   Status put_device(int64_t u, const DeviceRecord& d) override { return inner_->put_device(u, d); }
   Status erase_device(int64_t u, const std::string& d) override { return inner_->erase_device(u, d); }
+  Result<std::optional<BlockRecord>> load_block(int64_t u) override { return inner_->load_block(u); }
+  Status put_block(int64_t u, const BlockRecord& b) override { return inner_->put_block(u, b); }
+  Status erase_block(int64_t u) override { return inner_->erase_block(u); }
+  Result<int64_t> count_blocked() override { return inner_->count_blocked(); }
 
  private:
   std::unique_ptr<Store> inner_;
