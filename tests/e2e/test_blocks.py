@@ -1,0 +1,117 @@
+"""Persistent blocks: signs of compromise, never wrong passwords alone."""
+import json
+import time
+import unittest
+
+from harness import PAM_AUTH_ERR, PAM_PERM_DENIED, PAM_SUCCESS, VigilTestCase
+
+HOME = "192.0.2.10"
+ATTACKERS = ["203.0.113.%d" % i for i in range(1, 5)]
+
+
+class Blocks(VigilTestCase):
+    lockout = {"deny": 5}
+
+    def test_credential_stuffing_that_succeeds_blocks(self):
+        self.assertEqual(self.env.login("alice", "alice-pw", rhost=HOME), PAM_SUCCESS)
+        for src in ATTACKERS[:3]:
+            self.assertEqual(self.env.login("alice", "guess", rhost=src), PAM_AUTH_ERR)
+        self.assertFalse(self.env.status("alice")["blocked"])
+        # The right password from yet another unknown address: refused, and
+        # the account is blocked.
+        wrong = self.env.pam("alice", ["guess"], rhost=ATTACKERS[3])
+        right = self.env.pam("alice", ["alice-pw"], rhost=ATTACKERS[3])
+        self.assertEqual(right["results"][0]["rc"], PAM_AUTH_ERR)
+        self.assertEqual(right["messages"], wrong["messages"], "looks like a wrong password")
+        st = self.env.status("alice")
+        self.assertTrue(st["blocked"])
+        self.assertIn("credential stuffing", st["block"]["reason"])
+        self.assertEqual(st["block"]["by"], "vigild")
+        self.assertEqual(sorted(st["block"]["details"]["failed_sources"]), sorted(ATTACKERS[:4]))
+        self.assertEqual(st["block"]["details"]["source"], ATTACKERS[3])
+        self.assertIn("BLOCKED alice", self.env.log())
+        # Now even the known device is refused, and the account phase denies.
+        self.assertEqual(self.env.login("alice", "alice-pw", rhost=HOME), PAM_AUTH_ERR)
+        out = self.env.pam("alice", ops="account", rhost=HOME)
+        self.assertEqual(out["results"][0]["rc"], PAM_PERM_DENIED)
+        # The console is the way back in.
+        self.assertEqual(self.env.login("alice", "alice-pw", rhost=None, tty="tty1"), PAM_SUCCESS)
+        # A blocked account's factor is frozen, even for root.
+        p = self.env.ctl("totp", "enroll", "alice")
+        self.assertEqual(p.returncode, 1)
+        self.assertIn("frozen", p.stderr)
+
+    def test_wrong_passwords_alone_never_block(self):
+        for i in range(30):
+            self.env.login("bob", "guess%d" % i, rhost="198.51.100.%d" % (i % 10))
+        st = self.env.status("bob")
+        self.assertTrue(st["locked"])
+        self.assertFalse(st["blocked"])
+        out = self.env.pam("bob", ops="account")
+        self.assertEqual(out["results"][0]["rc"], PAM_SUCCESS, "a key login still works")
+
+    def test_block_survives_kill_9_and_unblock_clears_it(self):
+        p = self.env.ctl("block", "carol", "--reason", "laptop stolen")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn("blocked carol", p.stdout)
+        self.env.kill9()
+        self.env.start()
+        st = self.env.status("carol")
+        self.assertTrue(st["blocked"])
+        self.assertIn("laptop stolen", st["block"]["reason"])
+        self.assertEqual(st["block"]["by"], "root")
+        self.assertEqual(self.env.login("carol", "carol-pw"), PAM_AUTH_ERR)
+        self.assertEqual(self.env.ctl("block", "carol", "--reason", "again").stdout.strip(),
+                         "carol was already blocked")
+        p = self.env.ctl("unblock", "carol", "--reason", "identity checked")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertFalse(self.env.status("carol")["blocked"])
+        self.assertEqual(self.env.login("carol", "carol-pw"), PAM_SUCCESS)
+
+    def test_only_root_blocks_and_unblocks(self):
+        for cmd in ("block", "unblock"):
+            p = self.env.ctl(cmd, "alice", "--reason", "x", uid=1001)
+            self.assertEqual(p.returncode, 1)
+            self.assertIn("only root", p.stderr)
+        self.env.ctl("block", "bob", "--reason", "test")
+        p = self.env.ctl("unblock", "bob", "--reason", "myself", uid=1002)
+        self.assertEqual(p.returncode, 1, "a blocked user can never lift their own block")
+        self.assertTrue(self.env.status("bob")["blocked"])
+        self.assertEqual(self.env.ctl("block", "alice").returncode, 2, "--reason is required")
+
+
+class TypingErrors(VigilTestCase):
+    lockout = {"deny": 3, "unlock_time": "2s", "max_unlock_time": "4s"}
+
+    def test_typing_errors_on_one_new_device_only_lock(self):
+        laptop = "198.51.100.50"
+        self.fail_n("alice", 3, rhost=laptop)
+        st = self.env.status("alice")
+        self.assertTrue(st["locked"])
+        time.sleep(max(0, st["locked_until"] - time.time()) + 1.1)
+        self.assertEqual(self.env.login("alice", "alice-pw", rhost=laptop), PAM_SUCCESS)
+        self.assertFalse(self.env.status("alice")["blocked"])
+
+
+class Escalation(VigilTestCase):
+    lockout = {"deny": 2, "unlock_time": "1s", "max_unlock_time": "10s"}
+
+    def setUp(self):
+        super().setUp()
+        self.env.stop()
+        self.env.conf["block"] = {"escalate_after_locks": 2, "end_sessions": False}
+        self.env.write_conf()
+        self.env.start()
+
+    def test_opt_in_escalation_after_locks(self):
+        self.fail_n("alice", 2)
+        self.assertFalse(self.env.status("alice")["blocked"])
+        time.sleep(self.env.status("alice")["locked_until"] - time.time() + 1.1)
+        self.fail_n("alice", 2)
+        st = self.env.status("alice")
+        self.assertTrue(st["blocked"])
+        self.assertIn("escalate_after_locks", st["block"]["reason"])
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
