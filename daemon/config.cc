@@ -144,6 +144,16 @@ const std::map<std::string, std::map<std::string, Setter>>& schema() {
            {"even_deny_root", bool_setter(&Config::lockout, &LockoutConfig::even_deny_root)},
            {"console_exempt", bool_setter(&Config::lockout, &LockoutConfig::console_exempt)},
        }},
+      {"throttle",
+       {
+           {"deny", int_setter(&Config::throttle, &ThrottleConfig::deny, 0, 100000)},
+           {"window", duration_setter(&Config::throttle, &ThrottleConfig::window, Seconds(1),
+                                      Seconds(366LL * 86400))},
+           {"ban_time", duration_setter(&Config::throttle, &ThrottleConfig::ban_time, Seconds(1),
+                                        Seconds(366LL * 86400))},
+           {"max_ban_time", duration_setter(&Config::throttle, &ThrottleConfig::max_ban_time,
+                                            Seconds(1), Seconds(366LL * 86400))},
+       }},
       {"block",
        {
            {"attack_sources", int_setter(&Config::block, &BlockConfig::attack_sources, 1, 100)},
@@ -250,6 +260,9 @@ Result<Config> parse_config(std::string_view text, std::string_view source_name)
                          std::string(key.str()) + ": " + msg);
     }
   }
+  if (cfg.throttle.max_ban_time < cfg.throttle.ban_time)
+    return cfg_error(std::string(source_name) +
+                     ": throttle.max_ban_time must not be shorter than throttle.ban_time");
   if (cfg.lockout.max_unlock_time < cfg.lockout.unlock_time)
     return cfg_error(std::string(source_name) +
                      ": lockout.max_unlock_time must not be shorter than lockout.unlock_time");

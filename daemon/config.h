@@ -64,8 +64,25 @@ struct BlockConfig {
   bool end_sessions = true;      // end the blocked user's sessions through logind
 };
 
+struct ThrottleConfig {
+  int deny = 20;                    // failures from one source (all users) within window; 0: off
+  Seconds window{10 * 60};
+  Seconds ban_time{10 * 60};        // the first ban; each further one doubles...
+  Seconds max_ban_time{24 * 3600};  // ...up to this
+
+  LockoutConfig as_lockout() const {
+    LockoutConfig c;
+    c.deny = deny > 0 ? deny : 1;
+    c.fail_interval = window;
+    c.unlock_time = ban_time;
+    c.max_unlock_time = max_ban_time;
+    return c;
+  }
+};
+
 struct Config {
   DaemonConfig daemon;
+  ThrottleConfig throttle;
   DevicesConfig devices;
   BlockConfig block;
   LockoutConfig lockout;

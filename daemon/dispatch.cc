@@ -172,6 +172,8 @@ boost::asio::awaitable<Reply> handle_report(Services& sv, const Peer& peer, cons
   req.outcome = opt(p, "outcome") == proto::kOutcomeSuccess ? Outcome::kSuccess : Outcome::kFailure;
   req.nonce = opt(p, "nonce");
   req.root_caller = peer.root();
+  // The source counts for every attempt, unknown user names included.
+  req.source = device::source_key(device::parse_source(rhost));
   if (target.lookup.found()) {
     const auto& id = target.lookup.id;
     req.key = account_key(id.uid);
@@ -186,7 +188,6 @@ boost::asio::awaitable<Reply> handle_report(Services& sv, const Peer& peer, cons
     req.console = console_exempt;
     req.totp_required = totp_required(cfg, id);
     req.device = login_device(p);
-    req.source = device::source_key(device::parse_source(rhost));
   } else {
     req.key = unknown_name_key(sv.name_key, target.given_name);
   }

@@ -48,14 +48,16 @@ std::string who(const BucketRecord& r) {
 }  // namespace
 
 Engine::Engine(std::unique_ptr<Store> store, const Clock& clock, LockoutConfig config,
-               const SecretKey* key, TotpConfig totp, DevicesConfig devices, BlockConfig block)
+               const SecretKey* key, TotpConfig totp, DevicesConfig devices, BlockConfig block,
+               ThrottleConfig throttle)
     : store_(std::move(store)),
       clock_(clock),
       key_(key),
       config_(config),
       totp_config_(totp),
       devices_config_(devices),
-      block_config_(block) {}
+      block_config_(block),
+      throttle_config_(throttle) {}
 
 Engine::~Engine() { stop(); }
 
@@ -71,12 +73,14 @@ void Engine::stop() {
 }
 
 void Engine::set_config(const LockoutConfig& config, const TotpConfig& totp,
-                        const DevicesConfig& devices, const BlockConfig& block) {
+                        const DevicesConfig& devices, const BlockConfig& block,
+                        const ThrottleConfig& throttle) {
   std::lock_guard lock(mu_);
   pending_config_ = config;
   pending_totp_config_ = totp;
   pending_devices_config_ = devices;
   pending_block_config_ = block;
+  pending_throttle_config_ = throttle;
 }
 
 void Engine::submit(Job job) {
@@ -110,6 +114,10 @@ void Engine::run() {
       if (pending_block_config_) {
         block_config_ = *pending_block_config_;
         pending_block_config_.reset();
+      }
+      if (pending_throttle_config_) {
+        throttle_config_ = *pending_throttle_config_;
+        pending_throttle_config_.reset();
       }
     }
     process_batch(batch);
@@ -244,7 +252,8 @@ Status Engine::load_totp(Entry* e, int64_t uid) {
 }
 
 void Engine::process_batch(std::deque<Job>& jobs) {
-  Txn txn{clock_.now(), config_, totp_config_, devices_config_, block_config_, false, {}, {}};
+  Txn txn{clock_.now(), config_, totp_config_, devices_config_, block_config_, throttle_config_,
+          false, {}, {}};
   for (auto& job : jobs) job(txn);
 
   Status status = Ok{};
@@ -436,6 +445,42 @@ void Engine::report(ReportRequest req, std::function<void(ReportResult)> done) {
         log::debug("refused: blocked", {{"VIGIL_USER", who(rec)}});
         done(std::move(r));
         return;
+      }
+    }
+
+    // The per-source throttle (password spraying): failures from unknown
+    // devices count per source across all users. Past the threshold, every
+    // attempt from the source is refused for a back-off that doubles with
+    // each offence. No account is locked by it; known devices are exempt.
+    if (!req.source.empty() && !known && t.throttle.deny > 0) {
+      auto sb = entry("src:" + req.source);
+      if (!sb) {
+        ReportResult r;
+        r.status = sb.error();
+        done(std::move(r));
+        return;
+      }
+      LockState& ss = (*sb)->record.state;
+      const LockoutConfig tc = t.throttle.as_lockout();
+      expire(ss, tc, t.now);
+      if (ss.locked_at(t.now)) {
+        ++ss.refused;
+        mark_dirty(*sb);
+        ReportResult r;
+        r.throttled = true;
+        r.prompt = prompt;
+        r.state = bs;
+        done(std::move(r));
+        return;
+      }
+      if (outcome == Outcome::kFailure) {
+        Decision sd = decide(ss, Attempt{Outcome::kFailure, true, false, t.now}, tc);
+        mark_dirty(*sb);
+        if (sd.locked_now)
+          log::event(log::Priority::kWarning, log::kMsgThrottled,
+                     "throttled source " + req.source + " for " + format_duration(sd.lock_for) +
+                         " after " + std::to_string(tc.deny) + " failures across accounts",
+                     {{"VIGIL_RHOST", req.source}, {"VIGIL_REASON", "password spraying"}});
       }
     }
 

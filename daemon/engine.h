@@ -72,6 +72,7 @@ struct ReportResult {
   bool known_device = false;
   bool blocked = false;       // refused: the account is blocked (now, or by this attempt)
   bool blocked_now = false;   // this attempt blocked it
+  bool throttled = false;     // refused: its source is throttled
 };
 
 struct VerifyRequest {
@@ -142,7 +143,7 @@ class Engine {
   // lockout alone).
   Engine(std::unique_ptr<Store> store, const Clock& clock, LockoutConfig config,
          const SecretKey* key = nullptr, TotpConfig totp = {}, DevicesConfig devices = {},
-         BlockConfig block = {});
+         BlockConfig block = {}, ThrottleConfig throttle = {});
   ~Engine();
   Engine(const Engine&) = delete;
   Engine& operator=(const Engine&) = delete;
@@ -153,7 +154,8 @@ class Engine {
 
   // Applies from the next batch.
   void set_config(const LockoutConfig& config, const TotpConfig& totp = {},
-                  const DevicesConfig& devices = {}, const BlockConfig& block = {});
+                  const DevicesConfig& devices = {}, const BlockConfig& block = {},
+                  const ThrottleConfig& throttle = {});
   // Called (on the engine thread, after the commit) with each newly blocked
   // uid: ends its sessions. Set before start().
   void on_blocked(std::function<void(int64_t uid, std::string name)> f) { on_blocked_ = std::move(f); }
@@ -245,6 +247,8 @@ class Engine {
   std::optional<DevicesConfig> pending_devices_config_;
   BlockConfig block_config_;
   std::optional<BlockConfig> pending_block_config_;
+  ThrottleConfig throttle_config_;
+  std::optional<ThrottleConfig> pending_throttle_config_;
   std::function<void(int64_t, std::string)> on_blocked_;
   std::unordered_map<std::string, Challenge> challenges_;  // key + '\n' + nonce
   std::unordered_map<std::string, std::deque<std::string>> challenge_order_;  // per key, oldest first

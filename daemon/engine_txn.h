@@ -11,6 +11,7 @@ struct Engine::Txn {
   const TotpConfig& totp;
   const DevicesConfig& devices;
   const BlockConfig& block;
+  const ThrottleConfig& throttle;
   bool full_sync = false;  // commit this batch with a full sync
   std::vector<std::function<void(const Status&)>> after_commit;  // answers that wait for the commit
   std::vector<std::pair<int64_t, std::string>> blocked;          // newly blocked accounts

@@ -158,7 +158,7 @@ int main(int argc, char** argv) {
 
   SystemClock clock;
   Engine engine(std::move(*store), clock, cfg->lockout, key->get(), cfg->totp, cfg->devices,
-                cfg->block);
+                cfg->block, cfg->throttle);
   // Ending sessions reads the running configuration's switch at the time.
   std::atomic<bool> end_sessions{cfg->block.end_sessions};
   engine.on_blocked([&end_sessions](int64_t uid, std::string name) {
@@ -234,7 +234,8 @@ int main(int argc, char** argv) {
             services.config = std::make_shared<const Config>(*fresh);
             if (fresh->totp_key_path() != services.config->totp_key_path())
               log::warning("[totp] key_file changes take effect at the next start");
-            engine.set_config(fresh->lockout, fresh->totp, fresh->devices, fresh->block);
+            engine.set_config(fresh->lockout, fresh->totp, fresh->devices, fresh->block,
+                              fresh->throttle);
             end_sessions = fresh->block.end_sessions;
             log::event(log::Priority::kNotice, log::kMsgReloaded, "configuration reloaded");
           }

@@ -80,6 +80,27 @@ class Blocks(VigilTestCase):
         self.assertEqual(self.env.ctl("block", "alice").returncode, 2, "--reason is required")
 
 
+class Throttle(VigilTestCase):
+    def test_a_spray_across_fifty_users_is_stopped_without_locking_any(self):
+        sprayer = "203.0.113.99"
+        # carol's own machine shares the sprayer's address (NAT).
+        self.assertEqual(self.env.login("carol", "carol-pw", rhost=sprayer), PAM_SUCCESS)
+        names = ["alice", "bob"] + ["user%02d" % i for i in range(48)]
+        rcs = [self.env.login(n, "Summer2026!", rhost=sprayer) for n in names]
+        self.assertEqual(set(rcs), {PAM_AUTH_ERR})
+        self.assertIn("throttled source " + sprayer, self.env.log())
+        # Refused from there now, whoever and whatever the password...
+        self.assertEqual(self.env.login("alice", "alice-pw", rhost=sprayer), PAM_AUTH_ERR)
+        # ...but no account is locked: elsewhere they log in.
+        for user in ("alice", "bob", "carol"):
+            st = self.env.status(user)
+            self.assertFalse(st["locked"], user)
+            self.assertFalse(st["blocked"], user)
+            self.assertEqual(self.env.login(user, self.env.password(user), rhost="192.0.2.20"), PAM_SUCCESS)
+        # A known device behind the same address is not throttled.
+        self.assertEqual(self.env.login("carol", "carol-pw", rhost=sprayer), PAM_SUCCESS)
+
+
 class TypingErrors(VigilTestCase):
     lockout = {"deny": 3, "unlock_time": "2s", "max_unlock_time": "4s"}
 
