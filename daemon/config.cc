@@ -90,6 +90,79 @@ Setter groups_setter() {
   };
 }
 
+// [[devices.rule]]: an array of tables, each { match = {...}, action = "..." }.
+Setter rules_setter(std::string_view src) {
+  std::string source(src);
+  return [source](const toml::node& n, Config& c) -> std::string {
+    const toml::array* arr = n.as_array();
+    if (!arr) return "expected [[devices.rule]] tables";
+    std::vector<Rule> rules;
+    for (const auto& el : *arr) {
+      const toml::table* t = el.as_table();
+      auto at = [](const auto& x) { return std::to_string(x.source().begin.line); };
+      if (!t) return "each rule must be a table";
+      Rule r;
+      r.line = static_cast<int>(el.source().begin.line);
+      bool has_action = false;
+      for (const auto& [k, v] : *t) {
+        if (k.str() == "action") {
+          auto a = v.value_exact<std::string>();
+          if (a && *a == "allow") r.action = RuleAction::kAllow;
+          else if (a && *a == "deny") r.action = RuleAction::kDeny;
+          else if (a && *a == "require-totp") r.action = RuleAction::kRequireTotp;
+          else if (a && *a == "skip-totp") r.action = RuleAction::kSkipTotp;
+          else
+            return "line " + at(v) + ": unknown action (use allow, deny, require-totp or skip-totp)";
+          has_action = true;
+        } else if (k.str() == "match") {
+          const toml::table* m = v.as_table();
+          if (!m) return "line " + at(v) + ": match must be a table";
+          for (const auto& [mk, mv] : *m) {
+            std::vector<std::string> list;
+            if (auto str = mv.value_exact<std::string>()) {
+              list.push_back(*str);
+            } else if (const toml::array* ma = mv.as_array()) {
+              for (const auto& x : *ma) {
+                auto sx = x.value_exact<std::string>();
+                if (!sx) return "line " + at(mv) + ": match." + std::string(mk.str()) + " must hold strings";
+                list.push_back(*sx);
+              }
+            } else {
+              return "line " + at(mv) + ": match." + std::string(mk.str()) + " must be a string or a list";
+            }
+            std::string key(mk.str());
+            if (key == "user") r.users = list;
+            else if (key == "groups" || key == "group") r.groups = list;
+            else if (key == "service") r.services = list;
+            else if (key == "network") {
+              for (const auto& x : list) {
+                auto net = parse_network(x);
+                if (!net) return "line " + at(mv) + ": bad network \"" + x + "\" (use CIDR, e.g. 10.0.0.0/8 or !2001:db8::/32)";
+                r.networks.push_back(*net);
+              }
+            } else if (key == "tty") {
+              if (list.size() != 1) return "line " + at(mv) + ": match.tty is one glob";
+              r.tty = list[0];
+            } else if (key == "device") {
+              if (list.size() == 1 && list[0] == "known") r.device = Rule::Device::kKnown;
+              else if (list.size() == 1 && list[0] == "unknown") r.device = Rule::Device::kUnknown;
+              else return "line " + at(mv) + ": match.device must be \"known\" or \"unknown\"";
+            } else {
+              return "line " + at(mk) + ": unknown match key \"" + key + "\"";
+            }
+          }
+        } else {
+          return "line " + at(k) + ": unknown rule key \"" + std::string(k.str()) + "\"";
+        }
+      }
+      if (!has_action) return "line " + std::to_string(r.line) + ": the rule has no action";
+      rules.push_back(std::move(r));
+    }
+    c.devices.rules = std::move(rules);
+    return {};
+  };
+}
+
 Setter require_setter() {
   return [](const toml::node& n, Config& c) -> std::string {
     auto v = n.value_exact<std::string>();
@@ -164,6 +237,7 @@ const std::map<std::string, std::map<std::string, Setter>>& schema() {
       {"devices",
        {
            {"trust_days", int_setter(&Config::devices, &DevicesConfig::trust_days, 1, 3650)},
+           {"rule", rules_setter("")},
        }},
       {"roles",
        {
@@ -255,9 +329,16 @@ Result<Config> parse_config(std::string_view text, std::string_view source_name)
         return cfg_error(where(source_name, key.source()) + "unknown key \"" + std::string(key.str()) +
                          "\" in [" + sec->first + "]");
       std::string msg = setter->second(node, cfg);
-      if (!msg.empty())
+      if (!msg.empty()) {
+        // A setter may name a more precise line: "line N: ...".
+        if (msg.starts_with("line ")) {
+          auto colon = msg.find(':');
+          return cfg_error(std::string(source_name) + ":" + msg.substr(5, colon - 5) + ": " +
+                           sec->first + "." + std::string(key.str()) + ":" + msg.substr(colon + 1));
+        }
         return cfg_error(where(source_name, node.source()) + sec->first + "." +
                          std::string(key.str()) + ": " + msg);
+      }
     }
   }
   if (cfg.throttle.max_ban_time < cfg.throttle.ban_time)

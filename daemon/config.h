@@ -15,6 +15,7 @@
 #include <string_view>
 #include <vector>
 
+#include "daemon/rules.h"
 #include "protocol/result.h"
 
 namespace vigil {
@@ -56,6 +57,7 @@ struct TotpConfig {
 
 struct DevicesConfig {
   int trust_days = 30;  // a device stays known this long after its last use
+  std::vector<Rule> rules;  // [[devices.rule]], in order
 };
 
 struct BlockConfig {

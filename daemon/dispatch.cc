@@ -188,6 +188,10 @@ boost::asio::awaitable<Reply> handle_report(Services& sv, const Peer& peer, cons
     req.console = console_exempt;
     req.totp_required = totp_required(cfg, id);
     req.device = login_device(p);
+    req.groups = id.groups;
+    req.service = opt(p, "service");
+    req.rhost = rhost;
+    req.tty = tty;
   } else {
     req.key = unknown_name_key(sv.name_key, target.given_name);
   }
@@ -219,11 +223,20 @@ boost::asio::awaitable<Reply> handle_account(Services& sv, const Peer& peer, con
   }
   const bool console = sv.config->lockout.console_exempt && peer.root() && !flag(p, "setuid") &&
                        proto::is_console_login(opt(p, "rhost"), opt(p, "tty"));
-  const int64_t uid = target.lookup.id.uid;
-  auto start = [&](auto deliver) { sv.engine->blocked(uid, std::move(deliver)); };
-  auto blocked = co_await await_callback<Result<bool>>(start);
-  if (!blocked) co_return unavailable("state unavailable");
-  out["verdict"] = (*blocked && !console) ? proto::kVerdictDeny : proto::kVerdictAllow;
+  const auto& id = target.lookup.id;
+  RuleInput in{id.name, id.groups, opt(p, "service"), device::parse_source(opt(p, "rhost")),
+               opt(p, "tty"), false};
+  std::string dev = login_device(p);
+  auto start = [&](auto deliver) {
+    sv.engine->account(id.uid, std::move(dev), std::move(in), console, std::move(deliver));
+  };
+  auto v = co_await await_callback<Result<AccountVerdict>>(start);
+  if (!v) co_return unavailable("state unavailable");
+  if (v->denied_by_rule)
+    log::info("account phase: " + id.name + " denied by the rule at line " +
+                  std::to_string(v->denied_by_rule),
+              {{"VIGIL_USER", id.name}, {"VIGIL_SERVICE", opt(p, "service")}, {"VIGIL_REASON", "deny rule"}});
+  out["verdict"] = (v->blocked || v->denied_by_rule) ? proto::kVerdictDeny : proto::kVerdictAllow;
   co_return Reply::success(std::move(out));
 }
 

@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <unordered_set>
 
+#include "daemon/device.h"
 #include "daemon/log.h"
 
 namespace vigil {
@@ -390,9 +391,8 @@ void Engine::report(ReportRequest req, std::function<void(ReportResult)> done) {
         mark_totp_dirty(*e);
       }
     }
-    const bool prompt = has_factor || no_factor;
+    bool prompt = has_factor || no_factor;
     Outcome outcome = req.outcome;
-    if (outcome == Outcome::kSuccess && prompt) outcome = Outcome::kPasswordOk;
 
     // Devices: failures from known and from unknown devices count in separate
     // buckets, so hammering from elsewhere never locks the owner's device.
@@ -425,6 +425,35 @@ void Engine::report(ReportRequest req, std::function<void(ReportResult)> done) {
     }
     LockState& bs = bucket->record.state;
     const char* bucket_name = known ? " (known devices)" : "";
+
+    // Device rules, first match wins. They decide the second factor (never a
+    // lock or a block), or deny the login outright.
+    const Rule* rule = nullptr;
+    if (req.uid) {
+      RuleInput in{req.name, req.groups, req.service, device::parse_source(req.rhost), req.tty, known};
+      rule = first_match(t.devices.rules, in);
+    }
+    if (rule && rule->action == RuleAction::kDeny) {
+      log::info("refused " + who(rec) + " by the deny rule at line " + std::to_string(rule->line),
+                {{"VIGIL_USER", who(rec)}, {"VIGIL_RHOST", req.source}, {"VIGIL_SERVICE", req.service},
+                 {"VIGIL_REASON", "deny rule"}});
+      ReportResult r;
+      r.denied_by_rule = rule->line;
+      r.prompt = prompt;
+      r.state = bs;
+      done(std::move(r));
+      return;
+    }
+    if (rule && rule->action == RuleAction::kRequireTotp && !has_factor && !req.console) {
+      prompt = true;
+      no_factor = true;
+    } else if (rule && rule->action == RuleAction::kRequireTotp) {
+      prompt = true;
+    } else if (rule && rule->action == RuleAction::kSkipTotp) {
+      prompt = false;
+      no_factor = false;
+    }
+    if (outcome == Outcome::kSuccess && prompt) outcome = Outcome::kPasswordOk;
 
     // A blocked account is refused whatever the password, with the same
     // answer (and prompt) as a wrong one. The console stays the way back in.
@@ -738,12 +767,20 @@ void Engine::forget_devices(int64_t uid, std::string name, std::string device,
   });
 }
 
-void Engine::blocked(int64_t uid, std::function<void(Result<bool>)> done) {
-  submit([this, uid, done = std::move(done)](Txn&) {
+void Engine::account(int64_t uid, std::string device, RuleInput in, bool console,
+                     std::function<void(Result<AccountVerdict>)> done) {
+  submit([this, uid, device = std::move(device), in = std::move(in), console,
+          done = std::move(done)](Txn& t) mutable {
     auto e = entry("uid:" + std::to_string(uid));
     if (!e) return done(e.error());
     if (auto st = load_block(*e, uid); !st) return done(st.error());
-    done((*e)->block.has_value());
+    if (auto st = load_devices(*e, uid); !st) return done(st.error());
+    AccountVerdict v;
+    v.blocked = (*e)->block.has_value() && !console;
+    in.device_known = device_known(**e, device, t.now);
+    if (const Rule* r = first_match(t.devices.rules, in); r && r->action == RuleAction::kDeny)
+      v.denied_by_rule = r->line;
+    done(v);
   });
 }
 

@@ -41,6 +41,7 @@
 #include "daemon/clock.h"
 #include "daemon/config.h"
 #include "daemon/policy.h"
+#include "daemon/rules.h"
 #include "daemon/secrets.h"
 #include "daemon/store.h"
 
@@ -58,6 +59,9 @@ struct ReportRequest {
   bool totp_required = false;  // by [totp] require, for this account
   std::string device;          // device id (device.h); empty: none (unknown)
   std::string source;          // normalised source ("" for local logins)
+  // For the device rules:
+  std::vector<std::string> groups;
+  std::string service, rhost, tty;
 };
 
 struct ReportResult {
@@ -73,6 +77,13 @@ struct ReportResult {
   bool blocked = false;       // refused: the account is blocked (now, or by this attempt)
   bool blocked_now = false;   // this attempt blocked it
   bool throttled = false;     // refused: its source is throttled
+  int denied_by_rule = 0;     // refused by the deny rule on this config line
+};
+
+// The account phase's answer.
+struct AccountVerdict {
+  bool blocked = false;
+  int denied_by_rule = 0;  // the deny rule's config line, or 0
 };
 
 struct VerifyRequest {
@@ -168,8 +179,10 @@ class Engine {
   void list(std::function<void(Result<std::vector<BucketRecord>>)> done);
   void reset(std::string key, int64_t uid, std::string name,
              std::function<void(ResetResult)> done);
-  // Whether the account is blocked (the account phase).
-  void blocked(int64_t uid, std::function<void(Result<bool>)> done);
+  // The account phase: blocks and deny rules (never a temporary lock).
+  // `in.device_known` is filled in here from `device`.
+  void account(int64_t uid, std::string device, RuleInput in, bool console,
+               std::function<void(Result<AccountVerdict>)> done);
   // Administrative block and unblock (committed with a full sync).
   void block(int64_t uid, std::string name, std::string reason, std::string by,
              std::function<void(BlockResult)> done);

@@ -122,6 +122,10 @@ TEST(Config, EveryKeyIsInTheExampleConfig) {
   ss << in.rdbuf();
   std::string text = ss.str();
   for (const auto& key : kKnownKeys) {
+    if (key == "devices.rule") {  // an array of tables
+      EXPECT_NE(text.find("[[devices.rule]]"), std::string::npos);
+      continue;
+    }
     auto dot = key.find('.');
     std::string section = "[" + key.substr(0, dot) + "]";
     std::string name = key.substr(dot + 1) + " =";
@@ -144,7 +148,8 @@ TEST(Config, EveryKeyIsInTheManPage) {
     auto section = text.find(".SH [" + key.substr(0, dot) + "]");
     ASSERT_NE(section, std::string::npos) << key;
     auto next = text.find(".SH ", section + 1);
-    auto at = text.find("\n.B " + key.substr(dot + 1) + "\n", section);
+    std::string name = key == "devices.rule" ? "[[devices.rule]]" : key.substr(dot + 1);
+    auto at = text.find("\n.B " + name + "\n", section);
     EXPECT_TRUE(at != std::string::npos && at < next) << key << " is not documented in vigil.conf(5)";
   }
 }
