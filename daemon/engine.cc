@@ -227,10 +227,13 @@ Status Engine::load_block(Entry* e, int64_t uid) {
   return Ok{};
 }
 
-void Engine::set_block(Txn& t, Entry* acct, BlockRecord b) {
+void Engine::set_block(Txn& t, Entry* acct, BlockRecord b, const std::string& source,
+                       const std::string& service) {
   log::event(log::Priority::kCrit, log::kMsgBlocked,
              "BLOCKED " + acct->record.name + ": " + b.reason,
              {{"VIGIL_USER", acct->record.name},
+              {"VIGIL_RHOST", source},
+              {"VIGIL_SERVICE", service},
               {"VIGIL_REASON", b.reason},
               {"VIGIL_DETAILS", b.details},
               {"VIGIL_ACTOR", b.by}});
@@ -509,7 +512,9 @@ void Engine::report(ReportRequest req, std::function<void(ReportResult)> done) {
           log::event(log::Priority::kWarning, log::kMsgThrottled,
                      "throttled source " + req.source + " for " + format_duration(sd.lock_for) +
                          " after " + std::to_string(tc.deny) + " failures across accounts",
-                     {{"VIGIL_RHOST", req.source}, {"VIGIL_REASON", "password spraying"}});
+                     {{"VIGIL_RHOST", req.source},
+                      {"VIGIL_SERVICE", req.service},
+                      {"VIGIL_REASON", "password spraying"}});
       }
     }
 
@@ -526,7 +531,8 @@ void Engine::report(ReportRequest req, std::function<void(ReportResult)> done) {
                                   std::to_string(sources) + " unknown sources (credential stuffing)",
                               t.now, "vigild",
                               "{\"device\":" + json_quote(req.device) + ",\"source\":" +
-                                  json_quote(req.source) + ",\"failed_sources\":" + srcs.str() + "}"});
+                                  json_quote(req.source) + ",\"failed_sources\":" + srcs.str() + "}"},
+                  req.source, req.service);
         ReportResult r;
         r.blocked = true;
         r.blocked_now = true;
@@ -547,7 +553,8 @@ void Engine::report(ReportRequest req, std::function<void(ReportResult)> done) {
         bs.lock_count >= t.block.escalate_after_locks) {
       set_block(t, acct,
                 BlockRecord{std::to_string(bs.lock_count) + " locks in a row (escalate_after_locks)",
-                            t.now, "vigild", "{\"device\":" + json_quote(req.device) + "}"});
+                            t.now, "vigild", "{\"device\":" + json_quote(req.device) + "}"},
+                req.source, req.service);
     }
     // A decision answered after its commit always writes its bucket, so that
     // a right password (before a code prompt) costs what a wrong one costs.
@@ -581,12 +588,17 @@ void Engine::report(ReportRequest req, std::function<void(ReportResult)> done) {
 
     if (d.unlocked)
       log::event(log::Priority::kNotice, log::kMsgUnlocked, "lock expired: " + who(rec) + bucket_name,
-                 {{"VIGIL_USER", who(rec)}, {"VIGIL_REASON", "unlock_time elapsed"}});
+                 {{"VIGIL_USER", who(rec)},
+                  {"VIGIL_RHOST", req.source},
+                  {"VIGIL_SERVICE", req.service},
+                  {"VIGIL_REASON", "unlock_time elapsed"}});
     if (d.locked_now)
       log::event(log::Priority::kWarning, log::kMsgLocked,
                  "locked " + who(rec) + bucket_name + " for " + format_duration(d.lock_for) +
                      " after " + std::to_string(t.cfg.deny) + " failures",
                  {{"VIGIL_USER", who(rec)},
+                  {"VIGIL_RHOST", req.source},
+                  {"VIGIL_SERVICE", req.service},
                   {"VIGIL_REASON", "too many failures"},
                   {"VIGIL_UNLOCK_TIME", std::to_string(to_epoch(bs.locked_until))}});
     if (d.refused_locked)

@@ -228,7 +228,8 @@ class Engine {
   Status load_devices(Entry* e, int64_t uid);
   Status load_block(Entry* e, int64_t uid);
   // Blocks the account in this batch (full sync); logs, and ends sessions after the commit.
-  void set_block(Txn& t, Entry* acct, BlockRecord b);
+  void set_block(Txn& t, Entry* acct, BlockRecord b, const std::string& source = {},
+                 const std::string& service = {});
   bool device_known(const Entry& acct, const std::string& device, TimePoint now) const;
   // A complete successful login from a root caller: the device becomes known.
   void trust_device(Txn& t, Entry* acct, const std::string& device);
