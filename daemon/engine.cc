@@ -626,77 +626,57 @@ void Engine::report(ReportRequest req, std::function<void(ReportResult)> done) {
 void Engine::get(std::string key, std::optional<int64_t> uid,
                  std::function<void(Result<AccountView>)> done) {
   submit([this, key = std::move(key), uid, done = std::move(done)](Txn& t) {
+    // Read-only: a cached copy when there is one, else the store; nothing is
+    // added to the cache.
+    auto bucket_at = [&](const std::string& k) -> Result<std::optional<BucketRecord>> {
+      if (auto it = cache_.find(k); it != cache_.end()) return std::optional(it->second.record);
+      return store_->load(k);
+    };
+    const Entry* cached = nullptr;
+    if (auto it = cache_.find(key); it != cache_.end()) cached = &it->second;
+    auto cached_or = [&](auto loaded_flag, auto member, auto load) {
+      using R = decltype(load());
+      if (cached && cached->*loaded_flag) return R(cached->*member);
+      return load();
+    };
+
     AccountView view;
-    if (auto it = cache_.find(key); it != cache_.end()) {
-      view.bucket = it->second.record;
-    } else {
-      auto loaded = store_->load(key);
-      if (!loaded) {
-        done(loaded.error());
-        return;
-      }
-      view.bucket = std::move(*loaded);
-    }
+    auto b = bucket_at(key);
+    if (!b) return done(b.error());
+    view.bucket = std::move(*b);
     if (view.bucket) expire(view.bucket->state, t.cfg, t.now);
-    if (uid) {
-      const std::string kkey = key + ":known";
-      if (auto kit = cache_.find(kkey); kit != cache_.end()) {
-        view.known_bucket = kit->second.record;
-      } else {
-        auto loaded = store_->load(kkey);
-        if (!loaded) {
-          done(loaded.error());
-          return;
-        }
-        view.known_bucket = std::move(*loaded);
-      }
-      if (view.known_bucket) expire(view.known_bucket->state, t.cfg, t.now);
-      auto cit = cache_.find(key);
-      if (cit != cache_.end() && cit->second.block_loaded) {
-        view.block = cit->second.block;
-      } else {
-        auto loaded = store_->load_block(*uid);
-        if (!loaded) {
-          done(loaded.error());
-          return;
-        }
-        view.block = std::move(*loaded);
-      }
-      if (cit != cache_.end() && cit->second.devices_loaded) {
-        view.devices = cit->second.devices;
-      } else {
-        auto loaded = store_->load_devices(*uid);
-        if (!loaded) {
-          done(loaded.error());
-          return;
-        }
-        view.devices = std::move(*loaded);
-      }
-      auto it = cache_.find(key);
-      std::optional<TotpRecord> tr;
-      if (it != cache_.end() && it->second.totp_loaded) {
-        tr = it->second.totp;
-      } else {
-        auto loaded = store_->load_totp(*uid);
-        if (!loaded) {
-          done(loaded.error());
-          return;
-        }
-        tr = std::move(*loaded);
-      }
-      if (tr) {
-        view.totp_active = tr->active();
-        view.totp_pending = !tr->pending_box.empty();
-        auto horizon = t.now - t.cfg.fail_interval;
-        for (auto f : tr->otp_failures) view.otp_failures += f > horizon;
-      }
-      auto codes = store_->count_recovery_codes(*uid);
-      if (!codes) {
-        done(codes.error());
-        return;
-      }
-      view.recovery_codes = *codes;
+    if (!uid) return done(std::move(view));
+
+    auto kb = bucket_at(key + ":known");
+    if (!kb) return done(kb.error());
+    view.known_bucket = std::move(*kb);
+    if (view.known_bucket) expire(view.known_bucket->state, t.cfg, t.now);
+
+    auto block = cached_or(&Entry::block_loaded, &Entry::block, [&] { return store_->load_block(*uid); });
+    if (!block) return done(block.error());
+    view.block = std::move(*block);
+
+    auto devices = cached_or(&Entry::devices_loaded, &Entry::devices, [&] { return store_->load_devices(*uid); });
+    if (!devices) return done(devices.error());
+    view.devices = std::move(*devices);
+
+    std::optional<TotpRecord> tr;
+    if (cached && cached->totp_loaded) {
+      tr = cached->totp;
+    } else {
+      auto loaded = store_->load_totp(*uid);
+      if (!loaded) return done(loaded.error());
+      tr = std::move(*loaded);
     }
+    if (tr) {
+      view.totp_active = tr->active();
+      view.totp_pending = !tr->pending_box.empty();
+      auto horizon = t.now - t.cfg.fail_interval;
+      for (auto f : tr->otp_failures) view.otp_failures += f > horizon;
+    }
+    auto codes = store_->count_recovery_codes(*uid);
+    if (!codes) return done(codes.error());
+    view.recovery_codes = *codes;
     done(std::move(view));
   });
 }
