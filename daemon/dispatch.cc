@@ -127,6 +127,14 @@ std::string login_device(const json::object& p) {
   return device::device_id(opt(p, "service"), opt(p, "rhost"), opt(p, "tty"), fp);
 }
 
+// The audit session id in a request; 0 when absent or unset.
+uint32_t audit_session(const json::object& p) {
+  auto it = p.find("audit_session");
+  if (it == p.end() || !it->value().is_int64()) return 0;
+  int64_t v = it->value().as_int64();
+  return v > 0 && v < 4294967295LL ? static_cast<uint32_t>(v) : 0;
+}
+
 // A code parameter: short, and wiped by whoever takes it.
 std::string take_code(const json::object& p) {
   auto v = proto::get_optional_string(p, "code");
@@ -140,8 +148,10 @@ std::string take_code(const json::object& p) {
 // are truncated by the handler, not refused. Types are still checked.
 std::optional<Reply> validate_report(const json::object& p) {
   if (auto r = only_keys(p, {"user", "outcome", "nonce", "service", "rhost", "tty", "ruser", "setuid",
-                             "auth_info"}))
+                             "auth_info", "audit_session"}))
     return r;
+  if (auto it = p.find("audit_session"); it != p.end() && !it->value().is_int64())
+    return invalid("parameter \"audit_session\" must be an integer");
   if (auto r = check_strings(p, {"auth_info"}, SIZE_MAX)) return r;
   if (auto r = check_strings(p, {"service", "rhost", "tty", "ruser"}, SIZE_MAX)) return r;
   if (auto it = p.find("setuid"); it != p.end() && !it->value().is_bool())
@@ -155,7 +165,9 @@ std::optional<Reply> validate_report(const json::object& p) {
 }
 
 std::optional<Reply> validate_account(const json::object& p) {
-  if (auto r = only_keys(p, {"user", "service", "rhost", "tty", "ruser", "setuid", "auth_info"})) return r;
+  if (auto r = only_keys(p, {"user", "service", "rhost", "tty", "ruser", "setuid", "auth_info",
+                             "audit_session"}))
+    return r;
   return check_strings(p, {"service", "rhost", "tty", "ruser"}, SIZE_MAX);
 }
 
@@ -188,6 +200,8 @@ boost::asio::awaitable<Reply> handle_report(Services& sv, const Peer& peer, cons
     req.console = console_exempt;
     req.totp_required = totp_required(cfg, id);
     req.device = login_device(p);
+    // Only a root caller's audit session is taken at its word.
+    if (peer.root()) req.audit_session = audit_session(p);
     req.groups = id.groups;
     req.service = opt(p, "service");
     req.rhost = rhost;
@@ -227,8 +241,9 @@ boost::asio::awaitable<Reply> handle_account(Services& sv, const Peer& peer, con
   RuleInput in{id.name, id.groups, opt(p, "service"), device::parse_source(opt(p, "rhost")),
                opt(p, "tty"), false};
   std::string dev = login_device(p);
+  const uint32_t sid = peer.root() ? audit_session(p) : 0;
   auto start = [&](auto deliver) {
-    sv.engine->account(id.uid, std::move(dev), std::move(in), console, std::move(deliver));
+    sv.engine->account(id.uid, std::move(dev), sid, std::move(in), console, std::move(deliver));
   };
   auto v = co_await await_callback<Result<AccountVerdict>>(start);
   if (!v) co_return unavailable("state unavailable");
@@ -493,6 +508,19 @@ boost::asio::awaitable<Reply> handle_unblock(Services& sv, const Peer& peer, con
   co_return co_await run_block(sv, peer, p, t, false);
 }
 
+std::optional<Reply> validate_session(const json::object& p) {
+  if (auto r = only_keys(p, {"user", "service", "rhost", "tty", "ruser", "auth_info", "audit_session"})) return r;
+  if (auto r = check_strings(p, {"service", "rhost", "tty", "ruser", "auth_info"}, SIZE_MAX)) return r;
+  if (audit_session(p) == 0) return invalid("a valid \"audit_session\" is required");
+  return std::nullopt;
+}
+
+boost::asio::awaitable<Reply> handle_session_open(Services& sv, const Peer&, const json::object& p,
+                                                  const Target& target) {
+  if (target.lookup.found()) sv.engine->session_open(audit_session(p), target.lookup.id.uid, login_device(p));
+  co_return Reply::success({});
+}
+
 const Method kMethods[] = {
     {proto::kAuthReport, Who::kSelf, Subject::kAnyName, validate_report, handle_report},
     {proto::kAccountCheck, Who::kSelf, Subject::kUser, validate_account, handle_account},
@@ -508,6 +536,7 @@ const Method kMethods[] = {
     // Blocking and unblocking are root's until the admin socket exists.
     {proto::kAccountBlock, Who::kRoot, Subject::kUser, validate_block, handle_block},
     {proto::kAccountUnblock, Who::kRoot, Subject::kUser, validate_block, handle_unblock},
+    {proto::kSessionOpen, Who::kRoot, Subject::kUser, validate_session, handle_session_open},
     {proto::kDevicesList, Who::kSelf, Subject::kUserOrSelf, validate_user_only, handle_devices_list},
     // Forgetting devices only makes logins stricter: a user may do it too.
     {proto::kDevicesForget, Who::kSelf, Subject::kUser, validate_forget, handle_devices_forget},

@@ -1,6 +1,7 @@
 #include "daemon/engine.h"
 #include "daemon/engine_txn.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <unordered_set>
 
@@ -397,6 +398,14 @@ void Engine::report(ReportRequest req, std::function<void(ReportResult)> done) {
     bool prompt = has_factor || no_factor;
     Outcome outcome = req.outcome;
 
+    // sudo and su belong to the device of the login session they run in,
+    // found through the audit session. Where it cannot be found, the device
+    // is unknown (and is never made known).
+    if (req.audit_session != 0) {
+      auto sit = sessions_.find(req.audit_session);
+      req.device = sit != sessions_.end() ? sit->second.device : std::string();
+    }
+
     // Devices: failures from known and from unknown devices count in separate
     // buckets, so hammering from elsewhere never locks the owner's device.
     Entry* acct = *e;
@@ -759,10 +768,14 @@ void Engine::forget_devices(int64_t uid, std::string name, std::string device,
   });
 }
 
-void Engine::account(int64_t uid, std::string device, RuleInput in, bool console,
-                     std::function<void(Result<AccountVerdict>)> done) {
-  submit([this, uid, device = std::move(device), in = std::move(in), console,
+void Engine::account(int64_t uid, std::string device, uint32_t audit_session, RuleInput in,
+                     bool console, std::function<void(Result<AccountVerdict>)> done) {
+  submit([this, uid, device = std::move(device), audit_session, in = std::move(in), console,
           done = std::move(done)](Txn& t) mutable {
+    if (audit_session != 0) {
+      auto sit = sessions_.find(audit_session);
+      device = sit != sessions_.end() ? sit->second.device : std::string();
+    }
     auto e = entry("uid:" + std::to_string(uid));
     if (!e) return done(e.error());
     if (auto st = load_block(*e, uid); !st) return done(st.error());
@@ -834,6 +847,19 @@ void Engine::unblock(int64_t uid, std::string name, std::string by,
       r.status = st;
       done(r);
     });
+  });
+}
+
+void Engine::session_open(uint32_t audit_session, int64_t uid, std::string device) {
+  submit([this, audit_session, uid, device = std::move(device)](Txn& t) mutable {
+    if (sessions_.size() >= kSessionsMax) {
+      // Bounded: the oldest half goes (a lost session only makes sudo stricter).
+      std::vector<std::pair<TimePoint, uint32_t>> by_age;
+      for (const auto& [id, s] : sessions_) by_age.emplace_back(s.at, id);
+      std::sort(by_age.begin(), by_age.end());
+      for (size_t i = 0; i < by_age.size() / 2; ++i) sessions_.erase(by_age[i].second);
+    }
+    sessions_[audit_session] = Session{uid, std::move(device), t.now};
   });
 }
 

@@ -59,6 +59,9 @@ struct ReportRequest {
   bool totp_required = false;  // by [totp] require, for this account
   std::string device;          // device id (device.h); empty: none (unknown)
   std::string source;          // normalised source ("" for local logins)
+  // The caller's audit session (sudo, su inside a login session): its device
+  // is the session's. 0: none.
+  uint32_t audit_session = 0;
   // For the device rules:
   std::vector<std::string> groups;
   std::string service, rhost, tty;
@@ -179,9 +182,12 @@ class Engine {
   void list(std::function<void(Result<std::vector<BucketRecord>>)> done);
   void reset(std::string key, int64_t uid, std::string name,
              std::function<void(ResetResult)> done);
+  // A login session began (root callers): remembers its device by audit
+  // session id, so that sudo and su inside it belong to that device.
+  void session_open(uint32_t audit_session, int64_t uid, std::string device);
   // The account phase: blocks and deny rules (never a temporary lock).
   // `in.device_known` is filled in here from `device`.
-  void account(int64_t uid, std::string device, RuleInput in, bool console,
+  void account(int64_t uid, std::string device, uint32_t audit_session, RuleInput in, bool console,
                std::function<void(Result<AccountVerdict>)> done);
   // Administrative block and unblock (committed with a full sync).
   void block(int64_t uid, std::string name, std::string reason, std::string by,
@@ -267,6 +273,13 @@ class Engine {
   std::unordered_map<std::string, Challenge> challenges_;  // key + '\n' + nonce
   std::unordered_map<std::string, std::deque<std::string>> challenge_order_;  // per key, oldest first
   std::unordered_set<std::string> used_codes_;  // recovery codes used in this batch (uid:id)
+  struct Session {
+    int64_t uid;
+    std::string device;
+    TimePoint at;
+  };
+  std::unordered_map<uint32_t, Session> sessions_;  // audit session -> its login's device
+  static constexpr std::size_t kSessionsMax = 65536;
   void add_challenge(const std::string& key, const std::string& nonce_key, Challenge c);
   void drop_challenge(const std::string& key, const std::string& nonce_key);
   // A wrong code (login or proof): counts, and locks at [totp] max_failures.

@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -141,6 +142,19 @@ std::string call_nonce(pam_handle_t* pamh) {
   return hex;
 }
 
+// This process's audit session (/proc/self/sessionid): sudo and su run inside
+// the login session whose device they belong to. 0 when unset.
+uint32_t audit_session_id() {
+  int fd = ::open("/proc/self/sessionid", O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return 0;
+  char buf[16] = {0};
+  ssize_t n = ::read(fd, buf, sizeof buf - 1);
+  ::close(fd);
+  if (n <= 0) return 0;
+  unsigned long v = std::strtoul(buf, nullptr, 10);
+  return v > 0 && v < 4294967295UL ? static_cast<uint32_t>(v) : 0;
+}
+
 boost::json::object login_params(pam_handle_t* pamh, const std::string& user) {
   boost::json::object p;
   p["user"] = wire_text(user, 1024);  // the daemon refuses a mangled or long name
@@ -151,6 +165,7 @@ boost::json::object login_params(pam_handle_t* pamh, const std::string& user) {
   // sshd with ExposeAuthInfo: the public key used, which names the device.
   if (const char* info = pam_getenv(pamh, "SSH_AUTH_INFO_0"); info && *info)
     p["auth_info"] = wire_text(info, 8192, true);
+  if (auto sid = audit_session_id(); sid != 0) p["audit_session"] = static_cast<int64_t>(sid);
   // The daemon trusts this only from a root peer: a setuid caller (su, sudo)
   // run by a local user can never vouch for a console login.
   if (::getuid() != ::geteuid()) p["setuid"] = true;
@@ -396,6 +411,25 @@ VIGIL_EXPORT int pam_sm_authenticate(pam_handle_t* pamh, int, int argc, const ch
 // pam_setcred runs the same auth lines; [default=die] would turn PAM_IGNORE
 // into a failure, so succeed.
 VIGIL_EXPORT int pam_sm_setcred(pam_handle_t*, int, int, const char**) { return PAM_SUCCESS; }
+
+// session: tells the daemon which device this login session belongs to, so
+// that sudo and su inside it count as that device. Never fails the session.
+VIGIL_EXPORT int pam_sm_open_session(pam_handle_t* pamh, int, int argc, const char** argv) {
+  return guarded(pamh, PAM_IGNORE, [&] {
+    Options o;
+    if (!load_options(pamh, argc, argv, &o)) return PAM_IGNORE;
+    const char* user = nullptr;
+    if (pam_get_user(pamh, &user, nullptr) != PAM_SUCCESS || !user) return PAM_IGNORE;
+    boost::json::object p = login_params(pamh, user);
+    p.erase("setuid");
+    if (!p.contains("audit_session") || ::geteuid() != 0) return PAM_IGNORE;
+    proto::ClientOptions co{o.socket, o.timeout, true};
+    proto::call(co, proto::Call{proto::kSessionOpen, std::move(p)});
+    return PAM_IGNORE;
+  });
+}
+
+VIGIL_EXPORT int pam_sm_close_session(pam_handle_t*, int, int, const char**) { return PAM_IGNORE; }
 
 VIGIL_EXPORT int pam_sm_acct_mgmt(pam_handle_t* pamh, int, int argc, const char** argv) {
   return guarded(pamh, PAM_PERM_DENIED, [&] { return account(pamh, argc, argv); });

@@ -21,6 +21,7 @@ inline constexpr char kTotpDisable[] = "io.vigil.Totp.Disable";
 inline constexpr char kTotpRecoveryCodes[] = "io.vigil.Totp.RecoveryCodes";
 inline constexpr char kAccountBlock[] = "io.vigil.Account.Block";      // root: block
 inline constexpr char kAccountUnblock[] = "io.vigil.Account.Unblock";  // root: lift a block
+inline constexpr char kSessionOpen[] = "io.vigil.Session.Open";     // module: a login session began
 inline constexpr char kDevicesList[] = "io.vigil.Devices.List";
 inline constexpr char kDevicesForget[] = "io.vigil.Devices.Forget";
 

@@ -3,7 +3,7 @@ forgetting, and device identity (SSH keys, IPv6 /64, IPv4-mapped)."""
 import json
 import unittest
 
-from harness import PAM_AUTH_ERR, PAM_SUCCESS, VigilTestCase
+from harness import PAM_AUTH_ERR, PAM_SUCCESS, PY, VigilTestCase, raw_call
 
 HOME = "192.0.2.10"          # alice's usual machine
 ELSEWHERE = ["203.0.113.%d" % i for i in range(1, 11)]
@@ -85,6 +85,38 @@ class Devices(VigilTestCase):
         p = self.env.ctl("devices", "bob", uid=1001)
         self.assertEqual(p.returncode, 1)
         self.assertEqual(self.env.ctl("devices", uid=1001).returncode, 0)
+
+    def test_sudo_and_su_belong_to_the_device_of_their_login_session(self):
+        # sshd (root) reports the login, then opens the session: its audit
+        # session (42) now names alice's device. (This sandbox has no audit
+        # sessions, so the module's part -- reading /proc/self/sessionid --
+        # is driven here by speaking the protocol as the module does.)
+        self.assertEqual(self.env.login("alice", "alice-pw", rhost=HOME), PAM_SUCCESS)
+        raw_call(self.env.socket, "io.vigil.Session.Open",
+                 {"user": "alice", "service": "vigil", "rhost": HOME, "tty": "ssh", "audit_session": 42})
+        # sudo inside that session: the known device's bucket.
+        for i in range(3):
+            reply = raw_call(self.env.socket, "io.vigil.Auth.Report",
+                             {"user": "alice", "outcome": "failure", "service": "sudo", "tty": "/dev/pts/3",
+                              "audit_session": 42, "nonce": "s%d" % i})
+            self.assertEqual(reply["parameters"]["verdict"], "deny")
+        st = self.env.status("alice")
+        self.assertEqual(st["known_devices"]["failures"], 3)
+        self.assertEqual(st["failures"], 0)
+        # sudo in a session vigil never saw: an unknown device, never trusted.
+        reply = raw_call(self.env.socket, "io.vigil.Auth.Report",
+                         {"user": "bob", "outcome": "success", "service": "sudo", "tty": "/dev/pts/4",
+                          "audit_session": 77, "nonce": "t1"})
+        self.assertEqual(reply["parameters"]["verdict"], "allow")
+        self.assertEqual(self.devices("bob"), [])
+        # A non-root caller cannot open sessions.
+        import subprocess, sys
+        code = ("import sys, json; sys.path.insert(0, %r); from harness import raw_call; "
+                "print(json.dumps(raw_call(%r, 'io.vigil.Session.Open', {'user': 'alice', 'audit_session': 42})))"
+                % (__file__.rsplit('/', 1)[0], self.env.socket))
+        p = subprocess.run(self.env.as_uid(1001, [PY, "-c", code]), capture_output=True, text=True,
+                           env=self.env.nss_env())
+        self.assertEqual(json.loads(p.stdout)["error"], "io.vigil.Error.PermissionDenied")
 
     def test_devices_survive_kill_9(self):
         self.env.login("alice", "alice-pw", rhost=HOME)
