@@ -255,13 +255,18 @@ boost::asio::awaitable<Reply> handle_account(Services& sv, const Peer& peer, con
   co_return Reply::success(std::move(out));
 }
 
+// An account's state as the engine holds it (read-only).
+boost::asio::awaitable<Result<AccountView>> account_view(Services& sv, const Identity& id) {
+  std::optional<int64_t> uid = id.uid;
+  auto start = [&](auto deliver) { sv.engine->get(account_key(id.uid), uid, std::move(deliver)); };
+  co_return co_await await_callback<Result<AccountView>>(start);
+}
+
 boost::asio::awaitable<Reply> handle_status_get(Services& sv, const Peer&, const json::object&,
                                                 const Target& target) {
   if (!target.lookup.found()) co_return Reply::failure(proto::kErrNotFound, "no such user");
   const auto& id = target.lookup.id;
-  std::optional<int64_t> uid = id.uid;
-  auto start = [&](auto deliver) { sv.engine->get(account_key(id.uid), uid, std::move(deliver)); };
-  auto view = co_await await_callback<Result<AccountView>>(start);
+  auto view = co_await account_view(sv, id);
   if (!view) co_return unavailable("state unavailable");
   LockState s = view->bucket ? view->bucket->state : LockState{};
   json::object out = state_json(s, wall_now());
@@ -431,9 +436,7 @@ boost::asio::awaitable<Reply> handle_devices_list(Services& sv, const Peer&, con
                                                   const Target& target) {
   if (!target.lookup.found()) co_return Reply::failure(proto::kErrNotFound, "no such user");
   const auto& id = target.lookup.id;
-  std::optional<int64_t> uid = id.uid;
-  auto start = [&](auto deliver) { sv.engine->get(account_key(id.uid), uid, std::move(deliver)); };
-  auto view = co_await await_callback<Result<AccountView>>(start);
+  auto view = co_await account_view(sv, id);
   if (!view) co_return unavailable("state unavailable");
   const auto horizon = wall_now() - std::chrono::days(sv.config->devices.trust_days);
   json::array list;

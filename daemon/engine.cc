@@ -55,11 +55,7 @@ Engine::Engine(std::unique_ptr<Store> store, const Clock& clock, LockoutConfig c
     : store_(std::move(store)),
       clock_(clock),
       key_(key),
-      config_(config),
-      totp_config_(totp),
-      devices_config_(devices),
-      block_config_(block),
-      throttle_config_(throttle) {}
+      settings_{config, totp, devices, block, throttle} {}
 
 Engine::~Engine() { stop(); }
 
@@ -78,11 +74,7 @@ void Engine::set_config(const LockoutConfig& config, const TotpConfig& totp,
                         const DevicesConfig& devices, const BlockConfig& block,
                         const ThrottleConfig& throttle) {
   std::lock_guard lock(mu_);
-  pending_config_ = config;
-  pending_totp_config_ = totp;
-  pending_devices_config_ = devices;
-  pending_block_config_ = block;
-  pending_throttle_config_ = throttle;
+  pending_ = Settings{config, totp, devices, block, throttle};
 }
 
 void Engine::submit(Job job) {
@@ -101,25 +93,9 @@ void Engine::run() {
       cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
       if (queue_.empty() && stopping_) return;
       batch.swap(queue_);
-      if (pending_config_) {
-        config_ = *pending_config_;
-        pending_config_.reset();
-      }
-      if (pending_totp_config_) {
-        totp_config_ = *pending_totp_config_;
-        pending_totp_config_.reset();
-      }
-      if (pending_devices_config_) {
-        devices_config_ = *pending_devices_config_;
-        pending_devices_config_.reset();
-      }
-      if (pending_block_config_) {
-        block_config_ = *pending_block_config_;
-        pending_block_config_.reset();
-      }
-      if (pending_throttle_config_) {
-        throttle_config_ = *pending_throttle_config_;
-        pending_throttle_config_.reset();
+      if (pending_) {
+        settings_ = std::move(*pending_);
+        pending_.reset();
       }
     }
     process_batch(batch);
@@ -161,7 +137,7 @@ Status Engine::load_devices(Entry* e, int64_t uid) {
 }
 
 bool Engine::device_known(const Entry& acct, const std::string& device, TimePoint now) const {
-  const auto horizon = now - std::chrono::days(devices_config_.trust_days);
+  const auto horizon = now - std::chrono::days(settings_.devices.trust_days);
   for (const auto& d : acct.devices)
     if (d.device == device) return d.last_seen > horizon;
   return false;
@@ -257,7 +233,8 @@ Status Engine::load_totp(Entry* e, int64_t uid) {
 }
 
 void Engine::process_batch(std::deque<Job>& jobs) {
-  Txn txn{clock_.now(), config_, totp_config_, devices_config_, block_config_, throttle_config_,
+  Txn txn{clock_.now(), settings_.lockout, settings_.totp, settings_.devices, settings_.block,
+          settings_.throttle,
           false, {}, {}};
   for (auto& job : jobs) job(txn);
 
@@ -318,7 +295,7 @@ void Engine::maybe_prune(TimePoint now) {
   for (const auto& [nk, c] : challenges_)
     if (now - c.at > kChallengeLife) stale.emplace_back(nk.substr(0, nk.find('\n')), nk);
   for (const auto& [key, nk] : stale) drop_challenge(key, nk);
-  auto horizon = std::max(config_.fail_interval, config_.max_unlock_time);
+  auto horizon = std::max(settings_.lockout.fail_interval, settings_.lockout.max_unlock_time);
   auto pruned = store_->prune(now, now - horizon, kMaxUnknownNames);
   if (!pruned) {
     log::warning("pruning old state failed", {{"VIGIL_REASON", pruned.error().message}});

@@ -254,21 +254,22 @@ class Engine {
   std::condition_variable cv_;
   std::deque<Job> queue_;
   bool stopping_ = false;
-  std::optional<LockoutConfig> pending_config_;
+  // The parts of the configuration the engine uses, swapped in whole at the
+  // start of a batch after a reload.
+  struct Settings {
+    LockoutConfig lockout;
+    TotpConfig totp;
+    DevicesConfig devices;
+    BlockConfig block;
+    ThrottleConfig throttle;
+  };
+  std::optional<Settings> pending_;
   std::thread thread_;
 
   const SecretKey* key_;
 
   // Engine thread only.
-  LockoutConfig config_;
-  TotpConfig totp_config_;
-  std::optional<TotpConfig> pending_totp_config_;
-  DevicesConfig devices_config_;
-  std::optional<DevicesConfig> pending_devices_config_;
-  BlockConfig block_config_;
-  std::optional<BlockConfig> pending_block_config_;
-  ThrottleConfig throttle_config_;
-  std::optional<ThrottleConfig> pending_throttle_config_;
+  Settings settings_;
   std::function<void(int64_t, std::string)> on_blocked_;
   std::unordered_map<std::string, Challenge> challenges_;  // key + '\n' + nonce
   std::unordered_map<std::string, std::deque<std::string>> challenge_order_;  // per key, oldest first
