@@ -31,23 +31,25 @@ struct Global {
   std::string config_path = VIGIL_DEFAULT_CONFIG;
   bool config_given = false;
   std::string socket;
+  std::string admin_socket;
   int timeout_ms = 5000;
 };
 
-// Socket: --socket, else the config's [daemon] socket, else the default.
-bool resolve_socket(Global& g) {
-  if (!g.socket.empty()) return true;
-  vigil::Config defaults;
-  if (!g.config_given && ::access(g.config_path.c_str(), F_OK) != 0) {
-    g.socket = defaults.daemon.socket;
-    return true;
+// Sockets: --socket / --admin-socket, else the config's [daemon] keys, else
+// the built-in defaults.
+bool resolve_sockets(Global& g) {
+  if (!g.socket.empty() && !g.admin_socket.empty()) return true;
+  vigil::Config cfg;
+  if (g.config_given || ::access(g.config_path.c_str(), F_OK) == 0) {
+    auto loaded = vigil::load_config(g.config_path);
+    if (!loaded) {
+      std::cerr << "vigilctl: " << loaded.error().message << "\n";
+      return false;
+    }
+    cfg = *loaded;
   }
-  auto cfg = vigil::load_config(g.config_path);
-  if (!cfg) {
-    std::cerr << "vigilctl: " << cfg.error().message << "\n";
-    return false;
-  }
-  g.socket = cfg->daemon.socket;
+  if (g.socket.empty()) g.socket = cfg.daemon.socket;
+  if (g.admin_socket.empty()) g.admin_socket = cfg.daemon.admin_socket;
   return true;
 }
 
@@ -59,15 +61,19 @@ struct CallError {
 // One call; prints the error and returns nullopt on any failure (unless
 // `quiet_error` is given: then the daemon's refusal is handed back instead).
 std::optional<json::object> call(Global& g, const char* method, json::object params,
-                                 CallError* quiet_error = nullptr) {
-  if (!resolve_socket(g)) return std::nullopt;
-  proto::ClientOptions o{g.socket, std::chrono::milliseconds(g.timeout_ms), true};
+                                 CallError* quiet_error = nullptr, bool admin = false) {
+  if (!resolve_sockets(g)) return std::nullopt;
+  const std::string& path = admin ? g.admin_socket : g.socket;
+  proto::ClientOptions o{path, std::chrono::milliseconds(g.timeout_ms), true};
   auto res = proto::call(o, proto::Call{method, std::move(params)});
   if (res.transport != proto::Transport::kOk) {
-    std::cerr << "vigilctl: cannot reach vigild at " << g.socket << ": "
+    std::cerr << "vigilctl: cannot reach vigild at " << path << ": "
               << proto::transport_name(res.transport) << " (" << res.detail << ")\n";
     if (res.transport == proto::Transport::kAbsent)
       std::cerr << "vigilctl: is vigild running? (systemctl status vigild)\n";
+    if (admin && res.detail.find("ermission") != std::string::npos)
+      std::cerr << "vigilctl: the admin socket is for administrators: members of its group "
+                   "([daemon] admin_socket_group)\n";
     return std::nullopt;
   }
   if (!res.reply.ok() && quiet_error) {
@@ -125,10 +131,10 @@ std::string state_text(const json::object& a) {
   return "not locked";
 }
 
-// A code: from $VIGIL_CODE, else read from the terminal without echo.
-// Codes never go on the command line.
-std::optional<std::string> read_code(const char* prompt) {
-  if (const char* env = std::getenv("VIGIL_CODE"); env && *env) return std::string(env);
+// A code: from the environment variable, else read from the terminal
+// without echo. Codes never go on the command line.
+std::optional<std::string> read_code(const std::string& prompt, const char* env_name = "VIGIL_CODE") {
+  if (const char* env = std::getenv(env_name); env && *env) return std::string(env);
   int fd = ::open("/dev/tty", O_RDWR | O_CLOEXEC | O_NOCTTY);
   if (fd < 0) return std::nullopt;
   termios old{};
@@ -138,7 +144,7 @@ std::optional<std::string> read_code(const char* prompt) {
     quiet.c_lflag &= ~static_cast<tcflag_t>(ECHO);
     ::tcsetattr(fd, TCSAFLUSH, &quiet);
   }
-  (void)!::write(fd, prompt, std::strlen(prompt));
+  (void)!::write(fd, prompt.data(), prompt.size());
   std::string code;
   char c;
   while (::read(fd, &c, 1) == 1 && c != '\n') code.push_back(c);
@@ -219,6 +225,50 @@ std::optional<json::object> totp_call(Global& g, const char* method, const std::
   return r;
 }
 
+// An admin-socket call. A change needs the caller's own code (step-up): it
+// is sent from VIGIL_CODE when set; otherwise, when the daemon asks for it,
+// read from the terminal, and the call is made once more.
+std::optional<json::object> admin_call(Global& g, const char* method, json::object p) {
+  std::string code;
+  if (const char* env = std::getenv("VIGIL_CODE"); env && *env) {
+    code = env;
+    p["step_up_code"] = code;
+  }
+  CallError err;
+  auto r = call(g, method, p, &err, true);
+  if (!r && err.error == proto::kErrStepUpRequired && code.empty()) {
+    auto c = read_code("Your code (step-up): ");
+    if (!c) {
+      std::cerr << "vigilctl: " << err.message << "\nvigilctl: set VIGIL_CODE or run on a terminal\n";
+      return std::nullopt;
+    }
+    code = *c;
+    p["step_up_code"] = code;
+    r = call(g, method, p, &err, true);
+  }
+  wipe(code);
+  for (const char* k : {"step_up_code", "verify_code"}) {
+    if (auto it = p.find(k); it != p.end() && it->value().is_string()) {
+      auto& js = it->value().as_string();
+      explicit_bzero(js.data(), js.size());
+    }
+  }
+  if (!r && !err.error.empty()) {
+    std::cerr << "vigilctl: " << (err.message.empty() ? err.error : err.message);
+    if (err.error == proto::kErrPermissionDenied || err.error == proto::kErrStepUpRequired)
+      std::cerr << " (permission denied)";
+    std::cerr << "\n";
+    return std::nullopt;
+  }
+  return r;
+}
+
+void print_recovery(const json::object& r) {
+  std::printf("%-9s %-16s %-16s %-25s %-8s %s\n", str(r, "id").c_str(), str(r, "user").c_str(),
+              str(r, "requester").c_str(), when(num(r, "created")).c_str(),
+              flag(r, "blocked") ? "BLOCKED" : "no", str(r, "reason").c_str());
+}
+
 void print_one(const json::object& a) {
   std::printf("user:          %s (uid %lld)\n", str(a, "user").c_str(), (long long)num(a, "uid"));
   if (auto it = a.find("block"); it != a.end() && it->value().is_object()) {
@@ -260,6 +310,8 @@ int main(int argc, char** argv) {
   auto* cfg_opt = app.add_option("-c,--config", g.config_path,
                                  "configuration file, for the socket path; default " VIGIL_DEFAULT_CONFIG);
   app.add_option("-s,--socket", g.socket, "vigild's public socket (default: [daemon] socket of the config)");
+  app.add_option("--admin-socket", g.admin_socket,
+                 "vigild's admin socket (default: [daemon] admin_socket of the config)");
   app.add_option("--timeout", g.timeout_ms, "milliseconds to wait for vigild (default 5000)")
       ->check(CLI::Range(10, 600000));
   bool version = false;
@@ -275,7 +327,8 @@ int main(int argc, char** argv) {
 
   std::string reset_user;
   bool reset_json = false;
-  auto* reset = app.add_subcommand("reset", "clear the failures and lock of USER (root only)");
+  auto* reset = app.add_subcommand(
+      "reset", "clear the failures and lock of USER (administrators, admin socket, step-up)");
   reset->add_option("USER", reset_user, "user name")->required();
   reset->add_flag("--json", reset_json, "print JSON for scripts");
 
@@ -301,13 +354,53 @@ int main(int argc, char** argv) {
   codes->add_flag("--json", totp_json, "print {\"user\",\"codes\":[...]} for scripts");
 
   std::string block_user, block_reason;
-  auto* block = app.add_subcommand("block", "block USER until recovery (root only)");
+  bool block_json = false, verify_code = false, approval = false;
+  auto* block = app.add_subcommand(
+      "block", "block USER until recovery (administrators, admin socket, step-up)");
   block->add_option("USER", block_user, "user name")->required();
   block->add_option("--reason", block_reason, "why (recorded and logged)")->required();
+  block->add_flag("--json", block_json, "print JSON for scripts");
   auto* unblock = app.add_subcommand(
-      "unblock", "lift USER's block, locks and failure evidence (root only, for now)");
+      "unblock", "recover USER: lift the block, locks and failures, forget the devices first seen "
+                 "since the suspicious activity, expire the password (another active "
+                 "administrator, admin socket, step-up)");
   unblock->add_option("USER", block_user, "user name")->required();
   unblock->add_option("--reason", block_reason, "why (recorded and logged)")->required();
+  auto* vc = unblock->add_flag("--verify-code", verify_code,
+                               "verify USER's identity with a current code or recovery code that USER "
+                               "reads out (terminal prompt or VIGIL_VERIFY_CODE)");
+  unblock->add_flag("--approval", approval,
+                    "file the unblock for approval by a third active administrator "
+                    "(vigilctl approve ID)")
+      ->excludes(vc);
+  unblock->add_flag("--json", block_json, "print JSON for scripts");
+
+  std::string approve_id;
+  bool approve_json = false;
+  auto* approve = app.add_subcommand(
+      "approve", "complete an unblock filed with --approval (a third active administrator, step-up)");
+  approve->add_option("ID", approve_id, "request id, as 'vigilctl requests' shows it")->required();
+  approve->add_flag("--json", approve_json, "print JSON for scripts");
+
+  bool requests_json = false;
+  auto* requests = app.add_subcommand(
+      "requests", "list recovery requests and unblocks waiting for approval (administrators)");
+  requests->add_flag("--json", requests_json, "print JSON for scripts");
+
+  bool audit_json = false;
+  auto* audit = app.add_subcommand(
+      "audit", "report administrators, accounts without a second factor, blocked accounts, open "
+               "requests, and who could become unrecoverable (administrators)");
+  audit->add_flag("--json", audit_json, "print JSON for scripts");
+
+  std::string req_user, req_reason;
+  bool req_json = false;
+  auto* request_unblock = app.add_subcommand(
+      "request-unblock", "ask the administrators to recover a blocked colleague (any active user; "
+                         "never for yourself)");
+  request_unblock->add_option("USER", req_user, "the colleague's user name")->required();
+  request_unblock->add_option("--reason", req_reason, "what happened (shown to administrators)")->required();
+  request_unblock->add_flag("--json", req_json, "print JSON for scripts");
 
   std::string dev_user, dev_device;
   bool dev_json = false, dev_all = false;
@@ -404,17 +497,127 @@ int main(int argc, char** argv) {
     for (const auto& c : (*r)["codes"].as_array()) std::printf("  %s\n", c.as_string().c_str());
     return 0;
   }
-  if (block->parsed() || unblock->parsed()) {
+  if (block->parsed()) {
     json::object p;
     p["user"] = block_user;
     p["reason"] = block_reason;
-    auto r = call(g, block->parsed() ? proto::kAccountBlock : proto::kAccountUnblock, std::move(p));
+    auto r = admin_call(g, proto::kAccountBlock, std::move(p));
     if (!r) return kExitError;
-    bool changed = flag(*r, "changed");
-    if (block->parsed())
-      std::printf(changed ? "blocked %s\n" : "%s was already blocked\n", str(*r, "user").c_str());
+    if (block_json) std::cout << json::serialize(*r) << "\n";
+    else std::printf(flag(*r, "changed") ? "blocked %s\n" : "%s was already blocked\n", str(*r, "user").c_str());
+    return 0;
+  }
+  if (unblock->parsed() || approve->parsed()) {
+    json::object p;
+    std::string code;
+    const char* method = proto::kAccountUnblock;
+    if (approve->parsed()) {
+      method = proto::kRecoveryApprove;
+      p["id"] = approve_id;
+    } else {
+      p["user"] = block_user;
+      p["reason"] = block_reason;
+      if (approval) p["approval"] = true;
+      if (verify_code) {
+        auto c = read_code(block_user + "'s code (read out by " + block_user + "): ", "VIGIL_VERIFY_CODE");
+        if (!c || c->empty()) {
+          std::cerr << "vigilctl: --verify-code needs " << block_user
+                    << "'s code: set VIGIL_VERIFY_CODE or run on a terminal\n";
+          return kExitError;
+        }
+        code = std::move(*c);
+        p["verify_code"] = code;
+      }
+    }
+    auto r = admin_call(g, method, std::move(p));
+    wipe(code);
+    if (!r) return kExitError;
+    if (block_json || approve_json) {
+      std::cout << json::serialize(*r) << "\n";
+      return 0;
+    }
+    const std::string user = str(*r, "user");
+    if (flag(*r, "pending")) {
+      std::printf("unblock of %s filed for approval as %s (expires %s)\n"
+                  "another active administrator, not %s, completes it with: vigilctl approve %s\n",
+                  user.c_str(), str(*r, "id").c_str(), when(num(*r, "expires")).c_str(), user.c_str(),
+                  str(*r, "id").c_str());
+      return 0;
+    }
+    if (!flag(*r, "changed")) {
+      std::printf("%s is not blocked; nothing changed\n", user.c_str());
+      return 0;
+    }
+    std::printf("unblocked %s: block, locks and failures cleared\n", user.c_str());
+    std::printf("forgot %lld device(s) first seen since %s\n", (long long)num(*r, "devices_forgotten"),
+                when(num(*r, "suspicious_since")).c_str());
+    if (auto it = r->find("password"); it != r->end() && it->value().is_object())
+      std::printf("password: %s\n", str(it->value().as_object(), "message").c_str());
+    return 0;
+  }
+  if (requests->parsed()) {
+    auto r = admin_call(g, proto::kRecoveryList, {});
+    if (!r) return kExitError;
+    if (requests_json) {
+      std::cout << json::serialize(*r) << "\n";
+      return 0;
+    }
+    const auto& reqs = (*r)["requests"].as_array();
+    const auto& apps = (*r)["approvals"].as_array();
+    std::printf("Recovery requests:\n");
+    std::printf("%-9s %-16s %-16s %-25s %-8s %s\n", "ID", "USER", "FILED BY", "FILED", "BLOCKED", "REASON");
+    for (const auto& v : reqs) print_recovery(v.as_object());
+    if (reqs.empty()) std::printf("(none)\n");
+    std::printf("\nUnblocks waiting for approval (vigilctl approve ID):\n");
+    std::printf("%-9s %-16s %-16s %-25s %-8s %s\n", "ID", "USER", "REQUESTED BY", "FILED", "BLOCKED", "REASON");
+    for (const auto& v : apps) print_recovery(v.as_object());
+    if (apps.empty()) std::printf("(none)\n");
+    return 0;
+  }
+  if (audit->parsed()) {
+    auto r = admin_call(g, proto::kAdminAudit, {});
+    if (!r) return kExitError;
+    if (audit_json) {
+      std::cout << json::serialize(*r) << "\n";
+      return 0;
+    }
+    std::printf("Administrators:\n");
+    for (const auto& v : (*r)["admins"].as_array()) {
+      const auto& a = v.as_object();
+      std::printf("  %-16s uid %-8lld second factor: %-4s %s\n", str(a, "user").c_str(), (long long)num(a, "uid"),
+                  flag(a, "totp") ? "yes" : "NO", flag(a, "blocked") ? "BLOCKED" : "active");
+    }
+    if ((*r)["admins"].as_array().empty()) std::printf("  (none)\n");
+    std::printf("\nAccounts without a second factor:\n");
+    for (const auto& v : (*r)["without_totp"].as_array()) {
+      const auto& a = v.as_object();
+      std::printf("  %-16s uid %lld%s\n", str(a, "user").c_str(), (long long)num(a, "uid"),
+                  flag(a, "admin") ? " (administrator)" : "");
+    }
+    if ((*r)["without_totp"].as_array().empty()) std::printf("  (none)\n");
+    std::printf("\nBlocked accounts:\n");
+    for (const auto& v : (*r)["blocked"].as_array()) {
+      const auto& a = v.as_object();
+      std::printf("  %-16s since %s by %s: %s\n", str(a, "user").c_str(), when(num(a, "since")).c_str(),
+                  str(a, "by").c_str(), str(a, "reason").c_str());
+    }
+    if ((*r)["blocked"].as_array().empty()) std::printf("  (none)\n");
+    std::printf("\nOpen requests: %zu (vigilctl requests)\n", (*r)["requests"].as_array().size());
+    const auto& warnings = (*r)["warnings"].as_array();
+    if (!warnings.empty()) std::printf("\n");
+    for (const auto& w : warnings) std::printf("WARNING: %s\n", w.as_string().c_str());
+    return 0;
+  }
+  if (request_unblock->parsed()) {
+    json::object p;
+    p["user"] = req_user;
+    p["reason"] = req_reason;
+    auto r = call(g, proto::kRecoveryRequest, std::move(p));
+    if (!r) return kExitError;
+    if (req_json) std::cout << json::serialize(*r) << "\n";
     else
-      std::printf(changed ? "unblocked %s\n" : "%s was not blocked\n", str(*r, "user").c_str());
+      std::printf("recovery request %s filed for %s; the administrators see it with 'vigilctl requests'\n",
+                  str(*r, "id").c_str(), str(*r, "user").c_str());
     return 0;
   }
   if (forget->parsed()) {
@@ -453,7 +656,7 @@ int main(int argc, char** argv) {
   if (reset->parsed()) {
     json::object p;
     p["user"] = reset_user;
-    auto r = call(g, proto::kAccountReset, std::move(p));
+    auto r = admin_call(g, proto::kAccountReset, std::move(p));
     if (!r) return kExitError;
     if (reset_json) std::cout << json::serialize(*r) << "\n";
     else

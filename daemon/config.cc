@@ -184,6 +184,26 @@ Setter optional_path_setter(std::string TotpConfig::*field) {
   };
 }
 
+Setter group_name_setter() {
+  return [](const toml::node& n, Config& c) -> std::string {
+    auto v = n.value_exact<std::string>();
+    if (!v || v->empty() || v->size() > 256 || v->find_first_of(":\n") != std::string::npos)
+      return "expected a group name";
+    c.daemon.admin_socket_group = *v;
+    return {};
+  };
+}
+
+Setter command_setter() {
+  return [](const toml::node& n, Config& c) -> std::string {
+    auto v = n.value_exact<std::string>();
+    if (!v) return "expected a string (a shell command line), or \"\" for none";
+    if (v->find('\0') != std::string::npos) return "the command contains NUL";
+    c.recovery.notify_command = *v;
+    return {};
+  };
+}
+
 Setter issuer_setter() {
   return [](const toml::node& n, Config& c) -> std::string {
     auto v = n.value_exact<std::string>();
@@ -204,6 +224,8 @@ const std::map<std::string, std::map<std::string, Setter>>& schema() {
             int_setter(&Config::daemon, &DaemonConfig::max_connections_per_uid, 1, 4096)},
            {"request_timeout", duration_setter(&Config::daemon, &DaemonConfig::request_timeout,
                                                Seconds(1), Seconds(300))},
+           {"admin_socket", path_setter(&Config::daemon, &DaemonConfig::admin_socket)},
+           {"admin_socket_group", group_name_setter()},
        }},
       {"lockout",
        {
@@ -254,6 +276,17 @@ const std::map<std::string, std::map<std::string, Setter>>& schema() {
                                              Seconds(366LL * 86400))},
            {"key_file", optional_path_setter(&TotpConfig::key_file)},
            {"issuer", issuer_setter()},
+       }},
+      {"recovery",
+       {
+           {"step_up", bool_setter(&Config::recovery, &RecoveryConfig::step_up)},
+           {"step_up_ttl", duration_setter(&Config::recovery, &RecoveryConfig::step_up_ttl,
+                                           Seconds(0), Seconds(24 * 3600))},
+           {"allow_root", bool_setter(&Config::recovery, &RecoveryConfig::allow_root)},
+           {"approval_ttl", duration_setter(&Config::recovery, &RecoveryConfig::approval_ttl,
+                                            Seconds(60), Seconds(30LL * 86400))},
+           {"expire_password", bool_setter(&Config::recovery, &RecoveryConfig::expire_password)},
+           {"notify_command", command_setter()},
        }},
   };
   return *s;
@@ -347,6 +380,9 @@ Result<Config> parse_config(std::string_view text, std::string_view source_name)
   if (cfg.lockout.max_unlock_time < cfg.lockout.unlock_time)
     return cfg_error(std::string(source_name) +
                      ": lockout.max_unlock_time must not be shorter than lockout.unlock_time");
+  if (cfg.daemon.admin_socket == cfg.daemon.socket)
+    return cfg_error(std::string(source_name) +
+                     ": daemon.admin_socket must differ from daemon.socket");
   return cfg;
 }
 

@@ -27,6 +27,8 @@ struct DaemonConfig {
   std::string state_dir = "/var/lib/vigil";
   int max_connections_per_uid = 16;  // non-root callers; root has its own budget
   Seconds request_timeout{5};        // a connection must deliver a frame within this
+  std::string admin_socket = "/run/vigil/admin.sock";  // 0660, group admin_socket_group
+  std::string admin_socket_group = "vigil-admin";
 };
 
 struct LockoutConfig {
@@ -82,6 +84,15 @@ struct ThrottleConfig {
   }
 };
 
+struct RecoveryConfig {
+  bool step_up = true;               // admin changes need the admin's own current code
+  Seconds step_up_ttl{5 * 60};       // a step-up holds for that uid this long
+  bool allow_root = false;           // may uid 0 use the admin socket directly
+  Seconds approval_ttl{24 * 3600};   // a pending --approval unblock expires after this
+  bool expire_password = true;       // expire a local account's password on unblock
+  std::string notify_command;        // run (sh -c) with each recovery request on stdin; "": none
+};
+
 struct Config {
   DaemonConfig daemon;
   ThrottleConfig throttle;
@@ -90,6 +101,7 @@ struct Config {
   LockoutConfig lockout;
   RolesConfig roles;
   TotpConfig totp;
+  RecoveryConfig recovery;
 
   std::string totp_key_path() const {
     return totp.key_file.empty() ? daemon.state_dir + "/totp.key" : totp.key_file;

@@ -7,6 +7,7 @@
 #include <functional>
 #include <optional>
 
+#include "daemon/admin.h"
 #include "daemon/device.h"
 #include "daemon/log.h"
 #include "daemon/offload.h"
@@ -102,13 +103,6 @@ json::object state_json(const LockState& s, TimePoint now) {
 }
 
 TimePoint wall_now() { return SystemClock().now(); }
-
-bool is_admin(const Config& cfg, const Identity& id) {
-  for (const auto& g : id.groups)
-    for (const auto& a : cfg.roles.admin_groups)
-      if (g == a) return true;
-  return false;
-}
 
 bool totp_required(const Config& cfg, const Identity& id) {
   switch (cfg.totp.require) {
@@ -265,75 +259,12 @@ boost::asio::awaitable<Result<AccountView>> account_view(Services& sv, const Ide
 boost::asio::awaitable<Reply> handle_status_get(Services& sv, const Peer&, const json::object&,
                                                 const Target& target) {
   if (!target.lookup.found()) co_return Reply::failure(proto::kErrNotFound, "no such user");
-  const auto& id = target.lookup.id;
-  auto view = co_await account_view(sv, id);
-  if (!view) co_return unavailable("state unavailable");
-  LockState s = view->bucket ? view->bucket->state : LockState{};
-  json::object out = state_json(s, wall_now());
-  out["user"] = id.name;
-  out["uid"] = static_cast<int64_t>(id.uid);
-  out["admin"] = is_admin(*sv.config, id);
-  LockState ks = view->known_bucket ? view->known_bucket->state : LockState{};
-  json::object kj = state_json(ks, wall_now());
-  out["known_devices"] = std::move(kj);
-  out["blocked"] = view->block.has_value();
-  if (view->block) {
-    json::object b;
-    b["reason"] = view->block->reason;
-    b["since"] = to_epoch(view->block->since);
-    b["by"] = view->block->by;
-    boost::system::error_code ec;
-    auto details = json::parse(view->block->details, ec);
-    if (!ec) b["details"] = std::move(details);
-    out["block"] = std::move(b);
-  }
-  out["devices"] = static_cast<int64_t>(view->devices.size());
-  json::object t;
-  t["enrolled"] = view->totp_active;
-  t["pending"] = view->totp_pending;
-  t["required"] = totp_required(*sv.config, id);
-  t["recovery_codes"] = view->recovery_codes;
-  t["failures"] = view->otp_failures;
-  out["totp"] = std::move(t);
-  co_return Reply::success(std::move(out));
+  co_return co_await status_reply(sv, target.lookup.id);
 }
 
 boost::asio::awaitable<Reply> handle_status_list(Services& sv, const Peer&, const json::object&,
                                                  const Target&) {
-  auto start = [&](auto deliver) { sv.engine->list(std::move(deliver)); };
-  auto rows = co_await await_callback<Result<std::vector<BucketRecord>>>(start);
-  if (!rows) co_return unavailable("state unavailable");
-  json::array accounts;
-  auto now = wall_now();
-  for (const auto& r : *rows) {
-    json::object o = state_json(r.state, now);
-    o["user"] = r.name;
-    o["uid"] = r.uid.value_or(-1);
-    accounts.push_back(std::move(o));
-  }
-  json::object out;
-  out["accounts"] = std::move(accounts);
-  co_return Reply::success(std::move(out));
-}
-
-boost::asio::awaitable<Reply> handle_reset(Services& sv, const Peer& peer, const json::object&,
-                                           const Target& target) {
-  if (!target.lookup.found()) co_return Reply::failure(proto::kErrNotFound, "no such user");
-  const auto& id = target.lookup.id;
-  auto start = [&](auto deliver) {
-    sv.engine->reset(account_key(id.uid), id.uid, id.name, std::move(deliver));
-  };
-  auto res = co_await await_callback<ResetResult>(start);
-  if (!res.status) co_return unavailable("the reset could not be recorded");
-  log::event(log::Priority::kNotice, log::kMsgReset,
-             "reset " + id.name + (res.was_locked ? " (was locked)" : ""),
-             {{"VIGIL_USER", id.name},
-              {"VIGIL_ACTOR_UID", std::to_string(peer.uid)},
-              {"VIGIL_REASON", "vigilctl reset"}});
-  json::object out;
-  out["user"] = id.name;
-  out["was_locked"] = res.was_locked;
-  co_return Reply::success(std::move(out));
+  co_return co_await status_list_reply(sv);
 }
 
 boost::asio::awaitable<Reply> handle_ping(Services&, const Peer&, const json::object&,
@@ -473,7 +404,7 @@ boost::asio::awaitable<Reply> handle_devices_forget(Services& sv, const Peer&, c
   co_return Reply::success(std::move(out));
 }
 
-std::optional<Reply> validate_block(const json::object& p) {
+std::optional<Reply> validate_request(const json::object& p) {
   if (auto r = only_keys(p, {"user", "reason"})) return r;
   auto reason = proto::get_string(p, "reason");
   if (!reason || reason->empty()) return invalid("a \"reason\" is required");
@@ -481,34 +412,9 @@ std::optional<Reply> validate_block(const json::object& p) {
   return std::nullopt;
 }
 
-boost::asio::awaitable<Reply> run_block(Services& sv, const Peer& peer, const json::object& p,
-                                        const Target& target, bool block) {
-  if (!target.lookup.found()) co_return Reply::failure(proto::kErrNotFound, "no such user");
-  const auto& id = target.lookup.id;
-  std::string reason = opt(p, "reason");
-  auto actor = co_await sv.resolver->by_uid(peer.uid);
-  std::string by = actor.found() ? actor.id.name : "uid " + std::to_string(peer.uid);
-  auto start = [&](auto deliver) {
-    if (block)
-      sv.engine->block(id.uid, id.name, "administrator: " + reason, by, std::move(deliver));
-    else
-      sv.engine->unblock(id.uid, id.name, by + " (" + reason + ")", std::move(deliver));
-  };
-  auto res = co_await await_callback<BlockResult>(start);
-  if (!res.status) co_return unavailable("the change could not be recorded");
-  json::object out;
-  out["user"] = id.name;
-  out["changed"] = res.changed;
-  co_return Reply::success(std::move(out));
-}
-
-boost::asio::awaitable<Reply> handle_block(Services& sv, const Peer& peer, const json::object& p,
-                                           const Target& t) {
-  co_return co_await run_block(sv, peer, p, t, true);
-}
-boost::asio::awaitable<Reply> handle_unblock(Services& sv, const Peer& peer, const json::object& p,
-                                             const Target& t) {
-  co_return co_await run_block(sv, peer, p, t, false);
+boost::asio::awaitable<Reply> handle_recovery_request(Services& sv, const Peer& peer,
+                                                      const json::object& p, const Target& target) {
+  co_return co_await file_recovery_request(sv, peer, p, target.lookup);
 }
 
 std::optional<Reply> validate_session(const json::object& p) {
@@ -529,16 +435,14 @@ const Method kMethods[] = {
     {proto::kAccountCheck, Who::kSelf, Subject::kUser, validate_account, handle_account},
     {proto::kStatusGet, Who::kSelf, Subject::kUserOrSelf, validate_user_only, handle_status_get},
     {proto::kStatusList, Who::kRoot, Subject::kNone, validate_empty, handle_status_list},
-    {proto::kAccountReset, Who::kRoot, Subject::kUser, validate_user_only, handle_reset},
     {proto::kPing, Who::kAnyone, Subject::kNone, validate_empty, handle_ping},
     {proto::kAuthVerify, Who::kSelf, Subject::kAnyName, validate_verify, handle_verify},
     {proto::kTotpEnroll, Who::kSelf, Subject::kUserOrSelf, validate_totp, handle_enroll},
     {proto::kTotpConfirm, Who::kSelf, Subject::kUserOrSelf, validate_totp, handle_confirm},
     {proto::kTotpDisable, Who::kSelf, Subject::kUserOrSelf, validate_totp, handle_disable},
     {proto::kTotpRecoveryCodes, Who::kSelf, Subject::kUserOrSelf, validate_totp, handle_recovery_codes},
-    // Blocking and unblocking are root's until the admin socket exists.
-    {proto::kAccountBlock, Who::kRoot, Subject::kUser, validate_block, handle_block},
-    {proto::kAccountUnblock, Who::kRoot, Subject::kUser, validate_block, handle_unblock},
+    // Any active user, for a blocked colleague (the rules are in recovery.h).
+    {proto::kRecoveryRequest, Who::kAnyone, Subject::kUser, validate_request, handle_recovery_request},
     {proto::kSessionOpen, Who::kRoot, Subject::kUser, validate_session, handle_session_open},
     {proto::kDevicesList, Who::kSelf, Subject::kUserOrSelf, validate_user_only, handle_devices_list},
     // Forgetting devices only makes logins stricter: a user may do it too.
@@ -601,6 +505,63 @@ boost::asio::awaitable<Reply> dispatch_inner(Services& sv, const Peer& peer,
 
 }  // namespace
 
+bool is_admin(const Config& cfg, const Identity& id) {
+  for (const auto& g : id.groups)
+    for (const auto& a : cfg.roles.admin_groups)
+      if (g == a) return true;
+  return false;
+}
+
+boost::asio::awaitable<Reply> status_reply(Services& sv, const Identity& id) {
+  auto view = co_await account_view(sv, id);
+  if (!view) co_return unavailable("state unavailable");
+  LockState s = view->bucket ? view->bucket->state : LockState{};
+  json::object out = state_json(s, wall_now());
+  out["user"] = id.name;
+  out["uid"] = static_cast<int64_t>(id.uid);
+  out["admin"] = is_admin(*sv.config, id);
+  LockState ks = view->known_bucket ? view->known_bucket->state : LockState{};
+  json::object kj = state_json(ks, wall_now());
+  out["known_devices"] = std::move(kj);
+  out["blocked"] = view->block.has_value();
+  if (view->block) {
+    json::object b;
+    b["reason"] = view->block->reason;
+    b["since"] = to_epoch(view->block->since);
+    b["by"] = view->block->by;
+    boost::system::error_code ec;
+    auto details = json::parse(view->block->details, ec);
+    if (!ec) b["details"] = std::move(details);
+    out["block"] = std::move(b);
+  }
+  out["devices"] = static_cast<int64_t>(view->devices.size());
+  json::object t;
+  t["enrolled"] = view->totp_active;
+  t["pending"] = view->totp_pending;
+  t["required"] = totp_required(*sv.config, id);
+  t["recovery_codes"] = view->recovery_codes;
+  t["failures"] = view->otp_failures;
+  out["totp"] = std::move(t);
+  co_return Reply::success(std::move(out));
+}
+
+boost::asio::awaitable<Reply> status_list_reply(Services& sv) {
+  auto start = [&](auto deliver) { sv.engine->list(std::move(deliver)); };
+  auto rows = co_await await_callback<Result<std::vector<BucketRecord>>>(start);
+  if (!rows) co_return unavailable("state unavailable");
+  json::array accounts;
+  auto now = wall_now();
+  for (const auto& r : *rows) {
+    json::object o = state_json(r.state, now);
+    o["user"] = r.name;
+    o["uid"] = r.uid.value_or(-1);
+    accounts.push_back(std::move(o));
+  }
+  json::object out;
+  out["accounts"] = std::move(accounts);
+  co_return Reply::success(std::move(out));
+}
+
 std::string account_key(uid_t uid) { return "uid:" + std::to_string(uid); }
 
 std::string unknown_name_key(const std::array<uint8_t, 32>& key, std::string_view name) {
@@ -622,6 +583,7 @@ bool valid_user_name(std::string_view name) {
 
 boost::asio::awaitable<Reply> dispatch(Services& sv, const Peer& peer, const proto::Call& call) {
   try {
+    if (peer.admin_socket) co_return co_await dispatch_admin(sv, peer, call);
     co_return co_await dispatch_inner(sv, peer, call);
   } catch (const std::exception& e) {
     log::error(std::string("internal error in a request: ") + e.what());

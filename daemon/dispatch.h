@@ -16,12 +16,15 @@
 #pragma once
 
 #include <boost/asio/awaitable.hpp>
+#include <boost/asio/thread_pool.hpp>
 #include <sys/socket.h>
 
 #include <array>
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <unordered_map>
 
 #include "daemon/config.h"
 #include "daemon/engine.h"
@@ -36,17 +39,28 @@ struct Services {
   Engine* engine = nullptr;
   Resolver* resolver = nullptr;
   std::array<uint8_t, 32> name_key{};   // hashes unresolved names
+  boost::asio::thread_pool* tools = nullptr;  // blocking work: chage, notify_command
+  // Admin socket: step-ups by uid, valid until (steady clock).
+  std::unordered_map<uid_t, std::chrono::steady_clock::time_point> step_ups;
 };
 
 struct Peer {
   uid_t uid = static_cast<uid_t>(-1);
   gid_t gid = static_cast<gid_t>(-1);
   pid_t pid = 0;
+  bool admin_socket = false;  // connected through the admin socket
   bool root() const { return uid == 0; }
 };
 
+// Routes to the public table, or to the admin one (daemon/admin.h) for
+// connections through the admin socket.
 boost::asio::awaitable<proto::Reply> dispatch(Services& services, const Peer& peer,
                                               const proto::Call& call);
+
+// Shared with the admin socket.
+bool is_admin(const Config& cfg, const Identity& id);
+boost::asio::awaitable<proto::Reply> status_reply(Services& sv, const Identity& id);
+boost::asio::awaitable<proto::Reply> status_list_reply(Services& sv);
 
 // Bucket key of an account, and of a name that does not resolve.
 std::string account_key(uid_t uid);

@@ -792,41 +792,6 @@ void Engine::block(int64_t uid, std::string name, std::string reason, std::strin
   });
 }
 
-void Engine::unblock(int64_t uid, std::string name, std::string by,
-                     std::function<void(BlockResult)> done) {
-  submit([this, uid, name = std::move(name), by = std::move(by), done = std::move(done)](Txn& t) mutable {
-    BlockResult r;
-    auto e = entry("uid:" + std::to_string(uid));
-    if (!e) {
-      r.status = e.error();
-      return done(r);
-    }
-    if (auto st = load_block(*e, uid); !st) {
-      r.status = st.error();
-      return done(r);
-    }
-    if (!(*e)->block) return done(r);
-    (*e)->block.reset();
-    if (!(*e)->dirty && !(*e)->totp_dirty && !(*e)->block_dirty) dirty_.push_back(*e);
-    (*e)->block_dirty = true;
-    // An unblock also clears the locks and the evidence.
-    vigil::reset((*e)->record.state);
-    mark_dirty(*e);
-    if (auto kb = entry("uid:" + std::to_string(uid) + ":known"); kb && !is_idle((*kb)->record.state, t.now)) {
-      vigil::reset((*kb)->record.state);
-      mark_dirty(*kb);
-    }
-    t.full_sync = true;
-    r.changed = true;
-    log::event(log::Priority::kNotice, log::kMsgUnblocked, "unblocked " + name,
-               {{"VIGIL_USER", name}, {"VIGIL_ACTOR", by}});
-    t.after_commit.push_back([done = std::move(done), r](const Status& st) mutable {
-      r.status = st;
-      done(r);
-    });
-  });
-}
-
 void Engine::session_open(uint32_t audit_session, int64_t uid, std::string device) {
   submit([this, audit_session, uid, device = std::move(device)](Txn& t) mutable {
     if (sessions_.size() >= kSessionsMax) {

@@ -142,6 +142,45 @@ struct AccountView {
   int64_t otp_failures = 0;
 };
 
+// A code checked outside a login: an administrator's step-up, or the
+// identity proof of a blocked account read out to the administrator.
+enum class ProofOutcome { kOk, kWrong, kReplay, kNoFactor, kTooMany };
+
+struct ProofResult {
+  Status status = Ok{};
+  ProofOutcome outcome = ProofOutcome::kWrong;
+};
+
+// An unblock. Either uid/name (with an optional verify_code of that account,
+// checked in the same batch), or approval_id (the account comes from the
+// pending approval, which approve_refusal() must allow for approver_uid).
+struct RecoverRequest {
+  int64_t uid = 0;
+  std::string name;
+  std::string by;       // who, for the record and the log
+  std::string reason;
+  std::string verify_code;  // wiped by the engine
+  std::string approval_id;
+  int64_t approver_uid = -1;
+};
+
+struct RecoverResult {
+  Status status = Ok{};
+  std::string refusal;          // non-empty: refused, nothing changed
+  int64_t uid = 0;
+  std::string name;
+  bool changed = false;         // false: it was not blocked
+  int64_t devices_forgotten = 0;
+  TimePoint suspicious_since{};
+};
+
+// What the admin socket's listings and the prevention audit read.
+struct Overview {
+  std::vector<std::pair<int64_t, BlockRecord>> blocks;
+  std::vector<int64_t> with_factor;        // uids with an active second factor
+  std::vector<RecoveryRecord> recovery;    // open requests and approvals (expired ones dropped)
+};
+
 struct ResetResult {
   Status status = Ok{};
   bool was_locked = false;
@@ -189,10 +228,30 @@ class Engine {
   // `in.device_known` is filled in here from `device`.
   void account(int64_t uid, std::string device, uint32_t audit_session, RuleInput in, bool console,
                std::function<void(Result<AccountVerdict>)> done);
-  // Administrative block and unblock (committed with a full sync).
+  // Administrative block (committed with a full sync); see recover().
   void block(int64_t uid, std::string name, std::string reason, std::string by,
              std::function<void(BlockResult)> done);
-  void unblock(int64_t uid, std::string name, std::string by, std::function<void(BlockResult)> done);
+  // Checks a code of the account outside a login (step-up, identity proof).
+  // Good codes are consumed (a step is never accepted twice). Wrong and
+  // replayed ones count toward [totp] max_failures (and lock when lockable);
+  // at the limit the answer is kTooMany and the code is not even checked.
+  void prove(int64_t uid, std::string name, std::string code, bool lockable,
+             std::function<void(ProofResult)> done);
+  // Lifts a block (full sync): clears the block, the locks, the failure
+  // counters and wrong codes; forgets the devices first seen since the
+  // suspicious activity began; closes the account's recovery requests.
+  void recover(RecoverRequest req, std::function<void(RecoverResult)> done);
+  // Files a recovery request or a pending approval. Requests by one requester
+  // for one account replace each other; at most kRequestsPerRequester are
+  // open. An approval needs the account to be blocked. Answers the record
+  // filed, or a refusal.
+  static constexpr std::size_t kRequestsPerRequester = 16;
+  void file_recovery(RecoveryRecord r, std::function<void(Result<RecoveryRecord>)> done);
+  void overview(std::function<void(Result<Overview>)> done);
+  // History (break-glass): recorded with a full sync; taken once for the
+  // loud report at start.
+  void record_history(HistoryRecord h, std::function<void(Status)> done);
+  void take_unreported_history(std::function<void(Result<std::vector<HistoryRecord>>)> done);
   // Forgets one known device ("" = all). Reports how many were forgotten.
   void forget_devices(int64_t uid, std::string name, std::string device,
                       std::function<void(Result<int64_t>)> done);
@@ -245,6 +304,8 @@ class Engine {
   // Checks a TOTP code (against the active secret) or a recovery code, and
   // consumes it when it is good. Runs inside a batch.
   CodeCheck check_code(Txn& t, Entry* e, std::string& code, bool* recovery_used);
+  // Wrong codes within fail_interval have reached [totp] max_failures.
+  bool codes_exhausted(Entry* e, TimePoint now) const;
   void maybe_prune(TimePoint now);
 
   std::unique_ptr<Store> store_;

@@ -47,6 +47,12 @@ inline constexpr char kMsgThrottled[] = "6d690fab287a43a993332218559d4fff";
 inline constexpr char kMsgBlocked[] = "cf4c60c979054965a8e27dd29cc055f7";
 inline constexpr char kMsgUnblocked[] = "2e3383d598c44e8fb78a61532193d19c";
 inline constexpr char kMsgDevicesForgotten[] = "f6d2d483a89d41e782259ba2046b0156";
+inline constexpr char kMsgAdminAction[] = "aee21c28c6ee4ebd8738cf51b46cf986";
+inline constexpr char kMsgBreakGlass[] = "2c8b5cf93e8d43ae97dbf1225c850a79";
+inline constexpr char kMsgRecoveryRequest[] = "b20f26488a9a4498a1183d4a2de6421e";
+inline constexpr char kMsgAuditWarning[] = "1bb548a9ad5344109037d8ad0bdccae1";
+inline constexpr char kMsgApprovalFiled[] = "f0740426d7b4430da927f82f6ceb16b2";
+inline constexpr char kMsgPasswordExpired[] = "6a8434ac7470413599e879443cf7a065";
 
 void init();  // detects journald; call once at start
 void set_debug(bool on);

@@ -1,9 +1,13 @@
 // vigild: the vigil daemon. See vigild(8) and ARCHITECTURE.md.
 #include <CLI/CLI.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/thread_pool.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <sodium.h>
+#include <grp.h>
 #include <sys/stat.h>
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
@@ -14,6 +18,8 @@
 #include <functional>
 #include <iostream>
 
+#include "daemon/admin.h"
+#include "daemon/breakglass.h"
 #include "daemon/config.h"
 #include "daemon/engine.h"
 #include "daemon/log.h"
@@ -44,7 +50,8 @@ void mkdir_parent(const std::string& socket_path) {
 }
 
 // Adopts sockets passed by systemd. Returns the number adopted, or -1.
-int adopt_systemd_sockets(Server& server) {
+// *admin is set when one of them is the admin socket.
+int adopt_systemd_sockets(Server& server, bool* admin) {
   char** names = nullptr;
   int n = sd_listen_fds_with_names(1, &names);
   if (n <= 0) return n;
@@ -54,11 +61,14 @@ int adopt_systemd_sockets(Server& server) {
     int fd = SD_LISTEN_FDS_START + i;
     // The public socket is named "public" in vigild.socket; an unnamed single
     // socket is taken as the public one.
-    if (name == "public" || name == "unknown" || name.empty() || name == "vigild.socket") {
-      if (auto s = server.listen_fd(fd); !s) {
+    if (name == "public" || name == "admin" || name == "unknown" || name.empty() ||
+        name == "vigild.socket") {
+      auto kind = name == "admin" ? Server::Kind::kAdmin : Server::Kind::kPublic;
+      if (auto s = server.listen_fd(fd, kind); !s) {
         log::error(s.error().message);
         return -1;
       }
+      if (kind == Server::Kind::kAdmin) *admin = true;
       ++adopted;
     } else {
       log::warning("ignoring passed socket named " + name);
@@ -87,6 +97,12 @@ int main(int argc, char** argv) {
                "non-zero if it is invalid");
   app.add_flag("-d,--debug", debug, "log debug messages");
   app.add_flag("-V,--version", version, "print the version and exit");
+  std::string glass_user, glass_reason;
+  auto* glass = app.add_option("--break-glass", glass_user,
+                               "offline recovery: lift USER's block while vigild is stopped (root, "
+                               "on the console; see BREAK-GLASS in vigild(8))")
+                    ->type_name("USER");
+  app.add_option("--reason", glass_reason, "with --break-glass: why (recorded)")->needs(glass);
   CLI11_PARSE(app, argc, argv);
   if (version) {
     std::cout << "vigild " VIGIL_VERSION "\n";
@@ -109,6 +125,7 @@ int main(int argc, char** argv) {
     log::error("libsodium failed to initialise");
     return 1;
   }
+  if (glass->count() > 0) return break_glass(*cfg, glass_user, glass_reason);
 
   auto state = StateDir::open(cfg->daemon.state_dir);
   if (!state) {
@@ -168,19 +185,44 @@ int main(int argc, char** argv) {
 
   asio::io_context io(1);
   Resolver resolver(2);
+  asio::thread_pool tools(1);
   Services services;
   services.config = std::make_shared<const Config>(*cfg);
   services.engine = &engine;
   services.resolver = &resolver;
+  services.tools = &tools;
   services.name_key = *name_key;
   sodium_memzero(name_key->data(), name_key->size());
 
   Server server(io, services);
-  int adopted = adopt_systemd_sockets(server);
-  if (adopted < 0) return 1;
+  bool admin_adopted = false;
+  int adopted = adopt_systemd_sockets(server, &admin_adopted);
+  if (adopted < 0) {
+    engine.stop();
+    return 1;
+  }
   if (adopted == 0) {
     mkdir_parent(cfg->daemon.socket);
     if (auto s = server.listen_path(cfg->daemon.socket, 0666); !s) {
+      log::error(s.error().message);
+      engine.stop();
+      return 1;
+    }
+  }
+  if (!admin_adopted) {
+    // The admin socket: 0660, group [daemon] admin_socket_group. Without
+    // that group only root could connect, and root is refused by default.
+    group* gr = ::getgrnam(cfg->daemon.admin_socket_group.c_str());
+    if (!gr) {
+      log::error("the admin socket's group \"" + cfg->daemon.admin_socket_group +
+                 "\" does not exist: create it (systemd-sysusers, or groupadd --system " +
+                 cfg->daemon.admin_socket_group + ") and add the administrators, or set "
+                 "[daemon] admin_socket_group");
+      engine.stop();
+      return 1;
+    }
+    mkdir_parent(cfg->daemon.admin_socket);
+    if (auto s = server.listen_path(cfg->daemon.admin_socket, 0660, Server::Kind::kAdmin, gr->gr_gid); !s) {
       log::error(s.error().message);
       engine.stop();
       return 1;
@@ -228,12 +270,16 @@ int main(int argc, char** argv) {
                        "reload refused, keeping the running configuration: " +
                            fresh.error().message);
           } else {
-            if (fresh->daemon.socket != services.config->daemon.socket ||
-                fresh->daemon.state_dir != services.config->daemon.state_dir)
-              log::warning("[daemon] socket and state_dir changes take effect at the next start");
-            services.config = std::make_shared<const Config>(*fresh);
-            if (fresh->totp_key_path() != services.config->totp_key_path())
+            const auto& old = *services.config;
+            if (fresh->daemon.socket != old.daemon.socket ||
+                fresh->daemon.admin_socket != old.daemon.admin_socket ||
+                fresh->daemon.admin_socket_group != old.daemon.admin_socket_group ||
+                fresh->daemon.state_dir != old.daemon.state_dir)
+              log::warning("[daemon] socket, admin_socket, admin_socket_group and state_dir "
+                           "changes take effect at the next start");
+            if (fresh->totp_key_path() != old.totp_key_path())
               log::warning("[totp] key_file changes take effect at the next start");
+            services.config = std::make_shared<const Config>(*fresh);
             engine.set_config(fresh->lockout, fresh->totp, fresh->devices, fresh->block,
                               fresh->throttle);
             end_sessions = fresh->block.end_sessions;
@@ -249,17 +295,21 @@ int main(int argc, char** argv) {
         status_timer.cancel();
         watchdog.cancel();
         resolver.stop();
+        tools.stop();
         io.stop();
       };
   signals.async_wait(on_signal);
 
   log::event(log::Priority::kInfo, log::kMsgStarted,
              "vigild " VIGIL_VERSION " serving on " +
-                 (adopted ? std::string("systemd sockets") : cfg->daemon.socket),
+                 (adopted ? std::string("systemd sockets") : cfg->daemon.socket) +
+                 (admin_adopted ? std::string() : " and " + cfg->daemon.admin_socket),
              {{"VIGIL_STATE_DIR", cfg->daemon.state_dir}});
   sd_notify(0, "READY=1");
   update_status();
+  asio::co_spawn(io, startup_report(services), asio::detached);
   io.run();
+  tools.join();
   engine.stop();
   log::event(log::Priority::kInfo, log::kMsgStopped, "vigild stopped");
   return 0;

@@ -3,7 +3,10 @@
 #include <grp.h>
 #include <pwd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <mutex>
+#include <set>
 #include <vector>
 
 #include "daemon/offload.h"
@@ -89,6 +92,59 @@ Lookup lookup_uid_blocking(uid_t uid) {
   }));
 }
 
+DirectoryLookup directory_blocking(const std::vector<std::string>& admin_groups) {
+  DirectoryLookup out;
+  std::set<gid_t> admin_gids;
+  std::set<std::string> candidates;  // names to resolve with their groups
+  std::vector<char> buf(4096);
+  for (const auto& name : admin_groups) {
+    for (;;) {
+      group gr{};
+      group* res = nullptr;
+      int rc = getgrnam_r(name.c_str(), &gr, buf.data(), buf.size(), &res);
+      if (rc == ERANGE && buf.size() < (1u << 22)) {
+        buf.resize(buf.size() * 4);
+        continue;
+      }
+      if (rc != 0 && rc != ENOENT && rc != ESRCH) return out;  // kError
+      if (res) {
+        admin_gids.insert(res->gr_gid);
+        for (char** m = res->gr_mem; m && *m; ++m) candidates.insert(*m);
+      }
+      break;
+    }
+  }
+  // getpwent is not reentrant: one enumeration at a time.
+  static std::mutex mu;
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    setpwent();
+    errno = 0;
+    while (passwd* pw = getpwent()) {
+      if (admin_gids.count(pw->pw_gid) || (pw->pw_uid >= kFirstUser && pw->pw_uid <= kLastUser))
+        candidates.insert(pw->pw_name);
+      errno = 0;
+    }
+    endpwent();
+  }
+  std::set<uid_t> seen;
+  for (const auto& name : candidates) {
+    Lookup l = lookup_user_blocking(name);
+    if (l.status == Lookup::Status::kError) return out;
+    if (!l.found() || !seen.insert(l.id.uid).second) continue;
+    bool admin = std::any_of(l.id.groups.begin(), l.id.groups.end(), [&](const std::string& g) {
+      return std::find(admin_groups.begin(), admin_groups.end(), g) != admin_groups.end();
+    });
+    if (admin) out.dir.admins.push_back(l.id);
+    if (admin || (l.id.uid >= kFirstUser && l.id.uid <= kLastUser)) out.dir.users.push_back(l.id);
+  }
+  auto by_uid = [](const Identity& a, const Identity& b) { return a.uid < b.uid; };
+  std::sort(out.dir.admins.begin(), out.dir.admins.end(), by_uid);
+  std::sort(out.dir.users.begin(), out.dir.users.end(), by_uid);
+  out.status = Lookup::Status::kFound;
+  return out;
+}
+
 void Resolver::remember(const std::string& key, const Lookup& l) {
   if (l.status == Lookup::Status::kError) return;  // never cache a failure
   if (cache_.size() >= kMaxCache) cache_.clear();
@@ -118,6 +174,12 @@ boost::asio::awaitable<Lookup> Resolver::by_uid(uid_t uid) {
   Lookup l = co_await offload(pool_, std::move(work));
   remember(key, l);
   co_return l;
+}
+
+boost::asio::awaitable<DirectoryLookup> Resolver::directory(std::vector<std::string> admin_groups) {
+  auto work = [groups = std::move(admin_groups)] { return directory_blocking(groups); };
+  DirectoryLookup d = co_await offload(pool_, std::move(work));
+  co_return d;
 }
 
 }  // namespace vigil

@@ -35,9 +35,24 @@ struct Lookup {
   bool found() const { return status == Status::kFound; }
 };
 
+// Who the administrators are, and the ordinary accounts (for the audit).
+struct Directory {
+  std::vector<Identity> admins;  // members of the admin groups (primary group included)
+  std::vector<Identity> users;   // accounts with uid kFirstUser..kLastUser, admins too
+};
+inline constexpr uid_t kFirstUser = 1000, kLastUser = 59999;
+
 // Blocking lookups (used by the pool, and by tests).
 Lookup lookup_user_blocking(const std::string& name);
 Lookup lookup_uid_blocking(uid_t uid);
+// Enumerates the passwd database and the admin groups. NSS sources that do
+// not enumerate (LDAP/SSSD with enumeration off) list only the groups'
+// explicit members. An error is kError in `status`.
+struct DirectoryLookup {
+  Lookup::Status status = Lookup::Status::kError;
+  Directory dir;
+};
+DirectoryLookup directory_blocking(const std::vector<std::string>& admin_groups);
 
 class Resolver {
  public:
@@ -49,6 +64,7 @@ class Resolver {
 
   boost::asio::awaitable<Lookup> by_name(std::string name);
   boost::asio::awaitable<Lookup> by_uid(uid_t uid);
+  boost::asio::awaitable<DirectoryLookup> directory(std::vector<std::string> admin_groups);
   void stop() { pool_.stop(); }
 
  private:

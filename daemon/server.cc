@@ -20,7 +20,7 @@ namespace {
 constexpr auto use_nothrow = asio::as_tuple(asio::use_awaitable);
 }
 
-Status Server::listen_path(const std::string& path, unsigned mode) {
+Status Server::listen_path(const std::string& path, unsigned mode, Kind kind, gid_t group) {
   struct stat st {};
   if (::lstat(path.c_str(), &st) == 0) {
     if (!S_ISSOCK(st.st_mode)) return Error{"socket", path + " exists and is not a socket"};
@@ -37,28 +37,30 @@ Status Server::listen_path(const std::string& path, unsigned mode) {
   }
   if (!ec) acc->listen(asio::socket_base::max_listen_connections, ec);
   if (ec) return Error{"socket", "cannot listen on " + path + ": " + ec.message()};
+  if (group != static_cast<gid_t>(-1) && ::chown(path.c_str(), static_cast<uid_t>(-1), group) != 0)
+    return Error{"socket", "cannot chown " + path + ": " + std::strerror(errno)};
   if (::chmod(path.c_str(), mode) != 0)
     return Error{"socket", "cannot chmod " + path + ": " + std::strerror(errno)};
   owned_paths_.push_back(path);
-  acceptors_.push_back(std::move(acc));
+  acceptors_.emplace_back(std::move(acc), kind);
   return Ok{};
 }
 
-Status Server::listen_fd(int fd) {
+Status Server::listen_fd(int fd, Kind kind) {
   auto acc = std::make_unique<Acceptor>(io_);
   boost::system::error_code ec;
   acc->assign(stream_protocol(), fd, ec);
   if (ec) return Error{"socket", "cannot adopt socket fd " + std::to_string(fd) + ": " + ec.message()};
-  acceptors_.push_back(std::move(acc));
+  acceptors_.emplace_back(std::move(acc), kind);
   return Ok{};
 }
 
 void Server::start() {
-  for (auto& a : acceptors_) asio::co_spawn(io_, accept_loop(*a), asio::detached);
+  for (auto& [a, kind] : acceptors_) asio::co_spawn(io_, accept_loop(*a, kind), asio::detached);
 }
 
 void Server::stop() {
-  for (auto& a : acceptors_) {
+  for (auto& [a, kind] : acceptors_) {
     boost::system::error_code ec;
     a->close(ec);
   }
@@ -66,7 +68,7 @@ void Server::stop() {
   owned_paths_.clear();
 }
 
-asio::awaitable<void> Server::accept_loop(Acceptor& acceptor) {
+asio::awaitable<void> Server::accept_loop(Acceptor& acceptor, Kind kind) {
   for (;;) {
     auto [ec, sock] = co_await acceptor.async_accept(use_nothrow);
     if (ec == asio::error::operation_aborted || !acceptor.is_open()) co_return;
@@ -80,7 +82,7 @@ asio::awaitable<void> Server::accept_loop(Acceptor& acceptor) {
     ucred cred{};
     socklen_t len = sizeof(cred);
     if (::getsockopt(sock.native_handle(), SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0) continue;
-    Peer peer{cred.uid, cred.gid, cred.pid};
+    Peer peer{cred.uid, cred.gid, cred.pid, kind == Kind::kAdmin};
     int limit = peer.root() ? kRootConnections
                             : services_.config->daemon.max_connections_per_uid;
     auto held = counts_->per_uid.find(peer.uid);
@@ -147,9 +149,11 @@ asio::awaitable<void> Server::session(stream_protocol::socket raw, Peer peer) {
     } else {
       reply = co_await dispatch(services_, peer, *call);
       // Codes travel in requests: wipe every copy once handled.
-      if (auto c = call->params.find("code"); c != call->params.end() && c->value().is_string()) {
-        auto& js = c->value().as_string();
-        explicit_bzero(js.data(), js.size());
+      for (const char* k : {"code", "step_up_code", "verify_code"}) {
+        if (auto c = call->params.find(k); c != call->params.end() && c->value().is_string()) {
+          auto& js = c->value().as_string();
+          explicit_bzero(js.data(), js.size());
+        }
       }
     }
     explicit_bzero(frame.data(), frame.size());

@@ -10,6 +10,8 @@
 //    or it is closed. Frames are capped at 64 KiB; an oversized or malformed
 //    frame gets an error reply and the connection is closed.
 //  * Requests on one connection are answered in order.
+//  * A connection through the admin socket is marked in its Peer; dispatch()
+//    then uses the admin table (admin.h), never the public one.
 #pragma once
 
 #include <boost/asio/io_context.hpp>
@@ -30,22 +32,25 @@ class Server {
 
   Server(boost::asio::io_context& io, Services& services) : io_(io), services_(services) {}
 
-  // Binds a fresh socket at path with the given mode (removing a stale one).
-  Status listen_path(const std::string& path, unsigned mode);
+  enum class Kind { kPublic, kAdmin };
+  // Binds a fresh socket at path with the given mode and group (-1: keep),
+  // removing a stale one.
+  Status listen_path(const std::string& path, unsigned mode, Kind kind = Kind::kPublic,
+                     gid_t group = static_cast<gid_t>(-1));
   // Adopts a listening socket passed by systemd.
-  Status listen_fd(int fd);
+  Status listen_fd(int fd, Kind kind = Kind::kPublic);
   void start();
   void stop();
   std::size_t connections() const { return counts_->total; }
 
  private:
   using Acceptor = boost::asio::local::stream_protocol::acceptor;
-  boost::asio::awaitable<void> accept_loop(Acceptor& acceptor);
+  boost::asio::awaitable<void> accept_loop(Acceptor& acceptor, Kind kind);
   boost::asio::awaitable<void> session(boost::asio::local::stream_protocol::socket sock, Peer peer);
 
   boost::asio::io_context& io_;
   Services& services_;
-  std::vector<std::unique_ptr<Acceptor>> acceptors_;
+  std::vector<std::pair<std::unique_ptr<Acceptor>, Kind>> acceptors_;
   std::vector<std::string> owned_paths_;
   // Shared with every session: a session frame may be destroyed after the
   // Server (when the io_context is torn down at exit).

@@ -63,6 +63,28 @@ const char* const kMigrations[] = {
     "  details TEXT NOT NULL"
     ");"
     "ALTER TABLE buckets ADD COLUMN sources TEXT NOT NULL DEFAULT '';",
+    // 4 -> 5: recovery requests, pending approvals, and history
+    "CREATE TABLE recovery("
+    "  id TEXT PRIMARY KEY,"
+    "  kind TEXT NOT NULL,"
+    "  uid INTEGER NOT NULL,"
+    "  name TEXT NOT NULL,"
+    "  requester_uid INTEGER NOT NULL,"
+    "  requester TEXT NOT NULL,"
+    "  reason TEXT NOT NULL,"
+    "  created INTEGER NOT NULL,"
+    "  expires INTEGER NOT NULL"
+    ");"
+    "CREATE TABLE history("
+    "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  at INTEGER NOT NULL,"
+    "  kind TEXT NOT NULL,"
+    "  uid INTEGER NOT NULL,"
+    "  name TEXT NOT NULL,"
+    "  by TEXT NOT NULL,"
+    "  reason TEXT NOT NULL,"
+    "  reported INTEGER NOT NULL DEFAULT 0"
+    ");",
 };
 static_assert(std::size(kMigrations) == SqliteStore::kSchemaVersion);
 
@@ -644,5 +666,125 @@ Status SqliteStore::erase_block(int64_t uid) {
 }
 
 Result<int64_t> SqliteStore::count_blocked() { return scalar("SELECT count(*) FROM blocks", 0, false); }
+
+}  // namespace vigil
+
+namespace vigil {
+namespace {
+std::string text(sqlite3_stmt* st, int col) {
+  auto* p = sqlite3_column_text(st, col);
+  return p ? reinterpret_cast<const char*>(p) : "";
+}
+void bind_text(sqlite3_stmt* st, int idx, const std::string& s) {
+  sqlite3_bind_text(st, idx, s.data(), static_cast<int>(s.size()), SQLITE_STATIC);
+}
+}  // namespace
+
+Result<std::vector<std::pair<int64_t, BlockRecord>>> SqliteStore::list_blocks() {
+  auto p = prepare("SELECT uid, reason, since, by, details FROM blocks ORDER BY since");
+  if (!p) return p.error();
+  std::vector<std::pair<int64_t, BlockRecord>> out;
+  int rc;
+  while ((rc = sqlite3_step(*p)) == SQLITE_ROW)
+    out.emplace_back(sqlite3_column_int64(*p, 0),
+                     BlockRecord{text(*p, 1), from_epoch(sqlite3_column_int64(*p, 2)), text(*p, 3),
+                                 text(*p, 4)});
+  sqlite3_finalize(*p);
+  if (rc != SQLITE_DONE) return sql_error("list blocks");
+  return out;
+}
+
+Result<std::vector<int64_t>> SqliteStore::totp_active_uids() {
+  auto p = prepare("SELECT uid FROM totp WHERE active_box IS NOT NULL");
+  if (!p) return p.error();
+  std::vector<int64_t> out;
+  int rc;
+  while ((rc = sqlite3_step(*p)) == SQLITE_ROW) out.push_back(sqlite3_column_int64(*p, 0));
+  sqlite3_finalize(*p);
+  if (rc != SQLITE_DONE) return sql_error("list factors");
+  return out;
+}
+
+Status SqliteStore::put_recovery(const RecoveryRecord& r) {
+  return run(
+      "INSERT OR REPLACE INTO recovery(id, kind, uid, name, requester_uid, requester, reason,"
+      " created, expires) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9)",
+      [&](sqlite3_stmt* st) {
+        bind_text(st, 1, r.id);
+        sqlite3_bind_text(st, 2, r.kind == RecoveryRecord::Kind::kApproval ? "approval" : "request",
+                          -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 3, r.uid);
+        bind_text(st, 4, r.name);
+        sqlite3_bind_int64(st, 5, r.requester_uid);
+        bind_text(st, 6, r.requester);
+        bind_text(st, 7, r.reason);
+        sqlite3_bind_int64(st, 8, to_epoch(r.created));
+        sqlite3_bind_int64(st, 9, to_epoch(r.expires));
+      });
+}
+
+Status SqliteStore::erase_recovery(const std::string& id) {
+  return run("DELETE FROM recovery WHERE id=?1", [&](sqlite3_stmt* st) { bind_text(st, 1, id); });
+}
+
+Status SqliteStore::erase_recovery_for(int64_t uid) {
+  return run("DELETE FROM recovery WHERE uid=?1", [&](sqlite3_stmt* st) { sqlite3_bind_int64(st, 1, uid); });
+}
+
+Result<std::vector<RecoveryRecord>> SqliteStore::list_recovery() {
+  auto p = prepare(
+      "SELECT id, kind, uid, name, requester_uid, requester, reason, created, expires"
+      " FROM recovery ORDER BY created, id");
+  if (!p) return p.error();
+  std::vector<RecoveryRecord> out;
+  int rc;
+  while ((rc = sqlite3_step(*p)) == SQLITE_ROW) {
+    RecoveryRecord r;
+    r.id = text(*p, 0);
+    r.kind = text(*p, 1) == "approval" ? RecoveryRecord::Kind::kApproval : RecoveryRecord::Kind::kRequest;
+    r.uid = sqlite3_column_int64(*p, 2);
+    r.name = text(*p, 3);
+    r.requester_uid = sqlite3_column_int64(*p, 4);
+    r.requester = text(*p, 5);
+    r.reason = text(*p, 6);
+    r.created = from_epoch(sqlite3_column_int64(*p, 7));
+    r.expires = from_epoch(sqlite3_column_int64(*p, 8));
+    out.push_back(std::move(r));
+  }
+  sqlite3_finalize(*p);
+  if (rc != SQLITE_DONE) return sql_error("list recovery");
+  return out;
+}
+
+Status SqliteStore::add_history(const HistoryRecord& h) {
+  return run("INSERT INTO history(at, kind, uid, name, by, reason, reported) VALUES(?1,?2,?3,?4,?5,?6,?7)",
+             [&](sqlite3_stmt* st) {
+               sqlite3_bind_int64(st, 1, to_epoch(h.at));
+               bind_text(st, 2, h.kind);
+               sqlite3_bind_int64(st, 3, h.uid);
+               bind_text(st, 4, h.name);
+               bind_text(st, 5, h.by);
+               bind_text(st, 6, h.reason);
+               sqlite3_bind_int(st, 7, h.reported ? 1 : 0);
+             });
+}
+
+Result<std::vector<HistoryRecord>> SqliteStore::unreported_history() {
+  auto p = prepare("SELECT id, at, kind, uid, name, by, reason FROM history WHERE reported=0 ORDER BY id");
+  if (!p) return p.error();
+  std::vector<HistoryRecord> out;
+  int rc;
+  while ((rc = sqlite3_step(*p)) == SQLITE_ROW)
+    out.push_back(HistoryRecord{sqlite3_column_int64(*p, 0), from_epoch(sqlite3_column_int64(*p, 1)),
+                                text(*p, 2), sqlite3_column_int64(*p, 3), text(*p, 4), text(*p, 5),
+                                text(*p, 6), false});
+  sqlite3_finalize(*p);
+  if (rc != SQLITE_DONE) return sql_error("history");
+  return out;
+}
+
+Status SqliteStore::mark_history_reported(int64_t id) {
+  return run("UPDATE history SET reported=1 WHERE id=?1", [&](sqlite3_stmt* st) { sqlite3_bind_int64(st, 1, id); });
+}
 
 }  // namespace vigil

@@ -20,7 +20,7 @@ namespace vigil {
 
 class SqliteStore final : public Store {
  public:
-  static constexpr int kSchemaVersion = 4;
+  static constexpr int kSchemaVersion = 5;
 
   static Result<std::unique_ptr<SqliteStore>> open(const std::string& path);
   ~SqliteStore() override;
@@ -54,6 +54,15 @@ class SqliteStore final : public Store {
   Status put_block(int64_t uid, const BlockRecord& b) override;
   Status erase_block(int64_t uid) override;
   Result<int64_t> count_blocked() override;
+  Result<std::vector<std::pair<int64_t, BlockRecord>>> list_blocks() override;
+  Result<std::vector<int64_t>> totp_active_uids() override;
+  Status put_recovery(const RecoveryRecord& r) override;
+  Status erase_recovery(const std::string& id) override;
+  Status erase_recovery_for(int64_t uid) override;
+  Result<std::vector<RecoveryRecord>> list_recovery() override;
+  Status add_history(const HistoryRecord& h) override;
+  Result<std::vector<HistoryRecord>> unreported_history() override;
+  Status mark_history_reported(int64_t id) override;
 
   int schema_version() const { return version_; }
   // PRAGMA synchronous of the connection right now (1 NORMAL, 2 FULL); tests.

@@ -33,7 +33,7 @@ Result<StateDir> StateDir::open(const std::string& path) {
     int err = errno;
     ::close(fd);
     if (err == EWOULDBLOCK)
-      return Error{"state", "state directory " + path + " is in use by another vigild"};
+      return Error{"locked", "state directory " + path + " is in use by another vigild"};
     return fs_error("cannot lock " + lock_path, err);
   }
   return StateDir(path, fd);

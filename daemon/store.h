@@ -59,6 +59,34 @@ struct BlockRecord {
   std::string details;  // JSON: the devices and sources involved
 };
 
+// A recovery request (an active user asking for a blocked colleague), or an
+// unblock that waits for a second administrator's approval.
+struct RecoveryRecord {
+  enum class Kind { kRequest, kApproval };
+  std::string id;            // "R-" + 6 characters
+  Kind kind = Kind::kRequest;
+  int64_t uid = 0;           // the blocked account
+  std::string name;
+  int64_t requester_uid = 0;
+  std::string requester;
+  std::string reason;
+  TimePoint created{};
+  TimePoint expires{};
+};
+
+// A weighty event kept for the record: a break-glass unblock done offline,
+// reported loudly by the daemon at its next start.
+struct HistoryRecord {
+  int64_t id = 0;
+  TimePoint at{};
+  std::string kind;  // "break-glass"
+  int64_t uid = 0;
+  std::string name;
+  std::string by;
+  std::string reason;
+  bool reported = false;
+};
+
 struct BucketRecord {
   std::string key;
   std::optional<int64_t> uid;  // empty for unknown names
@@ -110,6 +138,20 @@ class Store {
   virtual Status put_block(int64_t uid, const BlockRecord& b) = 0;
   virtual Status erase_block(int64_t uid) = 0;
   virtual Result<int64_t> count_blocked() = 0;
+  virtual Result<std::vector<std::pair<int64_t, BlockRecord>>> list_blocks() = 0;
+  // Accounts with an active second factor.
+  virtual Result<std::vector<int64_t>> totp_active_uids() = 0;
+
+  // Recovery requests and pending approvals. Writes inside begin()/commit().
+  virtual Status put_recovery(const RecoveryRecord& r) = 0;
+  virtual Status erase_recovery(const std::string& id) = 0;
+  virtual Status erase_recovery_for(int64_t uid) = 0;  // all of one account's
+  virtual Result<std::vector<RecoveryRecord>> list_recovery() = 0;
+
+  // History (break-glass). Writes inside begin()/commit().
+  virtual Status add_history(const HistoryRecord& h) = 0;
+  virtual Result<std::vector<HistoryRecord>> unreported_history() = 0;
+  virtual Status mark_history_reported(int64_t id) = 0;
 };
 
 }  // namespace vigil

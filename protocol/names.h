@@ -12,18 +12,26 @@ inline constexpr char kAuthReport[] = "io.vigil.Auth.Report";      // module: pa
 inline constexpr char kAccountCheck[] = "io.vigil.Account.Check";  // module: account phase
 inline constexpr char kStatusGet[] = "io.vigil.Status.Get";        // one account's state
 inline constexpr char kStatusList[] = "io.vigil.Status.List";      // root: every account
-inline constexpr char kAccountReset[] = "io.vigil.Account.Reset";  // root: clear a lock
 inline constexpr char kPing[] = "io.vigil.Daemon.Ping";            // anyone: liveness
 inline constexpr char kAuthVerify[] = "io.vigil.Auth.Verify";      // module: the second factor
 inline constexpr char kTotpEnroll[] = "io.vigil.Totp.Enroll";
 inline constexpr char kTotpConfirm[] = "io.vigil.Totp.Confirm";
 inline constexpr char kTotpDisable[] = "io.vigil.Totp.Disable";
 inline constexpr char kTotpRecoveryCodes[] = "io.vigil.Totp.RecoveryCodes";
-inline constexpr char kAccountBlock[] = "io.vigil.Account.Block";      // root: block
-inline constexpr char kAccountUnblock[] = "io.vigil.Account.Unblock";  // root: lift a block
 inline constexpr char kSessionOpen[] = "io.vigil.Session.Open";     // module: a login session began
 inline constexpr char kDevicesList[] = "io.vigil.Devices.List";
 inline constexpr char kDevicesForget[] = "io.vigil.Devices.Forget";
+// Any active user, for a blocked colleague (never for oneself).
+inline constexpr char kRecoveryRequest[] = "io.vigil.Recovery.Request";
+
+// Admin socket (daemon/admin.cc). Status.Get and Status.List are served
+// there too. Every call may carry "step_up_code".
+inline constexpr char kAccountReset[] = "io.vigil.Account.Reset";      // clear a lock
+inline constexpr char kAccountBlock[] = "io.vigil.Account.Block";      // block
+inline constexpr char kAccountUnblock[] = "io.vigil.Account.Unblock";  // recover
+inline constexpr char kRecoveryApprove[] = "io.vigil.Recovery.Approve";  // complete an --approval unblock
+inline constexpr char kRecoveryList[] = "io.vigil.Recovery.List";      // requests and approvals
+inline constexpr char kAdminAudit[] = "io.vigil.Admin.Audit";          // prevention report
 
 // Errors.
 inline constexpr char kErrInvalidRequest[] = "io.vigil.Error.InvalidRequest";
@@ -33,6 +41,8 @@ inline constexpr char kErrPermissionDenied[] = "io.vigil.Error.PermissionDenied"
 inline constexpr char kErrNotFound[] = "io.vigil.Error.NotFound";
 inline constexpr char kErrUnavailable[] = "io.vigil.Error.Unavailable";
 inline constexpr char kErrInternal[] = "io.vigil.Error.Internal";
+// Admin socket: this change needs the caller's own current code.
+inline constexpr char kErrStepUpRequired[] = "io.vigil.Error.StepUpRequired";
 
 // Values of Auth.Report "outcome" and of every "verdict".
 inline constexpr char kOutcomeFailure[] = "failure";

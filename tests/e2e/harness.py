@@ -46,7 +46,11 @@ USERS = {
     "alice@EXAMPLE.COM": (1001, "alice-pw"),
     "bob": (1002, "bob-pw"),
     "carol": (1003, "carol-pw"),
+    "dave": (1004, "dave-pw"),
 }
+# The admin socket's group ([daemon] admin_socket_group), by gid. Callers
+# reach that socket only when setpriv gives them this group.
+ADMIN_SOCKET_GROUP = ("vigil-admin", 1100)
 
 STACK = """auth     [success=1 default=ignore]               {matrix} passdb={passdb}
 auth     [default=die]                            {module} authfail {args}
@@ -107,11 +111,17 @@ class Env:
         self.dir = tempfile.mkdtemp(prefix="vigil-e2e-")
         os.chmod(self.dir, 0o755)
         self.socket = os.path.join(self.dir, "vigil.sock")
+        self.admin_socket = os.path.join(self.dir, "admin.sock")
         self.state = os.path.join(self.dir, "state")
         self.conf_path = os.path.join(self.dir, "vigil.conf")
         self.log_path = os.path.join(self.dir, "vigild.log")
         self.conf = defaults()
-        self.conf["daemon"].update({"socket": self.socket, "state_dir": self.state})
+        self.conf["daemon"].update({"socket": self.socket, "state_dir": self.state,
+                                    "admin_socket": self.admin_socket,
+                                    "admin_socket_group": ADMIN_SOCKET_GROUP[0]})
+        # Suites other than the recovery tests administer as root; the
+        # recovery tests turn this off (it is off by default).
+        self.conf["recovery"] = {"allow_root": True}
         self.conf["daemon"].update(daemon or {})
         self.conf["lockout"].update(lockout or {})
         if conf_text is None:
@@ -156,7 +166,8 @@ class Env:
             for name, (uid, _) in USERS.items():
                 f.write("%s:x:%d:%d:%s:/nonexistent:/bin/sh\n" % (name, uid, uid, name))
         with open(self.group, "w") as f:
-            f.write("root:x:0:\nalice:x:1001:\nbob:x:1002:\ncarol:x:1003:\n")
+            f.write("root:x:0:\nalice:x:1001:\nbob:x:1002:\ncarol:x:1003:\ndave:x:1004:\n"
+                    "%s:x:%d:\n" % ADMIN_SOCKET_GROUP)
         with open(self.passdb, "w") as f:
             for name, (_, pw) in USERS.items():
                 f.write("%s:%s:*\n" % (name, pw))
@@ -194,10 +205,11 @@ class Env:
         return env
 
     @staticmethod
-    def as_uid(uid, argv):
+    def as_uid(uid, argv, groups=()):
         if uid is None or uid == 0:
             return argv
-        return ["setpriv", "--reuid=%d" % uid, "--regid=%d" % uid, "--clear-groups", "--"] + argv
+        grp = ["--groups=" + ",".join(str(g) for g in groups)] if groups else ["--clear-groups"]
+        return ["setpriv", "--reuid=%d" % uid, "--regid=%d" % uid] + grp + ["--"] + argv
 
     # ---- daemon ----
     def start(self, wait=True, extra_env=None):
@@ -291,10 +303,14 @@ class Env:
         t.start()
         return t, result
 
-    def ctl(self, *args, uid=None, check=False):
-        argv = [VIGILCTL, "--socket", self.socket] + list(args)
-        p = subprocess.run(self.as_uid(uid, argv), env=self.nss_env(), capture_output=True, text=True,
-                           timeout=30)
+    def ctl(self, *args, uid=None, check=False, groups=(), env=None):
+        """vigilctl as uid (root by default), with supplementary groups, and
+        extra environment (VIGIL_CODE, VIGIL_VERIFY_CODE)."""
+        argv = [VIGILCTL, "--socket", self.socket, "--admin-socket", self.admin_socket] + list(args)
+        e = self.nss_env()
+        e.update(env or {})
+        p = subprocess.run(self.as_uid(uid, argv, groups), env=e, capture_output=True, text=True,
+                           timeout=30, stdin=subprocess.DEVNULL, start_new_session=True)
         if check and p.returncode != 0:
             raise RuntimeError("vigilctl %s failed: %s" % (args, p.stderr))
         return p

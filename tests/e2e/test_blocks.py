@@ -68,11 +68,13 @@ class Blocks(VigilTestCase):
         self.assertFalse(self.env.status("carol")["blocked"])
         self.assertEqual(self.env.login("carol", "carol-pw"), PAM_SUCCESS)
 
-    def test_only_root_blocks_and_unblocks(self):
+    def test_only_administrators_block_and_unblock(self):
+        # alice is no administrator and not in the admin socket's group:
+        # the kernel refuses her connection.
         for cmd in ("block", "unblock"):
             p = self.env.ctl(cmd, "alice", "--reason", "x", uid=1001)
             self.assertEqual(p.returncode, 1)
-            self.assertIn("only root", p.stderr)
+            self.assertIn("admin socket is for administrators", p.stderr)
         self.env.ctl("block", "bob", "--reason", "test")
         p = self.env.ctl("unblock", "bob", "--reason", "myself", uid=1002)
         self.assertEqual(p.returncode, 1, "a blocked user can never lift their own block")

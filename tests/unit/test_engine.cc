@@ -68,6 +68,15 @@ class FlakyStore final : public Store {
   Status put_block(int64_t u, const BlockRecord& b) override { return inner_->put_block(u, b); }
   Status erase_block(int64_t u) override { return inner_->erase_block(u); }
   Result<int64_t> count_blocked() override { return inner_->count_blocked(); }
+  Result<std::vector<std::pair<int64_t, BlockRecord>>> list_blocks() override { return inner_->list_blocks(); }
+  Result<std::vector<int64_t>> totp_active_uids() override { return inner_->totp_active_uids(); }
+  Status put_recovery(const RecoveryRecord& r) override { return inner_->put_recovery(r); }
+  Status erase_recovery(const std::string& id) override { return inner_->erase_recovery(id); }
+  Status erase_recovery_for(int64_t uid) override { return inner_->erase_recovery_for(uid); }
+  Result<std::vector<RecoveryRecord>> list_recovery() override { return inner_->list_recovery(); }
+  Status add_history(const HistoryRecord& h) override { return inner_->add_history(h); }
+  Result<std::vector<HistoryRecord>> unreported_history() override { return inner_->unreported_history(); }
+  Status mark_history_reported(int64_t id) override { return inner_->mark_history_reported(id); }
 
  private:
   std::unique_ptr<Store> inner_;

@@ -1,0 +1,88 @@
+#include "daemon/breakglass.h"
+
+#include <unistd.h>
+
+#include <cstdlib>
+#include <future>
+#include <iostream>
+
+#include "daemon/command.h"
+#include "daemon/engine.h"
+#include "daemon/nss.h"
+#include "daemon/sqlite_store.h"
+#include "daemon/state_dir.h"
+
+namespace vigil {
+
+int break_glass(const Config& cfg, const std::string& user, const std::string& reason) {
+  auto fail = [](const std::string& msg) {
+    std::cerr << "vigild --break-glass: " << msg << "\n";
+    return 1;
+  };
+  if (::geteuid() != 0) return fail("must be run as root");
+  if (std::getenv("SSH_CONNECTION") || std::getenv("SSH_TTY"))
+    return fail("break-glass runs only on the console, not from an SSH session");
+  if (reason.empty()) return fail("a --reason is required (it is recorded)");
+  auto state = StateDir::open(cfg.daemon.state_dir);
+  if (!state) {
+    if (state.error().code == "locked")
+      return fail("the state directory " + cfg.daemon.state_dir +
+                  " is locked: vigild is running. Stop it first: systemctl stop vigild.socket "
+                  "vigild.service");
+    return fail(state.error().message);
+  }
+  Lookup who = lookup_user_blocking(user);
+  if (who.status == Lookup::Status::kError) return fail("cannot resolve " + user + " (NSS error)");
+  if (!who.found()) return fail("no such user: " + user);
+  auto store = SqliteStore::open(state->database_path());
+  if (!store) return fail(store.error().message);
+
+  SystemClock clock;
+  Engine engine(std::move(*store), clock, cfg.lockout, nullptr, cfg.totp, cfg.devices, cfg.block,
+                cfg.throttle);
+  engine.start();
+  RecoverRequest req;
+  req.uid = who.id.uid;
+  req.name = who.id.name;
+  req.by = "root (break-glass on the console)";
+  req.reason = reason;
+  std::promise<RecoverResult> p;
+  engine.recover(std::move(req), [&p](RecoverResult r) { p.set_value(std::move(r)); });
+  RecoverResult res = p.get_future().get();
+  if (!res.status) {
+    engine.stop();
+    return fail("the unblock could not be recorded: " + res.status.error().message);
+  }
+  if (!res.changed) {
+    engine.stop();
+    std::cout << who.id.name << " is not blocked; nothing was changed\n";
+    return 0;
+  }
+  HistoryRecord h;
+  h.at = clock.now();
+  h.kind = "break-glass";
+  h.uid = who.id.uid;
+  h.name = who.id.name;
+  h.by = "root on the console";
+  h.reason = reason;
+  std::promise<Status> hp;
+  engine.record_history(h, [&hp](Status st) { hp.set_value(st); });
+  Status hs = hp.get_future().get();
+  engine.stop();
+  if (!hs) return fail("the block was lifted, but the audit record could not be written: " +
+                       hs.error().message);
+  std::cout << "unblocked " << who.id.name << " (uid " << who.id.uid << "); cleared its locks and failures\n"
+            << "forgot " << res.devices_forgotten << " device(s) first seen since the suspicious activity\n";
+  if (cfg.recovery.expire_password) {
+    auto e = expire_password(who.id.name);
+    std::cout << e.message << "\n";
+  } else {
+    std::cout << "password left as it is ([recovery] expire_password = false)\n";
+  }
+  std::cout << "recorded; vigild reports this break-glass at its next start.\n"
+            << "next: systemctl start vigild.socket vigild.service, then check the account with "
+               "vigilctl audit\n";
+  return 0;
+}
+
+}  // namespace vigil
