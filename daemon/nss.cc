@@ -127,11 +127,20 @@ DirectoryLookup directory_blocking(const std::vector<std::string>& admin_groups)
     }
     endpwent();
   }
-  std::set<uid_t> seen;
+  // One account per uid, under the name getpwuid gives it (the name the
+  // daemon resolves a caller to), whichever alias led here.
+  std::set<uid_t> uids;
   for (const auto& name : candidates) {
-    Lookup l = lookup_user_blocking(name);
+    Lookup l = with_buffer([&](passwd* pw, char* b, size_t n, passwd** r) {
+      return getpwnam_r(name.c_str(), pw, b, n, r);
+    });
     if (l.status == Lookup::Status::kError) return out;
-    if (!l.found() || !seen.insert(l.id.uid).second) continue;
+    if (l.found()) uids.insert(l.id.uid);
+  }
+  for (uid_t uid : uids) {
+    Lookup l = lookup_uid_blocking(uid);
+    if (l.status == Lookup::Status::kError) return out;
+    if (!l.found()) continue;
     bool admin = std::any_of(l.id.groups.begin(), l.id.groups.end(), [&](const std::string& g) {
       return std::find(admin_groups.begin(), admin_groups.end(), g) != admin_groups.end();
     });

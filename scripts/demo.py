@@ -1,4 +1,5 @@
 """The story of a lock, told by the real daemon and the real PAM stack."""
+import json
 import os
 import re
 import sys
@@ -38,6 +39,10 @@ def main():
     env = harness.Env(conf_text="")
     text = re.sub(r'^socket = .*$', 'socket = "%s"' % env.socket, text, flags=re.M)
     text = re.sub(r'^state_dir = .*$', 'state_dir = "%s"' % env.state, text, flags=re.M)
+    text = re.sub(r'^admin_socket = .*$', 'admin_socket = "%s"' % env.admin_socket, text, flags=re.M)
+    # dave administers this host: a member of wheel ([roles] admin_groups).
+    with open(env.group, "a") as f:
+        f.write("wheel:x:1200:dave\n")
     with open(env.conf_path, "w") as f:
         f.write(text)
     try:
@@ -52,7 +57,14 @@ def main():
 
         step("Start vigild")
         env.start()
-        print("  vigild pid %d listening on %s" % (env.proc.pid, env.socket))
+        print("  vigild pid %d listening on %s and %s" % (env.proc.pid, env.socket, env.admin_socket))
+
+        step("dave, an administrator, enrols his second factor (codes from oathtool)")
+        p = env.ctl("totp", "enroll", "dave", "--json", check=True)
+        secret = json.loads(p.stdout)["secret"]
+        harness.wait_for_fresh_step()
+        p = env.ctl("totp", "confirm", "dave", env={"VIGIL_CODE": harness.oathtool(secret)}, check=True)
+        print("  # vigilctl totp confirm dave\n    " + p.stdout.strip().splitlines()[0])
 
         step("alice logs in with her password")
         attempt(env, "alice", "alice-pw", "right password")
@@ -76,8 +88,11 @@ def main():
         attempt(env, "alice", "alice-pw", "right password (still locked)")
 
         step("Unlock: the lock ends by itself after unlock_time (10m here), or an admin resets it")
-        p = env.ctl("reset", "alice")
-        print("  # vigilctl reset alice\n    " + p.stdout.strip())
+        p = env.ctl("reset", "alice", uid=1004, groups=(harness.ADMIN_SOCKET_GROUP[1],))
+        print("  # (as dave) vigilctl reset alice     without his code:\n    " + p.stderr.strip())
+        p = env.ctl("reset", "alice", uid=1004, groups=(harness.ADMIN_SOCKET_GROUP[1],),
+                    env={"VIGIL_CODE": harness.oathtool(secret, +30)})
+        print("  # (as dave) VIGIL_CODE=<his code> vigilctl reset alice\n    " + p.stdout.strip())
         attempt(env, "alice", "alice-pw", "right password")
         show_status(env, "alice")
 

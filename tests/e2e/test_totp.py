@@ -9,25 +9,10 @@ import time
 import unittest
 
 from harness import (PAM_AUTH_ERR, PAM_AUTHINFO_UNAVAIL, PAM_SUCCESS, VIGILCTL, VIGILD, Env,
-                     VigilTestCase)
+                     VigilTestCase, oathtool, wait_for_fresh_step)
 
 ALICE = 1001
 CODE_PROMPT = {"style": "echo_off", "text": "Verification code: "}
-
-
-def oathtool(secret, offset=0):
-    argv = ["oathtool", "--totp", "-b", secret]
-    if offset:
-        argv += ["-N", "now %+d seconds" % offset]
-    return subprocess.run(argv, capture_output=True, text=True, check=True).stdout.strip()
-
-
-def wait_for_fresh_step(margin=5):
-    """Sleep past a step boundary when too close to one, so that a code
-    generated now is still 'now' when the daemon checks it."""
-    left = 30 - (time.time() % 30)
-    if left < margin:
-        time.sleep(left + 0.2)
 
 
 class TotpCase(VigilTestCase):

@@ -169,6 +169,54 @@ TEST_F(StoreTest, TotpAndRecoveryCodesRoundTrip) {
   EXPECT_EQ(*(*s)->count_totp_secrets(), 0);
 }
 
+TEST_F(StoreTest, RecoveryRequestsBlocksAndHistoryRoundTrip) {
+  auto s = SqliteStore::open(db_);
+  ASSERT_TRUE(s.ok());
+  RecoveryRecord a{"R-aaaaaa", RecoveryRecord::Kind::kApproval, 1002, "bob", 1001, "alice",
+                   "lost phone", from_epoch(100), from_epoch(200)};
+  RecoveryRecord q{"R-bbbbbb", RecoveryRecord::Kind::kRequest, 1002, "bob", 1003, "carol",
+                   "cannot log in", from_epoch(150), from_epoch(900)};
+  RecoveryRecord other{"R-cccccc", RecoveryRecord::Kind::kRequest, 1004, "dave", 1003, "carol",
+                       "x", from_epoch(160), from_epoch(900)};
+  ASSERT_TRUE((*s)->begin(true).ok());
+  for (const auto& r : {a, q, other}) ASSERT_TRUE((*s)->put_recovery(r).ok());
+  ASSERT_TRUE((*s)->put_block(1002, BlockRecord{"why", from_epoch(90), "vigild", "{}"}).ok());
+  ASSERT_TRUE((*s)->add_history(HistoryRecord{0, from_epoch(300), "break-glass", 1002, "bob",
+                                              "root on the console", "all blocked", false})
+                  .ok());
+  ASSERT_TRUE((*s)->commit().ok());
+  auto list = (*s)->list_recovery();
+  ASSERT_TRUE(list.ok());
+  ASSERT_EQ(list->size(), 3u);
+  EXPECT_EQ((*list)[0].id, "R-aaaaaa");
+  EXPECT_EQ((*list)[0].kind, RecoveryRecord::Kind::kApproval);
+  EXPECT_EQ((*list)[0].requester, "alice");
+  EXPECT_EQ((*list)[0].expires, from_epoch(200));
+  EXPECT_EQ((*list)[1].kind, RecoveryRecord::Kind::kRequest);
+  auto blocks = (*s)->list_blocks();
+  ASSERT_TRUE(blocks.ok());
+  ASSERT_EQ(blocks->size(), 1u);
+  EXPECT_EQ((*blocks)[0].first, 1002);
+
+  // An unblock closes every request for that account, and only those.
+  ASSERT_TRUE((*s)->begin().ok());
+  ASSERT_TRUE((*s)->erase_recovery_for(1002).ok());
+  ASSERT_TRUE((*s)->commit().ok());
+  list = (*s)->list_recovery();
+  ASSERT_EQ(list->size(), 1u);
+  EXPECT_EQ((*list)[0].id, "R-cccccc");
+
+  auto h = (*s)->unreported_history();
+  ASSERT_TRUE(h.ok());
+  ASSERT_EQ(h->size(), 1u);
+  EXPECT_EQ((*h)[0].name, "bob");
+  EXPECT_EQ((*h)[0].reason, "all blocked");
+  ASSERT_TRUE((*s)->begin().ok());
+  ASSERT_TRUE((*s)->mark_history_reported((*h)[0].id).ok());
+  ASSERT_TRUE((*s)->commit().ok());
+  EXPECT_TRUE((*s)->unreported_history()->empty());
+}
+
 TEST_F(StoreTest, RefusesNewerSchema) {
   {
     sqlite3* db = nullptr;

@@ -1,0 +1,401 @@
+"""Administrators and recovery through the admin socket (issue #5).
+
+Three administrators, alice, bob and dave (group wheel), each with a TOTP
+factor; one employee, carol. Every caller is a real uid (setpriv); the
+administrators get the admin socket's group as a supplementary group, as
+membership of vigil-admin would give them. Codes come from oathtool.
+"""
+import json
+import os
+import subprocess
+import time
+import unittest
+
+from harness import (ADMIN_SOCKET_GROUP, PAM_AUTH_ERR, PAM_SUCCESS, VIGILD, Env, VigilTestCase,
+                     oathtool, raw_call, wait_for_fresh_step)
+
+UID = {"root": 0, "alice": 1001, "bob": 1002, "carol": 1003, "dave": 1004}
+ADMIN_GID = ADMIN_SOCKET_GROUP[1]
+NOBODY_LEFT = "no other active administrator can verify this account"
+
+
+class RecoveryCase(VigilTestCase):
+    admins = ("alice", "bob", "dave")
+    enrol = ("alice", "bob", "dave")
+    allow_root = False
+    extra_conf = {}
+
+    def setUp(self):
+        self.env = Env(lockout=self.lockout, daemon=self.daemon)
+        self.env.conf["roles"] = {"admin_groups": ["wheel"]}
+        self.env.conf["recovery"] = dict({"allow_root": self.allow_root}, **self.extra_conf)
+        self.env.write_conf()
+        with open(self.env.group, "a") as f:
+            f.write("wheel:x:1200:%s\n" % ",".join(self.admins))
+        self.env.start()
+        self.secrets = {}
+        for user in self.enrol:
+            self.secrets[user] = self.enrol_factor(user)
+
+    def enrol_factor(self, user):
+        p = self.env.ctl("totp", "enroll", user, "--json")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        secret = json.loads(p.stdout)["secret"]
+        wait_for_fresh_step()
+        p = self.env.ctl("totp", "confirm", user, env={"VIGIL_CODE": oathtool(secret)})
+        self.assertEqual(p.returncode, 0, p.stderr)
+        return secret
+
+    def code(self, user):
+        """user's next code: the step after the one used at enrolment."""
+        return oathtool(self.secrets[user], +30)
+
+    def admin(self, user, *args, code=None, verify=None, groups=None):
+        """vigilctl as user, reaching the admin socket (its group), with a
+        step-up code and a code read out by the blocked account."""
+        env = {}
+        if code:
+            env["VIGIL_CODE"] = code
+        if verify:
+            env["VIGIL_VERIFY_CODE"] = verify
+        return self.env.ctl(*args, uid=UID[user], env=env,
+                            groups=(ADMIN_GID,) if groups is None else groups)
+
+    def blocked(self, user):
+        return self.env.status(user)["blocked"]
+
+    def block(self, actor, user, code=None):
+        p = self.admin(actor, "block", user, "--reason", "test: suspicious", code=code)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertTrue(self.blocked(user))
+
+
+class AdminSocket(RecoveryCase):
+    def test_the_admin_socket_is_0660_in_its_group(self):
+        st = os.stat(self.env.admin_socket)
+        self.assertEqual(st.st_mode & 0o777, 0o660)
+        self.assertEqual(st.st_gid, ADMIN_GID)
+        self.assertEqual(st.st_uid, 0)
+
+    def test_without_a_step_up_code_admin_commands_are_refused(self):
+        p = self.admin("alice", "block", "carol", "--reason", "x")
+        self.assertEqual(p.returncode, 1)
+        self.assertIn("step-up required", p.stderr)
+        self.assertIn("VIGIL_CODE", p.stderr)
+        p = self.admin("alice", "reset", "carol", code="000000")
+        self.assertEqual(p.returncode, 1)
+        self.assertIn("wrong code", p.stderr)
+        self.assertFalse(self.blocked("carol"))
+        # bob's code is not alice's.
+        p = self.admin("alice", "block", "carol", "--reason", "x", code=self.code("bob"))
+        self.assertEqual(p.returncode, 1)
+        self.assertFalse(self.blocked("carol"))
+        # Her own code works, and the step-up then holds for her uid.
+        self.block("alice", "carol", code=self.code("alice"))
+        p = self.admin("alice", "unblock", "carol", "--reason", "false alarm")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertFalse(self.blocked("carol"))
+        # ...but not for another admin.
+        p = self.admin("dave", "block", "carol", "--reason", "x")
+        self.assertIn("step-up required", p.stderr)
+        log = self.env.log()
+        self.assertIn("admin alice (uid 1001): io.vigil.Account.Block carol: refused", log)
+        self.assertIn("admin alice (uid 1001): io.vigil.Account.Unblock carol: ok", log)
+        # Codes never reach the log.
+        self.assertNotIn(self.code("alice"), log)
+
+    def test_an_admin_without_a_factor_is_told_to_enrol(self):
+        self.env.ctl("totp", "disable", "dave", check=True)
+        p = self.admin("dave", "reset", "carol", code="123456")
+        self.assertEqual(p.returncode, 1)
+        self.assertIn("enrol one first", p.stderr)
+
+    def test_an_employee_cannot_reach_the_admin_socket_or_unblock(self):
+        self.block("alice", "bob", code=self.code("alice"))
+        # Without the socket's group the kernel refuses carol's connection.
+        p = self.admin("carol", "unblock", "bob", "--reason", "x", groups=())
+        self.assertEqual(p.returncode, 1)
+        self.assertIn("admin socket is for administrators", p.stderr)
+        # Even with the group (a misconfigured host), the daemon refuses her.
+        p = self.admin("carol", "unblock", "bob", "--reason", "x")
+        self.assertEqual(p.returncode, 1)
+        self.assertIn("not an administrator", p.stderr)
+        # The public socket has no unblock at all.
+        code = ("import sys, json; sys.path.insert(0, %r); from harness import raw_call; "
+                "print(json.dumps(raw_call(%r, 'io.vigil.Account.Unblock', "
+                "{'user': 'bob', 'reason': 'x'})))" % (os.path.dirname(__file__), self.env.socket))
+        out = subprocess.run(self.env.as_uid(UID["carol"], ["/usr/bin/python3", "-c", code]),
+                             capture_output=True, text=True, env=self.env.nss_env())
+        self.assertEqual(json.loads(out.stdout)["error"], "io.vigil.Error.MethodNotFound")
+        self.assertTrue(self.blocked("bob"))
+
+    def test_root_is_refused_unless_allowed(self):
+        p = self.env.ctl("reset", "carol")
+        self.assertEqual(p.returncode, 1)
+        self.assertIn("allow_root", p.stderr)
+
+    def test_a_temporarily_locked_admin_can_still_act(self):
+        for _ in range(3):
+            self.assertEqual(self.env.login("alice", "wrong"), PAM_AUTH_ERR)
+        self.assertTrue(self.env.status("alice")["locked"])
+        self.block("alice", "carol", code=self.code("alice"))
+
+
+class Unblock(RecoveryCase):
+    def test_a_blocked_admin_cannot_unblock_himself(self):
+        self.block("alice", "bob", code=self.code("alice"))
+        p = self.admin("bob", "unblock", "bob", "--reason", "it was me", code=self.code("bob"),
+                       verify=self.code("bob"))
+        self.assertEqual(p.returncode, 1)
+        self.assertIn("blocked", p.stderr)
+        self.assertTrue(self.blocked("bob"))
+        # Nor through an approval he files, or approves.
+        p = self.admin("bob", "unblock", "bob", "--reason", "x", "--approval")
+        self.assertEqual(p.returncode, 1)
+        self.assertTrue(self.blocked("bob"))
+
+    def test_an_active_admin_cannot_unblock_herself_either(self):
+        # alice is not blocked: the rule is checked before anything else.
+        p = self.admin("alice", "unblock", "alice", "--reason", "x", code=self.code("alice"))
+        self.assertEqual(p.returncode, 1)
+        self.assertIn("you cannot lift your own block", p.stderr)
+
+    def test_unblocking_an_admin_without_verification_is_refused(self):
+        self.block("alice", "bob", code=self.code("alice"))
+        p = self.admin("alice", "unblock", "bob", "--reason", "he called me")
+        self.assertEqual(p.returncode, 1)
+        self.assertIn("bob is an administrator: unblocking needs identity verification", p.stderr)
+        self.assertTrue(self.blocked("bob"))
+
+    def test_a_current_code_of_the_blocked_admin_verifies_once(self):
+        self.block("alice", "bob", code=self.code("alice"))
+        # A wrong code read out is refused and counted.
+        p = self.admin("alice", "unblock", "bob", "--reason", "x", "--verify-code", verify="000000")
+        self.assertEqual(p.returncode, 1)
+        self.assertIn("not a current code", p.stderr)
+        self.assertTrue(self.blocked("bob"))
+        bob_code = self.code("bob")
+        p = self.admin("alice", "unblock", "bob", "--reason", "identity checked by phone",
+                       "--verify-code", verify=bob_code)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn("unblocked bob", p.stdout)
+        self.assertFalse(self.blocked("bob"))
+        self.assertEqual(self.env.pam("bob", ops="account")["results"][0]["rc"], PAM_SUCCESS)
+        # The same code again: blocked again, and the replay fails.
+        self.block("alice", "bob")
+        p = self.admin("alice", "unblock", "bob", "--reason", "again", "--verify-code", verify=bob_code)
+        self.assertEqual(p.returncode, 1)
+        self.assertIn("already used", p.stderr)
+        self.assertTrue(self.blocked("bob"))
+
+    def test_approval_by_a_third_admin(self):
+        self.block("alice", "bob", code=self.code("alice"))
+        p = self.admin("alice", "unblock", "bob", "--reason", "bob lost his phone", "--approval", "--json")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        req = json.loads(p.stdout)
+        self.assertTrue(req["pending"])
+        rid = req["id"]
+        self.assertTrue(self.blocked("bob"), "filing is not unblocking")
+        p = self.admin("alice", "approve", rid)
+        self.assertEqual(p.returncode, 1)
+        self.assertIn("you filed this request", p.stderr)
+        p = self.admin("bob", "approve", rid, code=self.code("bob"))
+        self.assertEqual(p.returncode, 1)
+        self.assertIn("blocked", p.stderr)
+        self.assertTrue(self.blocked("bob"))
+        p = self.admin("alice", "requests", "--json")
+        self.assertEqual([a["id"] for a in json.loads(p.stdout)["approvals"]], [rid])
+        p = self.admin("dave", "approve", rid, code=self.code("dave"))
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn("unblocked bob", p.stdout)
+        self.assertFalse(self.blocked("bob"))
+        self.assertIn("alice, approved by dave", self.env.log())
+        # Used up: the request is gone.
+        p = self.admin("dave", "approve", rid)
+        self.assertEqual(p.returncode, 1)
+        self.assertIn("no pending request", p.stderr)
+
+    def test_approval_survives_a_restart(self):
+        self.block("alice", "bob", code=self.code("alice"))
+        p = self.admin("alice", "unblock", "bob", "--reason", "x", "--approval", "--json")
+        rid = json.loads(p.stdout)["id"]
+        self.env.kill9()
+        self.env.start()
+        p = self.admin("dave", "approve", rid, code=self.code("dave"))
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertFalse(self.blocked("bob"))
+
+    def test_unblocking_an_employee_needs_no_verification(self):
+        self.block("alice", "carol", code=self.code("alice"))
+        p = self.admin("alice", "unblock", "carol", "--reason", "laptop found", "--json")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        out = json.loads(p.stdout)
+        self.assertTrue(out["changed"])
+        self.assertEqual(out["password"]["outcome"], "not-local", "nss_wrapper users are not in /etc/passwd")
+        p = self.admin("alice", "unblock", "carol", "--reason", "x")
+        self.assertIn("carol is not blocked", p.stdout)
+
+
+class WhatAnUnblockDoes(RecoveryCase):
+    lockout = {"deny": 3, "fail_interval": "2s"}
+    enrol = ("alice",)
+
+    def test_devices_first_seen_since_the_suspicion_are_forgotten(self):
+        self.assertEqual(self.env.login("carol", "carol-pw", rhost="192.0.2.10"), PAM_SUCCESS)
+        time.sleep(3)
+        # The attacker's login from a new place, then the block.
+        self.assertEqual(self.env.login("carol", "carol-pw", rhost="198.51.100.66"), PAM_SUCCESS)
+        for _ in range(2):
+            self.env.login("carol", "wrong", rhost="198.51.100.66")
+        self.block("alice", "carol", code=self.code("alice"))
+        p = self.admin("alice", "unblock", "carol", "--reason", "cleaned up", "--json")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(json.loads(p.stdout)["devices_forgotten"], 1)
+        devices = [d["device"] for d in json.loads(self.env.ctl("devices", "carol", "--json").stdout)["devices"]]
+        self.assertEqual(devices, ["net:vigil@192.0.2.10"])
+        st = self.env.status("carol")
+        self.assertFalse(st["blocked"])
+        self.assertEqual(st["failures"], 0)
+
+    @unittest.skipUnless(os.geteuid() == 0, "needs root to create a local account")
+    def test_the_password_of_a_local_account_is_expired(self):
+        user = "vigil-e2e-pw"
+        subprocess.run(["userdel", user], capture_output=True)
+        subprocess.run(["useradd", "--no-create-home", "--uid", "1950", user], check=True)
+        try:
+            subprocess.run(["chpasswd"], input="%s:Secret-1234\n" % user, text=True, check=True)
+            self.env.stop()  # nss_wrapper reads its files once
+            with open(self.env.passwd, "a") as f:
+                f.write("%s:x:1950:1950::/nonexistent:/bin/sh\n" % user)
+            self.env.start()
+            self.block("alice", user, code=self.code("alice"))
+            p = self.admin("alice", "unblock", user, "--reason", "recovered", "--json")
+            self.assertEqual(p.returncode, 0, p.stderr)
+            self.assertEqual(json.loads(p.stdout)["password"]["outcome"], "expired")
+            chage = subprocess.run(["chage", "-l", user], capture_output=True, text=True,
+                                   env={"LC_ALL": "C", "PATH": os.environ["PATH"]}).stdout
+            self.assertIn("password must be changed", chage)
+        finally:
+            subprocess.run(["userdel", user], capture_output=True)
+
+
+class NobodyLeft(RecoveryCase):
+    allow_root = True  # so that root can block all three, and try
+
+    def test_the_last_admin_is_refused_and_break_glass_works_offline(self):
+        for user in ("alice", "dave", "bob"):
+            p = self.env.ctl("block", user, "--reason", "compromised")
+            self.assertEqual(p.returncode, 0, p.stderr)
+        # Nobody active is left to verify bob: not root, not through a request.
+        p = self.env.ctl("unblock", "bob", "--reason", "x", "--verify-code",
+                         env={"VIGIL_VERIFY_CODE": self.code("bob")})
+        self.assertEqual(p.returncode, 1)
+        self.assertIn(NOBODY_LEFT, p.stderr)
+        self.assertIn("break-glass", p.stderr)
+        p = self.env.ctl("request-unblock", "bob", "--reason", "he is locked out", uid=UID["carol"])
+        self.assertEqual(p.returncode, 1)
+        self.assertIn(NOBODY_LEFT, p.stderr)
+        # The blocked admins cannot act for each other.
+        p = self.admin("alice", "unblock", "bob", "--reason", "x", code=self.code("alice"),
+                       verify=self.code("bob"))
+        self.assertEqual(p.returncode, 1)
+        self.assertIn("your account is blocked", p.stderr)
+        p = self.env.ctl("audit", "--json")
+        warnings = json.loads(p.stdout)["warnings"]
+        self.assertTrue(any("administrator bob is blocked" in w for w in warnings), warnings)
+
+        # Break-glass refuses while the daemon holds the state directory...
+        glass = [VIGILD, "--config", self.env.conf_path, "--break-glass", "bob", "--reason",
+                 "all admins blocked; identity checked in person"]
+        p = subprocess.run(glass, capture_output=True, text=True, env=self.env.nss_env())
+        self.assertEqual(p.returncode, 1)
+        self.assertIn("vigild is running", p.stderr)
+        self.env.stop()
+        # ...and from an SSH session.
+        env = dict(self.env.nss_env(), SSH_CONNECTION="198.51.100.1 5000 192.0.2.1 22")
+        p = subprocess.run(glass, capture_output=True, text=True, env=env)
+        self.assertEqual(p.returncode, 1)
+        self.assertIn("only on the console", p.stderr)
+        p = subprocess.run(glass, capture_output=True, text=True, env=self.env.nss_env())
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn("unblocked bob", p.stdout)
+        self.env.start()
+        self.assertFalse(self.blocked("bob"))
+        self.assertTrue(self.blocked("alice"))
+        self.assertTrue(self.blocked("dave"))
+        self.assertIn("BREAK-GLASS: bob was unblocked offline by root on the console", self.env.log())
+        # Reported once: not again at the next start.
+        self.env.stop()
+        mark = len(self.env.log())
+        self.env.start()
+        self.env.status("bob")
+        self.assertNotIn("BREAK-GLASS", self.env.log()[mark:])
+
+
+class Requests(RecoveryCase):
+    extra_conf = {}
+
+    def setUp(self):
+        self.notified = None
+        super().setUp()
+
+    def test_a_colleague_files_a_request_and_admins_see_it(self):
+        out = os.path.join(self.env.dir, "notified.json")
+        self.env.stop()
+        self.env.conf["recovery"]["notify_command"] = "cat > %s" % out
+        self.env.write_conf()
+        self.env.start()
+        self.block("alice", "bob", code=self.code("alice"))
+        p = self.env.ctl("request-unblock", "bob", "--reason", "bob cannot log in", "--json", uid=UID["carol"])
+        self.assertEqual(p.returncode, 0, p.stderr)
+        rid = json.loads(p.stdout)["id"]
+        p = self.admin("alice", "requests", "--json")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        reqs = json.loads(p.stdout)["requests"]
+        self.assertEqual([(r["id"], r["user"], r["requester"], r["blocked"]) for r in reqs],
+                         [(rid, "bob", "carol", True)])
+        p = self.admin("alice", "requests")
+        self.assertIn("bob cannot log in", p.stdout)
+        # The site's notify_command got the request as JSON on stdin.
+        for _ in range(100):
+            if os.path.exists(out) and os.path.getsize(out):
+                break
+            time.sleep(0.05)
+        with open(out) as f:
+            note = json.loads(f.read())
+        self.assertEqual((note["id"], note["user"], note["requester"]), (rid, "bob", "carol"))
+        # An unblock closes the account's requests.
+        self.admin("alice", "unblock", "bob", "--reason", "x", "--verify-code", verify=self.code("bob"))
+        p = self.admin("alice", "requests", "--json")
+        self.assertEqual(json.loads(p.stdout)["requests"], [])
+
+    def test_nobody_files_a_request_for_themselves(self):
+        p = self.env.ctl("request-unblock", "carol", "--reason", "please", uid=UID["carol"])
+        self.assertEqual(p.returncode, 1)
+        self.assertIn("you cannot file a recovery request for yourself", p.stderr)
+        p = self.admin("alice", "requests", "--json")
+        self.assertEqual(json.loads(p.stdout)["requests"], [])
+
+
+class SingleAdmin(RecoveryCase):
+    admins = ("alice",)
+    enrol = ()
+
+    def test_audit_reports_the_single_admin_case(self):
+        p = self.admin("alice", "audit", "--json")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        report = json.loads(p.stdout)
+        self.assertEqual([a["user"] for a in report["admins"]], ["alice"])
+        self.assertFalse(report["admins"][0]["totp"])
+        warnings = report["warnings"]
+        self.assertTrue(any("fewer than three administrators (1)" in w for w in warnings), warnings)
+        self.assertIn("administrator alice has no second factor", warnings)
+        self.assertIn("carol", [u["user"] for u in report["without_totp"]])
+        p = self.admin("alice", "audit")
+        self.assertIn("WARNING: fewer than three administrators", p.stdout)
+        # The same warnings at start.
+        self.assertIn("fewer than three administrators (1)", self.env.log())
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
