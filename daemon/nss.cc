@@ -18,7 +18,7 @@ Lookup from_passwd(int rc, passwd* result) {
   Lookup l;
   if (rc == 0 && result) {
     l.status = Lookup::Status::kFound;
-    l.id = Identity{result->pw_uid, result->pw_gid, result->pw_name};
+    l.id = Identity{result->pw_uid, result->pw_gid, result->pw_name, {}};
   } else if (rc == 0 || rc == ENOENT || rc == ESRCH || rc == EBADF || rc == EPERM) {
     l.status = Lookup::Status::kNotFound;
   } else {
@@ -186,8 +186,15 @@ boost::asio::awaitable<Lookup> Resolver::by_uid(uid_t uid) {
 }
 
 boost::asio::awaitable<DirectoryLookup> Resolver::directory(std::vector<std::string> admin_groups) {
-  auto work = [groups = std::move(admin_groups)] { return directory_blocking(groups); };
+  const auto now = std::chrono::steady_clock::now();
+  if (admin_groups == dir_groups_ && now < dir_expires_) co_return dir_;
+  auto work = [groups = admin_groups] { return directory_blocking(groups); };
   DirectoryLookup d = co_await offload(pool_, std::move(work));
+  if (d.status == Lookup::Status::kFound) {  // never cache a failure
+    dir_groups_ = std::move(admin_groups);
+    dir_ = d;
+    dir_expires_ = std::chrono::steady_clock::now() + kDirectoryTtl;
+  }
   co_return d;
 }
 

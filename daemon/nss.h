@@ -64,6 +64,9 @@ class Resolver {
 
   boost::asio::awaitable<Lookup> by_name(std::string name);
   boost::asio::awaitable<Lookup> by_uid(uid_t uid);
+  // Cached for kDirectoryTtl: any local user can make the daemon ask
+  // (Recovery.Request), and an enumeration may be expensive.
+  static constexpr std::chrono::seconds kDirectoryTtl{10};
   boost::asio::awaitable<DirectoryLookup> directory(std::vector<std::string> admin_groups);
   void stop() { pool_.stop(); }
 
@@ -76,6 +79,9 @@ class Resolver {
 
   boost::asio::thread_pool pool_;
   std::unordered_map<std::string, Cached> cache_;
+  std::vector<std::string> dir_groups_;
+  DirectoryLookup dir_;
+  std::chrono::steady_clock::time_point dir_expires_{};
 };
 
 }  // namespace vigil

@@ -129,6 +129,16 @@ class AdminSocket(RecoveryCase):
         self.assertEqual(json.loads(out.stdout)["error"], "io.vigil.Error.MethodNotFound")
         self.assertTrue(self.blocked("bob"))
 
+    def test_admins_read_any_account_and_employees_only_their_own(self):
+        self.block("alice", "bob", code=self.code("alice"))
+        p = self.admin("dave", "status", "bob", "--json")  # read-only: no step-up
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertTrue(json.loads(p.stdout)["blocked"])
+        p = self.admin("carol", "status", "bob", groups=())
+        self.assertEqual(p.returncode, 1)
+        self.assertIn("only act for your own account", p.stderr)
+        self.assertNotIn("BLOCKED", p.stdout)
+
     def test_root_is_refused_unless_allowed(self):
         p = self.env.ctl("reset", "carol")
         self.assertEqual(p.returncode, 1)
