@@ -101,9 +101,14 @@ bool flag(const json::object& o, const char* k) {
   auto it = o.find(k);
   return it != o.end() && it->value().is_bool() && it->value().as_bool();
 }
+// A string for the terminal: control characters (escape sequences in a
+// reason typed by someone else) are shown as '?'.
 std::string str(const json::object& o, const char* k) {
   auto it = o.find(k);
-  return it != o.end() && it->value().is_string() ? std::string(it->value().as_string()) : "";
+  std::string v = it != o.end() && it->value().is_string() ? std::string(it->value().as_string()) : "";
+  for (auto& c : v)
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = '?';
+  return v;
 }
 
 std::string when(int64_t epoch) {
@@ -615,7 +620,11 @@ int main(int argc, char** argv) {
     std::printf("\nOpen requests: %zu (vigilctl requests)\n", (*r)["requests"].as_array().size());
     const auto& warnings = (*r)["warnings"].as_array();
     if (!warnings.empty()) std::printf("\n");
-    for (const auto& w : warnings) std::printf("WARNING: %s\n", w.as_string().c_str());
+    for (const auto& w : warnings) {
+      json::object one;
+      one["w"] = w;
+      std::printf("WARNING: %s\n", str(one, "w").c_str());
+    }
     return 0;
   }
   if (request_unblock->parsed()) {
@@ -625,6 +634,9 @@ int main(int argc, char** argv) {
     auto r = call(g, proto::kRecoveryRequest, std::move(p));
     if (!r) return kExitError;
     if (req_json) std::cout << json::serialize(*r) << "\n";
+    else if (flag(*r, "repeated"))
+      std::printf("you already filed recovery request %s for %s; it is still open\n", str(*r, "id").c_str(),
+                  str(*r, "user").c_str());
     else
       std::printf("recovery request %s filed for %s; the administrators see it with 'vigilctl requests'\n",
                   str(*r, "id").c_str(), str(*r, "user").c_str());

@@ -64,6 +64,7 @@ std::optional<Reply> only_keys(const json::object& p, std::initializer_list<std:
 std::optional<Reply> need_reason(const json::object& p) {
   auto reason = proto::get_string(p, "reason");
   if (!reason || reason->empty()) return invalid("a \"reason\" is required");
+  if (!printable(*reason)) return invalid("the reason must not contain control characters");
   return std::nullopt;
 }
 
@@ -71,14 +72,6 @@ std::optional<Reply> need_user(const json::object& p) {
   auto user = proto::get_string(p, "user");
   if (!user || !valid_user_name(*user)) return invalid("a valid \"user\" is required");
   return std::nullopt;
-}
-
-// "R-" and 6 characters that read out without confusion.
-std::string new_request_id() {
-  static constexpr char kAlphabet[] = "23456789abcdefghjkmnpqrstuvwxyz";
-  std::string id = "R-";
-  for (int i = 0; i < 6; ++i) id.push_back(kAlphabet[randombytes_uniform(sizeof(kAlphabet) - 1)]);
-  return id;
 }
 
 // Who acts: resolved once per request.
@@ -123,7 +116,9 @@ boost::asio::awaitable<Result<AdminPicture>> admin_picture(Services& sv) {
   co_return pic;
 }
 
-// Expires the password off the I/O thread; answers what happened.
+// Expires the password off the I/O thread, before the unblock: an unblock
+// must never leave the account open with the password the attacker knows.
+// Answers what happened; "failed" stops the unblock.
 boost::asio::awaitable<json::object> expire(Services& sv, const std::string& name) {
   json::object out;
   if (!sv.config->recovery.expire_password) {
@@ -131,7 +126,13 @@ boost::asio::awaitable<json::object> expire(Services& sv, const std::string& nam
     out["message"] = "[recovery] expire_password is off";
     co_return out;
   }
-  auto work = [name] { return expire_password(name); };
+  auto work = [name] {
+    try {
+      return expire_password(name);
+    } catch (const std::exception& e) {
+      return ExpiryResult{ExpiryResult::Outcome::kFailed, std::string("internal error: ") + e.what()};
+    }
+  };
   ExpiryResult r = co_await offload(*sv.tools, std::move(work));
   out["outcome"] = r.outcome == ExpiryResult::Outcome::kExpired    ? "expired"
                    : r.outcome == ExpiryResult::Outcome::kNotLocal ? "not-local"
@@ -212,22 +213,41 @@ boost::asio::awaitable<Reply> handle_block(Services& sv, const Actor& actor, con
   auto start = [&](auto deliver) { sv.engine->block(id.uid, id.name, reason, actor.name, std::move(deliver)); };
   auto res = co_await await_callback<BlockResult>(start);
   if (!res.status) co_return unavailable("the change could not be recorded");
+  sv.step_ups.erase(id.uid);
   json::object out;
   out["user"] = id.name;
   out["changed"] = res.changed;
   co_return Reply::success(std::move(out));
 }
 
-boost::asio::awaitable<Reply> recover_reply(Services& sv, RecoverResult res) {
-  if (!res.status) co_return unavailable("the unblock could not be recorded");
+bool expiry_failed(const json::object& pw) {
+  auto it = pw.find("outcome");
+  return it != pw.end() && it->value().is_string() && it->value().as_string() == "failed";
+}
+
+Reply expiry_refusal(const json::object& pw) {
+  auto it = pw.find("message");
+  std::string msg = it != pw.end() && it->value().is_string() ? std::string(it->value().as_string()) : "";
+  return unavailable("the password could not be expired (" + msg +
+                     "); the account stays blocked. Fix that, or set [recovery] expire_password = "
+                     "false");
+}
+
+// Runs the unblock, after the password was expired.
+boost::asio::awaitable<Reply> run_recover(Services& sv, RecoverRequest req, json::object password) {
+  auto start = [&](auto deliver) { sv.engine->recover(std::move(req), std::move(deliver)); };
+  auto res = co_await await_callback<RecoverResult>(start);
+  if (!res.status) co_return unavailable("the unblock could not be recorded; the account stays blocked");
   if (!res.refusal.empty()) co_return refused(res.refusal);
   json::object out;
   out["user"] = res.name;
   out["changed"] = res.changed;
   if (res.changed) {
+    // A step-up made before the block does not outlive it.
+    sv.step_ups.erase(static_cast<uid_t>(res.uid));
     out["devices_forgotten"] = res.devices_forgotten;
     out["suspicious_since"] = to_epoch(res.suspicious_since);
-    out["password"] = co_await expire(sv, res.name);
+    out["password"] = std::move(password);
   }
   co_return Reply::success(std::move(out));
 }
@@ -251,7 +271,8 @@ boost::asio::awaitable<Reply> handle_unblock(Services& sv, const Actor& actor, c
   c.actor_uid = actor.uid;
   c.target_uid = id.uid;
   c.target_name = id.name;
-  c.target_admin = is_admin(*sv.config, id);
+  // root's account is treated as an administrator's: it needs verification.
+  c.target_admin = is_admin(*sv.config, id) || id.uid == 0;
   c.how = approval ? recovery::Verification::kApproval
           : !code.empty() ? recovery::Verification::kCode
                           : recovery::Verification::kNone;
@@ -267,7 +288,6 @@ boost::asio::awaitable<Reply> handle_unblock(Services& sv, const Actor& actor, c
 
   if (approval) {
     RecoveryRecord r;
-    r.id = new_request_id();
     r.kind = RecoveryRecord::Kind::kApproval;
     r.uid = id.uid;
     r.name = id.name;
@@ -277,11 +297,12 @@ boost::asio::awaitable<Reply> handle_unblock(Services& sv, const Actor& actor, c
     r.created = wall_now();
     r.expires = r.created + sv.config->recovery.approval_ttl;
     auto start = [&](auto deliver) { sv.engine->file_recovery(std::move(r), std::move(deliver)); };
-    auto filed = co_await await_callback<Result<RecoveryRecord>>(start);
-    if (!filed) {
-      if (filed.error().code == "refused") co_return refused(filed.error().message);
+    auto result = co_await await_callback<Result<Engine::Filed>>(start);
+    if (!result) {
+      if (result.error().code == "refused") co_return refused(result.error().message);
       co_return unavailable("the request could not be recorded");
     }
+    const RecoveryRecord* filed = &result->record;
     log::event(log::Priority::kNotice, log::kMsgApprovalFiled,
                "unblock of " + id.name + " by " + actor.name + " waits for approval: " + filed->id,
                {{"VIGIL_USER", id.name}, {"VIGIL_ACTOR", actor.name}, {"VIGIL_REQUEST", filed->id},
@@ -294,25 +315,37 @@ boost::asio::awaitable<Reply> handle_unblock(Services& sv, const Actor& actor, c
     out["expires"] = to_epoch(filed->expires);
     co_return Reply::success(std::move(out));
   }
+  // The password goes first (a wrong code read out then leaves it expired on a
+  // blocked account: the stricter side).
+  json::object password = co_await expire(sv, id.name);
+  if (expiry_failed(password)) co_return expiry_refusal(password);
   RecoverRequest req;
   req.uid = id.uid;
   req.name = id.name;
+  req.actor_uid = actor.uid;
   req.by = actor.name;
   req.reason = param(p, "reason");
   req.verify_code = code;
-  auto start = [&](auto deliver) { sv.engine->recover(std::move(req), std::move(deliver)); };
-  auto res = co_await await_callback<RecoverResult>(start);
-  co_return co_await recover_reply(sv, std::move(res));
+  co_return co_await run_recover(sv, std::move(req), std::move(password));
 }
 
 boost::asio::awaitable<Reply> handle_approve(Services& sv, const Actor& actor, const json::object& p) {
+  const std::string id = param(p, "id", 64);
+  // The account named in the request, for the password; the engine checks
+  // the request itself again when it acts.
+  auto ov = co_await overview(sv);
+  if (!ov) co_return unavailable("state unavailable");
+  auto it = std::find_if(ov->recovery.begin(), ov->recovery.end(),
+                         [&](const RecoveryRecord& r) { return r.id == id; });
+  if (it == ov->recovery.end()) co_return refused("no pending request " + id);
+  if (auto why = recovery::approve_refusal(*it, actor.uid, wall_now())) co_return refused(*why);
+  json::object password = co_await expire(sv, it->name);
+  if (expiry_failed(password)) co_return expiry_refusal(password);
   RecoverRequest req;
-  req.approval_id = param(p, "id", 64);
-  req.approver_uid = actor.uid;
+  req.approval_id = id;
+  req.actor_uid = actor.uid;
   req.by = actor.name;
-  auto start = [&](auto deliver) { sv.engine->recover(std::move(req), std::move(deliver)); };
-  auto res = co_await await_callback<RecoverResult>(start);
-  co_return co_await recover_reply(sv, std::move(res));
+  co_return co_await run_recover(sv, std::move(req), std::move(password));
 }
 
 boost::asio::awaitable<Reply> handle_list(Services& sv, const Actor&, const json::object&) {
@@ -530,7 +563,6 @@ boost::asio::awaitable<Reply> file_recovery_request(Services& sv, const Peer& pe
     co_return refused(*why);
   }
   RecoveryRecord r;
-  r.id = new_request_id();
   r.kind = RecoveryRecord::Kind::kRequest;
   r.uid = id.uid;
   r.name = id.name;
@@ -540,22 +572,28 @@ boost::asio::awaitable<Reply> file_recovery_request(Services& sv, const Peer& pe
   r.created = wall_now();
   r.expires = r.created + std::chrono::days(7);
   auto start = [&](auto deliver) { sv.engine->file_recovery(std::move(r), std::move(deliver)); };
-  auto filed = co_await await_callback<Result<RecoveryRecord>>(start);
-  if (!filed) {
-    if (filed.error().code == "refused") co_return refused(filed.error().message);
+  auto result = co_await await_callback<Result<Engine::Filed>>(start);
+  if (!result) {
+    if (result.error().code == "refused") co_return refused(result.error().message);
     co_return unavailable("the request could not be recorded");
   }
-  const bool blocked = std::any_of(pic->ov.blocks.begin(), pic->ov.blocks.end(),
-                                   [&](const auto& b) { return b.first == id.uid; });
+  const RecoveryRecord* filed = &result->record;
+  json::object out;
+  out["id"] = filed->id;
+  out["user"] = id.name;
+  out["repeated"] = result->repeated;
+  // A repeated request is the open one: no new event, no new notification.
+  if (result->repeated) co_return Reply::success(std::move(out));
   log::event(log::Priority::kNotice, log::kMsgRecoveryRequest,
              "recovery request " + filed->id + " by " + me.id.name + " for " + id.name,
              {{"VIGIL_USER", id.name}, {"VIGIL_ACTOR", me.id.name}, {"VIGIL_REQUEST", filed->id},
               {"VIGIL_REASON", filed->reason}});
   if (const std::string& cmd = sv.config->recovery.notify_command; !cmd.empty()) {
-    json::object o = recovery_json(*filed, blocked ? std::set<int64_t>{id.uid} : std::set<int64_t>{});
+    json::object o = recovery_json(*filed, std::set<int64_t>{id.uid});  // filed only when blocked
     std::string input = json::serialize(o) + "\n";
     std::string rid = filed->id;
-    boost::asio::post(*sv.tools, [cmd, input, rid] {
+    boost::asio::post(*sv.notify, [cmd, input, rid]() noexcept {
+     try {
       auto res = run_command({"/bin/sh", "-c", cmd}, input, std::chrono::seconds(30));
       if (res.ok())
         log::info("notify_command for " + rid + " done");
@@ -566,11 +604,11 @@ boost::asio::awaitable<Reply> file_recovery_request(Services& sv, const Peer& pe
                                           : "exit " + std::to_string(res.exit_status)) +
                          (res.output.empty() ? "" : ": " + res.output),
                      {{"VIGIL_REQUEST", rid}});
+     } catch (const std::exception& e) {
+      log::error(std::string("notify_command: ") + e.what());
+     }
     });
   }
-  json::object out;
-  out["id"] = filed->id;
-  out["user"] = id.name;
   co_return Reply::success(std::move(out));
 }
 

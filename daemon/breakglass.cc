@@ -41,23 +41,36 @@ int break_glass(const Config& cfg, const std::string& user, const std::string& r
   Engine engine(std::move(*store), clock, cfg.lockout, nullptr, cfg.totp, cfg.devices, cfg.block,
                 cfg.throttle);
   engine.start();
+  // Is it blocked at all? (Nothing is changed, nor the password expired, if not.)
+  std::promise<Result<AccountView>> vp;
+  std::optional<int64_t> uid = who.id.uid;
+  engine.get("uid:" + std::to_string(who.id.uid), uid, [&vp](Result<AccountView> v) { vp.set_value(std::move(v)); });
+  auto view = vp.get_future().get();
+  if (!view) {
+    engine.stop();
+    return fail(view.error().message);
+  }
+  if (!view->block) {
+    engine.stop();
+    std::cout << who.id.name << " is not blocked; nothing was changed\n";
+    return 0;
+  }
+  // The password first: the account never opens with the one the attacker knows.
+  std::string password_note = "password left as it is ([recovery] expire_password = false)";
+  if (cfg.recovery.expire_password) {
+    auto e = expire_password(who.id.name);
+    if (e.outcome == ExpiryResult::Outcome::kFailed) {
+      engine.stop();
+      return fail(e.message + "; nothing was changed (fix that, or set [recovery] expire_password = false)");
+    }
+    password_note = e.message;
+  }
   RecoverRequest req;
   req.uid = who.id.uid;
   req.name = who.id.name;
   req.by = "root (break-glass on the console)";
   req.reason = reason;
-  std::promise<RecoverResult> p;
-  engine.recover(std::move(req), [&p](RecoverResult r) { p.set_value(std::move(r)); });
-  RecoverResult res = p.get_future().get();
-  if (!res.status) {
-    engine.stop();
-    return fail("the unblock could not be recorded: " + res.status.error().message);
-  }
-  if (!res.changed) {
-    engine.stop();
-    std::cout << who.id.name << " is not blocked; nothing was changed\n";
-    return 0;
-  }
+  // The audit record commits in the same transaction as the unblock.
   HistoryRecord h;
   h.at = clock.now();
   h.kind = "break-glass";
@@ -65,20 +78,20 @@ int break_glass(const Config& cfg, const std::string& user, const std::string& r
   h.name = who.id.name;
   h.by = "root on the console";
   h.reason = reason;
-  std::promise<Status> hp;
-  engine.record_history(h, [&hp](Status st) { hp.set_value(st); });
-  Status hs = hp.get_future().get();
+  req.history = h;
+  std::promise<RecoverResult> p;
+  engine.recover(std::move(req), [&p](RecoverResult r) { p.set_value(std::move(r)); });
+  RecoverResult res = p.get_future().get();
   engine.stop();
-  if (!hs) return fail("the block was lifted, but the audit record could not be written: " +
-                       hs.error().message);
-  std::cout << "unblocked " << who.id.name << " (uid " << who.id.uid << "); cleared its locks and failures\n"
-            << "forgot " << res.devices_forgotten << " device(s) first seen since the suspicious activity\n";
-  if (cfg.recovery.expire_password) {
-    auto e = expire_password(who.id.name);
-    std::cout << e.message << "\n";
-  } else {
-    std::cout << "password left as it is ([recovery] expire_password = false)\n";
+  if (!res.status) return fail("the unblock could not be recorded: " + res.status.error().message);
+  if (!res.refusal.empty()) return fail(res.refusal);
+  if (!res.changed) {
+    std::cout << who.id.name << " is not blocked; nothing was changed\n";
+    return 0;
   }
+  std::cout << "unblocked " << who.id.name << " (uid " << who.id.uid << "); cleared its locks and failures\n"
+            << "forgot " << res.devices_forgotten << " device(s) first seen since the suspicious activity\n"
+            << password_note << "\n";
   std::cout << "recorded; vigild reports this break-glass at its next start.\n"
             << "next: systemctl start vigild.socket vigild.service, then check the account with "
                "vigilctl audit\n";

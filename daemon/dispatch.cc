@@ -409,6 +409,7 @@ std::optional<Reply> validate_request(const json::object& p) {
   auto reason = proto::get_string(p, "reason");
   if (!reason || reason->empty()) return invalid("a \"reason\" is required");
   if (reason->size() > 512) return invalid("the reason is too long (512 bytes at most)");
+  if (!printable(*reason)) return invalid("the reason must not contain control characters");
   return std::nullopt;
 }
 
@@ -571,6 +572,13 @@ std::string unknown_name_key(const std::array<uint8_t, 32>& key, std::string_vie
   char hex[sizeof(h) * 2 + 1];
   sodium_bin2hex(hex, sizeof(hex), h, sizeof(h));
   return std::string("name:") + hex;
+}
+
+bool printable(std::string_view text) {
+  return std::none_of(text.begin(), text.end(), [](char c) {
+    auto u = static_cast<unsigned char>(c);
+    return u < 0x20 || u == 0x7f;
+  });
 }
 
 bool valid_user_name(std::string_view name) {

@@ -39,7 +39,8 @@ struct Services {
   Engine* engine = nullptr;
   Resolver* resolver = nullptr;
   std::array<uint8_t, 32> name_key{};   // hashes unresolved names
-  boost::asio::thread_pool* tools = nullptr;  // blocking work: chage, notify_command
+  boost::asio::thread_pool* tools = nullptr;   // blocking work on the unblock path: chage
+  boost::asio::thread_pool* notify = nullptr;  // [recovery] notify_command runs
   // Admin socket: step-ups by uid, valid until (steady clock).
   std::unordered_map<uid_t, std::chrono::steady_clock::time_point> step_ups;
 };
@@ -68,5 +69,7 @@ std::string unknown_name_key(const std::array<uint8_t, 32>& key, std::string_vie
 
 // User names accepted on the wire: 1..256 bytes, no control characters.
 bool valid_user_name(std::string_view name);
+// No control characters (reasons and other free text shown to admins).
+bool printable(std::string_view text);
 
 }  // namespace vigil

@@ -492,7 +492,7 @@ void Engine::report(ReportRequest req, std::function<void(ReportResult)> done) {
         return;
       }
       if (outcome == Outcome::kFailure) {
-        Decision sd = decide(ss, Attempt{Outcome::kFailure, true, false, t.now}, tc);
+        Decision sd = decide(ss, Attempt{Outcome::kFailure, true, false, t.now, {}}, tc);
         mark_dirty(*sb);
         if (sd.locked_now)
           log::event(log::Priority::kWarning, log::kMsgThrottled,

@@ -153,15 +153,18 @@ struct ProofResult {
 
 // An unblock. Either uid/name (with an optional verify_code of that account,
 // checked in the same batch), or approval_id (the account comes from the
-// pending approval, which approve_refusal() must allow for approver_uid).
+// pending approval, which approve_refusal() must allow for actor_uid).
+// Checked again inside the batch: the actor is not the account and is not
+// blocked, and an approval's requester is not blocked either.
 struct RecoverRequest {
   int64_t uid = 0;
   std::string name;
+  int64_t actor_uid = -1;  // -1: nobody on the admin socket (break-glass)
   std::string by;       // who, for the record and the log
   std::string reason;
   std::string verify_code;  // wiped by the engine
   std::string approval_id;
-  int64_t approver_uid = -1;
+  std::optional<HistoryRecord> history;  // written in the same transaction
 };
 
 struct RecoverResult {
@@ -241,16 +244,20 @@ class Engine {
   // counters and wrong codes; forgets the devices first seen since the
   // suspicious activity began; closes the account's recovery requests.
   void recover(RecoverRequest req, std::function<void(RecoverResult)> done);
-  // Files a recovery request or a pending approval. Requests by one requester
-  // for one account replace each other; at most kRequestsPerRequester are
-  // open. An approval needs the account to be blocked. Answers the record
-  // filed, or a refusal.
+  // Files a recovery request or a pending approval under a fresh id. The
+  // account must be blocked. A repeated request (same requester, same
+  // account, still open) is answered with the open one, marked `repeated`,
+  // and writes nothing; at most kRequestsPerRequester are open. Answers the
+  // record filed, or a refusal (Error code "refused").
   static constexpr std::size_t kRequestsPerRequester = 16;
-  void file_recovery(RecoveryRecord r, std::function<void(Result<RecoveryRecord>)> done);
+  struct Filed {
+    RecoveryRecord record;
+    bool repeated = false;
+  };
+  void file_recovery(RecoveryRecord r, std::function<void(Result<Filed>)> done);
   void overview(std::function<void(Result<Overview>)> done);
-  // History (break-glass): recorded with a full sync; taken once for the
-  // loud report at start.
-  void record_history(HistoryRecord h, std::function<void(Status)> done);
+  // History (break-glass, written by recover()): taken once for the loud
+  // report at start.
   void take_unreported_history(std::function<void(Result<std::vector<HistoryRecord>>)> done);
   // Forgets one known device ("" = all). Reports how many were forgotten.
   void forget_devices(int64_t uid, std::string name, std::string device,

@@ -1,5 +1,7 @@
 // The engine's recovery operations: proofs (step-up, identity), unblock,
 // recovery requests and approvals, the overview, and history. See engine.h.
+#include <sodium.h>
+
 #include <algorithm>
 
 #include "daemon/engine.h"
@@ -81,6 +83,13 @@ void Engine::recover(RecoverRequest req, std::function<void(RecoverResult)> done
       r.refusal = std::move(why);
       finish(Ok{});
     };
+    // Whether an account is blocked right now, as this batch sees it.
+    auto is_blocked = [&](int64_t uid) -> Result<bool> {
+      auto e = entry("uid:" + std::to_string(uid));
+      if (!e) return e.error();
+      if (auto st = load_block(*e, uid); !st) return st.error();
+      return (*e)->block.has_value();
+    };
     std::string approval_by;
     if (!req.approval_id.empty()) {
       auto list = store_->list_recovery();
@@ -88,11 +97,28 @@ void Engine::recover(RecoverRequest req, std::function<void(RecoverResult)> done
       auto it = std::find_if(list->begin(), list->end(),
                              [&](const RecoveryRecord& x) { return x.id == req.approval_id; });
       if (it == list->end()) return refuse("no pending request " + req.approval_id);
-      if (auto why = recovery::approve_refusal(*it, req.approver_uid, t.now)) return refuse(*why);
+      if (auto why = recovery::approve_refusal(*it, req.actor_uid, t.now)) return refuse(*why);
+      auto requester_blocked = is_blocked(it->requester_uid);
+      if (!requester_blocked) return finish(requester_blocked.error());
+      if (*requester_blocked)
+        return refuse(it->requester + ", who filed " + it->id +
+                      ", is blocked now: an active administrator must file the unblock again");
       req.uid = it->uid;
       req.name = it->name;
       approval_by = it->requester;
       if (req.reason.empty()) req.reason = it->reason;
+    }
+    // The admin layer checked these before; they are checked again here, in
+    // the batch that acts, so that nothing changes in between.
+    if (req.actor_uid == req.uid)
+      return refuse("you cannot lift your own block: another active administrator must recover "
+                    "your account");
+    if (req.actor_uid > 0) {
+      auto actor_blocked = is_blocked(req.actor_uid);
+      if (!actor_blocked) return finish(actor_blocked.error());
+      if (*actor_blocked)
+        return refuse("your account is blocked: you cannot act as an administrator until another "
+                      "administrator recovers it");
     }
     r.uid = req.uid;
     r.name = req.name;
@@ -167,8 +193,15 @@ void Engine::recover(RecoverRequest req, std::function<void(RecoverResult)> done
     for (auto& d : forget)
       ops_.push_back([uid, d](Store& s) { return s.erase_device(uid, d); });
     ops_.push_back([uid](Store& s) { return s.erase_recovery_for(uid); });
+    if (req.history) {
+      HistoryRecord h = *req.history;
+      ops_.push_back([h](Store& s) { return s.add_history(h); });
+    }
 
-    const std::string old_reason = acct->block->reason;
+    // Kept to restore the stricter state in memory if the commit fails.
+    const BlockRecord old_block = *acct->block;
+    const LockState old_state = acct->record.state;
+    const std::string old_reason = old_block.reason;
     acct->block.reset();
     if (!acct->dirty && !acct->totp_dirty && !acct->block_dirty) dirty_.push_back(acct);
     acct->block_dirty = true;
@@ -186,48 +219,71 @@ void Engine::recover(RecoverRequest req, std::function<void(RecoverResult)> done
     r.changed = true;
     std::string by = req.by;
     if (!approval_by.empty()) by = approval_by + ", approved by " + req.by;
-    log::event(log::Priority::kNotice, log::kMsgUnblocked,
-               "unblocked " + req.name + " (was: " + old_reason + "); " + std::to_string(forget.size()) +
-                   " device(s) first seen since the suspicious activity forgotten",
-               {{"VIGIL_USER", req.name},
-                {"VIGIL_ACTOR", by},
-                {"VIGIL_REASON", req.reason},
-                {"VIGIL_REQUEST", req.approval_id}});
-    t.after_commit.push_back([done = std::move(done), r = std::move(r)](const Status& st) mutable {
+    t.after_commit.push_back([this, acct, old_block, old_state, by, reason = req.reason,
+                              id = req.approval_id, old_reason, done = std::move(done),
+                              r = std::move(r)](const Status& st) mutable {
       r.status = st;
+      if (!st) {
+        // Not durable: memory keeps the block (the retried write then keeps it too).
+        if (!acct->block) {
+          acct->block = old_block;
+          acct->record.state = old_state;
+        }
+        r.changed = false;
+        return done(std::move(r));
+      }
+      log::event(log::Priority::kNotice, log::kMsgUnblocked,
+                 "unblocked " + r.name + " (was: " + old_reason + "); " +
+                     std::to_string(r.devices_forgotten) +
+                     " device(s) first seen since the suspicious activity forgotten",
+                 {{"VIGIL_USER", r.name}, {"VIGIL_ACTOR", by}, {"VIGIL_REASON", reason},
+                  {"VIGIL_REQUEST", id}});
       done(std::move(r));
     });
   });
 }
 
-void Engine::file_recovery(RecoveryRecord rec, std::function<void(Result<RecoveryRecord>)> done) {
+namespace {
+// "R-" and 6 characters that read out without confusion.
+std::string new_request_id() {
+  static constexpr char kAlphabet[] = "23456789abcdefghjkmnpqrstuvwxyz";
+  std::string id = "R-";
+  for (int i = 0; i < 6; ++i) id.push_back(kAlphabet[randombytes_uniform(sizeof(kAlphabet) - 1)]);
+  return id;
+}
+}  // namespace
+
+void Engine::file_recovery(RecoveryRecord rec, std::function<void(Result<Filed>)> done) {
   submit([this, rec = std::move(rec), done = std::move(done)](Txn& t) mutable {
     auto list = store_->list_recovery();
     if (!list) return done(list.error());
-    if (rec.kind == RecoveryRecord::Kind::kApproval) {
-      auto e = entry("uid:" + std::to_string(rec.uid));
-      if (!e) return done(e.error());
-      if (auto st = load_block(*e, rec.uid); !st) return done(st.error());
-      if (!(*e)->block) return done(Error{"refused", rec.name + " is not blocked"});
-    } else {
+    auto e = entry("uid:" + std::to_string(rec.uid));
+    if (!e) return done(e.error());
+    if (auto st = load_block(*e, rec.uid); !st) return done(st.error());
+    if (!(*e)->block) return done(Error{"refused", rec.name + " is not blocked"});
+    if (rec.kind == RecoveryRecord::Kind::kRequest) {
       std::size_t open = 0;
       for (const auto& x : *list) {
-        if (x.kind != RecoveryRecord::Kind::kRequest || x.requester_uid != rec.requester_uid) continue;
-        if (x.uid == rec.uid) {
-          rec.id = x.id;  // a repeated request replaces the earlier one
-        } else if (x.expires > t.now) {
-          ++open;
-        }
+        if (x.kind != RecoveryRecord::Kind::kRequest || x.requester_uid != rec.requester_uid ||
+            x.expires <= t.now)
+          continue;
+        if (x.uid == rec.uid) return done(Filed{x, true});  // already filed: nothing new
+        ++open;
       }
       if (open >= kRequestsPerRequester)
         return done(Error{"refused", "you have " + std::to_string(open) +
                                          " open recovery requests: wait until administrators act on them"});
     }
+    auto taken = [&](const std::string& id) {
+      return std::any_of(list->begin(), list->end(), [&](const RecoveryRecord& x) { return x.id == id; });
+    };
+    do rec.id = new_request_id();
+    while (taken(rec.id));
     ops_.push_back([rec](Store& s) { return s.put_recovery(rec); });
     t.full_sync = true;
     t.after_commit.push_back([done = std::move(done), rec](const Status& st) mutable {
       if (!st) return done(st.error());
-      done(rec);
+      done(Filed{rec, false});
     });
   });
 }
@@ -253,14 +309,6 @@ void Engine::overview(std::function<void(Result<Overview>)> done) {
       for (auto& id : expired) ops_.push_back([id](Store& s) { return s.erase_recovery(id); });
       done(std::move(o));
     });
-  });
-}
-
-void Engine::record_history(HistoryRecord h, std::function<void(Status)> done) {
-  submit([this, h = std::move(h), done = std::move(done)](Txn& t) mutable {
-    ops_.push_back([h](Store& s) { return s.add_history(h); });
-    t.full_sync = true;
-    t.after_commit.push_back([done = std::move(done)](const Status& st) { done(st); });
   });
 }
 

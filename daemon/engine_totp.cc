@@ -160,7 +160,7 @@ void Engine::verify(VerifyRequest req, std::function<void(VerifyResult)> done) {
     if (c == CodeCheck::kError) return fail(Error{"store", "cannot check the code"});
     if (c == CodeCheck::kOk) {
       // The login is complete: the password step's success applies now.
-      Attempt a{Outcome::kSuccess, ch.root_caller, ch.exempt, t.now};
+      Attempt a{Outcome::kSuccess, ch.root_caller, ch.exempt, t.now, {}};
       Decision d = decide(bucket->record.state, a, t.cfg);
       if (d.changed) mark_dirty(bucket);
       if (d.allow && ch.root_caller) {

@@ -186,11 +186,13 @@ int main(int argc, char** argv) {
   asio::io_context io(1);
   Resolver resolver(2);
   asio::thread_pool tools(1);
+  asio::thread_pool notify(1);
   Services services;
   services.config = std::make_shared<const Config>(*cfg);
   services.engine = &engine;
   services.resolver = &resolver;
   services.tools = &tools;
+  services.notify = &notify;
   services.name_key = *name_key;
   sodium_memzero(name_key->data(), name_key->size());
 
@@ -295,7 +297,7 @@ int main(int argc, char** argv) {
         status_timer.cancel();
         watchdog.cancel();
         resolver.stop();
-        tools.stop();
+        notify.stop();
         io.stop();
       };
   signals.async_wait(on_signal);
@@ -310,6 +312,7 @@ int main(int argc, char** argv) {
   asio::co_spawn(io, startup_report(services), asio::detached);
   io.run();
   tools.join();
+  notify.join();
   engine.stop();
   log::event(log::Priority::kInfo, log::kMsgStopped, "vigild stopped");
   return 0;

@@ -125,7 +125,11 @@ DirectoryLookup directory_blocking(const std::vector<std::string>& admin_groups)
         candidates.insert(pw->pw_name);
       errno = 0;
     }
+    // The end of the list leaves errno 0 or ENOENT; anything else is a
+    // failed listing, never to be taken for a short one.
+    const int err = errno;
     endpwent();
+    if (err != 0 && err != ENOENT) return out;  // kError
   }
   // One account per uid, under the name getpwuid gives it (the name the
   // daemon resolves a caller to), whichever alias led here.

@@ -132,8 +132,10 @@ Bytes SecretKey::code_hash(std::string_view code) const {
   return h;
 }
 
+// The whole capacity: a moved-from short string keeps its characters in its
+// inline buffer with size() 0.
 void wipe(std::string& s) {
-  if (!s.empty()) sodium_memzero(s.data(), s.size());
+  sodium_memzero(s.data(), s.capacity());
   s.clear();
 }
 

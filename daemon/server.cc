@@ -137,6 +137,7 @@ asio::awaitable<void> Server::session(stream_protocol::socket raw, Peer peer) {
       auto [ec, n] = co_await sock.async_read_some(asio::buffer(buf), use_nothrow);
       if (ec) break;
       reader.feed(std::string_view(buf.data(), n));
+      explicit_bzero(buf.data(), n);
       continue;
     }
     timer->cancel();

@@ -1,5 +1,9 @@
 #include "protocol/message.h"
 
+#include <string.h>
+
+#include <algorithm>
+
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
@@ -96,12 +100,23 @@ Result<Reply> decode_reply(std::string_view frame) {
   return r;
 }
 
+FrameReader::~FrameReader() { explicit_bzero(buf_.data(), buf_.capacity()); }
+
 void FrameReader::feed(std::string_view bytes) {
   if (poisoned_) return;
   // Compact once the consumed prefix dominates, so memory stays bounded.
   if (pos_ > 0 && pos_ >= buf_.size() / 2) {
+    const std::size_t old = buf_.size();
     buf_.erase(0, pos_);
+    explicit_bzero(buf_.data() + buf_.size(), old - buf_.size());
     pos_ = 0;
+  }
+  if (buf_.size() + bytes.size() > buf_.capacity()) {
+    std::string bigger;
+    bigger.reserve(std::max(buf_.capacity() * 2, buf_.size() + bytes.size()));
+    bigger.append(buf_);
+    explicit_bzero(buf_.data(), buf_.capacity());
+    buf_.swap(bigger);
   }
   buf_.append(bytes);
 }
@@ -112,6 +127,7 @@ FrameReader::State FrameReader::next(std::string* frame) {
   if (nul == std::string::npos) {
     if (pending() >= kMaxFrame) {
       poisoned_ = true;
+      explicit_bzero(buf_.data(), buf_.capacity());
       buf_.clear();
       pos_ = 0;
       return State::kTooLarge;
@@ -120,6 +136,7 @@ FrameReader::State FrameReader::next(std::string* frame) {
   }
   if (nul - pos_ + 1 > kMaxFrame) {
     poisoned_ = true;
+    explicit_bzero(buf_.data(), buf_.capacity());
     buf_.clear();
     pos_ = 0;
     return State::kTooLarge;

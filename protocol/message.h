@@ -55,7 +55,14 @@ class FrameReader {
  public:
   enum class State { kNeedMore, kFrame, kTooLarge };
 
-  // Appends bytes; cheap, never fails.
+  FrameReader() = default;
+  FrameReader(const FrameReader&) = delete;
+  FrameReader& operator=(const FrameReader&) = delete;
+  // Frames carry codes: no copy of their bytes outlives the reader.
+  ~FrameReader();
+
+  // Appends bytes; cheap, never fails. A growing buffer is moved by hand so
+  // that the old one is wiped, never left to the allocator as it was.
   void feed(std::string_view bytes);
   // Extracts the next complete frame into *frame (without its NUL).
   State next(std::string* frame);

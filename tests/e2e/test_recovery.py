@@ -144,6 +144,18 @@ class AdminSocket(RecoveryCase):
         self.assertEqual(p.returncode, 1)
         self.assertIn("allow_root", p.stderr)
 
+    def test_a_step_up_does_not_outlive_a_block(self):
+        codes = json.loads(self.env.ctl("totp", "recovery-codes", "bob", "--json", check=True).stdout)["codes"]
+        self.block("bob", "carol", code=self.code("bob"))   # bob's step-up now holds
+        self.block("alice", "bob", code=self.code("alice"))
+        # bob reads out one of his recovery codes (his current step is used up).
+        p = self.admin("alice", "unblock", "bob", "--reason", "x", "--verify-code", verify=codes[0])
+        self.assertEqual(p.returncode, 0, p.stderr)
+        # Whatever ran as bob while he was blocked cannot use his old step-up.
+        p = self.admin("bob", "unblock", "carol", "--reason", "x")
+        self.assertEqual(p.returncode, 1)
+        self.assertIn("step-up required", p.stderr)
+
     def test_a_temporarily_locked_admin_can_still_act(self):
         for _ in range(3):
             self.assertEqual(self.env.login("alice", "wrong"), PAM_AUTH_ERR)
@@ -374,6 +386,13 @@ class Requests(RecoveryCase):
         with open(out) as f:
             note = json.loads(f.read())
         self.assertEqual((note["id"], note["user"], note["requester"]), (rid, "bob", "carol"))
+        # Filing again answers with the open request: no new one, no new page.
+        os.unlink(out)
+        p = self.env.ctl("request-unblock", "bob", "--reason", "again", "--json", uid=UID["carol"])
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(json.loads(p.stdout), {"id": rid, "user": "bob", "repeated": True})
+        time.sleep(0.5)
+        self.assertFalse(os.path.exists(out), "a repeated request must not notify again")
         # An unblock closes the account's requests.
         self.admin("alice", "unblock", "bob", "--reason", "x", "--verify-code", verify=self.code("bob"))
         p = self.admin("alice", "requests", "--json")
@@ -383,6 +402,15 @@ class Requests(RecoveryCase):
         p = self.env.ctl("request-unblock", "carol", "--reason", "please", uid=UID["carol"])
         self.assertEqual(p.returncode, 1)
         self.assertIn("you cannot file a recovery request for yourself", p.stderr)
+        # Nor for someone who is not blocked (no paging the admins at will).
+        p = self.env.ctl("request-unblock", "bob", "--reason", "x", uid=UID["carol"])
+        self.assertEqual(p.returncode, 1)
+        self.assertIn("bob is not blocked", p.stderr)
+        # A reason with terminal escapes never reaches an admin's terminal.
+        self.block("alice", "bob", code=self.code("alice"))
+        p = self.env.ctl("request-unblock", "bob", "--reason", "hi\x1b]0;pwned\x07", uid=UID["carol"])
+        self.assertEqual(p.returncode, 1)
+        self.assertIn("control characters", p.stderr)
         p = self.admin("alice", "requests", "--json")
         self.assertEqual(json.loads(p.stdout)["requests"], [])
 

@@ -101,7 +101,7 @@ class EngineTest : public ::testing::Test {
 
   ReportResult report_sync(Engine& e, Outcome o, std::string nonce = "") {
     std::promise<ReportResult> p;
-    ReportRequest r{"uid:1001", 1001, "alice", std::move(nonce), o, true, false};
+    ReportRequest r{"uid:1001", 1001, "alice", std::move(nonce), o, true, false, false, false, {}, {}, 0, {}, {}, {}, {}};
     e.report(r, [&](ReportResult res) { p.set_value(std::move(res)); });
     return p.get_future().get();
   }
@@ -119,7 +119,7 @@ TEST_F(EngineTest, AllFailuresInParallelLockAfterExactlyDeny) {
   std::vector<std::thread> threads;
   for (int i = 0; i < kN; ++i)
     threads.emplace_back([&, i] {
-      ReportRequest r{"uid:1001", 1001, "alice", "n" + std::to_string(i), Outcome::kFailure, true, false};
+      ReportRequest r{"uid:1001", 1001, "alice", "n" + std::to_string(i), Outcome::kFailure, true, false, false, false, {}, {}, 0, {}, {}, {}, {}};
       e.report(r, [&, i](ReportResult res) { proms[i].set_value(std::move(res)); });
     });
   for (auto& t : threads) t.join();
@@ -206,6 +206,72 @@ TEST_F(EngineTest, ResetIsDurable) {
   auto rec = open_store()->load("uid:1001");
   ASSERT_TRUE(rec.ok() && rec->has_value());
   EXPECT_TRUE(is_idle((*rec)->state, clock_.now()));
+}
+
+}  // namespace
+}  // namespace vigil
+
+namespace vigil {
+namespace {
+
+template <class R, class F>
+R wait_for(F start) {
+  std::promise<R> p;
+  start([&p](R r) { p.set_value(std::move(r)); });
+  return p.get_future().get();
+}
+
+TEST_F(EngineTest, AnUnblockThatCannotCommitLeavesTheBlock) {
+  auto flaky = std::make_unique<FlakyStore>(open_store());
+  FlakyStore* f = flaky.get();
+  Engine e(std::move(flaky), clock_, cfg_);
+  e.start();
+  auto b = wait_for<BlockResult>([&](auto done) { e.block(1001, "alice", "test", "root", done); });
+  ASSERT_TRUE(b.status.ok() && b.changed);
+  f->fail_commits = true;
+  RecoverRequest req;
+  req.uid = 1001;
+  req.name = "alice";
+  req.actor_uid = 1004;
+  req.by = "dave";
+  auto r = wait_for<RecoverResult>([&](auto done) { e.recover(req, done); });
+  EXPECT_FALSE(r.status.ok());
+  EXPECT_FALSE(r.changed);
+  // Memory keeps the block, and the retried write keeps it on disk.
+  f->fail_commits = false;
+  auto view = wait_for<Result<AccountView>>([&](auto done) { e.get("uid:1001", 1001, done); });
+  ASSERT_TRUE(view.ok());
+  EXPECT_TRUE(view->block.has_value());
+  report_sync(e, Outcome::kFailure);  // any batch: retries the writes
+  e.stop();
+  auto block = open_store()->load_block(1001);
+  ASSERT_TRUE(block.ok());
+  EXPECT_TRUE(block->has_value()) << "a failed unblock must never land later";
+}
+
+TEST_F(EngineTest, RecoverRefusesSelfAndRecordsHistoryWithTheUnblock) {
+  Engine e(open_store(), clock_, cfg_);
+  e.start();
+  wait_for<BlockResult>([&](auto done) { e.block(1001, "alice", "test", "root", done); });
+  RecoverRequest self;
+  self.uid = 1001;
+  self.name = "alice";
+  self.actor_uid = 1001;
+  auto r = wait_for<RecoverResult>([&](auto done) { e.recover(self, done); });
+  EXPECT_NE(r.refusal.find("your own block"), std::string::npos);
+  RecoverRequest glass;
+  glass.uid = 1001;
+  glass.name = "alice";
+  glass.by = "root";
+  glass.history = HistoryRecord{0, clock_.now(), "break-glass", 1001, "alice", "root", "why", false};
+  r = wait_for<RecoverResult>([&](auto done) { e.recover(glass, done); });
+  EXPECT_TRUE(r.status.ok());
+  EXPECT_TRUE(r.changed);
+  auto h = wait_for<Result<std::vector<HistoryRecord>>>([&](auto done) { e.take_unreported_history(done); });
+  ASSERT_TRUE(h.ok());
+  ASSERT_EQ(h->size(), 1u);
+  EXPECT_EQ((*h)[0].reason, "why");
+  e.stop();
 }
 
 }  // namespace
