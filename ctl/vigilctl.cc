@@ -268,6 +268,35 @@ std::optional<json::object> admin_call(Global& g, const char* method, json::obje
   return r;
 }
 
+std::string token_scopes(const json::object& t) {
+  std::string out;
+  if (auto it = t.find("scopes"); it != t.end() && it->value().is_array())
+    for (const auto& v : it->value().as_array())
+      if (v.is_string()) {
+        json::object one;
+        one["s"] = v;
+        out += (out.empty() ? "" : ",") + str(one, "s");
+      }
+  return out;
+}
+
+void print_token(const json::object& t, bool full) {
+  std::string state = str(t, "state");
+  if (state == "active" && flag(t, "expired")) state = "expired";
+  if (!full) {
+    std::printf("%-16s %-12s %-20s %-20s %-10s %s\n", str(t, "accessor").c_str(), str(t, "owner").c_str(),
+                str(t, "name").c_str(), token_scopes(t).c_str(), state.c_str(), when(num(t, "expires")).c_str());
+    return;
+  }
+  std::printf("accessor:    %s\nowner:       %s\nname:        %s\nscopes:      %s\n", str(t, "accessor").c_str(),
+              str(t, "owner").c_str(), str(t, "name").c_str(), token_scopes(t).c_str());
+  std::printf("created:     %s by %s\nexpires:     %s\nstate:       %s\n", when(num(t, "created")).c_str(),
+              str(t, "created_by").c_str(), when(num(t, "expires")).c_str(), state.c_str());
+  if (!str(t, "state_reason").empty())
+    std::printf("why:         %s (%s)\n", str(t, "state_reason").c_str(), when(num(t, "state_changed")).c_str());
+  if (flag(t, "frozen")) std::printf("NOTE:        the token API is frozen: every check answers 403\n");
+}
+
 void print_recovery(const json::object& r) {
   std::printf("%-9s %-16s %-16s %-25s %-8s %s\n", str(r, "id").c_str(), str(r, "user").c_str(),
               str(r, "requester").c_str(), when(num(r, "created")).c_str(),
@@ -417,6 +446,29 @@ int main(int argc, char** argv) {
   forget->add_option("USER", dev_user, "user name")->required();
   forget->add_option("DEVICE", dev_device, "device id, as 'vigilctl devices' shows it");
   forget->add_flag("--all", dev_all, "forget every known device of USER");
+
+  auto* token = app.add_subcommand("token", "service API tokens (administrators, admin socket)");
+  token->require_subcommand(1);
+  std::string tok_owner, tok_name, tok_ttl, tok_acc, tok_reason;
+  std::vector<std::string> tok_scopes;
+  bool tok_json = false;
+  auto* tok_issue = token->add_subcommand(
+      "issue", "issue a token for a service account and print it once (step-up)");
+  tok_issue->add_option("--owner", tok_owner, "the user the token acts as")->required();
+  tok_issue->add_option("--name", tok_name, "what it is for, e.g. \"backup-webhook\"")->required();
+  tok_issue->add_option("--scope", tok_scopes, "a scope it grants (repeat for several)")->required();
+  tok_issue->add_option("--ttl", tok_ttl, "lifetime, e.g. 30d (default: [tokens] default_ttl)");
+  tok_issue->add_flag("--json", tok_json, "print JSON for scripts (it holds the token)");
+  auto* tok_list = token->add_subcommand("list", "list tokens (never their secrets) and whether the API is frozen");
+  tok_list->add_option("--owner", tok_owner, "only this user's tokens");
+  tok_list->add_flag("--json", tok_json, "print JSON for scripts");
+  auto* tok_show = token->add_subcommand("show", "show one token");
+  tok_show->add_option("ACCESSOR", tok_acc, "its accessor (acc_...)")->required();
+  tok_show->add_flag("--json", tok_json, "print JSON for scripts");
+  auto* tok_revoke = token->add_subcommand("revoke", "revoke a token for good (step-up)");
+  tok_revoke->add_option("ACCESSOR", tok_acc, "its accessor (acc_...)")->required();
+  tok_revoke->add_option("--reason", tok_reason, "why (recorded, logged, given to the revoke hooks)")->required();
+  tok_revoke->add_flag("--json", tok_json, "print JSON for scripts");
 
   app.set_version_flag("", "");
   try {
@@ -625,6 +677,74 @@ int main(int argc, char** argv) {
       one["w"] = w;
       std::printf("WARNING: %s\n", str(one, "w").c_str());
     }
+    return 0;
+  }
+  if (tok_issue->parsed()) {
+    json::object p;
+    p["owner"] = tok_owner;
+    p["name"] = tok_name;
+    json::array scopes;
+    for (const auto& x : tok_scopes) scopes.push_back(json::string(x));
+    p["scopes"] = std::move(scopes);
+    if (!tok_ttl.empty()) p["ttl"] = tok_ttl;
+    auto r = admin_call(g, proto::kTokenIssue, std::move(p));
+    if (!r) return kExitError;
+    std::string secret = str(*r, "token");
+    if (tok_json) {
+      std::cout << json::serialize(*r) << "\n";
+    } else {
+      std::printf("token for %s (%s), scopes: %s, expires %s\naccessor: %s\n\n  %s\n\n"
+                  "This is the only time the token is shown: vigil keeps only its hash.\n",
+                  str(*r, "owner").c_str(), str(*r, "name").c_str(), token_scopes(*r).c_str(),
+                  when(num(*r, "expires")).c_str(), str(*r, "accessor").c_str(), secret.c_str());
+    }
+    wipe(secret);
+    if (auto it = r->find("token"); it != r->end() && it->value().is_string()) {
+      auto& js = it->value().as_string();
+      explicit_bzero(js.data(), js.size());
+    }
+    return 0;
+  }
+  if (tok_list->parsed() || tok_show->parsed()) {
+    json::object p;
+    const char* method = proto::kTokenList;
+    if (tok_show->parsed()) {
+      method = proto::kTokenShow;
+      p["accessor"] = tok_acc;
+    } else if (!tok_owner.empty()) {
+      p["owner"] = tok_owner;
+    }
+    auto r = admin_call(g, method, std::move(p));
+    if (!r) return kExitError;
+    if (tok_json) {
+      std::cout << json::serialize(*r) << "\n";
+      return 0;
+    }
+    if (tok_show->parsed()) {
+      print_token(*r, true);
+      return 0;
+    }
+    if (flag(*r, "frozen")) {
+      for (const auto& v : (*r)["freezes"].as_array())
+        std::printf("TOKEN API FROZEN since %s: administrator %s is blocked\n",
+                    when(num(v.as_object(), "since")).c_str(), str(v.as_object(), "user").c_str());
+      std::printf("\n");
+    }
+    std::printf("%-16s %-12s %-20s %-20s %-10s %s\n", "ACCESSOR", "OWNER", "NAME", "SCOPES", "STATE", "EXPIRES");
+    for (const auto& v : (*r)["tokens"].as_array()) print_token(v.as_object(), false);
+    if ((*r)["tokens"].as_array().empty()) std::printf("(no token)\n");
+    return 0;
+  }
+  if (tok_revoke->parsed()) {
+    json::object p;
+    p["accessor"] = tok_acc;
+    p["reason"] = tok_reason;
+    auto r = admin_call(g, proto::kTokenRevoke, std::move(p));
+    if (!r) return kExitError;
+    if (tok_json) std::cout << json::serialize(*r) << "\n";
+    else
+      std::printf(flag(*r, "changed") ? "revoked %s (%s of %s)\n" : "%s (%s of %s) was already revoked\n",
+                  str(*r, "accessor").c_str(), str(*r, "name").c_str(), str(*r, "owner").c_str());
     return 0;
   }
   if (request_unblock->parsed()) {

@@ -12,7 +12,9 @@
 #include "daemon/command.h"
 #include "daemon/log.h"
 #include "daemon/offload.h"
+#include "daemon/config.h"
 #include "daemon/recovery.h"
+#include "daemon/tokens.h"
 #include "protocol/names.h"
 
 namespace vigil {
@@ -53,7 +55,7 @@ std::optional<Reply> only_keys(const json::object& p, std::initializer_list<std:
       return invalid("unknown parameter \"" + std::string(kv.key()) + "\"");
   }
   for (const auto& kv : p) {
-    if (!kv.value().is_string() && !kv.value().is_bool())
+    if (!kv.value().is_string() && !kv.value().is_bool() && !(kv.key() == "scopes" && kv.value().is_array()))
       return invalid("parameter \"" + std::string(kv.key()) + "\" has the wrong type");
     if (kv.value().is_string() && kv.value().as_string().size() > 512)
       return invalid("parameter \"" + std::string(kv.key()) + "\" is too long (512 bytes at most)");
@@ -210,7 +212,10 @@ boost::asio::awaitable<Reply> handle_block(Services& sv, const Actor& actor, con
   if (!t) co_return target_error(t.error());
   const Identity id = *t;
   std::string reason = "administrator: " + param(p, "reason");
-  auto start = [&](auto deliver) { sv.engine->block(id.uid, id.name, reason, actor.name, std::move(deliver)); };
+  const bool admin = is_admin(*sv.config, id) || id.uid == 0;
+  auto start = [&](auto deliver) {
+    sv.engine->block(id.uid, id.name, reason, actor.name, admin, std::move(deliver));
+  };
   auto res = co_await await_callback<BlockResult>(start);
   if (!res.status) co_return unavailable("the change could not be recorded");
   sv.step_ups.erase(id.uid);
@@ -406,6 +411,145 @@ boost::asio::awaitable<Reply> handle_audit(Services& sv, const Actor&, const jso
   co_return Reply::success(std::move(out));
 }
 
+json::object token_json(const tokens::Token& t) {
+  json::object o;
+  o["accessor"] = t.accessor;
+  o["owner"] = t.owner;
+  o["owner_uid"] = t.owner_uid;
+  o["name"] = t.name;
+  json::array scopes;
+  for (const auto& x : t.scopes) scopes.push_back(json::string(x));
+  o["scopes"] = std::move(scopes);
+  o["created_by"] = t.created_by;
+  o["created"] = to_epoch(t.created);
+  o["expires"] = to_epoch(t.expires);
+  o["state"] = tokens::state_name(t.state);
+  o["expired"] = t.expires <= wall_now();
+  if (!t.state_reason.empty()) o["state_reason"] = t.state_reason;
+  if (t.state != tokens::State::kActive) o["state_changed"] = to_epoch(t.state_changed);
+  return o;
+}
+
+json::array freezes_json(const std::vector<FreezeRecord>& fs) {
+  json::array out;
+  for (const auto& f : fs) {
+    json::object o;
+    o["user"] = f.name;
+    o["uid"] = f.uid;
+    o["since"] = to_epoch(f.since);
+    o["reason"] = f.reason;
+    out.push_back(std::move(o));
+  }
+  return out;
+}
+
+boost::asio::awaitable<Reply> handle_token_issue(Services& sv, const Actor& actor, const json::object& p) {
+  auto owner = co_await sv.resolver->by_name(param(p, "owner", 256));
+  if (owner.status == Lookup::Status::kError) co_return unavailable("user lookup failed (NSS error)");
+  if (!owner.found()) co_return Reply::failure(proto::kErrNotFound, "no such user: " + param(p, "owner", 256));
+  TokenIssueRequest req;
+  req.owner_uid = owner.id.uid;
+  req.owner = owner.id.name;
+  req.name = param(p, "name", 64);
+  for (const auto& v : p.at("scopes").as_array()) req.scopes.push_back(std::string(v.as_string()));
+  req.by_uid = actor.uid;
+  req.by = actor.name;
+  req.ttl = sv.config->tokens.default_ttl;
+  if (p.contains("ttl")) {
+    auto d = parse_duration(param(p, "ttl", 32));
+    if (!d || d->count() < 60 || *d > std::chrono::hours(24 * 3660))
+      co_return invalid("\"ttl\" must be a duration between 1m and 3660d, such as \"30d\"");
+    req.ttl = *d;
+  }
+  auto start = [&](auto deliver) { sv.engine->token_issue(std::move(req), std::move(deliver)); };
+  auto r = co_await await_callback<TokenIssueResult>(start);
+  if (!r.status) co_return unavailable("the token could not be recorded; none was issued");
+  if (!r.refusal.empty()) co_return refused(r.refusal);
+  json::object out = token_json(r.token);
+  out["user"] = r.token.owner;
+  out["token"] = r.secret;  // shown once, here
+  wipe(r.secret);
+  co_return Reply::success(std::move(out));
+}
+
+boost::asio::awaitable<Result<TokenListing>> token_listing(Services& sv) {
+  auto start = [&](auto deliver) { sv.engine->token_list(std::move(deliver)); };
+  co_return co_await await_callback<Result<TokenListing>>(start);
+}
+
+boost::asio::awaitable<Reply> handle_token_list(Services& sv, const Actor&, const json::object& p) {
+  auto l = co_await token_listing(sv);
+  if (!l) co_return unavailable("token state unavailable");
+  const std::string owner = param(p, "owner", 256);
+  json::array list;
+  for (const auto& t : l->tokens)
+    if (owner.empty() || t.owner == owner) list.push_back(token_json(t));
+  json::object out;
+  out["tokens"] = std::move(list);
+  out["frozen"] = !l->freezes.empty();
+  out["freezes"] = freezes_json(l->freezes);
+  co_return Reply::success(std::move(out));
+}
+
+boost::asio::awaitable<Reply> handle_token_show(Services& sv, const Actor&, const json::object& p) {
+  auto l = co_await token_listing(sv);
+  if (!l) co_return unavailable("token state unavailable");
+  const std::string acc = param(p, "accessor", 64);
+  for (const auto& t : l->tokens)
+    if (t.accessor == acc) {
+      json::object out = token_json(t);
+      out["frozen"] = !l->freezes.empty();
+      co_return Reply::success(std::move(out));
+    }
+  co_return Reply::failure(proto::kErrNotFound, "no token " + acc);
+}
+
+boost::asio::awaitable<Reply> handle_token_revoke(Services& sv, const Actor& actor, const json::object& p) {
+  std::string acc = param(p, "accessor", 64), reason = param(p, "reason");
+  auto start = [&](auto deliver) {
+    sv.engine->token_revoke(std::move(acc), std::move(reason), actor.name, std::move(deliver));
+  };
+  auto r = co_await await_callback<TokenRevokeResult>(start);
+  if (!r.status) co_return unavailable("the revocation could not be recorded");
+  if (!r.refusal.empty()) co_return Reply::failure(proto::kErrNotFound, r.refusal);
+  json::object out = token_json(r.token);
+  out["changed"] = r.changed;
+  co_return Reply::success(std::move(out));
+}
+
+std::optional<Reply> v_token_issue(const json::object& p) {
+  if (auto r = only_keys(p, {"owner", "name", "scopes", "ttl"})) return r;
+  auto owner = proto::get_string(p, "owner");
+  if (!owner || !valid_user_name(*owner)) return invalid("a valid \"owner\" is required");
+  auto name = proto::get_string(p, "name");
+  if (!name || name->empty() || name->size() > 64 || !printable(*name))
+    return invalid("a \"name\" of 1 to 64 printable characters is required");
+  auto it = p.find("scopes");
+  if (it == p.end() || !it->value().is_array() || it->value().as_array().empty() ||
+      it->value().as_array().size() > 32)
+    return invalid("\"scopes\" must list 1 to 32 scopes");
+  for (const auto& v : it->value().as_array())
+    if (!v.is_string() || !tokens::valid_scope(v.as_string()))
+      return invalid("a scope is 1 to 64 of a-z 0-9 . _ - (starting with a letter or digit)");
+  return std::nullopt;
+}
+std::optional<Reply> v_token_list(const json::object& p) {
+  if (auto r = only_keys(p, {"owner"})) return r;
+  return std::nullopt;
+}
+std::optional<Reply> v_accessor(const json::object& p) {
+  if (auto r = only_keys(p, {"accessor"})) return r;
+  auto a = proto::get_string(p, "accessor");
+  if (!a || a->empty() || a->size() > 64) return invalid("an \"accessor\" is required");
+  return std::nullopt;
+}
+std::optional<Reply> v_token_revoke(const json::object& p) {
+  if (auto r = only_keys(p, {"accessor", "reason"})) return r;
+  auto a = proto::get_string(p, "accessor");
+  if (!a || a->empty() || a->size() > 64) return invalid("an \"accessor\" is required");
+  return need_reason(p);
+}
+
 std::optional<Reply> v_status(const json::object& p) {
   if (auto r = only_keys(p, {"user"})) return r;
   if (p.contains("user")) return need_user(p);
@@ -442,6 +586,10 @@ const AdminMethod kAdminMethods[] = {
     {proto::kAccountBlock, true, v_user_reason, handle_block},
     {proto::kAccountUnblock, true, v_unblock, handle_unblock},
     {proto::kRecoveryApprove, true, v_approve, handle_approve},
+    {proto::kTokenIssue, true, v_token_issue, handle_token_issue},
+    {proto::kTokenRevoke, true, v_token_revoke, handle_token_revoke},
+    {proto::kTokenList, false, v_token_list, handle_token_list},
+    {proto::kTokenShow, false, v_accessor, handle_token_show},
 };
 
 void audit(const Actor& actor, std::string_view method, const std::string& target,
@@ -510,8 +658,10 @@ boost::asio::awaitable<Reply> dispatch_admin(Services& sv, const Peer& peer, con
   auto who = co_await sv.resolver->by_uid(peer.uid);
   if (who.found()) actor.name = who.id.name;
   const std::string method = m ? std::string(m->name) : std::string("unknown method");
-  std::string target = valid_user_name(param(call.params, "user", 256)) ? param(call.params, "user", 256)
-                                                                          : param(call.params, "id", 64);
+  std::string target = valid_user_name(param(call.params, "user", 256))    ? param(call.params, "user", 256)
+                       : valid_user_name(param(call.params, "owner", 256)) ? param(call.params, "owner", 256)
+                       : !param(call.params, "accessor", 64).empty()       ? param(call.params, "accessor", 64)
+                                                                           : param(call.params, "id", 64);
   auto finish = [&](Reply r) {
     std::string outcome = r.ok() ? "ok" : r.error == proto::kErrPermissionDenied ||
                                                   r.error == proto::kErrStepUpRequired

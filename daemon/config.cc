@@ -184,12 +184,23 @@ Setter optional_path_setter(std::string TotpConfig::*field) {
   };
 }
 
-Setter group_name_setter() {
-  return [](const toml::node& n, Config& c) -> std::string {
+template <class Section>
+Setter group_name_setter(Section Config::*sec, std::string Section::*field) {
+  return [=](const toml::node& n, Config& c) -> std::string {
     auto v = n.value_exact<std::string>();
     if (!v || v->empty() || v->size() > 256 || v->find_first_of(":\n") != std::string::npos)
       return "expected a group name";
-    c.daemon.admin_socket_group = *v;
+    c.*sec.*field = *v;
+    return {};
+  };
+}
+
+Setter optional_socket_setter() {
+  return [](const toml::node& n, Config& c) -> std::string {
+    auto v = n.value_exact<std::string>();
+    if (!v) return "expected a string";
+    if (!v->empty() && (*v)[0] != '/') return "expected an absolute path, or \"\" for off";
+    c.tokens.http_socket = *v;
     return {};
   };
 }
@@ -225,7 +236,7 @@ const std::map<std::string, std::map<std::string, Setter>>& schema() {
            {"request_timeout", duration_setter(&Config::daemon, &DaemonConfig::request_timeout,
                                                Seconds(1), Seconds(300))},
            {"admin_socket", path_setter(&Config::daemon, &DaemonConfig::admin_socket)},
-           {"admin_socket_group", group_name_setter()},
+           {"admin_socket_group", group_name_setter(&Config::daemon, &DaemonConfig::admin_socket_group)},
        }},
       {"lockout",
        {
@@ -287,6 +298,16 @@ const std::map<std::string, std::map<std::string, Setter>>& schema() {
                                             Seconds(60), Seconds(30LL * 86400))},
            {"expire_password", bool_setter(&Config::recovery, &RecoveryConfig::expire_password)},
            {"notify_command", command_setter()},
+       }},
+      {"tokens",
+       {
+           {"http_socket", optional_socket_setter()},
+           {"http_socket_group", group_name_setter(&Config::tokens, &TokensConfig::http_socket_group)},
+           {"revoke_hooks_dir", path_setter(&Config::tokens, &TokensConfig::revoke_hooks_dir)},
+           {"hook_timeout", duration_setter(&Config::tokens, &TokensConfig::hook_timeout, Seconds(1),
+                                            Seconds(3600))},
+           {"default_ttl", duration_setter(&Config::tokens, &TokensConfig::default_ttl, Seconds(60),
+                                           Seconds(3660LL * 86400))},
        }},
   };
   return *s;
@@ -380,6 +401,10 @@ Result<Config> parse_config(std::string_view text, std::string_view source_name)
   if (cfg.lockout.max_unlock_time < cfg.lockout.unlock_time)
     return cfg_error(std::string(source_name) +
                      ": lockout.max_unlock_time must not be shorter than lockout.unlock_time");
+  if (!cfg.tokens.http_socket.empty() && (cfg.tokens.http_socket == cfg.daemon.socket ||
+                                          cfg.tokens.http_socket == cfg.daemon.admin_socket))
+    return cfg_error(std::string(source_name) +
+                     ": tokens.http_socket must differ from daemon.socket and daemon.admin_socket");
   if (cfg.daemon.admin_socket == cfg.daemon.socket)
     return cfg_error(std::string(source_name) +
                      ": daemon.admin_socket must differ from daemon.socket");

@@ -93,6 +93,14 @@ struct RecoveryConfig {
   std::string notify_command;        // run (sh -c) with each recovery request on stdin; "": none
 };
 
+struct TokensConfig {
+  std::string http_socket;                // HTTP/1.1 checker for nginx auth_request; "": off
+  std::string http_socket_group = "www-data";
+  std::string revoke_hooks_dir = "/etc/vigil/revoke-hooks.d";
+  Seconds hook_timeout{30};
+  Seconds default_ttl{30 * 86400};        // vigilctl token issue without --ttl
+};
+
 struct Config {
   DaemonConfig daemon;
   ThrottleConfig throttle;
@@ -102,6 +110,7 @@ struct Config {
   RolesConfig roles;
   TotpConfig totp;
   RecoveryConfig recovery;
+  TokensConfig tokens;
 
   std::string totp_key_path() const {
     return totp.key_file.empty() ? daemon.state_dir + "/totp.key" : totp.key_file;

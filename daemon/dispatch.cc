@@ -12,6 +12,7 @@
 #include "daemon/log.h"
 #include "daemon/offload.h"
 #include "daemon/secrets.h"
+#include "daemon/tokens.h"
 #include "protocol/login.h"
 #include "protocol/names.h"
 #include <boost/json/parse.hpp>
@@ -193,6 +194,7 @@ boost::asio::awaitable<Reply> handle_report(Services& sv, const Peer& peer, cons
     req.exempt = root_exempt || console_exempt;
     req.console = console_exempt;
     req.totp_required = totp_required(cfg, id);
+    req.admin = is_admin(cfg, id) || id.uid == 0;
     req.device = login_device(p);
     // Only a root caller's audit session is taken at its word.
     if (peer.root()) req.audit_session = audit_session(p);
@@ -418,6 +420,27 @@ boost::asio::awaitable<Reply> handle_recovery_request(Services& sv, const Peer& 
   co_return co_await file_recovery_request(sv, peer, p, target.lookup);
 }
 
+std::optional<Reply> validate_token_check(const json::object& p) {
+  if (auto r = only_keys(p, {"token", "scope"})) return r;
+  auto tok = proto::get_string(p, "token");
+  if (!tok) return invalid(tok.error().message);
+  if (tok->size() > 256) return invalid("parameter \"token\" is too long");
+  auto scope = proto::get_optional_string(p, "scope");
+  if (!scope) return invalid(scope.error().message);
+  if (*scope && !tokens::valid_scope(**scope)) return invalid("invalid scope");
+  return std::nullopt;
+}
+
+boost::asio::awaitable<Reply> handle_token_check(Services& sv, const Peer&, const json::object& p,
+                                                 const Target&) {
+  auto tok = proto::get_string(p, "token");
+  std::string token = tok ? std::move(*tok) : std::string();
+  std::string scope = opt(p, "scope");
+  // Named arguments: GCC 12 mishandles temporaries in co_await operands.
+  Reply r = co_await token_check_reply(sv, std::move(token), std::move(scope));
+  co_return r;
+}
+
 std::optional<Reply> validate_session(const json::object& p) {
   if (auto r = only_keys(p, {"user", "service", "rhost", "tty", "ruser", "auth_info", "audit_session"})) return r;
   if (auto r = check_strings(p, {"service", "rhost", "tty", "ruser", "auth_info"}, SIZE_MAX)) return r;
@@ -442,6 +465,8 @@ const Method kMethods[] = {
     {proto::kTotpConfirm, Who::kSelf, Subject::kUserOrSelf, validate_totp, handle_confirm},
     {proto::kTotpDisable, Who::kSelf, Subject::kUserOrSelf, validate_totp, handle_disable},
     {proto::kTotpRecoveryCodes, Who::kSelf, Subject::kUserOrSelf, validate_totp, handle_recovery_codes},
+    // Services check the tokens their clients present.
+    {proto::kTokenCheck, Who::kAnyone, Subject::kNone, validate_token_check, handle_token_check},
     // Any active user, for a blocked colleague (the rules are in recovery.h).
     {proto::kRecoveryRequest, Who::kAnyone, Subject::kUser, validate_request, handle_recovery_request},
     {proto::kSessionOpen, Who::kRoot, Subject::kUser, validate_session, handle_session_open},
@@ -572,6 +597,28 @@ std::string unknown_name_key(const std::array<uint8_t, 32>& key, std::string_vie
   char hex[sizeof(h) * 2 + 1];
   sodium_bin2hex(hex, sizeof(hex), h, sizeof(h));
   return std::string("name:") + hex;
+}
+
+boost::asio::awaitable<Reply> token_check_reply(Services& sv, std::string token, std::string scope) {
+  auto check = check_token(sv, std::move(token), std::move(scope));
+  TokenCheckResult r = co_await std::move(check);
+  json::object out;
+  out["verdict"] = tokens::verdict_name(r.verdict);
+  if (r.verdict == tokens::Verdict::kValid) {
+    out["owner"] = r.owner;
+    json::array scopes;
+    for (const auto& s : r.scopes) scopes.push_back(json::string(s));
+    out["scopes"] = std::move(scopes);
+  }
+  co_return Reply::success(std::move(out));
+}
+
+boost::asio::awaitable<TokenCheckResult> check_token(Services& sv, std::string token, std::string scope) {
+  // Hashed here, on the I/O thread; the token itself goes no further.
+  Bytes hash = tokens::hash_token(token);
+  wipe(token);
+  auto start = [&](auto deliver) { sv.engine->token_check(std::move(hash), std::move(scope), std::move(deliver)); };
+  co_return co_await await_callback<TokenCheckResult>(start);
 }
 
 bool printable(std::string_view text) {

@@ -62,6 +62,10 @@ boost::asio::awaitable<proto::Reply> dispatch(Services& services, const Peer& pe
 bool is_admin(const Config& cfg, const Identity& id);
 boost::asio::awaitable<proto::Reply> status_reply(Services& sv, const Identity& id);
 boost::asio::awaitable<proto::Reply> status_list_reply(Services& sv);
+// Token checks, for the public socket and the HTTP checker. The token is
+// hashed and wiped at once.
+boost::asio::awaitable<TokenCheckResult> check_token(Services& sv, std::string token, std::string scope);
+boost::asio::awaitable<proto::Reply> token_check_reply(Services& sv, std::string token, std::string scope);
 
 // Bucket key of an account, and of a name that does not resolve.
 std::string account_key(uid_t uid);

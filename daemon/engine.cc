@@ -55,7 +55,9 @@ Engine::Engine(std::unique_ptr<Store> store, const Clock& clock, LockoutConfig c
     : store_(std::move(store)),
       clock_(clock),
       key_(key),
-      settings_{config, totp, devices, block, throttle} {}
+      settings_{config, totp, devices, block, throttle} {
+  load_tokens();
+}
 
 Engine::~Engine() { stop(); }
 
@@ -204,8 +206,9 @@ Status Engine::load_block(Entry* e, int64_t uid) {
   return Ok{};
 }
 
-void Engine::set_block(Txn& t, Entry* acct, BlockRecord b, const std::string& source,
+void Engine::set_block(Txn& t, Entry* acct, BlockRecord b, bool admin, const std::string& source,
                        const std::string& service) {
+  if (acct->record.uid) tokens_on_block(t, *acct->record.uid, acct->record.name, admin, b.reason);
   log::event(log::Priority::kCrit, log::kMsgBlocked,
              "BLOCKED " + acct->record.name + ": " + b.reason,
              {{"VIGIL_USER", acct->record.name},
@@ -274,6 +277,8 @@ void Engine::process_batch(std::deque<Job>& jobs) {
   used_codes_.clear();
   if (status && on_blocked_)
     for (auto& [uid, name] : txn.blocked) on_blocked_(uid, name);
+  if (status && outbox_added_ && on_outbox_) on_outbox_();
+  if (status) outbox_added_ = false;
 
   // Evict clean entries. (While the store fails, entries stay dirty; new
   // buckets are then refused in entry(), so memory stays bounded.)
@@ -518,7 +523,7 @@ void Engine::report(ReportRequest req, std::function<void(ReportResult)> done) {
                               t.now, "vigild",
                               "{\"device\":" + json_quote(req.device) + ",\"source\":" +
                                   json_quote(req.source) + ",\"failed_sources\":" + srcs.str() + "}"},
-                  req.source, req.service);
+                  req.admin, req.source, req.service);
         ReportResult r;
         r.blocked = true;
         r.blocked_now = true;
@@ -540,7 +545,7 @@ void Engine::report(ReportRequest req, std::function<void(ReportResult)> done) {
       set_block(t, acct,
                 BlockRecord{std::to_string(bs.lock_count) + " locks in a row (escalate_after_locks)",
                             t.now, "vigild", "{\"device\":" + json_quote(req.device) + "}"},
-                req.source, req.service);
+                req.admin, req.source, req.service);
     }
     // A decision answered after its commit always writes its bucket, so that
     // a right password (before a code prompt) costs what a wrong one costs.
@@ -561,7 +566,7 @@ void Engine::report(ReportRequest req, std::function<void(ReportResult)> done) {
       if (!nonce_key.empty() && challenges_.size() < kChallengeMax) {
         add_challenge(req.key, nonce_key,
                       Challenge{t.now, req.root_caller, req.exempt, req.console, no_factor,
-                                bucket->record.key, req.device});
+                                bucket->record.key, req.device, req.admin});
         verify = true;
       }
       d.allow = false;  // not yet: the code decides
@@ -766,9 +771,9 @@ void Engine::account(int64_t uid, std::string device, uint32_t audit_session, Ru
   });
 }
 
-void Engine::block(int64_t uid, std::string name, std::string reason, std::string by,
+void Engine::block(int64_t uid, std::string name, std::string reason, std::string by, bool admin,
                    std::function<void(BlockResult)> done) {
-  submit([this, uid, name = std::move(name), reason = std::move(reason), by = std::move(by),
+  submit([this, uid, name = std::move(name), reason = std::move(reason), by = std::move(by), admin,
           done = std::move(done)](Txn& t) mutable {
     BlockResult r;
     auto e = entry("uid:" + std::to_string(uid));
@@ -783,7 +788,7 @@ void Engine::block(int64_t uid, std::string name, std::string reason, std::strin
     if ((*e)->block) return done(r);
     (*e)->record.uid = uid;
     (*e)->record.name = name;
-    set_block(t, *e, BlockRecord{reason, t.now, by, "{}"});
+    set_block(t, *e, BlockRecord{reason, t.now, by, "{}"}, admin);
     r.changed = true;
     t.after_commit.push_back([done = std::move(done), r](const Status& st) mutable {
       r.status = st;

@@ -29,6 +29,7 @@
 #include <condition_variable>
 #include <deque>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -44,6 +45,7 @@
 #include "daemon/rules.h"
 #include "daemon/secrets.h"
 #include "daemon/store.h"
+#include "daemon/tokens.h"
 
 namespace vigil {
 
@@ -57,6 +59,7 @@ struct ReportRequest {
   bool exempt = false;
   bool console = false;        // a console login vouched for by a root caller
   bool totp_required = false;  // by [totp] require, for this account
+  bool admin = false;          // a member of [roles] admin_groups
   std::string device;          // device id (device.h); empty: none (unknown)
   std::string source;          // normalised source ("" for local logins)
   // The caller's audit session (sudo, su inside a login session): its device
@@ -184,6 +187,43 @@ struct Overview {
   std::vector<RecoveryRecord> recovery;    // open requests and approvals (expired ones dropped)
 };
 
+// Service API tokens.
+struct TokenIssueRequest {
+  int64_t owner_uid = 0;
+  std::string owner;
+  std::string name;
+  std::vector<std::string> scopes;
+  int64_t by_uid = 0;
+  std::string by;
+  Seconds ttl{30 * 86400};
+};
+
+struct TokenIssueResult {
+  Status status = Ok{};
+  std::string refusal;
+  tokens::Token token;  // its record (hash only)
+  std::string secret;   // the token itself: shown once, wiped by the caller
+};
+
+struct TokenCheckResult {
+  tokens::Verdict verdict = tokens::Verdict::kUnknown;
+  std::string owner;
+  std::vector<std::string> scopes;
+  std::string accessor;
+};
+
+struct TokenListing {
+  std::vector<tokens::Token> tokens;
+  std::vector<FreezeRecord> freezes;  // non-empty: the API is frozen
+};
+
+struct TokenRevokeResult {
+  Status status = Ok{};
+  std::string refusal;
+  tokens::Token token;
+  bool changed = false;  // false: it was already revoked
+};
+
 struct ResetResult {
   Status status = Ok{};
   bool was_locked = false;
@@ -232,7 +272,9 @@ class Engine {
   void account(int64_t uid, std::string device, uint32_t audit_session, RuleInput in, bool console,
                std::function<void(Result<AccountVerdict>)> done);
   // Administrative block (committed with a full sync); see recover().
-  void block(int64_t uid, std::string name, std::string reason, std::string by,
+  // `admin`: the account is an administrator's, so its block revokes its
+  // tokens and freezes the token API (see set_block).
+  void block(int64_t uid, std::string name, std::string reason, std::string by, bool admin,
              std::function<void(BlockResult)> done);
   // Checks a code of the account outside a login (step-up, identity proof).
   // Good codes are consumed (a step is never accepted twice). Wrong and
@@ -259,6 +301,21 @@ class Engine {
   // History (break-glass, written by recover()): taken once for the loud
   // report at start.
   void take_unreported_history(std::function<void(Result<std::vector<HistoryRecord>>)> done);
+
+  // Service API tokens (engine_tokens.cc). Issuing is refused while the API
+  // is frozen or the owner is blocked. A check reads memory only; `hash` is
+  // tokens::hash_token() of what the client presented.
+  void token_issue(TokenIssueRequest req, std::function<void(TokenIssueResult)> done);
+  void token_check(Bytes hash, std::string scope, std::function<void(TokenCheckResult)> done);
+  void token_list(std::function<void(Result<TokenListing>)> done);
+  void token_revoke(std::string accessor, std::string reason, std::string by,
+                    std::function<void(TokenRevokeResult)> done);
+  // The revocation outbox, for the hook runner: the items due now, and the
+  // outcome of one run (finished: every hook succeeded; the item goes).
+  void outbox_due(std::function<void(Result<std::vector<OutboxItem>>)> done);
+  void outbox_result(OutboxItem item, bool finished, std::function<void(Status)> done);
+  // Called (engine thread, after the commit) when revocations were queued.
+  void on_outbox(std::function<void()> f) { on_outbox_ = std::move(f); }
   // Forgets one known device ("" = all). Reports how many were forgotten.
   void forget_devices(int64_t uid, std::string name, std::string device,
                       std::function<void(Result<int64_t>)> done);
@@ -286,6 +343,7 @@ class Engine {
     bool no_factor = false;  // required but not enrolled: always refused
     std::string bucket_key;  // the bucket the password was decided in
     std::string device;
+    bool admin = false;      // a block revokes tokens (set_block)
   };
   static constexpr std::size_t kChallengesPerAccount = 8;
   enum class CodeCheck { kOk, kWrong, kReplay, kNoFactor, kError };
@@ -299,9 +357,19 @@ class Engine {
   Status load_totp(Entry* e, int64_t uid);
   Status load_devices(Entry* e, int64_t uid);
   Status load_block(Entry* e, int64_t uid);
-  // Blocks the account in this batch (full sync); logs, and ends sessions after the commit.
-  void set_block(Txn& t, Entry* acct, BlockRecord b, const std::string& source = {},
+  // Blocks the account in this batch (full sync); logs, and ends sessions
+  // after the commit. An administrator's block revokes every token they own
+  // or created and freezes the token API; anyone else's suspends the tokens
+  // they own. All in this batch's transaction.
+  void set_block(Txn& t, Entry* acct, BlockRecord b, bool admin, const std::string& source = {},
                  const std::string& service = {});
+  void tokens_on_block(Txn& t, int64_t uid, const std::string& name, bool admin,
+                       const std::string& reason);
+  // Recovery: lifts the account's freeze and restores its suspended tokens.
+  void tokens_on_recover(Txn& t, int64_t uid, const std::string& name);
+  void revoke_token(Txn& t, tokens::Token& tok, const std::string& reason);
+  void write_token(const tokens::Token& tok);
+  void load_tokens();
   bool device_known(const Entry& acct, const std::string& device, TimePoint now) const;
   // A complete successful login from a root caller: the device becomes known.
   void trust_device(Txn& t, Entry* acct, const std::string& device);
@@ -364,6 +432,13 @@ class Engine {
     bool prompt = false;
   };
   std::unordered_map<std::string, Seen> nonces_;  // key + '\n' + nonce
+  // Tokens, loaded at construction; the store is written in each batch.
+  Status tokens_status_ = Ok{};
+  std::unordered_map<std::string, tokens::Token> tokens_;     // by accessor
+  std::unordered_map<std::string, std::string> token_by_hash_;  // hash bytes -> accessor
+  std::map<int64_t, FreezeRecord> freezes_;
+  std::function<void()> on_outbox_;
+  bool outbox_added_ = false;  // this batch queued revocations
   TimePoint last_prune_{};
 };
 

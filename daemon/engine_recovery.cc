@@ -193,6 +193,7 @@ void Engine::recover(RecoverRequest req, std::function<void(RecoverResult)> done
     for (auto& d : forget)
       ops_.push_back([uid, d](Store& s) { return s.erase_device(uid, d); });
     ops_.push_back([uid](Store& s) { return s.erase_recovery_for(uid); });
+    tokens_on_recover(t, uid, req.name);
     if (req.history) {
       HistoryRecord h = *req.history;
       ops_.push_back([h](Store& s) { return s.add_history(h); });

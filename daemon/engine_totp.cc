@@ -191,7 +191,8 @@ void Engine::verify(VerifyRequest req, std::function<void(VerifyResult)> done) {
         set_block(t, *e,
                   BlockRecord{"the right password from an unknown device, then " +
                                   std::to_string(t.totp.max_failures) + " wrong second-factor codes",
-                              t.now, "vigild", "{\"device\":\"" + json_safe(ch.device) + "\"}"});
+                              t.now, "vigild", "{\"device\":\"" + json_safe(ch.device) + "\"}"},
+                  ch.admin);
         r.blocked_now = true;
       }
     }

@@ -53,6 +53,13 @@ inline constexpr char kMsgRecoveryRequest[] = "b20f26488a9a4498a1183d4a2de6421e"
 inline constexpr char kMsgAuditWarning[] = "1bb548a9ad5344109037d8ad0bdccae1";
 inline constexpr char kMsgApprovalFiled[] = "f0740426d7b4430da927f82f6ceb16b2";
 inline constexpr char kMsgPasswordExpired[] = "6a8434ac7470413599e879443cf7a065";
+inline constexpr char kMsgTokenIssued[] = "3e4f59fc386e4929a0b05561fd674481";
+inline constexpr char kMsgTokenRevoked[] = "d08a33b197074877b750556bc238d964";
+inline constexpr char kMsgTokenSuspended[] = "71d469c3af18451c9516439f0e14cfb3";
+inline constexpr char kMsgTokenRestored[] = "24d7c639b27c4abb8b47e09924d29268";
+inline constexpr char kMsgApiFrozen[] = "ae79b7b57e6c43fb8236f4127026b57f";
+inline constexpr char kMsgApiUnfrozen[] = "f8b3d03c62dc428092259b51cb664eb4";
+inline constexpr char kMsgHookFailed[] = "fd66633eaa3a49019eccd5cc8e7ddae9";
 
 void init();  // detects journald; call once at start
 void set_debug(bool on);

@@ -22,6 +22,8 @@
 #include "daemon/breakglass.h"
 #include "daemon/config.h"
 #include "daemon/engine.h"
+#include "daemon/hooks.h"
+#include "daemon/token_http.h"
 #include "daemon/log.h"
 #include "daemon/nss.h"
 #include "daemon/secrets.h"
@@ -50,8 +52,9 @@ void mkdir_parent(const std::string& socket_path) {
 }
 
 // Adopts sockets passed by systemd. Returns the number adopted, or -1.
-// *admin is set when one of them is the admin socket.
-int adopt_systemd_sockets(Server& server, bool* admin) {
+// *admin is set when one of them is the admin socket, *http when one is the
+// token checker's ("token-http").
+int adopt_systemd_sockets(Server& server, TokenHttpServer& http_server, bool* admin, bool* http) {
   char** names = nullptr;
   int n = sd_listen_fds_with_names(1, &names);
   if (n <= 0) return n;
@@ -69,6 +72,13 @@ int adopt_systemd_sockets(Server& server, bool* admin) {
         return -1;
       }
       if (kind == Server::Kind::kAdmin) *admin = true;
+      ++adopted;
+    } else if (name == "token-http") {
+      if (auto s = http_server.listen_fd(fd); !s) {
+        log::error(s.error().message);
+        return -1;
+      }
+      *http = true;
       ++adopted;
     } else {
       log::warning("ignoring passed socket named " + name);
@@ -197,8 +207,9 @@ int main(int argc, char** argv) {
   sodium_memzero(name_key->data(), name_key->size());
 
   Server server(io, services);
-  bool admin_adopted = false;
-  int adopted = adopt_systemd_sockets(server, &admin_adopted);
+  TokenHttpServer http_server(io, services);
+  bool admin_adopted = false, http_adopted = false;
+  int adopted = adopt_systemd_sockets(server, http_server, &admin_adopted, &http_adopted);
   if (adopted < 0) {
     engine.stop();
     return 1;
@@ -230,7 +241,28 @@ int main(int argc, char** argv) {
       return 1;
     }
   }
+  if (!http_adopted && !cfg->tokens.http_socket.empty()) {
+    // The token checker for nginx: 0660, group [tokens] http_socket_group.
+    group* gr = ::getgrnam(cfg->tokens.http_socket_group.c_str());
+    if (!gr) {
+      log::error("the token HTTP socket's group \"" + cfg->tokens.http_socket_group +
+                 "\" does not exist: set [tokens] http_socket_group to the group of the web "
+                 "server's workers");
+      engine.stop();
+      return 1;
+    }
+    mkdir_parent(cfg->tokens.http_socket);
+    if (auto s = http_server.listen_path(cfg->tokens.http_socket, gr->gr_gid); !s) {
+      log::error(s.error().message);
+      engine.stop();
+      return 1;
+    }
+  }
   server.start();
+  http_server.start();
+  HookRunner hooks(engine, cfg->tokens);
+  engine.on_outbox([&hooks] { hooks.poke(); });
+  hooks.start();
 
   // STATUS= line, refreshed periodically.
   asio::steady_timer status_timer(io);
@@ -272,7 +304,8 @@ int main(int argc, char** argv) {
                        "reload refused, keeping the running configuration: " +
                            fresh.error().message);
           } else {
-            const auto& old = *services.config;
+            const auto old_config = services.config;  // kept alive until the end of this block
+            const auto& old = *old_config;
             if (fresh->daemon.socket != old.daemon.socket ||
                 fresh->daemon.admin_socket != old.daemon.admin_socket ||
                 fresh->daemon.admin_socket_group != old.daemon.admin_socket_group ||
@@ -285,6 +318,11 @@ int main(int argc, char** argv) {
             engine.set_config(fresh->lockout, fresh->totp, fresh->devices, fresh->block,
                               fresh->throttle);
             end_sessions = fresh->block.end_sessions;
+            hooks.set_config(fresh->tokens);
+            if (fresh->tokens.http_socket != old.tokens.http_socket ||
+                fresh->tokens.http_socket_group != old.tokens.http_socket_group)
+              log::warning("[tokens] http_socket and http_socket_group changes take effect at the "
+                           "next start");
             log::event(log::Priority::kNotice, log::kMsgReloaded, "configuration reloaded");
           }
           sd_notify(0, "READY=1");
@@ -294,6 +332,7 @@ int main(int argc, char** argv) {
         log::info("stopping on signal " + std::to_string(sig));
         sd_notify(0, "STOPPING=1");
         server.stop();
+        http_server.stop();
         status_timer.cancel();
         watchdog.cancel();
         resolver.stop();
@@ -313,6 +352,7 @@ int main(int argc, char** argv) {
   io.run();
   tools.join();
   notify.join();
+  hooks.stop();
   engine.stop();
   log::event(log::Priority::kInfo, log::kMsgStopped, "vigild stopped");
   return 0;

@@ -150,7 +150,7 @@ asio::awaitable<void> Server::session(stream_protocol::socket raw, Peer peer) {
     } else {
       reply = co_await dispatch(services_, peer, *call);
       // Codes travel in requests: wipe every copy once handled.
-      for (const char* k : {"code", "step_up_code", "verify_code"}) {
+      for (const char* k : {"code", "step_up_code", "verify_code", "token"}) {
         if (auto c = call->params.find(k); c != call->params.end() && c->value().is_string()) {
           auto& js = c->value().as_string();
           explicit_bzero(js.data(), js.size());
@@ -163,6 +163,7 @@ asio::awaitable<void> Server::session(stream_protocol::socket raw, Peer peer) {
     if (!sock.is_open()) break;
     arm();
     auto [wec, wn] = co_await asio::async_write(sock, asio::buffer(*out), use_nothrow);
+    explicit_bzero(out->data(), out->size());  // replies carry new tokens and secrets
     if (wec || close_after) break;
   }
   timer->cancel();

@@ -85,6 +85,36 @@ const char* const kMigrations[] = {
     "  reason TEXT NOT NULL,"
     "  reported INTEGER NOT NULL DEFAULT 0"
     ");",
+    // 5 -> 6: API tokens (hashes only), the freeze, the revocation outbox
+    "CREATE TABLE tokens("
+    "  accessor TEXT PRIMARY KEY,"
+    "  hash BLOB NOT NULL UNIQUE,"
+    "  owner_uid INTEGER NOT NULL,"
+    "  owner TEXT NOT NULL,"
+    "  name TEXT NOT NULL,"
+    "  scopes TEXT NOT NULL,"
+    "  created_by_uid INTEGER NOT NULL,"
+    "  created_by TEXT NOT NULL,"
+    "  created INTEGER NOT NULL,"
+    "  expires INTEGER NOT NULL,"
+    "  state TEXT NOT NULL,"
+    "  state_reason TEXT NOT NULL DEFAULT '',"
+    "  state_changed INTEGER NOT NULL DEFAULT 0"
+    ");"
+    "CREATE TABLE token_freeze("
+    "  uid INTEGER PRIMARY KEY,"
+    "  name TEXT NOT NULL,"
+    "  since INTEGER NOT NULL,"
+    "  reason TEXT NOT NULL"
+    ");"
+    "CREATE TABLE outbox("
+    "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  payload TEXT NOT NULL,"
+    "  done_hooks TEXT NOT NULL DEFAULT '',"
+    "  attempts INTEGER NOT NULL DEFAULT 0,"
+    "  next_at INTEGER NOT NULL,"
+    "  created INTEGER NOT NULL"
+    ");",
 };
 static_assert(std::size(kMigrations) == SqliteStore::kSchemaVersion);
 
@@ -785,6 +815,157 @@ Result<std::vector<HistoryRecord>> SqliteStore::unreported_history() {
 
 Status SqliteStore::mark_history_reported(int64_t id) {
   return run("UPDATE history SET reported=1 WHERE id=?1", [&](sqlite3_stmt* st) { sqlite3_bind_int64(st, 1, id); });
+}
+
+}  // namespace vigil
+
+namespace vigil {
+namespace {
+std::string col_text(sqlite3_stmt* st, int col) {
+  auto* p = sqlite3_column_text(st, col);
+  return p ? reinterpret_cast<const char*>(p) : "";
+}
+void bind_str(sqlite3_stmt* st, int idx, const std::string& s) {
+  sqlite3_bind_text(st, idx, s.data(), static_cast<int>(s.size()), SQLITE_STATIC);
+}
+std::string join_scopes(const std::vector<std::string>& v) {
+  std::string out;
+  for (const auto& x : v) {
+    if (!out.empty()) out.push_back(' ');
+    out += x;
+  }
+  return out;
+}
+std::vector<std::string> split_scopes(const std::string& s) {
+  std::vector<std::string> out;
+  std::size_t i = 0;
+  while (i < s.size()) {
+    auto sp = s.find(' ', i);
+    if (sp == std::string::npos) sp = s.size();
+    if (sp > i) out.push_back(s.substr(i, sp - i));
+    i = sp + 1;
+  }
+  return out;
+}
+}  // namespace
+
+Result<std::vector<tokens::Token>> SqliteStore::list_tokens() {
+  auto p = prepare(
+      "SELECT accessor, hash, owner_uid, owner, name, scopes, created_by_uid, created_by, created,"
+      " expires, state, state_reason, state_changed FROM tokens ORDER BY created, accessor");
+  if (!p) return p.error();
+  std::vector<tokens::Token> out;
+  int rc;
+  while ((rc = sqlite3_step(*p)) == SQLITE_ROW) {
+    tokens::Token t;
+    t.accessor = col_text(*p, 0);
+    const auto* h = static_cast<const uint8_t*>(sqlite3_column_blob(*p, 1));
+    t.hash = Bytes(h, h + sqlite3_column_bytes(*p, 1));
+    t.owner_uid = sqlite3_column_int64(*p, 2);
+    t.owner = col_text(*p, 3);
+    t.name = col_text(*p, 4);
+    t.scopes = split_scopes(col_text(*p, 5));
+    t.created_by_uid = sqlite3_column_int64(*p, 6);
+    t.created_by = col_text(*p, 7);
+    t.created = from_epoch(sqlite3_column_int64(*p, 8));
+    t.expires = from_epoch(sqlite3_column_int64(*p, 9));
+    t.state = tokens::parse_state(col_text(*p, 10)).value_or(tokens::State::kRevoked);
+    t.state_reason = col_text(*p, 11);
+    t.state_changed = from_epoch(sqlite3_column_int64(*p, 12));
+    out.push_back(std::move(t));
+  }
+  sqlite3_finalize(*p);
+  if (rc != SQLITE_DONE) return sql_error("list tokens");
+  return out;
+}
+
+Status SqliteStore::put_token(const tokens::Token& t) {
+  const std::string scopes = join_scopes(t.scopes);
+  return run(
+      "INSERT INTO tokens(accessor, hash, owner_uid, owner, name, scopes, created_by_uid, created_by,"
+      " created, expires, state, state_reason, state_changed) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13)"
+      " ON CONFLICT(accessor) DO UPDATE SET state=excluded.state, state_reason=excluded.state_reason,"
+      " state_changed=excluded.state_changed",
+      [&](sqlite3_stmt* st) {
+        bind_str(st, 1, t.accessor);
+        sqlite3_bind_blob(st, 2, t.hash.data(), static_cast<int>(t.hash.size()), SQLITE_STATIC);
+        sqlite3_bind_int64(st, 3, t.owner_uid);
+        bind_str(st, 4, t.owner);
+        bind_str(st, 5, t.name);
+        bind_str(st, 6, scopes);
+        sqlite3_bind_int64(st, 7, t.created_by_uid);
+        bind_str(st, 8, t.created_by);
+        sqlite3_bind_int64(st, 9, to_epoch(t.created));
+        sqlite3_bind_int64(st, 10, to_epoch(t.expires));
+        sqlite3_bind_text(st, 11, tokens::state_name(t.state), -1, SQLITE_STATIC);
+        bind_str(st, 12, t.state_reason);
+        sqlite3_bind_int64(st, 13, to_epoch(t.state_changed));
+      });
+}
+
+Result<std::vector<FreezeRecord>> SqliteStore::list_freezes() {
+  auto p = prepare("SELECT uid, name, since, reason FROM token_freeze ORDER BY since");
+  if (!p) return p.error();
+  std::vector<FreezeRecord> out;
+  int rc;
+  while ((rc = sqlite3_step(*p)) == SQLITE_ROW)
+    out.push_back(FreezeRecord{sqlite3_column_int64(*p, 0), col_text(*p, 1),
+                               from_epoch(sqlite3_column_int64(*p, 2)), col_text(*p, 3)});
+  sqlite3_finalize(*p);
+  if (rc != SQLITE_DONE) return sql_error("list freezes");
+  return out;
+}
+
+Status SqliteStore::put_freeze(const FreezeRecord& f) {
+  return run("INSERT OR REPLACE INTO token_freeze(uid, name, since, reason) VALUES(?1,?2,?3,?4)",
+             [&](sqlite3_stmt* st) {
+               sqlite3_bind_int64(st, 1, f.uid);
+               bind_str(st, 2, f.name);
+               sqlite3_bind_int64(st, 3, to_epoch(f.since));
+               bind_str(st, 4, f.reason);
+             });
+}
+
+Status SqliteStore::erase_freeze(int64_t uid) {
+  return run("DELETE FROM token_freeze WHERE uid=?1", [&](sqlite3_stmt* st) { sqlite3_bind_int64(st, 1, uid); });
+}
+
+Status SqliteStore::add_outbox(const OutboxItem& item) {
+  return run("INSERT INTO outbox(payload, done_hooks, attempts, next_at, created) VALUES(?1,?2,?3,?4,?5)",
+             [&](sqlite3_stmt* st) {
+               bind_str(st, 1, item.payload);
+               bind_str(st, 2, item.done_hooks);
+               sqlite3_bind_int(st, 3, item.attempts);
+               sqlite3_bind_int64(st, 4, to_epoch(item.next_at));
+               sqlite3_bind_int64(st, 5, to_epoch(item.created));
+             });
+}
+
+Result<std::vector<OutboxItem>> SqliteStore::list_outbox() {
+  auto p = prepare("SELECT id, payload, done_hooks, attempts, next_at, created FROM outbox ORDER BY id");
+  if (!p) return p.error();
+  std::vector<OutboxItem> out;
+  int rc;
+  while ((rc = sqlite3_step(*p)) == SQLITE_ROW)
+    out.push_back(OutboxItem{sqlite3_column_int64(*p, 0), col_text(*p, 1), col_text(*p, 2),
+                             sqlite3_column_int(*p, 3), from_epoch(sqlite3_column_int64(*p, 4)),
+                             from_epoch(sqlite3_column_int64(*p, 5))});
+  sqlite3_finalize(*p);
+  if (rc != SQLITE_DONE) return sql_error("list outbox");
+  return out;
+}
+
+Status SqliteStore::update_outbox(const OutboxItem& item) {
+  return run("UPDATE outbox SET done_hooks=?2, attempts=?3, next_at=?4 WHERE id=?1", [&](sqlite3_stmt* st) {
+    sqlite3_bind_int64(st, 1, item.id);
+    bind_str(st, 2, item.done_hooks);
+    sqlite3_bind_int(st, 3, item.attempts);
+    sqlite3_bind_int64(st, 4, to_epoch(item.next_at));
+  });
+}
+
+Status SqliteStore::erase_outbox(int64_t id) {
+  return run("DELETE FROM outbox WHERE id=?1", [&](sqlite3_stmt* st) { sqlite3_bind_int64(st, 1, id); });
 }
 
 }  // namespace vigil

@@ -20,7 +20,7 @@ namespace vigil {
 
 class SqliteStore final : public Store {
  public:
-  static constexpr int kSchemaVersion = 5;
+  static constexpr int kSchemaVersion = 6;
 
   static Result<std::unique_ptr<SqliteStore>> open(const std::string& path);
   ~SqliteStore() override;
@@ -63,6 +63,15 @@ class SqliteStore final : public Store {
   Status add_history(const HistoryRecord& h) override;
   Result<std::vector<HistoryRecord>> unreported_history() override;
   Status mark_history_reported(int64_t id) override;
+  Result<std::vector<tokens::Token>> list_tokens() override;
+  Status put_token(const tokens::Token& t) override;
+  Result<std::vector<FreezeRecord>> list_freezes() override;
+  Status put_freeze(const FreezeRecord& f) override;
+  Status erase_freeze(int64_t uid) override;
+  Status add_outbox(const OutboxItem& item) override;
+  Result<std::vector<OutboxItem>> list_outbox() override;
+  Status update_outbox(const OutboxItem& item) override;
+  Status erase_outbox(int64_t id) override;
 
   int schema_version() const { return version_; }
   // PRAGMA synchronous of the connection right now (1 NORMAL, 2 FULL); tests.

@@ -21,6 +21,7 @@
 #include "daemon/clock.h"
 #include "daemon/policy.h"
 #include "daemon/secrets.h"
+#include "daemon/tokens.h"
 #include "protocol/result.h"
 
 namespace vigil {
@@ -85,6 +86,25 @@ struct HistoryRecord {
   std::string by;
   std::string reason;
   bool reported = false;
+};
+
+// The token API is frozen while any row exists: one per blocked
+// administrator, removed by that administrator's recovery.
+struct FreezeRecord {
+  int64_t uid = 0;
+  std::string name;
+  TimePoint since{};
+  std::string reason;
+};
+
+// A revocation to tell external systems about ([tokens] revoke_hooks_dir).
+struct OutboxItem {
+  int64_t id = 0;
+  std::string payload;     // JSON for the hooks' stdin (never a token)
+  std::string done_hooks;  // names of the hooks that succeeded, one per line
+  int attempts = 0;
+  TimePoint next_at{};
+  TimePoint created{};
 };
 
 struct BucketRecord {
@@ -152,6 +172,18 @@ class Store {
   virtual Status add_history(const HistoryRecord& h) = 0;
   virtual Result<std::vector<HistoryRecord>> unreported_history() = 0;
   virtual Status mark_history_reported(int64_t id) = 0;
+
+  // API tokens (hashes only), the freeze, and the hook outbox. Writes inside
+  // begin()/commit().
+  virtual Result<std::vector<tokens::Token>> list_tokens() = 0;
+  virtual Status put_token(const tokens::Token& t) = 0;
+  virtual Result<std::vector<FreezeRecord>> list_freezes() = 0;
+  virtual Status put_freeze(const FreezeRecord& f) = 0;
+  virtual Status erase_freeze(int64_t uid) = 0;
+  virtual Status add_outbox(const OutboxItem& item) = 0;  // id assigned by the store
+  virtual Result<std::vector<OutboxItem>> list_outbox() = 0;
+  virtual Status update_outbox(const OutboxItem& item) = 0;
+  virtual Status erase_outbox(int64_t id) = 0;
 };
 
 }  // namespace vigil

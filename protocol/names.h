@@ -21,6 +21,8 @@ inline constexpr char kTotpRecoveryCodes[] = "io.vigil.Totp.RecoveryCodes";
 inline constexpr char kSessionOpen[] = "io.vigil.Session.Open";     // module: a login session began
 inline constexpr char kDevicesList[] = "io.vigil.Devices.List";
 inline constexpr char kDevicesForget[] = "io.vigil.Devices.Forget";
+// Anyone: services check an API token (daemon/tokens.h).
+inline constexpr char kTokenCheck[] = "io.vigil.Token.Check";
 // Any active user, for a blocked colleague (never for oneself).
 inline constexpr char kRecoveryRequest[] = "io.vigil.Recovery.Request";
 
@@ -32,6 +34,10 @@ inline constexpr char kAccountUnblock[] = "io.vigil.Account.Unblock";  // recove
 inline constexpr char kRecoveryApprove[] = "io.vigil.Recovery.Approve";  // complete an --approval unblock
 inline constexpr char kRecoveryList[] = "io.vigil.Recovery.List";      // requests and approvals
 inline constexpr char kAdminAudit[] = "io.vigil.Admin.Audit";          // prevention report
+inline constexpr char kTokenIssue[] = "io.vigil.Token.Issue";          // shown once
+inline constexpr char kTokenList[] = "io.vigil.Token.List";
+inline constexpr char kTokenShow[] = "io.vigil.Token.Show";
+inline constexpr char kTokenRevoke[] = "io.vigil.Token.Revoke";
 
 // Errors.
 inline constexpr char kErrInvalidRequest[] = "io.vigil.Error.InvalidRequest";

@@ -77,10 +77,31 @@ class FlakyStore final : public Store {
   Status add_history(const HistoryRecord& h) override { return inner_->add_history(h); }
   Result<std::vector<HistoryRecord>> unreported_history() override { return inner_->unreported_history(); }
   Status mark_history_reported(int64_t id) override { return inner_->mark_history_reported(id); }
+  Result<std::vector<tokens::Token>> list_tokens() override { return inner_->list_tokens(); }
+  Status put_token(const tokens::Token& t) override { return inner_->put_token(t); }
+  Result<std::vector<FreezeRecord>> list_freezes() override { return inner_->list_freezes(); }
+  Status put_freeze(const FreezeRecord& f) override { return inner_->put_freeze(f); }
+  Status erase_freeze(int64_t uid) override { return inner_->erase_freeze(uid); }
+  Status add_outbox(const OutboxItem& i) override { return inner_->add_outbox(i); }
+  Result<std::vector<OutboxItem>> list_outbox() override { return inner_->list_outbox(); }
+  Status update_outbox(const OutboxItem& i) override { return inner_->update_outbox(i); }
+  Status erase_outbox(int64_t id) override { return inner_->erase_outbox(id); }
 
  private:
   std::unique_ptr<Store> inner_;
 };
+
+// A root caller's report for alice.
+ReportRequest alice_report(std::string nonce, Outcome o) {
+  ReportRequest r;
+  r.key = "uid:1001";
+  r.uid = 1001;
+  r.name = "alice";
+  r.nonce = std::move(nonce);
+  r.outcome = o;
+  r.root_caller = true;
+  return r;
+}
 
 class EngineTest : public ::testing::Test {
  protected:
@@ -101,7 +122,7 @@ class EngineTest : public ::testing::Test {
 
   ReportResult report_sync(Engine& e, Outcome o, std::string nonce = "") {
     std::promise<ReportResult> p;
-    ReportRequest r{"uid:1001", 1001, "alice", std::move(nonce), o, true, false, false, false, {}, {}, 0, {}, {}, {}, {}};
+    ReportRequest r = alice_report(std::move(nonce), o);
     e.report(r, [&](ReportResult res) { p.set_value(std::move(res)); });
     return p.get_future().get();
   }
@@ -119,7 +140,7 @@ TEST_F(EngineTest, AllFailuresInParallelLockAfterExactlyDeny) {
   std::vector<std::thread> threads;
   for (int i = 0; i < kN; ++i)
     threads.emplace_back([&, i] {
-      ReportRequest r{"uid:1001", 1001, "alice", "n" + std::to_string(i), Outcome::kFailure, true, false, false, false, {}, {}, 0, {}, {}, {}, {}};
+      ReportRequest r = alice_report("n" + std::to_string(i), Outcome::kFailure);
       e.report(r, [&, i](ReportResult res) { proms[i].set_value(std::move(res)); });
     });
   for (auto& t : threads) t.join();
@@ -226,7 +247,7 @@ TEST_F(EngineTest, AnUnblockThatCannotCommitLeavesTheBlock) {
   FlakyStore* f = flaky.get();
   Engine e(std::move(flaky), clock_, cfg_);
   e.start();
-  auto b = wait_for<BlockResult>([&](auto done) { e.block(1001, "alice", "test", "root", done); });
+  auto b = wait_for<BlockResult>([&](auto done) { e.block(1001, "alice", "test", "root", false, done); });
   ASSERT_TRUE(b.status.ok() && b.changed);
   f->fail_commits = true;
   RecoverRequest req;
@@ -252,7 +273,7 @@ TEST_F(EngineTest, AnUnblockThatCannotCommitLeavesTheBlock) {
 TEST_F(EngineTest, RecoverRefusesSelfAndRecordsHistoryWithTheUnblock) {
   Engine e(open_store(), clock_, cfg_);
   e.start();
-  wait_for<BlockResult>([&](auto done) { e.block(1001, "alice", "test", "root", done); });
+  wait_for<BlockResult>([&](auto done) { e.block(1001, "alice", "test", "root", false, done); });
   RecoverRequest self;
   self.uid = 1001;
   self.name = "alice";

@@ -48,7 +48,7 @@ TEST_P(Policy, Scenario) {
   const TimePoint t0 = from_epoch(1'700'000'000);
   int i = 0;
   for (const auto& step : GetParam().steps) {
-    Attempt a{step.outcome, step.who != kUser, step.who == kExempt, t0 + seconds(step.at)};
+    Attempt a{step.outcome, step.who != kUser, step.who == kExempt, t0 + seconds(step.at), {}};
     Decision d = decide(s, a, cfg);
     EXPECT_EQ(d.allow, step.allow) << "step " << i;
     EXPECT_EQ(s.locked_at(a.now), step.locked) << "step " << i;
@@ -108,8 +108,8 @@ TEST(Policy, RefusedTallyAndDecisionFlags) {
   auto cfg = test_config();
   LockState s;
   TimePoint t = from_epoch(1000);
-  for (int i = 0; i < 3; ++i) decide(s, {kFail, true, false, t}, cfg);
-  Decision d = decide(s, {kOk, true, false, t}, cfg);
+  for (int i = 0; i < 3; ++i) decide(s, {kFail, true, false, t, {}}, cfg);
+  Decision d = decide(s, {kOk, true, false, t, {}}, cfg);
   EXPECT_TRUE(d.refused_locked);
   EXPECT_FALSE(d.counted);
   EXPECT_FALSE(d.must_commit);
@@ -120,9 +120,9 @@ TEST(Policy, LockedNowReportsDuration) {
   auto cfg = test_config();
   LockState s;
   TimePoint t = from_epoch(1000);
-  decide(s, {kFail, true, false, t}, cfg);
-  decide(s, {kFail, true, false, t}, cfg);
-  Decision d = decide(s, {kFail, true, false, t}, cfg);
+  decide(s, {kFail, true, false, t, {}}, cfg);
+  decide(s, {kFail, true, false, t, {}}, cfg);
+  Decision d = decide(s, {kFail, true, false, t, {}}, cfg);
   EXPECT_TRUE(d.locked_now);
   EXPECT_EQ(d.lock_for, seconds(100));
   EXPECT_EQ(s.locked_until, t + seconds(100));
@@ -145,7 +145,7 @@ TEST(Policy, DoublingIsForgottenAfterQuietPeriod) {
   auto cfg = test_config();
   LockState s;
   TimePoint t = from_epoch(1000);
-  for (int i = 0; i < 3; ++i) decide(s, {kFail, true, false, t}, cfg);
+  for (int i = 0; i < 3; ++i) decide(s, {kFail, true, false, t, {}}, cfg);
   ASSERT_EQ(s.lock_count, 1);
   expire(s, cfg, t + seconds(349));
   EXPECT_EQ(s.lock_count, 1);
@@ -158,10 +158,10 @@ TEST(Policy, ResetClearsEverything) {
   auto cfg = test_config();
   LockState s;
   TimePoint t = from_epoch(1000);
-  for (int i = 0; i < 4; ++i) decide(s, {kFail, true, false, t}, cfg);
+  for (int i = 0; i < 4; ++i) decide(s, {kFail, true, false, t, {}}, cfg);
   reset(s);
   EXPECT_TRUE(is_idle(s, t));
-  EXPECT_TRUE(decide(s, {kOk, true, false, t}, cfg).allow);
+  EXPECT_TRUE(decide(s, {kOk, true, false, t, {}}, cfg).allow);
 }
 
 }  // namespace

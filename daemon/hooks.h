@@ -1,0 +1,50 @@
+// The revoke hooks: executables in [tokens] revoke_hooks_dir, run once for
+// each revoked token from the persistent outbox (Engine::outbox_*).
+//
+// Contract:
+//  * Runs on its own thread, never on the I/O or engine thread.
+//  * Each hook gets the outbox item's JSON on stdin (accessor, owner, name,
+//    scopes, reason; never the token), the environment PATH only, and is
+//    killed after [tokens] hook_timeout. Exit 0 is success.
+//  * A hook that succeeded for an item is not run for it again. An item with
+//    a failed hook is retried with a doubling back-off (1 s, 2 s, 4 s, ...,
+//    at most 1 h); its progress is committed, so a restart loses nothing.
+//  * Under systemd (INVOCATION_ID set) each run is a transient unit of its
+//    own (systemd-run --wait --pipe), outside the daemon's sandbox.
+//  * Hooks are regular executable files whose names do not start with '.',
+//    run in name order. With no hook at all, an item is done.
+#pragma once
+
+#include <condition_variable>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "daemon/config.h"
+#include "daemon/engine.h"
+
+namespace vigil {
+
+class HookRunner {
+ public:
+  HookRunner(Engine& engine, const TokensConfig& config) : engine_(engine), config_(config) {}
+  ~HookRunner() { stop(); }
+  void set_config(const TokensConfig& config);
+  void start();
+  void stop();
+  void poke();  // revocations were queued
+
+ private:
+  void run();
+  bool run_item(OutboxItem& item, const TokensConfig& cfg);  // true: every hook succeeded
+
+  Engine& engine_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  TokensConfig config_;
+  bool poked_ = true;
+  bool stopping_ = false;
+  std::thread thread_;
+};
+
+}  // namespace vigil

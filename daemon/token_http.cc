@@ -1,0 +1,182 @@
+#include "daemon/token_http.h"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http.hpp>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstring>
+
+#include "daemon/log.h"
+#include "daemon/tokens.h"
+
+namespace vigil {
+namespace asio = boost::asio;
+namespace http = boost::beast::http;
+using asio::local::stream_protocol;
+
+namespace {
+constexpr auto use_nothrow = asio::as_tuple(asio::use_awaitable);
+constexpr int kRootConnections = 1024;
+
+http::response<http::string_body> reply(unsigned version, http::status status, bool keep_alive) {
+  http::response<http::string_body> res{status, version};
+  res.set(http::field::server, "vigild");
+  res.set(http::field::cache_control, "no-store");
+  res.keep_alive(keep_alive);
+  res.content_length(0);
+  return res;
+}
+
+// "Bearer TOKEN" -> TOKEN; empty when the header is anything else.
+std::string bearer(std::string_view h) {
+  constexpr std::string_view kScheme = "Bearer ";
+  if (h.size() <= kScheme.size() || h.size() > 512) return {};
+  for (std::size_t i = 0; i < kScheme.size(); ++i)
+    if (std::tolower(static_cast<unsigned char>(h[i])) != std::tolower(static_cast<unsigned char>(kScheme[i])))
+      return {};
+  h.remove_prefix(kScheme.size());
+  while (!h.empty() && h.front() == ' ') h.remove_prefix(1);
+  while (!h.empty() && h.back() == ' ') h.remove_suffix(1);
+  return std::string(h);
+}
+}  // namespace
+
+Status TokenHttpServer::listen_path(const std::string& path, gid_t group) {
+  struct stat st {};
+  if (::lstat(path.c_str(), &st) == 0) {
+    if (!S_ISSOCK(st.st_mode)) return Error{"socket", path + " exists and is not a socket"};
+    ::unlink(path.c_str());
+  }
+  auto acc = std::make_unique<Acceptor>(io_);
+  boost::system::error_code ec;
+  acc->open(stream_protocol(), ec);
+  if (!ec) {
+    mode_t old = ::umask(0177);
+    acc->bind(stream_protocol::endpoint(path), ec);
+    ::umask(old);
+  }
+  if (!ec) acc->listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) return Error{"socket", "cannot listen on " + path + ": " + ec.message()};
+  if (::chown(path.c_str(), static_cast<uid_t>(-1), group) != 0 || ::chmod(path.c_str(), 0660) != 0)
+    return Error{"socket", "cannot set the owner or mode of " + path + ": " + std::strerror(errno)};
+  owned_path_ = path;
+  acceptor_ = std::move(acc);
+  return Ok{};
+}
+
+Status TokenHttpServer::listen_fd(int fd) {
+  auto acc = std::make_unique<Acceptor>(io_);
+  boost::system::error_code ec;
+  acc->assign(stream_protocol(), fd, ec);
+  if (ec) return Error{"socket", "cannot adopt socket fd " + std::to_string(fd) + ": " + ec.message()};
+  acceptor_ = std::move(acc);
+  return Ok{};
+}
+
+void TokenHttpServer::start() {
+  if (acceptor_) asio::co_spawn(io_, accept_loop(), asio::detached);
+}
+
+void TokenHttpServer::stop() {
+  if (acceptor_) {
+    boost::system::error_code ec;
+    acceptor_->close(ec);
+  }
+  if (!owned_path_.empty()) ::unlink(owned_path_.c_str());
+  owned_path_.clear();
+}
+
+asio::awaitable<void> TokenHttpServer::accept_loop() {
+  for (;;) {
+    auto [ec, sock] = co_await acceptor_->async_accept(use_nothrow);
+    if (ec == asio::error::operation_aborted || !acceptor_->is_open()) co_return;
+    if (ec) {
+      asio::steady_timer t(io_, std::chrono::milliseconds(50));
+      co_await t.async_wait(use_nothrow);
+      continue;
+    }
+    ucred cred{};
+    socklen_t len = sizeof(cred);
+    if (::getsockopt(sock.native_handle(), SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0) continue;
+    // nginx workers share one uid: their budget is root's, not a user's.
+    const int limit = kRootConnections;
+    if ((*per_uid_)[cred.uid] >= limit) continue;
+    asio::co_spawn(io_, session(std::move(sock), cred.uid), asio::detached);
+  }
+}
+
+asio::awaitable<void> TokenHttpServer::session(stream_protocol::socket raw, uid_t uid) {
+  ++(*per_uid_)[uid];
+  struct Release {
+    std::shared_ptr<std::map<uid_t, int>> m;
+    uid_t uid;
+    ~Release() {
+      if (--(*m)[uid] <= 0) m->erase(uid);
+    }
+  } release{per_uid_, uid};
+  auto conn = std::make_shared<stream_protocol::socket>(std::move(raw));
+  auto timer = std::make_shared<asio::steady_timer>(io_);
+  boost::beast::flat_buffer buffer(8192);
+  for (;;) {
+    timer->expires_after(services_.config->daemon.request_timeout);
+    timer->async_wait([weak = std::weak_ptr(conn)](boost::system::error_code ec) {
+      if (ec) return;
+      if (auto c = weak.lock()) {
+        boost::system::error_code ignored;
+        c->close(ignored);
+      }
+    });
+    http::request_parser<http::empty_body> parser;
+    parser.header_limit(8192);
+    parser.body_limit(0);
+    auto [ec, n] = co_await http::async_read(*conn, buffer, parser, use_nothrow);
+    timer->cancel();
+    if (ec) {
+      if (ec != http::error::end_of_stream && conn->is_open() && ec != asio::error::eof &&
+          ec != asio::error::operation_aborted) {
+        auto res = reply(11, http::status::bad_request, false);
+        co_await http::async_write(*conn, res, use_nothrow);
+      }
+      break;
+    }
+    auto& req = parser.get();
+    const bool keep = req.keep_alive();
+    http::response<http::string_body> res = reply(req.version(), http::status::not_found, keep);
+    std::string_view target(req.target().data(), req.target().size());
+    constexpr std::string_view kAuth = "/auth/";
+    if (req.method() != http::verb::get && req.method() != http::verb::head) {
+      res.result(http::status::method_not_allowed);
+    } else if (target.substr(0, kAuth.size()) == kAuth && tokens::valid_scope(target.substr(kAuth.size()))) {
+      std::string scope(target.substr(kAuth.size()));
+      auto auth = req.find(http::field::authorization);
+      std::string token = auth == req.end() ? std::string() : bearer({auth->value().data(), auth->value().size()});
+      auto check = check_token(services_, std::move(token), scope);
+      TokenCheckResult r = co_await std::move(check);
+      res.result(static_cast<http::status>(tokens::http_status(r.verdict)));
+      res.set("X-Vigil-Verdict", tokens::verdict_name(r.verdict));
+      if (r.verdict == tokens::Verdict::kValid) {
+        std::string scopes;
+        for (const auto& s : r.scopes) scopes += (scopes.empty() ? "" : " ") + s;
+        res.set("X-Vigil-Owner", r.owner);
+        res.set("X-Vigil-Scopes", scopes);
+      } else if (r.verdict == tokens::Verdict::kUnknown || r.verdict == tokens::Verdict::kExpired) {
+        res.set(http::field::www_authenticate, "Bearer");
+      }
+    }
+    // The request's headers held the token: wipe the copy in the fields.
+    if (auto a = req.find(http::field::authorization); a != req.end())
+      explicit_bzero(const_cast<char*>(a->value().data()), a->value().size());
+    auto [wec, wn] = co_await http::async_write(*conn, res, use_nothrow);
+    if (wec || !keep) break;
+  }
+  boost::system::error_code ignored;
+  conn->close(ignored);
+}
+
+}  // namespace vigil
