@@ -457,8 +457,8 @@ boost::asio::awaitable<Reply> handle_token_issue(Services& sv, const Actor& acto
   req.ttl = sv.config->tokens.default_ttl;
   if (p.contains("ttl")) {
     auto d = parse_duration(param(p, "ttl", 32));
-    if (!d || d->count() < 60 || *d > std::chrono::hours(24 * 3660))
-      co_return invalid("\"ttl\" must be a duration between 1m and 3660d, such as \"30d\"");
+    if (!d || d->count() < 1 || *d > std::chrono::hours(24 * 3660))
+      co_return invalid("\"ttl\" must be a duration between 1s and 3660d, such as \"30d\"");
     req.ttl = *d;
   }
   auto start = [&](auto deliver) { sv.engine->token_issue(std::move(req), std::move(deliver)); };

@@ -182,7 +182,7 @@ class Env:
                 f.write("%s:x:%d:%d:%s:/nonexistent:/bin/sh\n" % (name, uid, uid, name))
         with open(self.group, "w") as f:
             f.write("root:x:0:\nalice:x:1001:\nbob:x:1002:\ncarol:x:1003:\ndave:x:1004:\n"
-                    "%s:x:%d:\n" % ADMIN_SOCKET_GROUP)
+                    "www-data:x:33:\n%s:x:%d:\n" % ADMIN_SOCKET_GROUP)
         with open(self.passdb, "w") as f:
             for name, (_, pw) in USERS.items():
                 f.write("%s:%s:*\n" % (name, pw))

@@ -1,4 +1,5 @@
 #include <gtest/gtest.h>
+#include <sodium.h>
 
 #include <atomic>
 #include <filesystem>
@@ -292,6 +293,48 @@ TEST_F(EngineTest, RecoverRefusesSelfAndRecordsHistoryWithTheUnblock) {
   ASSERT_TRUE(h.ok());
   ASSERT_EQ(h->size(), 1u);
   EXPECT_EQ((*h)[0].reason, "why");
+  e.stop();
+}
+
+}  // namespace
+}  // namespace vigil
+
+namespace vigil {
+namespace {
+
+TEST_F(EngineTest, AnAdminBlockRevokesAndFreezesInItsOwnTransaction) {
+  ASSERT_GE(sodium_init(), 0);
+  std::string secret;
+  {
+    Engine e(open_store(), clock_, cfg_);
+    e.start();
+    TokenIssueRequest req;
+    req.owner_uid = 1002;
+    req.owner = "bob";
+    req.name = "cron";
+    req.scopes = {"api"};
+    req.by_uid = 0;
+    req.by = "root";
+    auto issued = wait_for<TokenIssueResult>([&](auto done) { e.token_issue(req, done); });
+    ASSERT_TRUE(issued.status.ok());
+    secret = issued.secret;
+    auto b = wait_for<BlockResult>([&](auto done) { e.block(1002, "bob", "test", "root", true, done); });
+    ASSERT_TRUE(b.status.ok());
+    // No other batch after the block's: what is on disk is what it committed.
+    auto store = open_store();
+    auto toks = store->list_tokens();
+    ASSERT_TRUE(toks.ok());
+    ASSERT_EQ(toks->size(), 1u);
+    EXPECT_EQ((*toks)[0].state, tokens::State::kRevoked);
+    EXPECT_EQ(store->list_freezes()->size(), 1u);
+    EXPECT_EQ(store->list_outbox()->size(), 1u) << "the revoke hooks' outbox item";
+    e.stop();
+  }
+  // A new engine (a restart) answers from the stored state.
+  Engine e(open_store(), clock_, cfg_);
+  e.start();
+  auto c = wait_for<TokenCheckResult>([&](auto done) { e.token_check(tokens::hash_token(secret), "api", done); });
+  EXPECT_EQ(c.verdict, tokens::Verdict::kFrozen);
   e.stop();
 }
 
