@@ -88,7 +88,20 @@ CommandResult run_command(const std::vector<std::string>& argv, const std::strin
   ::fcntl(wfd, F_SETFL, O_NONBLOCK);
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   bool out_open = true;
+  int status = 0;
+  bool reaped = false;
   while (out_open) {
+    // A child that exited while something it started keeps the pipe open is
+    // done: stop at its exit, not at the pipe's end.
+    if (::waitpid(pid, &status, WNOHANG) == pid) {
+      reaped = true;
+      char buf[1024];
+      ::fcntl(out[0], F_SETFL, O_NONBLOCK);
+      ssize_t got;
+      while (r.output.size() < kMaxOutput && (got = ::read(out[0], buf, sizeof buf)) > 0)
+        r.output.append(buf, std::min<std::size_t>(static_cast<std::size_t>(got), kMaxOutput - r.output.size()));
+      break;
+    }
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
     if (left.count() <= 0) {
       r.timed_out = true;
@@ -115,8 +128,7 @@ CommandResult run_command(const std::vector<std::string>& argv, const std::strin
   }
   if (wfd >= 0) ::close(wfd);
   ::close(out[0]);
-  int status = 0;
-  for (;;) {
+  for (; !reaped;) {
     pid_t w = ::waitpid(pid, &status, WNOHANG);
     if (w == pid) break;
     if (w < 0 && errno != EINTR) break;
@@ -129,9 +141,8 @@ CommandResult run_command(const std::vector<std::string>& argv, const std::strin
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
-  if (r.timed_out) {
-    ::kill(-pid, SIGKILL);
-  }
+  // What it left behind in its process group goes too.
+  ::kill(-pid, SIGKILL);
   r.exit_status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + (WIFSIGNALED(status) ? WTERMSIG(status) : 0);
   while (!r.output.empty() && (r.output.back() == '\n' || r.output.back() == ' ')) r.output.pop_back();
   return r;

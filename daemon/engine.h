@@ -366,7 +366,15 @@ class Engine {
   void tokens_on_block(Txn& t, int64_t uid, const std::string& name, bool admin,
                        const std::string& reason);
   // Recovery: lifts the account's freeze and restores its suspended tokens.
-  void tokens_on_recover(Txn& t, int64_t uid, const std::string& name);
+  // Returns what to put back if the recovery's commit fails.
+  struct TokenUndo {
+    std::vector<std::string> restored;  // accessors made active again
+    std::optional<FreezeRecord> freeze;  // the freeze lifted
+  };
+  TokenUndo tokens_on_recover(Txn& t, int64_t uid, const std::string& name);
+  // A recovery that did not commit: memory and the retried writes go back
+  // to the stricter state.
+  void undo_tokens_recover(const TokenUndo& undo);
   void revoke_token(Txn& t, tokens::Token& tok, const std::string& reason);
   void write_token(const tokens::Token& tok);
   void load_tokens();

@@ -193,7 +193,7 @@ void Engine::recover(RecoverRequest req, std::function<void(RecoverResult)> done
     for (auto& d : forget)
       ops_.push_back([uid, d](Store& s) { return s.erase_device(uid, d); });
     ops_.push_back([uid](Store& s) { return s.erase_recovery_for(uid); });
-    tokens_on_recover(t, uid, req.name);
+    TokenUndo token_undo = tokens_on_recover(t, uid, req.name);
     if (req.history) {
       HistoryRecord h = *req.history;
       ops_.push_back([h](Store& s) { return s.add_history(h); });
@@ -221,7 +221,7 @@ void Engine::recover(RecoverRequest req, std::function<void(RecoverResult)> done
     std::string by = req.by;
     if (!approval_by.empty()) by = approval_by + ", approved by " + req.by;
     t.after_commit.push_back([this, acct, old_block, old_state, by, reason = req.reason,
-                              id = req.approval_id, old_reason, done = std::move(done),
+                              id = req.approval_id, old_reason, token_undo, done = std::move(done),
                               r = std::move(r)](const Status& st) mutable {
       r.status = st;
       if (!st) {
@@ -230,6 +230,7 @@ void Engine::recover(RecoverRequest req, std::function<void(RecoverResult)> done
           acct->block = old_block;
           acct->record.state = old_state;
         }
+        undo_tokens_recover(token_undo);
         r.changed = false;
         return done(std::move(r));
       }

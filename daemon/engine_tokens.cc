@@ -38,6 +38,10 @@ std::string hook_payload(const tokens::Token& t, const std::string& reason, Time
 }  // namespace
 
 void Engine::load_tokens() {
+  tokens_.clear();
+  token_by_hash_.clear();
+  freezes_.clear();
+  tokens_status_ = Ok{};
   auto list = store_->list_tokens();
   auto freezes = store_->list_freezes();
   if (!list || !freezes) {
@@ -77,6 +81,7 @@ void Engine::revoke_token(Txn& t, tokens::Token& tok, const std::string& reason)
 void Engine::tokens_on_block(Txn& t, int64_t uid, const std::string& name, bool admin,
                              const std::string& reason) {
   t.full_sync = true;
+  if (!tokens_status_) load_tokens();  // once more: a block must reach the tokens
   if (admin) {
     for (auto& [acc, tok] : tokens_)
       if ((tok.owner_uid == uid || tok.created_by_uid == uid) && tok.state != tokens::State::kRevoked)
@@ -92,6 +97,11 @@ void Engine::tokens_on_block(Txn& t, int64_t uid, const std::string& name, bool 
     return;
   }
   for (auto& [acc, tok] : tokens_) {
+    // Tokens this account issued while it was an administrator go for good.
+    if (tok.created_by_uid == uid && tok.owner_uid != uid && tok.state != tokens::State::kRevoked) {
+      revoke_token(t, tok, "its issuer " + name + " was blocked: " + reason);
+      continue;
+    }
     if (tok.owner_uid != uid || tok.state != tokens::State::kActive) continue;
     tok.state = tokens::State::kSuspended;
     tok.state_reason = "owner blocked";
@@ -103,18 +113,22 @@ void Engine::tokens_on_block(Txn& t, int64_t uid, const std::string& name, bool 
   }
 }
 
-void Engine::tokens_on_recover(Txn& t, int64_t uid, const std::string& name) {
+Engine::TokenUndo Engine::tokens_on_recover(Txn& t, int64_t uid, const std::string& name) {
+  TokenUndo undo;
   for (auto& [acc, tok] : tokens_) {
     if (tok.owner_uid != uid || tok.state != tokens::State::kSuspended) continue;
     tok.state = tokens::State::kActive;
     tok.state_reason.clear();
     tok.state_changed = t.now;
     write_token(tok);
+    undo.restored.push_back(acc);
     log::event(log::Priority::kNotice, log::kMsgTokenRestored,
                "restored API token " + tok.accessor + " (" + tok.name + ") of " + name,
                {{"VIGIL_TOKEN", tok.accessor}, {"VIGIL_USER", name}});
   }
-  if (freezes_.erase(uid)) {
+  if (auto it = freezes_.find(uid); it != freezes_.end()) {
+    undo.freeze = it->second;
+    freezes_.erase(it);
     ops_.push_back([uid](Store& s) { return s.erase_freeze(uid); });
     log::event(log::Priority::kNotice, log::kMsgApiUnfrozen,
                freezes_.empty() ? "token API unfrozen: administrator " + name + " was recovered"
@@ -122,6 +136,24 @@ void Engine::tokens_on_recover(Txn& t, int64_t uid, const std::string& name) {
                                       std::to_string(freezes_.size()) + " other blocked administrator(s)",
                {{"VIGIL_USER", name}});
   }
+  return undo;
+}
+
+void Engine::undo_tokens_recover(const TokenUndo& undo) {
+  // Queued after the relaxing writes that are retried, so the stricter ones win.
+  for (const auto& acc : undo.restored) {
+    auto it = tokens_.find(acc);
+    if (it == tokens_.end() || it->second.state != tokens::State::kActive) continue;
+    it->second.state = tokens::State::kSuspended;
+    it->second.state_reason = "owner blocked";
+    write_token(it->second);
+  }
+  if (undo.freeze) {
+    freezes_[undo.freeze->uid] = *undo.freeze;
+    FreezeRecord f = *undo.freeze;
+    ops_.push_back([f](Store& s) { return s.put_freeze(f); });
+  }
+  log::warning("the recovery did not commit: the token API's freeze and suspensions stay");
 }
 
 void Engine::token_issue(TokenIssueRequest req, std::function<void(TokenIssueResult)> done) {

@@ -5,6 +5,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <cstdlib>
 #include <future>
 #include <vector>
@@ -15,21 +17,25 @@
 namespace vigil {
 namespace {
 
-std::vector<std::string> hooks_in(const std::string& dir) {
-  std::vector<std::string> out;
+// The hooks in dir, in name order; false when the directory cannot be read.
+bool hooks_in(const std::string& dir, std::vector<std::string>* out) {
   DIR* d = ::opendir(dir.c_str());
-  if (!d) return out;
+  if (!d) return errno == ENOENT;
   while (dirent* e = ::readdir(d)) {
     std::string name = e->d_name;
     if (name.empty() || name[0] == '.') continue;
     std::string path = dir + "/" + name;
     struct stat st {};
     if (::stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode) || ::access(path.c_str(), X_OK) != 0) continue;
-    out.push_back(name);
+    if ((st.st_uid != 0 && st.st_uid != ::geteuid()) || (st.st_mode & (S_IWGRP | S_IWOTH))) {
+      log::warning("revoke hook " + path + " skipped: it must be owned by root and not writable by group or others");
+      continue;
+    }
+    out->push_back(name);
   }
   ::closedir(d);
-  std::sort(out.begin(), out.end());
-  return out;
+  std::sort(out->begin(), out->end());
+  return true;
 }
 
 bool has_line(const std::string& lines, const std::string& name) {
@@ -69,14 +75,26 @@ void HookRunner::poke() {
   cv_.notify_all();
 }
 
-bool HookRunner::run_item(OutboxItem& item, const TokensConfig& cfg) {
+void HookRunner::save(const OutboxItem& item, bool finished) {
+  std::promise<Status> done;
+  engine_.outbox_result(item, finished, [&done](Status st) { done.set_value(st); });
+  done.get_future().get();
+}
+
+HookRunner::Outcome HookRunner::run_item(OutboxItem& item, const TokensConfig& cfg) {
+  std::vector<std::string> hooks;
+  if (!hooks_in(cfg.revoke_hooks_dir, &hooks)) {
+    log::event(log::Priority::kWarning, log::kMsgHookFailed,
+               "cannot read [tokens] revoke_hooks_dir " + cfg.revoke_hooks_dir + ": " + std::strerror(errno));
+    return Outcome::kFailed;
+  }
   bool all = true;
   const bool under_systemd = std::getenv("INVOCATION_ID") != nullptr;
-  for (const auto& name : hooks_in(cfg.revoke_hooks_dir)) {
+  for (const auto& name : hooks) {
     if (has_line(item.done_hooks, name)) continue;
     {
       std::lock_guard lock(mu_);
-      if (stopping_) return false;
+      if (stopping_) return Outcome::kStopped;
     }
     std::string path = cfg.revoke_hooks_dir + "/" + name;
     std::vector<std::string> argv = {path};
@@ -86,6 +104,7 @@ bool HookRunner::run_item(OutboxItem& item, const TokensConfig& cfg) {
     auto r = run_command(argv, item.payload + "\n", std::chrono::duration_cast<std::chrono::milliseconds>(cfg.hook_timeout));
     if (r.ok()) {
       item.done_hooks += name + "\n";
+      save(item, false);  // this hook's success, at once
       continue;
     }
     all = false;
@@ -97,7 +116,7 @@ bool HookRunner::run_item(OutboxItem& item, const TokensConfig& cfg) {
                    (r.output.empty() ? "" : ": " + r.output),
                {{"VIGIL_HOOK", name}});
   }
-  return all;
+  return all ? Outcome::kDone : Outcome::kFailed;
 }
 
 void HookRunner::run() {
@@ -115,21 +134,20 @@ void HookRunner::run() {
     auto due = p.get_future().get();
     if (!due) continue;
     for (auto& item : *due) {
-      bool finished = false;
+      Outcome o = Outcome::kFailed;
       try {
-        finished = run_item(item, cfg);
+        o = run_item(item, cfg);
       } catch (const std::exception& e) {
         log::error(std::string("revoke hooks: ") + e.what());
       }
-      if (!finished) {
+      if (o == Outcome::kStopped) return;  // not an attempt: picked up at the next start
+      if (o == Outcome::kFailed) {
         ++item.attempts;
         const int shift = std::min(item.attempts - 1, 12);
         auto delay = std::min<std::chrono::seconds>(std::chrono::seconds(1LL << shift), std::chrono::hours(1));
         item.next_at = SystemClock().now() + delay;
       }
-      std::promise<Status> done;
-      engine_.outbox_result(item, finished, [&done](Status st) { done.set_value(st); });
-      done.get_future().get();
+      save(item, o == Outcome::kDone);
     }
   }
 }

@@ -12,7 +12,13 @@
 //  * Under systemd (INVOCATION_ID set) each run is a transient unit of its
 //    own (systemd-run --wait --pipe), outside the daemon's sandbox.
 //  * Hooks are regular executable files whose names do not start with '.',
-//    run in name order. With no hook at all, an item is done.
+//    owned by root (or the daemon's uid) and not writable by group or
+//    others, run in name order; others are skipped with a warning. With no
+//    hook at all (or no directory), an item is done. A directory that cannot
+//    be read fails the item, which is retried.
+//  * Each hook's success is committed at once: delivery is at least once
+//    per hook (a crash between a hook's exit and that commit runs it again),
+//    so hooks should be idempotent.
 #pragma once
 
 #include <condition_variable>
@@ -36,7 +42,9 @@ class HookRunner {
 
  private:
   void run();
-  bool run_item(OutboxItem& item, const TokensConfig& cfg);  // true: every hook succeeded
+  enum class Outcome { kDone, kFailed, kStopped };
+  Outcome run_item(OutboxItem& item, const TokensConfig& cfg);
+  void save(const OutboxItem& item, bool finished);
 
   Engine& engine_;
   std::mutex mu_;

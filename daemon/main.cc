@@ -191,6 +191,8 @@ int main(int argc, char** argv) {
   engine.on_blocked([&end_sessions](int64_t uid, std::string name) {
     if (end_sessions) end_sessions_async(uid, std::move(name));
   });
+  HookRunner hooks(engine, cfg->tokens);
+  engine.on_outbox([&hooks] { hooks.poke(); });  // before start(): read by the engine thread
   engine.start();
 
   asio::io_context io(1);
@@ -260,8 +262,6 @@ int main(int argc, char** argv) {
   }
   server.start();
   http_server.start();
-  HookRunner hooks(engine, cfg->tokens);
-  engine.on_outbox([&hooks] { hooks.poke(); });
   hooks.start();
 
   // STATUS= line, refreshed periodically.

@@ -159,6 +159,11 @@ asio::awaitable<void> Server::session(stream_protocol::socket raw, Peer peer) {
     }
     explicit_bzero(frame.data(), frame.size());
     auto out = proto::encode(reply);
+    // A reply may carry a new token: no copy of it outlives the encoding.
+    if (auto t = reply.params.find("token"); t != reply.params.end() && t->value().is_string()) {
+      auto& js = t->value().as_string();
+      explicit_bzero(js.data(), js.size());
+    }
     if (!out) out = proto::encode(proto::Reply::failure(proto::kErrInternal, "reply too large"));
     if (!sock.is_open()) break;
     arm();

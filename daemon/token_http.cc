@@ -123,7 +123,9 @@ asio::awaitable<void> TokenHttpServer::session(stream_protocol::socket raw, uid_
   auto conn = std::make_shared<stream_protocol::socket>(std::move(raw));
   auto timer = std::make_shared<asio::steady_timer>(io_);
   boost::beast::flat_buffer buffer(8192);
-  for (;;) {
+  // One deadline per request, from its first byte to the end of its answer:
+  // a client that sends slowly or never reads is closed.
+  auto arm = [&] {
     timer->expires_after(services_.config->daemon.request_timeout);
     timer->async_wait([weak = std::weak_ptr(conn)](boost::system::error_code ec) {
       if (ec) return;
@@ -132,11 +134,13 @@ asio::awaitable<void> TokenHttpServer::session(stream_protocol::socket raw, uid_
         c->close(ignored);
       }
     });
+  };
+  for (;;) {
+    arm();
     http::request_parser<http::empty_body> parser;
     parser.header_limit(8192);
     parser.body_limit(0);
     auto [ec, n] = co_await http::async_read(*conn, buffer, parser, use_nothrow);
-    timer->cancel();
     if (ec) {
       if (ec != http::error::end_of_stream && conn->is_open() && ec != asio::error::eof &&
           ec != asio::error::operation_aborted) {
@@ -172,9 +176,18 @@ asio::awaitable<void> TokenHttpServer::session(stream_protocol::socket raw, uid_
     // The request's headers held the token: wipe the copy in the fields.
     if (auto a = req.find(http::field::authorization); a != req.end())
       explicit_bzero(const_cast<char*>(a->value().data()), a->value().size());
+    // The read buffer held the request line and headers: zero it when it
+    // holds nothing more (no pipelined request waiting).
+    if (buffer.size() == 0) {
+      buffer.clear();
+      auto all = buffer.prepare(buffer.capacity());
+      explicit_bzero(all.data(), all.size());
+    }
     auto [wec, wn] = co_await http::async_write(*conn, res, use_nothrow);
+    timer->cancel();
     if (wec || !keep) break;
   }
+  timer->cancel();
   boost::system::error_code ignored;
   conn->close(ignored);
 }

@@ -167,6 +167,10 @@ class ThroughNginx(TokenCase):
         self.assertEqual(self.nginx.get("/reports/q3.txt", wrong)[0], 401)
         self.assertEqual(self.nginx.get("/reports/q3.txt")[0], 401)
         self.assertEqual(self.nginx.get("/reports/q3.txt", "not-a-token")[0], 401)
+        # Big headers from the client do not reach the checker (nginx would
+        # answer 500 if they did: the checker takes 8 KiB).
+        big = {"X-Junk-1": "a" * 6000, "X-Junk-2": "b" * 6000}
+        self.assertEqual(self.nginx.get("/reports/q3.txt", token, big)[0], 200)
         # The token lacks "api": a client header naming a scope changes nothing.
         self.assertEqual(self.nginx.get("/api/x", token)[0], 403)
         self.assertEqual(self.nginx.get("/api/x", token, {"X-Vigil-Scope": "reports"})[0], 403)
@@ -333,6 +337,18 @@ class Hooks(TokenCase):
         self.assertTrue(self.wait_for(received), self.env.log())
         with open(received) as f:
             self.assertEqual(json.loads(f.read())["accessor"], acc)
+
+    def test_a_hook_others_can_write_is_never_run(self):
+        ran = os.path.join(self.env.dir, "ran")
+        self.write_hook("10-open", "#!/bin/sh\ntouch %s\n" % ran)
+        os.chmod(os.path.join(self.hooks_dir, "10-open"), 0o777)
+        token, acc = self.issue("carol", "reports")
+        self.env.ctl("token", "revoke", acc, "--reason", "test", check=True)
+        deadline = time.time() + 5
+        while "10-open skipped" not in self.env.log() and time.time() < deadline:
+            time.sleep(0.1)
+        self.assertIn("must be owned by root and not writable by group or others", self.env.log())
+        self.assertFalse(os.path.exists(ran))
 
     def test_a_hanging_hook_is_killed_and_retried(self):
         flag = os.path.join(self.env.dir, "hung-once")

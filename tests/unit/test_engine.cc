@@ -248,7 +248,16 @@ TEST_F(EngineTest, AnUnblockThatCannotCommitLeavesTheBlock) {
   FlakyStore* f = flaky.get();
   Engine e(std::move(flaky), clock_, cfg_);
   e.start();
-  auto b = wait_for<BlockResult>([&](auto done) { e.block(1001, "alice", "test", "root", false, done); });
+  ASSERT_GE(sodium_init(), 0);
+  TokenIssueRequest ti;
+  ti.owner_uid = 1003;
+  ti.owner = "carol";
+  ti.name = "sync";
+  ti.scopes = {"api"};
+  auto issued = wait_for<TokenIssueResult>([&](auto done) { e.token_issue(ti, done); });
+  ASSERT_TRUE(issued.status.ok());
+  // alice is an administrator: her block freezes the token API.
+  auto b = wait_for<BlockResult>([&](auto done) { e.block(1001, "alice", "test", "root", true, done); });
   ASSERT_TRUE(b.status.ok() && b.changed);
   f->fail_commits = true;
   RecoverRequest req;
@@ -265,10 +274,14 @@ TEST_F(EngineTest, AnUnblockThatCannotCommitLeavesTheBlock) {
   ASSERT_TRUE(view.ok());
   EXPECT_TRUE(view->block.has_value());
   report_sync(e, Outcome::kFailure);  // any batch: retries the writes
+  auto c = wait_for<TokenCheckResult>([&](auto done) { e.token_check(tokens::hash_token(issued.secret), "api", done); });
+  EXPECT_EQ(c.verdict, tokens::Verdict::kFrozen);
   e.stop();
-  auto block = open_store()->load_block(1001);
+  auto store = open_store();
+  auto block = store->load_block(1001);
   ASSERT_TRUE(block.ok());
   EXPECT_TRUE(block->has_value()) << "a failed unblock must never land later";
+  EXPECT_EQ(store->list_freezes()->size(), 1u) << "nor its lifting of the freeze";
 }
 
 TEST_F(EngineTest, RecoverRefusesSelfAndRecordsHistoryWithTheUnblock) {
