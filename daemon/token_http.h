@@ -7,9 +7,9 @@
 //    403 for a revoked or suspended one, one without SCOPE, or while the API
 //    is frozen. The scope comes from the path only: no header chooses it.
 //  * Anything else is 400/404/405, which nginx turns into 500: it fails
-//    closed. Requests are capped at 8 KiB of headers and no body, and must
-//    arrive within [daemon] request_timeout; connections are capped per uid
-//    like the other sockets.
+//    closed. Requests are capped at 8 KiB of headers and no body; each must
+//    be read and answered within [daemon] request_timeout, or the connection
+//    is closed. At most 1024 connections per uid (nginx workers share one).
 //  * The token is hashed at once and never logged, echoed or stored.
 #pragma once
 
