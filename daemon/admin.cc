@@ -744,7 +744,8 @@ boost::asio::awaitable<Reply> file_recovery_request(Services& sv, const Peer& pe
     std::string rid = filed->id;
     boost::asio::post(*sv.notify, [cmd, input, rid]() noexcept {
      try {
-      auto res = run_command({"/bin/sh", "-c", cmd}, input, std::chrono::seconds(30));
+      auto res = run_command(outside_sandbox({"/bin/sh", "-c", cmd}, std::chrono::seconds(30)), input,
+                             std::chrono::seconds(30));
       if (res.ok())
         log::info("notify_command for " + rid + " done");
       else

@@ -7,6 +7,9 @@
 //    (/usr/sbin:/usr/bin:/sbin:/bin), the environment is that PATH alone,
 //    stdin carries `input`, stdout and stderr are captured (first 4 KiB).
 //  * The child is killed (SIGKILL) when it outlives `timeout`.
+//  * Under systemd, chage, notify_command and the revoke hooks run through
+//    outside_sandbox(): the daemon's hardening (read-only system, no
+//    network) would break them.
 //  * expire_password() expires the password of a local account (one listed
 //    in /etc/passwd) with `chage -d 0`, so it must be changed at the next
 //    login. Accounts from a directory (LDAP, SSSD) are left alone and
@@ -30,6 +33,12 @@ struct CommandResult {
 
 CommandResult run_command(const std::vector<std::string>& argv, const std::string& input,
                           std::chrono::milliseconds timeout);
+
+// argv, run outside the daemon's sandbox when vigild runs under systemd
+// ($INVOCATION_ID set): as a transient unit of its own (systemd-run --wait
+// --pipe), whose stdin, stdout and exit status are the command's. Otherwise
+// argv unchanged.
+std::vector<std::string> outside_sandbox(std::vector<std::string> argv, std::chrono::seconds max_time);
 
 struct ExpiryResult {
   enum class Outcome { kExpired, kNotLocal, kFailed } outcome = Outcome::kFailed;

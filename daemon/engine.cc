@@ -810,8 +810,14 @@ void Engine::session_open(uint32_t audit_session, int64_t uid, std::string devic
   });
 }
 
-void Engine::count_locked(std::function<void(Result<int64_t>)> done) {
-  submit([this, done = std::move(done)](Txn& t) { done(store_->count_locked(t.now)); });
+void Engine::counts(std::function<void(Result<Counts>)> done) {
+  submit([this, done = std::move(done)](Txn& t) {
+    auto locked = store_->count_locked(t.now);
+    if (!locked) return done(locked.error());
+    auto blocked = store_->count_blocked();
+    if (!blocked) return done(blocked.error());
+    done(Counts{*locked, *blocked, !freezes_.empty()});
+  });
 }
 
 }  // namespace vigil

@@ -320,7 +320,12 @@ class Engine {
   void forget_devices(int64_t uid, std::string name, std::string device,
                       std::function<void(Result<int64_t>)> done);
   // Counts for STATUS= lines.
-  void count_locked(std::function<void(Result<int64_t>)> done);
+  struct Counts {
+    int64_t locked = 0;
+    int64_t blocked = 0;
+    bool frozen = false;  // the token API
+  };
+  void counts(std::function<void(Result<Counts>)> done);
 
  private:
   struct Entry {

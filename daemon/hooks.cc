@@ -78,7 +78,9 @@ void HookRunner::poke() {
 void HookRunner::save(const OutboxItem& item, bool finished) {
   std::promise<Status> done;
   engine_.outbox_result(item, finished, [&done](Status st) { done.set_value(st); });
-  done.get_future().get();
+  // A failed commit keeps the item as it was: it runs again (at least once).
+  if (auto st = done.get_future().get(); !st)
+    log::warning("cannot record a revoke hook's progress: " + st.error().message);
 }
 
 HookRunner::Outcome HookRunner::run_item(OutboxItem& item, const TokensConfig& cfg) {
@@ -89,7 +91,6 @@ HookRunner::Outcome HookRunner::run_item(OutboxItem& item, const TokensConfig& c
     return Outcome::kFailed;
   }
   bool all = true;
-  const bool under_systemd = std::getenv("INVOCATION_ID") != nullptr;
   for (const auto& name : hooks) {
     if (has_line(item.done_hooks, name)) continue;
     {
@@ -97,10 +98,7 @@ HookRunner::Outcome HookRunner::run_item(OutboxItem& item, const TokensConfig& c
       if (stopping_) return Outcome::kStopped;
     }
     std::string path = cfg.revoke_hooks_dir + "/" + name;
-    std::vector<std::string> argv = {path};
-    if (under_systemd)
-      argv = {"systemd-run", "--quiet", "--wait", "--pipe", "--collect",
-              "--property=RuntimeMaxSec=" + std::to_string(cfg.hook_timeout.count()), "--", path};
+    std::vector<std::string> argv = outside_sandbox({path}, cfg.hook_timeout);
     auto r = run_command(argv, item.payload + "\n", std::chrono::duration_cast<std::chrono::milliseconds>(cfg.hook_timeout));
     if (r.ok()) {
       item.done_hooks += name + "\n";

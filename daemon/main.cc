@@ -267,9 +267,11 @@ int main(int argc, char** argv) {
   // STATUS= line, refreshed periodically.
   asio::steady_timer status_timer(io);
   std::function<void()> update_status = [&] {
-    engine.count_locked([&](Result<int64_t> n) {
+    engine.counts([&](Result<Engine::Counts> n) {
       asio::post(io, [&, n = std::move(n)] {
-        std::string line = n ? "STATUS=serving; " + std::to_string(*n) + " locked accounts"
+        std::string line = n ? "STATUS=serving; " + std::to_string(n->locked) + " locked, " +
+                                   std::to_string(n->blocked) + " blocked accounts" +
+                                   (n->frozen ? "; token API FROZEN" : "")
                              : "STATUS=serving; state store unavailable";
         sd_notify(0, line.c_str());
       });
