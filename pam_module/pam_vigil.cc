@@ -25,6 +25,7 @@
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <syslog.h>
+#include <systemd/sd-journal.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -172,6 +173,25 @@ boost::json::object login_params(pam_handle_t* pamh, const std::string& user) {
   return p;
 }
 
+// The fail mode in use is a security event: where journald runs it carries
+// a stable MESSAGE_ID (listed in vigild(8)); elsewhere it goes to syslog.
+constexpr char kMsgFailMode[] = "2dd7a5d0f4844ef8b539404e3f56adfb";
+
+void failmode_event(pam_handle_t* pamh, proto::Transport t, const std::string& why, const char* rule,
+                    bool deferred) {
+  const char* action = deferred ? "deferring to the password module" : "refusing";
+  if (::access("/run/systemd/journal/socket", W_OK) == 0 &&
+      sd_journal_send("MESSAGE=pam_vigil(%s): vigild could not decide (%s: %s); %s: %s",
+                      item(pamh, PAM_SERVICE).c_str(), proto::transport_name(t), why.c_str(), rule, action,
+                      "MESSAGE_ID=%s", kMsgFailMode, "PRIORITY=%i", LOG_ERR,
+                      "SYSLOG_IDENTIFIER=pam_vigil", "VIGIL_SERVICE=%s", item(pamh, PAM_SERVICE).c_str(),
+                      "VIGIL_TRANSPORT=%s", proto::transport_name(t), "VIGIL_FAILMODE=%s", rule,
+                      "VIGIL_OUTCOME=%s", deferred ? "deferred" : "refused", nullptr) == 0)
+    return;
+  pam_syslog(pamh, LOG_ERR, "vigild could not decide (%s: %s); %s: %s", proto::transport_name(t),
+             why.c_str(), rule, action);
+}
+
 // What to do when the daemon cannot decide. PAM_IGNORE lets the password
 // module decide alone; any other value refuses.
 int unavailable(pam_handle_t* pamh, const Options& o, proto::Transport t, const std::string& why) {
@@ -191,8 +211,7 @@ int unavailable(pam_handle_t* pamh, const Options& o, proto::Transport t, const 
   } else if (o.failmode == FailMode::kSafe) {
     rule = "failmode=safe applies only to an absent daemon";
   }
-  pam_syslog(pamh, LOG_ERR, "vigild could not decide (%s: %s); %s: %s", proto::transport_name(t),
-             why.c_str(), rule, rc == PAM_IGNORE ? "deferring to the password module" : "refusing");
+  failmode_event(pamh, t, why, rule, rc == PAM_IGNORE);
   return rc;
 }
 

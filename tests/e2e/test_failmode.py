@@ -1,11 +1,14 @@
 """What the module does when the daemon cannot decide: fail closed, within
 its deadline, and defer to the password module only when the daemon is
 absent and failmode=safe says so."""
+import json
 import os
+import shutil
+import subprocess
 import time
 import unittest
 
-from harness import (PAM_AUTH_ERR, PAM_AUTHINFO_UNAVAIL, PAM_SUCCESS,
+from harness import (PAM_AUTH_ERR, PAM_AUTHINFO_UNAVAIL, PAM_SUCCESS, PAMDRIVE, PY,
                      FakeDaemon, VigilTestCase)
 
 
@@ -83,6 +86,33 @@ class FailMode(VigilTestCase):
         # ...but not for a non-root caller claiming the console.
         out = self.env.pam("alice", ["alice-pw"], rhost=None, tty="tty1", uid=1001)
         self.assertEqual(out["results"][0]["rc"], PAM_AUTHINFO_UNAVAIL)
+
+
+class Journal(VigilTestCase):
+    start_daemon = False
+
+    @unittest.skipUnless(os.geteuid() == 0 and shutil.which("unshare"), "needs root and unshare")
+    def test_the_fail_mode_in_use_is_a_journal_event_with_its_message_id(self):
+        # journald is stood in for by a socket at its address, in a private
+        # mount namespace (tmpfs on /run): the module finds it and sends the
+        # event there.
+        argv = [PAMDRIVE, "--service", "vigil", "--user", "alice", "--ops", "auth", "--answer", "alice-pw",
+                "--rhost", "203.0.113.7", "--tty", "ssh"]
+        script = ("mount -t tmpfs tmpfs /run && exec %s %s %s"
+                  % (PY, os.path.join(os.path.dirname(__file__), "journal_capture.py"), " ".join(argv)))
+        p = subprocess.run(["unshare", "--mount", "--propagation", "private", "sh", "-c", script],
+                           input="alice-pw\n", capture_output=True, text=True, env=self.env.pam_env(),
+                           timeout=60)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        got = json.loads(p.stdout)
+        self.assertEqual(json.loads(got["pamdrive"])["results"][0]["rc"], PAM_AUTHINFO_UNAVAIL)
+        events = [e for e in got["entries"] if e.get("MESSAGE_ID") == "2dd7a5d0f4844ef8b539404e3f56adfb"]
+        self.assertEqual(len(events), 1, got["entries"])
+        e = events[0]
+        self.assertEqual((e["SYSLOG_IDENTIFIER"], e["VIGIL_SERVICE"], e["VIGIL_FAILMODE"], e["VIGIL_OUTCOME"]),
+                         ("pam_vigil", "vigil", "failmode=secure", "refused"))
+        self.assertEqual(e["PRIORITY"], "3")
+        self.assertNotIn("alice-pw", json.dumps(got["entries"]))
 
 
 class NoLeaks(VigilTestCase):
