@@ -594,7 +594,10 @@ const AdminMethod kAdminMethods[] = {
 
 void audit(const Actor& actor, std::string_view method, const std::string& target,
            const std::string& outcome, const std::string& reason) {
-  log::event(outcome == "ok" ? log::Priority::kNotice : log::Priority::kWarning, log::kMsgAdminAction,
+  // A refused recovery has a MESSAGE_ID of its own, so that it can be watched for.
+  const bool recovery = method == proto::kAccountUnblock || method == proto::kRecoveryApprove;
+  const char* id = recovery && outcome != "ok" ? log::kMsgRecoveryRefused : log::kMsgAdminAction;
+  log::event(outcome == "ok" ? log::Priority::kNotice : log::Priority::kWarning, id,
              "admin " + actor.name + " (uid " + std::to_string(actor.uid) + "): " + std::string(method) +
                  (target.empty() ? "" : " " + target) + ": " + outcome +
                  (reason.empty() ? "" : " (" + reason + ")"),
@@ -707,7 +710,7 @@ boost::asio::awaitable<Reply> file_recovery_request(Services& sv, const Peer& pe
   auto pic = co_await admin_picture(sv);
   if (!pic) co_return unavailable(pic.error().message);
   if (auto why = recovery::request_refusal(peer.uid, mine->has_value(), id.uid, pic->admins)) {
-    log::event(log::Priority::kWarning, log::kMsgPermissionDenied,
+    log::event(log::Priority::kWarning, log::kMsgRecoveryRefused,
                "recovery request by " + me.id.name + " for " + id.name + " refused: " + *why,
                {{"VIGIL_USER", id.name}, {"VIGIL_ACTOR", me.id.name}, {"VIGIL_REASON", *why}});
     co_return refused(*why);

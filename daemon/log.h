@@ -60,6 +60,7 @@ inline constexpr char kMsgTokenRestored[] = "24d7c639b27c4abb8b47e09924d29268";
 inline constexpr char kMsgApiFrozen[] = "ae79b7b57e6c43fb8236f4127026b57f";
 inline constexpr char kMsgApiUnfrozen[] = "f8b3d03c62dc428092259b51cb664eb4";
 inline constexpr char kMsgHookFailed[] = "fd66633eaa3a49019eccd5cc8e7ddae9";
+inline constexpr char kMsgRecoveryRefused[] = "74485ffc941d41768a7ad33b1093f2ae";
 
 void init();  // detects journald; call once at start
 void set_debug(bool on);
