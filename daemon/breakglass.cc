@@ -27,7 +27,8 @@ int break_glass(const Config& cfg, const std::string& user, const std::string& r
   if (!state) {
     if (state.error().code == "locked")
       return fail("the state directory " + cfg.daemon.state_dir +
-                  " is locked: vigild is running. Stop it first: systemctl stop vigild.socket "
+                  " is locked: vigild is running. Stop it first (the sockets too, or a connection "
+                  "restarts it): systemctl stop vigild.socket vigild-admin.socket vigild-token.socket "
                   "vigild.service");
     return fail(state.error().message);
   }
@@ -93,8 +94,8 @@ int break_glass(const Config& cfg, const std::string& user, const std::string& r
             << "forgot " << res.devices_forgotten << " device(s) first seen since the suspicious activity\n"
             << password_note << "\n";
   std::cout << "recorded; vigild reports this break-glass at its next start.\n"
-            << "next: systemctl start vigild.socket vigild.service, then check the account with "
-               "vigilctl audit\n";
+            << "next: systemctl start vigild.socket vigild-admin.socket (and vigild-token.socket if "
+               "used), then check the account with vigilctl audit\n";
   return 0;
 }
 

@@ -1,0 +1,136 @@
+// pamloop: times whole PAM transactions in one process, for bench/run.py.
+//
+//   pamloop pam SERVICE USER PASSWORD COUNT [RHOST]
+//       pam_start, pam_authenticate, pam_acct_mgmt, pam_end, COUNT times;
+//       USER may contain %d, replaced by i % 50 (spreads failures over users).
+//   pamloop rtt SOCKET COUNT     one vigil round trip (connect, Ping, close)
+//   pamloop commit DIR COUNT     one SQLite WAL commit (synchronous=NORMAL)
+//
+// Prints one JSON object: the count, the per-operation min, median, p99 and
+// max in microseconds, and the return codes seen.
+#include <security/pam_appl.h>
+#include <sqlite3.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "protocol/client.h"
+#include "protocol/names.h"
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+struct Answer {
+  const char* password;
+};
+
+int conv(int n, const struct pam_message** msg, struct pam_response** resp, void* data) {
+  auto* a = static_cast<Answer*>(data);
+  auto* out = static_cast<pam_response*>(calloc(static_cast<size_t>(n), sizeof(pam_response)));
+  if (!out) return PAM_BUF_ERR;
+  for (int i = 0; i < n; ++i)
+    if (msg[i]->msg_style == PAM_PROMPT_ECHO_OFF || msg[i]->msg_style == PAM_PROMPT_ECHO_ON)
+      out[i].resp = strdup(a->password);
+  *resp = out;
+  return PAM_SUCCESS;
+}
+
+void report(std::vector<double>& us, const std::map<int, int>& rcs) {
+  std::sort(us.begin(), us.end());
+  auto at = [&](double q) { return us[std::min(us.size() - 1, static_cast<size_t>(q * us.size()))]; };
+  std::printf("{\"count\":%zu,\"min_us\":%.1f,\"median_us\":%.1f,\"p99_us\":%.1f,\"max_us\":%.1f,\"rc\":{",
+              us.size(), us.front(), at(0.5), at(0.99), us.back());
+  bool first = true;
+  for (auto [rc, n] : rcs) {
+    std::printf("%s\"%d\":%d", first ? "" : ",", rc, n);
+    first = false;
+  }
+  std::printf("}}\n");
+}
+
+int run_pam(const char* service, const char* user_pattern, const char* password, int count, const char* rhost) {
+  Answer a{password};
+  pam_conv c{conv, &a};
+  std::vector<double> us;
+  std::map<int, int> rcs;
+  us.reserve(static_cast<size_t>(count));
+  for (int i = 0; i < count; ++i) {
+    char user[64];
+    std::snprintf(user, sizeof user, user_pattern, i % 50);
+    auto t0 = Clock::now();
+    pam_handle_t* h = nullptr;
+    int rc = pam_start(service, user, &c, &h);
+    if (rc == PAM_SUCCESS) {
+      if (rhost) pam_set_item(h, PAM_RHOST, rhost);
+      pam_set_item(h, PAM_TTY, "ssh");
+      rc = pam_authenticate(h, 0);
+      if (rc == PAM_SUCCESS) rc = pam_acct_mgmt(h, 0);
+      pam_end(h, rc);
+    }
+    us.push_back(std::chrono::duration<double, std::micro>(Clock::now() - t0).count());
+    ++rcs[rc];
+  }
+  report(us, rcs);
+  return 0;
+}
+
+int run_rtt(const char* socket, int count) {
+  std::vector<double> us;
+  std::map<int, int> rcs;
+  vigil::proto::ClientOptions o{socket, std::chrono::milliseconds(2000), true};
+  for (int i = 0; i < count; ++i) {
+    auto t0 = Clock::now();
+    auto r = vigil::proto::call(o, vigil::proto::Call{vigil::proto::kPing, {}});
+    us.push_back(std::chrono::duration<double, std::micro>(Clock::now() - t0).count());
+    ++rcs[r.transport == vigil::proto::Transport::kOk ? 0 : 1];
+  }
+  report(us, rcs);
+  return 0;
+}
+
+int run_commit(const char* dir, int count) {
+  std::string path = std::string(dir) + "/commit-floor.db";
+  sqlite3* db = nullptr;
+  if (sqlite3_open(path.c_str(), &db) != SQLITE_OK) return 1;
+  sqlite3_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
+                   "CREATE TABLE IF NOT EXISTS t(k INTEGER PRIMARY KEY, v TEXT);", nullptr, nullptr, nullptr);
+  sqlite3_stmt* st = nullptr;
+  sqlite3_prepare_v2(db, "INSERT OR REPLACE INTO t(k, v) VALUES(?1, '1700000000 1700000001')", -1, &st, nullptr);
+  std::vector<double> us;
+  std::map<int, int> rcs;
+  for (int i = 0; i < count; ++i) {
+    auto t0 = Clock::now();
+    sqlite3_exec(db, "BEGIN", nullptr, nullptr, nullptr);
+    sqlite3_bind_int(st, 1, i % 1000);
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    rc = sqlite3_exec(db, "COMMIT", nullptr, nullptr, nullptr) == SQLITE_OK && rc == SQLITE_DONE ? 0 : 1;
+    us.push_back(std::chrono::duration<double, std::micro>(Clock::now() - t0).count());
+    ++rcs[rc];
+  }
+  sqlite3_finalize(st);
+  sqlite3_close(db);
+  report(us, rcs);
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc >= 6 && std::strcmp(argv[1], "pam") == 0)
+    return run_pam(argv[2], argv[3], argv[4], std::atoi(argv[5]), argc > 6 ? argv[6] : nullptr);
+  if (argc == 4 && std::strcmp(argv[1], "rtt") == 0) return run_rtt(argv[2], std::atoi(argv[3]));
+  if (argc == 4 && std::strcmp(argv[1], "commit") == 0) return run_commit(argv[2], std::atoi(argv[3]));
+  std::fprintf(stderr,
+               "usage: pamloop pam SERVICE USER PASSWORD COUNT [RHOST]\n"
+               "       pamloop rtt SOCKET COUNT\n"
+               "       pamloop commit DIR COUNT\n");
+  return 2;
+}

@@ -1,0 +1,205 @@
+#!/usr/bin/env python3
+"""vigil's PAM overhead beside pam_faillock, in one run (issue #8, part 1).
+
+Three stacks run interleaved, round after round, in one process each
+(bench/pamloop: pam_start, pam_authenticate, pam_acct_mgmt, pam_end), under
+pam_wrapper with nss_wrapper users and pam_matrix passwords:
+  A  pam_matrix alone
+  B  pam_faillock around it (preauth, authfail, authsucc; nodelay)
+  C  pam_vigil around it, with a live vigild
+on the success path and on the failure path (below every lock threshold:
+failures are spread over 50 users, deny is far away). The floor is measured
+in the same run: one vigil round trip (connect, call, close) and one SQLite
+WAL commit.
+
+  bench/run.py            full run (prints figures; --record writes bench/RESULTS.md)
+  bench/run.py --quick    a few seconds: proves the benchmark works
+"""
+import argparse
+import datetime
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
+sys.path.insert(0, os.path.join(ROOT, "tests", "e2e"))
+os.environ.setdefault("VIGIL_BUILD_DIR", os.path.join(ROOT, os.environ.get("BUILD_DIR", "build")))
+
+import harness  # noqa: E402
+
+PAMLOOP = os.path.join(harness.BUILD, "bench", "pamloop")
+FAILLOCK = "/usr/lib/x86_64-linux-gnu/security/pam_faillock.so"
+USERS = ["u%d" % i for i in range(50)]
+
+STACK_A = """auth     required   {matrix} passdb={passdb}
+account  required   pam_permit.so
+"""
+STACK_B = """auth     required                    {faillock} preauth dir={tally} deny=100000 nodelay
+auth     [success=1 default=ignore]  {matrix} passdb={passdb}
+auth     [default=die]               {faillock} authfail dir={tally} deny=100000 nodelay
+auth     sufficient                  {faillock} authsucc dir={tally} deny=100000 nodelay
+account  required                    {faillock} dir={tally}
+account  required                    pam_permit.so
+"""
+STACK_C = harness.STACK
+
+
+def cpu_model():
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+class Bench:
+    def __init__(self):
+        self.env = harness.Env(lockout={"deny": 1000, "fail_interval": "15m"})
+        self.env.conf["throttle"] = {"deny": 0}
+        self.env.write_conf()
+        with open(self.env.passwd, "a") as f, open(self.env.passdb, "a") as g:
+            for i, u in enumerate(USERS):
+                f.write("%s:x:%d:%d::/nonexistent:/bin/sh\n" % (u, 2000 + i, 2000 + i))
+                g.write("%s:pw-%s:*\n" % (u, u))
+        tally = os.path.join(self.env.dir, "faillock")
+        os.mkdir(tally)
+        kw = dict(matrix=harness.PAM_MATRIX, passdb=self.env.passdb, faillock=FAILLOCK, tally=tally,
+                  module=harness.MODULE, args=self.env.module_args, python=harness.PY, checkpw="")
+        self.env.add_service("bench-a", STACK_A.format(**kw))
+        self.env.add_service("bench-b", STACK_B.format(**kw))
+        self.env.add_service("bench-c", STACK_C.format(**kw))
+        self.env.start()
+
+    def pam_env(self):
+        e = self.env.nss_env()
+        e.update({"PAM_WRAPPER": "1", "PAM_WRAPPER_SERVICE_DIR": self.env.svc,
+                  "LD_PRELOAD": "libpam_wrapper.so libnss_wrapper.so"})
+        return e
+
+    def loop(self, *args, env=None):
+        p = subprocess.run([PAMLOOP] + [str(a) for a in args], capture_output=True, text=True,
+                           env=env or os.environ, timeout=600)
+        if p.returncode != 0:
+            raise RuntimeError("pamloop %s: %s" % (args, p.stderr))
+        return json.loads(p.stdout.strip().splitlines()[-1])
+
+    def pam(self, stack, path, count):
+        # The success path uses each user's password; the failure path a wrong one.
+        # pamloop puts i % 50 into %d: the user and, on success, the password.
+        password = "pw-u%d" if path == "success" else "wrong"
+        if path == "success":
+            # One user: pamloop has one password per run.
+            return self.loop("pam", "bench-" + stack, "u0", "pw-u0", count, "192.0.2.1", env=self.pam_env())
+        return self.loop("pam", "bench-" + stack, "u%d", password, count, "192.0.2.1", env=self.pam_env())
+
+    def close(self):
+        self.env.close()
+
+
+def summary(values):
+    return {"min": min(values), "median": statistics.median(values), "max": max(values)}
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--quick", action="store_true", help="a few seconds, to prove the benchmark works")
+    ap.add_argument("--rounds", type=int, default=7)
+    ap.add_argument("--count", type=int, default=400, help="transactions per stack per round")
+    ap.add_argument("--record", action="store_true", help="write the figures to bench/RESULTS.md")
+    ap.add_argument("--json", action="store_true", help="print the figures as JSON")
+    a = ap.parse_args()
+    rounds, count = (2, 40) if a.quick else (a.rounds, a.count)
+    b = Bench()
+    try:
+        per = {(s, p): [] for s in "ABC" for p in ("success", "failure")}
+        floors = {"rtt": [], "commit": []}
+        for r in range(rounds):
+            order = "ABC"[r % 3:] + "ABC"[:r % 3]  # rotate, so no stack always runs first
+            for path in ("success", "failure"):
+                for s in order:
+                    res = b.pam(s, path, count)
+                    want = "0" if path == "success" else "7"
+                    if set(res["rc"]) != {want}:
+                        raise RuntimeError("stack %s, %s path: unexpected results %s" % (s, path, res["rc"]))
+                    per[(s, path)].append(res["median_us"])
+            floors["rtt"].append(b.loop("rtt", b.env.socket, count * 2)["median_us"])
+            floors["commit"].append(b.loop("commit", b.env.dir, count * 2)["median_us"])
+            print("round %d/%d done" % (r + 1, rounds), file=sys.stderr)
+        # Nothing may have locked: the failure path stays below every threshold.
+        st = b.env.status("u0")
+        if st["locked"]:
+            raise RuntimeError("a bench user locked: the failure path crossed the threshold")
+    finally:
+        b.close()
+
+    out = {"machine": {"cores": os.cpu_count(), "cpu": cpu_model()},
+           "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+           "command": "bench/run.py" + (" --quick" if a.quick else " --rounds %d --count %d" % (rounds, count)),
+           "rounds": rounds, "count": count, "paths": {}, "floor": {k: summary(v) for k, v in floors.items()}}
+    for path in ("success", "failure"):
+        A, B, C = (summary(per[(s, path)]) for s in "ABC")
+        fl = statistics.median(per[("B", path)]) - statistics.median(per[("A", path)])
+        vg = statistics.median(per[("C", path)]) - statistics.median(per[("A", path)])
+        out["paths"][path] = {"A_matrix": A, "B_faillock": B, "C_vigil": C, "faillock_cost_us": fl,
+                              "vigil_cost_us": vg, "ratio": vg / fl if fl > 0 else None}
+    if a.json:
+        print(json.dumps(out, indent=2))
+    else:
+        print_report(out)
+    if a.record:
+        record(out)
+
+
+def fmt(s):
+    return "%.0f / %.0f / %.0f" % (s["min"], s["median"], s["max"])
+
+
+def print_report(out):
+    m = out["machine"]
+    print("machine: %d cores, %s; %s" % (m["cores"], m["cpu"], out["date"]))
+    print("command: %s (%d rounds x %d transactions per stack and path; medians per round, "
+          "min / median / max over the rounds, µs per transaction)" % (out["command"], out["rounds"], out["count"]))
+    for path, r in out["paths"].items():
+        print("\n%s path" % path)
+        print("  A pam_matrix alone        %s" % fmt(r["A_matrix"]))
+        print("  B pam_faillock + matrix   %s" % fmt(r["B_faillock"]))
+        print("  C pam_vigil + matrix      %s" % fmt(r["C_vigil"]))
+        ratio = "n/a" if r["ratio"] is None else "%.2f" % r["ratio"]
+        print("  cost: faillock (B-A) %.0f µs, vigil (C-A) %.0f µs, ratio (C-A)/(B-A) %s"
+              % (r["faillock_cost_us"], r["vigil_cost_us"], ratio))
+    f = out["floor"]
+    print("\nfloor, same run: one vigil round trip %s µs; one SQLite WAL commit %s µs"
+          % (fmt(f["rtt"]), fmt(f["commit"])))
+
+
+def record(out):
+    path = os.path.join(ROOT, "bench", "RESULTS.md")
+    lines = ["# Benchmark results", "",
+             "Written by `bench/run.py --record`. Every figure is paired with its peers from the same run.",
+             "", "## PAM overhead beside pam_faillock", "",
+             "- machine: %d cores, %s" % (out["machine"]["cores"], out["machine"]["cpu"]),
+             "- date: %s" % out["date"], "- command: `%s --record`" % out["command"],
+             "- unit: µs per whole transaction (pam_start to pam_end), the median of each round; "
+             "min / median / max over %d rounds of %d transactions" % (out["rounds"], out["count"]), "",
+             "| path | A: pam_matrix | B: + pam_faillock | C: + pam_vigil | B−A | C−A | (C−A)/(B−A) |",
+             "|---|---|---|---|---|---|---|"]
+    for p, r in out["paths"].items():
+        lines.append("| %s | %s | %s | %s | %.0f | %.0f | %s |" % (
+            p, fmt(r["A_matrix"]), fmt(r["B_faillock"]), fmt(r["C_vigil"]), r["faillock_cost_us"],
+            r["vigil_cost_us"], "n/a" if r["ratio"] is None else "%.2f" % r["ratio"]))
+    f = out["floor"]
+    lines += ["", "Floor in the same run: one vigil round trip (connect, call, close) %s µs; "
+              "one SQLite WAL commit (synchronous=NORMAL) %s µs." % (fmt(f["rtt"]), fmt(f["commit"])), ""]
+    with open(path, "w") as fh:
+        fh.write("\n".join(lines))
+    print("\nwrote " + path)
+
+
+if __name__ == "__main__":
+    main()
