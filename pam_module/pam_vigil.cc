@@ -25,7 +25,8 @@
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <syslog.h>
-#include <systemd/sd-journal.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -177,16 +178,42 @@ boost::json::object login_params(pam_handle_t* pamh, const std::string& user) {
 // a stable MESSAGE_ID (listed in vigild(8)); elsewhere it goes to syslog.
 constexpr char kMsgFailMode[] = "2dd7a5d0f4844ef8b539404e3f56adfb";
 
+// journald's native protocol: one datagram of KEY=value lines. Written here
+// rather than through libsystemd, so that loading the module (once per PAM
+// transaction) loads no further library. False when journald is not there.
+bool journal_send(const std::vector<std::pair<std::string, std::string>>& fields) {
+  std::string msg;
+  for (const auto& [k, v] : fields) {
+    msg += k;
+    msg += '=';
+    for (char c : v) msg.push_back(c == '\n' ? ' ' : c);
+    msg += '\n';
+  }
+  int fd = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return false;
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::strncpy(addr.sun_path, "/run/systemd/journal/socket", sizeof(addr.sun_path) - 1);
+  ssize_t n = ::sendto(fd, msg.data(), msg.size(), MSG_NOSIGNAL | MSG_DONTWAIT,
+                       reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
+  ::close(fd);
+  return n == static_cast<ssize_t>(msg.size());
+}
+
 void failmode_event(pam_handle_t* pamh, proto::Transport t, const std::string& why, const char* rule,
                     bool deferred) {
   const char* action = deferred ? "deferring to the password module" : "refusing";
-  if (::access("/run/systemd/journal/socket", W_OK) == 0 &&
-      sd_journal_send("MESSAGE=pam_vigil(%s): vigild could not decide (%s: %s); %s: %s",
-                      item(pamh, PAM_SERVICE).c_str(), proto::transport_name(t), why.c_str(), rule, action,
-                      "MESSAGE_ID=%s", kMsgFailMode, "PRIORITY=%i", LOG_ERR,
-                      "SYSLOG_IDENTIFIER=pam_vigil", "VIGIL_SERVICE=%s", item(pamh, PAM_SERVICE).c_str(),
-                      "VIGIL_TRANSPORT=%s", proto::transport_name(t), "VIGIL_FAILMODE=%s", rule,
-                      "VIGIL_OUTCOME=%s", deferred ? "deferred" : "refused", nullptr) == 0)
+  const std::string service = item(pamh, PAM_SERVICE);
+  const std::string text = "pam_vigil(" + service + "): vigild could not decide (" +
+                           proto::transport_name(t) + ": " + why + "); " + rule + ": " + action;
+  if (journal_send({{"MESSAGE", text},
+                    {"MESSAGE_ID", kMsgFailMode},
+                    {"PRIORITY", std::to_string(LOG_ERR)},
+                    {"SYSLOG_IDENTIFIER", "pam_vigil"},
+                    {"VIGIL_SERVICE", service},
+                    {"VIGIL_TRANSPORT", proto::transport_name(t)},
+                    {"VIGIL_FAILMODE", rule},
+                    {"VIGIL_OUTCOME", deferred ? "deferred" : "refused"}}))
     return;
   pam_syslog(pamh, LOG_ERR, "vigild could not decide (%s: %s); %s: %s", proto::transport_name(t),
              why.c_str(), rule, action);
