@@ -111,8 +111,9 @@ class SocketActivation(unittest.TestCase):
     def test_named_sockets_from_systemd_serve_pam_and_admin_requests(self):
         env = self.env.nss_env()
         argv = [ACTIVATE, "-l", self.env.socket, "-l", self.env.admin_socket, "--fdname=public:admin"]
-        for k in ("LD_PRELOAD", "NSS_WRAPPER_PASSWD", "NSS_WRAPPER_GROUP"):
-            argv += ["-E", k]
+        for k in ("LD_PRELOAD", "NSS_WRAPPER_PASSWD", "NSS_WRAPPER_GROUP", "ASAN_OPTIONS", "UBSAN_OPTIONS"):
+            if k in env:
+                argv += ["-E", k]
         argv += [VIGILD, "--config", self.env.conf_path]
         log = open(self.env.log_path, "a")
         self.proc = subprocess.Popen(argv, env=env, stdout=log, stderr=log)
