@@ -180,6 +180,9 @@ def print_report(out):
           % (fmt(f["rtt"]), fmt(f["commit"])))
 
 
+NOTES_MARKER = "<!-- notes: kept by --record -->"
+
+
 def record(out):
     path = os.path.join(ROOT, "bench", "RESULTS.md")
     lines = ["# Benchmark results", "",
@@ -198,8 +201,15 @@ def record(out):
     f = out["floor"]
     lines += ["", "Floor in the same run: one vigil round trip (connect, call, close) %s µs; "
               "one SQLite WAL commit (synchronous=NORMAL) %s µs." % (fmt(f["rtt"]), fmt(f["commit"])), ""]
+    # Hand-written notes below the marker (history, profiles) are kept.
+    kept = ""
+    if os.path.exists(path):
+        with open(path) as fh:
+            old = fh.read()
+        if NOTES_MARKER in old:
+            kept = old[old.index(NOTES_MARKER):]
     with open(path, "w") as fh:
-        fh.write("\n".join(lines))
+        fh.write("\n".join(lines) + ("\n" + kept if kept else ""))
     print("\nwrote " + path)
 
 
