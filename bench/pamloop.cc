@@ -5,11 +5,23 @@
 //       USER may contain %d, replaced by i % 50 (spreads failures over users).
 //   pamloop rtt SOCKET COUNT     one vigil round trip (connect, Ping, close)
 //   pamloop commit DIR COUNT     one SQLite WAL commit (synchronous=NORMAL)
+//   pamloop storm SOCKET CLIENTS TOTAL
+//       CLIENTS threads, each on its own connection, send failure reports
+//       (Auth.Report) for random users u0..u49 from random sources, TOTAL in
+//       all; prints decisions per second and the latency of each decision.
 //
 // Prints one JSON object: the count, the per-operation min, median, p99 and
 // max in microseconds, and the return codes seen.
 #include <security/pam_appl.h>
 #include <sqlite3.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <mutex>
+#include <random>
+#include <thread>
 
 #include <algorithm>
 #include <chrono>
@@ -21,6 +33,7 @@
 #include <vector>
 
 #include "protocol/client.h"
+#include "protocol/message.h"
 #include "protocol/names.h"
 
 namespace {
@@ -121,6 +134,79 @@ int run_commit(const char* dir, int count) {
   return 0;
 }
 
+int run_storm(const char* path, int clients, int total) {
+  std::atomic<int> next{0};
+  std::atomic<int> errors{0};
+  std::mutex mu;
+  std::vector<double> all;
+  auto worker = [&](int id) {
+    int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    std::strncpy(addr.sun_path, path, sizeof(addr.sun_path) - 1);
+    if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
+      ++errors;
+      ::close(fd);
+      return;
+    }
+    std::mt19937 rng(static_cast<unsigned>(id * 7919 + 1));
+    std::vector<double> mine;
+    vigil::proto::FrameReader reader;
+    std::string frame;
+    char buf[8192];
+    for (int i; (i = next++) < total;) {
+      vigil::proto::Call call;
+      call.method = vigil::proto::kAuthReport;
+      call.params["user"] = "u" + std::to_string(rng() % 50);
+      call.params["outcome"] = vigil::proto::kOutcomeFailure;
+      call.params["nonce"] = "storm-" + std::to_string(i);
+      call.params["service"] = "bench";
+      call.params["rhost"] = "10." + std::to_string(rng() % 256) + "." + std::to_string(rng() % 256) + "." +
+                             std::to_string(1 + rng() % 254);
+      call.params["tty"] = "ssh";
+      auto out = vigil::proto::encode(call);
+      auto t0 = Clock::now();
+      if (!out || ::send(fd, out->data(), out->size(), MSG_NOSIGNAL) != static_cast<ssize_t>(out->size())) {
+        ++errors;
+        break;
+      }
+      bool got = false;
+      while (!got) {
+        auto st = reader.next(&frame);
+        if (st == vigil::proto::FrameReader::State::kFrame) {
+          got = true;
+          break;
+        }
+        ssize_t n = ::read(fd, buf, sizeof buf);
+        if (n <= 0) break;
+        reader.feed(std::string_view(buf, static_cast<size_t>(n)));
+      }
+      if (!got) {
+        ++errors;
+        break;
+      }
+      mine.push_back(std::chrono::duration<double, std::micro>(Clock::now() - t0).count());
+      auto reply = vigil::proto::decode_reply(frame);
+      if (!reply || !reply->ok()) ++errors;
+    }
+    ::close(fd);
+    std::lock_guard lock(mu);
+    all.insert(all.end(), mine.begin(), mine.end());
+  };
+  auto t0 = Clock::now();
+  std::vector<std::thread> threads;
+  for (int c = 0; c < clients; ++c) threads.emplace_back(worker, c);
+  for (auto& t : threads) t.join();
+  double secs = std::chrono::duration<double>(Clock::now() - t0).count();
+  std::sort(all.begin(), all.end());
+  if (all.empty()) return 1;
+  auto at = [&](double q) { return all[std::min(all.size() - 1, static_cast<size_t>(q * all.size()))]; };
+  std::printf("{\"decisions\":%zu,\"clients\":%d,\"seconds\":%.3f,\"per_second\":%.0f,\"p50_us\":%.1f,"
+              "\"p99_us\":%.1f,\"max_us\":%.1f,\"errors\":%d}\n",
+              all.size(), clients, secs, all.size() / secs, at(0.5), at(0.99), all.back(), errors.load());
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -128,9 +214,12 @@ int main(int argc, char** argv) {
     return run_pam(argv[2], argv[3], argv[4], std::atoi(argv[5]), argc > 6 ? argv[6] : nullptr);
   if (argc == 4 && std::strcmp(argv[1], "rtt") == 0) return run_rtt(argv[2], std::atoi(argv[3]));
   if (argc == 4 && std::strcmp(argv[1], "commit") == 0) return run_commit(argv[2], std::atoi(argv[3]));
+  if (argc == 5 && std::strcmp(argv[1], "storm") == 0)
+    return run_storm(argv[2], std::atoi(argv[3]), std::atoi(argv[4]));
   std::fprintf(stderr,
                "usage: pamloop pam SERVICE USER PASSWORD COUNT [RHOST]\n"
                "       pamloop rtt SOCKET COUNT\n"
-               "       pamloop commit DIR COUNT\n");
+               "       pamloop commit DIR COUNT\n"
+               "       pamloop storm SOCKET CLIENTS TOTAL\n");
   return 2;
 }

@@ -137,13 +137,28 @@ def main():
         st = b.env.status("u0")
         if st["locked"]:
             raise RuntimeError("a bench user locked: the failure path crossed the threshold")
+        # The brute-force storm: 64 clients, failure reports for random users
+        # and sources, each answered after its commit.
+        clients, total = (8, 400) if a.quick else (64, 100000)
+        storms = []
+        for r in range(1 if a.quick else 3):
+            res = b.loop("storm", b.env.socket, clients, total)
+            if res["errors"]:
+                raise RuntimeError("storm: %d errors" % res["errors"])
+            storms.append(res)
+            print("storm %d done" % (r + 1), file=sys.stderr)
     finally:
         b.close()
 
     out = {"machine": {"cores": os.cpu_count(), "cpu": cpu_model()},
            "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
            "command": "bench/run.py" + (" --quick" if a.quick else " --rounds %d --count %d" % (rounds, count)),
-           "rounds": rounds, "count": count, "paths": {}, "floor": {k: summary(v) for k, v in floors.items()}}
+           "rounds": rounds, "count": count, "paths": {}, "floor": {k: summary(v) for k, v in floors.items()},
+           "storm": {"clients": clients, "decisions": total,
+                     "per_second": summary([x["per_second"] for x in storms]),
+                     "p50_us": summary([x["p50_us"] for x in storms]),
+                     "p99_us": summary([x["p99_us"] for x in storms]),
+                     "max_us": summary([x["max_us"] for x in storms])}}
     for path in ("success", "failure"):
         A, B, C = (summary(per[(s, path)]) for s in "ABC")
         fl = statistics.median(per[("B", path)]) - statistics.median(per[("A", path)])
@@ -178,6 +193,11 @@ def print_report(out):
     f = out["floor"]
     print("\nfloor, same run: one vigil round trip %s µs; one SQLite WAL commit %s µs"
           % (fmt(f["rtt"]), fmt(f["commit"])))
+    st = out["storm"]
+    print("\nstorm: %d clients, %d failure reports per run; min / median / max over the runs:"
+          % (st["clients"], st["decisions"]))
+    print("  decisions per second %s; latency p50 %s µs, p99 %s µs, max %s µs"
+          % (fmt(st["per_second"]), fmt(st["p50_us"]), fmt(st["p99_us"]), fmt(st["max_us"])))
 
 
 NOTES_MARKER = "<!-- notes: kept by --record -->"
@@ -201,6 +221,14 @@ def record(out):
     f = out["floor"]
     lines += ["", "Floor in the same run: one vigil round trip (connect, call, close) %s µs; "
               "one SQLite WAL commit (synchronous=NORMAL) %s µs." % (fmt(f["rtt"]), fmt(f["commit"])), ""]
+    st = out["storm"]
+    lines += ["## Daemon under a brute-force storm", "",
+              "%d clients on the public socket, each on its own connection, send %d failure reports for "
+              "random users (50) and random sources; every answer comes after its commit. "
+              "min / median / max over the runs:" % (st["clients"], st["decisions"]), "",
+              "| decisions per second | p50 µs | p99 µs | max µs |", "|---|---|---|---|",
+              "| %s | %s | %s | %s |" % (fmt(st["per_second"]), fmt(st["p50_us"]), fmt(st["p99_us"]),
+                                      fmt(st["max_us"])), ""]
     # Hand-written notes below the marker (history, profiles) are kept.
     kept = ""
     if os.path.exists(path):
