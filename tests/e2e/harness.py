@@ -277,9 +277,17 @@ class Env:
         except FileNotFoundError:
             return ""
 
+    # A sanitizer build (scripts/test --sanitize) reports here; any report fails.
+    SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:",
+                         "WARNING: ThreadSanitizer")
+
     def close(self):
         self.stop()
+        log = self.log()
         shutil.rmtree(self.dir, ignore_errors=True)
+        found = [m for m in self.SANITIZER_MARKERS if m in log]
+        if found:
+            raise AssertionError("sanitizer report in vigild's log (%s):\n%s" % (", ".join(found), log[-6000:]))
 
     # ---- clients ----
     def pam(self, user, answers=(), ops="auth", service="vigil", rhost="203.0.113.7", tty="ssh",

@@ -7,7 +7,7 @@ import threading
 import time
 import unittest
 
-from harness import (PAM_AUTH_ERR, PAM_SUCCESS, VIGILCTL, VIGILD, VigilTestCase, raw_call)
+from harness import (PAM_AUTH_ERR, PAM_SUCCESS, VIGILCTL, VIGILD, Env, VigilTestCase, raw_call)
 
 
 class Durability(VigilTestCase):
@@ -175,6 +175,19 @@ class Concurrency(VigilTestCase):
             t.join()
         for user in ("alice", "bob", "carol"):
             self.assertEqual(self.env.status(user)["failures"], 2, user)
+
+
+class SanitizerReports(unittest.TestCase):
+    def test_a_sanitizer_report_in_the_daemon_log_fails_the_test(self):
+        # scripts/test --sanitize relies on this: the harness fails a test
+        # whose daemon reported anything.
+        env = Env()
+        with open(env.log_path, "a") as f:
+            f.write("==1==ERROR: LeakSanitizer: detected memory leaks\n")
+        with self.assertRaises(AssertionError):
+            env.close()
+        clean = Env()
+        clean.close()  # no report: no error
 
 
 if __name__ == "__main__":
