@@ -30,6 +30,8 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
+#include <mutex>
 #include <cstdlib>
 #include <cstring>
 #include <string>
@@ -109,9 +111,60 @@ std::string wire_text(std::string_view in, size_t max, bool keep_newlines = fals
   return out;
 }
 
+// The last parse, kept while the arguments and the file are the same (the
+// module stays loaded, -z nodelete): a process that runs many transactions
+// parses vigil.conf once, not twice per transaction. The file is the same
+// when its inode, size, mtime and ctime (nanoseconds) are.
+struct ParseCache {
+  std::mutex mu;
+  std::string key;  // arguments and file identity
+  vigil::pam::ParsedOptions parsed;
+  bool valid = false;
+};
+ParseCache& parse_cache() {
+  static ParseCache* c = new ParseCache;  // never destroyed: no exit-time order issue
+  return *c;
+}
+
+std::string cache_key(const std::vector<std::string_view>& args, const std::string& path) {
+  std::string key;
+  for (auto a : args) {
+    key += a;
+    key.push_back('\0');
+  }
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return key + "absent:" + std::to_string(errno);
+  char buf[160];
+  std::snprintf(buf, sizeof buf, "%llu:%llu:%lld:%lld.%09ld:%lld.%09ld", (unsigned long long)st.st_dev,
+                (unsigned long long)st.st_ino, (long long)st.st_size, (long long)st.st_mtim.tv_sec,
+                st.st_mtim.tv_nsec, (long long)st.st_ctim.tv_sec, st.st_ctim.tv_nsec);
+  return key + buf;
+}
+
+vigil::pam::ParsedOptions parse_cached(const std::vector<std::string_view>& args) {
+  const std::string path = vigil::pam::config_path_from_args(args);
+  const std::string key = cache_key(args, path);
+  // try_lock only: a child forked while another thread held the lock must
+  // never wait for it (the module must not hang its caller). Without the
+  // lock, it simply parses.
+  auto& c = parse_cache();
+  {
+    std::unique_lock<std::mutex> lock(c.mu, std::try_to_lock);
+    if (lock.owns_lock() && c.valid && c.key == key) return c.parsed;
+  }
+  auto parsed = vigil::pam::parse_options(args, read_config(path));
+  std::unique_lock<std::mutex> lock(c.mu, std::try_to_lock);
+  if (lock.owns_lock()) {
+    c.key = key;
+    c.parsed = parsed;
+    c.valid = true;
+  }
+  return parsed;
+}
+
 bool load_options(pam_handle_t* pamh, int argc, const char** argv, Options* out) {
   std::vector<std::string_view> args(argv, argv + argc);
-  auto parsed = vigil::pam::parse_options(args, read_config(vigil::pam::config_path_from_args(args)));
+  auto parsed = parse_cached(args);
   if (!parsed.error.empty()) {
     pam_syslog(pamh, LOG_ERR, "bad module argument, refusing: %s", parsed.error.c_str());
     return false;
