@@ -5,7 +5,14 @@
 #define TOML_EXCEPTIONS 0
 #include <toml++/toml.h>
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <charconv>
+#include <cstdio>
+#include <mutex>
 
 namespace vigil::pam {
 namespace {
@@ -101,6 +108,75 @@ ParsedOptions parse_options(const std::vector<std::string_view>& args,
     }
   }
   return out;
+}
+
+
+namespace {
+// The config file's text; nullopt when it does not exist. A file that cannot
+// be read comes back as text that fails to parse, so it is reported.
+std::optional<std::string> read_config(const std::string& path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY);
+  if (fd < 0) {
+    if (errno == ENOENT) return std::nullopt;
+    return std::string("\x01unreadable");
+  }
+  std::string text;
+  char buf[4096];
+  for (;;) {
+    ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 || text.size() > (1u << 20)) {
+      text = "\x01unreadable";
+      break;
+    }
+    if (n == 0) break;
+    text.append(buf, static_cast<size_t>(n));
+  }
+  ::close(fd);
+  return text;
+}
+
+// The last parse, kept while the arguments and the file's text are the same
+// (the module stays loaded, -z nodelete): a process that runs many
+// transactions parses vigil.conf once. Reading the file is cheap; parsing is
+// what costs. Comparing the text, not timestamps, never misses an edit.
+struct ParseCache {
+  std::mutex mu;
+  std::string key;  // arguments, then the file's text
+  ParsedOptions parsed;
+  bool valid = false;
+};
+ParseCache& parse_cache() {
+  static ParseCache* c = new ParseCache;  // never destroyed: no exit-time order issue
+  return *c;
+}
+
+}  // namespace
+
+ParsedOptions load_options_cached(const std::vector<std::string_view>& args) {
+  const std::optional<std::string> text = read_config(config_path_from_args(args));
+  std::string key;
+  for (auto a : args) {
+    key += a;
+    key.push_back('\0');
+  }
+  key += text ? "file\n" + *text : std::string("absent");
+  // try_lock only: a child forked while another thread held the lock must
+  // never wait for it (the module must not hang its caller). Without the
+  // lock, it simply parses.
+  auto& c = parse_cache();
+  {
+    std::unique_lock<std::mutex> lock(c.mu, std::try_to_lock);
+    if (lock.owns_lock() && c.valid && c.key == key) return c.parsed;
+  }
+  auto parsed = parse_options(args, text);
+  std::unique_lock<std::mutex> lock(c.mu, std::try_to_lock);
+  if (lock.owns_lock()) {
+    c.key = std::move(key);
+    c.parsed = parsed;
+    c.valid = true;
+  }
+  return parsed;
 }
 
 }  // namespace vigil::pam

@@ -53,4 +53,10 @@ ParsedOptions parse_options(const std::vector<std::string_view>& args,
 // The `conf=PATH` argument, or the default path.
 std::string config_path_from_args(const std::vector<std::string_view>& args);
 
+// Reads the config file and parses, keeping the last result while the
+// arguments and the file's text are the same: the module stays loaded
+// (-z nodelete), so a process that runs many transactions parses once. Thread-safe; it only ever try_locks, so a child
+// forked while another thread held the lock never waits (it parses).
+ParsedOptions load_options_cached(const std::vector<std::string_view>& args);
+
 }  // namespace vigil::pam

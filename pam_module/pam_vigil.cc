@@ -65,30 +65,6 @@ std::string item(pam_handle_t* pamh, int type) {
   return static_cast<const char*>(v);
 }
 
-// The config file's text; nullopt when it does not exist. A file that cannot
-// be read comes back as text that fails to parse, so it is reported.
-std::optional<std::string> read_config(const std::string& path) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY);
-  if (fd < 0) {
-    if (errno == ENOENT) return std::nullopt;
-    return std::string("\x01unreadable");
-  }
-  std::string text;
-  char buf[4096];
-  for (;;) {
-    ssize_t n = ::read(fd, buf, sizeof buf);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0 || text.size() > (1u << 20)) {
-      text = "\x01unreadable";
-      break;
-    }
-    if (n == 0) break;
-    text.append(buf, static_cast<size_t>(n));
-  }
-  ::close(fd);
-  return text;
-}
-
 // Text for the wire: valid UTF-8, no control characters, at most max bytes.
 // Items such as PAM_RHOST can come from the network; a report must never be
 // lost because one of them is malformed.
@@ -111,60 +87,9 @@ std::string wire_text(std::string_view in, size_t max, bool keep_newlines = fals
   return out;
 }
 
-// The last parse, kept while the arguments and the file are the same (the
-// module stays loaded, -z nodelete): a process that runs many transactions
-// parses vigil.conf once, not twice per transaction. The file is the same
-// when its inode, size, mtime and ctime (nanoseconds) are.
-struct ParseCache {
-  std::mutex mu;
-  std::string key;  // arguments and file identity
-  vigil::pam::ParsedOptions parsed;
-  bool valid = false;
-};
-ParseCache& parse_cache() {
-  static ParseCache* c = new ParseCache;  // never destroyed: no exit-time order issue
-  return *c;
-}
-
-std::string cache_key(const std::vector<std::string_view>& args, const std::string& path) {
-  std::string key;
-  for (auto a : args) {
-    key += a;
-    key.push_back('\0');
-  }
-  struct stat st {};
-  if (::stat(path.c_str(), &st) != 0) return key + "absent:" + std::to_string(errno);
-  char buf[160];
-  std::snprintf(buf, sizeof buf, "%llu:%llu:%lld:%lld.%09ld:%lld.%09ld", (unsigned long long)st.st_dev,
-                (unsigned long long)st.st_ino, (long long)st.st_size, (long long)st.st_mtim.tv_sec,
-                st.st_mtim.tv_nsec, (long long)st.st_ctim.tv_sec, st.st_ctim.tv_nsec);
-  return key + buf;
-}
-
-vigil::pam::ParsedOptions parse_cached(const std::vector<std::string_view>& args) {
-  const std::string path = vigil::pam::config_path_from_args(args);
-  const std::string key = cache_key(args, path);
-  // try_lock only: a child forked while another thread held the lock must
-  // never wait for it (the module must not hang its caller). Without the
-  // lock, it simply parses.
-  auto& c = parse_cache();
-  {
-    std::unique_lock<std::mutex> lock(c.mu, std::try_to_lock);
-    if (lock.owns_lock() && c.valid && c.key == key) return c.parsed;
-  }
-  auto parsed = vigil::pam::parse_options(args, read_config(path));
-  std::unique_lock<std::mutex> lock(c.mu, std::try_to_lock);
-  if (lock.owns_lock()) {
-    c.key = key;
-    c.parsed = parsed;
-    c.valid = true;
-  }
-  return parsed;
-}
-
 bool load_options(pam_handle_t* pamh, int argc, const char** argv, Options* out) {
   std::vector<std::string_view> args(argv, argv + argc);
-  auto parsed = parse_cached(args);
+  auto parsed = vigil::pam::load_options_cached(args);
   if (!parsed.error.empty()) {
     pam_syslog(pamh, LOG_ERR, "bad module argument, refusing: %s", parsed.error.c_str());
     return false;

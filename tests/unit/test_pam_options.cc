@@ -1,5 +1,8 @@
 #include <gtest/gtest.h>
 
+#include <cstdio>
+#include <cstdlib>
+
 #include "pam_module/options.h"
 
 namespace vigil::pam {
@@ -61,6 +64,43 @@ INSTANTIATE_TEST_SUITE_P(Table, BadConfigFiles,
                                            std::string("[daemon]\nsocket = 5\n"),
                                            std::string("[daemon]\nsocket = \"rel\"\n"),
                                            std::string("[lockout]\nconsole_exempt = \"no\"\n")));
+
+}  // namespace
+}  // namespace vigil::pam
+
+namespace vigil::pam {
+namespace {
+
+void write_file(const std::string& path, const std::string& text) {
+  FILE* f = std::fopen(path.c_str(), "w");
+  ASSERT_NE(f, nullptr);
+  std::fputs(text.c_str(), f);
+  std::fclose(f);
+}
+
+TEST(PamOptions, TheCachedParseFollowsTheFile) {
+  char tmpl[] = "/tmp/vigil-pamopts-XXXXXX";
+  ASSERT_NE(mkdtemp(tmpl), nullptr);
+  const std::string conf = std::string(tmpl) + "/vigil.conf";
+  const std::string arg = "conf=" + conf;
+  std::vector<std::string_view> args = {"authfail", arg};
+  write_file(conf, "[daemon]\nsocket = \"/run/a.sock\"\n");
+  EXPECT_EQ(load_options_cached(args).options.socket, "/run/a.sock");
+  EXPECT_EQ(load_options_cached(args).options.socket, "/run/a.sock");  // from the cache
+  // Same size, new content, at once: the change is seen (the text is compared).
+  write_file(conf, "[daemon]\nsocket = \"/run/b.sock\"\n");
+  EXPECT_EQ(load_options_cached(args).options.socket, "/run/b.sock");
+  // Replaced by another file (a new inode), then removed: seen too.
+  write_file(conf + ".new", "[daemon]\nsocket = \"/run/c.sock\"\n");
+  ASSERT_EQ(std::rename((conf + ".new").c_str(), conf.c_str()), 0);
+  EXPECT_EQ(load_options_cached(args).options.socket, "/run/c.sock");
+  std::remove(conf.c_str());
+  EXPECT_EQ(load_options_cached(args).options.socket, Options{}.socket);
+  // Other arguments are another entry: they never get a stale answer.
+  std::vector<std::string_view> other = {"authfail", arg, "socket=/run/d.sock"};
+  EXPECT_EQ(load_options_cached(other).options.socket, "/run/d.sock");
+  std::remove(tmpl);
+}
 
 }  // namespace
 }  // namespace vigil::pam
