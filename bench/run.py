@@ -31,6 +31,7 @@ os.environ.setdefault("VIGIL_BUILD_DIR", os.path.join(ROOT, os.environ.get("BUIL
 import harness  # noqa: E402
 
 PAMLOOP = os.path.join(harness.BUILD, "bench", "pamloop")
+TOTP_COST = os.path.join(harness.BUILD, "bench", "totp_cost")
 FAILLOCK = "/usr/lib/x86_64-linux-gnu/security/pam_faillock.so"
 USERS = ["u%d" % i for i in range(50)]
 
@@ -147,6 +148,12 @@ def main():
                 raise RuntimeError("storm: %d errors" % res["errors"])
             storms.append(res)
             print("storm %d done" % (r + 1), file=sys.stderr)
+        # TOTP verification, as the engine checks a code (window 1).
+        p = subprocess.run([TOTP_COST, "1000" if a.quick else "100000"], capture_output=True, text=True,
+                           timeout=300)
+        if p.returncode != 0:
+            raise RuntimeError("totp_cost failed: " + p.stderr)
+        totp = json.loads(p.stdout)
     finally:
         b.close()
 
@@ -154,6 +161,7 @@ def main():
            "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
            "command": "bench/run.py" + (" --quick" if a.quick else " --rounds %d --count %d" % (rounds, count)),
            "rounds": rounds, "count": count, "paths": {}, "floor": {k: summary(v) for k, v in floors.items()},
+           "totp": totp,
            "storm": {"clients": clients, "decisions": total,
                      "per_second": summary([x["per_second"] for x in storms]),
                      "p50_us": summary([x["p50_us"] for x in storms]),
@@ -193,6 +201,11 @@ def print_report(out):
     f = out["floor"]
     print("\nfloor, same run: one vigil round trip %s µs; one SQLite WAL commit %s µs"
           % (fmt(f["rtt"]), fmt(f["commit"])))
+    t = out["totp"]
+    print("\nTOTP verification (window 1; %d each): right code median %.2f µs (p99 %.2f), wrong code "
+          "median %.2f µs (p99 %.2f)" % (t["right_code"]["count"], t["right_code"]["median_us"],
+                                        t["right_code"]["p99_us"], t["wrong_code"]["median_us"],
+                                        t["wrong_code"]["p99_us"]))
     st = out["storm"]
     print("\nstorm: %d clients, %d failure reports per run; min / median / max over the runs:"
           % (st["clients"], st["decisions"]))
@@ -221,6 +234,16 @@ def record(out):
     f = out["floor"]
     lines += ["", "Floor in the same run: one vigil round trip (connect, call, close) %s µs; "
               "one SQLite WAL commit (synchronous=NORMAL) %s µs." % (fmt(f["rtt"]), fmt(f["commit"])), ""]
+    t = out["totp"]
+    lines += ["## TOTP verification", "",
+              "`totp::match` as the engine calls it (liboath, constant-time compare, window of one step "
+              "either side), %d checks each; the engine also opens the sealed secret (secretbox) first." %
+              t["right_code"]["count"], "",
+              "| code | min µs | median µs | p99 µs | max µs |", "|---|---|---|---|---|"]
+    for k, label in (("right_code", "right"), ("wrong_code", "wrong (every step of the window tried)")):
+        lines.append("| %s | %.2f | %.2f | %.2f | %.2f |" % (label, t[k]["min_us"], t[k]["median_us"],
+                                                          t[k]["p99_us"], t[k]["max_us"]))
+    lines.append("")
     st = out["storm"]
     lines += ["## Daemon under a brute-force storm", "",
               "%d clients on the public socket, each on its own connection, send %d failure reports for "
