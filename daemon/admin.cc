@@ -160,6 +160,17 @@ json::object recovery_json(const RecoveryRecord& r, const std::set<int64_t>& blo
   return o;
 }
 
+// Files a recovery request or an approval; a refusal or a store failure
+// comes back as the reply to send.
+boost::asio::awaitable<Result<Engine::Filed>> file_record(Services& sv, RecoveryRecord r) {
+  auto start = [&](auto deliver) { sv.engine->file_recovery(std::move(r), std::move(deliver)); };
+  co_return co_await await_callback<Result<Engine::Filed>>(start);
+}
+
+Reply filing_error(const Error& e) {
+  return e.code == "refused" ? refused(e.message) : unavailable("the request could not be recorded");
+}
+
 // ---- handlers ----
 
 using Handler = boost::asio::awaitable<Reply> (*)(Services&, const Actor&, const json::object&);
@@ -301,12 +312,9 @@ boost::asio::awaitable<Reply> handle_unblock(Services& sv, const Actor& actor, c
     r.reason = param(p, "reason");
     r.created = wall_now();
     r.expires = r.created + sv.config->recovery.approval_ttl;
-    auto start = [&](auto deliver) { sv.engine->file_recovery(std::move(r), std::move(deliver)); };
-    auto result = co_await await_callback<Result<Engine::Filed>>(start);
-    if (!result) {
-      if (result.error().code == "refused") co_return refused(result.error().message);
-      co_return unavailable("the request could not be recorded");
-    }
+    auto filing = file_record(sv, std::move(r));  // named: GCC 12 and co_await temporaries
+    auto result = co_await std::move(filing);
+    if (!result) co_return filing_error(result.error());
     const RecoveryRecord* filed = &result->record;
     log::event(log::Priority::kNotice, log::kMsgApprovalFiled,
                "unblock of " + id.name + " by " + actor.name + " waits for approval: " + filed->id,
@@ -412,15 +420,7 @@ boost::asio::awaitable<Reply> handle_audit(Services& sv, const Actor&, const jso
 }
 
 json::object token_json(const tokens::Token& t) {
-  json::object o;
-  o["accessor"] = t.accessor;
-  o["owner"] = t.owner;
-  o["owner_uid"] = t.owner_uid;
-  o["name"] = t.name;
-  json::array scopes;
-  for (const auto& x : t.scopes) scopes.push_back(json::string(x));
-  o["scopes"] = std::move(scopes);
-  o["created_by"] = t.created_by;
+  json::object o = tokens::describe(t);
   o["created"] = to_epoch(t.created);
   o["expires"] = to_epoch(t.expires);
   o["state"] = tokens::state_name(t.state);
@@ -724,12 +724,9 @@ boost::asio::awaitable<Reply> file_recovery_request(Services& sv, const Peer& pe
   r.reason = param(p, "reason");
   r.created = wall_now();
   r.expires = r.created + std::chrono::days(7);
-  auto start = [&](auto deliver) { sv.engine->file_recovery(std::move(r), std::move(deliver)); };
-  auto result = co_await await_callback<Result<Engine::Filed>>(start);
-  if (!result) {
-    if (result.error().code == "refused") co_return refused(result.error().message);
-    co_return unavailable("the request could not be recorded");
-  }
+  auto filing = file_record(sv, std::move(r));  // named: GCC 12 and co_await temporaries
+  auto result = co_await std::move(filing);
+  if (!result) co_return filing_error(result.error());
   const RecoveryRecord* filed = &result->record;
   json::object out;
   out["id"] = filed->id;

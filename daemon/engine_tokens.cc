@@ -22,15 +22,7 @@ std::string scopes_text(const std::vector<std::string>& v) {
 
 // What the revoke hooks read on stdin: never the token.
 std::string hook_payload(const tokens::Token& t, const std::string& reason, TimePoint at) {
-  json::object o;
-  o["accessor"] = t.accessor;
-  o["owner"] = t.owner;
-  o["owner_uid"] = t.owner_uid;
-  o["name"] = t.name;
-  json::array scopes;
-  for (const auto& s : t.scopes) scopes.push_back(json::string(s));
-  o["scopes"] = std::move(scopes);
-  o["created_by"] = t.created_by;
+  json::object o = tokens::describe(t);
   o["reason"] = reason;
   o["revoked_at"] = to_epoch(at);
   return json::serialize(o);

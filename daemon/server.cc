@@ -20,13 +20,14 @@ namespace {
 constexpr auto use_nothrow = asio::as_tuple(asio::use_awaitable);
 }
 
-Status Server::listen_path(const std::string& path, unsigned mode, Kind kind, gid_t group) {
+Result<std::unique_ptr<stream_protocol::acceptor>> listen_unix(asio::io_context& io, const std::string& path,
+                                                               unsigned mode, gid_t group) {
   struct stat st {};
   if (::lstat(path.c_str(), &st) == 0) {
     if (!S_ISSOCK(st.st_mode)) return Error{"socket", path + " exists and is not a socket"};
     ::unlink(path.c_str());
   }
-  auto acc = std::make_unique<Acceptor>(io_);
+  auto acc = std::make_unique<stream_protocol::acceptor>(io);
   boost::system::error_code ec;
   acc->open(stream_protocol(), ec);
   if (!ec) {
@@ -41,8 +42,14 @@ Status Server::listen_path(const std::string& path, unsigned mode, Kind kind, gi
     return Error{"socket", "cannot chown " + path + ": " + std::strerror(errno)};
   if (::chmod(path.c_str(), mode) != 0)
     return Error{"socket", "cannot chmod " + path + ": " + std::strerror(errno)};
+  return acc;
+}
+
+Status Server::listen_path(const std::string& path, unsigned mode, Kind kind, gid_t group) {
+  auto acc = listen_unix(io_, path, mode, group);
+  if (!acc) return acc.error();
   owned_paths_.push_back(path);
-  acceptors_.emplace_back(std::move(acc), kind);
+  acceptors_.emplace_back(std::move(*acc), kind);
   return Ok{};
 }
 

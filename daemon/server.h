@@ -26,6 +26,12 @@
 
 namespace vigil {
 
+// A fresh listening UNIX socket at path (a stale socket file is replaced;
+// anything else there is an error), bound under a strict umask, then given
+// its mode and, unless -1, its group. Shared by every socket vigild binds.
+Result<std::unique_ptr<boost::asio::local::stream_protocol::acceptor>> listen_unix(
+    boost::asio::io_context& io, const std::string& path, unsigned mode, gid_t group);
+
 class Server {
  public:
   static constexpr int kRootConnections = 1024;

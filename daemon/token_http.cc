@@ -13,6 +13,7 @@
 #include <cstring>
 
 #include "daemon/log.h"
+#include "daemon/server.h"
 #include "daemon/tokens.h"
 
 namespace vigil {
@@ -48,25 +49,10 @@ std::string bearer(std::string_view h) {
 }  // namespace
 
 Status TokenHttpServer::listen_path(const std::string& path, gid_t group) {
-  struct stat st {};
-  if (::lstat(path.c_str(), &st) == 0) {
-    if (!S_ISSOCK(st.st_mode)) return Error{"socket", path + " exists and is not a socket"};
-    ::unlink(path.c_str());
-  }
-  auto acc = std::make_unique<Acceptor>(io_);
-  boost::system::error_code ec;
-  acc->open(stream_protocol(), ec);
-  if (!ec) {
-    mode_t old = ::umask(0177);
-    acc->bind(stream_protocol::endpoint(path), ec);
-    ::umask(old);
-  }
-  if (!ec) acc->listen(asio::socket_base::max_listen_connections, ec);
-  if (ec) return Error{"socket", "cannot listen on " + path + ": " + ec.message()};
-  if (::chown(path.c_str(), static_cast<uid_t>(-1), group) != 0 || ::chmod(path.c_str(), 0660) != 0)
-    return Error{"socket", "cannot set the owner or mode of " + path + ": " + std::strerror(errno)};
+  auto acc = listen_unix(io_, path, 0660, group);
+  if (!acc) return acc.error();
   owned_path_ = path;
-  acceptor_ = std::move(acc);
+  acceptor_ = std::move(*acc);
   return Ok{};
 }
 

@@ -89,6 +89,19 @@ bool valid_scope(std::string_view s) {
                      [&](char c) { return alnum(c) || c == '.' || c == '_' || c == '-'; });
 }
 
+boost::json::object describe(const Token& t) {
+  boost::json::object o;
+  o["accessor"] = t.accessor;
+  o["owner"] = t.owner;
+  o["owner_uid"] = t.owner_uid;
+  o["name"] = t.name;
+  boost::json::array scopes;
+  for (const auto& s : t.scopes) scopes.push_back(boost::json::string(s));
+  o["scopes"] = std::move(scopes);
+  o["created_by"] = t.created_by;
+  return o;
+}
+
 Verdict decide(const Token* t, std::string_view scope, bool frozen, TimePoint now) {
   if (frozen) return Verdict::kFrozen;
   if (!t) return Verdict::kUnknown;

@@ -12,6 +12,8 @@
 //    API is frozen), then unknown, revoked, suspended, expired, scope.
 #pragma once
 
+#include <boost/json/object.hpp>
+
 #include <optional>
 #include <string>
 #include <string_view>
@@ -57,6 +59,10 @@ Bytes hash_token(std::string_view token);
 bool well_formed(std::string_view token);
 // Scopes: 1..64 of [a-z0-9._-], starting with a letter or digit.
 bool valid_scope(std::string_view scope);
+
+// What identifies a token to people and other systems: accessor, owner,
+// owner_uid, name, scopes, created_by. Never the token or its hash.
+boost::json::object describe(const Token& t);
 
 // `t` is null when no token has this hash. `scope` empty: any scope.
 Verdict decide(const Token* t, std::string_view scope, bool frozen, TimePoint now);
