@@ -5,10 +5,13 @@
 //       USER may contain %d, replaced by i % 50 (spreads failures over users).
 //   pamloop rtt SOCKET COUNT     one vigil round trip (connect, Ping, close)
 //   pamloop commit DIR COUNT     one SQLite WAL commit (synchronous=NORMAL)
-//   pamloop storm SOCKET CLIENTS TOTAL
+//   pamloop storm SOCKET CLIENTS TOTAL [distinct]
 //       CLIENTS threads, each on its own connection, send failure reports
 //       (Auth.Report) for random users u0..u49 from random sources, TOTAL in
 //       all; prints decisions per second and the latency of each decision.
+//       With "distinct", report i comes from source 10.x.y.z numbered i, so
+//       TOTAL reports make TOTAL distinct (user, source) pairs; progress is
+//       printed on stderr every 100000 reports.
 //
 // Prints one JSON object: the count, the per-operation min, median, p99 and
 // max in microseconds, and the return codes seen.
@@ -134,7 +137,7 @@ int run_commit(const char* dir, int count) {
   return 0;
 }
 
-int run_storm(const char* path, int clients, int total) {
+int run_storm(const char* path, int clients, int total, bool distinct) {
   std::atomic<int> next{0};
   std::atomic<int> errors{0};
   std::mutex mu;
@@ -161,8 +164,14 @@ int run_storm(const char* path, int clients, int total) {
       call.params["outcome"] = vigil::proto::kOutcomeFailure;
       call.params["nonce"] = "storm-" + std::to_string(i);
       call.params["service"] = "bench";
-      call.params["rhost"] = "10." + std::to_string(rng() % 256) + "." + std::to_string(rng() % 256) + "." +
-                             std::to_string(1 + rng() % 254);
+      if (distinct) {
+        call.params["rhost"] = "10." + std::to_string((i >> 16) & 255) + "." + std::to_string((i >> 8) & 255) +
+                               "." + std::to_string(i & 255);
+        if (i > 0 && i % 100000 == 0) std::fprintf(stderr, "fed %d of %d\n", i, total);
+      } else {
+        call.params["rhost"] = "10." + std::to_string(rng() % 256) + "." + std::to_string(rng() % 256) + "." +
+                               std::to_string(1 + rng() % 254);
+      }
       call.params["tty"] = "ssh";
       auto out = vigil::proto::encode(call);
       auto t0 = Clock::now();
@@ -214,12 +223,13 @@ int main(int argc, char** argv) {
     return run_pam(argv[2], argv[3], argv[4], std::atoi(argv[5]), argc > 6 ? argv[6] : nullptr);
   if (argc == 4 && std::strcmp(argv[1], "rtt") == 0) return run_rtt(argv[2], std::atoi(argv[3]));
   if (argc == 4 && std::strcmp(argv[1], "commit") == 0) return run_commit(argv[2], std::atoi(argv[3]));
-  if (argc == 5 && std::strcmp(argv[1], "storm") == 0)
-    return run_storm(argv[2], std::atoi(argv[3]), std::atoi(argv[4]));
+  if ((argc == 5 || argc == 6) && std::strcmp(argv[1], "storm") == 0)
+    return run_storm(argv[2], std::atoi(argv[3]), std::atoi(argv[4]),
+                     argc == 6 && std::strcmp(argv[5], "distinct") == 0);
   std::fprintf(stderr,
                "usage: pamloop pam SERVICE USER PASSWORD COUNT [RHOST]\n"
                "       pamloop rtt SOCKET COUNT\n"
                "       pamloop commit DIR COUNT\n"
-               "       pamloop storm SOCKET CLIENTS TOTAL\n");
+               "       pamloop storm SOCKET CLIENTS TOTAL [distinct]\n");
   return 2;
 }

@@ -1,4 +1,6 @@
 #include "daemon/engine.h"
+
+#include <malloc.h>
 #include "daemon/engine_txn.h"
 
 #include <algorithm>
@@ -40,6 +42,7 @@ constexpr auto kNonceMemory = std::chrono::minutes(10);
 constexpr std::size_t kNonceMax = 200000;
 constexpr int64_t kMaxUnknownNames = 100000;
 constexpr auto kPruneEvery = std::chrono::seconds(60);
+constexpr int64_t kTrimAfter = 1000;  // pruned buckets
 constexpr auto kChallengeLife = std::chrono::minutes(5);  // time to type a code
 constexpr std::size_t kChallengeMax = 100000;
 
@@ -61,15 +64,30 @@ Engine::Engine(std::unique_ptr<Store> store, const Clock& clock, LockoutConfig c
 
 Engine::~Engine() { stop(); }
 
-void Engine::start() { thread_ = std::thread([this] { run(); }); }
+void Engine::start() {
+  {
+    std::lock_guard lock(mu_);
+    mode_ = Mode::kThread;
+  }
+  thread_ = std::thread([this] { run(); });
+}
+
+void Engine::start(Poster post) {
+  std::lock_guard lock(mu_);
+  post_ = std::move(post);
+  mode_ = Mode::kPosted;
+}
 
 void Engine::stop() {
   {
     std::lock_guard lock(mu_);
     stopping_ = true;
+    mode_ = Mode::kInline;
+    post_ = nullptr;
   }
   cv_.notify_all();
   if (thread_.joinable()) thread_.join();
+  drain();  // whatever a posted batch did not take
 }
 
 void Engine::set_config(const LockoutConfig& config, const TotpConfig& totp,
@@ -80,11 +98,35 @@ void Engine::set_config(const LockoutConfig& config, const TotpConfig& totp,
 }
 
 void Engine::submit(Job job) {
+  Mode mode;
   {
     std::lock_guard lock(mu_);
     queue_.push_back(std::move(job));
+    mode = mode_;
+    // Posted under mu_, so stop() cannot clear post_ meanwhile; post_ never
+    // runs the drain itself, so this cannot deadlock.
+    if (mode == Mode::kPosted && !posted_) {
+      posted_ = true;
+      post_([this] { drain(); });
+    }
   }
-  cv_.notify_one();
+  if (mode == Mode::kThread) cv_.notify_one();
+  if (mode == Mode::kInline) drain();
+}
+
+void Engine::drain() {
+  std::lock_guard run(run_mu_);
+  std::deque<Job> batch;
+  {
+    std::lock_guard lock(mu_);
+    batch.swap(queue_);
+    posted_ = false;
+    if (pending_) {
+      settings_ = std::move(*pending_);
+      pending_.reset();
+    }
+  }
+  if (!batch.empty()) process_batch(batch);
 }
 
 void Engine::run() {
@@ -100,6 +142,7 @@ void Engine::run() {
         pending_.reset();
       }
     }
+    std::lock_guard run(run_mu_);
     process_batch(batch);
     batch.clear();
   }
@@ -312,6 +355,8 @@ void Engine::maybe_prune(TimePoint now) {
       it = (!it->second.dirty && !it->second.totp_dirty && is_idle(it->second.record.state, now))
                ? cache_.erase(it)
                : std::next(it);
+    // After an attack's state expires, give the freed heap back too.
+    if (*pruned >= kTrimAfter) ::malloc_trim(0);
     log::debug("pruned idle buckets", {{"VIGIL_COUNT", std::to_string(*pruned)}});
   }
 }

@@ -1,9 +1,15 @@
-// The engine: the one thread that decides and commits.
+// The engine: where everything is decided and committed, one batch at a time.
 //
 // Contract:
-//  * Every decision runs on the engine thread, one at a time, so the reports
-//    of one bucket are decided atomically: with deny=3, however many reports
-//    arrive at once, at most 3 failures are honoured before the lock.
+//  * Every decision runs in a batch, and batches run one at a time (the
+//    "engine thread" below is whichever thread runs the batch), so the
+//    reports of one bucket are decided atomically: with deny=3, however many
+//    reports arrive at once, at most 3 failures are honoured before the lock.
+//  * Where batches run: start() gives the engine its own thread (tests,
+//    break-glass); start(post) runs them through `post`, on the caller's
+//    executor (vigild: the I/O thread, so a request costs no thread handoff;
+//    every job submitted before the posted batch runs joins it). After
+//    stop(), a submitted job runs at once on the submitting thread.
 //  * Jobs are taken in batches. Each batch ends with one SQLite transaction
 //    holding every bucket it changed (group commit).
 //  * A protective change (a failure, a lock, a reset) is answered only after
@@ -244,8 +250,14 @@ class Engine {
   Engine(const Engine&) = delete;
   Engine& operator=(const Engine&) = delete;
 
+  // Runs batches on a thread of the engine's own.
   void start();
-  // Finishes queued jobs, commits, and joins the thread.
+  // Runs batches through post(fn), which must call fn later, on one thread
+  // at a time, and must not block (vigild: asio::post to the I/O context).
+  using Poster = std::function<void(std::function<void()>)>;
+  void start(Poster post);
+  // Finishes queued jobs and commits (joins the thread, or stops posting).
+  // Later jobs run at once on the thread that submits them.
   void stop();
 
   // Applies from the next batch.
@@ -357,6 +369,8 @@ class Engine {
 
   void submit(Job job);
   void run();
+  // Takes the queue and runs it as one batch (under run_mu_).
+  void drain();
   void process_batch(std::deque<Job>& jobs);
   Result<Entry*> entry(const std::string& key);
   Status load_totp(Entry* e, int64_t uid);
@@ -399,10 +413,15 @@ class Engine {
   std::unique_ptr<Store> store_;
   const Clock& clock_;
 
-  std::mutex mu_;
+  std::mutex mu_;  // the queue, the mode, pending_
   std::condition_variable cv_;
   std::deque<Job> queue_;
   bool stopping_ = false;
+  enum class Mode { kInline, kThread, kPosted };
+  Mode mode_ = Mode::kInline;  // before start() and after stop(): inline
+  Poster post_;
+  bool posted_ = false;  // a drain is posted and has not taken the queue yet
+  std::mutex run_mu_;    // held while a batch runs: one at a time
   // The parts of the configuration the engine uses, swapped in whole at the
   // start of a batch after a reload.
   struct Settings {

@@ -193,9 +193,11 @@ int main(int argc, char** argv) {
   });
   HookRunner hooks(engine, cfg->tokens);
   engine.on_outbox([&hooks] { hooks.poke(); });  // before start(): read by the engine thread
-  engine.start();
 
   asio::io_context io(1);
+  // The engine's batches run on the I/O thread: no thread handoff per
+  // request, and every request read in one pass of the loop shares a commit.
+  engine.start([&io](std::function<void()> fn) { asio::post(io, std::move(fn)); });
   Resolver resolver(2);
   asio::thread_pool tools(1);
   asio::thread_pool notify(1);
@@ -352,6 +354,9 @@ int main(int argc, char** argv) {
   update_status();
   asio::co_spawn(io, startup_report(services), asio::detached);
   io.run();
+  // From here the engine runs jobs on the thread that submits them, so the
+  // hook thread and the tools can still finish theirs.
+  engine.stop();
   tools.join();
   notify.join();
   hooks.stop();

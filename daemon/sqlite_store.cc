@@ -224,6 +224,8 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::open(const std::string& path) 
   sqlite3_busy_timeout(db, 2000);
   sqlite3_extended_result_codes(db, 1);
 
+  // Before WAL mode: on a new database that is the first write.
+  if (auto s = store->enable_incremental_vacuum(); !s) return s.error();
   sqlite3_stmt* st = nullptr;
   if (sqlite3_prepare_v2(db, "PRAGMA journal_mode=WAL", -1, &st, nullptr) != SQLITE_OK)
     return store->sql_error("journal_mode");
@@ -231,7 +233,10 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::open(const std::string& path) 
   std::string mode = rc == SQLITE_ROW ? reinterpret_cast<const char*>(sqlite3_column_text(st, 0)) : "";
   sqlite3_finalize(st);
   if (mode != "wal") return Error{"store", path + ": cannot enable WAL mode"};
-  if (auto s = store->exec("PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;"); !s) return s.error();
+  if (auto s = store->exec("PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;"
+                           " PRAGMA journal_size_limit=4194304;");
+      !s)
+    return s.error();
   if (auto s = store->migrate(); !s) return s.error();
 
   auto p1 = store->prepare(("SELECT " + std::string(kColumns) + " FROM buckets WHERE key=?1").c_str());
@@ -276,6 +281,39 @@ Result<sqlite3_stmt*> SqliteStore::prepare(const char* sql) {
   if (sqlite3_prepare_v3(db_, sql, -1, SQLITE_PREPARE_PERSISTENT, &st, nullptr) != SQLITE_OK)
     return sql_error("prepare");
   return st;
+}
+
+Result<int64_t> SqliteStore::pragma_int(const char* sql) {
+  sqlite3_stmt* st = nullptr;
+  if (sqlite3_prepare_v2(db_, sql, -1, &st, nullptr) != SQLITE_OK) return sql_error(sql);
+  int rc = sqlite3_step(st);
+  int64_t v = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : -1;
+  sqlite3_finalize(st);
+  if (v < 0) return sql_error(sql);
+  return v;
+}
+
+// Freed pages can go back to the filesystem only with auto_vacuum set. A new
+// database gets it before its first table; an older one is rebuilt once.
+Status SqliteStore::enable_incremental_vacuum() {
+  auto mode = pragma_int("PRAGMA auto_vacuum");
+  if (!mode) return mode.error();
+  if (*mode == 2) return Ok{};
+  if (auto s = exec("PRAGMA auto_vacuum=INCREMENTAL"); !s) return s;
+  mode = pragma_int("PRAGMA auto_vacuum");
+  if (!mode) return mode.error();
+  if (*mode == 2) return Ok{};  // a new database
+  if (auto s = exec("VACUUM"); !s)
+    return Error{"store", "cannot rebuild the database for auto_vacuum: " + s.error().message};
+  return Ok{};
+}
+
+Status SqliteStore::give_back_space() {
+  auto free_pages = pragma_int("PRAGMA freelist_count");
+  if (!free_pages) return free_pages.error();
+  if (*free_pages < kGiveBackPages) return Ok{};
+  if (auto s = exec("PRAGMA incremental_vacuum"); !s) return s;
+  return exec("PRAGMA wal_checkpoint(TRUNCATE)");
 }
 
 Status SqliteStore::migrate() {
@@ -447,6 +485,9 @@ Result<int64_t> SqliteStore::prune(TimePoint now, TimePoint cutoff, int64_t max_
   }
   n += sqlite3_changes(db_);
   if (auto s = commit(); !s) return s.error();
+  // The prune is committed; a failed shrink costs only disk space, and the
+  // next prune tries again.
+  if (n > 0) (void)give_back_space();
   return n;
 }
 

@@ -81,6 +81,12 @@ class SqliteStore final : public Store {
   explicit SqliteStore(sqlite3* db) : db_(db) {}
   Status exec(const char* sql);
   Status migrate();
+  Result<int64_t> pragma_int(const char* sql);
+  Status enable_incremental_vacuum();
+  // After a prune: with at least kGiveBackPages free pages, truncates them
+  // off the file (incremental_vacuum) and the WAL (checkpoint TRUNCATE).
+  static constexpr int64_t kGiveBackPages = 256;
+  Status give_back_space();
   Status restore_sync();
   Result<sqlite3_stmt*> prepare(const char* sql);
   // Runs a one-off statement: bind(stmt), then step to completion.

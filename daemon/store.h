@@ -129,6 +129,8 @@ class Store {
   virtual Result<std::vector<BucketRecord>> list_accounts() = 0;
   // Deletes idle buckets (see policy is_idle) last updated before `cutoff`,
   // and the oldest unknown-name buckets beyond `max_unknown`. Own transaction.
+  // When that freed a lot of space, the store gives it back to the
+  // filesystem, so the database shrinks after an attack's state expires.
   virtual Result<int64_t> prune(TimePoint now, TimePoint cutoff, int64_t max_unknown) = 0;
   virtual Result<int64_t> count_locked(TimePoint now) = 0;
 

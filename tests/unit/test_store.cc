@@ -261,6 +261,68 @@ TEST_F(StoreTest, PruneDropsIdleOldBucketsAndCapsUnknownNames) {
   EXPECT_EQ(*locked_count, 1);
 }
 
+// An attack's state is pruned when it expires, and the file shrinks back.
+TEST_F(StoreTest, PruneGivesSpaceBack) {
+  auto s = SqliteStore::open(db_);
+  ASSERT_TRUE(s.ok()) << s.error().message;
+  auto file_size = [&] {
+    std::error_code ec;
+    auto wal = fs::file_size(db_ + "-wal", ec);
+    return fs::file_size(db_) + (ec ? 0 : wal);
+  };
+  const auto empty = file_size();
+  ASSERT_TRUE((*s)->begin().ok());
+  for (int i = 0; i < 20000; ++i) {
+    BucketRecord u;
+    u.key = "src:198.51." + std::to_string(i / 250) + "." + std::to_string(i % 250);
+    u.state.failures = {from_epoch(100), from_epoch(101), from_epoch(102)};
+    u.state.last_failure = from_epoch(102);
+    ASSERT_TRUE((*s)->put(u, from_epoch(102)).ok());
+  }
+  ASSERT_TRUE((*s)->commit().ok());
+  const auto full = file_size();
+  ASSERT_GT(full, empty + 1'000'000);
+  auto n = (*s)->prune(from_epoch(10'000), from_epoch(5'000), 100);
+  ASSERT_TRUE(n.ok()) << n.error().message;
+  EXPECT_EQ(*n, 20000);
+  EXPECT_LT(file_size(), full / 4) << "empty " << empty << ", full " << full;
+}
+
+// A database made before auto_vacuum was set is rebuilt once, keeping its rows.
+TEST_F(StoreTest, OlderDatabaseGetsIncrementalVacuum) {
+  {
+    auto s = SqliteStore::open(db_);
+    ASSERT_TRUE(s.ok());
+    ASSERT_TRUE((*s)->begin().ok());
+    ASSERT_TRUE((*s)->put(sample(), from_epoch(300)).ok());
+    ASSERT_TRUE((*s)->commit().ok());
+  }
+  auto av = [&] {
+    sqlite3* db = nullptr;
+    EXPECT_EQ(sqlite3_open(db_.c_str(), &db), SQLITE_OK);
+    sqlite3_stmt* st = nullptr;
+    sqlite3_prepare_v2(db, "PRAGMA auto_vacuum", -1, &st, nullptr);
+    int v = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int(st, 0) : -1;
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return v;
+  };
+  ASSERT_EQ(av(), 2);
+  {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(db_.c_str(), &db), SQLITE_OK);
+    ASSERT_EQ(sqlite3_exec(db, "PRAGMA auto_vacuum=NONE; VACUUM;", nullptr, nullptr, nullptr), SQLITE_OK);
+    sqlite3_close(db);
+  }
+  ASSERT_EQ(av(), 0);
+  auto s = SqliteStore::open(db_);
+  ASSERT_TRUE(s.ok()) << s.error().message;
+  EXPECT_EQ(av(), 2);
+  auto r = (*s)->load("uid:1001");
+  ASSERT_TRUE(r.ok() && r->has_value());
+  EXPECT_EQ((*r)->state, sample().state);
+}
+
 TEST_F(StoreTest, StateDirLockIsExclusive) {
   auto a = StateDir::open(dir_ + "/state");
   ASSERT_TRUE(a.ok()) << a.error().message;
