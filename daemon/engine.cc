@@ -38,8 +38,8 @@ struct json_list {
   std::string str() const { return "[" + body + "]"; }
 };
 
-constexpr auto kNonceMemory = std::chrono::minutes(10);
-constexpr std::size_t kNonceMax = 200000;
+constexpr auto kNonceMemory = std::chrono::minutes(2);
+constexpr std::size_t kNonceMax = 50000;
 constexpr int64_t kMaxUnknownNames = 100000;
 constexpr auto kPruneEvery = std::chrono::seconds(60);
 constexpr int64_t kTrimAfter = 1000;  // pruned buckets
@@ -304,6 +304,10 @@ void Engine::process_batch(std::deque<Job>& jobs) {
     } else {
       store_->rollback();
     }
+    if (status && store_failing_)
+      log::event(log::Priority::kNotice, log::kMsgStoreRecovered,
+                 "the state store works again; deciding normally");
+    store_failing_ = !status;
     if (status) {
       for (Entry* e : dirty_) e->dirty = e->totp_dirty = e->block_dirty = false;
       dirty_.clear();
@@ -648,7 +652,9 @@ void Engine::report(ReportRequest req, std::function<void(ReportResult)> done) {
     r.verify = verify;
     r.in_grace = in_grace;
     r.grace_ends = grace_ends;
-    if (d.must_commit) {
+    // While the store is failing, every answer waits for its batch's commit:
+    // a login is allowed only while its failures could be recorded.
+    if (d.must_commit || store_failing_) {
       t.after_commit.push_back([done = std::move(done), r](const Status& st) mutable {
         r.status = st;
         done(std::move(r));

@@ -15,6 +15,8 @@
 //  * A protective change (a failure, a lock, a reset) is answered only after
 //    its commit. A success that only relaxes state is answered at once and
 //    committed with its batch.
+//  * While the store is failing (the last commit failed), successes wait for
+//    their batch's commit too: nothing is allowed that could not be recorded.
 //  * When a commit fails, the waiting callers get a failed Status (they fail
 //    closed), the in-memory state keeps the stricter decision, and the write
 //    is retried with the next batch.
@@ -239,7 +241,7 @@ struct ResetResult {
 class Engine {
  public:
   // Buckets kept in memory beyond which clean ones are dropped.
-  static constexpr std::size_t kCacheMax = 50000;
+  static constexpr std::size_t kCacheMax = 10000;
 
   // key may be null: TOTP operations then fail closed (used by tests of the
   // lockout alone).
@@ -464,6 +466,9 @@ class Engine {
     bool prompt = false;
   };
   std::unordered_map<std::string, Seen> nonces_;  // key + '\n' + nonce
+  // The last commit failed: until one succeeds, every answer waits for its
+  // batch's commit (a success too), so the store failing fails closed.
+  bool store_failing_ = false;
   // Tokens, loaded at construction; the store is written in each batch.
   Status tokens_status_ = Ok{};
   std::unordered_map<std::string, tokens::Token> tokens_;     // by accessor

@@ -35,6 +35,7 @@ inline constexpr char kMsgUnlocked[] = "d075280e4b20434f8ac6c09062c78397";
 inline constexpr char kMsgReset[] = "618048a6d57149d4bf728e0b1151948d";
 inline constexpr char kMsgRefusedLocked[] = "55b5d80f43b34379858f7f0209afee66";
 inline constexpr char kMsgStoreFailed[] = "c6727fd3b6cc41b2a46cd14240bb7d15";
+inline constexpr char kMsgStoreRecovered[] = "89626afd86f746b98e07a770ff62b39d";
 inline constexpr char kMsgPermissionDenied[] = "0d7aa96873bf4d1abe6abf12d762a4c8";
 inline constexpr char kMsgTotpGrace[] = "b054139780bf476cba1c4b023c2d5678";
 inline constexpr char kMsgTotpMissing[] = "4874026b2e004e4f89f7837716fa53f8";

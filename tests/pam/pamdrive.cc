@@ -3,6 +3,12 @@
 //
 //   pamdrive --service S --user U [--answer TEXT]... [--ops auth,auth,account]
 //            [--rhost H] [--tty T] [--ruser R] [--pam-env NAME=VALUE]...
+//            [--exhaust-fds] [--fork]
+//
+// --exhaust-fds runs the operations with no descriptor left to open (limit
+// 64, every slot taken). --fork runs them, then runs them again on the same
+// handle in a forked child, whose results are "child_results" ("hung" if it
+// did not finish within 20 s). Each result has its duration in "ms".
 //
 // Every PAM_PROMPT_ECHO_OFF/ON prompt takes the next --answer (or "" when
 // they run out). The output lists each operation's return code, every
@@ -18,13 +24,17 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/file.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 extern "C" {
 #include <libpamtest.h>
 }
 #include <security/pam_appl.h>
 #include <unistd.h>
 
+#include <chrono>
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -120,6 +130,8 @@ int main(int argc, char** argv) {
   bool have_rhost = false, have_tty = false, have_ruser = false;
   std::vector<std::string> ops = {"auth"};
   std::vector<std::string> pam_env;  // NAME=VALUE put into the PAM environment (as sshd does)
+  bool exhaust_fds = false;          // run the ops with no descriptor left to open
+  bool fork_after = false;           // run the ops again in a forked child
   ConvState st;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
@@ -134,6 +146,8 @@ int main(int argc, char** argv) {
     else if (a == "--tty") { tty = need(); have_tty = true; }
     else if (a == "--ruser") { ruser = need(); have_ruser = true; }
     else if (a == "--pam-env") pam_env.push_back(need());
+    else if (a == "--exhaust-fds") exhaust_fds = true;
+    else if (a == "--fork") fork_after = true;
     else if (a == "--ops") {
       ops.clear();
       std::string v = need();
@@ -146,7 +160,7 @@ int main(int argc, char** argv) {
       }
     } else {
       fprintf(stderr, "usage: pamdrive --service S --user U [--answer A]... [--ops auth,account] "
-                      "[--rhost H] [--tty T] [--ruser R]\n");
+                      "[--rhost H] [--tty T] [--ruser R] [--pam-env N=V] [--exhaust-fds] [--fork]\n");
       return 2;
     }
   }
@@ -164,30 +178,96 @@ int main(int argc, char** argv) {
   if (have_ruser) pam_set_item(ph, PAM_RUSER, ruser.c_str());
   for (const auto& e : pam_env) pam_putenv(ph, e.c_str());
 
-  std::vector<std::pair<std::string, int>> results;
-  for (const auto& op : ops) {
-    // KEEPHANDLE first: libpamtest stops at the first case whose result differs
-    // from the expected one, and must never pam_end our handle itself.
-    pam_testcase tc[2] = {
-        pam_test(PAMTEST_KEEPHANDLE, PAM_SUCCESS),
-        pam_test(PAMTEST_AUTHENTICATE, PAM_SUCCESS),
-    };
-    if (op == "auth") tc[1].pam_operation = PAMTEST_AUTHENTICATE;
-    else if (op == "account") tc[1].pam_operation = PAMTEST_ACCOUNT;
-    else if (op == "setcred") tc[1].pam_operation = PAMTEST_SETCRED;
-    else {
-      fprintf(stderr, "pamdrive: unknown op %s\n", op.c_str());
-      return 2;
+  struct Result {
+    std::string op;
+    int rc;
+    double ms;
+  };
+  auto run_ops = [&](std::vector<Result>* results) -> int {
+    for (const auto& op : ops) {
+      // KEEPHANDLE first: libpamtest stops at the first case whose result differs
+      // from the expected one, and must never pam_end our handle itself.
+      pam_testcase tc[2] = {
+          pam_test(PAMTEST_KEEPHANDLE, PAM_SUCCESS),
+          pam_test(PAMTEST_AUTHENTICATE, PAM_SUCCESS),
+      };
+      if (op == "auth") tc[1].pam_operation = PAMTEST_AUTHENTICATE;
+      else if (op == "account") tc[1].pam_operation = PAMTEST_ACCOUNT;
+      else if (op == "setcred") tc[1].pam_operation = PAMTEST_SETCRED;
+      else {
+        fprintf(stderr, "pamdrive: unknown op %s\n", op.c_str());
+        return 2;
+      }
+      auto t0 = std::chrono::steady_clock::now();
+      enum pamtest_err perr =
+          _pamtest_conv(service.c_str(), user.c_str(), conv, &st, tc, 2, ph);
+      double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+      if (perr != PAMTEST_ERR_OK && perr != PAMTEST_ERR_CASE) {
+        printf("{\"error\":\"libpamtest: %s\"}\n", pamtest_strerror(perr));
+        return 1;
+      }
+      results->push_back({op, tc[1].op_rv, ms});
     }
-    enum pamtest_err perr =
-        _pamtest_conv(service.c_str(), user.c_str(), conv, &st, tc, 2, ph);
-    if (perr != PAMTEST_ERR_OK && perr != PAMTEST_ERR_CASE) {
-      printf("{\"error\":\"libpamtest: %s\"}\n", pamtest_strerror(perr));
-      return 1;
+    return 0;
+  };
+  auto results_json = [&](const std::vector<Result>& results) {
+    std::string out = "[";
+    for (size_t i = 0; i < results.size(); ++i) {
+      if (i) out += ",";
+      out += "{\"op\":" + json_str(results[i].op) + ",\"rc\":" + std::to_string(results[i].rc) +
+             ",\"name\":" + json_str(pam_strerror(nullptr, results[i].rc)) +
+             ",\"ms\":" + std::to_string(results[i].ms) + "}";
     }
-    results.emplace_back(op, tc[1].op_rv);
+    return out + "]";
+  };
+
+  // --exhaust-fds: a caller that has used up its descriptors (a low limit,
+  // then every slot taken), as a leaking server would.
+  std::vector<int> hogs;
+  if (exhaust_fds) {
+    rlimit rl{64, 64};
+    setrlimit(RLIMIT_NOFILE, &rl);
+    for (int fd; (fd = open("/dev/null", O_RDONLY | O_CLOEXEC)) >= 0;) hogs.push_back(fd);
   }
-  pam_end(ph, results.empty() ? PAM_SUCCESS : results.back().second);
+  std::vector<Result> results;
+  if (int e = run_ops(&results)) return e;
+  for (int fd : hogs) close(fd);
+
+  // --fork: the ops again, on the same handle, in a child of this process
+  // (the module was already used here), as daemons that fork after pam_start do.
+  std::string child_json;
+  if (fork_after) {
+    int pipefd[2];
+    if (pipe(pipefd) != 0) return 1;
+    pid_t pid = fork();
+    if (pid == 0) {
+      close(pipefd[0]);
+      std::vector<Result> mine;
+      int e = run_ops(&mine);
+      pam_end(ph, mine.empty() ? PAM_SUCCESS : mine.back().rc);
+      std::string j = e ? "null" : results_json(mine);
+      (void)!write(pipefd[1], j.data(), j.size());
+      _exit(0);
+    }
+    close(pipefd[1]);
+    // The child must finish: a module that hangs after fork fails here.
+    std::string got;
+    char buf[4096];
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    fcntl(pipefd[0], F_SETFL, O_NONBLOCK);
+    for (;;) {
+      ssize_t n = read(pipefd[0], buf, sizeof buf);
+      if (n > 0) { got.append(buf, static_cast<size_t>(n)); continue; }
+      if (n == 0) break;
+      if (std::chrono::steady_clock::now() > deadline) { kill(pid, SIGKILL); got = "\"hung\""; break; }
+      usleep(10000);
+    }
+    close(pipefd[0]);
+    int status = 0;
+    waitpid(pid, &status, 0);
+    child_json = got.empty() ? "null" : got;
+  }
+  pam_end(ph, results.empty() ? PAM_SUCCESS : results.back().rc);
 
   std::set<int> after = open_fds();
   std::string leaked;
@@ -201,13 +281,9 @@ int main(int argc, char** argv) {
     leaked += "{\"fd\":" + std::to_string(fd) + ",\"target\":" + json_str(target) + "}";
   }
 
-  std::string out = "{\"results\":[";
-  for (size_t i = 0; i < results.size(); ++i) {
-    if (i) out += ",";
-    out += "{\"op\":" + json_str(results[i].first) + ",\"rc\":" + std::to_string(results[i].second) +
-           ",\"name\":" + json_str(pam_strerror(nullptr, results[i].second)) + "}";
-  }
-  out += "],\"messages\":[";
+  std::string out = "{\"results\":" + results_json(results);
+  if (fork_after) out += ",\"child_results\":" + child_json;
+  out += ",\"messages\":[";
   for (size_t i = 0; i < st.messages.size(); ++i) {
     if (i) out += ",";
     out += "{\"style\":" + json_str(st.messages[i].first) + ",\"text\":" +

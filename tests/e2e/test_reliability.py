@@ -1,0 +1,521 @@
+"""Reliability under attack and faults (issue #9): kill -9 mid-storm, a full
+or read-only state directory, hostile input, a bad daemon seen from the
+module, a caller stopped or out of descriptors or forked, and 64 parallel
+transactions."""
+import json
+import os
+import random
+import signal
+import socket
+import sqlite3
+import subprocess
+import threading
+import time
+import unittest
+import uuid
+
+from harness import (PAM_AUTH_ERR, PAM_AUTHINFO_UNAVAIL, PAM_SUCCESS, PAMDRIVE, PY, VIGILD, FakeDaemon,
+                     VigilTestCase, raw_call)
+
+ALICE = 1001
+
+
+def add_users(env, prefix, n, first_uid):
+    """n more nss_wrapper users (prefix0..), with password "pw-NAME"."""
+    with open(env.passwd, "a") as f, open(env.passdb, "a") as g:
+        for i in range(n):
+            name = "%s%d" % (prefix, i)
+            f.write("%s:x:%d:%d::/nonexistent:/bin/sh\n" % (name, first_uid + i, first_uid + i))
+            g.write("%s:pw-%s:*\n" % (name, name))
+    return ["%s%d" % (prefix, i) for i in range(n)]
+
+
+def report_frame(user, nonce):
+    return json.dumps({"method": "io.vigil.Auth.Report",
+                       "parameters": {"user": user, "outcome": "failure", "nonce": nonce,
+                                      "service": "sshd", "rhost": "192.0.2.%d" % random.randint(1, 254),
+                                      "tty": "ssh"}}).encode() + b"\0"
+
+
+def read_frame(s):
+    data = b""
+    while not data.endswith(b"\0"):
+        chunk = s.recv(65536)
+        if not chunk:
+            raise OSError("closed")
+        data += chunk
+    return json.loads(data[:-1])
+
+
+def buckets(db_path):
+    """uid -> (failures stored, locked_until) for the unknown-device buckets,
+    read straight from the database (a second SQLite connection)."""
+    db = sqlite3.connect(db_path, timeout=10)
+    try:
+        ok = db.execute("PRAGMA integrity_check").fetchone()[0]
+        rows = db.execute("SELECT uid, failures, locked_until FROM buckets "
+                          "WHERE uid IS NOT NULL AND key NOT LIKE '%:known'").fetchall()
+    finally:
+        db.close()
+    return ok, {uid: (len(f.split()) if f else 0, locked) for uid, f, locked in rows}
+
+
+class KilledMidStorm(VigilTestCase):
+    """8 clients send failures as fast as they can; vigild is killed with
+    SIGKILL at random moments, 20 times, and restarted. After each restart,
+    every failure answered is in the store (or its account is locked: past
+    the lock, attempts are refused, not counted), every account answered
+    into a lock is locked, and the database passes integrity_check."""
+    start_daemon = False
+    DENY = 150
+    lockout = {"deny": DENY, "fail_interval": "1h", "unlock_time": "1h", "max_unlock_time": "2h"}
+
+    def test_nothing_answered_is_lost_over_20_kills(self):
+        env = self.env
+        env.conf["throttle"] = {"deny": 0}
+        env.write_conf()
+        # Hot users lock during the run; cold ones stay below the threshold.
+        hot = add_users(env, "hot", 6, 3000)
+        cold = add_users(env, "cold", 30, 3100)
+        uid_of = {u: 3000 + i for i, u in enumerate(hot)}
+        uid_of.update({u: 3100 + i for i, u in enumerate(cold)})
+        env.start()
+        answered = {u: 0 for u in hot + cold}
+        lock = threading.Lock()
+        stop = threading.Event()
+        paused = threading.Event()
+        idle = [threading.Event() for _ in range(8)]
+
+        def client(k):
+            rng = random.Random(k)
+            s = None
+            while not stop.is_set():
+                if paused.is_set():
+                    if s:
+                        s.close()
+                        s = None
+                    idle[k].set()
+                    time.sleep(0.005)
+                    continue
+                idle[k].clear()
+                try:
+                    if s is None:
+                        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                        s.settimeout(5)
+                        s.connect(env.socket)
+                    user = rng.choice(hot) if rng.random() < 0.98 else rng.choice(cold)
+                    s.sendall(report_frame(user, uuid.uuid4().hex))
+                    reply = read_frame(s)
+                    if "error" not in reply:
+                        with lock:
+                            answered[user] += 1
+                except OSError:
+                    if s:
+                        s.close()
+                    s = None
+                    time.sleep(0.005)
+            if s:
+                s.close()
+
+        threads = [threading.Thread(target=client, args=(k,)) for k in range(8)]
+        for t in threads:
+            t.start()
+        db_path = os.path.join(env.state, "vigil.db")
+        try:
+            for cycle in range(20):
+                time.sleep(random.uniform(0.15, 0.6))
+                env.kill9()
+                paused.set()
+                for e in idle:
+                    self.assertTrue(e.wait(10), "a client did not pause")
+                with lock:
+                    snapshot = dict(answered)
+                env.start()
+                ok, stored = buckets(db_path)
+                self.assertEqual(ok, "ok", "integrity_check after kill %d" % (cycle + 1))
+                now = time.time()
+                for user, n in snapshot.items():
+                    failures, locked_until = stored.get(uid_of[user], (0, 0))
+                    locked = locked_until > now
+                    if n >= self.DENY:
+                        self.assertTrue(locked, "kill %d: %s answered %d failures (deny %d) but is not "
+                                        "locked" % (cycle + 1, user, n, self.DENY))
+                    elif not locked:
+                        self.assertGreaterEqual(failures, n, "kill %d: %s: %d failures answered, %d "
+                                                "stored" % (cycle + 1, user, n, failures))
+                paused.clear()
+        finally:
+            stop.set()
+            paused.clear()
+            for t in threads:
+                t.join()
+        total = sum(answered.values())
+        self.assertGreater(total, 1000, "the storm sent too little to mean anything")
+        self.assertTrue(any(answered[u] >= self.DENY for u in hot), "no account locked")
+        self.assertTrue(any(0 < answered[u] < self.DENY for u in cold), "no account stayed below deny")
+
+
+class StorageFaults(VigilTestCase):
+    """The state directory on a small tmpfs that fills up or turns
+    read-only: decisions fail closed with a clear log line, nothing is
+    corrupted, and vigild recovers when the space returns."""
+    start_daemon = False
+
+    def setUp(self):
+        super().setUp()
+        os.makedirs(self.env.state, mode=0o700)
+        p = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m,mode=0700", "tmpfs", self.env.state],
+                           capture_output=True, text=True)
+        if p.returncode != 0:
+            self.skipTest("cannot mount a tmpfs here: " + p.stderr.strip())
+        self.mounted = True
+
+    def tearDown(self):
+        try:
+            self.env.stop()
+        finally:
+            if getattr(self, "mounted", False):
+                subprocess.run(["umount", "-l", self.env.state], capture_output=True)
+            super().tearDown()
+
+    def fill(self):
+        path = os.path.join(self.env.state, "filler")
+        with open(path, "wb") as f:
+            try:
+                while True:
+                    f.write(b"\0" * 65536)
+                    f.flush()
+            except OSError:
+                pass
+        # Whatever sqlite could still squeeze in, take it too.
+        for i in range(64):
+            try:
+                with open(path + str(i), "wb") as f:
+                    f.write(b"\0" * 4096)
+            except OSError:
+                break
+        return path
+
+    def check_fails_closed_then_recovers(self, break_store, repair):
+        env = self.env
+        env.start()
+        self.fail_n("alice", 1)
+        self.assertEqual(env.status("alice")["failures"], 1)
+        # Enough history that the next commit needs new pages.
+        for i in range(40):
+            raw_call(env.socket, "io.vigil.Auth.Report",
+                     {"user": "ghost%d" % i, "outcome": "failure", "rhost": "198.51.100.%d" % (i + 1)})
+        break_store()
+        # A wrong password: still refused, and still counted in memory.
+        self.assertEqual(env.login("alice", "wrong"), PAM_AUTH_ERR)
+        # A right password: refused too, as the module refuses whenever the
+        # daemon cannot decide: nothing is allowed that could not be recorded.
+        out = env.pam("bob", ["bob-pw"], ops="auth")
+        self.assertEqual(out["results"][0]["rc"], PAM_AUTHINFO_UNAVAIL)
+        self.assertIn("cannot commit state", env.log())
+        repair()
+        deadline = time.time() + 10
+        rc = None
+        while time.time() < deadline:
+            rc = env.login("bob", "bob-pw")
+            if rc == PAM_SUCCESS:
+                break
+            time.sleep(0.2)
+        self.assertEqual(rc, PAM_SUCCESS, "vigild did not recover:\n" + env.log())
+        self.assertIn("works again", env.log())
+        # The failure made while the store failed was kept and written.
+        env.kill9()
+        env.start()
+        self.assertEqual(env.status("alice")["failures"], 2)
+        db = sqlite3.connect(os.path.join(env.state, "vigil.db"))
+        try:
+            self.assertEqual(db.execute("PRAGMA integrity_check").fetchone()[0], "ok")
+        finally:
+            db.close()
+
+    def test_full_state_directory(self):
+        filler = []
+
+        def break_store():
+            filler.append(self.fill())
+
+        def repair():
+            for name in os.listdir(self.env.state):
+                if name.startswith("filler"):
+                    os.unlink(os.path.join(self.env.state, name))
+
+        self.check_fails_closed_then_recovers(break_store, repair)
+
+    def test_read_only_state_directory(self):
+        # Linux refuses to remount a file system read-only under an open
+        # writer (EBUSY), so the directory turns read-only between two runs:
+        # vigild refuses to start (the module then fails closed), says why,
+        # and starts with everything intact once it is writable again.
+        env = self.env
+        env.start()
+        self.fail_n("alice", 2)
+        env.stop()
+        subprocess.run(["mount", "-o", "remount,ro", env.state], check=True)
+        p = subprocess.run([VIGILD, "--config", env.conf_path], env=env.nss_env(),
+                           capture_output=True, text=True, timeout=30)
+        self.assertNotEqual(p.returncode, 0)
+        self.assertRegex(p.stderr, "(?i)read-only")
+        self.assertEqual(env.pam("bob", ["bob-pw"])["results"][0]["rc"], PAM_AUTHINFO_UNAVAIL)
+        subprocess.run(["mount", "-o", "remount,rw", env.state], check=True)
+        env.start()
+        self.assertEqual(env.status("alice")["failures"], 2)
+        self.assertEqual(env.login("bob", "bob-pw"), PAM_SUCCESS)
+
+
+class HostileInput(VigilTestCase):
+    """Each gets a clear error (or, for a failure report, the failure is
+    counted against an unknown name and the source), no crash, and vigild
+    keeps serving everyone else."""
+
+    def raw(self, data, timeout=3):
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.settimeout(timeout)
+        s.connect(self.env.socket)
+        s.sendall(data)
+        out = b""
+        try:
+            while not out.endswith(b"\0"):
+                chunk = s.recv(65536)
+                if not chunk:
+                    break
+                out += chunk
+        finally:
+            s.close()
+        return json.loads(out[:-1]) if out.endswith(b"\0") else None
+
+    def assert_still_serving(self):
+        self.assertIn("version", raw_call(self.env.socket, "io.vigil.Daemon.Ping", {})["parameters"])
+        self.assertEqual(self.env.login("bob", "bob-pw"), PAM_SUCCESS)
+
+    def test_hostile_user_names(self):
+        names = ["al\u0000ice", "alice\n", "../../etc/passwd", "a" * 300, "alice\u202e", ""]
+        for name in names:
+            r = raw_call(self.env.socket, "io.vigil.Status.Get", {"user": name})
+            self.assertIn("error", r, repr(name))
+            self.assertTrue(r["parameters"]["message"], repr(name))
+            # A failure report is never lost: counted as an unknown name.
+            r = raw_call(self.env.socket, "io.vigil.Auth.Report",
+                         {"user": name, "outcome": "failure", "rhost": "192.0.2.9"})
+            self.assertEqual(r.get("parameters", {}).get("verdict"), "deny", repr(name))
+            # A right "password" for it never allows.
+            r = raw_call(self.env.socket, "io.vigil.Auth.Report", {"user": name, "outcome": "success"})
+            self.assertEqual(r.get("parameters", {}).get("verdict"), "deny", repr(name))
+        # None of them counted against alice.
+        self.assertEqual(self.env.status("alice")["failures"], 0)
+        # vigilctl says so plainly.
+        p = self.env.ctl("status", "alice\n")
+        self.assertNotEqual(p.returncode, 0)
+        self.assertIn("invalid user name", p.stderr)
+        self.assert_still_serving()
+
+    def test_invalid_utf8(self):
+        r = self.raw(b'{"method":"io.vigil.Auth.Report","parameters":{"user":"al\xffice","outcome":"failure"}}\0')
+        self.assertEqual(r["error"], "io.vigil.Error.InvalidRequest")
+        self.assertIn("malformed JSON", r["parameters"]["message"])
+        self.assert_still_serving()
+
+    def test_unknown_methods_and_wrong_types(self):
+        cases = [
+            (b'{"method":"io.vigil.Nope","parameters":{}}', "io.vigil.Error.MethodNotFound"),
+            (b'{"method":"io.vigil.Auth.Report","parameters":{"user":5,"outcome":"failure"}}',
+             "io.vigil.Error.InvalidParameter"),
+            (b'{"method":"io.vigil.Auth.Report","parameters":{"user":"alice","outcome":["failure"]}}',
+             "io.vigil.Error.InvalidParameter"),
+            (b'{"method":"io.vigil.Auth.Report","parameters":[]}', "io.vigil.Error.InvalidRequest"),
+            (b'{"method":7,"parameters":{}}', "io.vigil.Error.InvalidRequest"),
+            (b'[1,2]', "io.vigil.Error.InvalidRequest"),
+            (b'{"method":"io.vigil.Auth.Report","parameters":{"user":"alice","outcome":"failure",'
+             b'"rhost":{"x":1}}}', "io.vigil.Error.InvalidParameter"),
+        ]
+        for frame, error in cases:
+            r = self.raw(frame + b"\0")
+            self.assertEqual(r["error"], error, frame)
+            self.assertTrue(r["parameters"]["message"], frame)
+        self.assert_still_serving()
+
+    def test_oversized_frame(self):
+        r = self.raw(b"x" * 70000 + b"\0")
+        self.assertEqual(r["error"], "io.vigil.Error.InvalidRequest")
+        self.assertIn("64 KiB", r["parameters"]["message"])
+        self.assert_still_serving()
+
+    def test_frame_without_terminator_is_closed_at_the_deadline(self):
+        self.env.conf["daemon"]["request_timeout"] = "1s"
+        self.env.write_conf()
+        self.env.reload()
+        time.sleep(0.3)
+        t0 = time.monotonic()
+        r = self.raw(b'{"method":"io.vigil.Daemon.Ping","parameters":{}}', timeout=5)
+        self.assertIsNone(r, "no frame, no answer")
+        self.assertLess(time.monotonic() - t0, 3, "closed at the 1 s deadline")
+        self.assert_still_serving()
+
+
+class IdleFlood(VigilTestCase):
+    def test_1000_idle_connections_of_one_uid_leave_root_answered_within_50ms(self):
+        code = ("import resource, socket, sys, time\n"
+                "resource.setrlimit(resource.RLIMIT_NOFILE, (4096, 4096))\n"
+                "held = []\n"
+                "for i in range(1000):\n"
+                "    s = socket.socket(socket.AF_UNIX); s.connect(%r); held.append(s)\n"
+                "time.sleep(0.5)\n"
+                "alive = 0\n"
+                "for s in held:\n"
+                "    s.setblocking(False)\n"
+                "    try:\n"
+                "        alive += s.recv(1) != b''\n"
+                "    except BlockingIOError:\n"
+                "        alive += 1\n"
+                "    except OSError:\n"
+                "        pass\n"
+                "print('ready', alive, flush=True)\n"
+                "time.sleep(60)\n" % self.env.socket)
+        p = subprocess.Popen(self.env.as_uid(ALICE, [PY, "-c", code]), stdout=subprocess.PIPE, text=True)
+        try:
+            line = p.stdout.readline().split()
+            self.assertEqual(line[0], "ready")
+            self.assertLessEqual(int(line[1]), 16, "the per-uid cap (16) closes the rest")
+            worst = 0.0
+            for i in range(20):
+                t0 = time.monotonic()
+                r = raw_call(self.env.socket, "io.vigil.Auth.Report",
+                             {"user": "bob", "outcome": "success", "rhost": "192.0.2.1", "tty": "ssh"})
+                worst = max(worst, time.monotonic() - t0)
+                self.assertEqual(r["parameters"]["verdict"], "allow")
+            self.assertLess(worst, 0.050, "root's slowest login decision took %.1f ms" % (worst * 1000))
+            self.assertEqual(self.env.login("bob", "bob-pw"), PAM_SUCCESS)
+        finally:
+            p.kill()
+            p.wait()
+            p.stdout.close()
+
+
+class BadDaemon(VigilTestCase):
+    """The module against a daemon that is absent, silent, garbled or cut
+    short: within timeout + 50 ms per call, never success with
+    failmode=secure, and with failmode=safe only the absent daemon lets the
+    password module decide."""
+    start_daemon = False
+
+    def test_each_call_returns_within_timeout_plus_50ms(self):
+        for mode in ("absent", "silent", "garbage", "half"):
+            fake = None if mode == "absent" else FakeDaemon(self.env.socket, mode)
+            try:
+                for service in ("vigil-fast", "vigil-fast-safe"):
+                    out = self.env.pam("alice", ["alice-pw"], service=service, ops="auth,account")
+                    for r in out["results"]:
+                        self.assertLess(r["ms"], 500 + 50, "%s, %s, %s: %.1f ms" % (mode, service, r["op"], r["ms"]))
+                    rc = out["results"][0]["rc"]
+                    if service == "vigil-fast" or mode != "absent":
+                        self.assertEqual(rc, PAM_AUTHINFO_UNAVAIL, "%s, %s" % (mode, service))
+                    else:
+                        self.assertEqual(rc, PAM_SUCCESS, "safe, absent: the password module decides")
+            finally:
+                if fake:
+                    fake.close()
+
+    def test_a_caller_stopped_mid_transaction_never_fails_open(self):
+        # The daemon never answers; the caller is stopped past its deadline
+        # and continued: the module must not take the stop for an answer.
+        fake = FakeDaemon(self.env.socket, "silent")
+        try:
+            p = subprocess.Popen([PAMDRIVE, "--service", "vigil-fast", "--user", "alice", "--answer", "alice-pw",
+                                  "--ops", "auth,account", "--rhost", "203.0.113.7", "--tty", "ssh"],
+                                 env=self.env.pam_env(), stdout=subprocess.PIPE, text=True)
+            time.sleep(0.2)
+            p.send_signal(signal.SIGSTOP)
+            time.sleep(1.0)
+            p.send_signal(signal.SIGCONT)
+            out, _ = p.communicate(timeout=20)
+            res = json.loads(out.strip().splitlines()[-1])["results"]
+            self.assertEqual([r["rc"] for r in res], [PAM_AUTHINFO_UNAVAIL, PAM_AUTHINFO_UNAVAIL])
+        finally:
+            fake.close()
+
+    def test_a_stopped_caller_with_a_live_daemon_is_still_counted(self):
+        self.env.start()
+        p = subprocess.Popen([PAMDRIVE, "--service", "vigil-slow", "--user", "alice", "--answer", "wrong",
+                              "--ops", "auth", "--rhost", "203.0.113.7", "--tty", "ssh"],
+                             env=self.env.pam_env(), stdout=subprocess.PIPE, text=True)
+        time.sleep(0.2)
+        p.send_signal(signal.SIGSTOP)
+        time.sleep(1.0)
+        p.send_signal(signal.SIGCONT)
+        out, _ = p.communicate(timeout=20)
+        self.assertEqual(json.loads(out.strip().splitlines()[-1])["results"][0]["rc"], PAM_AUTH_ERR)
+        self.assertEqual(self.env.status("alice")["failures"], 1)
+
+    def test_a_caller_out_of_descriptors_never_fails_open(self):
+        self.env.start()
+        for service in ("vigil", "vigil-safe"):
+            out = self.env.pam("alice", ["alice-pw"], service=service, ops="auth,account")
+            # pamdrive takes every descriptor: the module cannot even open
+            # its socket, which is not "absent", so safe refuses too.
+            starved = subprocess.run(
+                [PAMDRIVE, "--service", service, "--user", "alice", "--answer",
+                 "alice-pw", "--ops", "auth,account", "--rhost", "203.0.113.7", "--tty", "ssh",
+                 "--exhaust-fds"], env=self.env.pam_env(), capture_output=True, text=True, timeout=30)
+            res = json.loads(starved.stdout.strip().splitlines()[-1])["results"]
+            self.assertNotEqual(res[0]["rc"], PAM_SUCCESS, service)
+            self.assertNotEqual(res[1]["rc"], PAM_SUCCESS, service)
+            self.assertEqual(out["results"][0]["rc"], PAM_SUCCESS, "with descriptors it works")
+
+    def test_the_module_works_after_fork_in_the_caller(self):
+        self.env.start()
+        for password, want in (("wrong", PAM_AUTH_ERR), ("alice-pw", PAM_SUCCESS)):
+            p = subprocess.run([PAMDRIVE, "--service", "vigil", "--user", "alice", "--answer", password,
+                                "--answer", password, "--ops", "auth", "--rhost", "203.0.113.7", "--tty",
+                                "ssh", "--fork"], env=self.env.pam_env(), capture_output=True, text=True,
+                               timeout=60)
+            out = json.loads(p.stdout.strip().splitlines()[-1])
+            self.assertEqual(out["results"][0]["rc"], want)
+            self.assertIsInstance(out["child_results"], list, "the child hung or failed: %r" % out["child_results"])
+            self.assertEqual(out["child_results"][0]["rc"], want, "after fork")
+            if want == PAM_AUTH_ERR:
+                self.assertEqual(self.env.status("alice")["failures"], 2, "the child's failure counted too")
+
+
+class Parallel64(VigilTestCase):
+    lockout = {"deny": 3}
+
+    def setUp(self):
+        super().setUp()
+        # Every attempt comes from one address: keep the source throttle out
+        # of the way, so that the account alone decides.
+        self.env.conf["throttle"] = {"deny": 0}
+        self.env.write_conf()
+        self.env.reload()
+        time.sleep(0.3)
+
+    def test_64_parallel_transactions_for_one_user_decide_at_most_deny(self):
+        threads = [self.env.pam_async("alice", ["wrong"], service="vigil-slow") for _ in range(64)]
+        for t, _ in threads:
+            t.join()
+        rcs = [r["results"][0]["rc"] for _, r in threads]
+        self.assertEqual(rcs.count(PAM_AUTH_ERR), 64)
+        st = self.env.status("alice")
+        self.assertTrue(st["locked"])
+        self.assertEqual(st["failures"], 3, "at most deny were decided as failures")
+        self.assertEqual(st["refused"], 61, "every other one was refused")
+
+    def test_64_parallel_transactions_across_64_users_lose_no_count(self):
+        users = add_users(self.env, "p", 64, 4000)
+        # A fresh start, so that vigild's NSS sees the new users at once.
+        self.env.stop()
+        self.env.start()
+        threads = [self.env.pam_async(u, ["wrong"], service="vigil-slow") for u in users]
+        for t, _ in threads:
+            t.join()
+        ok, stored = buckets(os.path.join(self.env.state, "vigil.db"))
+        self.assertEqual(ok, "ok")
+        counts = [stored.get(4000 + i, (0, 0))[0] for i in range(64)]
+        self.assertEqual(counts, [1] * 64, "one failure sent per user, one stored per user")
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
