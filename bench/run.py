@@ -12,6 +12,12 @@ failures are spread over 50 users, deny is far away). The floor is measured
 in the same run: one vigil round trip (connect, call, close) and one SQLite
 WAL commit.
 
+Also, each on a daemon of its own: the brute-force storm (with the default
+policy, and with deny=1000 so that every decision is a counted failure), the
+scale of state (distinct (user, source) failure pairs: peak RSS, database
+size, and both after the expiry horizon), TOTP verification, and start-up
+time to READY=1 with 100,000 stored accounts.
+
   bench/run.py            full run (prints figures; --record writes bench/RESULTS.md)
   bench/run.py --quick    a few seconds: proves the benchmark works
 """
@@ -20,9 +26,13 @@ import datetime
 import json
 import os
 import platform
+import socket
+import sqlite3
 import statistics
 import subprocess
 import sys
+import tempfile
+import time
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
 sys.path.insert(0, os.path.join(ROOT, "tests", "e2e"))
@@ -84,10 +94,14 @@ class Bench:
         return e
 
     def loop(self, *args, env=None):
-        p = subprocess.run([PAMLOOP] + [str(a) for a in args], capture_output=True, text=True,
-                           env=env or os.environ, timeout=600)
+        return Bench.loop_on(env, *args)
+
+    @staticmethod
+    def loop_on(env, *args):
+        p = subprocess.run([PAMLOOP] + [str(a) for a in args], stdout=subprocess.PIPE, text=True,
+                           env=env or os.environ, timeout=1800)
         if p.returncode != 0:
-            raise RuntimeError("pamloop %s: %s" % (args, p.stderr))
+            raise RuntimeError("pamloop %s failed (exit %d)" % (args, p.returncode))
         return json.loads(p.stdout.strip().splitlines()[-1])
 
     def pam(self, stack, path, count):
@@ -101,6 +115,130 @@ class Bench:
 
     def close(self):
         self.env.close()
+
+
+def add_bench_users(env):
+    with open(env.passwd, "a") as f:
+        for i, u in enumerate(USERS):
+            f.write("%s:x:%d:%d::/nonexistent:/bin/sh\n" % (u, 2000 + i, 2000 + i))
+
+
+def storm_default(quick):
+    """The storm against the default policy (deny=5, the source throttle on):
+    most decisions refuse a locked account, as in a real brute force."""
+    env = harness.Env()
+    add_bench_users(env)
+    env.start()
+    try:
+        clients, total = (8, 400) if quick else (64, 100000)
+        runs = []
+        for r in range(1 if quick else 3):
+            res = Bench.loop_on(None, "storm", env.socket, clients, total)
+            if res["errors"]:
+                raise RuntimeError("storm (default policy): %d errors" % res["errors"])
+            runs.append(res)
+            print("storm (default policy) %d done" % (r + 1), file=sys.stderr)
+        return runs
+    finally:
+        env.close()
+
+
+def vm_kib(pid, field):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    return -1
+
+
+def db_bytes(state):
+    total = 0
+    for name in ("vigil.db", "vigil.db-wal"):
+        try:
+            total += os.path.getsize(os.path.join(state, name))
+        except OSError:
+            pass
+    return total
+
+
+def scale(quick):
+    """Distinct (user, source) failure pairs, then the expiry horizon."""
+    horizon = 20  # seconds: fail_interval, unlock and ban times
+    env = harness.Env(lockout={"fail_interval": "%ds" % horizon, "unlock_time": "10s",
+                               "max_unlock_time": "%ds" % horizon})
+    env.conf["throttle"] = {"window": "%ds" % horizon, "ban_time": "10s", "max_ban_time": "%ds" % horizon}
+    env.write_conf()
+    add_bench_users(env)
+    env.start()
+    try:
+        pid = env.proc.pid
+        pairs = 5000 if quick else 1000000
+        t0 = time.time()
+        res = Bench.loop_on(None, "storm", env.socket, 16, pairs, "distinct")
+        if res["errors"]:
+            raise RuntimeError("scale: %d errors" % res["errors"])
+        out = {"pairs": pairs, "feed_seconds": time.time() - t0, "per_second": res["per_second"],
+               "peak_rss_kib": vm_kib(pid, "VmHWM"), "rss_kib": vm_kib(pid, "VmRSS"),
+               "db_bytes": db_bytes(env.state)}
+        print("scale: %d pairs fed in %.0f s" % (pairs, out["feed_seconds"]), file=sys.stderr)
+        if quick:
+            return out
+        # Past the horizon, and past the next prune (at most every 60 s, on a
+        # batch): one report every 5 s makes the batches.
+        deadline = time.time() + horizon + 150
+        shrunk = None
+        while time.time() < deadline:
+            time.sleep(5)
+            Bench.loop_on(None, "storm", env.socket, 1, 1)
+            size = db_bytes(env.state)
+            if size < out["db_bytes"] / 4:
+                shrunk = time.time() - t0 - out["feed_seconds"]
+                break
+        out.update({"after_db_bytes": db_bytes(env.state), "after_rss_kib": vm_kib(pid, "VmRSS"),
+                    "after_peak_rss_kib": vm_kib(pid, "VmHWM"), "shrunk_after_s": shrunk,
+                    "horizon_s": horizon})
+        return out
+    finally:
+        env.close()
+
+
+def startup(quick):
+    """Seconds from exec to READY=1 with N stored accounts (a bucket and a
+    block row each for 1 in 100)."""
+    accounts = 2000 if quick else 100000
+    env = harness.Env()
+    env.start()
+    env.stop()
+    db = sqlite3.connect(os.path.join(env.state, "vigil.db"))
+    now = int(time.time())
+    with db:
+        db.executemany(
+            "INSERT INTO buckets(key, uid, name, failures, locked_until, lock_count, refused, last_failure,"
+            " last_success, updated_at, sources) VALUES(?, ?, ?, ?, 0, 0, 0, ?, ?, ?, '')",
+            (("uid:%d" % (100000 + i), 100000 + i, "user%d" % i, "%d %d" % (now - 60, now - 30), now - 30,
+              now - 3600, now) for i in range(accounts)))
+    db.close()
+    times = []
+    try:
+        for r in range(2 if quick else 5):
+            sock_path = os.path.join(env.dir, "notify.sock")
+            if os.path.exists(sock_path):
+                os.unlink(sock_path)
+            ns = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+            ns.bind(sock_path)
+            ns.settimeout(60)
+            t0 = time.monotonic()
+            env.start(wait=False, extra_env={"NOTIFY_SOCKET": sock_path})
+            while True:
+                msg = ns.recv(4096).decode()
+                if "READY=1" in msg.split("\n"):
+                    break
+            times.append(time.monotonic() - t0)
+            ns.close()
+            env.stop()
+        return {"accounts": accounts, "seconds": times}
+    finally:
+        env.close()
 
 
 def summary(values):
@@ -156,6 +294,9 @@ def main():
         totp = json.loads(p.stdout)
     finally:
         b.close()
+    storms_default = storm_default(a.quick)
+    state = scale(a.quick)
+    boot = startup(a.quick)
 
     out = {"machine": {"cores": os.cpu_count(), "cpu": cpu_model()},
            "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
@@ -166,7 +307,14 @@ def main():
                      "per_second": summary([x["per_second"] for x in storms]),
                      "p50_us": summary([x["p50_us"] for x in storms]),
                      "p99_us": summary([x["p99_us"] for x in storms]),
-                     "max_us": summary([x["max_us"] for x in storms])}}
+                     "max_us": summary([x["max_us"] for x in storms])},
+           "storm_default": {"clients": storms_default[0]["clients"], "decisions": storms_default[0]["decisions"],
+                             "per_second": summary([x["per_second"] for x in storms_default]),
+                             "p50_us": summary([x["p50_us"] for x in storms_default]),
+                             "p99_us": summary([x["p99_us"] for x in storms_default]),
+                             "max_us": summary([x["max_us"] for x in storms_default])},
+           "scale": state,
+           "startup": {"accounts": boot["accounts"], "seconds": summary(boot["seconds"])}}
     for path in ("success", "failure"):
         A, B, C = (summary(per[(s, path)]) for s in "ABC")
         fl = statistics.median(per[("B", path)]) - statistics.median(per[("A", path)])
@@ -206,11 +354,26 @@ def print_report(out):
           "median %.2f µs (p99 %.2f)" % (t["right_code"]["count"], t["right_code"]["median_us"],
                                         t["right_code"]["p99_us"], t["wrong_code"]["median_us"],
                                         t["wrong_code"]["p99_us"]))
-    st = out["storm"]
-    print("\nstorm: %d clients, %d failure reports per run; min / median / max over the runs:"
-          % (st["clients"], st["decisions"]))
-    print("  decisions per second %s; latency p50 %s µs, p99 %s µs, max %s µs"
-          % (fmt(st["per_second"]), fmt(st["p50_us"]), fmt(st["p99_us"]), fmt(st["max_us"])))
+    for key, label in (("storm_default", "default policy (deny=5, source throttle on)"),
+                       ("storm", "deny=1000: every decision a counted failure")):
+        st = out[key]
+        print("\nstorm, %s: %d clients, %d failure reports per run; min / median / max over the runs:"
+              % (label, st["clients"], st["decisions"]))
+        print("  decisions per second %s; latency p50 %s µs, p99 %s µs, max %s µs"
+              % (fmt(st["per_second"]), fmt(st["p50_us"]), fmt(st["p99_us"]), fmt(st["max_us"])))
+    sc = out["scale"]
+    print("\nscale of state: %d distinct (user, source) failure pairs fed at %.0f per second" %
+          (sc["pairs"], sc["per_second"]))
+    print("  then: peak RSS %.1f MiB, RSS %.1f MiB, database %.1f MiB" %
+          (sc["peak_rss_kib"] / 1024, sc["rss_kib"] / 1024, sc["db_bytes"] / 2**20))
+    if "after_db_bytes" in sc:
+        print("  after the %d s horizon and a prune: database %.1f MiB (%s), RSS %.1f MiB, peak RSS %.1f MiB" %
+              (sc["horizon_s"], sc["after_db_bytes"] / 2**20,
+               "shrunk %.0f s after the feed" % sc["shrunk_after_s"] if sc["shrunk_after_s"] is not None
+               else "DID NOT SHRINK", sc["after_rss_kib"] / 1024, sc["after_peak_rss_kib"] / 1024))
+    bt = out["startup"]
+    print("\nstart-up to READY=1 with %d stored accounts: %s ms" %
+          (bt["accounts"], fmt({k: v * 1000 for k, v in bt["seconds"].items()})))
 
 
 NOTES_MARKER = "<!-- notes: kept by --record -->"
@@ -249,9 +412,31 @@ def record(out):
               "%d clients on the public socket, each on its own connection, send %d failure reports for "
               "random users (50) and random sources; every answer comes after its commit. "
               "min / median / max over the runs:" % (st["clients"], st["decisions"]), "",
-              "| decisions per second | p50 µs | p99 µs | max µs |", "|---|---|---|---|",
-              "| %s | %s | %s | %s |" % (fmt(st["per_second"]), fmt(st["p50_us"]), fmt(st["p99_us"]),
-                                      fmt(st["max_us"])), ""]
+              "| policy | decisions per second | p50 µs | p99 µs | max µs |", "|---|---|---|---|---|"]
+    for key, label in (("storm_default", "default (deny=5, source throttle on)"),
+                       ("storm", "deny=1000, no throttle: every decision a counted failure")):
+        st = out[key]
+        lines.append("| %s | %s | %s | %s | %s |" % (label, fmt(st["per_second"]), fmt(st["p50_us"]),
+                                                   fmt(st["p99_us"]), fmt(st["max_us"])))
+    lines.append("")
+    sc = out["scale"]
+    lines += ["## Scale of state", "",
+              "%d distinct (user, source) failure pairs (50 users, one source each), 16 clients, fed at "
+              "%.0f per second; the lockout and throttle horizon set to %s s so that expiry can be watched." %
+              (sc["pairs"], sc["per_second"], sc.get("horizon_s", "-")), "",
+              "| when | vigild RSS MiB | vigild peak RSS MiB | database + WAL MiB |", "|---|---|---|---|",
+              "| after the feed | %.1f | %.1f | %.1f |" % (sc["rss_kib"] / 1024, sc["peak_rss_kib"] / 1024,
+                                                         sc["db_bytes"] / 2**20)]
+    if "after_db_bytes" in sc:
+        lines.append("| after the horizon and a prune (%s) | %.1f | %.1f | %.2f |" % (
+            "%.0f s after the feed" % sc["shrunk_after_s"] if sc["shrunk_after_s"] is not None
+            else "did not shrink", sc["after_rss_kib"] / 1024, sc["after_peak_rss_kib"] / 1024,
+            sc["after_db_bytes"] / 2**20))
+    bt = out["startup"]
+    lines += ["", "## Start-up time", "",
+              "exec to `READY=1` (sd_notify), %d stored accounts; min / median / max over %d starts: "
+              "**%s ms**." % (bt["accounts"], 2 if "quick" in out["command"] else 5,
+                              fmt({k: v * 1000 for k, v in bt["seconds"].items()})), ""]
     # Hand-written notes below the marker (history, profiles) are kept.
     kept = ""
     if os.path.exists(path):
