@@ -113,7 +113,8 @@ class SocketActivation(unittest.TestCase):
     def test_named_sockets_from_systemd_serve_pam_and_admin_requests(self):
         env = self.env.nss_env()
         argv = [ACTIVATE, "-l", self.env.socket, "-l", self.env.admin_socket, "--fdname=public:admin"]
-        for k in ("LD_PRELOAD", "NSS_WRAPPER_PASSWD", "NSS_WRAPPER_GROUP", "ASAN_OPTIONS", "UBSAN_OPTIONS"):
+        for k in ("LD_PRELOAD", "NSS_WRAPPER_PASSWD", "NSS_WRAPPER_GROUP", "ASAN_OPTIONS", "UBSAN_OPTIONS",
+                  "TSAN_OPTIONS"):
             if k in env:
                 argv += ["-E", k]
         argv += [VIGILD, "--config", self.env.conf_path]
