@@ -19,8 +19,10 @@ std::optional<Network> parse_network(std::string_view text) {
   int prefix = -1;
   if (auto slash = addr.find('/'); slash != std::string::npos) {
     std::string_view p(addr.data() + slash + 1, addr.size() - slash - 1);
+    // Decimal digits only: from_chars alone would take "-25" (then read as no prefix).
+    if (p.empty() || p.find_first_not_of("0123456789") != std::string_view::npos) return std::nullopt;
     auto [end, ec] = std::from_chars(p.data(), p.data() + p.size(), prefix);
-    if (ec != std::errc() || end != p.data() + p.size() || p.empty()) return std::nullopt;
+    if (ec != std::errc() || end != p.data() + p.size()) return std::nullopt;
     addr.resize(slash);
   }
   in_addr v4{};

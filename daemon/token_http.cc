@@ -14,6 +14,7 @@
 
 #include "daemon/log.h"
 #include "daemon/server.h"
+#include "daemon/token_http_parse.h"
 #include "daemon/tokens.h"
 
 namespace vigil {
@@ -34,18 +35,6 @@ http::response<http::string_body> reply(unsigned version, http::status status, b
   return res;
 }
 
-// "Bearer TOKEN" -> TOKEN; empty when the header is anything else.
-std::string bearer(std::string_view h) {
-  constexpr std::string_view kScheme = "Bearer ";
-  if (h.size() <= kScheme.size() || h.size() > 512) return {};
-  for (std::size_t i = 0; i < kScheme.size(); ++i)
-    if (std::tolower(static_cast<unsigned char>(h[i])) != std::tolower(static_cast<unsigned char>(kScheme[i])))
-      return {};
-  h.remove_prefix(kScheme.size());
-  while (!h.empty() && h.front() == ' ') h.remove_prefix(1);
-  while (!h.empty() && h.back() == ' ') h.remove_suffix(1);
-  return std::string(h);
-}
 }  // namespace
 
 Status TokenHttpServer::listen_path(const std::string& path, gid_t group) {
@@ -124,8 +113,8 @@ asio::awaitable<void> TokenHttpServer::session(stream_protocol::socket raw, uid_
   for (;;) {
     arm();
     http::request_parser<http::empty_body> parser;
-    parser.header_limit(8192);
-    parser.body_limit(0);
+    parser.header_limit(token_http::kHeaderLimit);
+    parser.body_limit(token_http::kBodyLimit);
     auto [ec, n] = co_await http::async_read(*conn, buffer, parser, use_nothrow);
     if (ec) {
       if (ec != http::error::end_of_stream && conn->is_open() && ec != asio::error::eof &&
@@ -138,15 +127,11 @@ asio::awaitable<void> TokenHttpServer::session(stream_protocol::socket raw, uid_
     auto& req = parser.get();
     const bool keep = req.keep_alive();
     http::response<http::string_body> res = reply(req.version(), http::status::not_found, keep);
-    std::string_view target(req.target().data(), req.target().size());
-    constexpr std::string_view kAuth = "/auth/";
-    if (req.method() != http::verb::get && req.method() != http::verb::head) {
-      res.result(http::status::method_not_allowed);
-    } else if (target.substr(0, kAuth.size()) == kAuth && tokens::valid_scope(target.substr(kAuth.size()))) {
-      std::string scope(target.substr(kAuth.size()));
-      auto auth = req.find(http::field::authorization);
-      std::string token = auth == req.end() ? std::string() : bearer({auth->value().data(), auth->value().size()});
-      auto check = check_token(services_, std::move(token), scope);
+    token_http::AuthRequest ask = token_http::classify(req);
+    if (ask.status != 0) {
+      res.result(static_cast<http::status>(ask.status));
+    } else {
+      auto check = check_token(services_, std::move(ask.token), ask.scope);
       TokenCheckResult r = co_await std::move(check);
       res.result(static_cast<http::status>(tokens::http_status(r.verdict)));
       res.set("X-Vigil-Verdict", tokens::verdict_name(r.verdict));
@@ -159,9 +144,8 @@ asio::awaitable<void> TokenHttpServer::session(stream_protocol::socket raw, uid_
         res.set(http::field::www_authenticate, "Bearer");
       }
     }
-    // The request's headers held the token: wipe the copy in the fields.
-    if (auto a = req.find(http::field::authorization); a != req.end())
-      explicit_bzero(const_cast<char*>(a->value().data()), a->value().size());
+    // The request's headers held the token: wipe the copies in the fields.
+    token_http::wipe_authorization(req);
     // The read buffer held the request line and headers: zero it when it
     // holds nothing more (no pipelined request waiting).
     if (buffer.size() == 0) {
