@@ -1,5 +1,7 @@
 #include "daemon/config.h"
 
+#include "protocol/config_text.h"
+
 // Header-only toml++ without exceptions: parse errors are values, and the
 // PAM module can use the same mode without loading libtomlplusplus.
 #define TOML_HEADER_ONLY 1
@@ -361,6 +363,8 @@ std::string format_duration(Seconds s) {
 }
 
 Result<Config> parse_config(std::string_view text, std::string_view source_name) {
+  if (auto problem = config_text_problem(text))
+    return cfg_error(std::string(source_name) + ": " + *problem);
   toml::parse_result parsed = toml::parse(text, source_name);
   if (!parsed) {
     const auto& err = parsed.error();

@@ -1,5 +1,7 @@
 #include "pam_module/options.h"
 
+#include "protocol/config_text.h"
+
 // Header-only toml++ without exceptions: nothing may throw across the PAM ABI.
 #define TOML_HEADER_ONLY 1
 #define TOML_EXCEPTIONS 0
@@ -65,8 +67,10 @@ ParsedOptions parse_options(const std::vector<std::string_view>& args,
   if (config_text) {
     Options from_file = o;
     std::string err;
-    toml::parse_result parsed = toml::parse(*config_text, o.config_path);
-    if (!parsed) {
+    toml::parse_result parsed;
+    if (auto problem = config_text_problem(*config_text)) {
+      err = o.config_path + ": " + *problem;
+    } else if (parsed = toml::parse(*config_text, o.config_path); !parsed) {
       err = o.config_path + ":" + std::to_string(parsed.error().source().begin.line) + ": " +
             std::string(parsed.error().description());
     } else {

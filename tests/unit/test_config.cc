@@ -75,8 +75,23 @@ INSTANTIATE_TEST_SUITE_P(
         BadConfig{"relative_path", "[daemon]\nsocket = \"vigil.sock\"\n", "vigil.conf:2: daemon.socket: expected an absolute path"},
         BadConfig{"bool_type", "[lockout]\neven_deny_root = 1\n", "vigil.conf:2: lockout.even_deny_root: expected true or false"},
         BadConfig{"section_not_table", "lockout = 3\n", "vigil.conf:1: \"lockout\" must be a table"},
-        BadConfig{"max_below_unlock", "[lockout]\nunlock_time = \"2h\"\nmax_unlock_time = \"1h\"\n", "max_unlock_time must not be shorter"}),
+        BadConfig{"max_below_unlock", "[lockout]\nunlock_time = \"2h\"\nmax_unlock_time = \"1h\"\n", "max_unlock_time must not be shorter"},
+        // Found by tests/fuzz: toml++ 3.3 asserts (an abort) or reaches
+        // undefined behaviour on these; each is a plain error here.
+        BadConfig{"toml_key_assert", "[&x]\n", "vigil.conf:1: Error while parsing key"},
+        BadConfig{"toml_value_assert", "deny = [ }\n", "vigil.conf:1: Error while parsing value"},
+        BadConfig{"non_ascii", "[totp]\nissuer = \"\xef\xbb\xbc\"\n", "line 2, column 11: byte 0xef is not ASCII"},
+        BadConfig{"non_ascii_comment", "# caf\xc3\xa9\n", "line 1, column 6: byte 0xc3 is not ASCII"},
+        BadConfig{"control", "[\x18lockout]\n", "line 1, column 2: byte 0x18 is a control character"}),
     [](const auto& info) { return std::string(info.param.name); });
+
+TEST(Config, NulByteIsRefused) {
+  using namespace std::string_literals;
+  auto c = parse_config("[lockout]\n\0\n"s, "vigil.conf");
+  ASSERT_FALSE(c.ok());
+  EXPECT_NE(c.error().message.find("line 2, column 1: byte 0x00 is a control character"), std::string::npos)
+      << c.error().message;
+}
 
 struct DurationCase {
   const char* text;

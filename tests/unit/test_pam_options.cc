@@ -63,7 +63,12 @@ INSTANTIATE_TEST_SUITE_P(Table, BadConfigFiles,
                          ::testing::Values(std::string("[daemon\nsocket="),
                                            std::string("[daemon]\nsocket = 5\n"),
                                            std::string("[daemon]\nsocket = \"rel\"\n"),
-                                           std::string("[lockout]\nconsole_exempt = \"no\"\n")));
+                                           std::string("[lockout]\nconsole_exempt = \"no\"\n"),
+                                           // Found by tests/fuzz: toml++ 3.3 asserted (abort
+                                           // in sshd) or reached undefined behaviour on these.
+                                           std::string("[&x]\n"), std::string("deny = [ }\n"),
+                                           std::string("[lockout]\n# \xef\xbb\xbc\n"),
+                                           std::string("[\x18lockout]\n")));
 
 }  // namespace
 }  // namespace vigil::pam

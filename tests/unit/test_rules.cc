@@ -37,7 +37,10 @@ INSTANTIATE_TEST_SUITE_P(
                       NetCase{"0.0.0.0/0", "203.0.113.1", true}));
 
 TEST(Networks, BadOnesAreRefused) {
-  for (const char* bad : {"10.0.0.0/33", "::/129", "10.0.0/8", "example.org", "10.0.0.0/", "10.0.0.0/x", ""})
+  // A negative prefix once passed as "no prefix" (found by tests/fuzz):
+  // "10.0.0.0/-0" matched everything.
+  for (const char* bad : {"10.0.0.0/33", "::/129", "10.0.0/8", "example.org", "10.0.0.0/", "10.0.0.0/x", "",
+                          "!192.0.2.128/-25", "10.0.0.0/-0", "10.0.0.0/+8", "10.0.0.0/ 8", "::/-1"})
     EXPECT_FALSE(parse_network(bad).has_value()) << bad;
 }
 
