@@ -14,7 +14,7 @@ import time
 import unittest
 import uuid
 
-from harness import (PAM_AUTH_ERR, PAM_AUTHINFO_UNAVAIL, PAM_SUCCESS, PAMDRIVE, PY, VIGILD, FakeDaemon,
+from harness import (BUILD, PAM_AUTH_ERR, PAM_AUTHINFO_UNAVAIL, PAM_SUCCESS, PAMDRIVE, PY, VIGILD, FakeDaemon,
                      VigilTestCase, raw_call)
 
 ALICE = 1001
@@ -179,22 +179,18 @@ class StorageFaults(VigilTestCase):
             super().tearDown()
 
     def fill(self):
-        path = os.path.join(self.env.state, "filler")
-        with open(path, "wb") as f:
+        """Takes every free block of the tmpfs (unbuffered writes, so that
+        nothing fails later, at a close)."""
+        for i in range(64):
+            fd = os.open(os.path.join(self.env.state, "filler%d" % i), os.O_WRONLY | os.O_CREAT, 0o600)
             try:
+                chunk = b"\0" * (65536 if i == 0 else 4096)
                 while True:
-                    f.write(b"\0" * 65536)
-                    f.flush()
+                    os.write(fd, chunk)
             except OSError:
                 pass
-        # Whatever sqlite could still squeeze in, take it too.
-        for i in range(64):
-            try:
-                with open(path + str(i), "wb") as f:
-                    f.write(b"\0" * 4096)
-            except OSError:
-                break
-        return path
+            finally:
+                os.close(fd)
 
     def check_fails_closed_then_recovers(self, break_store, repair):
         env = self.env
@@ -234,10 +230,8 @@ class StorageFaults(VigilTestCase):
             db.close()
 
     def test_full_state_directory(self):
-        filler = []
-
         def break_store():
-            filler.append(self.fill())
+            self.fill()
 
         def repair():
             for name in os.listdir(self.env.state):
@@ -246,11 +240,11 @@ class StorageFaults(VigilTestCase):
 
         self.check_fails_closed_then_recovers(break_store, repair)
 
-    def test_read_only_state_directory(self):
-        # Linux refuses to remount a file system read-only under an open
-        # writer (EBUSY), so the directory turns read-only between two runs:
-        # vigild refuses to start (the module then fails closed), says why,
-        # and starts with everything intact once it is writable again.
+    def test_read_only_state_directory_at_start(self):
+        # A state directory read-only at start (turning read-only under a
+        # running vigild: TurnsReadOnly): vigild refuses to start (the
+        # module then fails closed), says why, and starts with everything
+        # intact once it is writable again.
         env = self.env
         env.start()
         self.fail_n("alice", 2)
@@ -265,6 +259,48 @@ class StorageFaults(VigilTestCase):
         env.start()
         self.assertEqual(env.status("alice")["failures"], 2)
         self.assertEqual(env.login("bob", "bob-pw"), PAM_SUCCESS)
+
+
+class TurnsReadOnly(VigilTestCase):
+    """The state directory turns read-only under a running vigild: with an
+    injected fault (tests/fault/fsfault.c: EROFS for every write and sync
+    under the state directory while a flag file exists), since Linux will
+    not remount a file system read-only under an open writer."""
+    start_daemon = False
+
+    def test_state_directory_turning_read_only_fails_closed_then_recovers(self):
+        env = self.env
+        flag = os.path.join(env.dir, "read-only")
+        shim = os.path.join(BUILD, "tests", "libfsfault.so")
+        self.assertTrue(os.path.exists(shim), shim)
+        env.start(extra_env={"LD_PRELOAD": "libnss_wrapper.so " + shim, "FSFAULT_DIR": env.state,
+                             "FSFAULT_FLAG": flag})
+        self.fail_n("alice", 1)
+        open(flag, "w").close()
+        self.assertEqual(env.login("alice", "wrong"), PAM_AUTH_ERR)
+        self.assertEqual(env.pam("bob", ["bob-pw"])["results"][0]["rc"], PAM_AUTHINFO_UNAVAIL,
+                         "a right password is refused while nothing can be recorded")
+        self.assertIn("cannot commit state", env.log())
+        # The account's state is still readable, and stricter in memory.
+        self.assertEqual(env.status("alice")["failures"], 2)
+        os.unlink(flag)
+        deadline = time.time() + 10
+        rc = None
+        while time.time() < deadline:
+            rc = env.login("bob", "bob-pw")
+            if rc == PAM_SUCCESS:
+                break
+            time.sleep(0.2)
+        self.assertEqual(rc, PAM_SUCCESS, "vigild did not recover:\n" + env.log())
+        self.assertIn("works again", env.log())
+        env.kill9()
+        env.start()
+        self.assertEqual(env.status("alice")["failures"], 2, "the failure made while read-only was kept")
+        db = sqlite3.connect(os.path.join(env.state, "vigil.db"))
+        try:
+            self.assertEqual(db.execute("PRAGMA integrity_check").fetchone()[0], "ok")
+        finally:
+            db.close()
 
 
 class HostileInput(VigilTestCase):
