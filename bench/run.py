@@ -421,7 +421,7 @@ def record(out):
     lines.append("")
     sc = out["scale"]
     lines += ["## Scale of state", "",
-              "%d distinct (user, source) failure pairs (50 users, one source each), 16 clients, fed at "
+              "%d distinct (user, source) failure pairs (50 users, a new source for each report), 16 clients, fed at "
               "%.0f per second; the lockout and throttle horizon set to %s s so that expiry can be watched." %
               (sc["pairs"], sc["per_second"], sc.get("horizon_s", "-")), "",
               "| when | vigild RSS MiB | vigild peak RSS MiB | database + WAL MiB |", "|---|---|---|---|",
