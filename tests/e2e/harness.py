@@ -346,24 +346,31 @@ class Env:
         return json.loads(p.stdout)
 
 
-def raw_call(path, method, params, timeout=2.0):
-    """One call on the wire, without vigil's client library."""
+def raw_frame(path, data, timeout=2.0):
+    """Sends bytes as they are; returns the reply frame without its NUL, or
+    None when the daemon closed (or the timeout passed) before a whole one."""
     s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     s.settimeout(timeout)
+    out = b""
     try:
         s.connect(path)
-        s.sendall(json.dumps({"method": method, "parameters": params}).encode() + b"\0")
-        data = b""
-        while not data.endswith(b"\0"):
+        s.sendall(data)
+        while not out.endswith(b"\0"):
             chunk = s.recv(65536)
             if not chunk:
                 break
-            data += chunk
+            out += chunk
     finally:
         s.close()
-    if not data.endswith(b"\0"):
+    return out[:-1] if out.endswith(b"\0") else None
+
+
+def raw_call(path, method, params, timeout=2.0):
+    """One call on the wire, without vigil's client library."""
+    reply = raw_frame(path, json.dumps({"method": method, "parameters": params}).encode() + b"\0", timeout)
+    if reply is None:
         raise OSError("no complete reply")
-    return json.loads(data[:-1])
+    return json.loads(reply)
 
 
 class FakeDaemon:

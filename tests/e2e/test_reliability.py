@@ -15,7 +15,7 @@ import unittest
 import uuid
 
 from harness import (BUILD, PAM_AUTH_ERR, PAM_AUTHINFO_UNAVAIL, PAM_SUCCESS, PAMDRIVE, PY, VIGILD, FakeDaemon,
-                     VigilTestCase, raw_call)
+                     VigilTestCase, raw_call, raw_frame)
 
 ALICE = 1001
 
@@ -58,6 +58,37 @@ def buckets(db_path):
     finally:
         db.close()
     return ok, {uid: (len(f.split()) if f else 0, locked) for uid, f, locked in rows}
+
+
+def assert_fails_closed_then_recovers(test, break_store, repair, while_broken=None):
+    """alice has one failure on record. Breaks the store: a wrong password is
+    still refused (and counted in memory), a right one refused too, with the
+    log line; then repairs it: vigild recovers, says so, and after kill -9
+    the failure made meanwhile is on disk and the database is intact."""
+    env = test.env
+    break_store()
+    test.assertEqual(env.login("alice", "wrong"), PAM_AUTH_ERR)
+    # Nothing is allowed that could not be recorded.
+    test.assertEqual(env.pam("bob", ["bob-pw"])["results"][0]["rc"], PAM_AUTHINFO_UNAVAIL,
+                     "a right password is refused while the store fails")
+    test.assertIn("cannot commit state", env.log())
+    if while_broken:
+        while_broken()
+    repair()
+    deadline = time.time() + 10
+    rc = None
+    while time.time() < deadline:
+        rc = env.login("bob", "bob-pw")
+        if rc == PAM_SUCCESS:
+            break
+        time.sleep(0.2)
+    test.assertEqual(rc, PAM_SUCCESS, "vigild did not recover:\n" + env.log())
+    test.assertIn("works again", env.log())
+    env.kill9()
+    env.start()
+    test.assertEqual(env.status("alice")["failures"], 2, "the failure made while the store failed was kept")
+    ok, _ = buckets(os.path.join(env.state, "vigil.db"))
+    test.assertEqual(ok, "ok")
 
 
 class KilledMidStorm(VigilTestCase):
@@ -201,33 +232,7 @@ class StorageFaults(VigilTestCase):
         for i in range(40):
             raw_call(env.socket, "io.vigil.Auth.Report",
                      {"user": "ghost%d" % i, "outcome": "failure", "rhost": "198.51.100.%d" % (i + 1)})
-        break_store()
-        # A wrong password: still refused, and still counted in memory.
-        self.assertEqual(env.login("alice", "wrong"), PAM_AUTH_ERR)
-        # A right password: refused too, as the module refuses whenever the
-        # daemon cannot decide: nothing is allowed that could not be recorded.
-        out = env.pam("bob", ["bob-pw"], ops="auth")
-        self.assertEqual(out["results"][0]["rc"], PAM_AUTHINFO_UNAVAIL)
-        self.assertIn("cannot commit state", env.log())
-        repair()
-        deadline = time.time() + 10
-        rc = None
-        while time.time() < deadline:
-            rc = env.login("bob", "bob-pw")
-            if rc == PAM_SUCCESS:
-                break
-            time.sleep(0.2)
-        self.assertEqual(rc, PAM_SUCCESS, "vigild did not recover:\n" + env.log())
-        self.assertIn("works again", env.log())
-        # The failure made while the store failed was kept and written.
-        env.kill9()
-        env.start()
-        self.assertEqual(env.status("alice")["failures"], 2)
-        db = sqlite3.connect(os.path.join(env.state, "vigil.db"))
-        try:
-            self.assertEqual(db.execute("PRAGMA integrity_check").fetchone()[0], "ok")
-        finally:
-            db.close()
+        assert_fails_closed_then_recovers(self, break_store, repair)
 
     def test_full_state_directory(self):
         def break_store():
@@ -276,31 +281,13 @@ class TurnsReadOnly(VigilTestCase):
         env.start(extra_env={"LD_PRELOAD": "libnss_wrapper.so " + shim, "FSFAULT_DIR": env.state,
                              "FSFAULT_FLAG": flag})
         self.fail_n("alice", 1)
-        open(flag, "w").close()
-        self.assertEqual(env.login("alice", "wrong"), PAM_AUTH_ERR)
-        self.assertEqual(env.pam("bob", ["bob-pw"])["results"][0]["rc"], PAM_AUTHINFO_UNAVAIL,
-                         "a right password is refused while nothing can be recorded")
-        self.assertIn("cannot commit state", env.log())
-        # The account's state is still readable, and stricter in memory.
-        self.assertEqual(env.status("alice")["failures"], 2)
-        os.unlink(flag)
-        deadline = time.time() + 10
-        rc = None
-        while time.time() < deadline:
-            rc = env.login("bob", "bob-pw")
-            if rc == PAM_SUCCESS:
-                break
-            time.sleep(0.2)
-        self.assertEqual(rc, PAM_SUCCESS, "vigild did not recover:\n" + env.log())
-        self.assertIn("works again", env.log())
-        env.kill9()
-        env.start()
-        self.assertEqual(env.status("alice")["failures"], 2, "the failure made while read-only was kept")
-        db = sqlite3.connect(os.path.join(env.state, "vigil.db"))
-        try:
-            self.assertEqual(db.execute("PRAGMA integrity_check").fetchone()[0], "ok")
-        finally:
-            db.close()
+
+        def while_read_only():
+            # The account's state is still readable, and stricter in memory.
+            self.assertEqual(env.status("alice")["failures"], 2)
+
+        assert_fails_closed_then_recovers(self, lambda: open(flag, "w").close(), lambda: os.unlink(flag),
+                                          while_read_only)
 
 
 class HostileInput(VigilTestCase):
@@ -309,20 +296,8 @@ class HostileInput(VigilTestCase):
     keeps serving everyone else."""
 
     def raw(self, data, timeout=3):
-        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        s.settimeout(timeout)
-        s.connect(self.env.socket)
-        s.sendall(data)
-        out = b""
-        try:
-            while not out.endswith(b"\0"):
-                chunk = s.recv(65536)
-                if not chunk:
-                    break
-                out += chunk
-        finally:
-            s.close()
-        return json.loads(out[:-1]) if out.endswith(b"\0") else None
+        reply = raw_frame(self.env.socket, data, timeout)
+        return json.loads(reply) if reply is not None else None
 
     def assert_still_serving(self):
         self.assertIn("version", raw_call(self.env.socket, "io.vigil.Daemon.Ping", {})["parameters"])
