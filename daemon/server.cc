@@ -75,20 +75,31 @@ void Server::stop() {
   owned_paths_.clear();
 }
 
-asio::awaitable<void> Server::accept_loop(Acceptor& acceptor, Kind kind) {
+asio::awaitable<std::optional<Accepted>> accept_peer(asio::io_context& io, stream_protocol::acceptor& acceptor) {
   for (;;) {
     auto [ec, sock] = co_await acceptor.async_accept(use_nothrow);
-    if (ec == asio::error::operation_aborted || !acceptor.is_open()) co_return;
+    if (ec == asio::error::operation_aborted || !acceptor.is_open()) co_return std::nullopt;
     if (ec) {
       log::warning("accept failed: " + ec.message());
-      // EMFILE and friends: back off briefly instead of spinning.
-      asio::steady_timer t(io_, std::chrono::milliseconds(50));
+      asio::steady_timer t(io, std::chrono::milliseconds(50));
       co_await t.async_wait(use_nothrow);
       continue;
     }
     ucred cred{};
     socklen_t len = sizeof(cred);
     if (::getsockopt(sock.native_handle(), SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0) continue;
+    co_return Accepted{std::move(sock), cred};
+  }
+}
+
+asio::awaitable<void> Server::accept_loop(Acceptor& acceptor, Kind kind) {
+  for (;;) {
+    // Named: GCC 12 mishandles temporaries in co_await operands.
+    auto next = accept_peer(io_, acceptor);
+    std::optional<Accepted> accepted = co_await std::move(next);
+    if (!accepted) co_return;
+    auto& sock = accepted->socket;
+    const ucred& cred = accepted->cred;
     Peer peer{cred.uid, cred.gid, cred.pid, kind == Kind::kAdmin};
     int limit = peer.root() ? kRootConnections
                             : services_.config->daemon.max_connections_per_uid;

@@ -14,11 +14,14 @@
 //    then uses the admin table (admin.h), never the public one.
 #pragma once
 
+#include <boost/asio/awaitable.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/local/stream_protocol.hpp>
+#include <sys/socket.h>
 
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "daemon/dispatch.h"
@@ -31,6 +34,18 @@ namespace vigil {
 // its mode and, unless -1, its group. Shared by every socket vigild binds.
 Result<std::unique_ptr<boost::asio::local::stream_protocol::acceptor>> listen_unix(
     boost::asio::io_context& io, const std::string& path, unsigned mode, gid_t group);
+
+// The next connection on acceptor, with its peer's credentials
+// (SO_PEERCRED). A failed accept (EMFILE and friends) is logged and retried
+// after 50 ms instead of spinning; a connection whose credentials cannot be
+// read is dropped. nullopt: the acceptor was closed. Shared by every socket
+// vigild serves.
+struct Accepted {
+  boost::asio::local::stream_protocol::socket socket;
+  ucred cred;
+};
+boost::asio::awaitable<std::optional<Accepted>> accept_peer(
+    boost::asio::io_context& io, boost::asio::local::stream_protocol::acceptor& acceptor);
 
 class Server {
  public:

@@ -69,20 +69,15 @@ void TokenHttpServer::stop() {
 
 asio::awaitable<void> TokenHttpServer::accept_loop() {
   for (;;) {
-    auto [ec, sock] = co_await acceptor_->async_accept(use_nothrow);
-    if (ec == asio::error::operation_aborted || !acceptor_->is_open()) co_return;
-    if (ec) {
-      asio::steady_timer t(io_, std::chrono::milliseconds(50));
-      co_await t.async_wait(use_nothrow);
-      continue;
-    }
-    ucred cred{};
-    socklen_t len = sizeof(cred);
-    if (::getsockopt(sock.native_handle(), SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0) continue;
+    // Named: GCC 12 mishandles temporaries in co_await operands.
+    auto next = accept_peer(io_, *acceptor_);
+    std::optional<Accepted> accepted = co_await std::move(next);
+    if (!accepted) co_return;
+    const uid_t uid = accepted->cred.uid;
     // nginx workers share one uid: their budget is root's, not a user's.
     const int limit = kRootConnections;
-    if ((*per_uid_)[cred.uid] >= limit) continue;
-    asio::co_spawn(io_, session(std::move(sock), cred.uid), asio::detached);
+    if ((*per_uid_)[uid] >= limit) continue;
+    asio::co_spawn(io_, session(std::move(accepted->socket), uid), asio::detached);
   }
 }
 
