@@ -118,16 +118,34 @@ const char* const kMigrations[] = {
 };
 static_assert(std::size(kMigrations) == SqliteStore::kSchemaVersion);
 
-std::string encode_failures(const std::vector<TimePoint>& f) {
-  std::string s;
-  for (auto t : f) {
-    if (!s.empty()) s.push_back(' ');
-    s += std::to_string(to_epoch(t));
-  }
-  return s;
+// Failure times on disk: a BLOB of varints (LEB128, zigzag), the first the
+// time in epoch seconds, each next one its difference from the one before.
+// A storm's failures share their seconds, so the longest list (deny=1000)
+// takes about a kilobyte and stays in its row's page; as decimal text it
+// took eleven and spilled onto overflow pages, all rewritten on each
+// failure. Databases written before hold decimal text ("t1 t2 ..."): both
+// are read, and the next write of the row converts it.
+void put_varint(std::string& out, long long v) {
+  auto u = (static_cast<unsigned long long>(v) << 1) ^ static_cast<unsigned long long>(v >> 63);
+  do {
+    unsigned char b = u & 0x7f;
+    u >>= 7;
+    out.push_back(static_cast<char>(u ? b | 0x80 : b));
+  } while (u);
 }
 
-std::vector<TimePoint> decode_failures(std::string_view s) {
+std::string encode_failures(const std::vector<TimePoint>& f) {
+  std::string out;
+  out.reserve(f.size() + 8);
+  long long prev = 0;
+  for (auto t : f) {
+    put_varint(out, to_epoch(t) - prev);
+    prev = to_epoch(t);
+  }
+  return out;
+}
+
+std::vector<TimePoint> decode_failure_text(std::string_view s) {
   std::vector<TimePoint> out;
   while (!s.empty()) {
     auto sp = s.find(' ');
@@ -139,6 +157,48 @@ std::vector<TimePoint> decode_failures(std::string_view s) {
     s.remove_prefix(sp + 1);
   }
   return out;
+}
+
+// A truncated or overlong varint ends the list: what came before is kept.
+std::vector<TimePoint> decode_failure_blob(std::string_view s) {
+  std::vector<TimePoint> out;
+  out.reserve(s.size());
+  long long prev = 0;
+  std::size_t i = 0;
+  while (i < s.size()) {
+    unsigned long long u = 0;
+    int shift = 0;
+    bool done = false;
+    while (i < s.size() && shift < 64) {
+      auto b = static_cast<unsigned char>(s[i++]);
+      u |= static_cast<unsigned long long>(b & 0x7f) << shift;
+      shift += 7;
+      if (!(b & 0x80)) {
+        done = true;
+        break;
+      }
+    }
+    if (!done) break;
+    long long delta = static_cast<long long>(u >> 1) ^ -static_cast<long long>(u & 1);
+    prev += delta;
+    out.push_back(from_epoch(prev));
+  }
+  return out;
+}
+
+std::vector<TimePoint> column_failures(sqlite3_stmt* st, int col) {
+  const auto* p = static_cast<const char*>(sqlite3_column_blob(st, col));
+  std::string_view v(p ? p : "", static_cast<std::size_t>(sqlite3_column_bytes(st, col)));
+  switch (sqlite3_column_type(st, col)) {
+    case SQLITE_BLOB: return decode_failure_blob(v);
+    case SQLITE_TEXT: return decode_failure_text(v);
+    default: return {};
+  }
+}
+
+void bind_failures(sqlite3_stmt* st, int col, const std::string& encoded) {
+  // Never a null pointer: that would bind NULL, not an empty list.
+  sqlite3_bind_blob(st, col, encoded.data(), static_cast<int>(encoded.size()), SQLITE_TRANSIENT);
 }
 
 // "epoch\tsource\n" per entry; sources never hold tabs or newlines.
@@ -173,8 +233,7 @@ BucketRecord read_row(sqlite3_stmt* st) {
   r.key = reinterpret_cast<const char*>(sqlite3_column_text(st, 0));
   if (sqlite3_column_type(st, 1) != SQLITE_NULL) r.uid = sqlite3_column_int64(st, 1);
   if (auto* n = sqlite3_column_text(st, 2)) r.name = reinterpret_cast<const char*>(n);
-  auto* f = sqlite3_column_text(st, 3);
-  r.state.failures = decode_failures(f ? reinterpret_cast<const char*>(f) : "");
+  r.state.failures = column_failures(st, 3);
   r.state.locked_until = from_epoch(sqlite3_column_int64(st, 4));
   r.state.lock_count = sqlite3_column_int(st, 5);
   r.state.refused = sqlite3_column_int64(st, 6);
@@ -386,7 +445,7 @@ Status SqliteStore::put(const BucketRecord& r, TimePoint now) {
     sqlite3_bind_text(put_, 3, r.name.data(), static_cast<int>(r.name.size()), SQLITE_STATIC);
   else
     sqlite3_bind_null(put_, 3);
-  sqlite3_bind_text(put_, 4, failures.data(), static_cast<int>(failures.size()), SQLITE_STATIC);
+  bind_failures(put_, 4, failures);
   sqlite3_bind_int64(put_, 5, to_epoch(r.state.locked_until));
   sqlite3_bind_int(put_, 6, r.state.lock_count);
   sqlite3_bind_int64(put_, 7, r.state.refused);
@@ -561,8 +620,7 @@ Result<std::optional<TotpRecord>> SqliteStore::load_totp(int64_t uid) {
   r.pending_at = from_epoch(sqlite3_column_int64(*p, 2));
   r.last_step = sqlite3_column_int64(*p, 3);
   r.confirmed_at = from_epoch(sqlite3_column_int64(*p, 4));
-  auto* f = sqlite3_column_text(*p, 5);
-  r.otp_failures = decode_failures(f ? reinterpret_cast<const char*>(f) : "");
+  r.otp_failures = column_failures(*p, 5);
   r.required_since = from_epoch(sqlite3_column_int64(*p, 6));
   sqlite3_finalize(*p);
   return std::optional<TotpRecord>(std::move(r));
@@ -584,7 +642,7 @@ Status SqliteStore::put_totp(const TotpRecord& r) {
         sqlite3_bind_int64(st, 4, to_epoch(r.pending_at));
         sqlite3_bind_int64(st, 5, r.last_step);
         sqlite3_bind_int64(st, 6, to_epoch(r.confirmed_at));
-        sqlite3_bind_text(st, 7, failures.data(), static_cast<int>(failures.size()), SQLITE_TRANSIENT);
+        bind_failures(st, 7, failures);
         sqlite3_bind_int64(st, 8, to_epoch(r.required_since));
       });
 }

@@ -57,7 +57,17 @@ def buckets(db_path):
                           "WHERE uid IS NOT NULL AND key NOT LIKE '%:known'").fetchall()
     finally:
         db.close()
-    return ok, {uid: (len(f.split()) if f else 0, locked) for uid, f, locked in rows}
+    return ok, {uid: (failure_count(f), locked) for uid, f, locked in rows}
+
+
+def failure_count(value):
+    """How many failure times a stored list holds: a BLOB of varints (each
+    ends with a byte below 0x80), or decimal text written by older vigild."""
+    if not value:
+        return 0
+    if isinstance(value, str):
+        return len(value.split())
+    return sum(1 for b in value if b < 0x80)
 
 
 def assert_fails_closed_then_recovers(test, break_store, repair, while_broken=None):

@@ -112,6 +112,87 @@ TEST_F(StoreTest, FileIsPrivateAndWal) {
   EXPECT_TRUE(fs::exists(db_ + "-wal"));
 }
 
+// Failure lists are stored compactly (varint differences), so that a long
+// list under a storm stays in its row's page.
+TEST_F(StoreTest, FailureListsRoundTripCompactly) {
+  auto s = SqliteStore::open(db_);
+  ASSERT_TRUE(s.ok()) << s.error().message;
+  BucketRecord r = sample();
+  r.state.failures.clear();
+  // 1000 failures within a few seconds, as deny=1000 under a storm.
+  for (int i = 0; i < 1000; ++i) r.state.failures.push_back(from_epoch(1'790'000'000 + i / 300));
+  TotpRecord t;
+  t.uid = 1001;
+  // Out of order (a clock stepped back), zero, negative and far times.
+  t.otp_failures = {from_epoch(5), from_epoch(0), from_epoch(-7), from_epoch(1LL << 40), from_epoch(3)};
+  ASSERT_TRUE((*s)->begin().ok());
+  ASSERT_TRUE((*s)->put(r, from_epoch(1)).ok());
+  ASSERT_TRUE((*s)->put_totp(t).ok());
+  ASSERT_TRUE((*s)->commit().ok());
+  auto back = (*s)->load(r.key);
+  ASSERT_TRUE(back.ok() && back->has_value());
+  EXPECT_EQ((*back)->state.failures, r.state.failures);
+  auto tb = (*s)->load_totp(1001);
+  ASSERT_TRUE(tb.ok() && tb->has_value());
+  EXPECT_EQ((*tb)->otp_failures, t.otp_failures);
+  // An empty list is an empty value, not NULL (the column is NOT NULL).
+  r.state.failures.clear();
+  ASSERT_TRUE((*s)->begin().ok());
+  ASSERT_TRUE((*s)->put(r, from_epoch(2)).ok());
+  ASSERT_TRUE((*s)->commit().ok());
+  back = (*s)->load(r.key);
+  ASSERT_TRUE(back.ok() && back->has_value());
+  EXPECT_TRUE((*back)->state.failures.empty());
+  // The 1000-entry list took about a byte per failure.
+  r.state.failures.assign(1000, from_epoch(1'790'000'000));
+  ASSERT_TRUE((*s)->begin().ok());
+  ASSERT_TRUE((*s)->put(r, from_epoch(3)).ok());
+  ASSERT_TRUE((*s)->commit().ok());
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(db_.c_str(), &db), SQLITE_OK);
+  sqlite3_stmt* st = nullptr;
+  ASSERT_EQ(sqlite3_prepare_v2(db, "SELECT typeof(failures), length(failures) FROM buckets WHERE key='uid:1001'",
+                               -1, &st, nullptr),
+            SQLITE_OK);
+  ASSERT_EQ(sqlite3_step(st), SQLITE_ROW);
+  EXPECT_STREQ(reinterpret_cast<const char*>(sqlite3_column_text(st, 0)), "blob");
+  EXPECT_LE(sqlite3_column_int(st, 1), 1010);
+  sqlite3_finalize(st);
+  sqlite3_close(db);
+}
+
+// Databases written before the compact form hold failures as decimal text:
+// they are read as they are, and rewritten compactly by the next write.
+TEST_F(StoreTest, ReadsFailuresStoredAsText) {
+  {
+    auto s = SqliteStore::open(db_);
+    ASSERT_TRUE(s.ok()) << s.error().message;
+  }
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(db_.c_str(), &db), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(db,
+                         "INSERT INTO buckets(key, uid, name, failures, locked_until, lock_count, refused,"
+                         " last_failure, last_success, updated_at)"
+                         " VALUES('uid:7', 7, 'dan', '100 200 300', 0, 0, 0, 300, 0, 300)",
+                         nullptr, nullptr, nullptr),
+            SQLITE_OK);
+  sqlite3_close(db);
+  auto s = SqliteStore::open(db_);
+  ASSERT_TRUE(s.ok()) << s.error().message;
+  auto r = (*s)->load("uid:7");
+  ASSERT_TRUE(r.ok() && r->has_value());
+  EXPECT_EQ((*r)->state.failures,
+            (std::vector<TimePoint>{from_epoch(100), from_epoch(200), from_epoch(300)}));
+  (*r)->state.failures.push_back(from_epoch(400));
+  ASSERT_TRUE((*s)->begin().ok());
+  ASSERT_TRUE((*s)->put(**r, from_epoch(400)).ok());
+  ASSERT_TRUE((*s)->commit().ok());
+  auto again = (*s)->load("uid:7");
+  ASSERT_TRUE(again.ok() && again->has_value());
+  EXPECT_EQ((*again)->state.failures.size(), 4u);
+  EXPECT_EQ((*again)->state.failures.back(), from_epoch(400));
+}
+
 TEST_F(StoreTest, MigratesSchema1KeepingBuckets) {
   {
     sqlite3* db = nullptr;
@@ -134,6 +215,7 @@ TEST_F(StoreTest, MigratesSchema1KeepingBuckets) {
   auto r = (*s)->load("uid:5");
   ASSERT_TRUE(r.ok() && r->has_value());
   EXPECT_EQ((*r)->state.locked_until, from_epoch(900));
+  EXPECT_EQ((*r)->state.failures, std::vector<TimePoint>{from_epoch(100)});
   auto t = (*s)->load_totp(5);
   ASSERT_TRUE(t.ok());
   EXPECT_FALSE(t->has_value());
