@@ -117,16 +117,22 @@ void Engine::submit(Job job) {
 void Engine::drain() {
   std::lock_guard run(run_mu_);
   std::deque<Job> batch;
+  bool defer = false;
   {
     std::lock_guard lock(mu_);
     batch.swap(queue_);
     posted_ = false;
+    defer = mode_ == Mode::kPosted;
     if (pending_) {
       settings_ = std::move(*pending_);
       pending_.reset();
     }
   }
-  if (!batch.empty()) process_batch(batch);
+  if (!batch.empty()) {
+    process_batch(batch, defer);
+  } else {
+    finish_deferred();
+  }
 }
 
 void Engine::run() {
@@ -143,7 +149,7 @@ void Engine::run() {
       }
     }
     std::lock_guard run(run_mu_);
-    process_batch(batch);
+    process_batch(batch, false);
     batch.clear();
   }
 }
@@ -278,12 +284,35 @@ Status Engine::load_totp(Entry* e, int64_t uid) {
   return Ok{};
 }
 
-void Engine::process_batch(std::deque<Job>& jobs) {
-  Txn txn{clock_.now(), settings_.lockout, settings_.totp, settings_.devices, settings_.block,
-          settings_.throttle,
-          false, {}, {}};
-  for (auto& job : jobs) job(txn);
+void Engine::process_batch(std::deque<Job>& jobs, bool defer) {
+  // An earlier batch's commit comes before anything this batch reads or writes.
+  finish_deferred();
+  auto txn = std::make_unique<Txn>(Txn{clock_.now(), settings_.lockout, settings_.totp,
+                                       settings_.devices, settings_.block, settings_.throttle,
+                                       false, {}, {}});
+  for (auto& job : jobs) job(*txn);
+  if (defer && (!dirty_.empty() || !ops_.empty())) {
+    std::lock_guard lock(mu_);
+    if (mode_ == Mode::kPosted) {
+      // The answers given at once are already posted: they go out first.
+      deferred_ = std::move(txn);
+      post_([this] {
+        std::lock_guard run(run_mu_);
+        finish_deferred();
+      });
+      return;
+    }
+  }
+  finish_batch(*txn);
+}
 
+void Engine::finish_deferred() {
+  if (!deferred_) return;
+  auto txn = std::move(deferred_);
+  finish_batch(*txn);
+}
+
+void Engine::finish_batch(Txn& txn) {
   Status status = Ok{};
   if (!dirty_.empty() || !ops_.empty()) {
     status = store_->begin(txn.full_sync);

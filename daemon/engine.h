@@ -14,7 +14,10 @@
 //    holding every bucket it changed (group commit).
 //  * A protective change (a failure, a lock, a reset) is answered only after
 //    its commit. A success that only relaxes state is answered at once and
-//    committed with its batch.
+//    committed with its batch. Under start(post) the batch's commit is
+//    itself posted, behind the answers given at once, so those go out
+//    before the commit's writes; the next batch commits it first if it runs
+//    sooner, and stop() commits it.
 //  * While the store is failing (the last commit failed), successes wait for
 //    their batch's commit too: nothing is allowed that could not be recorded.
 //  * When a commit fails, the waiting callers get a failed Status (they fail
@@ -373,7 +376,12 @@ class Engine {
   void run();
   // Takes the queue and runs it as one batch (under run_mu_).
   void drain();
-  void process_batch(std::deque<Job>& jobs);
+  // defer: commit through post_ (see the contract), else at once.
+  void process_batch(std::deque<Job>& jobs, bool defer);
+  // Commits the batch's changes, answers those waiting, then housekeeping.
+  void finish_batch(Txn& txn);
+  // Finishes a batch whose commit was deferred, if there is one (run_mu_ held).
+  void finish_deferred();
   Result<Entry*> entry(const std::string& key);
   Status load_totp(Entry* e, int64_t uid);
   Status load_devices(Entry* e, int64_t uid);
@@ -424,6 +432,7 @@ class Engine {
   Poster post_;
   bool posted_ = false;  // a drain is posted and has not taken the queue yet
   std::mutex run_mu_;    // held while a batch runs: one at a time
+  std::unique_ptr<Txn> deferred_;  // a batch run whose commit is posted (run_mu_)
   // The parts of the configuration the engine uses, swapped in whole at the
   // start of a batch after a reload.
   struct Settings {

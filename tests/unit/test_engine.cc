@@ -2,8 +2,10 @@
 #include <sodium.h>
 
 #include <atomic>
+#include <deque>
 #include <filesystem>
 #include <future>
+#include <optional>
 #include <thread>
 
 #include "daemon/engine.h"
@@ -36,7 +38,9 @@ class FlakyStore final : public Store {
   }
   Status put(const BucketRecord& r, TimePoint t) override { return inner_->put(r, t); }
   Status erase(const std::string& k) override { return inner_->erase(k); }
+  std::atomic<int> commits{0};
   Status commit() override {
+    ++commits;
     if (fail_commits) {
       inner_->rollback();
       return Error{"store", "injected: disk full"};
@@ -182,6 +186,63 @@ TEST_F(EngineTest, StateIsCommittedBeforeTheAnswer) {
   ASSERT_TRUE(rec.ok() && rec->has_value());
   EXPECT_TRUE((*rec)->state.locked_at(clock_.now()));
   e.stop();
+}
+
+// Under start(post), as in vigild: a success is answered before its batch's
+// commit (which is posted behind the answer); a failure only after it; and a
+// batch that comes before the posted commit runs commits it first.
+TEST_F(EngineTest, PostedBatchAnswersSuccessBeforeCommitAndFailureAfter) {
+  auto flaky = std::make_unique<FlakyStore>(open_store());
+  FlakyStore* f = flaky.get();
+  Engine e(std::move(flaky), clock_, cfg_);
+  std::deque<std::function<void()>> posted;
+  e.start([&](std::function<void()> fn) { posted.push_back(std::move(fn)); });
+  auto run_one = [&] {
+    ASSERT_FALSE(posted.empty());
+    auto fn = std::move(posted.front());
+    posted.pop_front();
+    fn();
+  };
+  // One failure on record first, so that the success below changes state.
+  std::optional<ReportResult> fail1;
+  e.report(alice_report("f1", Outcome::kFailure), [&](ReportResult r) { fail1 = std::move(r); });
+  run_one();  // the batch: decided, its commit posted
+  EXPECT_FALSE(fail1) << "a failure is answered only after its commit";
+  EXPECT_EQ(f->commits.load(), 0);
+  run_one();  // the commit
+  ASSERT_TRUE(fail1);
+  EXPECT_TRUE(fail1->status.ok());
+  EXPECT_EQ(f->commits.load(), 1);
+
+  int commits_at_answer = -1;
+  e.report(alice_report("s1", Outcome::kSuccess), [&](ReportResult r) {
+    EXPECT_TRUE(r.decision.allow);
+    commits_at_answer = f->commits.load();
+  });
+  run_one();
+  EXPECT_EQ(commits_at_answer, 1) << "the success was answered before its batch's commit";
+  ASSERT_EQ(posted.size(), 1u) << "the commit is posted";
+  // A new batch that runs before the posted commit commits it first.
+  std::optional<ReportResult> fail2;
+  e.report(alice_report("f2", Outcome::kFailure), [&](ReportResult r) { fail2 = std::move(r); });
+  auto commit_fn = std::move(posted.front());
+  posted.pop_front();
+  run_one();  // the new batch
+  EXPECT_EQ(f->commits.load(), 2) << "the earlier batch committed before the new one ran";
+  commit_fn();  // the stale posted commit: the new batch's commit, now
+  ASSERT_TRUE(fail2);
+  EXPECT_EQ(f->commits.load(), 3);
+  EXPECT_EQ(fail2->state.failures.size(), 1u) << "the success reset the count, then one failure";
+  // stop() commits what is left.
+  bool answered = false;
+  e.report(alice_report("f3", Outcome::kFailure), [&](ReportResult) { answered = true; });
+  run_one();
+  EXPECT_FALSE(answered);
+  e.stop();
+  EXPECT_TRUE(answered);
+  auto rec = open_store()->load("uid:1001");
+  ASSERT_TRUE(rec.ok() && rec->has_value());
+  EXPECT_EQ((*rec)->state.failures.size(), 2u);
 }
 
 TEST_F(EngineTest, FailedCommitFailsClosedAndRetries) {
