@@ -12,11 +12,16 @@
 //       With "distinct", report i comes from source 10.x.y.z numbered i, so
 //       TOTAL reports make TOTAL distinct (user, source) pairs; progress is
 //       printed on stderr every 100000 reports.
+//   pamloop echo SOCKET
+//       The storm's floor: a server on SOCKET that answers every frame at
+//       once with a fixed reply, on one thread with epoll, as vigild's I/O
+//       thread does, but with no decision and no commit. Runs until killed.
 //
 // Prints one JSON object: the count, the per-operation min, median, p99 and
 // max in microseconds, and the return codes seen.
 #include <security/pam_appl.h>
 #include <sqlite3.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -27,11 +32,13 @@
 #include <thread>
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -216,11 +223,61 @@ int run_storm(const char* path, int clients, int total, bool distinct) {
   return 0;
 }
 
+int run_echo(const char* path) {
+  int listener = ::socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::strncpy(addr.sun_path, path, sizeof(addr.sun_path) - 1);
+  ::unlink(path);
+  if (listener < 0 || ::bind(listener, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 ||
+      ::listen(listener, 128) != 0) {
+    std::perror("pamloop echo: listen");
+    return 1;
+  }
+  auto reply = vigil::proto::encode(vigil::proto::Reply::success({{"verdict", "deny"}}));
+  if (!reply) return 1;
+  int ep = ::epoll_create1(EPOLL_CLOEXEC);
+  epoll_event ev{};
+  ev.events = EPOLLIN;
+  ev.data.fd = listener;
+  ::epoll_ctl(ep, EPOLL_CTL_ADD, listener, &ev);
+  std::map<int, std::unique_ptr<vigil::proto::FrameReader>> readers;
+  epoll_event events[128];
+  char buf[8192];
+  std::string frame;
+  for (;;) {
+    int n = ::epoll_wait(ep, events, 128, -1);
+    for (int i = 0; i < n; ++i) {
+      int fd = events[i].data.fd;
+      if (fd == listener) {
+        for (int c; (c = ::accept4(listener, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0;) {
+          ev.data.fd = c;
+          ::epoll_ctl(ep, EPOLL_CTL_ADD, c, &ev);
+          readers[c] = std::make_unique<vigil::proto::FrameReader>();
+        }
+        continue;
+      }
+      ssize_t got = ::recv(fd, buf, sizeof buf, 0);
+      if (got <= 0) {
+        if (got < 0 && errno == EAGAIN) continue;
+        ::close(fd);
+        readers.erase(fd);
+        continue;
+      }
+      auto& reader = *readers[fd];
+      reader.feed(std::string_view(buf, static_cast<size_t>(got)));
+      while (reader.next(&frame) == vigil::proto::FrameReader::State::kFrame)
+        (void)!::send(fd, reply->data(), reply->size(), MSG_NOSIGNAL);
+    }
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   if (argc >= 6 && std::strcmp(argv[1], "pam") == 0)
     return run_pam(argv[2], argv[3], argv[4], std::atoi(argv[5]), argc > 6 ? argv[6] : nullptr);
+  if (argc == 3 && std::strcmp(argv[1], "echo") == 0) return run_echo(argv[2]);
   if (argc == 4 && std::strcmp(argv[1], "rtt") == 0) return run_rtt(argv[2], std::atoi(argv[3]));
   if (argc == 4 && std::strcmp(argv[1], "commit") == 0) return run_commit(argv[2], std::atoi(argv[3]));
   if ((argc == 5 || argc == 6) && std::strcmp(argv[1], "storm") == 0)
@@ -230,6 +287,7 @@ int main(int argc, char** argv) {
                "usage: pamloop pam SERVICE USER PASSWORD COUNT [RHOST]\n"
                "       pamloop rtt SOCKET COUNT\n"
                "       pamloop commit DIR COUNT\n"
-               "       pamloop storm SOCKET CLIENTS TOTAL [distinct]\n");
+               "       pamloop storm SOCKET CLIENTS TOTAL [distinct]\n"
+               "       pamloop echo SOCKET\n");
   return 2;
 }

@@ -13,7 +13,8 @@ in the same run: one vigil round trip (connect, call, close) and one SQLite
 WAL commit.
 
 Also, each on a daemon of its own: the brute-force storm (with the default
-policy, and with deny=1000 so that every decision is a counted failure), the
+policy, and with deny=1000 so that every decision is a counted failure,
+beside its floor: the same clients against a server that answers at once), the
 scale of state (distinct (user, source) failure pairs: peak RSS, database
 size, and both after the expiry horizon), TOTP verification, and start-up
 time to READY=1 with 100,000 stored accounts.
@@ -141,6 +142,33 @@ def storm_default(quick):
         return runs
     finally:
         env.close()
+
+
+def storm_floor(clients, total):
+    """The storm's floor: the same clients against `pamloop echo`, a server
+    that answers each frame at once (one thread, epoll), with no decision
+    and no commit: what the socket calls and wake-ups alone cost here."""
+    d = tempfile.mkdtemp(prefix="vigil-floor-")
+    sock = os.path.join(d, "echo.sock")
+    server = subprocess.Popen([PAMLOOP, "echo", sock])
+    try:
+        deadline = time.time() + 10
+        while not os.path.exists(sock):
+            if time.time() > deadline or server.poll() is not None:
+                raise RuntimeError("pamloop echo did not start")
+            time.sleep(0.01)
+        res = Bench.loop_on(None, "storm", sock, clients, total)
+        if res["errors"]:
+            raise RuntimeError("storm floor: %d errors" % res["errors"])
+        return res
+    finally:
+        server.kill()
+        server.wait()
+        try:
+            os.unlink(sock)
+            os.rmdir(d)
+        except OSError:
+            pass
 
 
 def vm_kib(pid, field):
@@ -279,8 +307,9 @@ def main():
         # The brute-force storm: 64 clients, failure reports for random users
         # and sources, each answered after its commit.
         clients, total = (8, 400) if a.quick else (64, 100000)
-        storms = []
+        storms, floor_storms = [], []
         for r in range(1 if a.quick else 3):
+            floor_storms.append(storm_floor(clients, total))
             res = b.loop("storm", b.env.socket, clients, total)
             if res["errors"]:
                 raise RuntimeError("storm: %d errors" % res["errors"])
@@ -308,6 +337,11 @@ def main():
                      "p50_us": summary([x["p50_us"] for x in storms]),
                      "p99_us": summary([x["p99_us"] for x in storms]),
                      "max_us": summary([x["max_us"] for x in storms])},
+           "storm_floor": {"clients": clients, "decisions": total,
+                           "per_second": summary([x["per_second"] for x in floor_storms]),
+                           "p50_us": summary([x["p50_us"] for x in floor_storms]),
+                           "p99_us": summary([x["p99_us"] for x in floor_storms]),
+                           "max_us": summary([x["max_us"] for x in floor_storms])},
            "storm_default": {"clients": storms_default[0]["clients"], "decisions": storms_default[0]["decisions"],
                              "per_second": summary([x["per_second"] for x in storms_default]),
                              "p50_us": summary([x["p50_us"] for x in storms_default]),
@@ -355,7 +389,8 @@ def print_report(out):
                                         t["right_code"]["p99_us"], t["wrong_code"]["median_us"],
                                         t["wrong_code"]["p99_us"]))
     for key, label in (("storm_default", "default policy (deny=5, source throttle on)"),
-                       ("storm", "deny=1000: every decision a counted failure")):
+                       ("storm", "deny=1000: every decision a counted failure"),
+                       ("storm_floor", "floor: a server that answers at once, no decision, no commit")):
         st = out[key]
         print("\nstorm, %s: %d clients, %d failure reports per run; min / median / max over the runs:"
               % (label, st["clients"], st["decisions"]))
@@ -410,11 +445,15 @@ def record(out):
     st = out["storm"]
     lines += ["## Daemon under a brute-force storm", "",
               "%d clients on the public socket, each on its own connection, send %d failure reports for "
-              "random users (50) and random sources; every answer comes after its commit. "
+              "random users (50) and random sources. Every decision is committed in its batch; a counted "
+              "failure is answered only after the commit. The floor is the same clients against "
+              "`pamloop echo`, which answers each frame at once (one thread, epoll) with no decision and no "
+              "commit, run in turn with the deny=1000 runs. "
               "min / median / max over the runs:" % (st["clients"], st["decisions"]), "",
               "| policy | decisions per second | p50 µs | p99 µs | max µs |", "|---|---|---|---|---|"]
     for key, label in (("storm_default", "default (deny=5, source throttle on)"),
-                       ("storm", "deny=1000, no throttle: every decision a counted failure")):
+                       ("storm", "deny=1000, no throttle: every decision a counted failure"),
+                       ("storm_floor", "floor: answered at once, no decision, no commit")):
         st = out[key]
         lines.append("| %s | %s | %s | %s | %s |" % (label, fmt(st["per_second"]), fmt(st["p50_us"]),
                                                    fmt(st["p99_us"]), fmt(st["max_us"])))
