@@ -351,10 +351,17 @@ def main():
            "startup": {"accounts": boot["accounts"], "seconds": summary(boot["seconds"])}}
     for path in ("success", "failure"):
         A, B, C = (summary(per[(s, path)]) for s in "ABC")
-        fl = statistics.median(per[("B", path)]) - statistics.median(per[("A", path)])
-        vg = statistics.median(per[("C", path)]) - statistics.median(per[("A", path)])
+        # Paired: each round's B−A and C−A (the three stacks ran back to back
+        # in that round), then the median over the rounds. This machine's
+        # speed drifts between rounds (A alone moves by a third), which the
+        # difference of separate medians would mix into the costs.
+        a_, b_, c_ = (per[(s, path)] for s in "ABC")
+        fl = statistics.median([y - x for x, y in zip(a_, b_)])
+        vg = statistics.median([z - x for x, z in zip(a_, c_)])
         out["paths"][path] = {"A_matrix": A, "B_faillock": B, "C_vigil": C, "faillock_cost_us": fl,
-                              "vigil_cost_us": vg, "ratio": vg / fl if fl > 0 else None}
+                              "vigil_cost_us": vg, "ratio": vg / fl if fl > 0 else None,
+                              "faillock_cost_per_round_us": [y - x for x, y in zip(a_, b_)],
+                              "vigil_cost_per_round_us": [z - x for x, z in zip(a_, c_)]}
     if a.json:
         print(json.dumps(out, indent=2))
     else:
@@ -378,7 +385,8 @@ def print_report(out):
         print("  B pam_faillock + matrix   %s" % fmt(r["B_faillock"]))
         print("  C pam_vigil + matrix      %s" % fmt(r["C_vigil"]))
         ratio = "n/a" if r["ratio"] is None else "%.2f" % r["ratio"]
-        print("  cost: faillock (B-A) %.0f µs, vigil (C-A) %.0f µs, ratio (C-A)/(B-A) %s"
+        print("  cost (median of each round's difference): faillock (B-A) %.0f µs, vigil (C-A) %.0f µs, "
+              "ratio (C-A)/(B-A) %s"
               % (r["faillock_cost_us"], r["vigil_cost_us"], ratio))
     f = out["floor"]
     print("\nfloor, same run: one vigil round trip %s µs; one SQLite WAL commit %s µs"
@@ -422,7 +430,9 @@ def record(out):
              "- machine: %d cores, %s" % (out["machine"]["cores"], out["machine"]["cpu"]),
              "- date: %s" % out["date"], "- command: `%s --record`" % out["command"],
              "- unit: µs per whole transaction (pam_start to pam_end), the median of each round; "
-             "min / median / max over %d rounds of %d transactions" % (out["rounds"], out["count"]), "",
+             "min / median / max over %d rounds of %d transactions" % (out["rounds"], out["count"]),
+             "- B−A and C−A: the median over the rounds of each round's own difference (the three stacks "
+             "run back to back in a round, so the machine's drift between rounds cancels)", "",
              "| path | A: pam_matrix | B: + pam_faillock | C: + pam_vigil | B−A | C−A | (C−A)/(B−A) |",
              "|---|---|---|---|---|---|---|"]
     for p, r in out["paths"].items():
