@@ -14,8 +14,10 @@
 //       printed on stderr every 100000 reports.
 //   pamloop echo SOCKET
 //       The storm's floor: a server on SOCKET that answers every frame at
-//       once with a fixed reply, on one thread with epoll, as vigild's I/O
-//       thread does, but with no decision and no commit. Runs until killed.
+//       once with a fixed reply ({"verdict":"allow"}), on one thread with
+//       epoll, as vigild's I/O thread does, but with no decision and no
+//       commit; pam_vigil pointed at it makes the PAM floor. Runs until
+//       killed.
 //
 // Prints one JSON object: the count, the per-operation min, median, p99 and
 // max in microseconds, and the return codes seen.
@@ -234,7 +236,7 @@ int run_echo(const char* path) {
     std::perror("pamloop echo: listen");
     return 1;
   }
-  auto reply = vigil::proto::encode(vigil::proto::Reply::success({{"verdict", "deny"}}));
+  auto reply = vigil::proto::encode(vigil::proto::Reply::success({{"verdict", "allow"}}));
   if (!reply) return 1;
   int ep = ::epoll_create1(EPOLL_CLOEXEC);
   epoll_event ev{};

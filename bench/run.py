@@ -7,6 +7,9 @@ pam_wrapper with nss_wrapper users and pam_matrix passwords:
   A  pam_matrix alone
   B  pam_faillock around it (preauth, authfail, authsucc; nodelay)
   C  pam_vigil around it, with a live vigild
+  D  the same pam_vigil stack against `pamloop echo`, a daemon that answers
+     at once: the module and its round trip alone (D-A), so that C-D is
+     vigild's own share
 on the success path and on the failure path (below every lock threshold:
 failures are spread over 50 users, deny is far away). The floor is measured
 in the same run: one vigil round trip (connect, call, close) and one SQLite
@@ -86,6 +89,16 @@ class Bench:
         self.env.add_service("bench-a", STACK_A.format(**kw))
         self.env.add_service("bench-b", STACK_B.format(**kw))
         self.env.add_service("bench-c", STACK_C.format(**kw))
+        # D: the module against a daemon that answers at once.
+        self.echo_sock = os.path.join(self.env.dir, "echo.sock")
+        kw["args"] = "conf=%s socket=%s" % (self.env.conf_path, self.echo_sock)
+        self.env.add_service("bench-d", STACK_C.format(**kw))
+        self.echo = subprocess.Popen([PAMLOOP, "echo", self.echo_sock])
+        deadline = time.time() + 10
+        while not os.path.exists(self.echo_sock):
+            if time.time() > deadline or self.echo.poll() is not None:
+                raise RuntimeError("pamloop echo did not start")
+            time.sleep(0.01)
         self.env.start()
 
     def pam_env(self):
@@ -115,6 +128,8 @@ class Bench:
         return self.loop("pam", "bench-" + stack, "u%d", password, count, "192.0.2.1", env=self.pam_env())
 
     def close(self):
+        self.echo.kill()
+        self.echo.wait()
         self.env.close()
 
 
@@ -284,10 +299,10 @@ def main():
     rounds, count = (2, 40) if a.quick else (a.rounds, a.count)
     b = Bench()
     try:
-        per = {(s, p): [] for s in "ABC" for p in ("success", "failure")}
+        per = {(s, p): [] for s in "ABCD" for p in ("success", "failure")}
         floors = {"rtt": [], "commit": []}
         for r in range(rounds):
-            order = "ABC"[r % 3:] + "ABC"[:r % 3]  # rotate, so no stack always runs first
+            order = "ABCD"[r % 4:] + "ABCD"[:r % 4]  # rotate, so no stack always runs first
             for path in ("success", "failure"):
                 for s in order:
                     res = b.pam(s, path, count)
@@ -355,11 +370,14 @@ def main():
         # in that round), then the median over the rounds. This machine's
         # speed drifts between rounds (A alone moves by a third), which the
         # difference of separate medians would mix into the costs.
-        a_, b_, c_ = (per[(s, path)] for s in "ABC")
+        a_, b_, c_, d_ = (per[(s, path)] for s in "ABCD")
         fl = statistics.median([y - x for x, y in zip(a_, b_)])
         vg = statistics.median([z - x for x, z in zip(a_, c_)])
+        mod = statistics.median([w - x for x, w in zip(a_, d_)])
         out["paths"][path] = {"A_matrix": A, "B_faillock": B, "C_vigil": C, "faillock_cost_us": fl,
                               "vigil_cost_us": vg, "ratio": vg / fl if fl > 0 else None,
+                              "D_module_only": summary(d_), "module_and_round_trip_us": mod,
+                              "daemon_share_us": vg - mod,
                               "faillock_cost_per_round_us": [y - x for x, y in zip(a_, b_)],
                               "vigil_cost_per_round_us": [z - x for x, z in zip(a_, c_)]}
     if a.json:
@@ -384,10 +402,13 @@ def print_report(out):
         print("  A pam_matrix alone        %s" % fmt(r["A_matrix"]))
         print("  B pam_faillock + matrix   %s" % fmt(r["B_faillock"]))
         print("  C pam_vigil + matrix      %s" % fmt(r["C_vigil"]))
+        print("  D as C, daemon answers at once (pamloop echo)  %s" % fmt(r["D_module_only"]))
         ratio = "n/a" if r["ratio"] is None else "%.2f" % r["ratio"]
         print("  cost (median of each round's difference): faillock (B-A) %.0f µs, vigil (C-A) %.0f µs, "
               "ratio (C-A)/(B-A) %s"
               % (r["faillock_cost_us"], r["vigil_cost_us"], ratio))
+        print("  of vigil's cost: the module and its round trip (D-A) %.0f µs, vigild's own share (C-D) %.0f µs"
+              % (r["module_and_round_trip_us"], r["daemon_share_us"]))
     f = out["floor"]
     print("\nfloor, same run: one vigil round trip %s µs; one SQLite WAL commit %s µs"
           % (fmt(f["rtt"]), fmt(f["commit"])))
@@ -433,12 +454,16 @@ def record(out):
              "min / median / max over %d rounds of %d transactions" % (out["rounds"], out["count"]),
              "- B−A and C−A: the median over the rounds of each round's own difference (the three stacks "
              "run back to back in a round, so the machine's drift between rounds cancels)", "",
-             "| path | A: pam_matrix | B: + pam_faillock | C: + pam_vigil | B−A | C−A | (C−A)/(B−A) |",
-             "|---|---|---|---|---|---|---|"]
+             "- D: the stack of C with pam_vigil pointed at `pamloop echo`, a daemon that answers at once (no "
+             "decision, no commit): D−A is the module and its round trip alone, C−D vigild's own share", "",
+             "| path | A: pam_matrix | B: + pam_faillock | C: + pam_vigil | D: C, daemon answers at once "
+             "| B−A | C−A | (C−A)/(B−A) | D−A | C−D |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for p, r in out["paths"].items():
-        lines.append("| %s | %s | %s | %s | %.0f | %.0f | %s |" % (
-            p, fmt(r["A_matrix"]), fmt(r["B_faillock"]), fmt(r["C_vigil"]), r["faillock_cost_us"],
-            r["vigil_cost_us"], "n/a" if r["ratio"] is None else "%.2f" % r["ratio"]))
+        lines.append("| %s | %s | %s | %s | %s | %.0f | %.0f | %s | %.0f | %.0f |" % (
+            p, fmt(r["A_matrix"]), fmt(r["B_faillock"]), fmt(r["C_vigil"]), fmt(r["D_module_only"]),
+            r["faillock_cost_us"], r["vigil_cost_us"], "n/a" if r["ratio"] is None else "%.2f" % r["ratio"],
+            r["module_and_round_trip_us"], r["daemon_share_us"]))
     f = out["floor"]
     lines += ["", "Floor in the same run: one vigil round trip (connect, call, close) %s µs; "
               "one SQLite WAL commit (synchronous=NORMAL) %s µs." % (fmt(f["rtt"]), fmt(f["commit"])), ""]

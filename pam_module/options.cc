@@ -140,15 +140,24 @@ std::optional<std::string> read_config(const std::string& path) {
   return text;
 }
 
-// The last parse, kept while the arguments and the file's text are the same
-// (the module stays loaded, -z nodelete): a process that runs many
-// transactions parses vigil.conf once. Reading the file is cheap; parsing is
-// what costs. Comparing the text, not timestamps, never misses an edit.
+// The last parses, kept while the arguments and the file's text are the
+// same (the module stays loaded, -z nodelete): a process that runs many
+// transactions parses vigil.conf once per module line. A stack names the
+// module on several lines with different arguments (authfail, authsucc, the
+// account line), called in turn, so a single entry would miss every time.
+// Reading the file is cheap; parsing is what costs. Comparing the text, not
+// timestamps, never misses an edit.
 struct ParseCache {
+  static constexpr std::size_t kEntries = 4;
+  struct Entry {
+    std::string key;  // arguments, then the file's text
+    ParsedOptions parsed;
+    std::uint64_t used = 0;  // 0: empty
+  };
   std::mutex mu;
-  std::string key;  // arguments, then the file's text
-  ParsedOptions parsed;
-  bool valid = false;
+  Entry entries[kEntries];
+  std::uint64_t clock = 0;
+  std::uint64_t hits = 0;
 };
 ParseCache& parse_cache() {
   static ParseCache* c = new ParseCache;  // never destroyed: no exit-time order issue
@@ -171,16 +180,34 @@ ParsedOptions load_options_cached(const std::vector<std::string_view>& args) {
   auto& c = parse_cache();
   {
     std::unique_lock<std::mutex> lock(c.mu, std::try_to_lock);
-    if (lock.owns_lock() && c.valid && c.key == key) return c.parsed;
+    if (lock.owns_lock()) {
+      for (auto& e : c.entries) {
+        if (e.used != 0 && e.key == key) {
+          e.used = ++c.clock;
+          ++c.hits;
+          return e.parsed;
+        }
+      }
+    }
   }
   auto parsed = parse_options(args, text);
   std::unique_lock<std::mutex> lock(c.mu, std::try_to_lock);
   if (lock.owns_lock()) {
-    c.key = std::move(key);
-    c.parsed = parsed;
-    c.valid = true;
+    // The least recently used entry (an empty one first) takes the parse.
+    auto* victim = &c.entries[0];
+    for (auto& e : c.entries)
+      if (e.used < victim->used) victim = &e;
+    victim->key = std::move(key);
+    victim->parsed = parsed;
+    victim->used = ++c.clock;
   }
   return parsed;
+}
+
+std::uint64_t options_cache_hits() {
+  auto& c = parse_cache();
+  std::lock_guard<std::mutex> lock(c.mu);
+  return c.hits;
 }
 
 }  // namespace vigil::pam

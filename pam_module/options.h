@@ -16,6 +16,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -53,10 +54,14 @@ ParsedOptions parse_options(const std::vector<std::string_view>& args,
 // The `conf=PATH` argument, or the default path.
 std::string config_path_from_args(const std::vector<std::string_view>& args);
 
-// Reads the config file and parses, keeping the last result while the
-// arguments and the file's text are the same: the module stays loaded
-// (-z nodelete), so a process that runs many transactions parses once. Thread-safe; it only ever try_locks, so a child
+// Reads the config file and parses, keeping the last results (one per
+// distinct arguments, up to 4: a stack's authfail, authsucc and account
+// lines) while the arguments and the file's text are the same: the module
+// stays loaded (-z nodelete), so a process that runs many transactions
+// parses once per line. Thread-safe; it only ever try_locks, so a child
 // forked while another thread held the lock never waits (it parses).
 ParsedOptions load_options_cached(const std::vector<std::string_view>& args);
+// How many calls the cache answered, for tests.
+std::uint64_t options_cache_hits();
 
 }  // namespace vigil::pam

@@ -107,5 +107,26 @@ TEST(PamOptions, TheCachedParseFollowsTheFile) {
   std::remove(tmpl);
 }
 
+// A stack calls the module from several lines with different arguments, in
+// turn: each keeps its own parse, so none is parsed again.
+TEST(PamOptions, EachModuleLineKeepsItsParse) {
+  char tmpl[] = "/tmp/vigil-pamopts-XXXXXX";
+  ASSERT_NE(mkdtemp(tmpl), nullptr);
+  const std::string conf = std::string(tmpl) + "/vigil.conf";
+  const std::string arg = "conf=" + conf;
+  write_file(conf, "[daemon]\nsocket = \"/run/a.sock\"\n");
+  std::vector<std::string_view> fail = {"authfail", arg}, succ = {"authsucc", arg}, acct = {arg};
+  for (auto* a : {&fail, &succ, &acct}) EXPECT_EQ(load_options_cached(*a).options.socket, "/run/a.sock");
+  const auto before = options_cache_hits();
+  for (int i = 0; i < 5; ++i)
+    for (auto* a : {&fail, &succ, &acct}) EXPECT_EQ(load_options_cached(*a).options.socket, "/run/a.sock");
+  EXPECT_EQ(options_cache_hits() - before, 15u) << "every call after the first three came from the cache";
+  // An edit is still seen by every line.
+  write_file(conf, "[daemon]\nsocket = \"/run/z.sock\"\n");
+  for (auto* a : {&fail, &succ, &acct}) EXPECT_EQ(load_options_cached(*a).options.socket, "/run/z.sock");
+  std::remove(conf.c_str());
+  std::remove(tmpl);
+}
+
 }  // namespace
 }  // namespace vigil::pam
