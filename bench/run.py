@@ -453,7 +453,7 @@ def record(out):
              "- unit: µs per whole transaction (pam_start to pam_end), the median of each round; "
              "min / median / max over %d rounds of %d transactions" % (out["rounds"], out["count"]),
              "- B−A and C−A: the median over the rounds of each round's own difference (the three stacks "
-             "run back to back in a round, so the machine's drift between rounds cancels)", "",
+             "run back to back in a round, so the machine's drift between rounds cancels)",
              "- D: the stack of C with pam_vigil pointed at `pamloop echo`, a daemon that answers at once (no "
              "decision, no commit): D−A is the module and its round trip alone, C−D vigild's own share", "",
              "| path | A: pam_matrix | B: + pam_faillock | C: + pam_vigil | D: C, daemon answers at once "
