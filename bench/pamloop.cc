@@ -260,16 +260,20 @@ int run_echo(const char* path) {
         continue;
       }
       ssize_t got = ::recv(fd, buf, sizeof buf, 0);
-      if (got <= 0) {
-        if (got < 0 && errno == EAGAIN) continue;
+      if (got < 0 && (errno == EAGAIN || errno == EINTR)) continue;
+      bool drop = got <= 0;
+      if (!drop) {
+        auto& reader = *readers[fd];
+        reader.feed(std::string_view(buf, static_cast<size_t>(got)));
+        vigil::proto::FrameReader::State st;
+        while ((st = reader.next(&frame)) == vigil::proto::FrameReader::State::kFrame)
+          (void)!::send(fd, reply->data(), reply->size(), MSG_NOSIGNAL);
+        drop = st == vigil::proto::FrameReader::State::kTooLarge;
+      }
+      if (drop) {
         ::close(fd);
         readers.erase(fd);
-        continue;
       }
-      auto& reader = *readers[fd];
-      reader.feed(std::string_view(buf, static_cast<size_t>(got)));
-      while (reader.next(&frame) == vigil::proto::FrameReader::State::kFrame)
-        (void)!::send(fd, reply->data(), reply->size(), MSG_NOSIGNAL);
     }
   }
 }

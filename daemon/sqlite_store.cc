@@ -115,6 +115,11 @@ const char* const kMigrations[] = {
     "  next_at INTEGER NOT NULL,"
     "  created INTEGER NOT NULL"
     ");",
+    // 6 -> 7: failure lists (buckets.failures, totp.otp_failures) are written
+    // as BLOBs of varints; rows in decimal text are still read, and converted
+    // by their next write. No table changes: the version only makes an older
+    // vigild refuse the database instead of reading the BLOBs as empty lists.
+    "SELECT 1;",
 };
 static_assert(std::size(kMigrations) == SqliteStore::kSchemaVersion);
 
@@ -125,8 +130,11 @@ static_assert(std::size(kMigrations) == SqliteStore::kSchemaVersion);
 // took eleven and spilled onto overflow pages, all rewritten on each
 // failure. Databases written before hold decimal text ("t1 t2 ..."): both
 // are read, and the next write of the row converts it.
-void put_varint(std::string& out, long long v) {
-  auto u = (static_cast<unsigned long long>(v) << 1) ^ static_cast<unsigned long long>(v >> 63);
+// Arithmetic on the differences is unsigned: it wraps instead of
+// overflowing, and still round-trips every 64-bit time.
+void put_varint(std::string& out, unsigned long long delta) {
+  // Zigzag: small negative differences (a clock stepped back) stay short.
+  auto u = (delta << 1) ^ (0ULL - (delta >> 63));
   do {
     unsigned char b = u & 0x7f;
     u >>= 7;
@@ -137,10 +145,11 @@ void put_varint(std::string& out, long long v) {
 std::string encode_failures(const std::vector<TimePoint>& f) {
   std::string out;
   out.reserve(f.size() + 8);
-  long long prev = 0;
+  unsigned long long prev = 0;
   for (auto t : f) {
-    put_varint(out, to_epoch(t) - prev);
-    prev = to_epoch(t);
+    const auto now = static_cast<unsigned long long>(to_epoch(t));
+    put_varint(out, now - prev);
+    prev = now;
   }
   return out;
 }
@@ -163,7 +172,7 @@ std::vector<TimePoint> decode_failure_text(std::string_view s) {
 std::vector<TimePoint> decode_failure_blob(std::string_view s) {
   std::vector<TimePoint> out;
   out.reserve(s.size());
-  long long prev = 0;
+  unsigned long long prev = 0;
   std::size_t i = 0;
   while (i < s.size()) {
     unsigned long long u = 0;
@@ -179,21 +188,19 @@ std::vector<TimePoint> decode_failure_blob(std::string_view s) {
       }
     }
     if (!done) break;
-    long long delta = static_cast<long long>(u >> 1) ^ -static_cast<long long>(u & 1);
-    prev += delta;
-    out.push_back(from_epoch(prev));
+    prev += (u >> 1) ^ (0ULL - (u & 1));
+    out.push_back(from_epoch(static_cast<long long>(prev)));
   }
   return out;
 }
 
 std::vector<TimePoint> column_failures(sqlite3_stmt* st, int col) {
+  // The type first: SQLite leaves it undefined after a conversion.
+  const int type = sqlite3_column_type(st, col);
+  if (type != SQLITE_BLOB && type != SQLITE_TEXT) return {};
   const auto* p = static_cast<const char*>(sqlite3_column_blob(st, col));
   std::string_view v(p ? p : "", static_cast<std::size_t>(sqlite3_column_bytes(st, col)));
-  switch (sqlite3_column_type(st, col)) {
-    case SQLITE_BLOB: return decode_failure_blob(v);
-    case SQLITE_TEXT: return decode_failure_text(v);
-    default: return {};
-  }
+  return type == SQLITE_BLOB ? decode_failure_blob(v) : decode_failure_text(v);
 }
 
 void bind_failures(sqlite3_stmt* st, int col, const std::string& encoded) {

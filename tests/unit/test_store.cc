@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <climits>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -124,7 +125,8 @@ TEST_F(StoreTest, FailureListsRoundTripCompactly) {
   TotpRecord t;
   t.uid = 1001;
   // Out of order (a clock stepped back), zero, negative and far times.
-  t.otp_failures = {from_epoch(5), from_epoch(0), from_epoch(-7), from_epoch(1LL << 40), from_epoch(3)};
+  t.otp_failures = {from_epoch(5),       from_epoch(0), from_epoch(-7), from_epoch(1LL << 40),
+                    from_epoch(LLONG_MIN), from_epoch(LLONG_MAX), from_epoch(3)};
   ASSERT_TRUE((*s)->begin().ok());
   ASSERT_TRUE((*s)->put(r, from_epoch(1)).ok());
   ASSERT_TRUE((*s)->put_totp(t).ok());
@@ -159,6 +161,35 @@ TEST_F(StoreTest, FailureListsRoundTripCompactly) {
   EXPECT_LE(sqlite3_column_int(st, 1), 1010);
   sqlite3_finalize(st);
   sqlite3_close(db);
+}
+
+// A damaged list (bytes that are no valid varint sequence, or differences
+// that add up past 64 bits) is read as far as it goes, without failing.
+TEST_F(StoreTest, DamagedFailureListsAreReadSafely) {
+  {
+    auto s = SqliteStore::open(db_);
+    ASSERT_TRUE(s.ok()) << s.error().message;
+  }
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(db_.c_str(), &db), SQLITE_OK);
+  // uid:8: two huge differences, then a truncated varint. uid:9: eleven
+  // continuation bytes (longer than any 64-bit varint).
+  ASSERT_EQ(sqlite3_exec(db,
+                         "INSERT INTO buckets(key, uid, name, failures, locked_until, lock_count, refused,"
+                         " last_failure, last_success, updated_at) VALUES"
+                         " ('uid:8', 8, 'h', x'feffffffffffffffff01feffffffffffffffff0180', 0, 0, 0, 0, 0, 0),"
+                         " ('uid:9', 9, 'i', x'ffffffffffffffffffffff', 0, 0, 0, 0, 0, 0)",
+                         nullptr, nullptr, nullptr),
+            SQLITE_OK);
+  sqlite3_close(db);
+  auto s = SqliteStore::open(db_);
+  ASSERT_TRUE(s.ok()) << s.error().message;
+  auto r8 = (*s)->load("uid:8");
+  ASSERT_TRUE(r8.ok() && r8->has_value());
+  EXPECT_EQ((*r8)->state.failures.size(), 2u) << "the truncated last one is dropped";
+  auto r9 = (*s)->load("uid:9");
+  ASSERT_TRUE(r9.ok() && r9->has_value());
+  EXPECT_LE((*r9)->state.failures.size(), 1u);
 }
 
 // Databases written before the compact form hold failures as decimal text:
