@@ -40,6 +40,24 @@ class StoreTest : public ::testing::Test {
     return r;
   }
 
+  // Creates the database at the current schema, then adds bucket rows
+  // written by hand (`values`: the VALUES list for key, uid, name, failures,
+  // locked_until, lock_count, refused, last_failure, last_success,
+  // updated_at), as another version or a damaged file would leave them.
+  void insert_raw_buckets(const std::string& values) {
+    {
+      auto s = SqliteStore::open(db_);
+      ASSERT_TRUE(s.ok()) << s.error().message;
+    }
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(db_.c_str(), &db), SQLITE_OK);
+    const std::string sql =
+        "INSERT INTO buckets(key, uid, name, failures, locked_until, lock_count, refused,"
+        " last_failure, last_success, updated_at) VALUES " + values;
+    EXPECT_EQ(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr), SQLITE_OK);
+    sqlite3_close(db);
+  }
+
   std::string dir_, db_;
 };
 
@@ -166,22 +184,10 @@ TEST_F(StoreTest, FailureListsRoundTripCompactly) {
 // A damaged list (bytes that are no valid varint sequence, or differences
 // that add up past 64 bits) is read as far as it goes, without failing.
 TEST_F(StoreTest, DamagedFailureListsAreReadSafely) {
-  {
-    auto s = SqliteStore::open(db_);
-    ASSERT_TRUE(s.ok()) << s.error().message;
-  }
-  sqlite3* db = nullptr;
-  ASSERT_EQ(sqlite3_open(db_.c_str(), &db), SQLITE_OK);
   // uid:8: two huge differences, then a truncated varint. uid:9: eleven
   // continuation bytes (longer than any 64-bit varint).
-  ASSERT_EQ(sqlite3_exec(db,
-                         "INSERT INTO buckets(key, uid, name, failures, locked_until, lock_count, refused,"
-                         " last_failure, last_success, updated_at) VALUES"
-                         " ('uid:8', 8, 'h', x'feffffffffffffffff01feffffffffffffffff0180', 0, 0, 0, 0, 0, 0),"
-                         " ('uid:9', 9, 'i', x'ffffffffffffffffffffff', 0, 0, 0, 0, 0, 0)",
-                         nullptr, nullptr, nullptr),
-            SQLITE_OK);
-  sqlite3_close(db);
+  insert_raw_buckets("('uid:8', 8, 'h', x'feffffffffffffffff01feffffffffffffffff0180', 0, 0, 0, 0, 0, 0),"
+                     " ('uid:9', 9, 'i', x'ffffffffffffffffffffff', 0, 0, 0, 0, 0, 0)");
   auto s = SqliteStore::open(db_);
   ASSERT_TRUE(s.ok()) << s.error().message;
   auto r8 = (*s)->load("uid:8");
@@ -195,19 +201,7 @@ TEST_F(StoreTest, DamagedFailureListsAreReadSafely) {
 // Databases written before the compact form hold failures as decimal text:
 // they are read as they are, and rewritten compactly by the next write.
 TEST_F(StoreTest, ReadsFailuresStoredAsText) {
-  {
-    auto s = SqliteStore::open(db_);
-    ASSERT_TRUE(s.ok()) << s.error().message;
-  }
-  sqlite3* db = nullptr;
-  ASSERT_EQ(sqlite3_open(db_.c_str(), &db), SQLITE_OK);
-  ASSERT_EQ(sqlite3_exec(db,
-                         "INSERT INTO buckets(key, uid, name, failures, locked_until, lock_count, refused,"
-                         " last_failure, last_success, updated_at)"
-                         " VALUES('uid:7', 7, 'dan', '100 200 300', 0, 0, 0, 300, 0, 300)",
-                         nullptr, nullptr, nullptr),
-            SQLITE_OK);
-  sqlite3_close(db);
+  insert_raw_buckets("('uid:7', 7, 'dan', '100 200 300', 0, 0, 0, 300, 0, 300)");
   auto s = SqliteStore::open(db_);
   ASSERT_TRUE(s.ok()) << s.error().message;
   auto r = (*s)->load("uid:7");
