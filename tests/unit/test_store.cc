@@ -195,7 +195,7 @@ TEST_F(StoreTest, DamagedFailureListsAreReadSafely) {
   EXPECT_EQ((*r8)->state.failures.size(), 2u) << "the truncated last one is dropped";
   auto r9 = (*s)->load("uid:9");
   ASSERT_TRUE(r9.ok() && r9->has_value());
-  EXPECT_LE((*r9)->state.failures.size(), 1u);
+  EXPECT_TRUE((*r9)->state.failures.empty()) << "no complete varint: no failure";
 }
 
 // Databases written before the compact form hold failures as decimal text:
