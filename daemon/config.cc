@@ -239,6 +239,7 @@ const std::map<std::string, std::map<std::string, Setter>>& schema() {
                                                Seconds(1), Seconds(300))},
            {"admin_socket", path_setter(&Config::daemon, &DaemonConfig::admin_socket)},
            {"admin_socket_group", group_name_setter(&Config::daemon, &DaemonConfig::admin_socket_group)},
+           {"nss_threads", int_setter(&Config::daemon, &DaemonConfig::nss_threads, 1, 16)},
        }},
       {"lockout",
        {

@@ -29,6 +29,9 @@ struct DaemonConfig {
   Seconds request_timeout{5};        // a connection must deliver a frame within this
   std::string admin_socket = "/run/vigil/admin.sock";  // 0660, group admin_socket_group
   std::string admin_socket_group = "vigil-admin";
+  // Threads that run NSS lookups (getpwnam, getgrouplist, the directory
+  // listing). 1 serialises them, for NSS modules that are not thread-safe.
+  int nss_threads = 2;
 };
 
 struct LockoutConfig {

@@ -198,7 +198,7 @@ int main(int argc, char** argv) {
   // The engine's batches run on the I/O thread: no thread handoff per
   // request, and every request read in one pass of the loop shares a commit.
   engine.start([&io](std::function<void()> fn) { asio::post(io, std::move(fn)); });
-  Resolver resolver(2);
+  Resolver resolver(static_cast<std::size_t>(cfg->daemon.nss_threads));
   asio::thread_pool tools(1);
   asio::thread_pool notify(1);
   Services services;
@@ -313,9 +313,10 @@ int main(int argc, char** argv) {
             if (fresh->daemon.socket != old.daemon.socket ||
                 fresh->daemon.admin_socket != old.daemon.admin_socket ||
                 fresh->daemon.admin_socket_group != old.daemon.admin_socket_group ||
-                fresh->daemon.state_dir != old.daemon.state_dir)
-              log::warning("[daemon] socket, admin_socket, admin_socket_group and state_dir "
-                           "changes take effect at the next start");
+                fresh->daemon.state_dir != old.daemon.state_dir ||
+                fresh->daemon.nss_threads != old.daemon.nss_threads)
+              log::warning("[daemon] socket, admin_socket, admin_socket_group, state_dir and "
+                           "nss_threads changes take effect at the next start");
             if (fresh->totp_key_path() != old.totp_key_path())
               log::warning("[totp] key_file changes take effect at the next start");
             services.config = std::make_shared<const Config>(*fresh);

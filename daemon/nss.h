@@ -2,7 +2,9 @@
 //
 // Contract:
 //  * Lookups may block for seconds (LDAP, SSSD): they run on a small thread
-//    pool, and the awaiting coroutine resumes on its own executor.
+//    pool, and the awaiting coroutine resumes on its own executor. With one
+//    thread no two NSS calls run at once, for NSS modules that are not
+//    thread-safe ([daemon] nss_threads = 1).
 //  * Results are cached for a few seconds (positive 30 s, negative 5 s, at
 //    most kMaxCache entries). The cache is touched only on the I/O thread.
 //  * kError means NSS failed (not "no such user"); callers apply the

@@ -134,9 +134,14 @@ class Env:
         self.conf_path = os.path.join(self.dir, "vigil.conf")
         self.log_path = os.path.join(self.dir, "vigild.log")
         self.conf = defaults()
+        # nss_threads = 1: nss_wrapper, the tests' NSS, is not safe to call
+        # from two threads at once (TSan shows races; under ASan, a getpwnam_r
+        # beside the start-up report's getpwent answered "no such user").
+        # vigild's option for such NSS modules makes one call at a time.
         self.conf["daemon"].update({"socket": self.socket, "state_dir": self.state,
                                     "admin_socket": self.admin_socket,
-                                    "admin_socket_group": ADMIN_SOCKET_GROUP[0]})
+                                    "admin_socket_group": ADMIN_SOCKET_GROUP[0],
+                                    "nss_threads": 1})
         # Suites other than the recovery tests administer as root; the
         # recovery tests turn this off (it is off by default).
         self.conf["recovery"] = {"allow_root": True}

@@ -1,5 +1,6 @@
-"""vigild as a process: durability across kill -9, signals, configuration
-checks, help texts, and the concurrency bound under parallel logins."""
+"""vigild as a process: durability across kill -9, signals, the NSS pool's
+size, configuration checks, help texts, and the concurrency bound under
+parallel logins."""
 import os
 import signal
 import subprocess
@@ -94,6 +95,35 @@ class Signals(VigilTestCase):
         self.assertIn("vigild stopped", self.env.log())
         for s in idle + [half]:
             s.close()
+
+
+class NssThreads(VigilTestCase):
+    """[daemon] nss_threads sizes the pool that calls NSS (read at start)."""
+    start_daemon = False
+
+    def threads_with(self, n):
+        self.env.conf["daemon"]["nss_threads"] = n
+        self.env.write_conf()
+        self.env.start()
+        try:
+            self.assertFalse(self.env.status("alice")["locked"])  # a lookup went through the pool
+            return len(os.listdir("/proc/%d/task" % self.env.proc.pid))
+        finally:
+            self.env.stop()
+
+    def test_the_pool_has_the_configured_size(self):
+        one, four = self.threads_with(1), self.threads_with(4)
+        self.assertEqual(four - one, 3, "vigild with nss_threads = 4 has 3 more threads than with 1")
+
+    def test_a_change_waits_for_the_next_start(self):
+        self.env.start()
+        self.env.conf["daemon"]["nss_threads"] = 3
+        self.env.write_conf()
+        self.env.reload()
+        deadline = time.time() + 5
+        while "configuration reloaded" not in self.env.log() and time.time() < deadline:
+            time.sleep(0.05)
+        self.assertIn("nss_threads changes take effect at the next start", self.env.log())
 
 
 class ConfigCheck(VigilTestCase):

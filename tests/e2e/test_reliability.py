@@ -121,12 +121,10 @@ class KilledMidStorm(VigilTestCase):
         uid_of = {u: 3000 + i for i, u in enumerate(hot)}
         uid_of.update({u: 3100 + i for i, u in enumerate(cold)})
         def start():
-            # nss_wrapper (the test's NSS, not glibc's) is not safe when
-            # vigild's two lookup threads use it at once: TSan shows races,
-            # and under ASan it crashed in getpwnam_r beside the start-up
-            # report's getpwent, or answered "no such user". So wait for the
-            # start-up report, then look each user up once, in turn: the
-            # storm then meets vigild's cache, not nss_wrapper.
+            # The harness runs vigild with nss_threads = 1 (nss_wrapper is
+            # not thread-safe). Wait for the start-up report, then look each
+            # user up once, so the storm after each restart meets vigild's
+            # cache rather than a queue of lookups on that one thread.
             reports = env.log().count("administrators (")
             env.start()
             deadline = time.time() + 10

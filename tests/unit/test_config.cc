@@ -13,6 +13,7 @@ TEST(Config, EmptyGivesDefaults) {
   ASSERT_TRUE(c.ok()) << c.error().message;
   EXPECT_EQ(c->daemon.socket, "/run/vigil/vigil.sock");
   EXPECT_EQ(c->daemon.state_dir, "/var/lib/vigil");
+  EXPECT_EQ(c->daemon.nss_threads, 2);
   EXPECT_EQ(c->lockout.deny, 5);
   EXPECT_EQ(c->lockout.fail_interval, Seconds(900));
   EXPECT_EQ(c->lockout.unlock_time, Seconds(600));
@@ -27,6 +28,7 @@ socket = "/tmp/x.sock"
 state_dir = "/tmp/state"
 max_connections_per_uid = 4
 request_timeout = "3s"
+nss_threads = 1
 [lockout]
 deny = 3
 fail_interval = "90s"
@@ -40,6 +42,7 @@ console_exempt = false
   EXPECT_EQ(c->daemon.socket, "/tmp/x.sock");
   EXPECT_EQ(c->daemon.max_connections_per_uid, 4);
   EXPECT_EQ(c->daemon.request_timeout, Seconds(3));
+  EXPECT_EQ(c->daemon.nss_threads, 1);
   EXPECT_EQ(c->lockout.deny, 3);
   EXPECT_EQ(c->lockout.fail_interval, Seconds(90));
   EXPECT_EQ(c->lockout.unlock_time, Seconds(120));
@@ -70,6 +73,7 @@ INSTANTIATE_TEST_SUITE_P(
         BadConfig{"unknown_key", "[lockout]\n\ndenny = 3\n", "vigil.conf:3: unknown key \"denny\""},
         BadConfig{"wrong_type", "[lockout]\ndeny = \"5\"\n", "vigil.conf:2: lockout.deny: expected an integer"},
         BadConfig{"out_of_range", "[lockout]\ndeny = 0\n", "vigil.conf:2: lockout.deny: must be between"},
+        BadConfig{"no_nss_thread", "[daemon]\nnss_threads = 0\n", "vigil.conf:2: daemon.nss_threads: must be between 1 and 16"},
         BadConfig{"bad_duration", "[lockout]\nunlock_time = \"10 minutes\"\n", "vigil.conf:2: lockout.unlock_time: invalid duration"},
         BadConfig{"duration_number", "[lockout]\nunlock_time = 600\n", "vigil.conf:2: lockout.unlock_time: expected a duration"},
         BadConfig{"relative_path", "[daemon]\nsocket = \"vigil.sock\"\n", "vigil.conf:2: daemon.socket: expected an absolute path"},
