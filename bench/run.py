@@ -483,8 +483,9 @@ def record(out):
               "random users (50) and random sources. Every decision is committed in its batch; a counted "
               "failure is answered only after the commit. The floor is the same clients against "
               "`pamloop echo`, which answers each frame at once (one thread, epoll) with no decision and no "
-              "commit, run in turn with the deny=1000 runs. "
-              "min / median / max over the runs:" % (st["clients"], st["decisions"]), "",
+              "commit, run in turn with the deny=1000 runs. vigild runs with `nss_threads = 1`, as in "
+              "the tests (nss_wrapper is not thread-safe); the users are served from its cache after "
+              "their first lookup. min / median / max over the runs:" % (st["clients"], st["decisions"]), "",
               "| policy | decisions per second | p50 µs | p99 µs | max µs |", "|---|---|---|---|---|"]
     for key, label in (("storm_default", "default (deny=5, source throttle on)"),
                        ("storm", "deny=1000, no throttle: every decision a counted failure"),
