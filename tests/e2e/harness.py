@@ -285,6 +285,13 @@ class Env:
         except FileNotFoundError:
             return ""
 
+    def wait_log(self, text, timeout=5):
+        """Waits until vigild's log holds text; returns the log."""
+        deadline = time.time() + timeout
+        while text not in self.log() and time.time() < deadline:
+            time.sleep(0.05)
+        return self.log()
+
     # A sanitizer build (scripts/test --sanitize) reports here; any report fails.
     SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:",
                          "WARNING: ThreadSanitizer")

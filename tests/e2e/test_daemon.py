@@ -60,9 +60,7 @@ class Signals(VigilTestCase):
         self.env.conf["lockout"]["deny"] = 2
         self.env.write_conf()
         self.env.reload()
-        deadline = time.time() + 5
-        while "configuration reloaded" not in self.env.log() and time.time() < deadline:
-            time.sleep(0.05)
+        self.env.wait_log("configuration reloaded")
         self.assertIn("configuration reloaded", self.env.log())
         self.fail_n("alice", 2)
         self.assertTrue(self.env.status("alice")["locked"], "deny=2 applies after the reload")
@@ -70,9 +68,7 @@ class Signals(VigilTestCase):
         with open(self.env.conf_path, "a") as f:
             f.write("[lockout]\nbogus = 1\n")
         self.env.reload()
-        deadline = time.time() + 5
-        while "reload refused" not in self.env.log() and time.time() < deadline:
-            time.sleep(0.05)
+        self.env.wait_log("reload refused")
         self.assertIn("reload refused", self.env.log())
         # The module keeps reporting (it has socket= in its arguments), and the
         # daemon keeps deny=2.
@@ -120,9 +116,7 @@ class NssThreads(VigilTestCase):
         self.env.conf["daemon"]["nss_threads"] = 3
         self.env.write_conf()
         self.env.reload()
-        deadline = time.time() + 5
-        while "configuration reloaded" not in self.env.log() and time.time() < deadline:
-            time.sleep(0.05)
+        self.env.wait_log("configuration reloaded")
         self.assertIn("nss_threads changes take effect at the next start", self.env.log())
 
 

@@ -326,9 +326,7 @@ class Hooks(TokenCase):
         token, acc = self.issue("carol", "reports")
         self.block("alice", "bob", code=self.code("alice"))  # nothing of bob's: no hook
         self.env.ctl("token", "revoke", acc, "--reason", "test", check=True)
-        deadline = time.time() + 10
-        while "revoke hook 10-down failed" not in self.env.log() and time.time() < deadline:
-            time.sleep(0.1)
+        self.env.wait_log("revoke hook 10-down failed", timeout=10)
         self.env.kill9()
         os.unlink(os.path.join(self.hooks_dir, "10-down"))
         received = os.path.join(self.env.dir, "after-restart.json")
@@ -344,9 +342,7 @@ class Hooks(TokenCase):
         os.chmod(os.path.join(self.hooks_dir, "10-open"), 0o777)
         token, acc = self.issue("carol", "reports")
         self.env.ctl("token", "revoke", acc, "--reason", "test", check=True)
-        deadline = time.time() + 5
-        while "10-open skipped" not in self.env.log() and time.time() < deadline:
-            time.sleep(0.1)
+        self.env.wait_log("10-open skipped")
         self.assertIn("must be owned by root and not writable by group or others", self.env.log())
         self.assertFalse(os.path.exists(ran))
 
