@@ -21,6 +21,12 @@
 // itself with LD_PRELOAD=$PAMDRIVE_PRELOAD; the new image releases the lock
 // once pam_wrapper has initialised (its constructor runs before main). Only
 // start-up is serialised: the transactions themselves still overlap.
+//
+// pam_wrapper also has only 36 names for those directories (/tmp/pam.0 to
+// /tmp/pam.Z), so 37 live processes make the last one fail at start. Each
+// pamdrive therefore first holds one of kSlots slot locks for its whole life
+// (the descriptor survives the re-exec): at most kSlots run at once, across
+// every suite running in parallel, and the rest wait for a slot.
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/file.h>
@@ -98,6 +104,30 @@ std::string json_str(const std::string& s) {
 
 }  // namespace
 
+constexpr int kSlots = 28;
+
+// Takes one of the slot locks for the life of this process (see the top).
+void hold_a_slot() {
+  std::vector<int> fds;
+  for (int i = 0; i < kSlots; ++i) {
+    std::string path = "/tmp/vigil-pamdrive.slot." + std::to_string(i);
+    int fd = open(path.c_str(), O_RDWR | O_CREAT, 0666);
+    if (fd < 0) continue;
+    fchmod(fd, 0666);
+    if (flock(fd, LOCK_EX | LOCK_NB) == 0) {
+      for (int other : fds) close(other);
+      return;  // fd stays open (and locked) until this process exits
+    }
+    fds.push_back(fd);
+  }
+  if (fds.empty()) return;
+  // All taken: wait for one, picked by pid so that waiters spread out.
+  int wait_on = fds[static_cast<size_t>(getpid()) % fds.size()];
+  flock(wait_on, LOCK_EX);
+  for (int other : fds)
+    if (other != wait_on) close(other);
+}
+
 // Stage 1: lock, then re-exec with pam_wrapper preloaded. Returns only in
 // stage 2 (or when no preload is asked for).
 void serialise_pam_wrapper_start(char** argv) {
@@ -108,6 +138,7 @@ void serialise_pam_wrapper_start(char** argv) {
   }
   const char* preload = getenv("PAMDRIVE_PRELOAD");
   if (!preload) return;
+  hold_a_slot();
   int lock = open("/tmp/vigil-pamdrive.lock", O_RDWR | O_CREAT, 0666);
   if (lock >= 0) {
     fchmod(lock, 0666);
