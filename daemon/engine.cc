@@ -567,6 +567,14 @@ void Engine::report(ReportRequest req, std::function<void(ReportResult)> done) {
       if (ss.locked_at(t.now)) {
         ++ss.refused;
         mark_dirty(*sb);
+        // The attempt is activity on the account too: a throttled attacker
+        // keeps the account's lock doubling alive (policy.h: it decays only
+        // after a quiet max_unlock_time with no attempt at all).
+        expire(bs, t.cfg, t.now);
+        if (bs.lock_count > 0) {
+          bs.last_failure = t.now;
+          mark_dirty(bucket);
+        }
         ReportResult r;
         r.throttled = true;
         r.prompt = prompt;

@@ -13,7 +13,9 @@
 //  * Only a success reported by a root caller resets the failures and the
 //    doubling. A non-root caller's success resets nothing and never clears a
 //    lock; its failures count like any other.
-//  * The doubling is forgotten after max_unlock_time without a failure.
+//  * The doubling is forgotten after max_unlock_time without an attempt:
+//    failures, and refusals while locked (or, in the engine, while the
+//    source is throttled), keep it alive.
 #pragma once
 
 #include <chrono>
