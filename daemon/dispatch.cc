@@ -174,7 +174,14 @@ std::optional<Reply> validate_empty(const json::object& p) { return only_keys(p,
 boost::asio::awaitable<Reply> handle_report(Services& sv, const Peer& peer, const json::object& p,
                                             const Target& target) {
   const auto& cfg = *sv.config;
-  const std::string rhost = opt(p, "rhost"), tty = opt(p, "tty");
+  // Only root callers (sshd, login, sudo, su) vouch for where a login comes
+  // from. A local user's own process may report only for itself, and what it
+  // says about the source, service, terminal or key is not taken into any
+  // decision: its reports count toward its own lock and nothing else (no
+  // source bucket, no device, no block).
+  const bool trusted = peer.root();
+  const std::string rhost = trusted ? opt(p, "rhost") : std::string();
+  const std::string tty = trusted ? opt(p, "tty") : std::string();
   ReportRequest req;
   req.outcome = opt(p, "outcome") == proto::kOutcomeSuccess ? Outcome::kSuccess : Outcome::kFailure;
   req.nonce = opt(p, "nonce");
@@ -195,11 +202,12 @@ boost::asio::awaitable<Reply> handle_report(Services& sv, const Peer& peer, cons
     req.console = console_exempt;
     req.totp_required = totp_required(cfg, id);
     req.admin = is_admin(cfg, id) || id.uid == 0;
-    req.device = login_device(p);
-    // Only a root caller's audit session is taken at its word.
-    if (peer.root()) req.audit_session = audit_session(p);
+    if (trusted) {
+      req.device = login_device(p);
+      req.audit_session = audit_session(p);
+      req.service = opt(p, "service");
+    }
     req.groups = id.groups;
-    req.service = opt(p, "service");
     req.rhost = rhost;
     req.tty = tty;
   } else {

@@ -598,7 +598,8 @@ void Engine::report(ReportRequest req, std::function<void(ReportResult)> done) {
     // Credential stuffing that succeeded: the right password from an unknown
     // device, for an account without a second factor, after failures from at
     // least [block] attack_sources other unknown sources. Refuse, and block.
-    if (req.uid && outcome == Outcome::kSuccess && !known && !prompt && !req.console) {
+    if (req.uid && req.root_caller && outcome == Outcome::kSuccess && !known && !prompt &&
+        !req.console) {
       const int sources = distinct_sources(acct->record.state, t.cfg, t.now, req.source);
       if (sources >= t.block.attack_sources) {
         json_list srcs;
@@ -626,7 +627,8 @@ void Engine::report(ReportRequest req, std::function<void(ReportResult)> done) {
     Decision d = decide(bs, a, t.cfg);
     // Opt-in escalation: this many locks in a row (no successful login in
     // between) block the account.
-    if (d.locked_now && t.block.escalate_after_locks > 0 && req.uid && !req.console &&
+    if (d.locked_now && t.block.escalate_after_locks > 0 && req.uid && req.root_caller &&
+        !req.console &&
         bs.lock_count >= t.block.escalate_after_locks) {
       set_block(t, acct,
                 BlockRecord{std::to_string(bs.lock_count) + " locks in a row (escalate_after_locks)",

@@ -155,6 +155,19 @@ void Engine::verify(VerifyRequest req, std::function<void(VerifyResult)> done) {
       done(std::move(r));  // locked meanwhile (a parallel attempt): refused
       return;
     }
+    // The code budget comes before the code: an account exempt from locks
+    // (root) still gets at most [totp] max_failures guesses per fail_interval.
+    if (codes_exhausted(*e, t.now)) {
+      wipe(req.code);
+      log::event(log::Priority::kNotice, log::kMsgCodeRefused,
+                 "code not checked for " + rec.name + ": too many wrong codes",
+                 {{"VIGIL_USER", rec.name}, {"VIGIL_REASON", "code budget exhausted"}});
+      t.after_commit.push_back([done = std::move(done), r](const Status& st) mutable {
+        r.status = st;
+        done(std::move(r));
+      });
+      return;
+    }
     bool recovery = false;
     CodeCheck c = check_code(t, *e, req.code, &recovery);
     if (c == CodeCheck::kError) return fail(Error{"store", "cannot check the code"});
@@ -182,12 +195,15 @@ void Engine::verify(VerifyRequest req, std::function<void(VerifyResult)> done) {
     } else {
       // A wrong or replayed code after a right password.
       r.counted = true;
-      // The right password from an unknown device, then the code limit: the
-      // password is known to someone else. Block. (From a known device: lock.)
-      const bool unknown_device = bucket == *e;
+      // The right password from an unknown device, reported by a root caller,
+      // then the code limit: the password is known to someone else. Block.
+      // From a known device, or reported by the user's own process (which
+      // anything running as the user can forge), the limit only locks.
+      const bool may_block = bucket == *e && ch.root_caller;
       if (count_wrong_code(t, *e, bucket, !ch.console,
                            c == CodeCheck::kReplay ? "replayed code" : "wrong code", &r.locked_now,
-                           unknown_device)) {
+                           may_block) &&
+          may_block) {
         set_block(t, *e,
                   BlockRecord{"the right password from an unknown device, then " +
                                   std::to_string(t.totp.max_failures) + " wrong second-factor codes",

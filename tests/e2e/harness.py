@@ -353,6 +353,31 @@ class Env:
             raise RuntimeError("vigilctl %s failed: %s" % (args, p.stderr))
         return p
 
+    def raw_as(self, uid, calls, socket_path=None):
+        """Speaks the protocol directly as uid (bypassing the module, as
+        malware running as that user can): calls is a list of (method,
+        params); returns the list of replies."""
+        # Self-contained: under another uid the checkout may not be readable.
+        code = ("import json, socket, sys\n"
+                "def call(m, p):\n"
+                "    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM); s.settimeout(5)\n"
+                "    s.connect(%r)\n"
+                "    s.sendall(json.dumps({'method': m, 'parameters': p}).encode() + b'\\0')\n"
+                "    out = b''\n"
+                "    while not out.endswith(b'\\0'):\n"
+                "        c = s.recv(65536)\n"
+                "        if not c: break\n"
+                "        out += c\n"
+                "    s.close()\n"
+                "    return json.loads(out[:-1]) if out.endswith(b'\\0') else None\n"
+                "print(json.dumps([call(m, p) for m, p in json.loads(sys.stdin.read())]))\n"
+                % (socket_path or self.socket))
+        p = subprocess.run(self.as_uid(uid, [PY, "-c", code]), input=json.dumps(calls),
+                           capture_output=True, text=True, env=self.nss_env(), timeout=60)
+        if p.returncode != 0:
+            raise RuntimeError("raw calls as uid %s failed: %s" % (uid, p.stderr))
+        return json.loads(p.stdout)
+
     def status(self, user):
         p = self.ctl("status", user, "--json", check=True)
         return json.loads(p.stdout)

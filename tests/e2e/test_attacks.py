@@ -1,0 +1,147 @@
+"""The audit's attacks (issue #15), each played end to end: real libpam
+through pamdrive, a real vigild, real uids (setpriv). Each test is named
+after the attack it plays, and fails on the code the audit found."""
+import json
+import os
+import subprocess
+import time
+import unittest
+
+from harness import (PAM_AUTH_ERR, PAM_SUCCESS, VIGILCTL, Env, VigilTestCase, oathtool,
+                     raw_call, wait_for_fresh_step)
+
+ALICE, BOB, CAROL = 1001, 1002, 1003
+KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl"
+CODE_PROMPT = {"style": "echo_off", "text": "Verification code: "}
+
+
+class AttackCase(VigilTestCase):
+    """alice, bob (admin: group sudo), carol; max_failures 3."""
+    totp = {"max_failures": 3}
+    extra = {}
+
+    def setUp(self):
+        self.env = Env(lockout=self.lockout, daemon=self.daemon)
+        self.env.conf["totp"] = dict(self.totp)
+        self.env.conf["roles"] = {"admin_groups": ["sudo"]}
+        for section, keys in self.extra.items():
+            self.env.conf.setdefault(section, {}).update(keys)
+        self.env.write_conf()
+        with open(self.env.group, "a") as f:
+            f.write("sudo:x:27:bob\n")
+        self.env.start()
+
+    def ctl(self, *args, code=None, uid=None):
+        env = {"VIGIL_CODE": code} if code else {}
+        return self.env.ctl(*args, uid=uid, env=env)
+
+    def enroll(self, user):
+        p = self.ctl("totp", "enroll", user, "--json")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        secret = json.loads(p.stdout)["secret"]
+        wait_for_fresh_step()
+        p = self.ctl("totp", "confirm", user, code=oathtool(secret))
+        self.assertEqual(p.returncode, 0, p.stderr)
+        return secret
+
+    def recovery_codes(self, user):
+        p = self.ctl("totp", "recovery-codes", user, "--json")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        return json.loads(p.stdout)["codes"]
+
+    def login2(self, user, password, code, **kw):
+        """A password and a code, through the stack that keeps PAM_AUTHTOK."""
+        return self.env.pam(user, [password, code], service="vigil-authtok", **kw)["results"][0]["rc"]
+
+    def token(self, owner):
+        p = self.ctl("token", "issue", "--owner", owner, "--name", "svc", "--scope", "reports", "--json")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        return json.loads(p.stdout)["token"]
+
+    def check_token(self, token):
+        r = raw_call(self.env.socket, "io.vigil.Token.Check", {"token": token, "scope": "reports"})
+        return r["parameters"]["verdict"]
+
+
+class CallerTrust(AttackCase):
+    """#2: only root's reports change state that protects other accounts."""
+
+    def test_malware_as_an_admin_cannot_block_the_admin_or_freeze_the_token_api(self):
+        # Malware running as bob (an administrator), with neither his password
+        # nor his code, speaks the protocol itself: "success" for bob, then
+        # wrong codes, until the limit that blocks on an unknown device.
+        self.enroll("bob")
+        token = self.token("bob")
+        self.assertEqual(self.check_token(token), "valid")
+        for i in range(4):
+            nonce = "malware-%d" % i
+            rep, ver = self.env.raw_as(BOB, [
+                ["io.vigil.Auth.Report", {"user": "bob", "outcome": "success", "nonce": nonce,
+                                          "service": "sshd", "rhost": "203.0.113.50"}],
+                ["io.vigil.Auth.Verify", {"user": "bob", "nonce": nonce, "code": "00000%d" % i}]])
+            self.assertEqual(ver["parameters"]["verdict"], "deny")
+        st = self.env.status("bob")
+        self.assertFalse(st["blocked"], "a non-root caller's wrong codes lock at most")
+        self.assertTrue(st["locked"], "but they do lock")
+        self.assertNotIn("BLOCKED bob", self.env.log())
+        self.assertEqual(self.check_token(token), "valid", "no token revoked, the API not frozen")
+
+    def test_a_local_user_cannot_ban_an_address_with_forged_rhost(self):
+        # alice reports her own failures, claiming they come from the office
+        # NAT, hoping to get that address throttled for every account.
+        office = "198.51.100.77"
+        calls = [["io.vigil.Auth.Report", {"user": "alice", "outcome": "failure", "nonce": "f%d" % i,
+                                           "service": "sshd", "rhost": office}] for i in range(30)]
+        for r in self.env.raw_as(ALICE, calls):
+            self.assertEqual(r["parameters"]["verdict"], "deny")
+        self.assertTrue(self.env.status("alice")["locked"], "her own failures count toward her lock")
+        self.assertEqual(self.env.login("carol", "carol-pw", rhost=office), PAM_SUCCESS,
+                         "the office address is not throttled")
+        self.assertNotIn("throttled source", self.env.log())
+
+    def test_malware_cannot_lock_the_owners_known_device_with_a_forged_key(self):
+        # alice's laptop key is a known device. Malware in her session sends
+        # failures claiming that key, to lock her out of the laptop too.
+        self.assertEqual(self.env.login("alice", "alice-pw", ssh_key=KEY), PAM_SUCCESS)
+        calls = [["io.vigil.Auth.Report", {"user": "alice", "outcome": "failure", "nonce": "k%d" % i,
+                                           "service": "sshd", "rhost": "203.0.113.9",
+                                           "auth_info": "publickey " + KEY}] for i in range(5)]
+        self.env.raw_as(ALICE, calls)
+        st = self.env.status("alice")
+        self.assertTrue(st["locked"], "counted toward her unknown-device lock")
+        self.assertFalse(st["known_devices"]["locked"], "never toward the known device's")
+        self.assertEqual(self.env.login("alice", "alice-pw", ssh_key=KEY), PAM_SUCCESS)
+
+
+class KnownDeviceCodes(AttackCase):
+    """#3: wrong codes from a known device lock, they do not block; the code
+    budget bounds even an account exempt from locks."""
+
+    def test_wrong_codes_from_a_known_device_lock_and_never_block(self):
+        self.enroll("alice")
+        codes = self.recovery_codes("alice")
+        # The laptop becomes known with a complete login.
+        self.assertEqual(self.login2("alice", "alice-pw", codes[0], ssh_key=KEY), PAM_SUCCESS)
+        # Someone at the unlocked laptop who knows the password, not the code.
+        for guess in ("000000", "000001", "000002"):
+            self.assertEqual(self.login2("alice", "alice-pw", guess, ssh_key=KEY), PAM_AUTH_ERR)
+        st = self.env.status("alice")
+        self.assertFalse(st["blocked"], "a known device's wrong codes never block")
+        self.assertTrue(st["known_devices"]["locked"], "they lock that device's bucket")
+        self.assertNotIn("BLOCKED alice", self.env.log())
+
+    def test_root_exempt_from_locks_still_gets_a_bounded_number_of_code_guesses(self):
+        self.enroll("root")
+        codes = self.recovery_codes("root")
+        self.assertEqual(self.login2("root", "rootpw", codes[0], ssh_key=KEY), PAM_SUCCESS)
+        for guess in ("000000", "000001", "000002"):
+            self.assertEqual(self.login2("root", "rootpw", guess, ssh_key=KEY), PAM_AUTH_ERR)
+        # The budget is spent: even a valid recovery code is not checked now.
+        self.assertEqual(self.login2("root", "rootpw", codes[1], ssh_key=KEY), PAM_AUTH_ERR)
+        self.assertEqual(self.env.status("root")["totp"]["recovery_codes"], 9,
+                         "the code was not even looked at, so not consumed")
+        self.assertIn("too many wrong codes", self.env.log())
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
