@@ -329,9 +329,17 @@ void print_one(const json::object& a) {
   }
   if (auto it = a.find("known_devices"); it != a.end() && it->value().is_object()) {
     const auto& k = it->value().as_object();
-    std::printf("known devices: %lld; their own bucket: %s, %lld failures\n", (long long)num(a, "devices"),
-                state_text(k).c_str(), (long long)num(k, "failures"));
+    std::printf("known devices: %lld, each with its own bucket: %s, %lld failures\n",
+                (long long)num(a, "devices"), state_text(k).c_str(), (long long)num(k, "failures"));
+    if (auto l = k.find("locked_devices"); l != k.end() && l->value().is_array())
+      for (const auto& d : l->value().as_array())
+        std::printf("               %s locked until %s\n", str(d.as_object(), "device").c_str(),
+                    when(num(d.as_object(), "locked_until")).c_str());
   }
+  if (auto it = a.find("password_change"); it != a.end() && it->value().is_object())
+    std::printf("password:      CHANGE REQUIRED since the recovery of %s by %s: the old one opens "
+                "nothing\n", when(num(it->value().as_object(), "since")).c_str(),
+                str(it->value().as_object(), "by").c_str());
   if (flag(a, "admin")) std::printf("role:          administrator\n");
 }
 
@@ -396,8 +404,8 @@ int main(int argc, char** argv) {
   block->add_flag("--json", block_json, "print JSON for scripts");
   auto* unblock = app.add_subcommand(
       "unblock", "recover USER: lift the block, locks and failures, forget the devices first seen "
-                 "since the suspicious activity, expire the password (another active "
-                 "administrator, admin socket, step-up)");
+                 "since the suspicious activity, expire the password, and refuse the old one until "
+                 "it is changed (another active administrator, admin socket, step-up)");
   unblock->add_option("USER", block_user, "user name")->required();
   unblock->add_option("--reason", block_reason, "why (recorded and logged)")->required();
   auto* vc = unblock->add_flag("--verify-code", verify_code,
@@ -408,6 +416,13 @@ int main(int argc, char** argv) {
                     "(vigilctl approve ID)")
       ->excludes(vc);
   unblock->add_flag("--json", block_json, "print JSON for scripts");
+  auto* pw_changed = app.add_subcommand(
+      "password-changed", "record that a recovered USER's password was changed outside PAM (a "
+                          "directory's own tool), so password logins work again (another "
+                          "administrator, admin socket, step-up)");
+  pw_changed->add_option("USER", block_user, "user name")->required();
+  pw_changed->add_option("--reason", block_reason, "how it was changed (recorded and logged)")->required();
+  pw_changed->add_flag("--json", block_json, "print JSON for scripts");
 
   std::string approve_id;
   bool approve_json = false;
@@ -574,6 +589,19 @@ int main(int argc, char** argv) {
     else std::printf(flag(*r, "changed") ? "blocked %s\n" : "%s was already blocked\n", str(*r, "user").c_str());
     return 0;
   }
+  if (pw_changed->parsed()) {
+    json::object p;
+    p["user"] = block_user;
+    p["reason"] = block_reason;
+    auto r = admin_call(g, proto::kAccountPasswordChanged, std::move(p));
+    if (!r) return kExitError;
+    if (block_json) std::cout << json::serialize(*r) << "\n";
+    else if (flag(*r, "changed"))
+      std::printf("recorded: %s's password was changed; password logins work again\n", str(*r, "user").c_str());
+    else
+      std::printf("%s needed no password change; nothing changed\n", str(*r, "user").c_str());
+    return 0;
+  }
   if (unblock->parsed() || approve->parsed()) {
     json::object p;
     std::string code;
@@ -620,6 +648,11 @@ int main(int argc, char** argv) {
                 when(num(*r, "suspicious_since")).c_str());
     if (auto it = r->find("password"); it != r->end() && it->value().is_object())
       std::printf("password: %s\n", str(it->value().as_object(), "message").c_str());
+    if (flag(*r, "password_change_required"))
+      std::printf("%s's password opens nothing until it is changed: %s changes it (passwd) after a key\n"
+                  "or console login, or an administrator sets a new one (passwd %s) and hands it\n"
+                  "over; a password changed outside PAM: vigilctl password-changed %s --reason TEXT\n",
+                  user.c_str(), user.c_str(), user.c_str(), user.c_str());
     return 0;
   }
   if (requests->parsed()) {

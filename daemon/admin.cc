@@ -264,6 +264,7 @@ boost::asio::awaitable<Reply> run_recover(Services& sv, RecoverRequest req, json
     out["devices_forgotten"] = res.devices_forgotten;
     out["suspicious_since"] = to_epoch(res.suspicious_since);
     out["password"] = std::move(password);
+    out["password_change_required"] = res.password_change;
   }
   co_return Reply::success(std::move(out));
 }
@@ -359,6 +360,26 @@ boost::asio::awaitable<Reply> handle_approve(Services& sv, const Actor& actor, c
   req.actor_uid = actor.uid;
   req.by = actor.name;
   co_return co_await run_recover(sv, std::move(req), std::move(password));
+}
+
+// A recovered account's password was changed where PAM does not see it (a
+// directory's own tool): another administrator records it.
+boost::asio::awaitable<Reply> handle_password_changed(Services& sv, const Actor& actor,
+                                                      const json::object& p) {
+  auto t = co_await target_of(sv, p);
+  if (!t) co_return target_error(t.error());
+  const Identity id = *t;
+  if (id.uid == actor.uid)
+    co_return refused("you cannot record your own password change: a PAM password change (passwd) "
+                      "or another administrator does");
+  std::string by = actor.name + ": " + param(p, "reason");
+  auto start = [&](auto deliver) { sv.engine->password_changed(id.uid, id.name, std::move(by), std::move(deliver)); };
+  auto res = co_await await_callback<PasswordChangedResult>(start);
+  if (!res.status) co_return unavailable("the change could not be recorded");
+  json::object out;
+  out["user"] = id.name;
+  out["changed"] = res.changed;
+  co_return Reply::success(std::move(out));
 }
 
 boost::asio::awaitable<Reply> handle_list(Services& sv, const Actor&, const json::object&) {
@@ -585,6 +606,7 @@ const AdminMethod kAdminMethods[] = {
     {proto::kAccountReset, true, v_user, handle_reset},
     {proto::kAccountBlock, true, v_user_reason, handle_block},
     {proto::kAccountUnblock, true, v_unblock, handle_unblock},
+    {proto::kAccountPasswordChanged, true, v_user_reason, handle_password_changed},
     {proto::kRecoveryApprove, true, v_approve, handle_approve},
     {proto::kTokenIssue, true, v_token_issue, handle_token_issue},
     {proto::kTokenRevoke, true, v_token_revoke, handle_token_revoke},

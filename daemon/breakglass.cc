@@ -92,7 +92,9 @@ int break_glass(const Config& cfg, const std::string& user, const std::string& r
   }
   std::cout << "unblocked " << who.id.name << " (uid " << who.id.uid << "); cleared its locks and failures\n"
             << "forgot " << res.devices_forgotten << " device(s) first seen since the suspicious activity\n"
-            << password_note << "\n";
+            << password_note << "\n"
+            << who.id.name << "'s password opens nothing until it is changed (passwd after a key or "
+               "console login, or passwd " << who.id.name << " as root)\n";
   std::cout << "recorded; vigild reports this break-glass at its next start.\n"
             << "next: systemctl start vigild.socket vigild-admin.socket (and vigild-token.socket if "
                "used), then check the account with vigilctl audit\n";

@@ -450,7 +450,8 @@ boost::asio::awaitable<Reply> handle_token_check(Services& sv, const Peer&, cons
 }
 
 std::optional<Reply> validate_session(const json::object& p) {
-  if (auto r = only_keys(p, {"user", "service", "rhost", "tty", "ruser", "auth_info", "audit_session"})) return r;
+  if (auto r = only_keys(p, {"user", "service", "rhost", "tty", "ruser", "setuid", "auth_info", "audit_session"}))
+    return r;
   if (auto r = check_strings(p, {"service", "rhost", "tty", "ruser", "auth_info"}, SIZE_MAX)) return r;
   if (audit_session(p) == 0) return invalid("a valid \"audit_session\" is required");
   return std::nullopt;
@@ -458,8 +459,36 @@ std::optional<Reply> validate_session(const json::object& p) {
 
 boost::asio::awaitable<Reply> handle_session_open(Services& sv, const Peer&, const json::object& p,
                                                   const Target& target) {
-  if (target.lookup.found()) sv.engine->session_open(audit_session(p), target.lookup.id.uid, login_device(p));
+  // Only a new login session names a device: a setuid caller's (su, sudo
+  // run by a user) or one with PAM_RUSER (su, sudo) is another login's.
+  const bool nested = flag(p, "setuid") || !opt(p, "ruser").empty();
+  if (target.lookup.found() && !nested)
+    sv.engine->session_open(audit_session(p), target.lookup.id.uid, login_device(p));
   co_return Reply::success({});
+}
+
+std::optional<Reply> validate_password_changed(const json::object& p) {
+  if (auto r = only_keys(p, {"user", "service", "rhost", "tty", "ruser", "setuid", "audit_session"})) return r;
+  return check_strings(p, {"service", "rhost", "tty", "ruser"}, SIZE_MAX);
+}
+
+// The module's password phase, placed after the password module: reached
+// only when that module changed the password. Ends the password change a
+// recovery required.
+boost::asio::awaitable<Reply> handle_password_changed(Services& sv, const Peer&, const json::object& p,
+                                                      const Target& target) {
+  if (!target.lookup.found()) co_return Reply::failure(proto::kErrNotFound, "no such user");
+  const auto& id = target.lookup.id;
+  std::string by = "PAM password change (" + opt(p, "service") + ")";
+  auto start = [&](auto deliver) {
+    sv.engine->password_changed(id.uid, id.name, std::move(by), std::move(deliver));
+  };
+  auto res = co_await await_callback<PasswordChangedResult>(start);
+  if (!res.status) co_return unavailable("the change could not be recorded");
+  json::object out;
+  out["user"] = id.name;
+  out["changed"] = res.changed;
+  co_return Reply::success(std::move(out));
 }
 
 const Method kMethods[] = {
@@ -478,6 +507,8 @@ const Method kMethods[] = {
     // Any active user, for a blocked colleague (the rules are in recovery.h).
     {proto::kRecoveryRequest, Who::kAnyone, Subject::kUser, validate_request, handle_recovery_request},
     {proto::kSessionOpen, Who::kRoot, Subject::kUser, validate_session, handle_session_open},
+    {proto::kPasswordChanged, Who::kRoot, Subject::kUser, validate_password_changed,
+     handle_password_changed},
     {proto::kDevicesList, Who::kSelf, Subject::kUserOrSelf, validate_user_only, handle_devices_list},
     // Forgetting devices only makes logins stricter: a user may do it too.
     {proto::kDevicesForget, Who::kSelf, Subject::kUser, validate_forget, handle_devices_forget},
@@ -554,9 +585,35 @@ boost::asio::awaitable<Reply> status_reply(Services& sv, const Identity& id) {
   out["user"] = id.name;
   out["uid"] = static_cast<int64_t>(id.uid);
   out["admin"] = is_admin(*sv.config, id);
-  LockState ks = view->known_bucket ? view->known_bucket->state : LockState{};
-  json::object kj = state_json(ks, wall_now());
+  // Each known device has a bucket: the summary, then the locked ones.
+  const auto now = wall_now();
+  LockState ks;
+  json::array locked_devices;
+  const std::string prefix = account_key(id.uid) + ":dev:";
+  for (const auto& k : view->known_buckets) {
+    ks.failures.insert(ks.failures.end(), k.state.failures.begin(), k.state.failures.end());
+    ks.locked_until = std::max(ks.locked_until, k.state.locked_until);
+    ks.lock_count = std::max(ks.lock_count, k.state.lock_count);
+    ks.refused += k.state.refused;
+    ks.last_failure = std::max(ks.last_failure, k.state.last_failure);
+    ks.last_success = std::max(ks.last_success, k.state.last_success);
+    if (k.state.locked_at(now)) {
+      json::object d;
+      d["device"] = k.key.substr(prefix.size());
+      d["locked_until"] = to_epoch(k.state.locked_until);
+      locked_devices.push_back(std::move(d));
+    }
+  }
+  json::object kj = state_json(ks, now);
+  kj["locked_devices"] = std::move(locked_devices);
   out["known_devices"] = std::move(kj);
+  out["password_change_required"] = view->password_change.has_value();
+  if (view->password_change) {
+    json::object pc;
+    pc["since"] = to_epoch(view->password_change->since);
+    pc["by"] = view->password_change->by;
+    out["password_change"] = std::move(pc);
+  }
   out["blocked"] = view->block.has_value();
   if (view->block) {
     json::object b;

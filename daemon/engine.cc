@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <fstream>
 #include <unordered_set>
 
 #include "daemon/device.h"
@@ -50,6 +51,17 @@ std::string who(const BucketRecord& r) {
   return r.name.empty() ? std::string("(unresolved name)") : r.name;
 }
 
+// The kernel's id of this boot ("" when unreadable: sessions then never
+// match one recorded in another boot, since every boot reads "").
+std::string read_boot_id() {
+  std::ifstream f("/proc/sys/kernel/random/boot_id");
+  std::string id;
+  std::getline(f, id);
+  return id;
+}
+
+constexpr auto kSessionMemory = std::chrono::days(90);
+
 }  // namespace
 
 Engine::Engine(std::unique_ptr<Store> store, const Clock& clock, LockoutConfig config,
@@ -58,6 +70,7 @@ Engine::Engine(std::unique_ptr<Store> store, const Clock& clock, LockoutConfig c
     : store_(std::move(store)),
       clock_(clock),
       key_(key),
+      boot_id_(read_boot_id()),
       settings_{config, totp, devices, block, throttle} {
   load_tokens();
 }
@@ -250,14 +263,30 @@ Status Engine::load_block(Entry* e, int64_t uid) {
   if (e->block_loaded) return Ok{};
   auto r = store_->load_block(uid);
   if (!r) return r.error();
+  auto pc = store_->load_password_change(uid);
+  if (!pc) return pc.error();
   e->block = std::move(*r);
+  e->password_change = std::move(*pc);
   e->block_loaded = true;
   return Ok{};
 }
 
-void Engine::set_block(Txn& t, Entry* acct, BlockRecord b, bool admin, const std::string& source,
+Result<std::string> Engine::session_device(uint32_t id, int64_t uid) {
+  auto it = sessions_.find(id);
+  if (it == sessions_.end()) {
+    auto loaded = store_->load_session(boot_id_, id);
+    if (!loaded) return loaded.error();
+    if (!*loaded) return std::string();
+    if (sessions_.size() >= kSessionsMax) sessions_.clear();  // a cache: the store keeps them
+    it = sessions_.emplace(id, std::move(**loaded)).first;
+  }
+  // sudo or su of another account inside this session: not that account's device.
+  return it->second.uid == uid ? it->second.device : std::string();
+}
+
+void Engine::set_block(Txn& t, Entry* acct, BlockRecord b, TokenEffect effect, const std::string& source,
                        const std::string& service) {
-  if (acct->record.uid) tokens_on_block(t, *acct->record.uid, acct->record.name, admin, b.reason);
+  if (acct->record.uid) tokens_on_block(t, *acct->record.uid, acct->record.name, effect, b.reason);
   log::event(log::Priority::kCrit, log::kMsgBlocked,
              "BLOCKED " + acct->record.name + ": " + b.reason,
              {{"VIGIL_USER", acct->record.name},
@@ -376,6 +405,8 @@ void Engine::maybe_prune(TimePoint now) {
   for (const auto& [nk, c] : challenges_)
     if (now - c.at > kChallengeLife) stale.emplace_back(nk.substr(0, nk.find('\n')), nk);
   for (const auto& [key, nk] : stale) drop_challenge(key, nk);
+  if (auto st = store_->prune_sessions(boot_id_, now - kSessionMemory, kSessionsMax); !st)
+    log::warning("pruning old login sessions failed", {{"VIGIL_REASON", st.error().message}});
   auto horizon = std::max(settings_.lockout.fail_interval, settings_.lockout.max_unlock_time);
   auto pruned = store_->prune(now, now - horizon, kMaxUnknownNames);
   if (!pruned) {
@@ -461,9 +492,17 @@ void Engine::report(ReportRequest req, std::function<void(ReportResult)> done) {
     // sudo and su belong to the device of the login session they run in,
     // found through the audit session. Where it cannot be found, the device
     // is unknown (and is never made known).
-    if (req.audit_session != 0) {
-      auto sit = sessions_.find(req.audit_session);
-      req.device = sit != sessions_.end() ? sit->second.device : std::string();
+    if (req.audit_session != 0 && req.uid) {
+      auto dev = session_device(req.audit_session, *req.uid);
+      if (!dev) {
+        ReportResult r;
+        r.status = dev.error();
+        done(std::move(r));
+        return;
+      }
+      req.device = std::move(*dev);
+    } else if (req.audit_session != 0) {
+      req.device.clear();
     }
 
     // Devices: failures from known and from unknown devices count in separate
@@ -480,7 +519,9 @@ void Engine::report(ReportRequest req, std::function<void(ReportResult)> done) {
       }
       known = device_known(*acct, req.device, t.now);
       if (known) {
-        auto kb = entry(req.key + ":known");
+        // Each known device has a bucket of its own: a lock on one never
+        // locks the owner's others.
+        auto kb = entry(known_key(req.key, req.device));
         if (!kb) {
           ReportResult r;
           r.status = kb.error();
@@ -496,7 +537,7 @@ void Engine::report(ReportRequest req, std::function<void(ReportResult)> done) {
       }
     }
     LockState& bs = bucket->record.state;
-    const char* bucket_name = known ? " (known devices)" : "";
+    const std::string bucket_name = known ? " (known device " + req.device + ")" : std::string();
 
     // Device rules, first match wins. They decide the second factor (never a
     // lock or a block), or deny the login outright.
@@ -546,6 +587,18 @@ void Engine::report(ReportRequest req, std::function<void(ReportResult)> done) {
         log::debug("refused: blocked", {{"VIGIL_USER", who(rec)}});
         done(std::move(r));
         return;
+      }
+      // Recovered, and the password is still the one from before the block
+      // (which the attacker may know): it opens nothing until it is changed.
+      // A right one counts as a wrong one, so it answers the same way.
+      if (acct->password_change && !req.console && outcome != Outcome::kFailure) {
+        log::event(log::Priority::kWarning, log::kMsgPasswordChangeRequired,
+                   "refused " + who(rec) + ": the password from before the recovery of " +
+                       std::to_string(to_epoch(acct->password_change->since)) +
+                       " (epoch) opens nothing until it is changed",
+                   {{"VIGIL_USER", who(rec)}, {"VIGIL_RHOST", req.source}, {"VIGIL_SERVICE", req.service},
+                    {"VIGIL_REASON", "password change required after recovery"}});
+        outcome = Outcome::kFailure;
       }
     }
 
@@ -610,7 +663,7 @@ void Engine::report(ReportRequest req, std::function<void(ReportResult)> done) {
                               t.now, "vigild",
                               "{\"device\":" + json_quote(req.device) + ",\"source\":" +
                                   json_quote(req.source) + ",\"failed_sources\":" + srcs.str() + "}"},
-                  req.admin, req.source, req.service);
+                  compromise(req.admin), req.source, req.service);
         ReportResult r;
         r.blocked = true;
         r.blocked_now = true;
@@ -625,25 +678,31 @@ void Engine::report(ReportRequest req, std::function<void(ReportResult)> done) {
 
     Attempt a{outcome, req.root_caller, req.exempt, t.now, known ? std::string() : req.source};
     Decision d = decide(bs, a, t.cfg);
-    // Opt-in escalation: this many locks in a row (no successful login in
-    // between) block the account.
-    if (d.locked_now && t.block.escalate_after_locks > 0 && req.uid && req.root_caller &&
-        !req.console &&
-        bs.lock_count >= t.block.escalate_after_locks) {
-      set_block(t, acct,
-                BlockRecord{std::to_string(bs.lock_count) + " locks in a row (escalate_after_locks)",
-                            t.now, "vigild", "{\"device\":" + json_quote(req.device) + "}"},
-                req.admin, req.source, req.service);
+    // Opt-in escalation: this many locks in a row of the unknown-device
+    // bucket, with no root-reported success of the account in between, block
+    // the account. It rests on wrong passwords alone, so it touches no one
+    // else: the account's own tokens are suspended, nothing is revoked, and
+    // the token API is not frozen.
+    if (d.locked_now && req.uid && req.root_caller && !req.console && bucket == acct) {
+      acct->record.escalation = bs.lock_count == 1 ? 1 : acct->record.escalation + 1;
+      mark_dirty(acct);
+      if (t.block.escalate_after_locks > 0 && acct->record.escalation >= t.block.escalate_after_locks)
+        set_block(t, acct,
+                  BlockRecord{std::to_string(acct->record.escalation) +
+                                  " locks in a row (escalate_after_locks): wrong passwords alone",
+                              t.now, "vigild", "{\"device\":" + json_quote(req.device) + "}"},
+                  TokenEffect::kSuspend, req.source, req.service);
     }
     // A decision answered after its commit always writes its bucket, so that
     // a right password (before a code prompt) costs what a wrong one costs.
     if (d.changed || d.must_commit) mark_dirty(bucket);
     if (outcome == Outcome::kSuccess && d.allow && req.root_caller && req.uid) {
       // A complete successful login: the device becomes known, and the
-      // account remembers it (self-enrolment window).
+      // account remembers it; the escalation count starts again.
       trust_device(t, acct, req.device);
-      if (bucket != acct) {
+      if (bucket != acct || acct->record.escalation != 0) {
         acct->record.state.last_success = t.now;
+        acct->record.escalation = 0;
         mark_dirty(acct);
       }
     }
@@ -728,10 +787,17 @@ void Engine::get(std::string key, std::optional<int64_t> uid,
     if (view.bucket) expire(view.bucket->state, t.cfg, t.now);
     if (!uid) return done(std::move(view));
 
-    auto kb = bucket_at(key + ":known");
+    auto kb = known_buckets(key, *uid);
     if (!kb) return done(kb.error());
-    view.known_bucket = std::move(*kb);
-    if (view.known_bucket) expire(view.known_bucket->state, t.cfg, t.now);
+    view.known_buckets = std::move(*kb);
+    for (auto& k : view.known_buckets) expire(k.state, t.cfg, t.now);
+    if (cached && cached->block_loaded) {
+      view.password_change = cached->password_change;
+    } else {
+      auto pc = store_->load_password_change(*uid);
+      if (!pc) return done(pc.error());
+      view.password_change = std::move(*pc);
+    }
 
     auto block = cached_or(&Entry::block_loaded, &Entry::block, [&] { return store_->load_block(*uid); });
     if (!block) return done(block.error());
@@ -760,6 +826,35 @@ void Engine::get(std::string key, std::optional<int64_t> uid,
     view.recovery_codes = *codes;
     done(std::move(view));
   });
+}
+
+Result<std::vector<BucketRecord>> Engine::known_buckets(const std::string& account_key, int64_t uid) {
+  const std::string prefix = account_key + ":dev:";
+  auto stored = store_->buckets_of(uid);
+  if (!stored) return stored.error();
+  std::map<std::string, BucketRecord> by_key;
+  for (auto& b : *stored)
+    if (b.key.starts_with(prefix)) by_key[b.key] = std::move(b);
+  for (const auto& [k, e] : cache_)
+    if (k.starts_with(prefix)) by_key[k] = e.record;
+  std::vector<BucketRecord> out;
+  for (auto& [k, b] : by_key) out.push_back(std::move(b));
+  return out;
+}
+
+Result<bool> Engine::reset_known(const std::string& account_key, int64_t uid, TimePoint now) {
+  auto list = known_buckets(account_key, uid);
+  if (!list) return list.error();
+  bool was_locked = false;
+  for (const auto& b : *list) {
+    if (is_idle(b.state, now)) continue;
+    auto e = entry(b.key);
+    if (!e) return e.error();
+    was_locked = was_locked || (*e)->record.state.locked_at(now);
+    vigil::reset((*e)->record.state);
+    mark_dirty(*e);
+  }
+  return was_locked;
 }
 
 void Engine::list(std::function<void(Result<std::vector<BucketRecord>>)> done) {
@@ -800,16 +895,15 @@ void Engine::reset(std::string key, int64_t uid, std::string name,
     rec.uid = uid;
     rec.name = name;
     vigil::reset(rec.state);
+    rec.escalation = 0;
     mark_dirty(*e);
-    if (auto kb = entry(key + ":known"); kb) {
-      r.was_locked = r.was_locked || (*kb)->record.state.locked_at(t.now);
-      if (!is_idle((*kb)->record.state, t.now)) {
-        vigil::reset((*kb)->record.state);
-        (*kb)->record.uid = uid;
-        (*kb)->record.name = name;
-        mark_dirty(*kb);
-      }
+    auto known = reset_known(key, uid, t.now);
+    if (!known) {
+      r.status = known.error();
+      done(std::move(r));
+      return;
     }
+    r.was_locked = r.was_locked || *known;
     t.full_sync = true;
     t.after_commit.push_back([done = std::move(done), r](const Status& st) mutable {
       r.status = st;
@@ -845,8 +939,9 @@ void Engine::account(int64_t uid, std::string device, uint32_t audit_session, Ru
   submit([this, uid, device = std::move(device), audit_session, in = std::move(in), console,
           done = std::move(done)](Txn& t) mutable {
     if (audit_session != 0) {
-      auto sit = sessions_.find(audit_session);
-      device = sit != sessions_.end() ? sit->second.device : std::string();
+      auto dev = session_device(audit_session, uid);
+      if (!dev) return done(dev.error());
+      device = std::move(*dev);
     }
     auto e = entry("uid:" + std::to_string(uid));
     if (!e) return done(e.error());
@@ -878,7 +973,7 @@ void Engine::block(int64_t uid, std::string name, std::string reason, std::strin
     if ((*e)->block) return done(r);
     (*e)->record.uid = uid;
     (*e)->record.name = name;
-    set_block(t, *e, BlockRecord{reason, t.now, by, "{}"}, admin);
+    set_block(t, *e, BlockRecord{reason, t.now, by, "{}"}, compromise(admin));
     r.changed = true;
     t.after_commit.push_back([done = std::move(done), r](const Status& st) mutable {
       r.status = st;
@@ -889,14 +984,24 @@ void Engine::block(int64_t uid, std::string name, std::string reason, std::strin
 
 void Engine::session_open(uint32_t audit_session, int64_t uid, std::string device) {
   submit([this, audit_session, uid, device = std::move(device)](Txn& t) mutable {
-    if (sessions_.size() >= kSessionsMax) {
-      // Bounded: the oldest half goes (a lost session only makes sudo stricter).
-      std::vector<std::pair<TimePoint, uint32_t>> by_age;
-      for (const auto& [id, s] : sessions_) by_age.emplace_back(s.at, id);
-      std::sort(by_age.begin(), by_age.end());
-      for (size_t i = 0; i < by_age.size() / 2; ++i) sessions_.erase(by_age[i].second);
+    // The first record of a session stays: sudo's and su's own session
+    // phase (which the module does not report, but a root caller could)
+    // never replaces the login's device.
+    if (sessions_.count(audit_session)) return;
+    auto stored = store_->load_session(boot_id_, audit_session);
+    if (!stored) {
+      log::warning("cannot read a login session: " + stored.error().message);
+      return;
     }
-    sessions_[audit_session] = Session{uid, std::move(device), t.now};
+    if (*stored) {
+      if (sessions_.size() >= kSessionsMax) sessions_.clear();
+      sessions_.emplace(audit_session, std::move(**stored));
+      return;
+    }
+    SessionRecord rec{audit_session, uid, std::move(device), t.now};
+    if (sessions_.size() >= kSessionsMax) sessions_.clear();  // a cache: the store keeps them
+    sessions_.emplace(audit_session, rec);
+    ops_.push_back([boot = boot_id_, rec](Store& s) { return s.put_session(boot, rec); });
   });
 }
 

@@ -71,7 +71,7 @@ struct ReportRequest {
   bool console = false;        // a console login vouched for by a root caller
   bool totp_required = false;  // by [totp] require, for this account
   bool admin = false;          // a member of [roles] admin_groups
-  std::string device;          // device id (device.h); empty: none (unknown)
+  std::string device;          // device id (device.h); empty: none (unknown, never trusted)
   std::string source;          // normalised source ("" for local logins)
   // The caller's audit session (sudo, su inside a login session): its device
   // is the session's. 0: none.
@@ -147,8 +147,9 @@ struct TotpResult {
 // What Status.Get shows: the bucket and the second factor, without secrets.
 struct AccountView {
   std::optional<BucketRecord> bucket;
-  std::optional<BucketRecord> known_bucket;  // failures from known devices
+  std::vector<BucketRecord> known_buckets;    // one per known device with state
   std::optional<BlockRecord> block;
+  std::optional<PasswordChangeRecord> password_change;  // a recovery's, not yet done
   std::vector<DeviceRecord> devices;
   bool totp_active = false;
   bool totp_pending = false;
@@ -188,6 +189,7 @@ struct RecoverResult {
   std::string name;
   bool changed = false;         // false: it was not blocked
   int64_t devices_forgotten = 0;
+  bool password_change = false; // the account now needs a password change
   TimePoint suspicious_since{};
 };
 
@@ -233,6 +235,11 @@ struct TokenRevokeResult {
   std::string refusal;
   tokens::Token token;
   bool changed = false;  // false: it was already revoked
+};
+
+struct PasswordChangedResult {
+  Status status = Ok{};
+  bool changed = false;  // false: no change was required
 };
 
 struct ResetResult {
@@ -282,7 +289,11 @@ class Engine {
   void reset(std::string key, int64_t uid, std::string name,
              std::function<void(ResetResult)> done);
   // A login session began (root callers): remembers its device by audit
-  // session id, so that sudo and su inside it belong to that device.
+  // session id, so that sudo and su inside it belong to that device. Only
+  // the first record of a session counts (a later one, from sudo's or su's
+  // own session phase, changes nothing), it is bound to that uid (sudo and
+  // su of another uid in it count as an unknown device), and it is kept in
+  // the store for this boot, so a restart keeps it.
   void session_open(uint32_t audit_session, int64_t uid, std::string device);
   // The account phase: blocks and deny rules (never a temporary lock).
   // `in.device_known` is filled in here from `device`.
@@ -301,8 +312,15 @@ class Engine {
              std::function<void(ProofResult)> done);
   // Lifts a block (full sync): clears the block, the locks, the failure
   // counters and wrong codes; forgets the devices first seen since the
-  // suspicious activity began; closes the account's recovery requests.
+  // suspicious activity began; closes the account's recovery requests; and
+  // requires a password change: until one is reported (password_changed),
+  // every password login is refused as a wrong password (counted as one),
+  // the console excepted. Key logins (the account phase) are not affected.
   void recover(RecoverRequest req, std::function<void(RecoverResult)> done);
+  // The password of a recovered account was changed: reported by a root
+  // caller's PAM password phase, or recorded by an administrator. Full sync.
+  void password_changed(int64_t uid, std::string name, std::string by,
+                        std::function<void(PasswordChangedResult)> done);
   // Files a recovery request or a pending approval under a fresh id. The
   // account must be blocked. A repeated request (same requester, same
   // account, still open) is answered with the open one, marked `repeated`,
@@ -356,6 +374,9 @@ class Engine {
     bool block_loaded = false;
     bool block_dirty = false;
     std::optional<BlockRecord> block;   // valid when block_loaded
+    // A recovery's password change, not done yet (valid when block_loaded;
+    // written through ops_).
+    std::optional<PasswordChangeRecord> password_change;
   };
   struct Challenge {
     TimePoint at;
@@ -386,13 +407,18 @@ class Engine {
   Status load_totp(Entry* e, int64_t uid);
   Status load_devices(Entry* e, int64_t uid);
   Status load_block(Entry* e, int64_t uid);
+  // What a block does to the account's tokens.
+  enum class TokenEffect {
+    kAdmin,     // an administrator's compromise: revoke what they own or issued, freeze the API
+    kEmployee,  // anyone else's compromise: revoke what they issued for others, suspend their own
+    kSuspend,   // wrong passwords alone (escalate_after_locks): suspend their own, nothing more
+  };
   // Blocks the account in this batch (full sync); logs, and ends sessions
-  // after the commit. An administrator's block revokes every token they own
-  // or created and freezes the token API; anyone else's suspends the tokens
-  // they own. All in this batch's transaction.
-  void set_block(Txn& t, Entry* acct, BlockRecord b, bool admin, const std::string& source = {},
+  // after the commit; applies `effect` to the tokens in the same transaction.
+  void set_block(Txn& t, Entry* acct, BlockRecord b, TokenEffect effect, const std::string& source = {},
                  const std::string& service = {});
-  void tokens_on_block(Txn& t, int64_t uid, const std::string& name, bool admin,
+  static TokenEffect compromise(bool admin) { return admin ? TokenEffect::kAdmin : TokenEffect::kEmployee; }
+  void tokens_on_block(Txn& t, int64_t uid, const std::string& name, TokenEffect effect,
                        const std::string& reason);
   // Recovery: lifts the account's freeze and restores its suspended tokens.
   // Returns what to put back if the recovery's commit fails.
@@ -453,13 +479,22 @@ class Engine {
   std::unordered_map<std::string, Challenge> challenges_;  // key + '\n' + nonce
   std::unordered_map<std::string, std::deque<std::string>> challenge_order_;  // per key, oldest first
   std::unordered_set<std::string> used_codes_;  // recovery codes used in this batch (uid:id)
-  struct Session {
-    int64_t uid;
-    std::string device;
-    TimePoint at;
-  };
-  std::unordered_map<uint32_t, Session> sessions_;  // audit session -> its login's device
+  // Login sessions by audit session id: a cache of the store's (this boot).
+  std::unordered_map<uint32_t, SessionRecord> sessions_;
   static constexpr std::size_t kSessionsMax = 65536;
+  std::string boot_id_;  // the kernel's boot id: audit session ids restart at boot
+  // The device of `uid`'s login session `id`, or "" (unknown session, or
+  // another uid's).
+  Result<std::string> session_device(uint32_t id, int64_t uid);
+  // The bucket of one known device of the account.
+  static std::string known_key(const std::string& account_key, const std::string& device) {
+    return account_key + ":dev:" + device;
+  }
+  // The account's known-device buckets, the cached copies newer than the
+  // store's. Read-only: nothing is added to the cache.
+  Result<std::vector<BucketRecord>> known_buckets(const std::string& account_key, int64_t uid);
+  // Resets the account's known-device buckets in this batch; true if one was locked.
+  Result<bool> reset_known(const std::string& account_key, int64_t uid, TimePoint now);
   void add_challenge(const std::string& key, const std::string& nonce_key, Challenge c);
   void drop_challenge(const std::string& key, const std::string& nonce_key);
   // A wrong code (login or proof): counts, and locks at [totp] max_failures.

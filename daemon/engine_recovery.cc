@@ -212,15 +212,19 @@ void Engine::recover(RecoverRequest req, std::function<void(RecoverResult)> done
       acct->totp.otp_failures.clear();
       mark_totp_dirty(acct);
     }
-    if (auto kb = entry(key + ":known"); kb && !is_idle((*kb)->record.state, t.now)) {
-      vigil::reset((*kb)->record.state);
-      mark_dirty(*kb);
-    }
+    if (auto known = reset_known(key, req.uid, t.now); !known) return finish(known.error());
+    acct->record.escalation = 0;
+    // The password from before the block may be the attacker's: it opens
+    // nothing until a change is reported (see engine.h).
+    const std::optional<PasswordChangeRecord> old_change = acct->password_change;
+    acct->password_change = PasswordChangeRecord{t.now, req.by, req.reason};
+    ops_.push_back([uid, pc = *acct->password_change](Store& s) { return s.put_password_change(uid, pc); });
+    r.password_change = true;
     t.full_sync = true;
     r.changed = true;
     std::string by = req.by;
     if (!approval_by.empty()) by = approval_by + ", approved by " + req.by;
-    t.after_commit.push_back([this, acct, old_block, old_state, by, reason = req.reason,
+    t.after_commit.push_back([this, acct, old_block, old_state, old_change, by, reason = req.reason,
                               id = req.approval_id, old_reason, token_undo, done = std::move(done),
                               r = std::move(r)](const Status& st) mutable {
       r.status = st;
@@ -229,6 +233,7 @@ void Engine::recover(RecoverRequest req, std::function<void(RecoverResult)> done
         if (!acct->block) {
           acct->block = old_block;
           acct->record.state = old_state;
+          acct->password_change = old_change;
         }
         undo_tokens_recover(token_undo);
         r.changed = false;
@@ -323,6 +328,44 @@ void Engine::take_unreported_history(std::function<void(Result<std::vector<Histo
       ops_.push_back([id](Store& s) { return s.mark_history_reported(id); });
     }
     done(std::move(*list));
+  });
+}
+
+}  // namespace vigil
+
+namespace vigil {
+
+void Engine::password_changed(int64_t uid, std::string name, std::string by,
+                              std::function<void(PasswordChangedResult)> done) {
+  submit([this, uid, name = std::move(name), by = std::move(by), done = std::move(done)](Txn& t) mutable {
+    PasswordChangedResult r;
+    auto e = entry("uid:" + std::to_string(uid));
+    if (!e) {
+      r.status = e.error();
+      return done(r);
+    }
+    if (auto st = load_block(*e, uid); !st) {
+      r.status = st.error();
+      return done(r);
+    }
+    if (!(*e)->password_change) return done(r);  // nothing was required
+    (*e)->password_change.reset();
+    ops_.push_back([uid](Store& s) { return s.erase_password_change(uid); });
+    t.full_sync = true;
+    r.changed = true;
+    t.after_commit.push_back([this, acct = *e, uid, name, by, done = std::move(done), r](const Status& st) mutable {
+      r.status = st;
+      if (!st) {
+        // Not durable yet: the erase is retried with the next batch's commit.
+        r.changed = false;
+        return done(r);
+      }
+      log::event(log::Priority::kNotice, log::kMsgPasswordChanged,
+                 "the password of " + name + " was changed after its recovery (" + by +
+                     "); password logins work again",
+                 {{"VIGIL_USER", name}, {"VIGIL_ACTOR", by}});
+      done(r);
+    });
   });
 }
 

@@ -70,11 +70,11 @@ void Engine::revoke_token(Txn& t, tokens::Token& tok, const std::string& reason)
              {{"VIGIL_TOKEN", tok.accessor}, {"VIGIL_USER", tok.owner}, {"VIGIL_REASON", reason}});
 }
 
-void Engine::tokens_on_block(Txn& t, int64_t uid, const std::string& name, bool admin,
+void Engine::tokens_on_block(Txn& t, int64_t uid, const std::string& name, TokenEffect effect,
                              const std::string& reason) {
   t.full_sync = true;
   if (!tokens_status_) load_tokens();  // once more: a block must reach the tokens
-  if (admin) {
+  if (effect == TokenEffect::kAdmin) {
     for (auto& [acc, tok] : tokens_)
       if ((tok.owner_uid == uid || tok.created_by_uid == uid) && tok.state != tokens::State::kRevoked)
         revoke_token(t, tok, "administrator " + name + " was blocked: " + reason);
@@ -89,8 +89,10 @@ void Engine::tokens_on_block(Txn& t, int64_t uid, const std::string& name, bool 
     return;
   }
   for (auto& [acc, tok] : tokens_) {
-    // Tokens this account issued while it was an administrator go for good.
-    if (tok.created_by_uid == uid && tok.owner_uid != uid && tok.state != tokens::State::kRevoked) {
+    // Tokens this account issued while it was an administrator go for good
+    // (not for a block that rests on wrong passwords alone).
+    if (effect == TokenEffect::kEmployee && tok.created_by_uid == uid && tok.owner_uid != uid &&
+        tok.state != tokens::State::kRevoked) {
       revoke_token(t, tok, "its issuer " + name + " was blocked: " + reason);
       continue;
     }

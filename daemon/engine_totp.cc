@@ -178,8 +178,9 @@ void Engine::verify(VerifyRequest req, std::function<void(VerifyResult)> done) {
       if (d.changed) mark_dirty(bucket);
       if (d.allow && ch.root_caller) {
         trust_device(t, *e, ch.device);
-        if (bucket != *e) {
+        if (bucket != *e || rec.escalation != 0) {
           rec.state.last_success = t.now;
+          rec.escalation = 0;
           mark_dirty(*e);
         }
       }
@@ -208,7 +209,7 @@ void Engine::verify(VerifyRequest req, std::function<void(VerifyResult)> done) {
                   BlockRecord{"the right password from an unknown device, then " +
                                   std::to_string(t.totp.max_failures) + " wrong second-factor codes",
                               t.now, "vigild", "{\"device\":\"" + json_safe(ch.device) + "\"}"},
-                  ch.admin);
+                  compromise(ch.admin));
         r.blocked_now = true;
       }
     }

@@ -62,6 +62,8 @@ inline constexpr char kMsgApiFrozen[] = "ae79b7b57e6c43fb8236f4127026b57f";
 inline constexpr char kMsgApiUnfrozen[] = "f8b3d03c62dc428092259b51cb664eb4";
 inline constexpr char kMsgHookFailed[] = "fd66633eaa3a49019eccd5cc8e7ddae9";
 inline constexpr char kMsgRecoveryRefused[] = "74485ffc941d41768a7ad33b1093f2ae";
+inline constexpr char kMsgPasswordChangeRequired[] = "583a6cd426d54b79b5f38e2ac7bc631a";
+inline constexpr char kMsgPasswordChanged[] = "2afc8b0d88ab473ebaa9bb1455be33fd";
 
 void init();  // detects journald; call once at start
 void set_debug(bool on);

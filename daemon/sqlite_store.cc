@@ -120,6 +120,24 @@ const char* const kMigrations[] = {
     // by their next write. No table changes: the version only makes an older
     // vigild refuse the database instead of reading the BLOBs as empty lists.
     "SELECT 1;",
+    // 7 -> 8: the password change a recovery requires; login sessions (per
+    // boot, so a restart keeps sudo's device); the escalation count (locks
+    // in a row since the account's last trusted success).
+    "CREATE TABLE password_change("
+    "  uid INTEGER PRIMARY KEY,"
+    "  since INTEGER NOT NULL,"
+    "  by TEXT NOT NULL,"
+    "  reason TEXT NOT NULL"
+    ");"
+    "CREATE TABLE sessions("
+    "  boot TEXT NOT NULL,"
+    "  id INTEGER NOT NULL,"
+    "  uid INTEGER NOT NULL,"
+    "  device TEXT NOT NULL,"
+    "  at INTEGER NOT NULL,"
+    "  PRIMARY KEY(boot, id)"
+    ") WITHOUT ROWID;"
+    "ALTER TABLE buckets ADD COLUMN escalation INTEGER NOT NULL DEFAULT 0;",
 };
 static_assert(std::size(kMigrations) == SqliteStore::kSchemaVersion);
 
@@ -248,11 +266,13 @@ BucketRecord read_row(sqlite3_stmt* st) {
   r.state.last_success = from_epoch(sqlite3_column_int64(st, 8));
   auto* src = sqlite3_column_text(st, 9);
   r.state.sources = decode_sources(src ? reinterpret_cast<const char*>(src) : "");
+  r.escalation = sqlite3_column_int(st, 10);
   return r;
 }
 
 constexpr char kColumns[] =
-    "key, uid, name, failures, locked_until, lock_count, refused, last_failure, last_success, sources";
+    "key, uid, name, failures, locked_until, lock_count, refused, last_failure, last_success, sources,"
+    " escalation";
 
 
 
@@ -310,12 +330,13 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::open(const std::string& path) 
   store->load_ = *p1;
   auto p2 = store->prepare(
       "INSERT INTO buckets(key, uid, name, failures, locked_until, lock_count, refused,"
-      " last_failure, last_success, updated_at, sources) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11)"
+      " last_failure, last_success, updated_at, sources, escalation)"
+      " VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12)"
       " ON CONFLICT(key) DO UPDATE SET uid=excluded.uid, name=excluded.name,"
       " failures=excluded.failures, locked_until=excluded.locked_until,"
       " lock_count=excluded.lock_count, refused=excluded.refused,"
       " last_failure=excluded.last_failure, last_success=excluded.last_success,"
-      " updated_at=excluded.updated_at, sources=excluded.sources");
+      " updated_at=excluded.updated_at, sources=excluded.sources, escalation=excluded.escalation");
   if (!p2) return p2.error();
   store->put_ = *p2;
   auto p3 = store->prepare("DELETE FROM buckets WHERE key=?1");
@@ -461,6 +482,7 @@ Status SqliteStore::put(const BucketRecord& r, TimePoint now) {
   sqlite3_bind_int64(put_, 10, to_epoch(now));
   std::string sources = encode_sources(r.state.sources);
   sqlite3_bind_text(put_, 11, sources.data(), static_cast<int>(sources.size()), SQLITE_STATIC);
+  sqlite3_bind_int(put_, 12, r.escalation);
   if (sqlite3_step(put_) != SQLITE_DONE) return sql_error("write bucket");
   return Ok{};
 }
@@ -507,13 +529,25 @@ Result<int> SqliteStore::synchronous_level() {
 
 Result<std::vector<BucketRecord>> SqliteStore::list_accounts() {
   auto p = prepare(("SELECT " + std::string(kColumns) +
-                    " FROM buckets WHERE uid IS NOT NULL AND key NOT LIKE '%:known' ORDER BY uid, key").c_str());
+                    " FROM buckets WHERE uid IS NOT NULL AND key = 'uid:' || uid ORDER BY uid").c_str());
   if (!p) return p.error();
   std::vector<BucketRecord> out;
   int rc;
   while ((rc = sqlite3_step(*p)) == SQLITE_ROW) out.push_back(read_row(*p));
   sqlite3_finalize(*p);
   if (rc != SQLITE_DONE) return sql_error("list");
+  return out;
+}
+
+Result<std::vector<BucketRecord>> SqliteStore::buckets_of(int64_t uid) {
+  auto p = prepare(("SELECT " + std::string(kColumns) + " FROM buckets WHERE uid=?1 ORDER BY key").c_str());
+  if (!p) return p.error();
+  sqlite3_bind_int64(*p, 1, uid);
+  std::vector<BucketRecord> out;
+  int rc;
+  while ((rc = sqlite3_step(*p)) == SQLITE_ROW) out.push_back(read_row(*p));
+  sqlite3_finalize(*p);
+  if (rc != SQLITE_DONE) return sql_error("buckets of an account");
   return out;
 }
 

@@ -20,7 +20,7 @@ namespace vigil {
 
 class SqliteStore final : public Store {
  public:
-  static constexpr int kSchemaVersion = 7;
+  static constexpr int kSchemaVersion = 8;
 
   static Result<std::unique_ptr<SqliteStore>> open(const std::string& path);
   ~SqliteStore() override;
@@ -72,6 +72,14 @@ class SqliteStore final : public Store {
   Result<std::vector<OutboxItem>> list_outbox() override;
   Status update_outbox(const OutboxItem& item) override;
   Status erase_outbox(int64_t id) override;
+  Result<std::optional<PasswordChangeRecord>> load_password_change(int64_t uid) override;
+  Status put_password_change(int64_t uid, const PasswordChangeRecord& r) override;
+  Status erase_password_change(int64_t uid) override;
+  Result<std::vector<std::pair<int64_t, PasswordChangeRecord>>> list_password_changes() override;
+  Result<std::optional<SessionRecord>> load_session(const std::string& boot, uint32_t id) override;
+  Status put_session(const std::string& boot, const SessionRecord& s) override;
+  Status prune_sessions(const std::string& boot, TimePoint before, int64_t keep) override;
+  Result<std::vector<BucketRecord>> buckets_of(int64_t uid) override;
 
   int schema_version() const { return version_; }
   // PRAGMA synchronous of the connection right now (1 NORMAL, 2 FULL); tests.

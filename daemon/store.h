@@ -107,11 +107,33 @@ struct OutboxItem {
   TimePoint created{};
 };
 
+// A recovered account whose password is still the one from before its
+// block: no password opens it (the console excepted) until a change is
+// reported from the PAM password phase, or an administrator records one.
+struct PasswordChangeRecord {
+  TimePoint since{};
+  std::string by;      // who recovered the account
+  std::string reason;  // the recovery's reason
+};
+
+// A login session (its audit session id, within one boot) and the device it
+// came from, for sudo and su run inside it. Bound to the session's uid.
+struct SessionRecord {
+  uint32_t id = 0;
+  int64_t uid = 0;
+  std::string device;
+  TimePoint at{};
+};
+
 struct BucketRecord {
   std::string key;
   std::optional<int64_t> uid;  // empty for unknown names
   std::string name;            // canonical user name; empty for unknown names
   LockState state;
+  // Account buckets ("uid:N") only: locks of the account's unknown-device
+  // bucket in a row, since its last root-reported success ([block]
+  // escalate_after_locks).
+  int escalation = 0;
 };
 
 class Store {
@@ -186,6 +208,101 @@ class Store {
   virtual Result<std::vector<OutboxItem>> list_outbox() = 0;
   virtual Status update_outbox(const OutboxItem& item) = 0;
   virtual Status erase_outbox(int64_t id) = 0;
+
+  // The password change a recovery requires. Writes inside begin()/commit().
+  virtual Result<std::optional<PasswordChangeRecord>> load_password_change(int64_t uid) = 0;
+  virtual Status put_password_change(int64_t uid, const PasswordChangeRecord& r) = 0;
+  virtual Status erase_password_change(int64_t uid) = 0;
+  virtual Result<std::vector<std::pair<int64_t, PasswordChangeRecord>>> list_password_changes() = 0;
+
+  // Login sessions of this boot (`boot`: the kernel's boot id). put_session
+  // inside begin()/commit(); prune_sessions in its own transaction: drops
+  // other boots' sessions, those older than `before`, and beyond `keep`.
+  virtual Result<std::optional<SessionRecord>> load_session(const std::string& boot, uint32_t id) = 0;
+  virtual Status put_session(const std::string& boot, const SessionRecord& s) = 0;
+  virtual Status prune_sessions(const std::string& boot, TimePoint before, int64_t keep) = 0;
+
+  // Every bucket of one account: its own ("uid:N") and its known devices'.
+  virtual Result<std::vector<BucketRecord>> buckets_of(int64_t uid) = 0;
+};
+
+// Forwards every call to another Store: a test double derives from it and
+// overrides only what it changes (LevelDB's EnvWrapper).
+class StoreWrapper : public Store {
+ public:
+  explicit StoreWrapper(std::unique_ptr<Store> inner) : inner_(std::move(inner)) {}
+  Store& inner() { return *inner_; }
+
+  Result<std::optional<BucketRecord>> load(const std::string& k) override { return inner_->load(k); }
+  Status begin(bool full) override { return inner_->begin(full); }
+  Status put(const BucketRecord& r, TimePoint t) override { return inner_->put(r, t); }
+  Status erase(const std::string& k) override { return inner_->erase(k); }
+  Status commit() override { return inner_->commit(); }
+  void rollback() override { inner_->rollback(); }
+  Result<std::vector<BucketRecord>> list_accounts() override { return inner_->list_accounts(); }
+  Result<int64_t> prune(TimePoint n, TimePoint c, int64_t m) override { return inner_->prune(n, c, m); }
+  Result<int64_t> count_locked(TimePoint n) override { return inner_->count_locked(n); }
+  Result<std::optional<TotpRecord>> load_totp(int64_t u) override { return inner_->load_totp(u); }
+  Status put_totp(const TotpRecord& r) override { return inner_->put_totp(r); }
+  Status erase_totp(int64_t u) override { return inner_->erase_totp(u); }
+  Result<int64_t> count_totp_secrets() override { return inner_->count_totp_secrets(); }
+  Result<std::optional<Bytes>> any_sealed_secret() override { return inner_->any_sealed_secret(); }
+  Status replace_recovery_codes(int64_t u, const std::vector<std::pair<std::string, Bytes>>& c) override {
+    return inner_->replace_recovery_codes(u, c);
+  }
+  Result<std::optional<Bytes>> load_recovery_code(int64_t u, const std::string& id) override {
+    return inner_->load_recovery_code(u, id);
+  }
+  Status erase_recovery_code(int64_t u, const std::string& id) override {
+    return inner_->erase_recovery_code(u, id);
+  }
+  Result<int64_t> count_recovery_codes(int64_t u) override { return inner_->count_recovery_codes(u); }
+  Result<std::vector<DeviceRecord>> load_devices(int64_t u) override { return inner_->load_devices(u); }
+  Status put_device(int64_t u, const DeviceRecord& d) override { return inner_->put_device(u, d); }
+  Status erase_device(int64_t u, const std::string& d) override { return inner_->erase_device(u, d); }
+  Result<std::optional<BlockRecord>> load_block(int64_t u) override { return inner_->load_block(u); }
+  Status put_block(int64_t u, const BlockRecord& b) override { return inner_->put_block(u, b); }
+  Status erase_block(int64_t u) override { return inner_->erase_block(u); }
+  Result<int64_t> count_blocked() override { return inner_->count_blocked(); }
+  Result<std::vector<std::pair<int64_t, BlockRecord>>> list_blocks() override { return inner_->list_blocks(); }
+  Result<std::vector<int64_t>> totp_active_uids() override { return inner_->totp_active_uids(); }
+  Status put_recovery(const RecoveryRecord& r) override { return inner_->put_recovery(r); }
+  Status erase_recovery(const std::string& id) override { return inner_->erase_recovery(id); }
+  Status erase_recovery_for(int64_t uid) override { return inner_->erase_recovery_for(uid); }
+  Result<std::vector<RecoveryRecord>> list_recovery() override { return inner_->list_recovery(); }
+  Status add_history(const HistoryRecord& h) override { return inner_->add_history(h); }
+  Result<std::vector<HistoryRecord>> unreported_history() override { return inner_->unreported_history(); }
+  Status mark_history_reported(int64_t id) override { return inner_->mark_history_reported(id); }
+  Result<std::vector<tokens::Token>> list_tokens() override { return inner_->list_tokens(); }
+  Status put_token(const tokens::Token& t) override { return inner_->put_token(t); }
+  Result<std::vector<FreezeRecord>> list_freezes() override { return inner_->list_freezes(); }
+  Status put_freeze(const FreezeRecord& f) override { return inner_->put_freeze(f); }
+  Status erase_freeze(int64_t uid) override { return inner_->erase_freeze(uid); }
+  Status add_outbox(const OutboxItem& i) override { return inner_->add_outbox(i); }
+  Result<std::vector<OutboxItem>> list_outbox() override { return inner_->list_outbox(); }
+  Status update_outbox(const OutboxItem& i) override { return inner_->update_outbox(i); }
+  Status erase_outbox(int64_t id) override { return inner_->erase_outbox(id); }
+  Result<std::optional<PasswordChangeRecord>> load_password_change(int64_t u) override {
+    return inner_->load_password_change(u);
+  }
+  Status put_password_change(int64_t u, const PasswordChangeRecord& r) override {
+    return inner_->put_password_change(u, r);
+  }
+  Status erase_password_change(int64_t u) override { return inner_->erase_password_change(u); }
+  Result<std::vector<std::pair<int64_t, PasswordChangeRecord>>> list_password_changes() override {
+    return inner_->list_password_changes();
+  }
+  Result<std::optional<SessionRecord>> load_session(const std::string& b, uint32_t id) override {
+    return inner_->load_session(b, id);
+  }
+  Status put_session(const std::string& b, const SessionRecord& s) override { return inner_->put_session(b, s); }
+  Status prune_sessions(const std::string& b, TimePoint before, int64_t keep) override {
+    return inner_->prune_sessions(b, before, keep);
+  }
+  Result<std::vector<BucketRecord>> buckets_of(int64_t uid) override { return inner_->buckets_of(uid); }
+
+ private:
+  std::unique_ptr<Store> inner_;
 };
 
 }  // namespace vigil

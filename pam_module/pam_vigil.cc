@@ -444,9 +444,12 @@ VIGIL_EXPORT int pam_sm_open_session(pam_handle_t* pamh, int, int argc, const ch
     if (!load_options(pamh, argc, argv, &o)) return PAM_IGNORE;
     const char* user = nullptr;
     if (pam_get_user(pamh, &user, nullptr) != PAM_SUCCESS || !user) return PAM_IGNORE;
+    // Only a new login session names a device: never a setuid caller's (su
+    // and sudo run by a user) nor one that says who ran it (PAM_RUSER: su,
+    // sudo), whose own session phase would otherwise replace the login's.
+    if (::geteuid() != 0 || ::getuid() != 0 || !item(pamh, PAM_RUSER).empty()) return PAM_IGNORE;
     boost::json::object p = login_params(pamh, user);
-    p.erase("setuid");
-    if (!p.contains("audit_session") || ::geteuid() != 0) return PAM_IGNORE;
+    if (!p.contains("audit_session")) return PAM_IGNORE;
     proto::ClientOptions co{o.socket, o.timeout, true};
     proto::call(co, proto::Call{proto::kSessionOpen, std::move(p)});
     return PAM_IGNORE;
@@ -454,6 +457,30 @@ VIGIL_EXPORT int pam_sm_open_session(pam_handle_t* pamh, int, int argc, const ch
 }
 
 VIGIL_EXPORT int pam_sm_close_session(pam_handle_t*, int, int, const char**) { return PAM_IGNORE; }
+
+// password: placed after the password module (`password optional
+// pam_vigil.so` after pam_unix's success jump and pam_permit), so that the
+// update pass reaches it only when the password was changed. Tells the
+// daemon, which then ends the password change a recovery required. Only a
+// root caller is believed (passwd is setuid root; chpasswd runs as root).
+// Never fails the change.
+VIGIL_EXPORT int pam_sm_chauthtok(pam_handle_t* pamh, int flags, int argc, const char** argv) {
+  return guarded(pamh, PAM_IGNORE, [&] {
+    if (!(flags & PAM_UPDATE_AUTHTOK)) return PAM_IGNORE;
+    Options o;
+    if (!load_options(pamh, argc, argv, &o)) return PAM_IGNORE;
+    const char* user = nullptr;
+    if (pam_get_user(pamh, &user, nullptr) != PAM_SUCCESS || !user || !*user) return PAM_IGNORE;
+    if (::geteuid() != 0) return PAM_IGNORE;
+    proto::ClientOptions co{o.socket, o.timeout, true};
+    proto::CallResult res = proto::call(co, proto::Call{proto::kPasswordChanged, login_params(pamh, user)});
+    if (res.transport != proto::Transport::kOk || !res.reply.ok())
+      pam_syslog(pamh, LOG_WARNING, "could not tell vigild about a password change (%s%s%s)",
+                 proto::transport_name(res.transport), res.reply.ok() ? "" : ": ",
+                 res.reply.ok() ? "" : res.reply.error.c_str());
+    return PAM_IGNORE;
+  });
+}
 
 VIGIL_EXPORT int pam_sm_acct_mgmt(pam_handle_t* pamh, int, int argc, const char** argv) {
   return guarded(pamh, PAM_PERM_DENIED, [&] { return account(pamh, argc, argv); });

@@ -25,12 +25,17 @@ inline constexpr char kDevicesForget[] = "io.vigil.Devices.Forget";
 inline constexpr char kTokenCheck[] = "io.vigil.Token.Check";
 // Any active user, for a blocked colleague (never for oneself).
 inline constexpr char kRecoveryRequest[] = "io.vigil.Recovery.Request";
+// Root callers (the module's password phase): a password was changed.
+inline constexpr char kPasswordChanged[] = "io.vigil.Password.Changed";
 
 // Admin socket (daemon/admin.cc). Status.Get and Status.List are served
 // there too. Every call may carry "step_up_code".
 inline constexpr char kAccountReset[] = "io.vigil.Account.Reset";      // clear a lock
 inline constexpr char kAccountBlock[] = "io.vigil.Account.Block";      // block
 inline constexpr char kAccountUnblock[] = "io.vigil.Account.Unblock";  // recover
+// Records that a recovered account's password was changed outside PAM (a
+// directory's own tool): password logins work again.
+inline constexpr char kAccountPasswordChanged[] = "io.vigil.Account.PasswordChanged";
 inline constexpr char kRecoveryApprove[] = "io.vigil.Recovery.Approve";  // complete an --approval unblock
 inline constexpr char kRecoveryList[] = "io.vigil.Recovery.List";      // requests and approvals
 inline constexpr char kAdminAudit[] = "io.vigil.Admin.Audit";          // prevention report

@@ -60,6 +60,10 @@ auth     [default=die]                            {module} authfail {args}
 auth     required                                 pam_permit.so
 auth     [success=ok ignore=ignore default=die]   {module} authsucc {args}
 account  required                                 {module} {args}
+password [success=1 default=ignore]               {matrix} passdb={passdb}
+password requisite                                pam_deny.so
+password required                                 pam_permit.so
+password optional                                 {module} {args}
 """
 
 SLOW_STACK = """auth     optional                                 pam_exec.so quiet /bin/sleep {delay}

@@ -143,5 +143,77 @@ class KnownDeviceCodes(AttackCase):
         self.assertIn("too many wrong codes", self.env.log())
 
 
+class AfterRecovery(AttackCase):
+    """#1: a recovery never hands the account back to whoever knows the old
+    password, local or not (nss_wrapper's users are not in /etc/passwd, as
+    LDAP's are not)."""
+
+    def stuff_and_block(self, user, password):
+        # Credential stuffing: failures from three places, then the right
+        # password from a fourth: vigil blocks the account.
+        for i, src in enumerate(("198.51.100.1", "198.51.100.2", "198.51.100.3")):
+            self.assertEqual(self.env.login(user, "guess-%d" % i, rhost=src), PAM_AUTH_ERR)
+        self.assertEqual(self.env.login(user, password, rhost="198.51.100.4"), PAM_AUTH_ERR)
+        self.assertTrue(self.env.status(user)["blocked"])
+
+    def test_the_stuffer_retrying_the_old_password_after_the_unblock_gets_nothing(self):
+        self.stuff_and_block("carol", "carol-pw")
+        p = self.ctl("unblock", "carol", "--reason", "identity checked", "--json")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        out = json.loads(p.stdout)
+        self.assertTrue(out["password_change_required"])
+        self.assertEqual(out["password"]["outcome"], "not-local", "nothing to expire in a directory")
+        st = self.env.status("carol")
+        self.assertFalse(st["blocked"])
+        self.assertTrue(st["password_change_required"])
+        # The attacker retries the password he stuffed, from anywhere: refused
+        # exactly as a wrong password (and counted as one), every time.
+        for src in ("198.51.100.4", "203.0.113.80"):
+            out = self.env.pam("carol", ["carol-pw"], rhost=src, ops="auth,account")
+            self.assertEqual(out["results"][0]["rc"], PAM_AUTH_ERR)
+            wrong = self.env.pam("carol", ["not-it"], rhost=src, ops="auth,account")
+            self.assertEqual(out["messages"], wrong["messages"])
+        self.assertIn("opens nothing until it is changed", self.env.log())
+        # Key logins (the account phase) and the console keep working.
+        self.assertEqual(self.env.pam("carol", ops="account")["results"][0]["rc"], PAM_SUCCESS)
+        self.assertEqual(self.env.login("carol", "carol-pw", rhost=None, tty="tty1"), PAM_SUCCESS)
+        # carol changes it (passwd, through PAM's password phase): the new one
+        # works, and the requirement is gone.
+        out = self.env.pam("carol", ["carol-pw", "carol-new-1", "carol-new-1"], ops="chauthtok")
+        self.assertEqual(out["results"][0]["rc"], PAM_SUCCESS)
+        self.assertFalse(self.env.status("carol")["password_change_required"])
+        self.assertEqual(self.env.login("carol", "carol-new-1", rhost="203.0.113.80"), PAM_SUCCESS)
+        self.assertIn("was changed after its recovery", self.env.log())
+
+    def test_the_requirement_survives_kill_9(self):
+        self.assertEqual(self.ctl("block", "carol", "--reason", "x").returncode, 0)
+        self.assertEqual(self.ctl("unblock", "carol", "--reason", "y").returncode, 0)
+        self.env.kill9()
+        self.env.start()
+        self.assertTrue(self.env.status("carol")["password_change_required"])
+        self.assertEqual(self.env.login("carol", "carol-pw"), PAM_AUTH_ERR)
+
+    def test_malware_as_the_user_cannot_claim_a_password_change(self):
+        self.assertEqual(self.ctl("block", "carol", "--reason", "x").returncode, 0)
+        self.assertEqual(self.ctl("unblock", "carol", "--reason", "y").returncode, 0)
+        (r,) = self.env.raw_as(CAROL, [["io.vigil.Password.Changed", {"user": "carol"}]])
+        self.assertEqual(r["error"], "io.vigil.Error.PermissionDenied")
+        self.assertTrue(self.env.status("carol")["password_change_required"])
+        # A failed change (wrong old password) reports nothing.
+        out = self.env.pam("carol", ["wrong-old", "x-1", "x-1"], ops="chauthtok")
+        self.assertNotEqual(out["results"][0]["rc"], PAM_SUCCESS)
+        self.assertTrue(self.env.status("carol")["password_change_required"])
+
+    def test_an_administrator_records_a_change_made_in_the_directory(self):
+        self.assertEqual(self.ctl("block", "carol", "--reason", "x").returncode, 0)
+        self.assertEqual(self.ctl("unblock", "carol", "--reason", "y").returncode, 0)
+        p = self.ctl("password-changed", "carol", "--reason", "reset in the LDAP portal")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn("password logins work again", p.stdout)
+        self.assertEqual(self.env.login("carol", "carol-pw"), PAM_SUCCESS)
+        p = self.ctl("password-changed", "carol", "--reason", "again")
+        self.assertIn("needed no password change", p.stdout)
+
+
 if __name__ == "__main__":
     unittest.main(verbosity=2)

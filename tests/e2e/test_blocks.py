@@ -66,7 +66,12 @@ class Blocks(VigilTestCase):
         p = self.env.ctl("unblock", "carol", "--reason", "identity checked")
         self.assertEqual(p.returncode, 0, p.stderr)
         self.assertFalse(self.env.status("carol")["blocked"])
-        self.assertEqual(self.env.login("carol", "carol-pw"), PAM_SUCCESS)
+        # The recovery requires a new password (issue #15): the old one is
+        # refused until carol changes it through PAM.
+        self.assertEqual(self.env.login("carol", "carol-pw"), PAM_AUTH_ERR)
+        out = self.env.pam("carol", ["carol-pw", "carol-new", "carol-new"], ops="chauthtok")
+        self.assertEqual(out["results"][0]["rc"], PAM_SUCCESS)
+        self.assertEqual(self.env.login("carol", "carol-new"), PAM_SUCCESS)
 
     def test_only_administrators_block_and_unblock(self):
         # alice is no administrator and not in the admin socket's group:

@@ -160,8 +160,22 @@ class PamAuthUpdate(VigilTestCase):
                   "pam-auth-update --enable matrix vigil vigil-authfail --force").format(p=pamd, c=configs, s=state)
         p = subprocess.run(["unshare", "--mount", "sh", "-c", script], capture_output=True, text=True)
         self.assertEqual(p.returncode, 0, p.stderr)
-        with open(os.path.join(pamd, "common-auth")) as f:
+        return self.read_common(pamd, "common-auth")
+
+    @staticmethod
+    def read_common(pamd, name):
+        with open(os.path.join(pamd, name)) as f:
             return [l for l in f.read().splitlines() if l.strip() and not l.startswith("#")]
+
+    def test_the_password_line_comes_where_only_a_successful_change_reaches_it(self):
+        self.apply_profiles()
+        pw = self.read_common(os.path.join(self.env.dir, "pau", "pam.d"), "common-password")
+        names = [next(w for w in l.split() if w.startswith("pam_")) for l in pw]
+        vigil = names.index("pam_vigil.so")
+        self.assertLess(names.index("pam_unix.so"), vigil)
+        self.assertLess(names.index("pam_deny.so"), vigil)
+        self.assertLess(names.index("pam_permit.so"), vigil)
+        self.assertTrue(pw[vigil].split()[1] == "optional", pw[vigil])
 
     def test_the_profiles_compose_with_a_second_primary_module(self):
         auth = self.apply_profiles()

@@ -231,6 +231,7 @@ class Unblock(RecoveryCase):
         self.assertEqual(p.returncode, 0, p.stderr)
         self.assertIn("unblocked bob", p.stdout)
         self.assertFalse(self.blocked("bob"))
+        self.assertTrue(self.env.status("bob")["password_change_required"], "an approval too (#15)")
         self.assertIn("alice, approved by dave", self.env.log())
         # Used up: the request is gone.
         p = self.admin("dave", "approve", rid)
@@ -341,8 +342,10 @@ class NobodyLeft(RecoveryCase):
         p = subprocess.run(glass, capture_output=True, text=True, env=self.env.nss_env())
         self.assertEqual(p.returncode, 0, p.stderr)
         self.assertIn("unblocked bob", p.stdout)
+        self.assertIn("password opens nothing until it is changed", p.stdout)
         self.env.start()
         self.assertFalse(self.blocked("bob"))
+        self.assertTrue(self.env.status("bob")["password_change_required"], "break-glass too (#15)")
         self.assertTrue(self.blocked("alice"))
         self.assertTrue(self.blocked("dave"))
         self.assertIn("BREAK-GLASS: bob was unblocked offline by root on the console", self.env.log())

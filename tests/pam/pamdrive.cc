@@ -2,6 +2,7 @@
 // happened as JSON, for the end-to-end tests (tests/e2e/).
 //
 //   pamdrive --service S --user U [--answer TEXT]... [--ops auth,auth,account]
+//            (ops: auth, account, setcred, chauthtok, open_session)
 //            [--rhost H] [--tty T] [--ruser R] [--pam-env NAME=VALUE]...
 //            [--exhaust-fds] [--fork]
 //
@@ -225,6 +226,8 @@ int main(int argc, char** argv) {
       if (op == "auth") tc[1].pam_operation = PAMTEST_AUTHENTICATE;
       else if (op == "account") tc[1].pam_operation = PAMTEST_ACCOUNT;
       else if (op == "setcred") tc[1].pam_operation = PAMTEST_SETCRED;
+      else if (op == "chauthtok") tc[1].pam_operation = PAMTEST_CHAUTHTOK;
+      else if (op == "open_session") tc[1].pam_operation = PAMTEST_OPEN_SESSION;
       else {
         fprintf(stderr, "pamdrive: unknown op %s\n", op.c_str());
         return 2;

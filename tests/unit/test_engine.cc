@@ -26,74 +26,24 @@ class FakeClock final : public Clock {
 };
 
 // Delegates to a real SqliteStore, and fails commits on demand.
-class FlakyStore final : public Store {
+class FlakyStore final : public StoreWrapper {
  public:
-  explicit FlakyStore(std::unique_ptr<Store> inner) : inner_(std::move(inner)) {}
+  explicit FlakyStore(std::unique_ptr<Store> inner) : StoreWrapper(std::move(inner)) {}
   std::atomic<bool> fail_commits{false};
-  Result<std::optional<BucketRecord>> load(const std::string& k) override { return inner_->load(k); }
   std::atomic<int> full_sync_begins{0};
   Status begin(bool full) override {
     if (full) ++full_sync_begins;
-    return inner_->begin(full);
+    return StoreWrapper::begin(full);
   }
-  Status put(const BucketRecord& r, TimePoint t) override { return inner_->put(r, t); }
-  Status erase(const std::string& k) override { return inner_->erase(k); }
   std::atomic<int> commits{0};
   Status commit() override {
     ++commits;
     if (fail_commits) {
-      inner_->rollback();
+      inner().rollback();
       return Error{"store", "injected: disk full"};
     }
-    return inner_->commit();
+    return StoreWrapper::commit();
   }
-  void rollback() override { inner_->rollback(); }
-  Result<std::vector<BucketRecord>> list_accounts() override { return inner_->list_accounts(); }
-  Result<int64_t> prune(TimePoint n, TimePoint c, int64_t m) override { return inner_->prune(n, c, m); }
-  Result<int64_t> count_locked(TimePoint n) override { return inner_->count_locked(n); }
-  Result<std::optional<TotpRecord>> load_totp(int64_t u) override { return inner_->load_totp(u); }
-  Status put_totp(const TotpRecord& r) override { return inner_->put_totp(r); }
-  Status erase_totp(int64_t u) override { return inner_->erase_totp(u); }
-  Result<int64_t> count_totp_secrets() override { return inner_->count_totp_secrets(); }
-  Result<std::optional<Bytes>> any_sealed_secret() override { return inner_->any_sealed_secret(); }
-  Status replace_recovery_codes(int64_t u, const std::vector<std::pair<std::string, Bytes>>& c) override {
-    return inner_->replace_recovery_codes(u, c);
-  }
-  Result<std::optional<Bytes>> load_recovery_code(int64_t u, const std::string& id) override {
-    return inner_->load_recovery_code(u, id);
-  }
-  Status erase_recovery_code(int64_t u, const std::string& id) override {
-    return inner_->erase_recovery_code(u, id);
-  }
-  Result<int64_t> count_recovery_codes(int64_t u) override { return inner_->count_recovery_codes(u); }
-  Result<std::vector<DeviceRecord>> load_devices(int64_t u) override { return inner_->load_devices(u); }
-  Status put_device(int64_t u, const DeviceRecord& d) override { return inner_->put_device(u, d); }
-  Status erase_device(int64_t u, const std::string& d) override { return inner_->erase_device(u, d); }
-  Result<std::optional<BlockRecord>> load_block(int64_t u) override { return inner_->load_block(u); }
-  Status put_block(int64_t u, const BlockRecord& b) override { return inner_->put_block(u, b); }
-  Status erase_block(int64_t u) override { return inner_->erase_block(u); }
-  Result<int64_t> count_blocked() override { return inner_->count_blocked(); }
-  Result<std::vector<std::pair<int64_t, BlockRecord>>> list_blocks() override { return inner_->list_blocks(); }
-  Result<std::vector<int64_t>> totp_active_uids() override { return inner_->totp_active_uids(); }
-  Status put_recovery(const RecoveryRecord& r) override { return inner_->put_recovery(r); }
-  Status erase_recovery(const std::string& id) override { return inner_->erase_recovery(id); }
-  Status erase_recovery_for(int64_t uid) override { return inner_->erase_recovery_for(uid); }
-  Result<std::vector<RecoveryRecord>> list_recovery() override { return inner_->list_recovery(); }
-  Status add_history(const HistoryRecord& h) override { return inner_->add_history(h); }
-  Result<std::vector<HistoryRecord>> unreported_history() override { return inner_->unreported_history(); }
-  Status mark_history_reported(int64_t id) override { return inner_->mark_history_reported(id); }
-  Result<std::vector<tokens::Token>> list_tokens() override { return inner_->list_tokens(); }
-  Status put_token(const tokens::Token& t) override { return inner_->put_token(t); }
-  Result<std::vector<FreezeRecord>> list_freezes() override { return inner_->list_freezes(); }
-  Status put_freeze(const FreezeRecord& f) override { return inner_->put_freeze(f); }
-  Status erase_freeze(int64_t uid) override { return inner_->erase_freeze(uid); }
-  Status add_outbox(const OutboxItem& i) override { return inner_->add_outbox(i); }
-  Result<std::vector<OutboxItem>> list_outbox() override { return inner_->list_outbox(); }
-  Status update_outbox(const OutboxItem& i) override { return inner_->update_outbox(i); }
-  Status erase_outbox(int64_t id) override { return inner_->erase_outbox(id); }
-
- private:
-  std::unique_ptr<Store> inner_;
 };
 
 // A root caller's report for alice.
