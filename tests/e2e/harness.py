@@ -60,6 +60,8 @@ auth     [default=die]                            {module} authfail {args}
 auth     required                                 pam_permit.so
 auth     [success=ok ignore=ignore default=die]   {module} authsucc {args}
 account  required                                 {module} {args}
+session  required                                 pam_permit.so
+session  optional                                 {module} {args}
 password [success=1 default=ignore]               {matrix} passdb={passdb}
 password requisite                                pam_deny.so
 password required                                 pam_permit.so
@@ -310,8 +312,12 @@ class Env:
 
     # ---- clients ----
     def pam(self, user, answers=(), ops="auth", service="vigil", rhost="203.0.113.7", tty="ssh",
-            uid=None, timeout=30, ssh_key=None):
+            uid=None, timeout=30, ssh_key=None, ruser=None, session=None):
+        """One PAM transaction. session: an AuditSession to run it in (as
+        sudo or su run inside a login session)."""
         argv = [PAMDRIVE, "--service", service, "--user", user, "--ops", ops]
+        if ruser is not None:  # as su and sudo set PAM_RUSER
+            argv += ["--ruser", ruser]
         if ssh_key is not None:  # as sshd with ExposeAuthInfo yes
             argv += ["--pam-env", "SSH_AUTH_INFO_0=publickey %s\n" % ssh_key]
         for a in answers:
@@ -320,8 +326,11 @@ class Env:
             argv += ["--rhost", rhost]
         if tty is not None:
             argv += ["--tty", tty]
-        p = subprocess.run(self.as_uid(uid, argv), env=self.pam_env(), capture_output=True, text=True,
-                           timeout=timeout)
+        if session is not None:
+            p = session.run(self.as_uid(uid, argv), env=self.pam_env(), timeout=timeout)
+        else:
+            p = subprocess.run(self.as_uid(uid, argv), env=self.pam_env(), capture_output=True,
+                               text=True, timeout=timeout)
         if p.returncode != 0:
             raise RuntimeError("pamdrive failed (%d): %s %s" % (p.returncode, p.stdout, p.stderr))
         out = json.loads(p.stdout.strip().splitlines()[-1])
@@ -385,6 +394,41 @@ class Env:
     def status(self, user):
         p = self.ctl("status", user, "--json", check=True)
         return json.loads(p.stdout)
+
+
+class AuditSession:
+    """A login session as the kernel sees it: a process that set its
+    loginuid (as pam_loginuid does at login) got a new audit session id, and
+    every command run through it inherits that id (/proc/self/sessionid),
+    as sudo and su inside a login session do. Needs root (CAP_AUDIT_CONTROL)."""
+
+    SERVER = (
+        "import json, subprocess, sys\n"
+        "print(open('/proc/self/sessionid').read().strip(), flush=True)\n"
+        "for line in sys.stdin:\n"
+        "    req = json.loads(line)\n"
+        "    p = subprocess.run(req['argv'], env=req['env'], capture_output=True, text=True,\n"
+        "                       timeout=req['timeout'])\n"
+        "    print(json.dumps([p.returncode, p.stdout, p.stderr]), flush=True)\n")
+
+    def __init__(self, loginuid):
+        def enter():
+            with open("/proc/self/loginuid", "w") as f:
+                f.write(str(loginuid))
+        self.proc = subprocess.Popen([PY, "-c", self.SERVER], stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, text=True, preexec_fn=enter)
+        self.id = int(self.proc.stdout.readline().strip())
+
+    def run(self, argv, env, timeout=30):
+        self.proc.stdin.write(json.dumps({"argv": argv, "env": env, "timeout": timeout}) + "\n")
+        self.proc.stdin.flush()
+        rc, out, err = json.loads(self.proc.stdout.readline())
+        return subprocess.CompletedProcess(argv, rc, out, err)
+
+    def close(self):
+        self.proc.stdin.close()
+        self.proc.wait(10)
+        self.proc.stdout.close()
 
 
 def raw_frame(path, data, timeout=2.0):

@@ -7,11 +7,12 @@ import subprocess
 import time
 import unittest
 
-from harness import (PAM_AUTH_ERR, PAM_SUCCESS, VIGILCTL, Env, VigilTestCase, oathtool,
-                     raw_call, wait_for_fresh_step)
+from harness import (PAM_AUTH_ERR, PAM_SUCCESS, STACK, VIGILCTL, AuditSession, Env, VigilTestCase,
+                     oathtool, raw_call, wait_for_fresh_step)
 
 ALICE, BOB, CAROL = 1001, 1002, 1003
 KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl"
+KEY2 = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFmZ4qK1s7oSmC2y0QWw5bJ2zXc7o8hTqk3h8hF9bV2d"
 CODE_PROMPT = {"style": "echo_off", "text": "Verification code: "}
 
 
@@ -213,6 +214,114 @@ class AfterRecovery(AttackCase):
         self.assertEqual(self.env.login("carol", "carol-pw"), PAM_SUCCESS)
         p = self.ctl("password-changed", "carol", "--reason", "again")
         self.assertIn("needed no password change", p.stdout)
+
+
+
+class Sessions(AttackCase):
+    """#4: sessions and devices."""
+
+    def setUp(self):
+        super().setUp()
+        self.env.add_stack("sudo", STACK, self.env.module_args)
+        self.sessions = []
+
+    def tearDown(self):
+        for s in self.sessions:
+            s.close()
+        super().tearDown()
+
+    def login_session(self, user, password, **kw):
+        """A login as sshd does it: auth in the monitor, outside any audit
+        session; then pam_loginuid opens a new session, and the session phase
+        (here the module's) runs in it. Returns that session."""
+        out = self.env.pam(user, [password], **kw)
+        self.assertEqual(out["results"][0]["rc"], PAM_SUCCESS)
+        s = AuditSession({"alice": ALICE, "bob": BOB, "carol": CAROL}[user])
+        self.sessions.append(s)
+        out = self.env.pam(user, ops="open_session", session=s, **kw)
+        self.assertEqual(out["results"][0]["rc"], PAM_SUCCESS)
+        time.sleep(0.1)  # Session.Open is not answered after a commit: let it land
+        return s
+
+    def test_sudos_own_session_phase_cannot_rebind_the_login_session(self):
+        s = self.login_session("alice", "alice-pw", ssh_key=KEY)
+        # sudo inside that session: its own session phase (PAM_RUSER set) and a
+        # root caller claiming the session again must not replace the device.
+        out = self.env.pam("alice", ["alice-pw"], ops="auth,open_session", service="sudo", rhost=None,
+                           tty="pts/3", ruser="alice", session=s)
+        self.assertEqual(out["results"][0]["rc"], PAM_SUCCESS)
+        raw_call(self.env.socket, "io.vigil.Session.Open",
+                 {"user": "alice", "audit_session": s.id, "service": "sudo", "tty": "pts/3"})
+        for _ in range(3):
+            self.env.pam("alice", ["wrong"], service="sudo", rhost=None, tty="pts/3", ruser="alice",
+                         session=s)
+        st = self.env.status("alice")
+        self.assertEqual(st["known_devices"]["failures"], 3, "sudo counts as the login's key device")
+        self.assertEqual(st["failures"], 0)
+
+    def test_another_user_cannot_spend_alices_known_device_through_su(self):
+        office = "192.0.2.5"
+        self.assertEqual(self.env.login("alice", "alice-pw", rhost=office), PAM_SUCCESS)
+        # carol logs in from the same office address, then runs su alice.
+        s = self.login_session("carol", "carol-pw", rhost=office)
+        for _ in range(3):
+            self.env.pam("alice", ["guess"], service="vigil", rhost=None, tty="pts/7", ruser="carol",
+                         session=s)
+        st = self.env.status("alice")
+        self.assertEqual(st["known_devices"]["failures"], 0, "carol's session is not alice's device")
+        self.assertTrue(st["locked"], "her guesses count as an unknown device")
+        self.assertEqual(self.env.login("alice", "alice-pw", rhost=office), PAM_SUCCESS)
+
+    def test_the_session_map_survives_kill_9(self):
+        s = self.login_session("alice", "alice-pw", ssh_key=KEY)
+        self.env.kill9()
+        self.env.start()
+        self.env.pam("alice", ["wrong"], service="sudo", rhost=None, tty="pts/3", ruser="alice", session=s)
+        self.assertEqual(self.env.status("alice")["known_devices"]["failures"], 1)
+
+    def test_a_lock_on_one_known_device_leaves_the_owners_others_open(self):
+        self.assertEqual(self.env.login("alice", "alice-pw", ssh_key=KEY), PAM_SUCCESS)
+        self.assertEqual(self.env.login("alice", "alice-pw", ssh_key=KEY2), PAM_SUCCESS)
+        self.fail_n("alice", 3, ssh_key=KEY)  # someone at the unlocked laptop
+        self.assertEqual(self.env.login("alice", "alice-pw", ssh_key=KEY), PAM_AUTH_ERR)
+        self.assertEqual(self.env.login("alice", "alice-pw", ssh_key=KEY2), PAM_SUCCESS,
+                         "the other known device is not locked")
+        st = self.env.status("alice")
+        self.assertEqual([d["device"].split(":")[0] for d in st["known_devices"]["locked_devices"]], ["ssh"])
+
+
+class Escalation(AttackCase):
+    """#7: escalate_after_locks."""
+    lockout = {"deny": 2, "unlock_time": "1s", "max_unlock_time": "10s"}
+    extra = {"block": {"escalate_after_locks": 2, "end_sessions": False}}
+
+    def wait_unlocked(self, user):
+        time.sleep(max(0, self.env.status(user)["locked_until"] - time.time()) + 1.1)
+
+    def test_the_owners_login_from_a_known_device_resets_the_escalation(self):
+        self.assertEqual(self.env.login("alice", "alice-pw", ssh_key=KEY), PAM_SUCCESS)
+        self.fail_n("alice", 2, rhost="198.51.100.20")  # lock 1
+        self.wait_unlocked("alice")
+        self.assertEqual(self.env.login("alice", "alice-pw", ssh_key=KEY), PAM_SUCCESS)
+        self.fail_n("alice", 2, rhost="198.51.100.21")  # lock 2, but not in a row
+        self.assertFalse(self.env.status("alice")["blocked"])
+        self.wait_unlocked("alice")
+        self.fail_n("alice", 2, rhost="198.51.100.22")  # lock 3: two in a row
+        self.assertTrue(self.env.status("alice")["blocked"])
+
+    def test_a_block_from_wrong_passwords_alone_revokes_nothing_and_freezes_nothing(self):
+        own = self.token("bob")        # bob is an administrator
+        other = self.token("carol")
+        self.fail_n("bob", 2, rhost="198.51.100.30")
+        self.wait_unlocked("bob")
+        self.fail_n("bob", 2, rhost="198.51.100.31")
+        st = self.env.status("bob")
+        self.assertTrue(st["blocked"])
+        self.assertIn("wrong passwords alone", st["block"]["reason"])
+        self.assertEqual(self.check_token(other), "valid", "the token API is not frozen")
+        self.assertEqual(self.check_token(own), "suspended", "bob's own token waits for his recovery")
+        self.assertNotIn("FROZEN", self.env.log())
+        self.assertNotIn("revoked API token", self.env.log())
 
 
 if __name__ == "__main__":
