@@ -114,6 +114,11 @@ bool totp_required(const Config& cfg, const Identity& id) {
   return true;
 }
 
+std::string grace_warning(TimePoint ends) {
+  return "A second factor will be required for this account from " + std::to_string(to_epoch(ends)) +
+         " (epoch). Enrol now: vigilctl totp enroll";
+}
+
 // The device of a login (device.h), from the report's parameters.
 std::string login_device(const json::object& p) {
   auto info = proto::get_optional_string(p, "auth_info");
@@ -223,10 +228,7 @@ boost::asio::awaitable<Reply> handle_report(Services& sv, const Peer& peer, cons
   // Whether a code prompt follows depends on the account only, never on
   // the password: the module prompts on both paths.
   out["prompt"] = res.prompt;
-  if (allow && res.in_grace)
-    out["warning"] = "A second factor will be required for this account from " +
-                     std::to_string(to_epoch(res.grace_ends)) +
-                     " (epoch). Enrol now: vigilctl totp enroll";
+  if (allow && res.in_grace) out["warning"] = grace_warning(res.grace_ends);
   co_return Reply::success(std::move(out));
 }
 
@@ -285,9 +287,11 @@ boost::asio::awaitable<Reply> handle_ping(Services&, const Peer&, const json::ob
 }
 
 std::optional<Reply> validate_verify(const json::object& p) {
-  if (auto r = only_keys(p, {"user", "nonce", "code"})) return r;
+  if (auto r = only_keys(p, {"user", "nonce", "code", "no_prompt"})) return r;
   if (auto r = check_strings(p, {"nonce"}, 128)) return r;
   if (auto r = check_strings(p, {"code"}, 64)) return r;
+  if (auto it = p.find("no_prompt"); it != p.end() && !it->value().is_bool())
+    return invalid("parameter \"no_prompt\" must be a boolean");
   return std::nullopt;
 }
 
@@ -306,11 +310,13 @@ boost::asio::awaitable<Reply> handle_verify(Services& sv, const Peer& peer, cons
     co_return Reply::success(std::move(out));
   }
   const auto& id = target.lookup.id;
-  VerifyRequest req{account_key(id.uid), id.uid, id.name, opt(p, "nonce"), std::move(code), peer.root()};
+  VerifyRequest req{account_key(id.uid), id.uid, id.name, opt(p, "nonce"), std::move(code), peer.root(),
+                    flag(p, "no_prompt")};
   auto start = [&](auto deliver) { sv.engine->verify(std::move(req), std::move(deliver)); };
   VerifyResult res = co_await await_callback<VerifyResult>(start);
   if (!res.status) co_return unavailable("the decision could not be recorded");
   out["verdict"] = res.allow ? proto::kVerdictAllow : proto::kVerdictDeny;
+  if (res.allow && res.in_grace) out["warning"] = grace_warning(res.grace_ends);
   co_return Reply::success(std::move(out));
 }
 

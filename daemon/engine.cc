@@ -73,6 +73,18 @@ Engine::Engine(std::unique_ptr<Store> store, const Clock& clock, LockoutConfig c
       boot_id_(read_boot_id()),
       settings_{config, totp, devices, block, throttle} {
   load_tokens();
+  if (auto uids = store_->totp_active_uids(); uids) {
+    active_factors_ = static_cast<int64_t>(uids->size());
+  } else {
+    active_factors_ = 1;  // unknown: prompt (the stricter reading)
+    log::warning("cannot count the second factors: " + uids.error().message);
+  }
+}
+
+bool Engine::host_prompts(const Txn& t) const {
+  if (t.totp.require != TotpRequire::kNone || active_factors_ > 0) return true;
+  return std::any_of(t.devices.rules.begin(), t.devices.rules.end(),
+                     [](const Rule& r) { return r.action == RuleAction::kRequireTotp; });
 }
 
 Engine::~Engine() { stop(); }
@@ -455,7 +467,8 @@ void Engine::report(ReportRequest req, std::function<void(ReportResult)> done) {
         return;
       }
     }
-    // The second factor: whether to prompt depends on the account only.
+    // The second factor. Whether to prompt is the host's, the same for every
+    // name; whether a code is then needed is the account's.
     bool has_factor = false, no_factor = false, in_grace = false;
     TimePoint grace_ends{};
     if (req.uid) {
@@ -486,7 +499,8 @@ void Engine::report(ReportRequest req, std::function<void(ReportResult)> done) {
         mark_totp_dirty(*e);
       }
     }
-    bool prompt = has_factor || no_factor;
+    bool needs_code = has_factor || no_factor;
+    const bool prompt = host_prompts(t);
     Outcome outcome = req.outcome;
 
     // sudo and su belong to the device of the login session they run in,
@@ -558,12 +572,12 @@ void Engine::report(ReportRequest req, std::function<void(ReportResult)> done) {
       return;
     }
     if (rule && rule->action == RuleAction::kRequireTotp && !has_factor && !req.console) {
-      prompt = true;
+      needs_code = true;
       no_factor = true;
     } else if (rule && rule->action == RuleAction::kRequireTotp) {
-      prompt = true;
+      needs_code = true;
     } else if (rule && rule->action == RuleAction::kSkipTotp) {
-      prompt = false;
+      needs_code = false;
       no_factor = false;
     }
     if (outcome == Outcome::kSuccess && prompt) outcome = Outcome::kPasswordOk;
@@ -651,7 +665,7 @@ void Engine::report(ReportRequest req, std::function<void(ReportResult)> done) {
     // Credential stuffing that succeeded: the right password from an unknown
     // device, for an account without a second factor, after failures from at
     // least [block] attack_sources other unknown sources. Refuse, and block.
-    if (req.uid && req.root_caller && outcome == Outcome::kSuccess && !known && !prompt &&
+    if (req.uid && req.root_caller && outcome != Outcome::kFailure && !known && !needs_code &&
         !req.console) {
       const int sources = distinct_sources(acct->record.state, t.cfg, t.now, req.source);
       if (sources >= t.block.attack_sources) {
@@ -713,12 +727,13 @@ void Engine::report(ReportRequest req, std::function<void(ReportResult)> done) {
       if (!nonce_key.empty() && challenges_.size() < kChallengeMax) {
         add_challenge(req.key, nonce_key,
                       Challenge{t.now, req.root_caller, req.exempt, req.console, no_factor,
-                                bucket->record.key, req.device, req.admin});
+                                needs_code, in_grace, grace_ends, bucket->record.key, req.device,
+                                req.admin});
         verify = true;
       }
       d.allow = false;  // not yet: the code decides
     }
-    if (in_grace && req.outcome == Outcome::kSuccess && d.allow)
+    if (in_grace && outcome == Outcome::kSuccess && d.allow)
       log::event(log::Priority::kWarning, log::kMsgTotpGrace,
                  who(rec) + " logged in without a second factor (grace until " +
                      std::to_string(to_epoch(grace_ends)) + ")",

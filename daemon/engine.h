@@ -86,7 +86,9 @@ struct ReportResult {
   Decision decision;
   LockState state;       // after the decision
   bool duplicate = false;
-  bool prompt = false;   // the account has a second factor to ask for
+  // Ask for a code (after a right password and after a wrong one alike).
+  // Host-level: the same for every name, known or not (see host_prompts).
+  bool prompt = false;
   bool verify = false;   // the password was right: a code must follow (challenge left)
   bool in_grace = false; // required but not enrolled, still within [totp] grace
   TimePoint grace_ends{};
@@ -108,13 +110,18 @@ struct VerifyRequest {
   int64_t uid = 0;
   std::string name;
   std::string nonce;
-  std::string code;  // wiped by the engine
+  std::string code;  // wiped by the engine; "" when the service could not ask, or the
+                     // answer was the password (then refused uncounted, or allowed
+                     // where no code is needed)
   bool root_caller = false;
+  bool no_prompt = false;  // the service cannot prompt (module option prompt=no)
 };
 
 struct VerifyResult {
   Status status = Ok{};
   bool allow = false;
+  bool in_grace = false;  // allowed without a factor the account will need
+  TimePoint grace_ends{};
   bool counted = false;        // a wrong code counted toward max_failures
   bool locked_now = false;
   bool recovery_code = false;  // a recovery code was used
@@ -384,6 +391,9 @@ class Engine {
     bool exempt = false;
     bool console = false;    // a console login: the code limit does not lock it
     bool no_factor = false;  // required but not enrolled: always refused
+    bool needs_code = false; // false: the account has no factor to check; any answer will do
+    bool in_grace = false;   // no factor yet, required after grace_ends
+    TimePoint grace_ends{};
     std::string bucket_key;  // the bucket the password was decided in
     std::string device;
     bool admin = false;      // a block revokes tokens (set_block)
@@ -434,6 +444,11 @@ class Engine {
   void write_token(const tokens::Token& tok);
   void load_tokens();
   bool device_known(const Entry& acct, const std::string& device, TimePoint now) const;
+  // Whether this host asks every password login for a code: [totp] require
+  // is not "none", a device rule requires one, or any account has a factor.
+  // Never anything about the name at hand, so the prompt tells nothing.
+  bool host_prompts(const Txn& t) const;
+  int64_t active_factors_ = 0;  // accounts with an active factor (engine thread)
   // A complete successful login from a root caller: the device becomes known.
   void trust_device(Txn& t, Entry* acct, const std::string& device);
   static constexpr std::size_t kDevicesPerAccount = 64;
@@ -497,6 +512,9 @@ class Engine {
   Result<bool> reset_known(const std::string& account_key, int64_t uid, TimePoint now);
   void add_challenge(const std::string& key, const std::string& nonce_key, Challenge c);
   void drop_challenge(const std::string& key, const std::string& nonce_key);
+  // The password step's success, once the code (if any) is right: applies
+  // it to the bucket, trusts the device (root callers). Returns the verdict.
+  bool apply_success(Txn& t, Entry* acct, Entry* bucket, const Challenge& ch);
   // A wrong code (login or proof): counts, and locks at [totp] max_failures.
   // Returns true when the limit is reached (the caller blocks, or it locks here).
   bool count_wrong_code(Txn& t, Entry* acct, Entry* bucket, bool lockable, const char* what,

@@ -102,6 +102,21 @@ bool Engine::count_wrong_code(Txn& t, Entry* e, Entry* bucket, bool lockable, co
   return limit;
 }
 
+bool Engine::apply_success(Txn& t, Entry* acct, Entry* bucket, const Challenge& ch) {
+  Attempt a{Outcome::kSuccess, ch.root_caller, ch.exempt, t.now, {}};
+  Decision d = decide(bucket->record.state, a, t.cfg);
+  if (d.changed) mark_dirty(bucket);
+  if (d.allow && ch.root_caller) {
+    trust_device(t, acct, ch.device);
+    if (bucket != acct || acct->record.escalation != 0) {
+      acct->record.state.last_success = t.now;
+      acct->record.escalation = 0;
+      mark_dirty(acct);
+    }
+  }
+  return d.allow;
+}
+
 void Engine::verify(VerifyRequest req, std::function<void(VerifyResult)> done) {
   submit([this, req = std::move(req), done = std::move(done)](Txn& t) mutable {
     VerifyResult r;
@@ -155,6 +170,39 @@ void Engine::verify(VerifyRequest req, std::function<void(VerifyResult)> done) {
       done(std::move(r));  // locked meanwhile (a parallel attempt): refused
       return;
     }
+    // The host asks everyone; an account with no factor to check takes any
+    // answer, and the password's success applies now.
+    if (!ch.needs_code) {
+      wipe(req.code);
+      r.allow = apply_success(t, *e, bucket, ch);
+      r.in_grace = ch.in_grace && r.allow;
+      r.grace_ends = ch.grace_ends;
+      if (r.in_grace)
+        log::event(log::Priority::kWarning, log::kMsgTotpGrace,
+                   rec.name + " logged in without a second factor (grace until " +
+                       std::to_string(to_epoch(ch.grace_ends)) + ")",
+                   {{"VIGIL_USER", rec.name}, {"VIGIL_REASON", "totp required, grace"}});
+      t.after_commit.push_back([done = std::move(done), r](const Status& st) mutable {
+        r.status = st;
+        if (!st) r.allow = false;
+        done(std::move(r));
+      });
+      return;
+    }
+    // No answer: the service cannot prompt, or the answer was the password
+    // (clients that answer every prompt with it). Refused, not counted.
+    if (req.code.empty()) {
+      if (req.no_prompt)
+        log::event(log::Priority::kNotice, log::kMsgTotpMissing,
+                   "refused " + rec.name + ": a second factor is needed and the service cannot "
+                   "prompt (prompt=no)",
+                   {{"VIGIL_USER", rec.name}, {"VIGIL_REASON", "no prompt"}});
+      t.after_commit.push_back([done = std::move(done), r](const Status& st) mutable {
+        r.status = st;
+        done(std::move(r));
+      });
+      return;
+    }
     // The code budget comes before the code: an account exempt from locks
     // (root) still gets at most [totp] max_failures guesses per fail_interval.
     if (codes_exhausted(*e, t.now)) {
@@ -173,22 +221,11 @@ void Engine::verify(VerifyRequest req, std::function<void(VerifyResult)> done) {
     if (c == CodeCheck::kError) return fail(Error{"store", "cannot check the code"});
     if (c == CodeCheck::kOk) {
       // The login is complete: the password step's success applies now.
-      Attempt a{Outcome::kSuccess, ch.root_caller, ch.exempt, t.now, {}};
-      Decision d = decide(bucket->record.state, a, t.cfg);
-      if (d.changed) mark_dirty(bucket);
-      if (d.allow && ch.root_caller) {
-        trust_device(t, *e, ch.device);
-        if (bucket != *e || rec.escalation != 0) {
-          rec.state.last_success = t.now;
-          rec.escalation = 0;
-          mark_dirty(*e);
-        }
-      }
+      r.allow = apply_success(t, *e, bucket, ch);
       if (!(*e)->totp.otp_failures.empty()) {
         (*e)->totp.otp_failures.clear();
         mark_totp_dirty(*e);
       }
-      r.allow = d.allow;
       r.recovery_code = recovery;
       if (recovery)
         log::event(log::Priority::kNotice, log::kMsgRecoveryCodes,
@@ -321,6 +358,7 @@ void Engine::totp(TotpRequest req, std::function<void(TotpResult)> done) {
         wipe(*secret);
         wipe(req.code);
         if (!step) return finish_now("the code does not match the new secret (check the clock and try the next code)");
+        if (!tr.active()) ++active_factors_;  // the host now asks every login for a code
         tr.active_box = std::move(tr.pending_box);
         tr.pending_box.clear();
         tr.pending_at = TimePoint{};
@@ -345,6 +383,7 @@ void Engine::totp(TotpRequest req, std::function<void(TotpResult)> done) {
         int64_t uid = req.uid;
         TimePoint required_since = tr.required_since;  // no fresh grace by disabling
         int64_t last_step = tr.last_step;
+        if (tr.active() && active_factors_ > 0) --active_factors_;
         tr = TotpRecord{};
         tr.uid = uid;
         tr.required_since = required_since;

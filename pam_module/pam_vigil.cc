@@ -255,12 +255,19 @@ bool reply_flag(const proto::Reply& r, const char* key) {
   return it != r.params.end() && it->value().is_bool() && it->value().as_bool();
 }
 
+// The daemon's warning to the user (a second factor required soon), unless
+// the application asked for silence.
+void show_warning(pam_handle_t* pamh, int flags, const proto::Reply& r) {
+  if (flags & PAM_SILENT) return;
+  if (auto w = proto::get_optional_string(r.params, "warning"); w && *w) pam_info(pamh, "%s", (*w)->c_str());
+}
+
 void remember(pam_handle_t* pamh, const std::string& user, bool allow) {
   auto* v = new Verdict{user, allow};
   if (pam_set_data(pamh, kVerdictData, v, free_verdict) != PAM_SUCCESS) delete v;
 }
 
-int authenticate(pam_handle_t* pamh, int argc, const char** argv) {
+int authenticate(pam_handle_t* pamh, int flags, int argc, const char** argv) {
   Options o;
   bool have_options = load_options(pamh, argc, argv, &o);
   // Without a mode the module cannot know what to report: refuse.
@@ -323,8 +330,7 @@ int authenticate(pam_handle_t* pamh, int argc, const char** argv) {
     pam_syslog(pamh, LOG_DEBUG, "verdict for %s: %s", user.c_str(), verdict->c_str());
   if (*verdict == proto::kVerdictAllow) {
     remember(pamh, user, true);
-    if (auto w = proto::get_optional_string(res.reply.params, "warning"); w && *w)
-      pam_info(pamh, "%s", (*w)->c_str());
+    show_warning(pamh, flags, res.reply);
     return PAM_SUCCESS;
   }
   if (*verdict != proto::kVerdictVerify) {
@@ -334,30 +340,27 @@ int authenticate(pam_handle_t* pamh, int argc, const char** argv) {
     return PAM_AUTH_ERR;
   }
 
-  // The password was right and the account has a second factor.
+  // The password was right, and this host asks every login for a code. The
+  // daemon decides whether this account needs one.
   remember(pamh, user, false);
-  if (!o.can_prompt) {
-    pam_syslog(pamh, LOG_NOTICE, "refusing: a second factor is required and this service "
-               "cannot prompt (prompt=no)");
-    return PAM_AUTH_ERR;
-  }
   std::string code;
-  if (!ask_code(pamh, &code)) return PAM_AUTH_ERR;
+  if (o.can_prompt && !ask_code(pamh, &code)) return PAM_AUTH_ERR;
   // Clients that answer every prompt with the password (sshd's
-  // PasswordAuthentication, python-pam, screen lockers): drop it, uncounted.
+  // PasswordAuthentication, python-pam, screen lockers): the password never
+  // goes out as a code; an empty one does, which an account with a factor
+  // refuses uncounted, and one without accepts.
   std::string authtok = item(pamh, PAM_AUTHTOK);
-  const bool is_password = code == authtok;
-  wipe(authtok);
-  if (code.empty() || is_password) {
+  if (!code.empty() && code == authtok) {
     wipe(code);
-    if (o.debug) pam_syslog(pamh, LOG_DEBUG, "code prompt answered with the password; dropped");
-    return PAM_AUTH_ERR;
+    if (o.debug) pam_syslog(pamh, LOG_DEBUG, "code prompt answered with the password; not sent");
   }
+  wipe(authtok);
   proto::Call verify;
   verify.method = proto::kAuthVerify;
   verify.params["user"] = call.params["user"];
   if (auto n = call.params.find("nonce"); n != call.params.end()) verify.params["nonce"] = n->value();
   verify.params["code"] = code;
+  if (!o.can_prompt) verify.params["no_prompt"] = true;
   wipe(code);
   proto::CallResult vres = proto::call(co, verify);
   if (auto c = verify.params.find("code"); c != verify.params.end()) {
@@ -373,6 +376,7 @@ int authenticate(pam_handle_t* pamh, int argc, const char** argv) {
   auto v = proto::get_string(vres.reply.params, "verdict");
   bool allow = vres.reply.ok() && v && *v == proto::kVerdictAllow;
   remember(pamh, user, allow);
+  if (allow) show_warning(pamh, flags, vres.reply);
   return allow ? PAM_SUCCESS : PAM_AUTH_ERR;
 }
 
@@ -428,8 +432,8 @@ int guarded(pam_handle_t* pamh, int on_exception, F&& f) noexcept {
 
 extern "C" {
 
-VIGIL_EXPORT int pam_sm_authenticate(pam_handle_t* pamh, int, int argc, const char** argv) {
-  return guarded(pamh, PAM_AUTH_ERR, [&] { return authenticate(pamh, argc, argv); });
+VIGIL_EXPORT int pam_sm_authenticate(pam_handle_t* pamh, int flags, int argc, const char** argv) {
+  return guarded(pamh, PAM_AUTH_ERR, [&] { return authenticate(pamh, flags, argc, argv); });
 }
 
 // pam_setcred runs the same auth lines; [default=die] would turn PAM_IGNORE

@@ -324,5 +324,51 @@ class Escalation(AttackCase):
         self.assertNotIn("revoked API token", self.env.log())
 
 
+
+class PromptOracle(AttackCase):
+    """#5: the code prompt is the host's, identical for every name."""
+    totp = {"max_failures": 3, "require": "admins"}
+
+    def test_the_code_prompt_tells_nothing_about_a_name(self):
+        # alice has a factor, bob is an administrator without one (required),
+        # carol has none, and two names do not exist.
+        self.enroll("alice")
+        names = ["alice", "bob", "carol", "no-such-user", "ghost"]
+        seen = {}
+        for name in names:
+            out = self.env.pam(name, ["wrong-password", "123456"], service="vigil-authtok")
+            self.assertEqual(out["results"][0]["rc"], PAM_AUTH_ERR)
+            seen[name] = out["messages"]
+        for name in names:
+            self.assertEqual(seen[name], seen["alice"], "%s is asked exactly as alice is" % name)
+        self.assertIn(CODE_PROMPT, seen["alice"])
+
+    def test_without_a_factor_any_answer_follows_a_right_password(self):
+        self.enroll("alice")
+        out = self.env.pam("carol", ["carol-pw", "anything"], service="vigil-authtok")
+        self.assertEqual(out["results"][0]["rc"], PAM_SUCCESS)
+        self.assertEqual(out["messages"][-1], CODE_PROMPT)
+        # sshd's PasswordAuthentication answers every prompt with the password:
+        # an account without a factor still logs in; alice (a factor) does not,
+        # and that answer is not counted as a wrong code.
+        out = self.env.pam("carol", ["carol-pw", "carol-pw"], service="vigil-authtok")
+        self.assertEqual(out["results"][0]["rc"], PAM_SUCCESS)
+        out = self.env.pam("alice", ["alice-pw", "alice-pw"], service="vigil-authtok")
+        self.assertEqual(out["results"][0]["rc"], PAM_AUTH_ERR)
+        self.assertEqual(self.env.status("alice")["totp"]["failures"], 0)
+        # The unenrolled administrator is asked the same way, and refused.
+        self.assertEqual(self.login2("bob", "bob-pw", "123456"), PAM_AUTH_ERR)
+
+
+class NoPromptWithoutTotp(AttackCase):
+    """#5: a host that does not use TOTP asks no one."""
+    totp = {}
+
+    def test_no_one_is_asked_on_a_host_without_totp(self):
+        for name, pw in (("carol", "carol-pw"), ("carol", "x"), ("no-such-user", "x")):
+            out = self.env.pam(name, [pw], service="vigil-authtok")
+            self.assertNotIn(CODE_PROMPT, out["messages"])
+
+
 if __name__ == "__main__":
     unittest.main(verbosity=2)
