@@ -194,9 +194,22 @@ void print_qr(const std::string& text) {
 // Runs a TOTP call; when the daemon wants the caller's own current code,
 // asks for it (VIGIL_CODE or the terminal) and tries once more.
 std::optional<json::object> totp_call(Global& g, const char* method, const std::string& user,
-                                      bool code_required) {
+                                      bool code_required, bool password_required = false) {
   json::object p;
   if (!user.empty()) p["user"] = user;
+  std::string password;
+  if (password_required) {
+    // The user's own enrolment: vigild checks the account's password (PAM).
+    auto pw = read_code("Password: ", "VIGIL_PASSWORD");
+    if (!pw || pw->empty()) {
+      std::cerr << "vigilctl: enrolling your own second factor needs your password: run on a "
+                   "terminal, or set VIGIL_PASSWORD\n";
+      return std::nullopt;
+    }
+    password = std::move(*pw);
+    p["password"] = password;
+    wipe(password);
+  }
   std::string code;
   if (code_required || std::getenv("VIGIL_CODE")) {
     auto c = read_code(code_required ? "Verification code: " : "Current code or recovery code: ");
@@ -219,9 +232,11 @@ std::optional<json::object> totp_call(Global& g, const char* method, const std::
     }
   }
   wipe(code);
-  if (auto it = p.find("code"); it != p.end()) {
-    auto& js = it->value().as_string();
-    explicit_bzero(js.data(), js.size());
+  for (const char* k : {"code", "password"}) {
+    if (auto it = p.find(k); it != p.end()) {
+      auto& js = it->value().as_string();
+      explicit_bzero(js.data(), js.size());
+    }
   }
   if (!r && !err.error.empty()) {
     std::cerr << "vigilctl: " << (err.message.empty() ? err.error : err.message) << "\n";
@@ -538,7 +553,7 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (enroll->parsed()) {
-    auto r = totp_call(g, proto::kTotpEnroll, totp_user, false);
+    auto r = totp_call(g, proto::kTotpEnroll, totp_user, false, ::geteuid() != 0);
     if (!r) return kExitError;
     if (totp_json) {
       std::cout << json::serialize(*r) << "\n";

@@ -8,6 +8,8 @@
 #define TOML_EXCEPTIONS 0
 #include <toml++/toml.h>
 
+#include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <charconv>
 #include <cstring>
@@ -227,6 +229,17 @@ Setter issuer_setter() {
   };
 }
 
+Setter pam_service_setter() {
+  return [](const toml::node& n, Config& c) -> std::string {
+    auto v = n.value_exact<std::string>();
+    auto ok = [](char ch) { return std::isalnum(static_cast<unsigned char>(ch)) || ch == '-' || ch == '_' || ch == '.'; };
+    if (!v || v->empty() || v->size() > 64 || !std::all_of(v->begin(), v->end(), ok) || (*v)[0] == '.')
+      return "expected a PAM service name (letters, digits, '.', '_', '-')";
+    c.totp.enroll_pam_service = *v;
+    return {};
+  };
+}
+
 const std::map<std::string, std::map<std::string, Setter>>& schema() {
   static const auto* s = new std::map<std::string, std::map<std::string, Setter>>{
       {"daemon",
@@ -290,6 +303,7 @@ const std::map<std::string, std::map<std::string, Setter>>& schema() {
                                              Seconds(366LL * 86400))},
            {"key_file", optional_path_setter(&TotpConfig::key_file)},
            {"issuer", issuer_setter()},
+           {"enroll_pam_service", pam_service_setter()},
        }},
       {"recovery",
        {

@@ -55,7 +55,9 @@ struct TotpConfig {
   int window = 1;                  // accepted steps either side of now
   int max_failures = 5;            // wrong codes after a right password, within fail_interval
   Seconds grace{0};                // newly required accounts may log in without a factor
-  Seconds enroll_window{15 * 60};  // self-enrolment needs a root-reported login this recent
+  Seconds enroll_window{15 * 60};  // obsolete: parsed for old files, no effect
+  // Self-enrolment proves the account's password on this PAM service.
+  std::string enroll_pam_service = "vigil";
   std::string key_file;            // empty: <state_dir>/totp.key
   std::string issuer = "vigil";    // shown in authenticator apps
 };

@@ -11,6 +11,7 @@
 #include "daemon/device.h"
 #include "daemon/log.h"
 #include "daemon/offload.h"
+#include "daemon/pam_check.h"
 #include "daemon/secrets.h"
 #include "daemon/tokens.h"
 #include "protocol/login.h"
@@ -300,6 +301,12 @@ std::optional<Reply> validate_totp(const json::object& p) {
   return check_strings(p, {"code"}, 64);
 }
 
+std::optional<Reply> validate_enroll(const json::object& p) {
+  if (auto r = only_keys(p, {"user", "code", "password"})) return r;
+  if (auto r = check_strings(p, {"code"}, 64)) return r;
+  return check_strings(p, {"password"}, 512);
+}
+
 boost::asio::awaitable<Reply> handle_verify(Services& sv, const Peer& peer, const json::object& p,
                                             const Target& target) {
   std::string code = take_code(p);
@@ -321,14 +328,14 @@ boost::asio::awaitable<Reply> handle_verify(Services& sv, const Peer& peer, cons
 }
 
 boost::asio::awaitable<Reply> run_totp(Services& sv, const Peer& peer, const json::object& p,
-                                       const Target& target, TotpOp op) {
+                                       const Target& target, TotpOp op, bool password_proven = false) {
   std::string code = take_code(p);
   if (!target.lookup.found()) {
     wipe(code);
     co_return Reply::failure(proto::kErrNotFound, "no such user");
   }
   const auto& id = target.lookup.id;
-  TotpRequest req{op, id.uid, id.name, peer.root(), std::move(code)};
+  TotpRequest req{op, id.uid, id.name, peer.root(), std::move(code), password_proven};
   auto start = [&](auto deliver) { sv.engine->totp(std::move(req), std::move(deliver)); };
   TotpResult res = co_await await_callback<TotpResult>(start);
   if (!res.status) co_return unavailable("the change could not be recorded");
@@ -352,9 +359,61 @@ boost::asio::awaitable<Reply> run_totp(Services& sv, const Peer& peer, const jso
   co_return Reply::success(std::move(out));
 }
 
+// The user's own password, checked through PAM off the I/O thread. A wrong
+// one counts toward the user's own lock (as a failure their own process
+// reports); a locked account is refused before PAM is asked, so the check
+// never tells a right password from a wrong one while locked.
+boost::asio::awaitable<std::optional<Reply>> prove_password(Services& sv, const Identity& id,
+                                                            std::string password) {
+  struct Wipe {
+    std::string& s;
+    ~Wipe() { wipe(s); }
+  } wipe_password{password};
+  if (password.empty())
+    co_return Reply::failure(proto::kErrPermissionDenied,
+                             "self-enrolment needs your password: vigilctl asks for it (or "
+                             "VIGIL_PASSWORD), or an administrator enrols you");
+  auto view = co_await account_view(sv, id);
+  if (!view) co_return unavailable("state unavailable");
+  if (view->bucket && view->bucket->state.locked_at(wall_now()))
+    co_return Reply::failure(proto::kErrPermissionDenied,
+                             "the account is locked; try again after the lock ends, or ask an administrator");
+  const std::string service = sv.config->totp.enroll_pam_service;
+  auto work = [&service, &id, &password] {
+    try {
+      return check_password(service, id.name, password);
+    } catch (const std::exception& e) {
+      return PasswordCheck{PasswordCheck::Outcome::kError, std::string("internal error: ") + e.what()};
+    }
+  };
+  PasswordCheck checked = co_await offload(*sv.tools, std::move(work));
+  if (checked.outcome == PasswordCheck::Outcome::kRight) co_return std::nullopt;
+  if (checked.outcome == PasswordCheck::Outcome::kError) {
+    log::error("cannot check a password for self-enrolment through PAM service \"" + service + "\": " +
+                   checked.detail,
+               {{"VIGIL_USER", id.name}});
+    co_return unavailable("the password could not be checked (PAM service \"" + service + "\")");
+  }
+  ReportRequest req;
+  req.key = account_key(id.uid);
+  req.uid = id.uid;
+  req.name = id.name;
+  req.outcome = Outcome::kFailure;
+  auto start = [&](auto deliver) { sv.engine->report(std::move(req), std::move(deliver)); };
+  ReportResult res = co_await await_callback<ReportResult>(start);
+  if (!res.status) co_return unavailable("the failure could not be recorded");
+  co_return Reply::failure(proto::kErrPermissionDenied, "wrong password");
+}
+
 boost::asio::awaitable<Reply> handle_enroll(Services& sv, const Peer& peer, const json::object& p,
                                             const Target& t) {
-  co_return co_await run_totp(sv, peer, p, t, TotpOp::kEnroll);
+  // root enrols anyone; a user enrols only with the account's password.
+  if (peer.root() || !t.lookup.found()) co_return co_await run_totp(sv, peer, p, t, TotpOp::kEnroll);
+  auto given = proto::get_optional_string(p, "password");
+  std::string password = given && *given && (*given)->size() <= 512 ? **given : std::string();
+  auto refusal = co_await prove_password(sv, t.lookup.id, std::move(password));
+  if (refusal) co_return std::move(*refusal);
+  co_return co_await run_totp(sv, peer, p, t, TotpOp::kEnroll, true);
 }
 boost::asio::awaitable<Reply> handle_confirm(Services& sv, const Peer& peer, const json::object& p,
                                              const Target& t) {
@@ -504,7 +563,7 @@ const Method kMethods[] = {
     {proto::kStatusList, Who::kRoot, Subject::kNone, validate_empty, handle_status_list},
     {proto::kPing, Who::kAnyone, Subject::kNone, validate_empty, handle_ping},
     {proto::kAuthVerify, Who::kSelf, Subject::kAnyName, validate_verify, handle_verify},
-    {proto::kTotpEnroll, Who::kSelf, Subject::kUserOrSelf, validate_totp, handle_enroll},
+    {proto::kTotpEnroll, Who::kSelf, Subject::kUserOrSelf, validate_enroll, handle_enroll},
     {proto::kTotpConfirm, Who::kSelf, Subject::kUserOrSelf, validate_totp, handle_confirm},
     {proto::kTotpDisable, Who::kSelf, Subject::kUserOrSelf, validate_totp, handle_disable},
     {proto::kTotpRecoveryCodes, Who::kSelf, Subject::kUserOrSelf, validate_totp, handle_recovery_codes},

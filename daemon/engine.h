@@ -141,6 +141,7 @@ struct TotpRequest {
   std::string name;
   bool root_caller = false;
   std::string code;  // the caller's current code or a recovery code; wiped
+  bool password_proven = false;  // kEnroll by the user: the password was just checked (PAM)
 };
 
 struct TotpResult {

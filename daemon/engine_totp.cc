@@ -326,13 +326,12 @@ void Engine::totp(TotpRequest req, std::function<void(TotpResult)> done) {
     const char* msg_id = nullptr;
     switch (req.op) {
       case TotpOp::kEnroll: {
-        if (!req.root_caller) {
-          auto last = rec.state.last_success;
-          if (last == TimePoint{} || t.now - last > t.totp.enroll_window)
-            return finish_now("self-enrolment needs a successful login within the last " +
-                              format_duration(t.totp.enroll_window) +
-                              " (log in again, then enrol), or an administrator");
-        }
+        // The user enrols with a fresh proof of the account's password
+        // (checked through PAM by the caller, dispatch.cc), never on the
+        // strength of a session: malware in the session has that.
+        if (!req.root_caller && !req.password_proven)
+          return finish_now("self-enrolment needs your password (vigilctl asks for it), or an "
+                            "administrator");
         if (tr.active() && !proves_factor())
           return refuse("a second factor is already active: re-enrolling needs a current "
                         "code or a recovery code (VIGIL_CODE)");

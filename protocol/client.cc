@@ -70,10 +70,27 @@ const char* transport_name(Transport t) {
   return "?";
 }
 
+// Wipes a buffer when it goes out of scope: request frames carry codes and
+// passwords, replies carry new secrets and tokens.
+class Wiped {
+ public:
+  Wiped(void* p, std::size_t n) : p_(p), n_(n) {}
+  ~Wiped() {
+    if (p_ && n_) explicit_bzero(p_, n_);
+  }
+  Wiped(const Wiped&) = delete;
+  Wiped& operator=(const Wiped&) = delete;
+
+ private:
+  void* p_;
+  std::size_t n_;
+};
+
 CallResult call(const ClientOptions& options, const Call& request) {
   const auto deadline = Clock::now() + options.timeout;
   auto frame = encode(request);
   if (!frame) return fail(Transport::kIo, frame.error().message);
+  Wiped wipe_frame(frame->data(), frame->size());
 
   sockaddr_un addr{};
   addr.sun_family = AF_UNIX;
@@ -139,6 +156,7 @@ CallResult call(const ClientOptions& options, const Call& request) {
   FrameReader reader;
   const auto spin_until = std::min(deadline, Clock::now() + kSpin);
   char buf[4096];
+  Wiped wipe_buf(buf, sizeof buf);
   std::string reply_frame;
   for (;;) {
     auto st2 = reader.next(&reply_frame);
@@ -169,6 +187,7 @@ CallResult call(const ClientOptions& options, const Call& request) {
     return fail(Transport::kIo, errno_text("recv", err));
   }
   auto reply = decode_reply(reply_frame);
+  explicit_bzero(reply_frame.data(), reply_frame.size());
   if (!reply) return fail(Transport::kGarbage, reply.error().message);
   CallResult r;
   r.transport = Transport::kOk;

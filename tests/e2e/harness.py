@@ -241,10 +241,29 @@ class Env:
         return ["setpriv", "--reuid=%d" % uid, "--regid=%d" % uid] + grp + ["--"] + argv
 
     # ---- daemon ----
+    def daemon_uses_pam(self):
+        """vigild checks passwords itself (self-enrolment, [totp]
+        enroll_pam_service): give it pam_wrapper and a password-only service,
+        "vigil-password" (pam_matrix). Call before start()."""
+        self.add_service("vigil-password", "auth required %s passdb=%s\naccount required pam_permit.so\n"
+                         % (PAM_MATRIX, self.passdb))
+        self.conf.setdefault("totp", {})["enroll_pam_service"] = "vigil-password"
+        self.write_conf()
+        self.pam_in_daemon = True
+
+    @staticmethod
+    def daemon_is_sanitized():
+        """An ASan build of vigild cannot load pam_wrapper (RTLD_DEEPBIND)."""
+        p = subprocess.run(["ldd", VIGILD], capture_output=True, text=True)
+        return "libasan" in p.stdout or "libtsan" in p.stdout
+
     def start(self, wait=True, extra_env=None):
         assert self.proc is None
         self.logfile = open(self.log_path, "a")
         env = self.nss_env()
+        if getattr(self, "pam_in_daemon", False):
+            env.update({"LD_PRELOAD": "libpam_wrapper.so libnss_wrapper.so", "PAM_WRAPPER": "1",
+                        "PAM_WRAPPER_SERVICE_DIR": self.svc})
         env.update(extra_env or {})
         self.proc = subprocess.Popen([VIGILD, "--config", self.conf_path], stdout=self.logfile,
                                      stderr=self.logfile, env=env)

@@ -370,5 +370,50 @@ class NoPromptWithoutTotp(AttackCase):
             self.assertNotIn(CODE_PROMPT, out["messages"])
 
 
+
+class SelfEnrolment(AttackCase):
+    """#6: self-enrolment needs a fresh proof of the password, not a login."""
+
+    def setUp(self):
+        if Env.daemon_is_sanitized():
+            self.skipTest("an ASan vigild cannot load pam_wrapper")
+        super().setUp()
+        self.env.stop()
+        self.env.daemon_uses_pam()
+        self.env.start()
+
+    def enrol_as_alice(self, password=None):
+        env = {"VIGIL_PASSWORD": password} if password is not None else {}
+        return self.env.ctl("totp", "enroll", "--json", uid=ALICE, env=env)
+
+    def test_malware_in_a_fresh_session_cannot_plant_its_own_factor(self):
+        # alice has just logged in (sshd, a root caller): her session is fresh.
+        self.assertEqual(self.env.login("alice", "alice-pw"), PAM_SUCCESS)
+        p = self.enrol_as_alice()
+        self.assertEqual(p.returncode, 1)
+        self.assertIn("needs your password", p.stderr)
+        (r,) = self.env.raw_as(ALICE, [["io.vigil.Totp.Enroll", {}]])
+        self.assertEqual(r["error"], "io.vigil.Error.PermissionDenied")
+        p = self.enrol_as_alice("a-guess")
+        self.assertEqual(p.returncode, 1)
+        self.assertIn("wrong password", p.stderr)
+        st = self.env.status("alice")
+        self.assertFalse(st["totp"]["pending"] or st["totp"]["enrolled"])
+        self.assertEqual(st["failures"], 1, "a wrong password counts toward her own lock")
+        # alice herself, with her password.
+        p = self.enrol_as_alice("alice-pw")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertTrue(self.env.status("alice")["totp"]["pending"])
+        self.assertNotIn("alice-pw", self.env.log())
+
+    def test_guessing_the_password_through_enrolment_stops_at_the_lock(self):
+        for i in range(3):
+            self.assertEqual(self.enrol_as_alice("guess-%d" % i).returncode, 1)
+        self.assertTrue(self.env.status("alice")["locked"])
+        p = self.enrol_as_alice("alice-pw")
+        self.assertEqual(p.returncode, 1)
+        self.assertIn("locked", p.stderr, "while locked, the right password tells nothing")
+
+
 if __name__ == "__main__":
     unittest.main(verbosity=2)

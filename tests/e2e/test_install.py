@@ -20,6 +20,8 @@ EXPECTED = [
     "lib/systemd/system/vigild-token.socket",
     "lib/sysusers.d/vigil.conf",
     "etc/vigil/vigil.conf",
+    "etc/pam.d/vigil",
+    "share/doc/vigil/vigil",
     "share/pam-configs/vigil",
     "share/pam-configs/vigil-authfail",
     "share/doc/vigil/vigil.conf",
