@@ -4,6 +4,7 @@
 #include <boost/json/serialize.hpp>
 #include <fcntl.h>
 #include <qrencode.h>
+#include <pwd.h>
 #include <termios.h>
 #include <unistd.h>
 
@@ -189,6 +190,13 @@ void print_qr(const std::string& text) {
     std::printf("%s\n", line.c_str());
   }
   QRcode_free(qr);
+}
+
+// Whether USER (empty: yourself) names the account vigilctl runs as.
+bool is_me(const std::string& user) {
+  if (user.empty()) return true;
+  const passwd* pw = ::getpwuid(::geteuid());
+  return pw && user == pw->pw_name;
 }
 
 // Runs a TOTP call; when the daemon wants the caller's own current code,
@@ -553,7 +561,7 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (enroll->parsed()) {
-    auto r = totp_call(g, proto::kTotpEnroll, totp_user, false, ::geteuid() != 0);
+    auto r = totp_call(g, proto::kTotpEnroll, totp_user, false, ::geteuid() != 0 && is_me(totp_user));
     if (!r) return kExitError;
     if (totp_json) {
       std::cout << json::serialize(*r) << "\n";

@@ -311,14 +311,13 @@ boost::asio::awaitable<Reply> handle_verify(Services& sv, const Peer& peer, cons
                                             const Target& target) {
   std::string code = take_code(p);
   json::object out;
-  if (!target.lookup.found()) {
-    wipe(code);
-    out["verdict"] = proto::kVerdictDeny;
-    co_return Reply::success(std::move(out));
-  }
+  // An unknown name goes through the engine too (it never has a challenge),
+  // so that it is answered as late as a known one.
+  const bool found = target.lookup.found();
   const auto& id = target.lookup.id;
-  VerifyRequest req{account_key(id.uid), id.uid, id.name, opt(p, "nonce"), std::move(code), peer.root(),
-                    flag(p, "no_prompt")};
+  VerifyRequest req{found ? account_key(id.uid) : unknown_name_key(sv.name_key, target.given_name),
+                    found ? int64_t(id.uid) : int64_t(-1), found ? id.name : std::string(),
+                    opt(p, "nonce"), std::move(code), peer.root(), flag(p, "no_prompt")};
   auto start = [&](auto deliver) { sv.engine->verify(std::move(req), std::move(deliver)); };
   VerifyResult res = co_await await_callback<VerifyResult>(start);
   if (!res.status) co_return unavailable("the decision could not be recorded");

@@ -568,8 +568,7 @@ void Engine::report(ReportRequest req, std::function<void(ReportResult)> done) {
       r.denied_by_rule = rule->line;
       r.prompt = prompt;
       r.state = bs;
-      done(std::move(r));
-      return;
+      return answer_refusal(t, bucket, std::move(r), std::move(done));
     }
     if (rule && rule->action == RuleAction::kRequireTotp && !has_factor && !req.console) {
       needs_code = true;
@@ -599,8 +598,7 @@ void Engine::report(ReportRequest req, std::function<void(ReportResult)> done) {
         r.prompt = prompt;
         r.state = bs;
         log::debug("refused: blocked", {{"VIGIL_USER", who(rec)}});
-        done(std::move(r));
-        return;
+        return answer_refusal(t, acct, std::move(r), std::move(done));
       }
       // Recovered, and the password is still the one from before the block
       // (which the attacker may know): it opens nothing until it is changed.
@@ -646,8 +644,7 @@ void Engine::report(ReportRequest req, std::function<void(ReportResult)> done) {
         r.throttled = true;
         r.prompt = prompt;
         r.state = bs;
-        done(std::move(r));
-        return;
+        return answer_refusal(t, *sb, std::move(r), std::move(done));
       }
       if (outcome == Outcome::kFailure) {
         Decision sd = decide(ss, Attempt{Outcome::kFailure, true, false, t.now, {}}, tc);
@@ -766,8 +763,10 @@ void Engine::report(ReportRequest req, std::function<void(ReportResult)> done) {
     r.in_grace = in_grace;
     r.grace_ends = grace_ends;
     // While the store is failing, every answer waits for its batch's commit:
-    // a login is allowed only while its failures could be recorded.
-    if (d.must_commit || store_failing_) {
+    // a login is allowed only while its failures could be recorded. A
+    // refusal (locked) waits for it too, as a wrong password does.
+    if (d.must_commit || store_failing_ || !d.allow) {
+      if (!d.allow) mark_dirty(bucket);
       t.after_commit.push_back([done = std::move(done), r](const Status& st) mutable {
         r.status = st;
         done(std::move(r));
@@ -775,6 +774,14 @@ void Engine::report(ReportRequest req, std::function<void(ReportResult)> done) {
     } else {
       done(std::move(r));
     }
+  });
+}
+
+void Engine::answer_refusal(Txn& t, Entry* write, ReportResult r, std::function<void(ReportResult)> done) {
+  mark_dirty(write);
+  t.after_commit.push_back([done = std::move(done), r = std::move(r)](const Status& st) mutable {
+    r.status = st;
+    done(std::move(r));
   });
 }
 

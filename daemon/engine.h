@@ -454,6 +454,10 @@ class Engine {
   void trust_device(Txn& t, Entry* acct, const std::string& device);
   static constexpr std::size_t kDevicesPerAccount = 64;
   void mark_dirty(Entry* e);
+  // Answers a refusal (blocked, throttled, denied by a rule) the way a wrong
+  // password is answered: after this batch's commit, with a bucket written,
+  // so that its timing tells nothing.
+  void answer_refusal(Txn& t, Entry* write, ReportResult r, std::function<void(ReportResult)> done);
   void mark_totp_dirty(Entry* e);
   // Checks a TOTP code (against the active secret) or a recovery code, and
   // consumes it when it is good. Runs inside a batch.

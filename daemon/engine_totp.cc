@@ -127,8 +127,6 @@ void Engine::verify(VerifyRequest req, std::function<void(VerifyResult)> done) {
     };
     auto e = entry(req.key);
     if (!e) return fail(e.error());
-    if (auto st = load_totp(*e, req.uid); !st) return fail(st.error());
-    BucketRecord& rec = (*e)->record;
 
     // The challenge left by this call's right password: one use only.
     const std::string nonce_key = req.key + '\n' + req.nonce;
@@ -136,9 +134,19 @@ void Engine::verify(VerifyRequest req, std::function<void(VerifyResult)> done) {
     if (req.nonce.empty() || it == challenges_.end() || t.now - it->second.at > std::chrono::minutes(5)) {
       if (it != challenges_.end()) drop_challenge(req.key, nonce_key);
       wipe(req.code);
-      done(std::move(r));  // no right password in this call: refused, not counted
+      // No right password in this call (the module's authfail, an unknown
+      // name, a refusal): refused, not counted, and answered as a checked
+      // code is, after a commit, so that the time after the code prompt
+      // tells nothing either.
+      mark_dirty(*e);
+      t.after_commit.push_back([done = std::move(done), r](const Status& st) mutable {
+        r.status = st;
+        done(std::move(r));
+      });
       return;
     }
+    if (auto st = load_totp(*e, req.uid); !st) return fail(st.error());
+    BucketRecord& rec = (*e)->record;
     Challenge ch = it->second;
     drop_challenge(req.key, nonce_key);
     // The bucket the password was decided in (known or unknown devices).

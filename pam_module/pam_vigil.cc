@@ -241,13 +241,27 @@ bool ask_code(pam_handle_t* pamh, std::string* code) {
   return true;
 }
 
-// The same prompt, answer thrown away unverified: a wrong password, or a
-// refused account, must look exactly like a right one.
-void ask_and_discard(pam_handle_t* pamh, const Options& o) {
-  if (!o.can_prompt) return;
+// The code check that follows the prompt: the code (or "" when there is
+// none) for this call's nonce.
+proto::Call verify_call(const proto::Call& report, const std::string& code, const Options& o) {
+  proto::Call verify;
+  verify.method = proto::kAuthVerify;
+  verify.params["user"] = report.params.at("user");
+  if (auto n = report.params.find("nonce"); n != report.params.end()) verify.params["nonce"] = n->value();
+  verify.params["code"] = code;
+  if (!o.can_prompt) verify.params["no_prompt"] = true;
+  return verify;
+}
+
+// The same prompt, answer thrown away unverified, and the same round trip
+// after it (the daemon refuses it: no right password in this call): a wrong
+// password, or a refused account, must look and take exactly like a right
+// one, before the prompt and after it.
+void ask_and_discard(pam_handle_t* pamh, const Options& o, const proto::Call& report) {
   std::string code;
-  ask_code(pamh, &code);
+  if (o.can_prompt) ask_code(pamh, &code);
   wipe(code);
+  proto::call(proto::ClientOptions{o.socket, o.timeout, true}, verify_call(report, "", o));
 }
 
 bool reply_flag(const proto::Reply& r, const char* key) {
@@ -306,7 +320,7 @@ int authenticate(pam_handle_t* pamh, int flags, int argc, const char** argv) {
       pam_syslog(pamh, LOG_WARNING, "vigild refused a failure report: %s",
                  res.reply.error.c_str());
     if (res.transport == proto::Transport::kOk && res.reply.ok() && reply_flag(res.reply, "prompt"))
-      ask_and_discard(pamh, o);
+      ask_and_discard(pamh, o, call);
     return PAM_AUTH_ERR;
   }
 
@@ -336,7 +350,7 @@ int authenticate(pam_handle_t* pamh, int flags, int argc, const char** argv) {
   if (*verdict != proto::kVerdictVerify) {
     // A refusal looks exactly like a wrong password, prompt included.
     remember(pamh, user, false);
-    if (reply_flag(res.reply, "prompt")) ask_and_discard(pamh, o);
+    if (reply_flag(res.reply, "prompt")) ask_and_discard(pamh, o, call);
     return PAM_AUTH_ERR;
   }
 
@@ -355,12 +369,7 @@ int authenticate(pam_handle_t* pamh, int flags, int argc, const char** argv) {
     if (o.debug) pam_syslog(pamh, LOG_DEBUG, "code prompt answered with the password; not sent");
   }
   wipe(authtok);
-  proto::Call verify;
-  verify.method = proto::kAuthVerify;
-  verify.params["user"] = call.params["user"];
-  if (auto n = call.params.find("nonce"); n != call.params.end()) verify.params["nonce"] = n->value();
-  verify.params["code"] = code;
-  if (!o.can_prompt) verify.params["no_prompt"] = true;
+  proto::Call verify = verify_call(call, code, o);
   wipe(code);
   proto::CallResult vres = proto::call(co, verify);
   if (auto c = verify.params.find("code"); c != verify.params.end()) {

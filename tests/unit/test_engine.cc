@@ -362,5 +362,103 @@ TEST_F(EngineTest, AnAdminBlockRevokesAndFreezesInItsOwnTransaction) {
   e.stop();
 }
 
+// Every refusal is answered after its batch's commit, as a wrong password is
+// (issue #15: no timing difference). With commits failing, an answer given
+// before the commit would carry an ok status; one given after carries the
+// failure.
+class RefusalTiming : public EngineTest {
+ protected:
+  ReportResult refused_while_failing(Engine& e, FlakyStore* store, ReportRequest r) {
+    store->fail_commits = true;
+    std::promise<ReportResult> p;
+    e.report(r, [&](ReportResult res) { p.set_value(std::move(res)); });
+    auto res = p.get_future().get();
+    store->fail_commits = false;
+    return res;
+  }
+  FlakyStore* flaky_ = nullptr;
+  std::unique_ptr<Store> flaky_store() {
+    auto s = std::make_unique<FlakyStore>(open_store());
+    flaky_ = s.get();
+    return s;
+  }
+};
+
+TEST_F(RefusalTiming, LockedRefusalWaitsForTheCommit) {
+  Engine e(flaky_store(), clock_, cfg_);
+  e.start();
+  for (int i = 0; i < 3; ++i) report_sync(e, Outcome::kFailure);
+  auto r = refused_while_failing(e, flaky_, alice_report("late", Outcome::kSuccess));
+  EXPECT_TRUE(r.decision.refused_locked);
+  EXPECT_FALSE(r.status.ok());
+  e.stop();
+}
+
+TEST_F(RefusalTiming, BlockedRefusalWaitsForTheCommit) {
+  Engine e(flaky_store(), clock_, cfg_);
+  e.start();
+  std::promise<BlockResult> b;
+  e.block(1001, "alice", "test", "root", false, [&](BlockResult r) { b.set_value(r); });
+  ASSERT_TRUE(b.get_future().get().status.ok());
+  auto r = refused_while_failing(e, flaky_, alice_report("x", Outcome::kSuccess));
+  EXPECT_TRUE(r.blocked);
+  EXPECT_FALSE(r.status.ok());
+  e.stop();
+}
+
+TEST_F(RefusalTiming, ThrottledRefusalWaitsForTheCommit) {
+  ThrottleConfig throttle;
+  throttle.deny = 2;
+  Engine e(flaky_store(), clock_, cfg_, nullptr, {}, {}, {}, throttle);
+  e.start();
+  auto from = [](std::string user, int64_t uid, std::string nonce, Outcome o) {
+    ReportRequest r = alice_report(std::move(nonce), o);
+    r.key = "uid:" + std::to_string(uid);
+    r.uid = uid;
+    r.name = std::move(user);
+    r.source = "203.0.113.9";
+    return r;
+  };
+  for (int i = 0; i < 2; ++i) {
+    std::promise<ReportResult> p;
+    e.report(from("u" + std::to_string(i), 2000 + i, "n", Outcome::kFailure),
+             [&](ReportResult res) { p.set_value(std::move(res)); });
+    p.get_future().get();
+  }
+  auto r = refused_while_failing(e, flaky_, from("alice", 1001, "x", Outcome::kSuccess));
+  EXPECT_TRUE(r.throttled);
+  EXPECT_FALSE(r.status.ok());
+  e.stop();
+}
+
+TEST_F(RefusalTiming, RuleDenialWaitsForTheCommit) {
+  DevicesConfig devices;
+  Rule deny;
+  deny.users = {"alice"};
+  deny.action = RuleAction::kDeny;
+  deny.line = 7;
+  devices.rules.push_back(deny);
+  Engine e(flaky_store(), clock_, cfg_, nullptr, {}, devices);
+  e.start();
+  auto r = refused_while_failing(e, flaky_, alice_report("x", Outcome::kSuccess));
+  EXPECT_EQ(r.denied_by_rule, 7);
+  EXPECT_FALSE(r.status.ok());
+  e.stop();
+}
+
+TEST_F(RefusalTiming, AVerifyWithoutAChallengeWaitsForTheCommit) {
+  Engine e(flaky_store(), clock_, cfg_);
+  e.start();
+  flaky_->fail_commits = true;
+  std::promise<VerifyResult> p;
+  e.verify(VerifyRequest{"uid:1001", 1001, "alice", "no-such-call", "", true},
+           [&](VerifyResult r) { p.set_value(std::move(r)); });
+  auto r = p.get_future().get();
+  flaky_->fail_commits = false;
+  EXPECT_FALSE(r.allow);
+  EXPECT_FALSE(r.status.ok());
+  e.stop();
+}
+
 }  // namespace
 }  // namespace vigil
