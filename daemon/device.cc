@@ -53,6 +53,26 @@ std::string source_key(const Source& s) {
   return {};
 }
 
+namespace {
+std::string v6_prefix(const Source& s, int bits) {
+  uint8_t prefix[16] = {};
+  std::memcpy(prefix, s.addr.data(), static_cast<size_t>(bits / 8));
+  char buf[INET6_ADDRSTRLEN];
+  inet_ntop(AF_INET6, prefix, buf, sizeof buf);
+  return std::string(buf) + "/" + std::to_string(bits);
+}
+}  // namespace
+
+std::vector<ThrottleKey> throttle_keys(const Source& s) {
+  switch (s.kind) {
+    case Source::Kind::kNone: return {};
+    case Source::Kind::kV4: return {{source_key(s), 1}};
+    case Source::Kind::kV6: return {{v6_prefix(s, 64), 1}, {v6_prefix(s, 56), 4}, {v6_prefix(s, 48), 16}};
+    case Source::Kind::kHost: return {{"host:*", 1}};
+  }
+  return {};
+}
+
 std::optional<std::string> ssh_fingerprint(std::string_view auth_info) {
   // Lines like "publickey ssh-ed25519 AAAAC3Nza...". Take the first.
   while (!auth_info.empty()) {

@@ -15,6 +15,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace vigil::device {
 
@@ -27,6 +28,18 @@ struct Source {
 Source parse_source(std::string_view rhost);
 // "198.51.100.7", "2001:db8:1:2::/64", "host:example.org", or "" for none.
 std::string source_key(const Source& s);
+
+// The per-source throttle's buckets for one source, each with the factor by
+// which its threshold is multiplied. An IPv4 address: itself (1). An IPv6
+// address: its /64 (1), /56 (4) and /48 (16), so that rotating through a
+// routed prefix does not escape. A DNS name: one bucket shared by every
+// name-only source ("host:*", 1), never the name, which whoever controls its
+// reverse zone can change at will (sshd's UseDNS no avoids names). None: {}.
+struct ThrottleKey {
+  std::string key;
+  int scale = 1;
+};
+std::vector<ThrottleKey> throttle_keys(const Source& s);
 
 // "SHA256:<base64, no padding>" of the first public key in SSH_AUTH_INFO_0.
 std::optional<std::string> ssh_fingerprint(std::string_view auth_info);

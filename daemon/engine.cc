@@ -40,7 +40,6 @@ struct json_list {
 };
 
 constexpr auto kNonceMemory = std::chrono::minutes(2);
-constexpr std::size_t kNonceMax = 50000;
 constexpr int64_t kMaxUnknownNames = 100000;
 constexpr auto kPruneEvery = std::chrono::seconds(60);
 constexpr int64_t kTrimAfter = 1000;  // pruned buckets
@@ -404,15 +403,19 @@ void Engine::finish_batch(Txn& txn) {
       it = (it->second.dirty || it->second.totp_dirty || it->second.block_dirty) ? std::next(it)
                                                                                   : cache_.erase(it);
   }
-  if (nonces_.size() > kNonceMax) nonces_.clear();
+
   maybe_prune(txn.now);
 }
 
 void Engine::maybe_prune(TimePoint now) {
   if (now - last_prune_ < kPruneEvery) return;
   last_prune_ = now;
-  for (auto it = nonces_.begin(); it != nonces_.end();)
-    it = now - it->second.at > kNonceMemory ? nonces_.erase(it) : std::next(it);
+  while (!nonce_order_.empty()) {
+    auto it = nonces_.find(nonce_order_.front());
+    if (it != nonces_.end() && now - it->second.at <= kNonceMemory) break;
+    if (it != nonces_.end()) nonces_.erase(it);
+    nonce_order_.pop_front();
+  }
   std::vector<std::pair<std::string, std::string>> stale;
   for (const auto& [nk, c] : challenges_)
     if (now - c.at > kChallengeLife) stale.emplace_back(nk.substr(0, nk.find('\n')), nk);
@@ -420,7 +423,7 @@ void Engine::maybe_prune(TimePoint now) {
   if (auto st = store_->prune_sessions(boot_id_, now - kSessionMemory, kSessionsMax); !st)
     log::warning("pruning old login sessions failed", {{"VIGIL_REASON", st.error().message}});
   auto horizon = std::max(settings_.lockout.fail_interval, settings_.lockout.max_unlock_time);
-  auto pruned = store_->prune(now, now - horizon, kMaxUnknownNames);
+  auto pruned = store_->prune(now, now - horizon, kMaxUnknownNames, settings_.lockout.max_unlock_time);
   if (!pruned) {
     log::warning("pruning old state failed", {{"VIGIL_REASON", pruned.error().message}});
     return;
@@ -615,26 +618,33 @@ void Engine::report(ReportRequest req, std::function<void(ReportResult)> done) {
     }
 
     // The per-source throttle (password spraying): failures from unknown
-    // devices count per source across all users. Past the threshold, every
-    // attempt from the source is refused for a back-off that doubles with
-    // each offence. No account is locked by it; known devices are exempt.
-    if (!req.source.empty() && !known && t.throttle.deny > 0) {
-      auto sb = entry("src:" + req.source);
-      if (!sb) {
-        ReportResult r;
-        r.status = sb.error();
-        done(std::move(r));
-        return;
+    // devices count per source across all users (an IPv6 source also per
+    // /56 and /48, a DNS name in one shared bucket: device.h). Past a
+    // threshold, every attempt from the source is refused for a back-off
+    // that doubles with each offence. No account is locked by it; known
+    // devices are exempt.
+    if (!known && t.throttle.deny > 0) {
+      std::vector<std::pair<Entry*, LockoutConfig>> levels;
+      for (const auto& k : device::throttle_keys(device::parse_source(req.rhost))) {
+        auto sb = entry("src:" + k.key);
+        if (!sb) {
+          ReportResult r;
+          r.status = sb.error();
+          done(std::move(r));
+          return;
+        }
+        LockoutConfig tc = t.throttle.as_lockout();
+        tc.deny = std::min(tc.deny * k.scale, 100000);
+        expire((*sb)->record.state, tc, t.now);
+        levels.emplace_back(*sb, tc);
       }
-      LockState& ss = (*sb)->record.state;
-      const LockoutConfig tc = t.throttle.as_lockout();
-      expire(ss, tc, t.now);
-      if (ss.locked_at(t.now)) {
+      for (auto& [sb, tc] : levels) {
+        LockState& ss = sb->record.state;
+        if (!ss.locked_at(t.now)) continue;
         ++ss.refused;
-        mark_dirty(*sb);
         // The attempt is activity on the account too: a throttled attacker
         // keeps the account's lock doubling alive (policy.h: it decays only
-        // after a quiet max_unlock_time with no attempt at all).
+        // after quiet time with no attempt at all).
         expire(bs, t.cfg, t.now);
         if (bs.lock_count > 0) {
           bs.last_failure = t.now;
@@ -644,18 +654,21 @@ void Engine::report(ReportRequest req, std::function<void(ReportResult)> done) {
         r.throttled = true;
         r.prompt = prompt;
         r.state = bs;
-        return answer_refusal(t, *sb, std::move(r), std::move(done));
+        return answer_refusal(t, sb, std::move(r), std::move(done));
       }
       if (outcome == Outcome::kFailure) {
-        Decision sd = decide(ss, Attempt{Outcome::kFailure, true, false, t.now, {}}, tc);
-        mark_dirty(*sb);
-        if (sd.locked_now)
-          log::event(log::Priority::kWarning, log::kMsgThrottled,
-                     "throttled source " + req.source + " for " + format_duration(sd.lock_for) +
-                         " after " + std::to_string(tc.deny) + " failures across accounts",
-                     {{"VIGIL_RHOST", req.source},
-                      {"VIGIL_SERVICE", req.service},
-                      {"VIGIL_REASON", "password spraying"}});
+        for (auto& [sb, tc] : levels) {
+          Decision sd = decide(sb->record.state, Attempt{Outcome::kFailure, true, false, t.now, {}}, tc);
+          mark_dirty(sb);
+          const std::string what = sb->record.key.substr(4);
+          if (sd.locked_now)
+            log::event(log::Priority::kWarning, log::kMsgThrottled,
+                       "throttled source " + what + " for " + format_duration(sd.lock_for) + " after " +
+                           std::to_string(tc.deny) + " failures across accounts",
+                       {{"VIGIL_RHOST", what},
+                        {"VIGIL_SERVICE", req.service},
+                        {"VIGIL_REASON", "password spraying"}});
+        }
       }
     }
 
@@ -718,7 +731,7 @@ void Engine::report(ReportRequest req, std::function<void(ReportResult)> done) {
       }
     }
     if (!nonce_key.empty())
-      nonces_[nonce_key] = Seen{d.allow && outcome != Outcome::kPasswordOk, t.now, prompt};
+      remember_nonce(nonce_key, Seen{d.allow && outcome != Outcome::kPasswordOk, t.now, prompt});
     bool verify = false;
     if (outcome == Outcome::kPasswordOk && d.allow) {
       if (!nonce_key.empty() && challenges_.size() < kChallengeMax) {
@@ -775,6 +788,14 @@ void Engine::report(ReportRequest req, std::function<void(ReportResult)> done) {
       done(std::move(r));
     }
   });
+}
+
+void Engine::remember_nonce(const std::string& nonce_key, Seen seen) {
+  if (nonces_.insert_or_assign(nonce_key, seen).second) nonce_order_.push_back(nonce_key);
+  while (nonces_.size() > kNonceMax && !nonce_order_.empty()) {
+    nonces_.erase(nonce_order_.front());
+    nonce_order_.pop_front();
+  }
 }
 
 void Engine::answer_refusal(Txn& t, Entry* write, ReportResult r, std::function<void(ReportResult)> done) {

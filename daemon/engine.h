@@ -260,6 +260,8 @@ class Engine {
  public:
   // Buckets kept in memory beyond which clean ones are dropped.
   static constexpr std::size_t kCacheMax = 10000;
+  // Calls remembered (2 minutes) so that a call reporting twice counts once.
+  static constexpr std::size_t kNonceMax = 50000;
 
   // key may be null: TOTP operations then fail closed (used by tests of the
   // lockout alone).
@@ -533,6 +535,10 @@ class Engine {
     bool prompt = false;
   };
   std::unordered_map<std::string, Seen> nonces_;  // key + '\n' + nonce
+  std::deque<std::string> nonce_order_;            // nonces_'s keys, oldest first
+  // Remembers a call's verdict; beyond the cap the oldest are forgotten, one
+  // by one (a flood never clears the calls in progress of everyone else).
+  void remember_nonce(const std::string& nonce_key, Seen seen);
   // The last commit failed: until one succeeds, every answer waits for its
   // batch's commit (a success too), so the store failing fails closed.
   bool store_failing_ = false;

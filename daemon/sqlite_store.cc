@@ -551,17 +551,21 @@ Result<std::vector<BucketRecord>> SqliteStore::buckets_of(int64_t uid) {
   return out;
 }
 
-Result<int64_t> SqliteStore::prune(TimePoint now, TimePoint cutoff, int64_t max_unknown) {
+Result<int64_t> SqliteStore::prune(TimePoint now, TimePoint cutoff, int64_t max_unknown,
+                                   std::chrono::seconds decay_step) {
   if (auto s = begin(); !s) return s.error();
+  // A lock count decays one lock per step once the last lock has ended, so
+  // it is gone for good by last_failure + (lock_count + 1) steps.
   auto p = prepare(
       "DELETE FROM buckets WHERE updated_at < ?1 AND locked_until <= ?2 AND"
-      " (lock_count = 0 OR last_failure < ?1) ");
+      " (lock_count = 0 OR last_failure + (lock_count + 1) * ?3 < ?2)");
   if (!p) {
     rollback();
     return p.error();
   }
   sqlite3_bind_int64(*p, 1, to_epoch(cutoff));
   sqlite3_bind_int64(*p, 2, to_epoch(now));
+  sqlite3_bind_int64(*p, 3, decay_step.count());
   int rc = sqlite3_step(*p);
   sqlite3_finalize(*p);
   if (rc != SQLITE_DONE) {
@@ -571,12 +575,13 @@ Result<int64_t> SqliteStore::prune(TimePoint now, TimePoint cutoff, int64_t max_
   int64_t n = sqlite3_changes(db_);
   auto q = prepare(
       "DELETE FROM buckets WHERE key IN (SELECT key FROM buckets WHERE uid IS NULL"
-      " ORDER BY updated_at DESC LIMIT -1 OFFSET ?1)");
+      " AND locked_until <= ?2 ORDER BY updated_at DESC LIMIT -1 OFFSET ?1)");
   if (!q) {
     rollback();
     return q.error();
   }
   sqlite3_bind_int64(*q, 1, max_unknown);
+  sqlite3_bind_int64(*q, 2, to_epoch(now));
   rc = sqlite3_step(*q);
   sqlite3_finalize(*q);
   if (rc != SQLITE_DONE) {

@@ -34,7 +34,8 @@ class SqliteStore final : public Store {
   Status commit() override;
   void rollback() override;
   Result<std::vector<BucketRecord>> list_accounts() override;
-  Result<int64_t> prune(TimePoint now, TimePoint cutoff, int64_t max_unknown) override;
+  Result<int64_t> prune(TimePoint now, TimePoint cutoff, int64_t max_unknown,
+                        std::chrono::seconds decay_step) override;
   Result<int64_t> count_locked(TimePoint now) override;
 
   Result<std::optional<TotpRecord>> load_totp(int64_t uid) override;

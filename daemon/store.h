@@ -149,11 +149,15 @@ class Store {
 
   // Every bucket that belongs to an account (uid not null), by uid.
   virtual Result<std::vector<BucketRecord>> list_accounts() = 0;
-  // Deletes idle buckets (see policy is_idle) last updated before `cutoff`,
-  // and the oldest unknown-name buckets beyond `max_unknown`. Own transaction.
-  // When that freed a lot of space, the store gives it back to the
-  // filesystem, so the database shrinks after an attack's state expires.
-  virtual Result<int64_t> prune(TimePoint now, TimePoint cutoff, int64_t max_unknown) = 0;
+  // Deletes buckets last updated before `cutoff` that hold nothing any more:
+  // not locked, and a lock count fully decayed (one lock per `decay_step`
+  // after the last failure, see policy.h). Then, beyond `max_unknown`
+  // buckets without an account (unknown names, sources), the oldest that
+  // are not locked: an active lock or ban is never dropped to make room.
+  // Own transaction. When that freed a lot of space, the store gives it back
+  // to the filesystem, so the database shrinks after an attack's state expires.
+  virtual Result<int64_t> prune(TimePoint now, TimePoint cutoff, int64_t max_unknown,
+                                std::chrono::seconds decay_step) = 0;
   virtual Result<int64_t> count_locked(TimePoint now) = 0;
 
   // Second factor. Writes only inside begin()/commit().
@@ -240,7 +244,9 @@ class StoreWrapper : public Store {
   Status commit() override { return inner_->commit(); }
   void rollback() override { inner_->rollback(); }
   Result<std::vector<BucketRecord>> list_accounts() override { return inner_->list_accounts(); }
-  Result<int64_t> prune(TimePoint n, TimePoint c, int64_t m) override { return inner_->prune(n, c, m); }
+  Result<int64_t> prune(TimePoint n, TimePoint c, int64_t m, std::chrono::seconds d) override {
+    return inner_->prune(n, c, m, d);
+  }
   Result<int64_t> count_locked(TimePoint n) override { return inner_->count_locked(n); }
   Result<std::optional<TotpRecord>> load_totp(int64_t u) override { return inner_->load_totp(u); }
   Status put_totp(const TotpRecord& r) override { return inner_->put_totp(r); }

@@ -415,5 +415,30 @@ class SelfEnrolment(AttackCase):
         self.assertIn("locked", p.stderr, "while locked, the right password tells nothing")
 
 
+
+class BansDoNotErode(AttackCase):
+    """Low: sources aggregate, and a name is no source."""
+    extra = {"throttle": {"deny": 2, "window": "10m", "ban_time": "10m"}}
+
+    def test_rotating_through_an_ipv6_48_does_not_escape_the_throttle(self):
+        # One failure from each of 40 /64s (in different /56s) of one /48:
+        # never 2 from one /64, but 32 (2 x 16) from the /48.
+        for i in range(40):
+            rhost = "2001:db8:77:%x00::1" % i
+            self.assertEqual(self.env.login("carol", "guess", rhost=rhost), PAM_AUTH_ERR)
+        self.assertIn("throttled source 2001:db8:77::/48", self.env.log())
+        self.assertEqual(self.env.login("bob", "bob-pw", rhost="2001:db8:77:ff00::9"), PAM_AUTH_ERR,
+                         "a fresh /64 of that /48 is throttled too")
+        self.assertEqual(self.env.login("bob", "bob-pw", rhost="2001:db8:78::9"), PAM_SUCCESS)
+
+    def test_rotating_dns_names_does_not_escape_the_throttle(self):
+        # sshd with UseDNS yes hands names, which whoever owns the reverse zone
+        # chooses: every name-only source shares one bucket.
+        for i in range(2):
+            self.env.login("carol", "guess", rhost="h%d.attacker.example" % i)
+        self.assertEqual(self.env.login("bob", "bob-pw", rhost="fresh.attacker.example"), PAM_AUTH_ERR)
+        self.assertEqual(self.env.login("bob", "bob-pw", rhost="198.51.100.200"), PAM_SUCCESS)
+
+
 if __name__ == "__main__":
     unittest.main(verbosity=2)

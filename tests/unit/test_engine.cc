@@ -417,6 +417,7 @@ TEST_F(RefusalTiming, ThrottledRefusalWaitsForTheCommit) {
     r.uid = uid;
     r.name = std::move(user);
     r.source = "203.0.113.9";
+    r.rhost = "203.0.113.9";
     return r;
   };
   for (int i = 0; i < 2; ++i) {
@@ -457,6 +458,32 @@ TEST_F(RefusalTiming, AVerifyWithoutAChallengeWaitsForTheCommit) {
   flaky_->fail_commits = false;
   EXPECT_FALSE(r.allow);
   EXPECT_FALSE(r.status.ok());
+  e.stop();
+}
+
+// A flood of reports forgets the oldest calls first, never every call at
+// once: a call in progress of someone else keeps its single count.
+TEST_F(EngineTest, ANonceFloodForgetsTheOldestNotEveryone) {
+  Engine e(open_store(), clock_, cfg_);
+  e.start();
+  auto flood = [&](int from, int n) {
+    std::vector<std::promise<ReportResult>> proms(static_cast<size_t>(n));
+    for (int i = 0; i < n; ++i) {
+      ReportRequest r = alice_report("flood-" + std::to_string(from + i), Outcome::kFailure);
+      r.key = "name:flooder";
+      r.uid.reset();
+      r.name.clear();
+      e.report(r, [&, i](ReportResult res) { proms[static_cast<size_t>(i)].set_value(std::move(res)); });
+    }
+    for (auto& p : proms) p.get_future().get();
+  };
+  const int half = static_cast<int>(Engine::kNonceMax * 3 / 5);
+  flood(0, half);
+  EXPECT_TRUE(report_sync(e, Outcome::kFailure, "alice-call").decision.counted);
+  flood(half, half);
+  auto again = report_sync(e, Outcome::kFailure, "alice-call");
+  EXPECT_TRUE(again.duplicate) << "alice's call was forgotten by someone else's flood";
+  EXPECT_EQ(again.state.failures.size(), 1u);
   e.stop();
 }
 

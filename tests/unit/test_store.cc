@@ -355,7 +355,7 @@ TEST_F(StoreTest, PruneDropsIdleOldBucketsAndCapsUnknownNames) {
     ASSERT_TRUE((*s)->put(u, from_epoch(900 + i)).ok());
   }
   ASSERT_TRUE((*s)->commit().ok());
-  auto n = (*s)->prune(from_epoch(1000), from_epoch(500), 2);
+  auto n = (*s)->prune(from_epoch(1000), from_epoch(500), 2, std::chrono::seconds(100));
   ASSERT_TRUE(n.ok()) << n.error().message;
   EXPECT_EQ(*n, 4);  // the idle account, and 3 of the 5 unknown names
   EXPECT_FALSE((*s)->load("uid:7")->has_value());
@@ -366,6 +366,47 @@ TEST_F(StoreTest, PruneDropsIdleOldBucketsAndCapsUnknownNames) {
   auto locked_count = (*s)->count_locked(from_epoch(1000));
   ASSERT_TRUE(locked_count.ok());
   EXPECT_EQ(*locked_count, 1);
+}
+
+// The cap on buckets without an account never drops an active ban or lock,
+// and a lock count is kept until it has fully decayed (issue #15: bans do
+// not erode).
+TEST_F(StoreTest, PruneNeverDropsAnActiveBanOrAnUndecayedLockCount) {
+  auto s = SqliteStore::open(db_);
+  ASSERT_TRUE(s.ok());
+  ASSERT_TRUE((*s)->begin().ok());
+  for (int i = 0; i < 6; ++i) {  // six banned sources, older than any name below
+    BucketRecord b;
+    b.key = "src:198.51.100." + std::to_string(i);
+    b.state.locked_until = from_epoch(5000);
+    b.state.lock_count = 1;
+    b.state.last_failure = from_epoch(100);
+    ASSERT_TRUE((*s)->put(b, from_epoch(100 + i)).ok());
+  }
+  for (int i = 0; i < 5; ++i) {  // a flood of unknown names, newer
+    BucketRecord u;
+    u.key = "name:" + std::to_string(i);
+    u.state.failures = {from_epoch(900 + i)};
+    ASSERT_TRUE((*s)->put(u, from_epoch(900 + i)).ok());
+  }
+  BucketRecord decaying;  // 3 locks, last failure at 100: gone by 100 + 4 * 100
+  decaying.key = "uid:9";
+  decaying.uid = 9;
+  decaying.name = "dora";
+  decaying.state.lock_count = 3;
+  decaying.state.last_failure = from_epoch(100);
+  ASSERT_TRUE((*s)->put(decaying, from_epoch(100)).ok());
+  ASSERT_TRUE((*s)->commit().ok());
+  // Cap 2: the names go (3 of 5), every ban stays.
+  auto n = (*s)->prune(from_epoch(400), from_epoch(300), 2, std::chrono::seconds(100));
+  ASSERT_TRUE(n.ok()) << n.error().message;
+  for (int i = 0; i < 6; ++i) EXPECT_TRUE((*s)->load("src:198.51.100." + std::to_string(i))->has_value()) << i;
+  EXPECT_TRUE((*s)->load("uid:9")->has_value()) << "3 locks have not decayed by 400";
+  EXPECT_FALSE((*s)->load("name:0")->has_value());
+  EXPECT_TRUE((*s)->load("name:4")->has_value());
+  n = (*s)->prune(from_epoch(501), from_epoch(300), 2, std::chrono::seconds(100));
+  ASSERT_TRUE(n.ok());
+  EXPECT_FALSE((*s)->load("uid:9")->has_value()) << "fully decayed by 500";
 }
 
 // An attack's state is pruned when it expires, and the file shrinks back.
@@ -389,7 +430,7 @@ TEST_F(StoreTest, PruneGivesSpaceBack) {
   ASSERT_TRUE((*s)->commit().ok());
   const auto full = file_size();
   ASSERT_GT(full, empty + 1'000'000);
-  auto n = (*s)->prune(from_epoch(10'000), from_epoch(5'000), 100);
+  auto n = (*s)->prune(from_epoch(10'000), from_epoch(5'000), 100, std::chrono::seconds(100));
   ASSERT_TRUE(n.ok()) << n.error().message;
   EXPECT_EQ(*n, 20000);
   EXPECT_LT(file_size(), full / 4) << "empty " << empty << ", full " << full;
