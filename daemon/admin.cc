@@ -353,7 +353,15 @@ boost::asio::awaitable<Reply> handle_approve(Services& sv, const Actor& actor, c
                          [&](const RecoveryRecord& r) { return r.id == id; });
   if (it == ov->recovery.end()) co_return refused("no pending request " + id);
   if (auto why = recovery::approve_refusal(*it, actor.uid, wall_now())) co_return refused(*why);
-  json::object password = co_await expire(sv, it->name);
+  // The account is the stored uid; its name is looked up again, so that a
+  // name given to another account since the filing never gets its password
+  // expired (and the unblock acts on the uid alone).
+  auto now_named = co_await sv.resolver->by_uid(static_cast<uid_t>(it->uid));
+  if (now_named.status == Lookup::Status::kError) co_return unavailable("user lookup failed (NSS error)");
+  if (!now_named.found())
+    co_return refused("the account of " + it->id + " (uid " + std::to_string(it->uid) +
+                      ") no longer exists");
+  json::object password = co_await expire(sv, now_named.id.name);
   if (expiry_failed(password)) co_return expiry_refusal(password);
   RecoverRequest req;
   req.approval_id = id;

@@ -311,7 +311,10 @@ void Engine::set_block(Txn& t, Entry* acct, BlockRecord b, TokenEffect effect, c
   if (!acct->dirty && !acct->totp_dirty && !acct->block_dirty) dirty_.push_back(acct);
   acct->block_dirty = true;
   t.full_sync = true;
-  if (acct->record.uid) t.blocked.emplace_back(*acct->record.uid, acct->record.name);
+  if (acct->record.uid) {
+    t.blocked.emplace_back(*acct->record.uid, acct->record.name);
+    blocked_uids_.insert(*acct->record.uid);
+  }
 }
 
 Status Engine::load_totp(Entry* e, int64_t uid) {

@@ -547,6 +547,9 @@ class Engine {
   std::unordered_map<std::string, tokens::Token> tokens_;     // by accessor
   std::unordered_map<std::string, std::string> token_by_hash_;  // hash bytes -> accessor
   std::map<int64_t, FreezeRecord> freezes_;
+  // Blocked accounts (loaded with the tokens): a token check consults its
+  // owner's block, whatever the token's stored state says.
+  std::unordered_set<int64_t> blocked_uids_;
   std::function<void()> on_outbox_;
   bool outbox_added_ = false;  // this batch queued revocations
   TimePoint last_prune_{};

@@ -239,6 +239,7 @@ void Engine::recover(RecoverRequest req, std::function<void(RecoverResult)> done
         r.changed = false;
         return done(std::move(r));
       }
+      blocked_uids_.erase(r.uid);
       log::event(log::Priority::kNotice, log::kMsgUnblocked,
                  "unblocked " + r.name + " (was: " + old_reason + "); " +
                      std::to_string(r.devices_forgotten) +

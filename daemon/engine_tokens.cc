@@ -34,10 +34,12 @@ void Engine::load_tokens() {
   token_by_hash_.clear();
   freezes_.clear();
   tokens_status_ = Ok{};
+  blocked_uids_.clear();
   auto list = store_->list_tokens();
   auto freezes = store_->list_freezes();
-  if (!list || !freezes) {
-    tokens_status_ = !list ? list.error() : freezes.error();
+  auto blocks = store_->list_blocks();
+  if (!list || !freezes || !blocks) {
+    tokens_status_ = !list ? list.error() : !freezes ? freezes.error() : blocks.error();
     log::error("cannot load the API tokens; every token check fails closed: " +
                tokens_status_.error().message);
     return;
@@ -48,6 +50,18 @@ void Engine::load_tokens() {
     tokens_.emplace(std::move(acc), std::move(t));
   }
   for (auto& f : *freezes) freezes_[f.uid] = std::move(f);
+  for (const auto& [uid, b] : *blocks) blocked_uids_.insert(uid);
+  // Reconciled with the blocks: an active token of a blocked owner (a
+  // database restored from backup, an older vigild) is suspended, written
+  // with the first batch.
+  for (auto& [acc, tok] : tokens_) {
+    if (tok.state != tokens::State::kActive || !blocked_uids_.count(tok.owner_uid)) continue;
+    tok.state = tokens::State::kSuspended;
+    tok.state_reason = "owner blocked";
+    write_token(tok);
+    log::warning("API token " + acc + " of blocked " + tok.owner + " was active: suspended",
+                 {{"VIGIL_TOKEN", acc}, {"VIGIL_USER", tok.owner}});
+  }
 }
 
 void Engine::write_token(const tokens::Token& tok) {
@@ -225,6 +239,9 @@ void Engine::token_check(Bytes hash, std::string scope, std::function<void(Token
     if (auto it = token_by_hash_.find(hash_key(hash)); it != token_by_hash_.end())
       if (auto tt = tokens_.find(it->second); tt != tokens_.end()) tok = &tt->second;
     r.verdict = tokens::decide(tok, scope, !freezes_.empty(), t.now);
+    // Whatever the token's state says, a blocked owner's token does not pass.
+    if (r.verdict == tokens::Verdict::kValid && blocked_uids_.count(tok->owner_uid))
+      r.verdict = tokens::Verdict::kSuspended;
     if (tok) r.accessor = tok->accessor;
     if (r.verdict == tokens::Verdict::kValid) {
       r.owner = tok->owner;

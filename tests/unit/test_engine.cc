@@ -487,5 +487,47 @@ TEST_F(EngineTest, ANonceFloodForgetsTheOldestNotEveryone) {
   e.stop();
 }
 
+// A token's check consults its owner's block, and tokens are reconciled with
+// the blocks at load: a database where a blocked owner's token is still
+// active (restored from a backup) never lets that token pass.
+TEST_F(EngineTest, TokensAgreeWithBlocks) {
+  std::string secret;
+  Bytes hash;
+  {
+    Engine e(open_store(), clock_, cfg_);
+    e.start();
+    std::promise<TokenIssueResult> p;
+    TokenIssueRequest req;
+    req.owner_uid = 1001;
+    req.owner = "alice";
+    req.name = "svc";
+    req.scopes = {"reports"};
+    e.token_issue(req, [&](TokenIssueResult r) { p.set_value(std::move(r)); });
+    auto issued = p.get_future().get();
+    ASSERT_TRUE(issued.status.ok());
+    secret = issued.secret;
+    hash = tokens::hash_token(secret);
+    e.stop();
+  }
+  {  // The block lands without its token change (as from an older backup).
+    auto s = open_store();
+    ASSERT_TRUE(s->begin().ok());
+    ASSERT_TRUE(s->put_block(1001, BlockRecord{"restored", clock_.now(), "test", "{}"}).ok());
+    ASSERT_TRUE(s->commit().ok());
+  }
+  auto store = open_store();
+  Engine e(std::move(store), clock_, cfg_);
+  e.start();
+  std::promise<TokenCheckResult> p;
+  e.token_check(hash, "reports", [&](TokenCheckResult r) { p.set_value(std::move(r)); });
+  EXPECT_EQ(p.get_future().get().verdict, tokens::Verdict::kSuspended);
+  e.stop();
+  // ...and the suspension was written.
+  auto listed = open_store()->list_tokens();
+  ASSERT_TRUE(listed.ok());
+  ASSERT_EQ(listed->size(), 1u);
+  EXPECT_EQ((*listed)[0].state, tokens::State::kSuspended);
+}
+
 }  // namespace
 }  // namespace vigil
