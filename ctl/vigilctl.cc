@@ -18,12 +18,15 @@
 #include "daemon/config.h"
 #include "protocol/client.h"
 #include "protocol/names.h"
+#include "protocol/utf8.h"
 #include "vigil_build_config.h"
 
 namespace json = boost::json;
 namespace proto = vigil::proto;
 
 namespace {
+
+std::string terminal_safe(std::string_view in);
 
 constexpr int kExitError = 1;
 constexpr int kExitUsage = 2;
@@ -78,12 +81,12 @@ std::optional<json::object> call(Global& g, const char* method, json::object par
     return std::nullopt;
   }
   if (!res.reply.ok() && quiet_error) {
-    *quiet_error = CallError{res.reply.error, res.reply.message()};
+    *quiet_error = CallError{res.reply.error, terminal_safe(res.reply.message())};
     return std::nullopt;
   }
   if (!res.reply.ok()) {
-    std::string msg = res.reply.message();
-    std::cerr << "vigilctl: " << (msg.empty() ? res.reply.error : msg);
+    std::string msg = terminal_safe(res.reply.message());
+    std::cerr << "vigilctl: " << (msg.empty() ? terminal_safe(res.reply.error) : msg);
     if (res.reply.error == proto::kErrPermissionDenied) std::cerr << " (permission denied)";
     std::cerr << "\n";
     return std::nullopt;
@@ -104,12 +107,25 @@ bool flag(const json::object& o, const char* k) {
 }
 // A string for the terminal: control characters (escape sequences in a
 // reason typed by someone else) are shown as '?'.
+// Text for the terminal: what users wrote (reasons, names) must not drive
+// it. C0 and C1 controls, DEL, the bidirectional overrides and invalid UTF-8
+// become '?'; other UTF-8 passes.
+std::string terminal_safe(std::string_view in) {
+  std::string out;
+  for (size_t i = 0; i < in.size();) {
+    uint32_t cp = 0;
+    const size_t len = proto::utf8_sequence(in, i, &cp);
+    const bool bidi = (cp >= 0x202a && cp <= 0x202e) || (cp >= 0x2066 && cp <= 0x2069);
+    if (len > 0 && !proto::is_control(cp) && !bidi) out.append(in.substr(i, len));
+    else out.push_back('?');
+    i += len > 0 ? len : 1;
+  }
+  return out;
+}
+
 std::string str(const json::object& o, const char* k) {
   auto it = o.find(k);
-  std::string v = it != o.end() && it->value().is_string() ? std::string(it->value().as_string()) : "";
-  for (auto& c : v)
-    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = '?';
-  return v;
+  return it != o.end() && it->value().is_string() ? terminal_safe(it->value().as_string()) : std::string();
 }
 
 std::string when(int64_t epoch) {
@@ -332,7 +348,7 @@ void print_one(const json::object& a) {
     const auto& b = it->value().as_object();
     std::printf("BLOCKED:       since %s by %s\n", when(num(b, "since")).c_str(), str(b, "by").c_str());
     std::printf("reason:        %s\n", str(b, "reason").c_str());
-    if (auto d = b.find("details"); d != b.end()) std::printf("evidence:      %s\n", json::serialize(d->value()).c_str());
+    if (auto d = b.find("details"); d != b.end()) std::printf("evidence:      %s\n", terminal_safe(json::serialize(d->value())).c_str());
   }
   std::printf("state:         %s\n", state_text(a).c_str());
   std::printf("failures:      %lld within fail_interval\n", (long long)num(a, "failures"));

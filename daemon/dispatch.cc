@@ -751,10 +751,17 @@ boost::asio::awaitable<TokenCheckResult> check_token(Services& sv, std::string t
 }
 
 bool printable(std::string_view text) {
-  return std::none_of(text.begin(), text.end(), [](char c) {
-    auto u = static_cast<unsigned char>(c);
-    return u < 0x20 || u == 0x7f;
-  });
+  for (size_t i = 0; i < text.size(); ++i) {
+    const auto u = static_cast<unsigned char>(text[i]);
+    if (u < 0x20 || u == 0x7f) return false;
+    const auto next = [&](size_t k) { return i + k < text.size() ? static_cast<unsigned char>(text[i + k]) : 0; };
+    // C1 controls (U+0080-U+009F: a CSI can drive a terminal) and the
+    // bidirectional overrides and isolates (U+202A-U+202E, U+2066-U+2069).
+    if (u == 0xc2 && next(1) >= 0x80 && next(1) <= 0x9f) return false;
+    if (u == 0xe2 && next(1) == 0x80 && next(2) >= 0xaa && next(2) <= 0xae) return false;
+    if (u == 0xe2 && next(1) == 0x81 && next(2) >= 0xa6 && next(2) <= 0xa9) return false;
+  }
+  return true;
 }
 
 bool valid_user_name(std::string_view name) {

@@ -73,7 +73,8 @@ std::string unknown_name_key(const std::array<uint8_t, 32>& key, std::string_vie
 
 // User names accepted on the wire: 1..256 bytes, no control characters.
 bool valid_user_name(std::string_view name);
-// No control characters (reasons and other free text shown to admins).
+// No control characters, C0 or C1, and no bidirectional overrides (reasons
+// and other free text shown to admins on their terminals).
 bool printable(std::string_view text);
 
 }  // namespace vigil

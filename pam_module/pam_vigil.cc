@@ -41,6 +41,7 @@
 #include "protocol/client.h"
 #include "protocol/login.h"
 #include "protocol/names.h"
+#include "protocol/utf8.h"
 
 namespace {
 
@@ -65,20 +66,18 @@ std::string item(pam_handle_t* pamh, int type) {
   return static_cast<const char*>(v);
 }
 
-// Text for the wire: valid UTF-8, no control characters, at most max bytes.
-// Items such as PAM_RHOST can come from the network; a report must never be
-// lost because one of them is malformed.
+// Text for the wire: strictly valid UTF-8 (RFC 3629: no overlong forms, no
+// surrogates), no control characters, at most max bytes. Items such as
+// PAM_RHOST can come from the network; a report must never be lost because
+// one of them is malformed (the daemon refuses a frame that is not UTF-8).
 std::string wire_text(std::string_view in, size_t max, bool keep_newlines = false) {
   std::string out;
   size_t i = 0;
   while (i < in.size()) {
-    auto c = static_cast<unsigned char>(in[i]);
-    size_t len = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xe ? 3 : (c >> 3) == 0x1e ? 4 : 0;
-    bool ok = len > 0 && i + len <= in.size();
-    for (size_t k = 1; ok && k < len; ++k)
-      ok = (static_cast<unsigned char>(in[i + k]) & 0xc0) == 0x80;
-    if (ok && len == 1 && (c < 0x20 || c == 0x7f) && !(keep_newlines && c == '\n')) ok = false;
-    if (!ok) len = 1;
+    uint32_t cp = 0;
+    size_t len = proto::utf8_sequence(in, i, &cp);
+    bool ok = len > 0 && (!proto::is_control(cp) || (keep_newlines && cp == '\n'));
+    if (len == 0) len = 1;
     if (out.size() + (ok ? len : 1) > max) break;
     if (ok) out.append(in.substr(i, len));
     else out.push_back('?');

@@ -440,5 +440,40 @@ class BansDoNotErode(AttackCase):
         self.assertEqual(self.env.login("bob", "bob-pw", rhost="198.51.100.200"), PAM_SUCCESS)
 
 
+
+class TerminalInjection(AttackCase):
+    """Low: a user's text never drives an administrator's terminal."""
+
+    def test_a_reason_with_a_c1_control_is_refused(self):
+        self.assertEqual(self.ctl("block", "bob", "--reason", "x").returncode, 0)
+        # carol, an active user, files a request whose reason carries a C1 CSI.
+        p = self.env.ctl("request-unblock", "bob", "--reason", "help \u009b31mRED", uid=CAROL)
+        self.assertEqual(p.returncode, 1)
+        self.assertIn("control characters", p.stderr)
+        p = self.env.ctl("request-unblock", "bob", "--reason", "swap \u202etxt.exe", uid=CAROL)
+        self.assertEqual(p.returncode, 1)
+
+    def test_vigilctl_never_prints_a_c1_control(self):
+        p = subprocess.run([VIGILCTL, "--socket", self.env.socket, "--admin-socket", self.env.admin_socket,
+                            "block", "evil\u009b2J", "--reason", "x"], env=self.env.nss_env(), capture_output=True,
+                           stdin=subprocess.DEVNULL)
+        self.assertEqual(p.returncode, 1)
+        self.assertIn(b"evil", p.stderr)
+        self.assertNotIn(b"\xc2\x9b", p.stderr + p.stdout)
+
+
+
+class StrictUtf8(AttackCase):
+    """Low: a malformed rhost never makes a failure vanish."""
+
+    def test_an_overlong_or_surrogate_rhost_still_counts_the_failure(self):
+        # Bytes as a resolver or a hostile client could hand them to sshd:
+        # an overlong "/", a lone surrogate, a code point past U+10FFFF.
+        for i, raw in enumerate((b"\xc0\xaf10.0.0.1", b"\xed\xa0\x80host", b"\xf4\x90\x80\x80x")):
+            rhost = raw.decode("utf-8", "surrogateescape")
+            self.assertEqual(self.env.login("carol", "wrong", rhost=rhost), PAM_AUTH_ERR)
+            self.assertEqual(self.env.status("carol")["failures"], i + 1, raw)
+
+
 if __name__ == "__main__":
     unittest.main(verbosity=2)
