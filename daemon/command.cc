@@ -3,15 +3,19 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <spawn.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <cstdlib>
 #include <fstream>
 #include <thread>
+
+#include "daemon/unique_fd.h"
+#include "protocol/result.h"
 
 namespace vigil {
 namespace {
@@ -28,129 +32,217 @@ std::string find_program(const std::string& name) {
   return {};
 }
 
-}  // namespace
+// ---- the child, between fork() and exec: async-signal-safe calls only ----
 
-CommandResult run_command(const std::vector<std::string>& argv, const std::string& input,
-                          std::chrono::milliseconds timeout) {
-  CommandResult r;
-  if (argv.empty()) {
-    r.error = "empty command";
-    return r;
-  }
-  std::string prog = find_program(argv[0]);
-  if (prog.empty()) {
-    r.error = argv[0] + ": not found";
-    return r;
-  }
-  int in[2], out[2];
-  if (::pipe2(in, O_CLOEXEC) != 0) {
-    r.error = std::string("pipe: ") + std::strerror(errno);
-    return r;
-  }
-  if (::pipe2(out, O_CLOEXEC) != 0) {
-    r.error = std::string("pipe: ") + std::strerror(errno);
-    ::close(in[0]);
-    ::close(in[1]);
-    return r;
-  }
-  posix_spawn_file_actions_t fa;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_adddup2(&fa, in[0], 0);
-  posix_spawn_file_actions_adddup2(&fa, out[1], 1);
-  posix_spawn_file_actions_adddup2(&fa, out[1], 2);
-  posix_spawnattr_t attr;
-  posix_spawnattr_init(&attr);
-  sigset_t none, all;
+// What the child needs, all prepared before fork().
+struct ChildPlan {
+  const char* prog;  // for execve; unused with exec_fd
+  char* const* argv;
+  char* const* envp;
+  int in, out;       // become 0, and 1 and 2
+  int report;        // close-on-exec: errno goes here if exec fails
+  int exec_fd;       // -1: execve(prog); else fexecve of this file, as kExecFd
+};
+
+// Closes lo..hi; one by one (up to RLIMIT_NOFILE) where close_range fails.
+void close_span(unsigned lo, unsigned hi) noexcept {
+  if (lo > hi || ::close_range(lo, hi, 0) == 0) return;
+  rlimit rl{};
+  const unsigned top = ::getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < 1048576
+                           ? static_cast<unsigned>(rl.rlim_cur) : 1048576u;
+  for (unsigned fd = lo; fd <= hi && fd < top; ++fd) ::close(static_cast<int>(fd));
+}
+
+// Every descriptor from `first` up is closed, except `keep`.
+void close_from(int first, int keep) noexcept {
+  if (keep < first) return close_span(static_cast<unsigned>(first), ~0U);
+  if (keep > first) close_span(static_cast<unsigned>(first), static_cast<unsigned>(keep - 1));
+  close_span(static_cast<unsigned>(keep + 1), ~0U);
+}
+
+[[noreturn]] void fail_child(int report) noexcept {
+  const int err = errno;
+  [[maybe_unused]] auto ignored = ::write(report, &err, sizeof err);
+  ::_exit(127);
+}
+
+// Puts the file to run at kExecFd, open across exec; returns where the
+// report descriptor is now (moved away from kExecFd if it was there).
+int place_exec_fd(int exec_fd, int report) noexcept {
+  if (report == kExecFd) report = ::fcntl(report, F_DUPFD_CLOEXEC, kExecFd + 1);
+  if (report < 0) ::_exit(127);
+  const int rc = exec_fd == kExecFd ? ::fcntl(kExecFd, F_SETFD, 0) : ::dup2(exec_fd, kExecFd);
+  if (rc < 0) fail_child(report);
+  return report;
+}
+
+[[noreturn]] void become_child(const ChildPlan& p) noexcept {
+  struct sigaction dfl {};
+  dfl.sa_handler = SIG_DFL;
+  for (int sig = 1; sig < NSIG; ++sig) ::sigaction(sig, &dfl, nullptr);  // SIGKILL, SIGSTOP: EINVAL
+  sigset_t none;
   sigemptyset(&none);
-  sigfillset(&all);
-  posix_spawnattr_setsigmask(&attr, &none);
-  posix_spawnattr_setsigdefault(&attr, &all);
-  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSID);
+  ::sigprocmask(SIG_SETMASK, &none, nullptr);
+  ::setsid();
+  if (::dup2(p.in, 0) < 0 || ::dup2(p.out, 1) < 0 || ::dup2(p.out, 2) < 0) fail_child(p.report);
+  int report = p.report;
+  if (p.exec_fd >= 0) report = place_exec_fd(p.exec_fd, report);
+  close_from(p.exec_fd >= 0 ? kExecFd + 1 : 3, report);  // report is close-on-exec itself
+  if (p.exec_fd >= 0)
+    ::fexecve(kExecFd, p.argv, p.envp);
+  else
+    ::execve(p.prog, p.argv, p.envp);
+  fail_child(report);
+}
+
+// ---- the parent ----
+
+struct Pipe {
+  UniqueFd read, write;
+};
+
+Result<Pipe> make_pipe() {
+  int fds[2];
+  if (::pipe2(fds, O_CLOEXEC) != 0) return Error{"spawn", std::string("pipe: ") + std::strerror(errno)};
+  return Pipe{UniqueFd(fds[0]), UniqueFd(fds[1])};
+}
+
+struct Spawned {
+  pid_t pid = -1;
+  UniqueFd in;   // the child's stdin
+  UniqueFd out;  // the child's stdout and stderr
+};
+
+// Forks and execs; fails with why when the exec itself failed (the child
+// reports its errno on a close-on-exec pipe: end of file means it ran).
+Result<Spawned> spawn(const std::string& prog, const std::vector<std::string>& argv, int exec_fd) {
+  auto in = make_pipe();
+  if (!in) return in.error();
+  auto out = make_pipe();
+  if (!out) return out.error();
+  auto report = make_pipe();
+  if (!report) return report.error();
   std::vector<char*> args;
   for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);
   char* envp[] = {const_cast<char*>(kPath), nullptr};
-  pid_t pid = 0;
-  int rc = ::posix_spawn(&pid, prog.c_str(), &fa, &attr, args.data(), envp);
-  posix_spawn_file_actions_destroy(&fa);
-  posix_spawnattr_destroy(&attr);
-  ::close(in[0]);
-  ::close(out[1]);
-  if (rc != 0) {
-    ::close(in[1]);
-    ::close(out[0]);
-    r.error = prog + ": " + std::strerror(rc);
-    return r;
+  const ChildPlan plan{prog.c_str(), args.data(), envp, in->read.get(), out->write.get(),
+                       report->write.get(), exec_fd};
+  const pid_t pid = ::fork();
+  if (pid < 0) return Error{"spawn", std::string("fork: ") + std::strerror(errno)};
+  if (pid == 0) become_child(plan);
+  in->read.reset();
+  out->write.reset();
+  report->write.reset();
+  int child_errno = 0;
+  ssize_t n;
+  do n = ::read(report->read.get(), &child_errno, sizeof child_errno);
+  while (n < 0 && errno == EINTR);
+  if (n == static_cast<ssize_t>(sizeof child_errno)) {
+    ::waitpid(pid, nullptr, 0);
+    return Error{"spawn", prog + ": " + std::strerror(child_errno)};
   }
-  r.started = true;
-  // Feed stdin (a short text) and read the output until it closes or time runs out.
+  return Spawned{pid, std::move(in->write), std::move(out->read)};
+}
+
+void append_output(CommandResult& r, const char* buf, ssize_t got) {
+  if (got > 0 && r.output.size() < kMaxOutput)
+    r.output.append(buf, std::min<std::size_t>(static_cast<std::size_t>(got), kMaxOutput - r.output.size()));
+}
+
+// Feeds stdin (a short text) and reads the output until the child exits, the
+// output closes, or the deadline passes. True when the child was reaped.
+bool exchange(Spawned& child, const std::string& input, std::chrono::steady_clock::time_point deadline,
+              CommandResult& r, int& status) {
   std::size_t written = 0;
-  int wfd = in[1];
-  ::fcntl(wfd, F_SETFL, O_NONBLOCK);
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  bool out_open = true;
-  int status = 0;
-  bool reaped = false;
-  while (out_open) {
+  ::fcntl(child.in.get(), F_SETFL, O_NONBLOCK);
+  for (;;) {
     // A child that exited while something it started keeps the pipe open is
     // done: stop at its exit, not at the pipe's end.
-    if (::waitpid(pid, &status, WNOHANG) == pid) {
-      reaped = true;
+    if (::waitpid(child.pid, &status, WNOHANG) == child.pid) {
       char buf[1024];
-      ::fcntl(out[0], F_SETFL, O_NONBLOCK);
+      ::fcntl(child.out.get(), F_SETFL, O_NONBLOCK);
       ssize_t got;
-      while (r.output.size() < kMaxOutput && (got = ::read(out[0], buf, sizeof buf)) > 0)
-        r.output.append(buf, std::min<std::size_t>(static_cast<std::size_t>(got), kMaxOutput - r.output.size()));
-      break;
+      while (r.output.size() < kMaxOutput && (got = ::read(child.out.get(), buf, sizeof buf)) > 0)
+        append_output(r, buf, got);
+      return true;
     }
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
     if (left.count() <= 0) {
       r.timed_out = true;
-      break;
+      return false;
     }
-    pollfd fds[2] = {{out[0], POLLIN, 0}, {wfd, POLLOUT, 0}};
-    int n = ::poll(fds, wfd >= 0 ? 2 : 1, static_cast<int>(std::min<int64_t>(left.count(), 1000)));
-    if (n < 0 && errno != EINTR) break;
-    if (wfd >= 0 && (fds[1].revents & (POLLOUT | POLLERR | POLLHUP))) {
-      ssize_t w = written < input.size() ? ::write(wfd, input.data() + written, input.size() - written) : 0;
+    pollfd fds[2] = {{child.out.get(), POLLIN, 0}, {child.in.get(), POLLOUT, 0}};
+    int n = ::poll(fds, child.in.ok() ? 2 : 1, static_cast<int>(std::min<int64_t>(left.count(), 1000)));
+    if (n < 0 && errno != EINTR) return false;
+    if (child.in.ok() && (fds[1].revents & (POLLOUT | POLLERR | POLLHUP))) {
+      ssize_t w = written < input.size() ? ::write(child.in.get(), input.data() + written, input.size() - written) : 0;
       if (w > 0) written += static_cast<std::size_t>(w);
-      if (written >= input.size() || w < 0) {
-        ::close(wfd);
-        wfd = -1;
-      }
+      if (written >= input.size() || w < 0) child.in.reset();
     }
     if (fds[0].revents & (POLLIN | POLLHUP | POLLERR)) {
       char buf[1024];
-      ssize_t got = ::read(out[0], buf, sizeof buf);
-      if (got <= 0) out_open = false;
-      else if (r.output.size() < kMaxOutput)
-        r.output.append(buf, std::min<std::size_t>(static_cast<std::size_t>(got), kMaxOutput - r.output.size()));
+      ssize_t got = ::read(child.out.get(), buf, sizeof buf);
+      if (got <= 0) return false;
+      append_output(r, buf, got);
     }
   }
-  if (wfd >= 0) ::close(wfd);
-  ::close(out[0]);
-  for (; !reaped;) {
+}
+
+// Waits for the child's exit until the deadline, then kills it.
+void reap(pid_t pid, std::chrono::steady_clock::time_point deadline, CommandResult& r, int& status) {
+  for (;;) {
     pid_t w = ::waitpid(pid, &status, WNOHANG);
-    if (w == pid) break;
-    if (w < 0 && errno != EINTR) break;
+    if (w == pid) return;
+    if (w < 0 && errno != EINTR) return;
     if (std::chrono::steady_clock::now() >= deadline) {
       r.timed_out = true;
       ::kill(-pid, SIGKILL);
       ::kill(pid, SIGKILL);
       ::waitpid(pid, &status, 0);
-      break;
+      return;
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
+}
+
+}  // namespace
+
+bool under_systemd() { return std::getenv("INVOCATION_ID") != nullptr; }
+
+CommandResult run_command(const std::vector<std::string>& argv, const std::string& input,
+                          std::chrono::milliseconds timeout, int exec_fd) {
+  CommandResult r;
+  if (argv.empty()) {
+    r.error = "empty command";
+    return r;
+  }
+  std::string prog = exec_fd >= 0 ? argv[0] : find_program(argv[0]);
+  if (prog.empty()) {
+    r.error = argv[0] + ": not found";
+    return r;
+  }
+  auto child = spawn(prog, argv, exec_fd);
+  if (!child) {
+    r.error = child.error().message;
+    return r;
+  }
+  r.started = true;
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  int status = 0;
+  const bool reaped = exchange(*child, input, deadline, r, status);
+  child->in.reset();
+  child->out.reset();
+  if (!reaped) reap(child->pid, deadline, r, status);
   // What it left behind in its process group goes too.
-  ::kill(-pid, SIGKILL);
+  ::kill(-child->pid, SIGKILL);
   r.exit_status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + (WIFSIGNALED(status) ? WTERMSIG(status) : 0);
   while (!r.output.empty() && (r.output.back() == '\n' || r.output.back() == ' ')) r.output.pop_back();
   return r;
 }
 
 std::vector<std::string> outside_sandbox(std::vector<std::string> argv, std::chrono::seconds max_time) {
-  if (!std::getenv("INVOCATION_ID")) return argv;
+  if (!under_systemd()) return argv;
   std::vector<std::string> out = {"systemd-run", "--quiet", "--wait", "--pipe", "--collect",
                                   "--service-type=exec",
                                   "--property=RuntimeMaxSec=" + std::to_string(max_time.count()), "--"};

@@ -6,6 +6,16 @@
 //    shell itself; argv[0] is looked up in a fixed PATH
 //    (/usr/sbin:/usr/bin:/sbin:/bin), the environment is that PATH alone,
 //    stdin carries `input`, stdout and stderr are captured (first 4 KiB).
+//    With exec_fd (an open executable, checked by the caller), that very
+//    file is run instead (fexecve), argv[0] only naming it.
+//  * The child inherits no descriptor but 0, 1 and 2 (its stdin pipe and its
+//    output pipe): every other is closed before exec (close_range, or one by
+//    one where the kernel lacks it). The one exception is exec_fd, moved to
+//    descriptor 3 (kExecFd) and left open across the exec, because the
+//    interpreter of a '#!' script opens it again as /dev/fd/3: a script run
+//    this way finds its own file open there, and "$0" is /dev/fd/3.
+//  * The child starts with default signal dispositions (SIGPIPE included),
+//    an empty signal mask, in a session (and process group) of its own.
 //  * The child is killed (SIGKILL) when it outlives `timeout`.
 //  * Under systemd, chage, notify_command and the revoke hooks run through
 //    outside_sandbox(): the daemon's hardening (read-only system, no
@@ -31,8 +41,13 @@ struct CommandResult {
   bool ok() const { return started && !timed_out && exit_status == 0; }
 };
 
+inline constexpr int kExecFd = 3;
+
 CommandResult run_command(const std::vector<std::string>& argv, const std::string& input,
-                          std::chrono::milliseconds timeout);
+                          std::chrono::milliseconds timeout, int exec_fd = -1);
+
+// Whether vigild runs as a systemd service ($INVOCATION_ID set).
+bool under_systemd();
 
 // argv, run outside the daemon's sandbox when vigild runs under systemd
 // ($INVOCATION_ID set): as a transient unit of its own (systemd-run --wait

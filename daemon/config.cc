@@ -79,6 +79,21 @@ Setter duration_setter(Section Config::*sec, Seconds Section::*field, Seconds lo
   };
 }
 
+Setter services_setter() {
+  return [](const toml::node& n, Config& c) -> std::string {
+    const toml::array* arr = n.as_array();
+    if (!arr) return "expected an array of PAM service names";
+    std::vector<std::string> out;
+    for (const auto& el : *arr) {
+      auto v = el.value_exact<std::string>();
+      if (!v || v->empty() || v->size() > 256) return "expected an array of PAM service names";
+      out.push_back(*v);
+    }
+    c.devices.remote_services = std::move(out);
+    return {};
+  };
+}
+
 Setter groups_setter() {
   return [](const toml::node& n, Config& c) -> std::string {
     const toml::array* arr = n.as_array();
@@ -107,7 +122,7 @@ Setter rules_setter(std::string_view src) {
       if (!t) return "each rule must be a table";
       Rule r;
       r.line = static_cast<int>(el.source().begin.line);
-      bool has_action = false;
+      bool has_action = false, has_match = false;
       for (const auto& [k, v] : *t) {
         if (k.str() == "action") {
           auto a = v.value_exact<std::string>();
@@ -118,9 +133,15 @@ Setter rules_setter(std::string_view src) {
           else
             return "line " + at(v) + ": unknown action (use allow, deny, require-totp or skip-totp)";
           has_action = true;
+        } else if (k.str() == "identity") {
+          auto id = v.value_exact<std::string>();
+          auto s = id ? device::parse_strength(*id) : std::nullopt;
+          if (!s) return "line " + at(v) + ": identity must be \"key\", \"address\" or \"tty\"";
+          r.identity = *s;
         } else if (k.str() == "match") {
           const toml::table* m = v.as_table();
           if (!m) return "line " + at(v) + ": match must be a table";
+          has_match = true;
           for (const auto& [mk, mv] : *m) {
             std::vector<std::string> list;
             if (auto str = mv.value_exact<std::string>()) {
@@ -160,6 +181,10 @@ Setter rules_setter(std::string_view src) {
         }
       }
       if (!has_action) return "line " + std::to_string(r.line) + ": the rule has no action";
+      // A forgotten match would apply the action to every login: say so.
+      if (!has_match)
+        return "line " + std::to_string(r.line) +
+               ": the rule has no match (write match = {} for a rule that matches every login)";
       rules.push_back(std::move(r));
     }
     c.devices.rules = std::move(rules);
@@ -248,6 +273,8 @@ const std::map<std::string, std::map<std::string, Setter>>& schema() {
            {"state_dir", path_setter(&Config::daemon, &DaemonConfig::state_dir)},
            {"max_connections_per_uid",
             int_setter(&Config::daemon, &DaemonConfig::max_connections_per_uid, 1, 4096)},
+           {"max_requests_per_second",
+            int_setter(&Config::daemon, &DaemonConfig::max_requests_per_second, 0, 100000)},
            {"request_timeout", duration_setter(&Config::daemon, &DaemonConfig::request_timeout,
                                                Seconds(1), Seconds(300))},
            {"admin_socket", path_setter(&Config::daemon, &DaemonConfig::admin_socket)},
@@ -286,6 +313,7 @@ const std::map<std::string, std::map<std::string, Setter>>& schema() {
       {"devices",
        {
            {"trust_days", int_setter(&Config::devices, &DevicesConfig::trust_days, 1, 3650)},
+           {"remote_services", services_setter()},
            {"rule", rules_setter("")},
        }},
       {"roles",

@@ -26,6 +26,7 @@ struct DaemonConfig {
   std::string socket = "/run/vigil/vigil.sock";
   std::string state_dir = "/var/lib/vigil";
   int max_connections_per_uid = 16;  // non-root callers; root has its own budget
+  int max_requests_per_second = 50;  // per non-root uid, both sockets; 0: no limit; root never
   Seconds request_timeout{5};        // a connection must deliver a frame within this
   std::string admin_socket = "/run/vigil/admin.sock";  // 0660, group admin_socket_group
   std::string admin_socket_group = "vigil-admin";
@@ -35,9 +36,10 @@ struct DaemonConfig {
 };
 
 struct LockoutConfig {
-  int deny = 5;
-  Seconds fail_interval{15 * 60};
-  Seconds unlock_time{10 * 60};
+  // Chosen with bench/attack_sim (vigil.conf(5), [lockout]).
+  int deny = 3;
+  Seconds fail_interval{12 * 3600};
+  Seconds unlock_time{3600};
   Seconds max_unlock_time{24 * 3600};
   bool even_deny_root = false;
   bool console_exempt = true;
@@ -64,6 +66,9 @@ struct TotpConfig {
 
 struct DevicesConfig {
   int trust_days = 30;  // a device stays known this long after its last use
+  // Services that log users in from the network: a login through one with no
+  // address or key names no device, even when it has a terminal name.
+  std::vector<std::string> remote_services = {"sshd"};
   std::vector<Rule> rules;  // [[devices.rule]], in order
 };
 

@@ -103,11 +103,37 @@ std::string device_id(std::string_view service, std::string_view rhost, std::str
                       const std::optional<std::string>& fingerprint) {
   if (fingerprint) return "ssh:" + *fingerprint;
   std::string svc = service.empty() ? "?" : std::string(service);
-  std::string src = source_key(parse_source(rhost));
-  if (!src.empty()) return "net:" + svc + "@" + src;
+  const Source src = parse_source(rhost);
+  if (src.kind == Source::Kind::kV4 || src.kind == Source::Kind::kV6)
+    return "net:" + svc + "@" + source_key(src);
+  if (src.kind == Source::Kind::kHost) return {};  // a name is no address
   std::string t(tty);
   if (t.starts_with("/dev/")) t = t.substr(5);
-  return "tty:" + svc + "@" + (t.empty() ? "?" : t);
+  if (t.empty()) return {};
+  return "tty:" + svc + "@" + t;
+}
+
+Strength strength(std::string_view id) {
+  if (id.starts_with("ssh:")) return Strength::kKey;
+  if (id.starts_with("net:")) return Strength::kAddress;
+  if (id.starts_with("tty:")) return Strength::kTty;
+  return Strength::kNone;
+}
+
+const char* strength_name(Strength s) {
+  switch (s) {
+    case Strength::kNone: return "none";
+    case Strength::kTty: return "tty";
+    case Strength::kAddress: return "address";
+    case Strength::kKey: return "key";
+  }
+  return "none";
+}
+
+std::optional<Strength> parse_strength(std::string_view s) {
+  for (auto v : {Strength::kTty, Strength::kAddress, Strength::kKey})
+    if (s == strength_name(v)) return v;
+  return std::nullopt;
 }
 
 }  // namespace vigil::device

@@ -44,8 +44,19 @@ std::vector<ThrottleKey> throttle_keys(const Source& s);
 // "SHA256:<base64, no padding>" of the first public key in SSH_AUTH_INFO_0.
 std::optional<std::string> ssh_fingerprint(std::string_view auth_info);
 
-// The device id: "ssh:SHA256:...", "net:<service>@<source>", "tty:<service>@<tty>".
+// The device id: "ssh:SHA256:...", "net:<service>@<address>", "tty:<service>@<tty>",
+// or "" when the login names no device: no key, no address (a DNS name is
+// none: whoever controls a reverse zone can claim any), and no tty.
 std::string device_id(std::string_view service, std::string_view rhost, std::string_view tty,
                       const std::optional<std::string>& fingerprint);
+
+// How much a device id says about the device: a key the client proved (sshd
+// exposes only keys that authenticated), an address (shared behind a NAT,
+// spoofable on a LAN), or only a terminal name (shared by every user, and
+// reused). Relaxations need a strong identity (rules.h).
+enum class Strength { kNone, kTty, kAddress, kKey };
+Strength strength(std::string_view device_id);
+const char* strength_name(Strength s);  // "none", "tty", "address", "key"
+std::optional<Strength> parse_strength(std::string_view s);
 
 }  // namespace vigil::device

@@ -120,12 +120,20 @@ std::string grace_warning(TimePoint ends) {
          " (epoch). Enrol now: vigilctl totp enroll";
 }
 
-// The device of a login (device.h), from the report's parameters.
-std::string login_device(const json::object& p) {
+// The device of a login (device.h), from the report's parameters. A
+// terminal name never identifies a device for a remote service (one with an
+// rhost, or in [devices] remote_services): every user shares it, and pts
+// numbers are reused.
+std::string login_device(const Config& cfg, const json::object& p) {
   auto info = proto::get_optional_string(p, "auth_info");
   std::optional<std::string> fp;
   if (info && *info && (*info)->size() <= 16384) fp = device::ssh_fingerprint(**info);
-  return device::device_id(opt(p, "service"), opt(p, "rhost"), opt(p, "tty"), fp);
+  const std::string service = opt(p, "service"), rhost = opt(p, "rhost");
+  std::string id = device::device_id(service, rhost, opt(p, "tty"), fp);
+  const auto& remote = cfg.devices.remote_services;
+  const bool is_remote = !rhost.empty() || std::find(remote.begin(), remote.end(), service) != remote.end();
+  if (is_remote && device::strength(id) < device::Strength::kAddress) id.clear();
+  return id;
 }
 
 // The audit session id in a request; 0 when absent or unset.
@@ -194,6 +202,7 @@ boost::asio::awaitable<Reply> handle_report(Services& sv, const Peer& peer, cons
   req.root_caller = peer.root();
   // The source counts for every attempt, unknown user names included.
   req.source = device::source_key(device::parse_source(rhost));
+  req.rhost = rhost;
   if (target.lookup.found()) {
     const auto& id = target.lookup.id;
     req.key = account_key(id.uid);
@@ -209,12 +218,11 @@ boost::asio::awaitable<Reply> handle_report(Services& sv, const Peer& peer, cons
     req.totp_required = totp_required(cfg, id);
     req.admin = is_admin(cfg, id) || id.uid == 0;
     if (trusted) {
-      req.device = login_device(p);
+      req.device = login_device(cfg, p);
       req.audit_session = audit_session(p);
       req.service = opt(p, "service");
     }
     req.groups = id.groups;
-    req.rhost = rhost;
     req.tty = tty;
   } else {
     req.key = unknown_name_key(sv.name_key, target.given_name);
@@ -247,7 +255,7 @@ boost::asio::awaitable<Reply> handle_account(Services& sv, const Peer& peer, con
   const auto& id = target.lookup.id;
   RuleInput in{id.name, id.groups, opt(p, "service"), device::parse_source(opt(p, "rhost")),
                opt(p, "tty"), false};
-  std::string dev = login_device(p);
+  std::string dev = login_device(*sv.config, p);
   const uint32_t sid = peer.root() ? audit_session(p) : 0;
   auto start = [&](auto deliver) {
     sv.engine->account(id.uid, std::move(dev), sid, std::move(in), console, std::move(deliver));
@@ -527,7 +535,7 @@ boost::asio::awaitable<Reply> handle_session_open(Services& sv, const Peer&, con
   // run by a user) or one with PAM_RUSER (su, sudo) is another login's.
   const bool nested = flag(p, "setuid") || !opt(p, "ruser").empty();
   if (target.lookup.found() && !nested)
-    sv.engine->session_open(audit_session(p), target.lookup.id.uid, login_device(p));
+    sv.engine->session_open(audit_session(p), target.lookup.id.uid, login_device(*sv.config, p));
   co_return Reply::success({});
 }
 

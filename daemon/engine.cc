@@ -563,7 +563,8 @@ void Engine::report(ReportRequest req, std::function<void(ReportResult)> done) {
     // lock or a block), or deny the login outright.
     const Rule* rule = nullptr;
     if (req.uid) {
-      RuleInput in{req.name, req.groups, req.service, device::parse_source(req.rhost), req.tty, known};
+      RuleInput in{req.name, req.groups, req.service, device::parse_source(req.rhost), req.tty, known,
+                   device::strength(req.device)};
       rule = first_match(t.devices.rules, in);
     }
     if (rule && rule->action == RuleAction::kDeny) {
@@ -996,6 +997,7 @@ void Engine::account(int64_t uid, std::string device, uint32_t audit_session, Ru
     AccountVerdict v;
     v.blocked = (*e)->block.has_value() && !console;
     in.device_known = device_known(**e, device, t.now);
+    in.strength = device::strength(device);
     if (const Rule* r = first_match(t.devices.rules, in); r && r->action == RuleAction::kDeny)
       v.denied_by_rule = r->line;
     done(v);

@@ -9,13 +9,24 @@
 //  * A hook that succeeded for an item is not run for it again. An item with
 //    a failed hook is retried with a doubling back-off (1 s, 2 s, 4 s, ...,
 //    at most 1 h); its progress is committed, so a restart loses nothing.
-//  * Under systemd (INVOCATION_ID set) each run is a transient unit of its
-//    own (systemd-run --wait --pipe), outside the daemon's sandbox.
 //  * Hooks are regular executable files whose names do not start with '.',
 //    owned by root (or the daemon's uid) and not writable by group or
-//    others, run in name order; others are skipped with a warning. With no
-//    hook at all (or no directory), an item is done. A directory that cannot
-//    be read fails the item, which is retried.
+//    others, run in name order. Each is opened without following a link
+//    (O_NOFOLLOW) and checked on that descriptor; a link, or a file owned
+//    or writable by others, is skipped with a warning. With no hook at all
+//    (or no directory), an item is done.
+//  * The directory is reached by walking its real path down from "/", one
+//    O_NOFOLLOW component at a time; every directory on the way, the hooks
+//    directory included, must be owned by root (or the daemon's uid) and not
+//    writable by group or others (a sticky /tmp is not). If one is not, no
+//    hook runs and the item fails with a warning that names it, so it is
+//    retried and delivered once that is fixed. A directory that cannot be
+//    read fails the item too.
+//  * Without systemd the checked file itself runs (fexecve of its
+//    descriptor, see command.h). Under systemd (INVOCATION_ID set) each run
+//    is a transient unit of its own (systemd-run --wait --pipe), outside the
+//    daemon's sandbox, given the real path just checked: only root can
+//    change what it names (see run_hook() in hooks.cc).
 //  * Each hook's success is committed at once: delivery is at least once
 //    per hook (a crash between a hook's exit and that commit runs it again),
 //    so hooks should be idempotent.

@@ -21,11 +21,13 @@
 #include "daemon/admin.h"
 #include "daemon/breakglass.h"
 #include "daemon/config.h"
+#include "daemon/config_file.h"
 #include "daemon/engine.h"
 #include "daemon/hooks.h"
 #include "daemon/token_http.h"
 #include "daemon/log.h"
 #include "daemon/nss.h"
+#include "daemon/process_hardening.h"
 #include "daemon/secrets.h"
 #include "daemon/sessions.h"
 #include "daemon/server.h"
@@ -39,10 +41,38 @@ using namespace vigil;
 namespace {
 
 // Loads the configuration. A missing file at the built-in default path means
-// "built-in defaults"; a file named on the command line must exist.
+// "built-in defaults"; a file named on the command line must exist. Either
+// way a file that is there must be one only root can write (config_file.h).
 Result<Config> read_config(const std::string& path, bool explicit_path) {
   if (!explicit_path && ::access(path.c_str(), F_OK) != 0 && errno == ENOENT) return Config{};
-  return load_config(path);
+  return load_daemon_config(path);
+}
+
+// The groups of the sockets vigild binds itself: each must exist.
+Result<gid_t> admin_socket_gid(const Config& cfg) {
+  // Without that group only root could connect, and root is refused by default.
+  const std::string& name = cfg.daemon.admin_socket_group;
+  if (group* gr = ::getgrnam(name.c_str())) return gr->gr_gid;
+  return Error{"config", "the admin socket's group \"" + name +
+                             "\" does not exist: create it (systemd-sysusers, or groupadd --system " + name +
+                             ") and add the administrators, or set [daemon] admin_socket_group"};
+}
+
+Result<gid_t> http_socket_gid(const Config& cfg) {
+  const std::string& name = cfg.tokens.http_socket_group;
+  if (group* gr = ::getgrnam(name.c_str())) return gr->gr_gid;
+  return Error{"config", "the token HTTP socket's group \"" + name +
+                             "\" does not exist: set [tokens] http_socket_group to the group of the web "
+                             "server's workers"};
+}
+
+// --check-config: what vigild would refuse at start besides the file itself,
+// checked as if vigild bound every socket itself (no systemd sockets).
+Status check_for_start(const Config& cfg) {
+  if (auto gid = admin_socket_gid(cfg); !gid) return gid.error();
+  if (!cfg.tokens.http_socket.empty())
+    if (auto gid = http_socket_gid(cfg); !gid) return gid.error();
+  return Ok{};
 }
 
 void mkdir_parent(const std::string& socket_path) {
@@ -119,6 +149,11 @@ int main(int argc, char** argv) {
     return 0;
   }
   log::set_debug(debug);
+  // No core, not dumpable, 0-2 open: before any configuration, key or secret.
+  if (auto hardened = harden_process(); !hardened) {
+    std::cerr << "vigild: " << hardened.error().message << "\n";
+    return 1;
+  }
   // A client that hangs up mid-reply must not kill the daemon.
   std::signal(SIGPIPE, SIG_IGN);
 
@@ -128,6 +163,10 @@ int main(int argc, char** argv) {
     return check_only ? 1 : 2;
   }
   if (check_only) {
+    if (auto ready = check_for_start(*cfg); !ready) {
+      std::cerr << "vigild: " << ready.error().message << "\n";
+      return 1;
+    }
     std::cout << config_path << ": OK\n";
     return 0;
   }
@@ -227,19 +266,15 @@ int main(int argc, char** argv) {
     }
   }
   if (!admin_adopted) {
-    // The admin socket: 0660, group [daemon] admin_socket_group. Without
-    // that group only root could connect, and root is refused by default.
-    group* gr = ::getgrnam(cfg->daemon.admin_socket_group.c_str());
-    if (!gr) {
-      log::error("the admin socket's group \"" + cfg->daemon.admin_socket_group +
-                 "\" does not exist: create it (systemd-sysusers, or groupadd --system " +
-                 cfg->daemon.admin_socket_group + ") and add the administrators, or set "
-                 "[daemon] admin_socket_group");
+    // The admin socket: 0660, group [daemon] admin_socket_group.
+    auto gid = admin_socket_gid(*cfg);
+    if (!gid) {
+      log::error(gid.error().message);
       engine.stop();
       return 1;
     }
     mkdir_parent(cfg->daemon.admin_socket);
-    if (auto s = server.listen_path(cfg->daemon.admin_socket, 0660, Server::Kind::kAdmin, gr->gr_gid); !s) {
+    if (auto s = server.listen_path(cfg->daemon.admin_socket, 0660, Server::Kind::kAdmin, *gid); !s) {
       log::error(s.error().message);
       engine.stop();
       return 1;
@@ -247,16 +282,14 @@ int main(int argc, char** argv) {
   }
   if (!http_adopted && !cfg->tokens.http_socket.empty()) {
     // The token checker for nginx: 0660, group [tokens] http_socket_group.
-    group* gr = ::getgrnam(cfg->tokens.http_socket_group.c_str());
-    if (!gr) {
-      log::error("the token HTTP socket's group \"" + cfg->tokens.http_socket_group +
-                 "\" does not exist: set [tokens] http_socket_group to the group of the web "
-                 "server's workers");
+    auto gid = http_socket_gid(*cfg);
+    if (!gid) {
+      log::error(gid.error().message);
       engine.stop();
       return 1;
     }
     mkdir_parent(cfg->tokens.http_socket);
-    if (auto s = http_server.listen_path(cfg->tokens.http_socket, gr->gr_gid); !s) {
+    if (auto s = http_server.listen_path(cfg->tokens.http_socket, *gid); !s) {
       log::error(s.error().message);
       engine.stop();
       return 1;
@@ -353,7 +386,8 @@ int main(int argc, char** argv) {
              {{"VIGIL_STATE_DIR", cfg->daemon.state_dir}});
   sd_notify(0, "READY=1");
   update_status();
-  asio::co_spawn(io, startup_report(services), asio::detached);
+  // On a PriorityExecutor: its NSS lookups are the daemon's own, never refused.
+  asio::co_spawn(make_priority_executor(io), startup_report(services), asio::detached);
   io.run();
   // From here the engine runs jobs on the thread that submits them, so the
   // hook thread and the tools can still finish theirs.

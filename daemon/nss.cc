@@ -9,6 +9,7 @@
 #include <set>
 #include <vector>
 
+#include "daemon/log.h"
 #include "daemon/offload.h"
 
 namespace vigil {
@@ -158,6 +159,100 @@ DirectoryLookup directory_blocking(const std::vector<std::string>& admin_groups)
   return out;
 }
 
+LookupPool::LookupPool(std::size_t threads, std::size_t max_queued)
+    : max_queued_(max_queued), low_threads_(threads > 1 ? threads - 1 : 1) {
+  for (std::size_t i = 0; i < std::max<std::size_t>(threads, 1); ++i) threads_.emplace_back([this] { work(); });
+}
+
+LookupPool::~LookupPool() {
+  stop();
+  for (auto& t : threads_) t.join();
+}
+
+void LookupPool::stop() {
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+}
+
+std::size_t LookupPool::waiting() const {
+  std::lock_guard lock(mu_);
+  return high_.size() + low_.size();
+}
+
+bool LookupPool::runnable() const {
+  return !high_.empty() || (!low_.empty() && low_running_ < low_threads_);
+}
+
+bool LookupPool::submit(bool priority, std::function<void()> job) {
+  {
+    std::lock_guard lock(mu_);
+    if (stopping_) return false;
+    if (!priority && low_.size() >= max_queued_) return false;
+    (priority ? high_ : low_).push_back(std::move(job));
+  }
+  cv_.notify_all();
+  return true;
+}
+
+void LookupPool::work() {
+  for (;;) {
+    std::function<void()> job;
+    bool low = false;
+    {
+      std::unique_lock lock(mu_);
+      cv_.wait(lock, [this] { return stopping_ || runnable(); });
+      if (stopping_) return;
+      auto& queue = high_.empty() ? low_ : high_;
+      low = high_.empty();
+      job = std::move(queue.front());
+      queue.pop_front();
+      if (low) ++low_running_;
+    }
+    job();  // Resolver's jobs catch everything
+    if (!low) continue;
+    {
+      std::lock_guard lock(mu_);
+      --low_running_;
+    }
+    cv_.notify_all();  // a waiting non-root job may go now
+  }
+}
+
+template <class R, class F>
+boost::asio::awaitable<R> Resolver::run(F fn) {
+  auto ex = co_await boost::asio::this_coro::executor;
+  const bool priority = ex.template target<PriorityExecutor>() != nullptr;
+  bool refused = false;
+  auto start = [&](auto deliver) {
+    auto job = [&fn, deliver]() mutable {
+      try {
+        deliver(fn());
+      } catch (...) {
+        deliver(R{});  // kError: the strictest reading
+      }
+    };
+    if (!pool_.submit(priority, std::move(job))) {
+      refused = true;
+      deliver(R{});
+    }
+  };
+  R result = co_await await_callback<R>(start);
+  if (refused) warn_refused();
+  co_return result;
+}
+
+void Resolver::warn_refused() {
+  const auto now = std::chrono::steady_clock::now();
+  if (now - warned_ < std::chrono::seconds(10) && warned_.time_since_epoch().count() != 0) return;
+  warned_ = now;
+  log::warning("NSS lookups are backed up (" + std::to_string(kMaxQueued) +
+               " waiting for non-root callers): further lookups for non-root callers are refused "
+               "(Unavailable) until they drain; root's go first");
+}
+
 void Resolver::remember(const std::string& key, const Lookup& l) {
   if (l.status == Lookup::Status::kError) return;  // never cache a failure
   if (cache_.size() >= kMaxCache) cache_.clear();
@@ -172,7 +267,7 @@ boost::asio::awaitable<Lookup> Resolver::by_name(std::string name) {
     cache_.erase(it);
   }
   auto work = [name] { return lookup_user_blocking(name); };
-  Lookup l = co_await offload(pool_, std::move(work));
+  Lookup l = co_await run<Lookup>(std::move(work));
   remember(key, l);
   co_return l;
 }
@@ -184,7 +279,7 @@ boost::asio::awaitable<Lookup> Resolver::by_uid(uid_t uid) {
     cache_.erase(it);
   }
   auto work = [uid] { return lookup_uid_blocking(uid); };
-  Lookup l = co_await offload(pool_, std::move(work));
+  Lookup l = co_await run<Lookup>(std::move(work));
   remember(key, l);
   co_return l;
 }
@@ -193,7 +288,7 @@ boost::asio::awaitable<DirectoryLookup> Resolver::directory(std::vector<std::str
   const auto now = std::chrono::steady_clock::now();
   if (admin_groups == dir_groups_ && now < dir_expires_) co_return dir_;
   auto work = [groups = admin_groups] { return directory_blocking(groups); };
-  DirectoryLookup d = co_await offload(pool_, std::move(work));
+  DirectoryLookup d = co_await run<DirectoryLookup>(std::move(work));
   if (d.status == Lookup::Status::kFound) {  // never cache a failure
     dir_groups_ = std::move(admin_groups);
     dir_ = d;

@@ -10,6 +10,28 @@ std::chrono::seconds lock_duration(int previous_locks, const LockoutConfig& cfg)
   return std::min(d, cfg.max_unlock_time);
 }
 
+int decayed_lock_count(const LockState& s, const LockoutConfig& cfg, TimePoint now) {
+  if (s.lock_count <= 0 || s.locked_at(now)) return s.lock_count;
+  // The quiet time counts from the end of the last lock: from the last
+  // attempt plus that lock's length, which is never earlier than its end.
+  const TimePoint quiet_from = s.last_failure + lock_duration(s.lock_count - 1, cfg);
+  if (now < quiet_from || cfg.max_unlock_time.count() <= 0) return s.lock_count;
+  const auto steps = (now - quiet_from) / cfg.max_unlock_time;
+  return steps >= s.lock_count ? 0 : s.lock_count - static_cast<int>(steps);
+}
+
+namespace {
+// Takes the decay into lock_count. Only where last_failure becomes `now`
+// right after: the quiet time is measured from last_failure, so folding
+// without moving it would forget the same quiet time twice.
+void fold_decay(LockState& s, const LockoutConfig& cfg, TimePoint now) {
+  const int n = decayed_lock_count(s, cfg, now);
+  if (n == s.lock_count) return;
+  s.lock_count = n;
+  if (n == 0) s.refused = 0;
+}
+}  // namespace
+
 bool expire(LockState& s, const LockoutConfig& cfg, TimePoint now) {
   bool lifted = false;
   if (s.locked_until != TimePoint{} && s.locked_until <= now) {
@@ -22,12 +44,18 @@ bool expire(LockState& s, const LockoutConfig& cfg, TimePoint now) {
                            [&](TimePoint t) { return t > horizon; });
   s.failures.erase(s.failures.begin(), keep);
   std::erase_if(s.sources, [&](const auto& p) { return p.second <= horizon; });
-  // The doubling (and the refused tally) is forgotten once the bucket has been
-  // quiet for max_unlock_time after its last failure and is not locked.
-  if (!s.locked_at(now) && (s.lock_count != 0 || s.refused != 0) &&
-      s.last_failure + cfg.max_unlock_time <= now) {
-    s.lock_count = 0;
-    s.refused = 0;
+  // The doubling is forgotten one lock per max_unlock_time without an
+  // attempt after the last lock ended (decayed_lock_count). Here only once
+  // all of it is: a partial decay is taken at the next attempt (fold_decay),
+  // so that calling expire() again never forgets the same quiet time twice.
+  // The refused tally goes with the last lock.
+  if (!s.locked_at(now)) {
+    if (s.lock_count != 0 && decayed_lock_count(s, cfg, now) == 0) {
+      s.lock_count = 0;
+      s.refused = 0;
+    } else if (s.lock_count == 0 && s.refused != 0 && s.last_failure + cfg.max_unlock_time <= now) {
+      s.refused = 0;
+    }
   }
   return lifted;
 }
@@ -72,6 +100,7 @@ Decision decide(LockState& s, const Attempt& a, const LockoutConfig& cfg) {
     d.allow = false;
     d.counted = true;
     d.must_commit = true;
+    fold_decay(s, cfg, a.now);
     s.failures.push_back(a.now);
     s.last_failure = a.now;
     // Keep at most `deny` entries: older ones can no longer matter.
@@ -106,6 +135,7 @@ Decision decide(LockState& s, const Attempt& a, const LockoutConfig& cfg) {
 }
 
 std::chrono::seconds lock_now(LockState& s, const LockoutConfig& cfg, TimePoint now) {
+  fold_decay(s, cfg, now);
   auto d = lock_duration(s.lock_count, cfg);
   s.locked_until = std::max(s.locked_until, now + d);
   ++s.lock_count;

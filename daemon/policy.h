@@ -13,9 +13,12 @@
 //  * Only a success reported by a root caller resets the failures and the
 //    doubling. A non-root caller's success resets nothing and never clears a
 //    lock; its failures count like any other.
-//  * The doubling is forgotten after max_unlock_time without an attempt:
-//    failures, and refusals while locked (or, in the engine, while the
-//    source is throttled), keep it alive.
+//  * The doubling decays one lock per max_unlock_time without an attempt,
+//    counted from the end of the last lock: failures, and refusals while
+//    locked (or, in the engine, while the source is throttled), keep it
+//    alive. One quiet period never forgets the whole doubling, so an
+//    attacker who waits out each lock in silence still meets the longest
+//    lock again (bench/attack_sim: "lock-aware").
 #pragma once
 
 #include <chrono>
@@ -33,7 +36,7 @@ namespace vigil {
 struct LockState {
   std::vector<TimePoint> failures;  // recent failures, oldest first, within fail_interval
   TimePoint locked_until{};         // epoch 0: not locked
-  int lock_count = 0;               // locks since the last trusted success (for doubling)
+  int lock_count = 0;               // locks since the last trusted success (for doubling; decays, see above)
   int64_t refused = 0;              // attempts refused while locked, since the last reset
   TimePoint last_failure{};
   TimePoint last_success{};
@@ -76,6 +79,11 @@ struct Decision {
 bool expire(LockState& s, const LockoutConfig& cfg, TimePoint now);
 
 Decision decide(LockState& s, const Attempt& a, const LockoutConfig& cfg);
+
+// The lock count with the decay applied: lock_count less one per whole
+// max_unlock_time between the end of the last lock (taken as last_failure
+// plus that lock's length) and `now`; never below 0. Unchanged while locked.
+int decayed_lock_count(const LockState& s, const LockoutConfig& cfg, TimePoint now);
 
 // Length of the next lock after `lock_count` earlier ones.
 std::chrono::seconds lock_duration(int previous_locks, const LockoutConfig& cfg);

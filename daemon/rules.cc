@@ -90,8 +90,12 @@ const Rule* first_match(const std::vector<Rule>& rules, const RuleInput& in) {
       std::string tty = in.tty.starts_with("/dev/") ? in.tty.substr(5) : in.tty;
       if (fnmatch(r.tty.c_str(), tty.c_str(), 0) != 0) continue;
     }
-    if (r.device == Rule::Device::kKnown && !in.device_known) continue;
-    if (r.device == Rule::Device::kUnknown && in.device_known) continue;
+    const bool trusted = in.strength >= r.identity;
+    const bool known = in.device_known && trusted;
+    if (r.device == Rule::Device::kKnown && !known) continue;
+    if (r.device == Rule::Device::kUnknown && known) continue;
+    const bool relaxes = r.action == RuleAction::kAllow || r.action == RuleAction::kSkipTotp;
+    if (relaxes && !trusted) continue;
     return &r;
   }
   return nullptr;

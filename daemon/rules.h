@@ -14,6 +14,12 @@
 //  * Actions: allow (stop here), deny (refuse, in auth and account),
 //    require-totp, skip-totp. skip-totp relaxes only the second factor, never
 //    a lock or a block.
+//  * Identity: a rule's `identity` ("key" by default, or "address", "tty")
+//    is the weakest device identity it trusts (device.h). A device known by
+//    a weaker one counts as unknown for `device`, and a relaxing rule (allow,
+//    skip-totp) does not match a login whose device is weaker: a password
+//    login over SSH (its source address only) or a terminal name never
+//    relaxes anything unless the rule says so.
 #pragma once
 
 #include <array>
@@ -46,6 +52,7 @@ struct Rule {
   std::string tty;                // glob; empty: any
   enum class Device { kAny, kKnown, kUnknown } device = Device::kAny;
   RuleAction action = RuleAction::kAllow;
+  device::Strength identity = device::Strength::kKey;  // the weakest identity it trusts
   int line = 0;  // in the config file, for logs
 };
 
@@ -56,6 +63,7 @@ struct RuleInput {
   device::Source source;
   std::string tty;
   bool device_known = false;
+  device::Strength strength = device::Strength::kNone;  // of the login's device
 };
 
 // The first matching rule, or nullptr.

@@ -6,10 +6,15 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <cstring>
+
 #include "daemon/log.h"
+#include "daemon/nss.h"
 #include "protocol/names.h"
 
 namespace vigil {
@@ -18,6 +23,7 @@ using asio::local::stream_protocol;
 
 namespace {
 constexpr auto use_nothrow = asio::as_tuple(asio::use_awaitable);
+constexpr char kTooMany[] = "too many requests: at most [daemon] max_requests_per_second a second per uid";
 }
 
 Result<std::unique_ptr<stream_protocol::acceptor>> listen_unix(asio::io_context& io, const std::string& path,
@@ -29,7 +35,11 @@ Result<std::unique_ptr<stream_protocol::acceptor>> listen_unix(asio::io_context&
   }
   auto acc = std::make_unique<stream_protocol::acceptor>(io);
   boost::system::error_code ec;
-  acc->open(stream_protocol(), ec);
+  // Close-on-exec from its first instant (Asio's open() is not).
+  int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  if (fd < 0) return Error{"socket", "cannot create a socket for " + path + ": " + std::strerror(errno)};
+  acc->assign(stream_protocol(), fd, ec);
+  if (ec) ::close(fd);
   if (!ec) {
     // Bind with a strict umask, then set the final mode.
     mode_t old = ::umask(0177);
@@ -38,6 +48,7 @@ Result<std::unique_ptr<stream_protocol::acceptor>> listen_unix(asio::io_context&
   }
   if (!ec) acc->listen(asio::socket_base::max_listen_connections, ec);
   if (ec) return Error{"socket", "cannot listen on " + path + ": " + ec.message()};
+  if (auto st = prepare_listener(*acc); !st) return st.error();
   if (group != static_cast<gid_t>(-1) && ::chown(path.c_str(), static_cast<uid_t>(-1), group) != 0)
     return Error{"socket", "cannot chown " + path + ": " + std::strerror(errno)};
   if (::chmod(path.c_str(), mode) != 0)
@@ -58,6 +69,7 @@ Status Server::listen_fd(int fd, Kind kind) {
   boost::system::error_code ec;
   acc->assign(stream_protocol(), fd, ec);
   if (ec) return Error{"socket", "cannot adopt socket fd " + std::to_string(fd) + ": " + ec.message()};
+  if (auto st = prepare_listener(*acc); !st) return st.error();
   acceptors_.emplace_back(std::move(acc), kind);
   return Ok{};
 }
@@ -75,19 +87,55 @@ void Server::stop() {
   owned_paths_.clear();
 }
 
+Status prepare_listener(stream_protocol::acceptor& acceptor) {
+  const int fd = acceptor.native_handle();
+  const int fd_flags = ::fcntl(fd, F_GETFD);
+  if (fd_flags < 0 || ::fcntl(fd, F_SETFD, fd_flags | FD_CLOEXEC) != 0)
+    return Error{"socket", "cannot make socket fd " + std::to_string(fd) + " close-on-exec: " + std::strerror(errno)};
+  boost::system::error_code ec;
+  acceptor.native_non_blocking(true, ec);
+  if (ec) return Error{"socket", "cannot make socket fd " + std::to_string(fd) + " non-blocking: " + ec.message()};
+  return Ok{};
+}
+
+namespace {
+
+// accept4(SOCK_CLOEXEC) on a ready, non-blocking listener: the connection's
+// descriptor, or -errno (-EAGAIN when another took the connection first).
+int accept_cloexec(int listener) {
+  int fd = ::accept4(listener, nullptr, nullptr, SOCK_CLOEXEC);
+  return fd >= 0 ? fd : -errno;
+}
+
+// The connection went, or was never there: wait for the next one.
+bool transient_accept_error(int err) {
+  return err == EAGAIN || err == EWOULDBLOCK || err == EINTR || err == ECONNABORTED || err == EPROTO;
+}
+
+}  // namespace
+
 asio::awaitable<std::optional<Accepted>> accept_peer(asio::io_context& io, stream_protocol::acceptor& acceptor) {
   for (;;) {
-    auto [ec, sock] = co_await acceptor.async_accept(use_nothrow);
+    auto [ec] = co_await acceptor.async_wait(stream_protocol::acceptor::wait_read, use_nothrow);
     if (ec == asio::error::operation_aborted || !acceptor.is_open()) co_return std::nullopt;
-    if (ec) {
-      log::warning("accept failed: " + ec.message());
+    const int fd = ec ? -EIO : accept_cloexec(acceptor.native_handle());
+    if (fd < 0 && transient_accept_error(-fd)) continue;
+    if (fd < 0) {  // EMFILE and friends: back off instead of spinning
+      log::warning("accept failed: " + (ec ? ec.message() : std::string(std::strerror(-fd))));
       asio::steady_timer t(io, std::chrono::milliseconds(50));
       co_await t.async_wait(use_nothrow);
       continue;
     }
+    stream_protocol::socket sock(io);
+    boost::system::error_code assigned;
+    sock.assign(stream_protocol(), fd, assigned);
+    if (assigned) {
+      ::close(fd);
+      continue;
+    }
     ucred cred{};
     socklen_t len = sizeof(cred);
-    if (::getsockopt(sock.native_handle(), SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0) continue;
+    if (::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0) continue;
     co_return Accepted{std::move(sock), cred};
   }
 }
@@ -108,8 +156,23 @@ asio::awaitable<void> Server::accept_loop(Acceptor& acceptor, Kind kind) {
       log::debug("connection cap reached", {{"VIGIL_CALLER_UID", std::to_string(peer.uid)}});
       continue;  // sock closes here
     }
-    asio::co_spawn(io_, session(std::move(sock), peer), asio::detached);
+    // Root's connections run on a PriorityExecutor: their NSS lookups go first.
+    if (peer.root())
+      asio::co_spawn(make_priority_executor(io_), session(std::move(sock), peer), asio::detached);
+    else
+      asio::co_spawn(io_, session(std::move(sock), peer), asio::detached);
   }
+}
+
+bool Server::allow_request(const Peer& peer) {
+  if (peer.root()) return true;
+  const int per_second = services_.config->daemon.max_requests_per_second;
+  auto verdict = limiter_->take(peer.uid, per_second, RequestLimiter::Clock::now());
+  if (verdict.warn)
+    log::warning("uid " + std::to_string(peer.uid) + " makes more than " + std::to_string(per_second) +
+                     " requests a second ([daemon] max_requests_per_second): the excess is refused",
+                 {{"VIGIL_CALLER_UID", std::to_string(peer.uid)}});
+  return verdict.allowed;
 }
 
 asio::awaitable<void> Server::session(stream_protocol::socket raw, Peer peer) {
@@ -159,16 +222,18 @@ asio::awaitable<void> Server::session(stream_protocol::socket raw, Peer peer) {
       continue;
     }
     timer->cancel();
-    auto call = proto::decode_call(frame);
     proto::Reply reply;
     bool close_after = false;
-    if (!call) {
+    if (!allow_request(peer)) {
+      // Over its budget: refused before the frame is even decoded.
+      reply = proto::Reply::failure(proto::kErrUnavailable, kTooMany);
+    } else if (auto call = proto::decode_call(frame); !call) {
       reply = proto::Reply::failure(call.error().code, call.error().message);
       close_after = true;
     } else {
       reply = co_await dispatch(services_, peer, *call);
       // Codes travel in requests: wipe every copy once handled.
-      for (const char* k : {"code", "step_up_code", "verify_code", "token"}) {
+      for (const char* k : {"code", "step_up_code", "verify_code", "token", "password"}) {
         if (auto c = call->params.find(k); c != call->params.end() && c->value().is_string()) {
           auto& js = c->value().as_string();
           explicit_bzero(js.data(), js.size());

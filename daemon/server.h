@@ -3,9 +3,20 @@
 //
 // Contract:
 //  * Peer credentials (SO_PEERCRED) are taken once, at accept time.
+//  * Every socket vigild listens on or accepts is close-on-exec (SOCK_CLOEXEC
+//    from the start: accept4, not Asio's plain accept), so no child inherits
+//    one even for an instant.
 //  * Non-root uids may hold at most max_connections_per_uid connections at
 //    once; further ones are closed at once. Root has its own, larger budget
 //    (kRootConnections), so local users cannot starve root's logins.
+//  * Non-root uids may make at most [daemon] max_requests_per_second
+//    requests a second, across all their connections and both sockets (a
+//    bucket of one second's worth, refilled continuously; 0: no limit).
+//    Further requests are answered io.vigil.Error.Unavailable at once,
+//    without being decoded; the connection stays open. Root is never
+//    limited.
+//  * Root's connections run on a PriorityExecutor (nss.h), so their NSS
+//    lookups go ahead of everyone else's.
 //  * A connection must deliver each complete frame within request_timeout,
 //    or it is closed. Frames are capped at 64 KiB; an oversized or malformed
 //    frame gets an error reply and the connection is closed.
@@ -25,6 +36,7 @@
 #include <string>
 
 #include "daemon/dispatch.h"
+#include "daemon/rate_limit.h"
 #include "protocol/result.h"
 
 namespace vigil {
@@ -35,11 +47,15 @@ namespace vigil {
 Result<std::unique_ptr<boost::asio::local::stream_protocol::acceptor>> listen_unix(
     boost::asio::io_context& io, const std::string& path, unsigned mode, gid_t group);
 
+// Makes a listening socket, bound here or passed by systemd, close-on-exec
+// and non-blocking (accept_peer() needs both).
+Status prepare_listener(boost::asio::local::stream_protocol::acceptor& acceptor);
+
 // The next connection on acceptor, with its peer's credentials
-// (SO_PEERCRED). A failed accept (EMFILE and friends) is logged and retried
-// after 50 ms instead of spinning; a connection whose credentials cannot be
-// read is dropped. nullopt: the acceptor was closed. Shared by every socket
-// vigild serves.
+// (SO_PEERCRED), accepted close-on-exec (accept4). A failed accept (EMFILE
+// and friends) is logged and retried after 50 ms instead of spinning; a
+// connection whose credentials cannot be read is dropped. nullopt: the
+// acceptor was closed. Shared by every socket vigild serves.
 struct Accepted {
   boost::asio::local::stream_protocol::socket socket;
   ucred cred;
@@ -80,6 +96,10 @@ class Server {
     std::size_t total = 0;
   };
   std::shared_ptr<Counts> counts_ = std::make_shared<Counts>();
+  std::shared_ptr<RequestLimiter> limiter_ = std::make_shared<RequestLimiter>();
+  // One request's turn: whether peer may make it now (logs the first
+  // refusal of a flood).
+  bool allow_request(const Peer& peer);
 };
 
 }  // namespace vigil

@@ -50,6 +50,7 @@ Status TokenHttpServer::listen_fd(int fd) {
   boost::system::error_code ec;
   acc->assign(stream_protocol(), fd, ec);
   if (ec) return Error{"socket", "cannot adopt socket fd " + std::to_string(fd) + ": " + ec.message()};
+  if (auto st = prepare_listener(*acc); !st) return st.error();  // close-on-exec, non-blocking
   acceptor_ = std::move(acc);
   return Ok{};
 }

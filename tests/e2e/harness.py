@@ -128,11 +128,36 @@ def wait_for_fresh_step(margin=5):
         time.sleep(left + 0.2)
 
 
+def chain_is_safe(path):
+    """Whether only root can change path and every directory above it."""
+    path = os.path.realpath(path)
+    while True:
+        st = os.stat(path)
+        if st.st_uid != 0 or st.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+            return False
+        if path == "/":
+            return True
+        path = os.path.dirname(path)
+
+
+def scratch_parent():
+    """Where scratch worlds go: a directory only root can change, all the way
+    up, when there is one (vigild runs revoke hooks only from such a place,
+    and /tmp is writable by anyone); else the default temporary directory."""
+    if os.geteuid() == 0:
+        for parent in ("/run", "/var/lib", "/var/cache"):
+            if os.path.isdir(parent) and chain_is_safe(parent):
+                return parent
+    return None
+
+
 class Env:
     """One scratch world: files, a daemon, helpers to drive PAM and vigilctl."""
 
-    def __init__(self, lockout=None, daemon=None, module_args="", services=None, conf_text=None):
-        self.dir = tempfile.mkdtemp(prefix="vigil-e2e-")
+    def __init__(self, lockout=None, daemon=None, module_args="", services=None, conf_text=None,
+                 parent=None):
+        # parent: where the scratch world goes (default: scratch_parent()).
+        self.dir = tempfile.mkdtemp(prefix="vigil-e2e-", dir=parent or scratch_parent())
         os.chmod(self.dir, 0o755)
         self.socket = os.path.join(self.dir, "vigil.sock")
         self.admin_socket = os.path.join(self.dir, "admin.sock")

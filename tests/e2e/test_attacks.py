@@ -475,5 +475,45 @@ class StrictUtf8(AttackCase):
             self.assertEqual(self.env.status("carol")["failures"], i + 1, raw)
 
 
+
+class WeakIdentities(AttackCase):
+    """#8: weak device identities relax nothing."""
+
+    def setUp(self):
+        super().setUp()
+        self.env.stop()
+        with open(self.env.conf_path, "a") as f:
+            f.write('[[devices.rule]]\nmatch = { device = "known" }\naction = "skip-totp"\n')
+        self.env.start()
+
+    def devices(self, user):
+        return json.loads(self.env.ctl("devices", user, "--json", check=True).stdout)["devices"]
+
+    def test_someone_behind_the_owners_address_does_not_skip_her_code(self):
+        self.enroll("alice")
+        codes = self.recovery_codes("alice")
+        # alice's password login from home makes the address a known device...
+        self.assertEqual(self.login2("alice", "alice-pw", codes[0], rhost="198.51.100.10"), PAM_SUCCESS)
+        # ...but an address is shared (NAT, a LAN): a skip-totp rule without
+        # identity = "address" does not trust it. The code is still needed.
+        self.assertEqual(self.login2("alice", "alice-pw", "000000", rhost="198.51.100.10"), PAM_AUTH_ERR)
+        # Her key, which the client proved, is trusted.
+        self.assertEqual(self.login2("alice", "alice-pw", codes[1], ssh_key=KEY), PAM_SUCCESS)
+        self.assertEqual(self.login2("alice", "alice-pw", "", ssh_key=KEY), PAM_SUCCESS)
+
+    def test_a_remote_login_without_address_or_key_never_makes_a_device_known(self):
+        self.assertEqual(self.env.login("carol", "carol-pw", service="vigil", rhost=None, tty="pts/4"),
+                         PAM_SUCCESS)
+        self.env.add_stack("sshd", STACK, self.env.module_args)
+        self.assertEqual(self.env.login("carol", "carol-pw", service="sshd", rhost=None, tty="ssh"),
+                         PAM_SUCCESS)
+        self.assertEqual([d["device"] for d in self.devices("carol")], ["tty:vigil@pts/4"],
+                         "sshd without an address names no device; a local tty does")
+
+    def test_a_dns_name_never_names_a_device(self):
+        self.assertEqual(self.env.login("carol", "carol-pw", rhost="laptop.attacker.example"), PAM_SUCCESS)
+        self.assertEqual(self.devices("carol"), [])
+
+
 if __name__ == "__main__":
     unittest.main(verbosity=2)

@@ -5,10 +5,11 @@ import json
 import os
 import shutil
 import subprocess
+import tempfile
 import time
 import unittest
 
-from harness import (PAM_AUTH_ERR, PAM_AUTHINFO_UNAVAIL, PAM_SUCCESS, PAMDRIVE, PY,
+from harness import (Env, PAM_AUTH_ERR, PAM_AUTHINFO_UNAVAIL, PAM_SUCCESS, PAMDRIVE, PY,
                      FakeDaemon, VigilTestCase)
 
 
@@ -90,6 +91,10 @@ class FailMode(VigilTestCase):
 
 class Journal(VigilTestCase):
     start_daemon = False
+
+    def setUp(self):
+        # The test mounts a tmpfs on /run: keep the scratch world out of it.
+        self.env = Env(parent=tempfile.gettempdir())
 
     @unittest.skipUnless(os.geteuid() == 0 and shutil.which("unshare"), "needs root and unshare")
     def test_the_fail_mode_in_use_is_a_journal_event_with_its_message_id(self):

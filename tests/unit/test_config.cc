@@ -14,9 +14,10 @@ TEST(Config, EmptyGivesDefaults) {
   EXPECT_EQ(c->daemon.socket, "/run/vigil/vigil.sock");
   EXPECT_EQ(c->daemon.state_dir, "/var/lib/vigil");
   EXPECT_EQ(c->daemon.nss_threads, 2);
-  EXPECT_EQ(c->lockout.deny, 5);
-  EXPECT_EQ(c->lockout.fail_interval, Seconds(900));
-  EXPECT_EQ(c->lockout.unlock_time, Seconds(600));
+  EXPECT_EQ(c->daemon.max_requests_per_second, 50);
+  EXPECT_EQ(c->lockout.deny, 3);
+  EXPECT_EQ(c->lockout.fail_interval, Seconds(12 * 3600));
+  EXPECT_EQ(c->lockout.unlock_time, Seconds(3600));
   EXPECT_EQ(c->lockout.max_unlock_time, Seconds(86400));
   EXPECT_FALSE(c->lockout.even_deny_root);
   EXPECT_TRUE(c->lockout.console_exempt);
@@ -27,6 +28,7 @@ TEST(Config, ReadsEveryKey) {
 socket = "/tmp/x.sock"
 state_dir = "/tmp/state"
 max_connections_per_uid = 4
+max_requests_per_second = 0
 request_timeout = "3s"
 nss_threads = 1
 [lockout]
@@ -41,6 +43,7 @@ console_exempt = false
   ASSERT_TRUE(c.ok()) << c.error().message;
   EXPECT_EQ(c->daemon.socket, "/tmp/x.sock");
   EXPECT_EQ(c->daemon.max_connections_per_uid, 4);
+  EXPECT_EQ(c->daemon.max_requests_per_second, 0);
   EXPECT_EQ(c->daemon.request_timeout, Seconds(3));
   EXPECT_EQ(c->daemon.nss_threads, 1);
   EXPECT_EQ(c->lockout.deny, 3);
@@ -74,6 +77,8 @@ INSTANTIATE_TEST_SUITE_P(
         BadConfig{"wrong_type", "[lockout]\ndeny = \"5\"\n", "vigil.conf:2: lockout.deny: expected an integer"},
         BadConfig{"out_of_range", "[lockout]\ndeny = 0\n", "vigil.conf:2: lockout.deny: must be between"},
         BadConfig{"no_nss_thread", "[daemon]\nnss_threads = 0\n", "vigil.conf:2: daemon.nss_threads: must be between 1 and 16"},
+        BadConfig{"request_rate", "[daemon]\nmax_requests_per_second = -1\n", "vigil.conf:2: daemon.max_requests_per_second: must be between 0 and 100000"},
+        BadConfig{"rule_without_match", "\n[[devices.rule]]\naction = \"deny\"\n", "vigil.conf:2: devices.rule: the rule has no match"},
         BadConfig{"bad_duration", "[lockout]\nunlock_time = \"10 minutes\"\n", "vigil.conf:2: lockout.unlock_time: invalid duration"},
         BadConfig{"duration_number", "[lockout]\nunlock_time = 600\n", "vigil.conf:2: lockout.unlock_time: expected a duration"},
         BadConfig{"relative_path", "[daemon]\nsocket = \"vigil.sock\"\n", "vigil.conf:2: daemon.socket: expected an absolute path"},

@@ -147,11 +147,123 @@ TEST(Policy, DoublingIsForgottenAfterQuietPeriod) {
   TimePoint t = from_epoch(1000);
   for (int i = 0; i < 3; ++i) decide(s, {kFail, true, false, t, {}}, cfg);
   ASSERT_EQ(s.lock_count, 1);
-  expire(s, cfg, t + seconds(349));
-  EXPECT_EQ(s.lock_count, 1);
+  // The quiet time counts from the end of the lock (t + 100), not its start.
   expire(s, cfg, t + seconds(350));
+  EXPECT_EQ(s.lock_count, 1);
+  expire(s, cfg, t + seconds(449));
+  EXPECT_EQ(s.lock_count, 1);
+  expire(s, cfg, t + seconds(450));
   EXPECT_EQ(s.lock_count, 0);
-  EXPECT_TRUE(is_idle(s, t + seconds(350)));
+  EXPECT_TRUE(is_idle(s, t + seconds(450)));
+}
+
+// The decay: one lock forgotten per max_unlock_time (350 s here) without an
+// attempt, counted from the end of the last lock. Each row is a series of
+// events; a burst is deny (3) failures one second apart, and the row gives
+// the length of the lock it starts. Lock lengths: 100, 200, then 350.
+struct DecayEvent {
+  int at;
+  enum { kBurst, kRefused, kOkRoot } what;
+  int lock_for = 0;  // kBurst: expected lock length
+};
+struct DecayCase {
+  const char* name;
+  std::vector<DecayEvent> events;
+  int lock_count;  // expected at the end
+};
+class Decay : public ::testing::TestWithParam<DecayCase> {};
+
+TEST_P(Decay, Table) {
+  const auto cfg = test_config();
+  LockState s;
+  const TimePoint t0 = from_epoch(1'700'000'000);
+  int i = 0;
+  for (const auto& e : GetParam().events) {
+    const TimePoint at = t0 + seconds(e.at);
+    if (e.what == DecayEvent::kBurst) {
+      Decision d;
+      for (int k = 0; k < 3; ++k) d = decide(s, {kFail, true, false, at + seconds(k), {}}, cfg);
+      EXPECT_TRUE(d.locked_now) << "event " << i;
+      EXPECT_EQ(d.lock_for, seconds(e.lock_for)) << "event " << i;
+    } else if (e.what == DecayEvent::kRefused) {
+      EXPECT_TRUE(decide(s, {kFail, true, false, at, {}}, cfg).refused_locked) << "event " << i;
+    } else {
+      EXPECT_TRUE(decide(s, {kOk, true, false, at, {}}, cfg).allow) << "event " << i;
+    }
+    ++i;
+  }
+  EXPECT_EQ(s.lock_count, GetParam().lock_count);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Table, Decay,
+    ::testing::Values(
+        // Back at every lock's end: the locks reach the longest and stay there.
+        DecayCase{"continuous_attack_stays_at_max",
+                  {{0, DecayEvent::kBurst, 100}, {102, DecayEvent::kBurst, 200},
+                   {304, DecayEvent::kBurst, 350}, {656, DecayEvent::kBurst, 350},
+                   {1008, DecayEvent::kBurst, 350}},
+                  5},
+        // The second lock ends at 304: quiet from then on.
+        DecayCase{"quiet_shorter_than_max_forgets_nothing",
+                  {{0, DecayEvent::kBurst, 100}, {102, DecayEvent::kBurst, 200},
+                   {653, DecayEvent::kBurst, 350}},
+                  3},
+        DecayCase{"one_quiet_period_forgets_one_lock",
+                  {{0, DecayEvent::kBurst, 100}, {102, DecayEvent::kBurst, 200},
+                   {654, DecayEvent::kBurst, 200}},
+                  2},
+        DecayCase{"two_quiet_periods_forget_two_locks",
+                  {{0, DecayEvent::kBurst, 100}, {102, DecayEvent::kBurst, 200},
+                   {1004, DecayEvent::kBurst, 100}},
+                  1},
+        // A lock that was waited out in silence is not a quiet period: the
+        // old rule (quiet since the last failure, at 2) forgot it at 352.
+        DecayCase{"quiet_counts_from_the_end_of_the_lock",
+                  {{0, DecayEvent::kBurst, 100}, {352, DecayEvent::kBurst, 200}},
+                  2},
+        DecayCase{"after_the_lock_and_a_quiet_period",
+                  {{0, DecayEvent::kBurst, 100}, {452, DecayEvent::kBurst, 100}},
+                  1},
+        // Refusals while locked are attempts: the quiet time starts after
+        // the last one (100) plus the lock's length.
+        DecayCase{"refusals_during_the_lock_keep_it_alive",
+                  {{0, DecayEvent::kBurst, 100}, {50, DecayEvent::kRefused}, {100, DecayEvent::kRefused},
+                   {549, DecayEvent::kBurst, 200}, {700, DecayEvent::kRefused}},
+                  2},
+        // A trusted success forgets everything at once.
+        DecayCase{"trusted_success_resets",
+                  {{0, DecayEvent::kBurst, 100}, {102, DecayEvent::kBurst, 200},
+                   {304, DecayEvent::kOkRoot}, {305, DecayEvent::kBurst, 100}},
+                  1}),
+    [](const auto& info) { return std::string(info.param.name); });
+
+// expire() takes the decay into the state only once all of it is gone: a
+// partial decay is taken at the next attempt, so calling expire() again
+// (reads, the throttle's check) never forgets the same quiet time twice.
+TEST(Policy, PartialDecayIsTakenOnceAtTheNextAttempt) {
+  auto cfg = test_config();
+  LockState s;
+  TimePoint t = from_epoch(1000);
+  for (int k = 0; k < 3; ++k) decide(s, {kFail, true, false, t, {}}, cfg);  // 100 s, ends t+100
+  for (int k = 0; k < 3; ++k) decide(s, {kFail, true, false, t + seconds(100), {}}, cfg);  // 200 s
+  ASSERT_EQ(s.lock_count, 2);
+  // The second lock ends at t+300; one quiet period later, one lock is gone.
+  const TimePoint later = t + seconds(300 + 350 + 10);
+  EXPECT_EQ(decayed_lock_count(s, cfg, later), 1);
+  for (int k = 0; k < 5; ++k) expire(s, cfg, later);
+  EXPECT_EQ(s.lock_count, 2);
+  EXPECT_EQ(decayed_lock_count(s, cfg, later), 1);
+  Decision d = decide(s, {kFail, true, false, later, {}}, cfg);
+  EXPECT_TRUE(d.counted);
+  EXPECT_EQ(s.lock_count, 1);
+  // The decay clock restarts at this failure: nothing more is forgotten now.
+  EXPECT_EQ(decayed_lock_count(s, cfg, later), 1);
+  // While locked, nothing decays.
+  decide(s, {kFail, true, false, later, {}}, cfg);
+  Decision locked = decide(s, {kFail, true, false, later, {}}, cfg);
+  EXPECT_EQ(locked.lock_for, seconds(200));
+  EXPECT_EQ(decayed_lock_count(s, cfg, later + seconds(199)), 2);
 }
 
 TEST(Policy, ResetClearsEverything) {

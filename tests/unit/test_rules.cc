@@ -86,6 +86,11 @@ action = "skip-totp"
 [[devices.rule]]
 match  = { user = ["carol"], tty = "tty*" }
 action = "allow"
+identity = "tty"
+
+[[devices.rule]]
+match  = { user = ["dave"] }
+action = "allow"
 )",
                         "rules.conf");
   EXPECT_TRUE(c.ok()) << c.error().message;
@@ -104,10 +109,13 @@ TEST_P(Rules, FirstMatchWins) {
   const Rule* r = first_match(cfg.devices.rules, in);
   EXPECT_EQ(r ? std::string(action_name(r->action)) : std::string(), GetParam().action) << GetParam().name;
 }
+// A known device is identified by its key unless the row says otherwise.
 RuleInput input(const char* user, std::vector<std::string> groups, const char* service, const char* rhost,
-                const char* tty, bool known) {
-  return RuleInput{user, std::move(groups), service, device::parse_source(rhost), tty, known};
+                const char* tty, bool known, device::Strength strength = device::Strength::kKey) {
+  return RuleInput{user, std::move(groups), service, device::parse_source(rhost), tty, known, strength};
 }
+constexpr auto kByAddress = device::Strength::kAddress;
+constexpr auto kByTty = device::Strength::kTty;
 INSTANTIATE_TEST_SUITE_P(
     Table, Rules,
     ::testing::Values(
@@ -120,9 +128,43 @@ INSTANTIATE_TEST_SUITE_P(
         RuleCase{"known_mapped_in_lan", input("alice", {}, "sshd", "::ffff:192.168.10.5", "ssh", true),
                  "skip-totp"},
         RuleCase{"known_outside", input("alice", {}, "sshd", "203.0.113.1", "ssh", true), ""},
-        RuleCase{"carol_console", input("carol", {}, "login", "", "/dev/tty2", true), "allow"},
-        RuleCase{"carol_pts", input("carol", {}, "login", "", "pts/1", true), ""}),
+        // A console known only by its tty name is unknown to the rule before
+        // (identity "key" by default), so require-totp comes first; known by
+        // a key, the allow rule (identity "tty") is reached.
+        RuleCase{"carol_console", input("carol", {}, "login", "", "/dev/tty2", true, kByTty), "require-totp"},
+        RuleCase{"carol_console_key", input("carol", {}, "login", "", "/dev/tty2", true), "allow"},
+        RuleCase{"carol_pts", input("carol", {}, "login", "", "pts/1", true), ""},
+        // A device known only by its address (a password login over SSH) or
+        // by a terminal name relaxes nothing, and counts as unknown, unless
+        // the rule says identity = "address" (or "tty").
+        RuleCase{"known_in_lan_by_address", input("alice", {}, "sshd", "192.168.10.5", "ssh", true, kByAddress),
+                 "require-totp"},
+        RuleCase{"allow_needs_a_key", input("dave", {}, "sshd", "203.0.113.1", "ssh", false, kByAddress),
+                 "require-totp"},
+        RuleCase{"allow_with_a_key", input("dave", {}, "sshd", "203.0.113.1", "ssh", true), "allow"}),
     [](const auto& info) { return std::string(info.param.name); });
+
+TEST(Rules, IdentityIsParsedAndChecked) {
+  auto c = parse_config("[[devices.rule]]\nmatch = { device = \"known\" }\naction = \"skip-totp\"\n"
+                        "identity = \"address\"\n", "r.conf");
+  ASSERT_TRUE(c.ok()) << c.error().message;
+  EXPECT_EQ(c->devices.rules[0].identity, device::Strength::kAddress);
+  auto bad = parse_config("[[devices.rule]]\nmatch = {}\naction = \"allow\"\nidentity = \"dns\"\n", "r.conf");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.error().message.find("identity must be"), std::string::npos) << bad.error().message;
+  auto d = parse_config("", "r.conf");
+  ASSERT_TRUE(d.ok());
+  EXPECT_EQ(d->devices.remote_services, std::vector<std::string>{"sshd"});
+}
+
+TEST(Devices, StrengthAndNoIdentityFromANameOrNothing) {
+  EXPECT_EQ(device::strength("ssh:SHA256:x"), device::Strength::kKey);
+  EXPECT_EQ(device::strength("net:sshd@192.0.2.1"), device::Strength::kAddress);
+  EXPECT_EQ(device::strength("tty:login@tty1"), device::Strength::kTty);
+  EXPECT_EQ(device::strength(""), device::Strength::kNone);
+  EXPECT_EQ(device::device_id("sshd", "host.example.org", "ssh", std::nullopt), "");
+  EXPECT_EQ(device::device_id("cron", "", "", std::nullopt), "");
+}
 
 TEST(Rules, CheckConfigNamesTheLine) {
   auto bad = [](const char* text) { return parse_config(text, "r.conf"); };
