@@ -80,6 +80,7 @@ std::optional<Reply> need_user(const json::object& p) {
 struct Actor {
   uid_t uid = 0;
   std::string name;
+  uint32_t session = 0;  // the caller's login session (peer_session.h); 0: none
 };
 
 boost::asio::awaitable<Result<std::optional<BlockRecord>>> block_of(Services& sv, uid_t uid) {
@@ -176,9 +177,16 @@ Reply filing_error(const Error& e) {
 using Handler = boost::asio::awaitable<Reply> (*)(Services&, const Actor&, const json::object&);
 using Validator = std::optional<Reply> (*)(const json::object&);
 
+// What a method needs from the acting administrator's second factor.
+enum class StepUp {
+  kNone,    // read-only
+  kHeld,    // a change: a code, or a step-up held in this login session
+  kFresh,   // always a code given with this very request (Token.Issue)
+};
+
 struct AdminMethod {
   std::string_view name;
-  bool change;  // needs a step-up
+  StepUp step_up;
   Validator validate;
   Handler handle;
 };
@@ -229,7 +237,7 @@ boost::asio::awaitable<Reply> handle_block(Services& sv, const Actor& actor, con
   };
   auto res = co_await await_callback<BlockResult>(start);
   if (!res.status) co_return unavailable("the change could not be recorded");
-  sv.step_ups.erase(id.uid);
+  sv.drop_step_ups(id.uid);
   json::object out;
   out["user"] = id.name;
   out["changed"] = res.changed;
@@ -260,7 +268,7 @@ boost::asio::awaitable<Reply> run_recover(Services& sv, RecoverRequest req, json
   out["changed"] = res.changed;
   if (res.changed) {
     // A step-up made before the block does not outlive it.
-    sv.step_ups.erase(static_cast<uid_t>(res.uid));
+    sv.drop_step_ups(static_cast<uid_t>(res.uid));
     out["devices_forgotten"] = res.devices_forgotten;
     out["suspicious_since"] = to_epoch(res.suspicious_since);
     out["password"] = std::move(password);
@@ -607,19 +615,19 @@ std::optional<Reply> v_approve(const json::object& p) {
 std::optional<Reply> v_empty(const json::object& p) { return only_keys(p, {}); }
 
 const AdminMethod kAdminMethods[] = {
-    {proto::kStatusGet, false, v_status, handle_status},
-    {proto::kStatusList, false, v_empty, handle_status},
-    {proto::kRecoveryList, false, v_empty, handle_list},
-    {proto::kAdminAudit, false, v_empty, handle_audit},
-    {proto::kAccountReset, true, v_user, handle_reset},
-    {proto::kAccountBlock, true, v_user_reason, handle_block},
-    {proto::kAccountUnblock, true, v_unblock, handle_unblock},
-    {proto::kAccountPasswordChanged, true, v_user_reason, handle_password_changed},
-    {proto::kRecoveryApprove, true, v_approve, handle_approve},
-    {proto::kTokenIssue, true, v_token_issue, handle_token_issue},
-    {proto::kTokenRevoke, true, v_token_revoke, handle_token_revoke},
-    {proto::kTokenList, false, v_token_list, handle_token_list},
-    {proto::kTokenShow, false, v_accessor, handle_token_show},
+    {proto::kStatusGet, StepUp::kNone, v_status, handle_status},
+    {proto::kStatusList, StepUp::kNone, v_empty, handle_status},
+    {proto::kRecoveryList, StepUp::kNone, v_empty, handle_list},
+    {proto::kAdminAudit, StepUp::kNone, v_empty, handle_audit},
+    {proto::kAccountReset, StepUp::kHeld, v_user, handle_reset},
+    {proto::kAccountBlock, StepUp::kHeld, v_user_reason, handle_block},
+    {proto::kAccountUnblock, StepUp::kHeld, v_unblock, handle_unblock},
+    {proto::kAccountPasswordChanged, StepUp::kHeld, v_user_reason, handle_password_changed},
+    {proto::kRecoveryApprove, StepUp::kHeld, v_approve, handle_approve},
+    {proto::kTokenIssue, StepUp::kFresh, v_token_issue, handle_token_issue},
+    {proto::kTokenRevoke, StepUp::kHeld, v_token_revoke, handle_token_revoke},
+    {proto::kTokenList, StepUp::kNone, v_token_list, handle_token_list},
+    {proto::kTokenShow, StepUp::kNone, v_accessor, handle_token_show},
 };
 
 void audit(const Actor& actor, std::string_view method, const std::string& target,
@@ -640,20 +648,27 @@ void audit(const Actor& actor, std::string_view method, const std::string& targe
 }
 
 // nullopt: the caller may go on (a step-up holds, or the code was good).
+// A step-up holds for the uid in the login session it was given in (never
+// in a process outside any session), for [recovery] step_up_ttl; a kFresh
+// method ignores it.
 boost::asio::awaitable<std::optional<Reply>> step_up(Services& sv, const Actor& actor,
-                                                     const json::object& p) {
+                                                     const json::object& p, StepUp need) {
   const auto& rc = sv.config->recovery;
   if (!rc.step_up || actor.uid == 0) co_return std::nullopt;
   const auto now = std::chrono::steady_clock::now();
-  if (auto it = sv.step_ups.find(actor.uid); it != sv.step_ups.end()) {
-    if (it->second > now) co_return std::nullopt;
-    sv.step_ups.erase(it);
+  const auto held_key = std::make_pair(actor.uid, actor.session);
+  if (auto it = sv.step_ups.find(held_key); it != sv.step_ups.end()) {
+    if (it->second > now && need == StepUp::kHeld) co_return std::nullopt;
+    if (it->second <= now) sv.step_ups.erase(it);
   }
   std::string code = take(p, "step_up_code");
   if (code.empty())
     co_return Reply::failure(proto::kErrStepUpRequired,
-                             "step-up required: give your own current code (VIGIL_CODE, or the "
-                             "terminal prompt)");
+                             need == StepUp::kFresh
+                                 ? "step-up required: this always needs your own current code "
+                                   "(VIGIL_CODE, or the terminal prompt)"
+                                 : "step-up required: give your own current code (VIGIL_CODE, or "
+                                   "the terminal prompt)");
   const uid_t uid = actor.uid;
   std::string name = actor.name;
   auto start = [&](auto deliver) {
@@ -664,8 +679,8 @@ boost::asio::awaitable<std::optional<Reply>> step_up(Services& sv, const Actor& 
   if (!r.status) co_return unavailable("the code could not be checked");
   switch (r.outcome) {
     case ProofOutcome::kOk:
-      if (rc.step_up_ttl.count() > 0)
-        sv.step_ups[uid] = std::chrono::steady_clock::now() + rc.step_up_ttl;
+      if (rc.step_up_ttl.count() > 0 && actor.session != 0)
+        sv.step_ups[held_key] = std::chrono::steady_clock::now() + rc.step_up_ttl;
       co_return std::nullopt;
     case ProofOutcome::kNoFactor:
       co_return refused("step-up needs your second factor, and you have none: enrol one first "
@@ -687,7 +702,7 @@ boost::asio::awaitable<Reply> dispatch_admin(Services& sv, const Peer& peer, con
   const AdminMethod* m = nullptr;
   for (const auto& candidate : kAdminMethods)
     if (candidate.name == call.method) m = &candidate;
-  Actor actor{peer.uid, "uid " + std::to_string(peer.uid)};
+  Actor actor{peer.uid, "uid " + std::to_string(peer.uid), peer.login_session};
   auto who = co_await sv.resolver->by_uid(peer.uid);
   if (who.found()) actor.name = who.id.name;
   const std::string method = m ? std::string(m->name) : std::string("unknown method");
@@ -721,8 +736,8 @@ boost::asio::awaitable<Reply> dispatch_admin(Services& sv, const Peer& peer, con
   if (auto why = recovery::admin_refusal(peer.uid, admin, blocked, sv.config->recovery.allow_root))
     co_return finish(refused(*why));
   if (auto bad = m->validate(call.params)) co_return finish(*bad);
-  if (m->change) {
-    if (auto no = co_await step_up(sv, actor, call.params)) co_return finish(*no);
+  if (m->step_up != StepUp::kNone) {
+    if (auto no = co_await step_up(sv, actor, call.params, m->step_up)) co_return finish(*no);
   }
   Reply r = co_await m->handle(sv, actor, call.params);
   co_return finish(std::move(r));

@@ -24,6 +24,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <map>
 #include <unordered_map>
 
 #include "daemon/config.h"
@@ -42,7 +43,12 @@ struct Services {
   boost::asio::thread_pool* tools = nullptr;   // blocking work on the unblock path: chage
   boost::asio::thread_pool* notify = nullptr;  // [recovery] notify_command runs
   // Admin socket: step-ups by uid, valid until (steady clock).
-  std::unordered_map<uid_t, std::chrono::steady_clock::time_point> step_ups;
+  // Step-ups held: by uid and login session (peer_session.h), until when.
+  std::map<std::pair<uid_t, uint32_t>, std::chrono::steady_clock::time_point> step_ups;
+  // Drops every step-up of one uid (its block or unblock).
+  void drop_step_ups(uid_t uid) {
+    std::erase_if(step_ups, [uid](const auto& kv) { return kv.first.first == uid; });
+  }
 };
 
 struct Peer {
@@ -50,6 +56,7 @@ struct Peer {
   gid_t gid = static_cast<gid_t>(-1);
   pid_t pid = 0;
   bool admin_socket = false;  // connected through the admin socket
+  uint32_t login_session = 0;  // admin socket: the peer's audit session (peer_session.h); 0: none
   bool root() const { return uid == 0; }
 };
 

@@ -15,6 +15,7 @@
 
 #include "daemon/log.h"
 #include "daemon/nss.h"
+#include "daemon/peer_session.h"
 #include "protocol/names.h"
 
 namespace vigil {
@@ -149,6 +150,8 @@ asio::awaitable<void> Server::accept_loop(Acceptor& acceptor, Kind kind) {
     auto& sock = accepted->socket;
     const ucred& cred = accepted->cred;
     Peer peer{cred.uid, cred.gid, cred.pid, kind == Kind::kAdmin};
+    // Read now, while the process that connected is the one that owns pid.
+    if (peer.admin_socket) peer.login_session = login_session(cred.pid);
     int limit = peer.root() ? kRootConnections
                             : services_.config->daemon.max_connections_per_uid;
     auto held = counts_->per_uid.find(peer.uid);

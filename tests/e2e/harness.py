@@ -398,14 +398,18 @@ class Env:
         t.start()
         return t, result
 
-    def ctl(self, *args, uid=None, check=False, groups=(), env=None):
+    def ctl(self, *args, uid=None, check=False, groups=(), env=None, session=None):
         """vigilctl as uid (root by default), with supplementary groups, and
-        extra environment (VIGIL_CODE, VIGIL_VERIFY_CODE)."""
+        extra environment (VIGIL_CODE, VIGIL_VERIFY_CODE); in an
+        AuditSession when given (an administrator's login session)."""
         argv = [VIGILCTL, "--socket", self.socket, "--admin-socket", self.admin_socket] + list(args)
         e = self.nss_env()
         e.update(env or {})
-        p = subprocess.run(self.as_uid(uid, argv, groups), env=e, capture_output=True, text=True,
-                           timeout=30, stdin=subprocess.DEVNULL, start_new_session=True)
+        if session is not None:
+            p = session.run(self.as_uid(uid, argv, groups), env=e)
+        else:
+            p = subprocess.run(self.as_uid(uid, argv, groups), env=e, capture_output=True, text=True,
+                               timeout=30, stdin=subprocess.DEVNULL, start_new_session=True)
         if check and p.returncode != 0:
             raise RuntimeError("vigilctl %s failed: %s" % (args, p.stderr))
         return p
@@ -452,7 +456,8 @@ class AuditSession:
         "for line in sys.stdin:\n"
         "    req = json.loads(line)\n"
         "    p = subprocess.run(req['argv'], env=req['env'], capture_output=True, text=True,\n"
-        "                       timeout=req['timeout'])\n"
+        "                       timeout=req['timeout'], stdin=subprocess.DEVNULL,\n"
+        "                       start_new_session=True)\n"
         "    print(json.dumps([p.returncode, p.stdout, p.stderr]), flush=True)\n")
 
     def __init__(self, loginuid):

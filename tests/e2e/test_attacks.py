@@ -7,7 +7,8 @@ import subprocess
 import time
 import unittest
 
-from harness import (PAM_AUTH_ERR, PAM_SUCCESS, STACK, VIGILCTL, AuditSession, Env, VigilTestCase,
+from harness import (ADMIN_SOCKET_GROUP, PAM_AUTH_ERR, PAM_SUCCESS, STACK, VIGILCTL, AuditSession, Env,
+                     VigilTestCase,
                      oathtool, raw_call, wait_for_fresh_step)
 
 ALICE, BOB, CAROL = 1001, 1002, 1003
@@ -513,6 +514,55 @@ class WeakIdentities(AttackCase):
     def test_a_dns_name_never_names_a_device(self):
         self.assertEqual(self.env.login("carol", "carol-pw", rhost="laptop.attacker.example"), PAM_SUCCESS)
         self.assertEqual(self.devices("carol"), [])
+
+
+
+class StepUpPerSession(AttackCase):
+    """#9: a step-up holds in the login session it was given in, and issuing
+    a token always needs a fresh code."""
+
+    def setUp(self):
+        super().setUp()
+        self.enroll("bob")
+        self.codes = self.recovery_codes("bob")
+        self.bobs_login = AuditSession(BOB)
+
+    def tearDown(self):
+        self.bobs_login.close()
+        super().tearDown()
+
+    def as_bob(self, *args, code=None, session=None):
+        env = {"VIGIL_CODE": code} if code else {}
+        return self.env.ctl(*args, uid=BOB, groups=(ADMIN_SOCKET_GROUP[1],), env=env, session=session)
+
+    def test_malware_outside_the_admins_session_cannot_ride_his_step_up(self):
+        p = self.as_bob("reset", "carol", code=self.codes[0], session=self.bobs_login)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        # Within the 5 minutes, in bob's login session: no code needed again.
+        p = self.as_bob("reset", "alice", session=self.bobs_login)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        # A process of bob's uid elsewhere (a cron job, another login, malware
+        # started outside his terminal) gets nothing from that step-up.
+        elsewhere = AuditSession(BOB)
+        try:
+            p = self.as_bob("block", "carol", "--reason", "x", session=elsewhere)
+        finally:
+            elsewhere.close()
+        self.assertEqual(p.returncode, 1)
+        self.assertIn("step-up required", p.stderr)
+        p = self.as_bob("block", "carol", "--reason", "x")  # no login session at all
+        self.assertEqual(p.returncode, 1)
+        self.assertFalse(self.env.status("carol")["blocked"])
+
+    def test_issuing_a_token_always_needs_a_fresh_code(self):
+        p = self.as_bob("reset", "carol", code=self.codes[0], session=self.bobs_login)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        issue = ("token", "issue", "--owner", "carol", "--name", "ci", "--scope", "reports")
+        p = self.as_bob(*issue, session=self.bobs_login)
+        self.assertEqual(p.returncode, 1, "a held step-up does not issue tokens")
+        self.assertIn("always needs your own current code", p.stderr)
+        p = self.as_bob(*issue, code=self.codes[1], session=self.bobs_login)
+        self.assertEqual(p.returncode, 0, p.stderr)
 
 
 if __name__ == "__main__":

@@ -11,8 +11,8 @@ import subprocess
 import time
 import unittest
 
-from harness import (ADMIN_SOCKET_GROUP, PAM_AUTH_ERR, PAM_SUCCESS, VIGILD, Env, VigilTestCase,
-                     oathtool, raw_call, wait_for_fresh_step)
+from harness import (ADMIN_SOCKET_GROUP, PAM_AUTH_ERR, PAM_SUCCESS, VIGILD, AuditSession, Env,
+                     VigilTestCase, oathtool, raw_call, wait_for_fresh_step)
 
 UID = {"root": 0, "alice": 1001, "bob": 1002, "carol": 1003, "dave": 1004}
 ADMIN_GID = ADMIN_SOCKET_GROUP[1]
@@ -26,6 +26,7 @@ class RecoveryCase(VigilTestCase):
     extra_conf = {}
 
     def setUp(self):
+        self.sessions = {}
         self.env = Env(lockout=self.lockout, daemon=self.daemon)
         self.env.conf["roles"] = {"admin_groups": ["wheel"]}
         self.env.conf["recovery"] = dict({"allow_root": self.allow_root}, **self.extra_conf)
@@ -50,16 +51,29 @@ class RecoveryCase(VigilTestCase):
         """user's next code: the step after the one used at enrolment."""
         return oathtool(self.secrets[user], +30)
 
-    def admin(self, user, *args, code=None, verify=None, groups=None):
+    def tearDown(self):
+        for s in self.sessions.values():
+            s.close()
+        super().tearDown()
+
+    def session(self, user):
+        """user's login session: a step-up holds only within one (issue #15)."""
+        if user not in self.sessions:
+            self.sessions[user] = AuditSession(UID[user])
+        return self.sessions[user]
+
+    def admin(self, user, *args, code=None, verify=None, groups=None, elsewhere=False):
         """vigilctl as user, reaching the admin socket (its group), with a
-        step-up code and a code read out by the blocked account."""
+        step-up code and a code read out by the blocked account; run in the
+        user's login session, or outside it (elsewhere)."""
         env = {}
         if code:
             env["VIGIL_CODE"] = code
         if verify:
             env["VIGIL_VERIFY_CODE"] = verify
         return self.env.ctl(*args, uid=UID[user], env=env,
-                            groups=(ADMIN_GID,) if groups is None else groups)
+                            groups=(ADMIN_GID,) if groups is None else groups,
+                            session=None if elsewhere else self.session(user))
 
     def blocked(self, user):
         return self.env.status(user)["blocked"]
