@@ -565,5 +565,25 @@ class StepUpPerSession(AttackCase):
         self.assertEqual(p.returncode, 0, p.stderr)
 
 
+
+class ContinuousAttack(AttackCase):
+    """#10: a continuous attack never resets the back-off (times scaled down:
+    unlock_time 1s, max_unlock_time 4s; the source is throttled too)."""
+    lockout = {"deny": 2, "fail_interval": "1h", "unlock_time": "1s", "max_unlock_time": "4s"}
+    extra = {"throttle": {"deny": 3, "window": "1h", "ban_time": "1s", "max_ban_time": "4s"}}
+
+    def test_a_continuous_attacker_meets_the_longest_lock_again_and_again(self):
+        import re
+        deadline = time.time() + 16
+        while time.time() < deadline:
+            self.env.login("carol", "guess", rhost="203.0.113.66")
+            time.sleep(0.2)
+        locks = re.findall(r"locked carol for (\d+)s", self.env.log())
+        self.assertGreaterEqual(len(locks), 4, self.env.log())
+        self.assertEqual([int(x) for x in locks[:4]], [1, 2, 4, 4],
+                         "the doubling must not start over while the attack goes on")
+        self.assertTrue(all(int(x) == 4 for x in locks[2:]), locks)
+
+
 if __name__ == "__main__":
     unittest.main(verbosity=2)
