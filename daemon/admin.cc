@@ -189,6 +189,7 @@ struct AdminMethod {
   StepUp step_up;
   Validator validate;
   Handler handle;
+  SecretFields secrets = {{"step_up_code"}, {}};  // every request may carry one
 };
 
 boost::asio::awaitable<Result<Identity>> target_of(Services& sv, const json::object& p) {
@@ -621,10 +622,10 @@ const AdminMethod kAdminMethods[] = {
     {proto::kAdminAudit, StepUp::kNone, v_empty, handle_audit},
     {proto::kAccountReset, StepUp::kHeld, v_user, handle_reset},
     {proto::kAccountBlock, StepUp::kHeld, v_user_reason, handle_block},
-    {proto::kAccountUnblock, StepUp::kHeld, v_unblock, handle_unblock},
+    {proto::kAccountUnblock, StepUp::kHeld, v_unblock, handle_unblock, {{"step_up_code", "verify_code"}, {}}},
     {proto::kAccountPasswordChanged, StepUp::kHeld, v_user_reason, handle_password_changed},
     {proto::kRecoveryApprove, StepUp::kHeld, v_approve, handle_approve},
-    {proto::kTokenIssue, StepUp::kFresh, v_token_issue, handle_token_issue},
+    {proto::kTokenIssue, StepUp::kFresh, v_token_issue, handle_token_issue, {{"step_up_code"}, {"token"}}},
     {proto::kTokenRevoke, StepUp::kHeld, v_token_revoke, handle_token_revoke},
     {proto::kTokenList, StepUp::kNone, v_token_list, handle_token_list},
     {proto::kTokenShow, StepUp::kNone, v_accessor, handle_token_show},
@@ -697,6 +698,13 @@ boost::asio::awaitable<std::optional<Reply>> step_up(Services& sv, const Actor& 
 }
 
 }  // namespace
+
+const SecretFields& admin_secret_fields(std::string_view method) {
+  for (const auto& m : kAdminMethods)
+    if (m.name == method) return m.secrets;
+  static const SecretFields kUnknown{{"step_up_code", "verify_code"}, {}};
+  return kUnknown;
+}
 
 boost::asio::awaitable<Reply> dispatch_admin(Services& sv, const Peer& peer, const proto::Call& call) {
   const AdminMethod* m = nullptr;

@@ -27,6 +27,8 @@ namespace vigil {
 
 boost::asio::awaitable<proto::Reply> dispatch_admin(Services& sv, const Peer& peer,
                                                     const proto::Call& call);
+// The secret fields of an admin method (dispatch.h: secret_fields).
+const SecretFields& admin_secret_fields(std::string_view method);
 
 // Recovery.Request on the public socket: any active user, for a colleague.
 boost::asio::awaitable<proto::Reply> file_recovery_request(Services& sv, const Peer& peer,

@@ -53,6 +53,7 @@ struct Method {
   Subject subject;
   Validator validate;
   Handler handle;
+  SecretFields secrets = {};
 };
 
 Reply invalid(std::string msg) { return Reply::failure(proto::kErrInvalidParameter, std::move(msg)); }
@@ -569,13 +570,19 @@ const Method kMethods[] = {
     {proto::kStatusGet, Who::kSelf, Subject::kUserOrSelf, validate_user_only, handle_status_get},
     {proto::kStatusList, Who::kRoot, Subject::kNone, validate_empty, handle_status_list},
     {proto::kPing, Who::kAnyone, Subject::kNone, validate_empty, handle_ping},
-    {proto::kAuthVerify, Who::kSelf, Subject::kAnyName, validate_verify, handle_verify},
-    {proto::kTotpEnroll, Who::kSelf, Subject::kUserOrSelf, validate_enroll, handle_enroll},
-    {proto::kTotpConfirm, Who::kSelf, Subject::kUserOrSelf, validate_totp, handle_confirm},
-    {proto::kTotpDisable, Who::kSelf, Subject::kUserOrSelf, validate_totp, handle_disable},
-    {proto::kTotpRecoveryCodes, Who::kSelf, Subject::kUserOrSelf, validate_totp, handle_recovery_codes},
+    {proto::kAuthVerify, Who::kSelf, Subject::kAnyName, validate_verify, handle_verify,
+     {{"code"}, {}}},
+    {proto::kTotpEnroll, Who::kSelf, Subject::kUserOrSelf, validate_enroll, handle_enroll,
+     {{"code", "password"}, {"secret", "uri"}}},
+    {proto::kTotpConfirm, Who::kSelf, Subject::kUserOrSelf, validate_totp, handle_confirm,
+     {{"code"}, {}}},
+    {proto::kTotpDisable, Who::kSelf, Subject::kUserOrSelf, validate_totp, handle_disable,
+     {{"code"}, {}}},
+    {proto::kTotpRecoveryCodes, Who::kSelf, Subject::kUserOrSelf, validate_totp, handle_recovery_codes,
+     {{"code"}, {"codes"}}},
     // Services check the tokens their clients present.
-    {proto::kTokenCheck, Who::kAnyone, Subject::kNone, validate_token_check, handle_token_check},
+    {proto::kTokenCheck, Who::kAnyone, Subject::kNone, validate_token_check, handle_token_check,
+     {{"token"}, {}}},
     // Any active user, for a blocked colleague (the rules are in recovery.h).
     {proto::kRecoveryRequest, Who::kAnyone, Subject::kUser, validate_request, handle_recovery_request},
     {proto::kSessionOpen, Who::kRoot, Subject::kUser, validate_session, handle_session_open},
@@ -778,6 +785,31 @@ bool valid_user_name(std::string_view name) {
     auto u = static_cast<unsigned char>(c);
     return u < 0x20 || u == 0x7f;
   });
+}
+
+const SecretFields& secret_fields(bool admin_socket, std::string_view method) {
+  if (admin_socket) return admin_secret_fields(method);
+  for (const auto& m : kMethods)
+    if (m.name == method) return m.secrets;
+  // An unknown method: whatever a confused client sent, the usual names.
+  static const SecretFields kUnknown{{"code", "password", "token"}, {}};
+  return kUnknown;
+}
+
+void wipe_fields(json::object& o, const std::array<std::string_view, 3>& names) {
+  auto wipe_string = [](json::value& v) {
+    if (!v.is_string()) return;
+    auto& s = v.as_string();
+    explicit_bzero(s.data(), s.size());
+  };
+  for (auto name : names) {
+    if (name.empty()) continue;
+    auto it = o.find(name);
+    if (it == o.end()) continue;
+    wipe_string(it->value());
+    if (it->value().is_array())
+      for (auto& el : it->value().as_array()) wipe_string(el);
+  }
 }
 
 boost::asio::awaitable<Reply> dispatch(Services& sv, const Peer& peer, const proto::Call& call) {

@@ -60,6 +60,18 @@ struct Peer {
   bool root() const { return uid == 0; }
 };
 
+// The fields of a method's request and of its reply that carry secrets
+// (codes, passwords, tokens, TOTP secrets, recovery codes), declared with
+// the method in its table row. The server wipes them (strings, and the
+// strings of arrays) once the request is handled and the reply encoded.
+struct SecretFields {
+  std::array<std::string_view, 3> request{};
+  std::array<std::string_view, 3> reply{};
+};
+const SecretFields& secret_fields(bool admin_socket, std::string_view method);
+// Wipes the named fields of an object in place.
+void wipe_fields(boost::json::object& o, const std::array<std::string_view, 3>& names);
+
 // Routes to the public table, or to the admin one (daemon/admin.h) for
 // connections through the admin socket.
 boost::asio::awaitable<proto::Reply> dispatch(Services& services, const Peer& peer,

@@ -227,6 +227,7 @@ asio::awaitable<void> Server::session(stream_protocol::socket raw, Peer peer) {
     timer->cancel();
     proto::Reply reply;
     bool close_after = false;
+    const SecretFields* secrets = nullptr;
     if (!allow_request(peer)) {
       // Over its budget: refused before the frame is even decoded.
       reply = proto::Reply::failure(proto::kErrUnavailable, kTooMany);
@@ -235,21 +236,14 @@ asio::awaitable<void> Server::session(stream_protocol::socket raw, Peer peer) {
       close_after = true;
     } else {
       reply = co_await dispatch(services_, peer, *call);
-      // Codes travel in requests: wipe every copy once handled.
-      for (const char* k : {"code", "step_up_code", "verify_code", "token", "password"}) {
-        if (auto c = call->params.find(k); c != call->params.end() && c->value().is_string()) {
-          auto& js = c->value().as_string();
-          explicit_bzero(js.data(), js.size());
-        }
-      }
+      // The method's secret fields (declared with it, dispatch.h): the
+      // request's copies once handled, the reply's once encoded.
+      secrets = &secret_fields(peer.admin_socket, call->method);
+      wipe_fields(call->params, secrets->request);
     }
     explicit_bzero(frame.data(), frame.size());
     auto out = proto::encode(reply);
-    // A reply may carry a new token: no copy of it outlives the encoding.
-    if (auto t = reply.params.find("token"); t != reply.params.end() && t->value().is_string()) {
-      auto& js = t->value().as_string();
-      explicit_bzero(js.data(), js.size());
-    }
+    if (secrets) wipe_fields(reply.params, secrets->reply);
     if (!out) out = proto::encode(proto::Reply::failure(proto::kErrInternal, "reply too large"));
     if (!sock.is_open()) break;
     arm();
