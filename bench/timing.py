@@ -18,7 +18,9 @@ call: connect, one frame, the answer, close):
   throttled        Auth.Report success from a throttled source
   deny rule        Auth.Report success, refused by a [[devices.rule]] deny
   totp wrong pw    Auth.Report failure, an account with a second factor
-                   (answered with prompt: the module then asks for a code)
+  + verify         (answered with prompt), then the Auth.Verify with an
+                   empty code that the module sends after the code prompt
+                   (no right password in the call: refused after a commit)
   totp right pw    Auth.Report success ("verify"), then Auth.Verify with a
   + verify         code (a wrong one: a right one is accepted once per 30 s
                    step; both are checked and committed before the answer)
@@ -61,7 +63,7 @@ import harness  # noqa: E402
 
 PAMLOOP = os.path.join(harness.BUILD, "bench", "pamloop")
 
-KINDS = ["wrong password", "locked", "blocked", "throttled", "deny rule", "totp wrong pw",
+KINDS = ["wrong password", "locked", "blocked", "throttled", "deny rule", "totp wrong pw + verify",
          "totp right pw + verify"]
 PAM_KINDS = ["wrong password", "locked", "blocked", "throttled", "deny rule"]
 
@@ -202,17 +204,23 @@ class Timing:
             if check:
                 self.expect(r, "deny", kind)
             return us
-        if kind == "totp wrong pw":
+        if kind == "totp wrong pw + verify":
             if self.frank_failures >= 2:  # deny is 3: reset before the lock
                 self.admin("io.vigil.Account.Reset", {"user": "frank"})
                 self.frank_failures = 0
-            us, r = self.report("frank", "failure", self.fresh_source())
+            nonce = self.nonce()
+            params = {"user": "frank", "outcome": "failure", "nonce": nonce, "service": "sshd",
+                      "rhost": self.fresh_source(), "tty": "ssh"}
+            us1, r = self.pub.call("io.vigil.Auth.Report", params)
             self.frank_failures += 1
             if check:
                 self.expect(r, "deny", kind)
                 if r["parameters"].get("prompt") is not True:
                     raise RuntimeError("%s: no prompt: %s" % (kind, r))
-            return us
+            us2, v = self.pub.call("io.vigil.Auth.Verify", {"user": "frank", "nonce": nonce, "code": ""})
+            if check:
+                self.expect(v, "deny", kind + " (code)")
+            return us1 + us2
         if kind == "totp right pw + verify":
             user = min(self.verify_uses, key=self.verify_uses.get)
             if self.verify_uses[user] >= MAX_CODE_FAILURES - 10:
