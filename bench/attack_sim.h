@@ -46,13 +46,7 @@ namespace vigil::attack_sim {
 
 // The parts of the configuration the engine takes; default-constructed: the
 // shipped defaults.
-struct Settings {
-  LockoutConfig lockout;
-  TotpConfig totp;
-  DevicesConfig devices;
-  BlockConfig block;
-  ThrottleConfig throttle;
-};
+using Settings = Engine::Settings;
 
 enum class Scenario {
   kContinuous,  // one source, one attempt every `interval`

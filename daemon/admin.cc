@@ -389,14 +389,8 @@ boost::asio::awaitable<Reply> handle_password_changed(Services& sv, const Actor&
   if (id.uid == actor.uid)
     co_return refused("you cannot record your own password change: a PAM password change (passwd) "
                       "or another administrator does");
-  std::string by = actor.name + ": " + param(p, "reason");
-  auto start = [&](auto deliver) { sv.engine->password_changed(id.uid, id.name, std::move(by), std::move(deliver)); };
-  auto res = co_await await_callback<PasswordChangedResult>(start);
-  if (!res.status) co_return unavailable("the change could not be recorded");
-  json::object out;
-  out["user"] = id.name;
-  out["changed"] = res.changed;
-  co_return Reply::success(std::move(out));
+  Reply r = co_await password_changed_reply(sv, id, actor.name + ": " + param(p, "reason"));
+  co_return r;
 }
 
 boost::asio::awaitable<Reply> handle_list(Services& sv, const Actor&, const json::object&) {

@@ -79,32 +79,19 @@ Setter duration_setter(Section Config::*sec, Seconds Section::*field, Seconds lo
   };
 }
 
-Setter services_setter() {
-  return [](const toml::node& n, Config& c) -> std::string {
+// A list of names (groups, PAM services), each 1 to 256 bytes.
+template <class Section>
+Setter names_setter(Section Config::*section, std::vector<std::string> Section::*member, const char* what) {
+  return [section, member, what](const toml::node& n, Config& c) -> std::string {
     const toml::array* arr = n.as_array();
-    if (!arr) return "expected an array of PAM service names";
+    if (!arr) return std::string("expected an array of ") + what;
     std::vector<std::string> out;
     for (const auto& el : *arr) {
       auto v = el.value_exact<std::string>();
-      if (!v || v->empty() || v->size() > 256) return "expected an array of PAM service names";
+      if (!v || v->empty() || v->size() > 256) return std::string("expected an array of ") + what;
       out.push_back(*v);
     }
-    c.devices.remote_services = std::move(out);
-    return {};
-  };
-}
-
-Setter groups_setter() {
-  return [](const toml::node& n, Config& c) -> std::string {
-    const toml::array* arr = n.as_array();
-    if (!arr) return "expected an array of group names";
-    std::vector<std::string> out;
-    for (const auto& el : *arr) {
-      auto v = el.value_exact<std::string>();
-      if (!v || v->empty() || v->size() > 256) return "expected an array of group names";
-      out.push_back(*v);
-    }
-    c.roles.admin_groups = std::move(out);
+    c.*section.*member = std::move(out);
     return {};
   };
 }
@@ -313,12 +300,12 @@ const std::map<std::string, std::map<std::string, Setter>>& schema() {
       {"devices",
        {
            {"trust_days", int_setter(&Config::devices, &DevicesConfig::trust_days, 1, 3650)},
-           {"remote_services", services_setter()},
+           {"remote_services", names_setter(&Config::devices, &DevicesConfig::remote_services, "PAM service names")},
            {"rule", rules_setter("")},
        }},
       {"roles",
        {
-           {"admin_groups", groups_setter()},
+           {"admin_groups", names_setter(&Config::roles, &RolesConfig::admin_groups, "group names")},
        }},
       {"totp",
        {

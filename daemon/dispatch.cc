@@ -551,17 +551,8 @@ std::optional<Reply> validate_password_changed(const json::object& p) {
 boost::asio::awaitable<Reply> handle_password_changed(Services& sv, const Peer&, const json::object& p,
                                                       const Target& target) {
   if (!target.lookup.found()) co_return Reply::failure(proto::kErrNotFound, "no such user");
-  const auto& id = target.lookup.id;
-  std::string by = "PAM password change (" + opt(p, "service") + ")";
-  auto start = [&](auto deliver) {
-    sv.engine->password_changed(id.uid, id.name, std::move(by), std::move(deliver));
-  };
-  auto res = co_await await_callback<PasswordChangedResult>(start);
-  if (!res.status) co_return unavailable("the change could not be recorded");
-  json::object out;
-  out["user"] = id.name;
-  out["changed"] = res.changed;
-  co_return Reply::success(std::move(out));
+  Reply r = co_await password_changed_reply(sv, target.lookup.id, "PAM password change (" + opt(p, "service") + ")");
+  co_return r;
 }
 
 const Method kMethods[] = {
@@ -654,6 +645,18 @@ bool is_admin(const Config& cfg, const Identity& id) {
     for (const auto& a : cfg.roles.admin_groups)
       if (g == a) return true;
   return false;
+}
+
+boost::asio::awaitable<Reply> password_changed_reply(Services& sv, const Identity& id, std::string by) {
+  auto start = [&](auto deliver) {
+    sv.engine->password_changed(id.uid, id.name, std::move(by), std::move(deliver));
+  };
+  auto res = co_await await_callback<PasswordChangedResult>(start);
+  if (!res.status) co_return unavailable("the change could not be recorded");
+  json::object out;
+  out["user"] = id.name;
+  out["changed"] = res.changed;
+  co_return Reply::success(std::move(out));
 }
 
 boost::asio::awaitable<Reply> status_reply(Services& sv, const Identity& id) {

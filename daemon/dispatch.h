@@ -80,6 +80,8 @@ boost::asio::awaitable<proto::Reply> dispatch(Services& services, const Peer& pe
 // Shared with the admin socket.
 bool is_admin(const Config& cfg, const Identity& id);
 boost::asio::awaitable<proto::Reply> status_reply(Services& sv, const Identity& id);
+// Ends the password change a recovery required (a PAM change, or an admin's record).
+boost::asio::awaitable<proto::Reply> password_changed_reply(Services& sv, const Identity& id, std::string by);
 boost::asio::awaitable<proto::Reply> status_list_reply(Services& sv);
 // Token checks, for the public socket and the HTTP checker. The token is
 // hashed and wiped at once.

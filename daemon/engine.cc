@@ -202,6 +202,13 @@ void Engine::mark_dirty(Entry* e) {
   dirty_.push_back(e);
 }
 
+Result<Engine::Entry*> Engine::account_with_block(int64_t uid) {
+  auto e = entry("uid:" + std::to_string(uid));
+  if (!e) return e.error();
+  if (auto st = load_block(*e, uid); !st) return st.error();
+  return *e;
+}
+
 Status Engine::load_devices(Entry* e, int64_t uid) {
   if (e->devices_loaded) return Ok{};
   auto r = store_->load_devices(uid);
@@ -1009,13 +1016,9 @@ void Engine::block(int64_t uid, std::string name, std::string reason, std::strin
   submit([this, uid, name = std::move(name), reason = std::move(reason), by = std::move(by), admin,
           done = std::move(done)](Txn& t) mutable {
     BlockResult r;
-    auto e = entry("uid:" + std::to_string(uid));
+    auto e = account_with_block(uid);
     if (!e) {
       r.status = e.error();
-      return done(r);
-    }
-    if (auto st = load_block(*e, uid); !st) {
-      r.status = st.error();
       return done(r);
     }
     if ((*e)->block) return done(r);

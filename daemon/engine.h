@@ -258,6 +258,16 @@ struct ResetResult {
 
 class Engine {
  public:
+  // The parts of the configuration the engine uses, swapped in whole at the
+  // start of a batch after a reload. Default-constructed: the shipped defaults.
+  struct Settings {
+    LockoutConfig lockout;
+    TotpConfig totp;
+    DevicesConfig devices;
+    BlockConfig block;
+    ThrottleConfig throttle;
+  };
+
   // Buckets kept in memory beyond which clean ones are dropped.
   static constexpr std::size_t kCacheMax = 10000;
   // Calls remembered (2 minutes) so that a call reporting twice counts once.
@@ -417,6 +427,8 @@ class Engine {
   // Finishes a batch whose commit was deferred, if there is one (run_mu_ held).
   void finish_deferred();
   Result<Entry*> entry(const std::string& key);
+  // The account's own bucket ("uid:N"), with its block and password change loaded.
+  Result<Entry*> account_with_block(int64_t uid);
   Status load_totp(Entry* e, int64_t uid);
   Status load_devices(Entry* e, int64_t uid);
   Status load_block(Entry* e, int64_t uid);
@@ -481,15 +493,6 @@ class Engine {
   bool posted_ = false;  // a drain is posted and has not taken the queue yet
   std::mutex run_mu_;    // held while a batch runs: one at a time
   std::unique_ptr<Txn> deferred_;  // a batch run whose commit is posted (run_mu_)
-  // The parts of the configuration the engine uses, swapped in whole at the
-  // start of a batch after a reload.
-  struct Settings {
-    LockoutConfig lockout;
-    TotpConfig totp;
-    DevicesConfig devices;
-    BlockConfig block;
-    ThrottleConfig throttle;
-  };
   std::optional<Settings> pending_;
   std::thread thread_;
 

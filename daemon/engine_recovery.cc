@@ -85,9 +85,8 @@ void Engine::recover(RecoverRequest req, std::function<void(RecoverResult)> done
     };
     // Whether an account is blocked right now, as this batch sees it.
     auto is_blocked = [&](int64_t uid) -> Result<bool> {
-      auto e = entry("uid:" + std::to_string(uid));
+      auto e = account_with_block(uid);
       if (!e) return e.error();
-      if (auto st = load_block(*e, uid); !st) return st.error();
       return (*e)->block.has_value();
     };
     std::string approval_by;
@@ -340,13 +339,9 @@ void Engine::password_changed(int64_t uid, std::string name, std::string by,
                               std::function<void(PasswordChangedResult)> done) {
   submit([this, uid, name = std::move(name), by = std::move(by), done = std::move(done)](Txn& t) mutable {
     PasswordChangedResult r;
-    auto e = entry("uid:" + std::to_string(uid));
+    auto e = account_with_block(uid);
     if (!e) {
       r.status = e.error();
-      return done(r);
-    }
-    if (auto st = load_block(*e, uid); !st) {
-      r.status = st.error();
       return done(r);
     }
     if (!(*e)->password_change) return done(r);  // nothing was required

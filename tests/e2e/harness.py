@@ -31,9 +31,42 @@ PAM_BUILD = os.environ.get("VIGIL_PAM_BUILD_DIR", BUILD)
 PAMDRIVE = os.path.join(PAM_BUILD, "tests", "pamdrive")
 MODULE = os.path.join(PAM_BUILD, "pam_module", "pam_vigil.so")
 PAM_MATRIX = "/usr/lib/x86_64-linux-gnu/pam_wrapper/pam_matrix.so"
+CHECKPW = os.path.join(HERE, "checkpw.py")
 # The system's Python, for helpers run under another uid (a per-user Python
 # install may not be readable by them).
 PY = "/usr/bin/python3" if os.path.exists("/usr/bin/python3") else "python3"
+
+
+def _stage_for_other_uids():
+    """Tests run pamdrive, the module (which pamdrive loads), vigilctl and the
+    password checker as other uids (setpriv). A checkout in a directory they
+    cannot traverse (root's home, a mktemp -d) would hide them: run copies
+    from a directory every uid can reach, that only root can change, removed
+    at exit. Does nothing when not root (no other uid is used then)."""
+    global PAMDRIVE, MODULE, VIGILCTL, CHECKPW
+    if os.geteuid() != 0:
+        return
+    import atexit
+    parent = None
+    for p in ("/run", "/var/lib", "/var/cache"):
+        if os.path.isdir(p) and os.stat(p).st_mode & 0o022 == 0 and os.stat(p).st_uid == 0:
+            parent = p
+            break
+    stage = tempfile.mkdtemp(prefix="vigil-e2e-bin-", dir=parent)
+    os.chmod(stage, 0o755)
+    atexit.register(shutil.rmtree, stage, True)
+
+    def copy(path):
+        if not os.path.exists(path):
+            return path  # not built (yet): the test that needs it says so
+        dest = os.path.join(stage, os.path.basename(path))
+        shutil.copy2(path, dest)
+        os.chmod(dest, 0o755)
+        return dest
+    PAMDRIVE, MODULE, VIGILCTL, CHECKPW = copy(PAMDRIVE), copy(MODULE), copy(VIGILCTL), copy(CHECKPW)
+
+
+_stage_for_other_uids()
 
 PAM_SUCCESS = 0
 PAM_PERM_DENIED = 6
@@ -239,8 +272,7 @@ class Env:
 
     def add_stack(self, name, template, args, **kw):
         self.add_service(name, template.format(matrix=PAM_MATRIX, passdb=self.passdb, module=MODULE,
-                                               args=args, python=PY,
-                                               checkpw=os.path.join(HERE, "checkpw.py"), **kw))
+                                               args=args, python=PY, checkpw=CHECKPW, **kw))
 
     # ---- environment ----
     def nss_env(self):

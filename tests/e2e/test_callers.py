@@ -89,13 +89,7 @@ class Callers(VigilTestCase):
 
     def test_raw_protocol_from_non_root_is_checked_too(self):
         # Bypass the module: a non-root process speaking the protocol itself.
-        import subprocess, sys
-        code = ("import sys, json; sys.path.insert(0, %r); from harness import raw_call; "
-                "print(json.dumps(raw_call(%r, 'io.vigil.Account.Reset', {'user': 'alice'})))"
-                % (__file__.rsplit('/', 1)[0], self.env.socket))
-        p = subprocess.run(self.env.as_uid(ALICE, [PY, "-c", code]), capture_output=True,
-                           text=True, env=self.env.nss_env())
-        reply = json.loads(p.stdout)
+        (reply,) = self.env.raw_as(ALICE, [["io.vigil.Account.Reset", {"user": "alice"}]])
         # The public socket has no reset at all: it lives on the admin socket.
         self.assertEqual(reply["error"], "io.vigil.Error.MethodNotFound")
 

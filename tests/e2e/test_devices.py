@@ -110,13 +110,8 @@ class Devices(VigilTestCase):
         self.assertEqual(reply["parameters"]["verdict"], "allow")
         self.assertEqual(self.devices("bob"), [])
         # A non-root caller cannot open sessions.
-        import subprocess, sys
-        code = ("import sys, json; sys.path.insert(0, %r); from harness import raw_call; "
-                "print(json.dumps(raw_call(%r, 'io.vigil.Session.Open', {'user': 'alice', 'audit_session': 42})))"
-                % (__file__.rsplit('/', 1)[0], self.env.socket))
-        p = subprocess.run(self.env.as_uid(1001, [PY, "-c", code]), capture_output=True, text=True,
-                           env=self.env.nss_env())
-        self.assertEqual(json.loads(p.stdout)["error"], "io.vigil.Error.PermissionDenied")
+        (reply,) = self.env.raw_as(1001, [["io.vigil.Session.Open", {"user": "alice", "audit_session": 42}]])
+        self.assertEqual(reply["error"], "io.vigil.Error.PermissionDenied")
 
     def test_devices_survive_kill_9(self):
         self.env.login("alice", "alice-pw", rhost=HOME)

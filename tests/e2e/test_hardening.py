@@ -23,21 +23,8 @@ import tempfile
 import time
 import unittest
 
-from harness import ADMIN_SOCKET_GROUP, PAM_SUCCESS, PY, VIGILD, VigilTestCase, toml
+from harness import ADMIN_SOCKET_GROUP, PAM_SUCCESS, PY, VIGILD, VigilTestCase, chain_is_safe, toml
 from test_recovery import UID, RecoveryCase
-
-
-def chain_is_safe(path):
-    """Every directory from path up to / is owned by root and not writable
-    by group or others."""
-    path = os.path.realpath(path)
-    while True:
-        st = os.stat(path)
-        if st.st_uid != 0 or st.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
-            return False
-        if path == "/":
-            return True
-        path = os.path.dirname(path)
 
 
 def safe_base():

@@ -135,12 +135,8 @@ class AdminSocket(RecoveryCase):
         self.assertEqual(p.returncode, 1)
         self.assertIn("not an administrator", p.stderr)
         # The public socket has no unblock at all.
-        code = ("import sys, json; sys.path.insert(0, %r); from harness import raw_call; "
-                "print(json.dumps(raw_call(%r, 'io.vigil.Account.Unblock', "
-                "{'user': 'bob', 'reason': 'x'})))" % (os.path.dirname(__file__), self.env.socket))
-        out = subprocess.run(self.env.as_uid(UID["carol"], ["/usr/bin/python3", "-c", code]),
-                             capture_output=True, text=True, env=self.env.nss_env())
-        self.assertEqual(json.loads(out.stdout)["error"], "io.vigil.Error.MethodNotFound")
+        (reply,) = self.env.raw_as(UID["carol"], [["io.vigil.Account.Unblock", {"user": "bob", "reason": "x"}]])
+        self.assertEqual(reply["error"], "io.vigil.Error.MethodNotFound")
         self.assertTrue(self.blocked("bob"))
 
     def test_admins_read_any_account_and_employees_only_their_own(self):

@@ -54,7 +54,7 @@ def buckets(db_path):
     try:
         ok = db.execute("PRAGMA integrity_check").fetchone()[0]
         rows = db.execute("SELECT uid, failures, locked_until FROM buckets "
-                          "WHERE uid IS NOT NULL AND key NOT LIKE '%:known'").fetchall()
+                          "WHERE uid IS NOT NULL AND key = 'uid:' || uid").fetchall()
     finally:
         db.close()
     return ok, {uid: (failure_count(f), locked) for uid, f, locked in rows}

@@ -196,13 +196,8 @@ class ThroughNginx(TokenCase):
 
     def test_any_local_user_may_check_over_the_public_socket(self):
         token, _ = self.issue("carol", "reports")
-        code = ("import sys, json; sys.path.insert(0, %r); from harness import raw_call; "
-                "print(json.dumps(raw_call(%r, 'io.vigil.Token.Check', {'token': %r, 'scope': 'reports'})))"
-                % (os.path.dirname(__file__), self.env.socket, token))
-        out = subprocess.run(self.env.as_uid(UID["dave"], [PY, "-c", code]), capture_output=True,
-                             text=True, env=self.env.nss_env())
-        self.assertEqual(json.loads(out.stdout)["parameters"], {"verdict": "valid", "owner": "carol",
-                                                                "scopes": ["reports"]})
+        (reply,) = self.env.raw_as(UID["dave"], [["io.vigil.Token.Check", {"token": token, "scope": "reports"}]])
+        self.assertEqual(reply["parameters"], {"verdict": "valid", "owner": "carol", "scopes": ["reports"]})
 
 
 class Blocks(TokenCase):

@@ -78,8 +78,14 @@ void match(const std::vector<Rule>& rules, const RuleInput& in) {
     for (const auto& n : r->networks) any = any || vigil::network_matches(n, in.source);
     if (!any) fail("matched outside every network");
   }
-  if (r->device == Rule::Device::kKnown && !in.device_known) fail("known-device rule on an unknown device");
-  if (r->device == Rule::Device::kUnknown && in.device_known) fail("unknown-device rule on a known device");
+  // A device counts as known to a rule only when its identity is as strong
+  // as the rule asks; a relaxing rule never matches a weaker one.
+  const bool trusted = in.strength >= r->identity;
+  const bool known = in.device_known && trusted;
+  if (r->device == Rule::Device::kKnown && !known) fail("known-device rule on an unknown device");
+  if (r->device == Rule::Device::kUnknown && known) fail("unknown-device rule on a known device");
+  if ((r->action == RuleAction::kAllow || r->action == RuleAction::kSkipTotp) && !trusted)
+    fail("a relaxing rule matched a device weaker than its identity");
   // First match: the rules before it, alone, match nothing.
   const std::vector<Rule> before(rules.data(), r);
   if (vigil::first_match(before, in) != nullptr) fail("an earlier rule also matches");
@@ -95,9 +101,11 @@ RuleInput login(std::string_view user, std::string_view groups, std::string_view
   in.source = vigil::device::parse_source(rhost);
   in.tty = std::string(tty);
   in.device_known = known;
-  // The device identity of the same login.
+  // The device identity of the same login, and its strength.
   (void)vigil::device::source_key(in.source);
-  (void)vigil::device::device_id(service, rhost, tty, std::nullopt);
+  const std::string id = vigil::device::device_id(service, rhost, tty, std::nullopt);
+  in.strength = vigil::device::strength(id);
+  if (in.source.kind == Source::Kind::kHost && !id.empty()) fail("a DNS name named a device");
   if (rhost.empty() != (in.source.kind == Source::Kind::kNone)) fail("no source is not kNone");
   if (in.source.kind == Source::Kind::kHost && in.source.host.size() != rhost.size())
     fail("host name changed length");
@@ -124,6 +132,11 @@ bool rule_line(std::string_view line, Rule* r) {
     else if (key == "tty") r->tty = std::string(value);
     else if (key == "device" && value == "known") r->device = Rule::Device::kKnown;
     else if (key == "device" && value == "unknown") r->device = Rule::Device::kUnknown;
+    else if (key == "identity") {
+      auto s = vigil::device::parse_strength(value);
+      if (!s) return false;
+      r->identity = *s;
+    }
     else if (key == "network") {
       for (auto x : split(value, ',')) {
         auto n = vigil::parse_network(x);
