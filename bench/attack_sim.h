@@ -9,7 +9,7 @@
 // Contract:
 //  * The defaults are the default-constructed configuration structs
 //    (Settings{}), never copies of their numbers.
-//  * Reports are filled in as daemon/dispatch.cc fills them for sshd (a root
+//  * Reports are filled in as daemon/rpc/dispatch.cc fills them for sshd (a root
 //    caller): key "uid:N", the normalised source, the device id of the
 //    service and source, service "sshd", tty "ssh".
 //  * A guess is a report whose password was evaluated: a failure the engine
@@ -35,12 +35,12 @@
 #include <fcntl.h>
 #include <unistd.h>
 
-#include "daemon/clock.h"
-#include "daemon/config.h"
-#include "daemon/device.h"
-#include "daemon/engine.h"
-#include "daemon/policy.h"
-#include "daemon/sqlite_store.h"
+#include "daemon/core/clock.h"
+#include "daemon/core/config.h"
+#include "daemon/core/device.h"
+#include "daemon/engine/engine.h"
+#include "daemon/core/policy.h"
+#include "daemon/store/sqlite_store.h"
 
 namespace vigil::attack_sim {
 

@@ -13,8 +13,8 @@
 #include <cstdlib>
 #include <vector>
 
-#include "daemon/clock.h"
-#include "daemon/totp.h"
+#include "daemon/core/clock.h"
+#include "daemon/core/totp.h"
 
 namespace {
 

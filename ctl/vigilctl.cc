@@ -15,7 +15,7 @@
 #include <iostream>
 #include <string>
 
-#include "daemon/config.h"
+#include "daemon/core/config.h"
 #include "protocol/client.h"
 #include "protocol/names.h"
 #include "protocol/utf8.h"

@@ -6,11 +6,11 @@
 #include <future>
 #include <iostream>
 
-#include "daemon/command.h"
-#include "daemon/engine.h"
-#include "daemon/nss.h"
-#include "daemon/sqlite_store.h"
-#include "daemon/state_dir.h"
+#include "daemon/os/command.h"
+#include "daemon/engine/engine.h"
+#include "daemon/os/nss.h"
+#include "daemon/store/sqlite_store.h"
+#include "daemon/os/state_dir.h"
 
 namespace vigil {
 

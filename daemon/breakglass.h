@@ -15,7 +15,7 @@
 
 #include <string>
 
-#include "daemon/config.h"
+#include "daemon/core/config.h"
 
 namespace vigil {
 

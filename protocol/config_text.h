@@ -1,5 +1,5 @@
 // The check vigil.conf's text passes before anything parses it, shared by
-// pam_vigil.so (pam_module/options.cc) and vigild/vigilctl (daemon/config.cc).
+// pam_vigil.so (pam_module/options.cc) and vigild/vigilctl (daemon/core/config.cc).
 //
 // Contract:
 //  * vigil.conf is plain ASCII: printable characters, tab, newline and

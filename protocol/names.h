@@ -1,7 +1,7 @@
 // Method and error names of the vigil wire protocol (varlink-style).
 //
 // Every program speaks only through these names; a new method is added here
-// first, then to the daemon's dispatch table (daemon/dispatch.cc), then to its
+// first, then to the daemon's dispatch table (daemon/rpc/dispatch.cc), then to its
 // clients.
 #pragma once
 
@@ -21,14 +21,14 @@ inline constexpr char kTotpRecoveryCodes[] = "io.vigil.Totp.RecoveryCodes";
 inline constexpr char kSessionOpen[] = "io.vigil.Session.Open";     // module: a login session began
 inline constexpr char kDevicesList[] = "io.vigil.Devices.List";
 inline constexpr char kDevicesForget[] = "io.vigil.Devices.Forget";
-// Anyone: services check an API token (daemon/tokens.h).
+// Anyone: services check an API token (daemon/core/tokens.h).
 inline constexpr char kTokenCheck[] = "io.vigil.Token.Check";
 // Any active user, for a blocked colleague (never for oneself).
 inline constexpr char kRecoveryRequest[] = "io.vigil.Recovery.Request";
 // Root callers (the module's password phase): a password was changed.
 inline constexpr char kPasswordChanged[] = "io.vigil.Password.Changed";
 
-// Admin socket (daemon/admin.cc). Status.Get and Status.List are served
+// Admin socket (daemon/rpc/admin.cc). Status.Get and Status.List are served
 // there too. Every call may carry "step_up_code".
 inline constexpr char kAccountReset[] = "io.vigil.Account.Reset";      // clear a lock
 inline constexpr char kAccountBlock[] = "io.vigil.Account.Block";      // block

@@ -1,4 +1,4 @@
-// libFuzzer target: the configuration parser (daemon/config.h).
+// libFuzzer target: the configuration parser (daemon/core/config.h).
 //
 // The input is a vigil.conf text. Checked besides the sanitizers: an error
 // names the file ("fuzz:LINE: ..." or "fuzz: ..."); an accepted config keeps
@@ -10,7 +10,7 @@
 #include <cstdlib>
 #include <string_view>
 
-#include "daemon/config.h"
+#include "daemon/core/config.h"
 
 namespace {
 

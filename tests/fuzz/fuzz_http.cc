@@ -1,4 +1,4 @@
-// libFuzzer target: the token checker's request parsing (daemon/token_http.cc).
+// libFuzzer target: the token checker's request parsing (daemon/rpc/token_http.cc).
 //
 // The input is what a client writes to the token-http socket. It is read the
 // way the daemon reads it: a boost::beast request_parser<empty_body> with the
@@ -26,8 +26,8 @@
 #include <cstdlib>
 #include <string_view>
 
-#include "daemon/token_http_parse.h"
-#include "daemon/tokens.h"
+#include "daemon/rpc/token_http_parse.h"
+#include "daemon/core/tokens.h"
 
 namespace {
 

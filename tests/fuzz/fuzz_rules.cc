@@ -1,5 +1,5 @@
-// libFuzzer target: the device rule matcher (daemon/rules.h) and the device
-// identity it works on (daemon/device.h).
+// libFuzzer target: the device rule matcher (daemon/core/rules.h) and the device
+// identity it works on (daemon/core/device.h).
 //
 // The rules are built from the input directly, not through the TOML parser
 // (fuzz_config covers [[devices.rule]] in vigil.conf), one line each:
@@ -24,8 +24,8 @@
 #include <string_view>
 #include <vector>
 
-#include "daemon/device.h"
-#include "daemon/rules.h"
+#include "daemon/core/device.h"
+#include "daemon/core/rules.h"
 
 namespace {
 

@@ -3,7 +3,7 @@
 #include <fstream>
 #include <sstream>
 
-#include "daemon/config.h"
+#include "daemon/core/config.h"
 
 namespace vigil {
 namespace {

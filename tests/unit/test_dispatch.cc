@@ -5,7 +5,7 @@
 #include <algorithm>
 #include <string>
 
-#include "daemon/dispatch.h"
+#include "daemon/rpc/dispatch.h"
 #include "protocol/names.h"
 
 namespace vigil {

@@ -8,8 +8,8 @@
 #include <optional>
 #include <thread>
 
-#include "daemon/engine.h"
-#include "daemon/sqlite_store.h"
+#include "daemon/engine/engine.h"
+#include "daemon/store/sqlite_store.h"
 
 namespace vigil {
 namespace {

@@ -22,11 +22,11 @@
 #include <thread>
 #include <vector>
 
-#include "daemon/command.h"
-#include "daemon/config_file.h"
-#include "daemon/nss.h"
-#include "daemon/process_hardening.h"
-#include "daemon/rate_limit.h"
+#include "daemon/os/command.h"
+#include "daemon/os/config_file.h"
+#include "daemon/os/nss.h"
+#include "daemon/os/process_hardening.h"
+#include "daemon/rpc/rate_limit.h"
 
 namespace vigil {
 namespace {

@@ -4,7 +4,7 @@
 #include <string>
 #include <vector>
 
-#include "daemon/policy.h"
+#include "daemon/core/policy.h"
 
 namespace vigil {
 namespace {

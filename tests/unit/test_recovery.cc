@@ -1,11 +1,11 @@
-// The recovery rules (daemon/recovery.h), table-driven.
+// The recovery rules (daemon/core/recovery.h), table-driven.
 #include <gtest/gtest.h>
 
 #include <optional>
 #include <string>
 #include <vector>
 
-#include "daemon/recovery.h"
+#include "daemon/core/recovery.h"
 
 namespace vigil::recovery {
 namespace {

@@ -1,9 +1,9 @@
 // Device rules and source normalisation, table-driven.
 #include <gtest/gtest.h>
 
-#include "daemon/config.h"
-#include "daemon/device.h"
-#include "daemon/rules.h"
+#include "daemon/core/config.h"
+#include "daemon/core/device.h"
+#include "daemon/core/rules.h"
 
 namespace vigil {
 namespace {

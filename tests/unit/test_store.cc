@@ -8,8 +8,8 @@
 #include <filesystem>
 #include <fstream>
 
-#include "daemon/sqlite_store.h"
-#include "daemon/state_dir.h"
+#include "daemon/store/sqlite_store.h"
+#include "daemon/os/state_dir.h"
 
 namespace vigil {
 namespace {

@@ -1,10 +1,10 @@
-// Token format, hash and the check decision (daemon/tokens.h), table-driven.
+// Token format, hash and the check decision (daemon/core/tokens.h), table-driven.
 #include <gtest/gtest.h>
 #include <sodium.h>
 
 #include <set>
 
-#include "daemon/tokens.h"
+#include "daemon/core/tokens.h"
 
 namespace vigil::tokens {
 namespace {

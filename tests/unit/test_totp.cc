@@ -9,8 +9,8 @@
 #include <filesystem>
 #include <set>
 
-#include "daemon/secrets.h"
-#include "daemon/totp.h"
+#include "daemon/core/secrets.h"
+#include "daemon/core/totp.h"
 
 namespace vigil {
 namespace {

@@ -1,0 +1,457 @@
+#include "daemon/core/config.h"
+
+#include "protocol/config_text.h"
+
+// Header-only toml++ without exceptions: parse errors are values, and the
+// PAM module can use the same mode without loading libtomlplusplus.
+#define TOML_HEADER_ONLY 1
+#define TOML_EXCEPTIONS 0
+#include <toml++/toml.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cerrno>
+#include <charconv>
+#include <cstring>
+#include <fstream>
+#include <functional>
+#include <map>
+#include <sstream>
+
+namespace vigil {
+namespace {
+
+std::string where(std::string_view src, const toml::source_region& r) {
+  return std::string(src) + ":" + std::to_string(r.begin.line) + ": ";
+}
+
+Error cfg_error(std::string msg) { return Error{"config", std::move(msg)}; }
+
+// One setter per key: parses the node into the Config, or returns a message.
+using Setter = std::function<std::string(const toml::node&, Config&)>;
+
+
+template <class Section>
+Setter int_setter(Section Config::*sec, int Section::*field, int lo, int hi) {
+  return [=](const toml::node& n, Config& c) -> std::string {
+    auto v = n.value_exact<int64_t>();
+    if (!v) return "expected an integer";
+    if (*v < lo || *v > hi)
+      return "must be between " + std::to_string(lo) + " and " + std::to_string(hi);
+    c.*sec.*field = static_cast<int>(*v);
+    return {};
+  };
+}
+
+template <class Section>
+Setter bool_setter(Section Config::*sec, bool Section::*field) {
+  return [=](const toml::node& n, Config& c) -> std::string {
+    auto v = n.value_exact<bool>();
+    if (!v) return "expected true or false";
+    c.*sec.*field = *v;
+    return {};
+  };
+}
+
+template <class Section>
+Setter path_setter(Section Config::*sec, std::string Section::*field) {
+  return [=](const toml::node& n, Config& c) -> std::string {
+    auto v = n.value_exact<std::string>();
+    if (!v) return "expected a string";
+    if (v->empty() || (*v)[0] != '/') return "expected an absolute path";
+    if (v->find('\0') != std::string::npos) return "path contains NUL";
+    c.*sec.*field = *v;
+    return {};
+  };
+}
+
+template <class Section>
+Setter duration_setter(Section Config::*sec, Seconds Section::*field, Seconds lo, Seconds hi) {
+  return [=](const toml::node& n, Config& c) -> std::string {
+    auto v = n.value_exact<std::string>();
+    if (!v) return "expected a duration string such as \"15m\"";
+    auto d = parse_duration(*v);
+    if (!d) return d.error().message;
+    if (*d < lo || *d > hi)
+      return "must be between " + format_duration(lo) + " and " + format_duration(hi);
+    c.*sec.*field = *d;
+    return {};
+  };
+}
+
+// A list of names (groups, PAM services), each 1 to 256 bytes.
+template <class Section>
+Setter names_setter(Section Config::*section, std::vector<std::string> Section::*member, const char* what) {
+  return [section, member, what](const toml::node& n, Config& c) -> std::string {
+    const toml::array* arr = n.as_array();
+    if (!arr) return std::string("expected an array of ") + what;
+    std::vector<std::string> out;
+    for (const auto& el : *arr) {
+      auto v = el.value_exact<std::string>();
+      if (!v || v->empty() || v->size() > 256) return std::string("expected an array of ") + what;
+      out.push_back(*v);
+    }
+    c.*section.*member = std::move(out);
+    return {};
+  };
+}
+
+// [[devices.rule]]: an array of tables, each { match = {...}, action = "..." }.
+Setter rules_setter(std::string_view src) {
+  std::string source(src);
+  return [source](const toml::node& n, Config& c) -> std::string {
+    const toml::array* arr = n.as_array();
+    if (!arr) return "expected [[devices.rule]] tables";
+    std::vector<Rule> rules;
+    for (const auto& el : *arr) {
+      const toml::table* t = el.as_table();
+      auto at = [](const auto& x) { return std::to_string(x.source().begin.line); };
+      if (!t) return "each rule must be a table";
+      Rule r;
+      r.line = static_cast<int>(el.source().begin.line);
+      bool has_action = false, has_match = false;
+      for (const auto& [k, v] : *t) {
+        if (k.str() == "action") {
+          auto a = v.value_exact<std::string>();
+          if (a && *a == "allow") r.action = RuleAction::kAllow;
+          else if (a && *a == "deny") r.action = RuleAction::kDeny;
+          else if (a && *a == "require-totp") r.action = RuleAction::kRequireTotp;
+          else if (a && *a == "skip-totp") r.action = RuleAction::kSkipTotp;
+          else
+            return "line " + at(v) + ": unknown action (use allow, deny, require-totp or skip-totp)";
+          has_action = true;
+        } else if (k.str() == "identity") {
+          auto id = v.value_exact<std::string>();
+          auto s = id ? device::parse_strength(*id) : std::nullopt;
+          if (!s) return "line " + at(v) + ": identity must be \"key\", \"address\" or \"tty\"";
+          r.identity = *s;
+        } else if (k.str() == "match") {
+          const toml::table* m = v.as_table();
+          if (!m) return "line " + at(v) + ": match must be a table";
+          has_match = true;
+          for (const auto& [mk, mv] : *m) {
+            std::vector<std::string> list;
+            if (auto str = mv.value_exact<std::string>()) {
+              list.push_back(*str);
+            } else if (const toml::array* ma = mv.as_array()) {
+              for (const auto& x : *ma) {
+                auto sx = x.value_exact<std::string>();
+                if (!sx) return "line " + at(mv) + ": match." + std::string(mk.str()) + " must hold strings";
+                list.push_back(*sx);
+              }
+            } else {
+              return "line " + at(mv) + ": match." + std::string(mk.str()) + " must be a string or a list";
+            }
+            std::string key(mk.str());
+            if (key == "user") r.users = list;
+            else if (key == "groups" || key == "group") r.groups = list;
+            else if (key == "service") r.services = list;
+            else if (key == "network") {
+              for (const auto& x : list) {
+                auto net = parse_network(x);
+                if (!net) return "line " + at(mv) + ": bad network \"" + x + "\" (use CIDR, e.g. 10.0.0.0/8 or !2001:db8::/32)";
+                r.networks.push_back(*net);
+              }
+            } else if (key == "tty") {
+              if (list.size() != 1) return "line " + at(mv) + ": match.tty is one glob";
+              r.tty = list[0];
+            } else if (key == "device") {
+              if (list.size() == 1 && list[0] == "known") r.device = Rule::Device::kKnown;
+              else if (list.size() == 1 && list[0] == "unknown") r.device = Rule::Device::kUnknown;
+              else return "line " + at(mv) + ": match.device must be \"known\" or \"unknown\"";
+            } else {
+              return "line " + at(mk) + ": unknown match key \"" + key + "\"";
+            }
+          }
+        } else {
+          return "line " + at(k) + ": unknown rule key \"" + std::string(k.str()) + "\"";
+        }
+      }
+      if (!has_action) return "line " + std::to_string(r.line) + ": the rule has no action";
+      // A forgotten match would apply the action to every login: say so.
+      if (!has_match)
+        return "line " + std::to_string(r.line) +
+               ": the rule has no match (write match = {} for a rule that matches every login)";
+      rules.push_back(std::move(r));
+    }
+    c.devices.rules = std::move(rules);
+    return {};
+  };
+}
+
+Setter require_setter() {
+  return [](const toml::node& n, Config& c) -> std::string {
+    auto v = n.value_exact<std::string>();
+    if (v && *v == "none") c.totp.require = TotpRequire::kNone;
+    else if (v && *v == "admins") c.totp.require = TotpRequire::kAdmins;
+    else if (v && *v == "all") c.totp.require = TotpRequire::kAll;
+    else return "expected \"none\", \"admins\" or \"all\"";
+    return {};
+  };
+}
+
+Setter optional_path_setter(std::string TotpConfig::*field) {
+  return [=](const toml::node& n, Config& c) -> std::string {
+    auto v = n.value_exact<std::string>();
+    if (!v) return "expected a string";
+    if (!v->empty() && (*v)[0] != '/') return "expected an absolute path, or \"\" for the default";
+    c.totp.*field = *v;
+    return {};
+  };
+}
+
+template <class Section>
+Setter group_name_setter(Section Config::*sec, std::string Section::*field) {
+  return [=](const toml::node& n, Config& c) -> std::string {
+    auto v = n.value_exact<std::string>();
+    if (!v || v->empty() || v->size() > 256 || v->find_first_of(":\n") != std::string::npos)
+      return "expected a group name";
+    c.*sec.*field = *v;
+    return {};
+  };
+}
+
+Setter optional_socket_setter() {
+  return [](const toml::node& n, Config& c) -> std::string {
+    auto v = n.value_exact<std::string>();
+    if (!v) return "expected a string";
+    if (!v->empty() && (*v)[0] != '/') return "expected an absolute path, or \"\" for off";
+    c.tokens.http_socket = *v;
+    return {};
+  };
+}
+
+Setter command_setter() {
+  return [](const toml::node& n, Config& c) -> std::string {
+    auto v = n.value_exact<std::string>();
+    if (!v) return "expected a string (a shell command line), or \"\" for none";
+    if (v->find('\0') != std::string::npos) return "the command contains NUL";
+    c.recovery.notify_command = *v;
+    return {};
+  };
+}
+
+Setter issuer_setter() {
+  return [](const toml::node& n, Config& c) -> std::string {
+    auto v = n.value_exact<std::string>();
+    if (!v || v->empty() || v->size() > 64 || v->find(':') != std::string::npos)
+      return "expected a short name without ':'";
+    c.totp.issuer = *v;
+    return {};
+  };
+}
+
+Setter pam_service_setter() {
+  return [](const toml::node& n, Config& c) -> std::string {
+    auto v = n.value_exact<std::string>();
+    auto ok = [](char ch) { return std::isalnum(static_cast<unsigned char>(ch)) || ch == '-' || ch == '_' || ch == '.'; };
+    if (!v || v->empty() || v->size() > 64 || !std::all_of(v->begin(), v->end(), ok) || (*v)[0] == '.')
+      return "expected a PAM service name (letters, digits, '.', '_', '-')";
+    c.totp.enroll_pam_service = *v;
+    return {};
+  };
+}
+
+const std::map<std::string, std::map<std::string, Setter>>& schema() {
+  static const auto* s = new std::map<std::string, std::map<std::string, Setter>>{
+      {"daemon",
+       {
+           {"socket", path_setter(&Config::daemon, &DaemonConfig::socket)},
+           {"state_dir", path_setter(&Config::daemon, &DaemonConfig::state_dir)},
+           {"max_connections_per_uid",
+            int_setter(&Config::daemon, &DaemonConfig::max_connections_per_uid, 1, 4096)},
+           {"max_requests_per_second",
+            int_setter(&Config::daemon, &DaemonConfig::max_requests_per_second, 0, 100000)},
+           {"request_timeout", duration_setter(&Config::daemon, &DaemonConfig::request_timeout,
+                                               Seconds(1), Seconds(300))},
+           {"admin_socket", path_setter(&Config::daemon, &DaemonConfig::admin_socket)},
+           {"admin_socket_group", group_name_setter(&Config::daemon, &DaemonConfig::admin_socket_group)},
+           {"nss_threads", int_setter(&Config::daemon, &DaemonConfig::nss_threads, 1, 16)},
+       }},
+      {"lockout",
+       {
+           {"deny", int_setter(&Config::lockout, &LockoutConfig::deny, 1, 1000)},
+           {"fail_interval", duration_setter(&Config::lockout, &LockoutConfig::fail_interval,
+                                             Seconds(1), Seconds(366LL * 86400))},
+           {"unlock_time", duration_setter(&Config::lockout, &LockoutConfig::unlock_time,
+                                           Seconds(1), Seconds(366LL * 86400))},
+           {"max_unlock_time", duration_setter(&Config::lockout, &LockoutConfig::max_unlock_time,
+                                               Seconds(1), Seconds(366LL * 86400))},
+           {"even_deny_root", bool_setter(&Config::lockout, &LockoutConfig::even_deny_root)},
+           {"console_exempt", bool_setter(&Config::lockout, &LockoutConfig::console_exempt)},
+       }},
+      {"throttle",
+       {
+           {"deny", int_setter(&Config::throttle, &ThrottleConfig::deny, 0, 100000)},
+           {"window", duration_setter(&Config::throttle, &ThrottleConfig::window, Seconds(1),
+                                      Seconds(366LL * 86400))},
+           {"ban_time", duration_setter(&Config::throttle, &ThrottleConfig::ban_time, Seconds(1),
+                                        Seconds(366LL * 86400))},
+           {"max_ban_time", duration_setter(&Config::throttle, &ThrottleConfig::max_ban_time,
+                                            Seconds(1), Seconds(366LL * 86400))},
+       }},
+      {"block",
+       {
+           {"attack_sources", int_setter(&Config::block, &BlockConfig::attack_sources, 1, 100)},
+           {"escalate_after_locks",
+            int_setter(&Config::block, &BlockConfig::escalate_after_locks, 0, 100)},
+           {"end_sessions", bool_setter(&Config::block, &BlockConfig::end_sessions)},
+       }},
+      {"devices",
+       {
+           {"trust_days", int_setter(&Config::devices, &DevicesConfig::trust_days, 1, 3650)},
+           {"remote_services", names_setter(&Config::devices, &DevicesConfig::remote_services, "PAM service names")},
+           {"rule", rules_setter("")},
+       }},
+      {"roles",
+       {
+           {"admin_groups", names_setter(&Config::roles, &RolesConfig::admin_groups, "group names")},
+       }},
+      {"totp",
+       {
+           {"require", require_setter()},
+           {"window", int_setter(&Config::totp, &TotpConfig::window, 0, 10)},
+           {"max_failures", int_setter(&Config::totp, &TotpConfig::max_failures, 1, 100)},
+           {"grace", duration_setter(&Config::totp, &TotpConfig::grace, Seconds(0),
+                                     Seconds(366LL * 86400))},
+           {"enroll_window", duration_setter(&Config::totp, &TotpConfig::enroll_window, Seconds(60),
+                                             Seconds(366LL * 86400))},
+           {"key_file", optional_path_setter(&TotpConfig::key_file)},
+           {"issuer", issuer_setter()},
+           {"enroll_pam_service", pam_service_setter()},
+       }},
+      {"recovery",
+       {
+           {"step_up", bool_setter(&Config::recovery, &RecoveryConfig::step_up)},
+           {"step_up_ttl", duration_setter(&Config::recovery, &RecoveryConfig::step_up_ttl,
+                                           Seconds(0), Seconds(24 * 3600))},
+           {"allow_root", bool_setter(&Config::recovery, &RecoveryConfig::allow_root)},
+           {"approval_ttl", duration_setter(&Config::recovery, &RecoveryConfig::approval_ttl,
+                                            Seconds(60), Seconds(30LL * 86400))},
+           {"expire_password", bool_setter(&Config::recovery, &RecoveryConfig::expire_password)},
+           {"notify_command", command_setter()},
+       }},
+      {"tokens",
+       {
+           {"http_socket", optional_socket_setter()},
+           {"http_socket_group", group_name_setter(&Config::tokens, &TokensConfig::http_socket_group)},
+           {"revoke_hooks_dir", path_setter(&Config::tokens, &TokensConfig::revoke_hooks_dir)},
+           {"hook_timeout", duration_setter(&Config::tokens, &TokensConfig::hook_timeout, Seconds(1),
+                                            Seconds(3600))},
+           {"default_ttl", duration_setter(&Config::tokens, &TokensConfig::default_ttl, Seconds(60),
+                                           Seconds(3660LL * 86400))},
+       }},
+  };
+  return *s;
+}
+
+}  // namespace
+
+const std::vector<std::string> kKnownKeys = [] {
+  std::vector<std::string> keys;
+  for (const auto& [sec, entries] : schema())
+    for (const auto& [key, setter] : entries) keys.push_back(sec + "." + key);
+  return keys;
+}();
+
+const char* require_name(TotpRequire r) {
+  switch (r) {
+    case TotpRequire::kNone: return "none";
+    case TotpRequire::kAdmins: return "admins";
+    case TotpRequire::kAll: return "all";
+  }
+  return "?";
+}
+
+Result<Seconds> parse_duration(std::string_view text) {
+  auto bad = [&] {
+    return Error{"config", "invalid duration \"" + std::string(text) +
+                               "\" (use a number and a unit: 90s, 15m, 24h, 30d)"};
+  };
+  if (text.size() < 2) return bad();
+  long long n = 0;
+  auto [p, ec] = std::from_chars(text.data(), text.data() + text.size() - 1, n);
+  if (ec != std::errc() || p != text.data() + text.size() - 1 || n < 0) return bad();
+  long long mult = 0;
+  switch (text.back()) {
+    case 's': mult = 1; break;
+    case 'm': mult = 60; break;
+    case 'h': mult = 3600; break;
+    case 'd': mult = 86400; break;
+    default: return bad();
+  }
+  if (n > 100LL * 365 * 86400 / mult) return bad();
+  return Seconds(n * mult);
+}
+
+std::string format_duration(Seconds s) {
+  long long v = s.count();
+  if (v != 0 && v % 86400 == 0) return std::to_string(v / 86400) + "d";
+  if (v != 0 && v % 3600 == 0) return std::to_string(v / 3600) + "h";
+  if (v != 0 && v % 60 == 0) return std::to_string(v / 60) + "m";
+  return std::to_string(v) + "s";
+}
+
+Result<Config> parse_config(std::string_view text, std::string_view source_name) {
+  if (auto problem = config_text_problem(text))
+    return cfg_error(std::string(source_name) + ": " + *problem);
+  toml::parse_result parsed = toml::parse(text, source_name);
+  if (!parsed) {
+    const auto& err = parsed.error();
+    return cfg_error(where(source_name, err.source()) + std::string(err.description()));
+  }
+  const toml::table& root = parsed.table();
+  Config cfg;
+  for (const auto& [sec_key, sec_node] : root) {
+    auto sec = schema().find(std::string(sec_key.str()));
+    if (sec == schema().end())
+      return cfg_error(where(source_name, sec_key.source()) + "unknown section [" +
+                       std::string(sec_key.str()) + "]");
+    const toml::table* tbl = sec_node.as_table();
+    if (!tbl)
+      return cfg_error(where(source_name, sec_key.source()) + "\"" + std::string(sec_key.str()) +
+                       "\" must be a table");
+    for (const auto& [key, node] : *tbl) {
+      auto setter = sec->second.find(std::string(key.str()));
+      if (setter == sec->second.end())
+        return cfg_error(where(source_name, key.source()) + "unknown key \"" + std::string(key.str()) +
+                         "\" in [" + sec->first + "]");
+      std::string msg = setter->second(node, cfg);
+      if (!msg.empty()) {
+        // A setter may name a more precise line: "line N: ...".
+        if (msg.starts_with("line ")) {
+          auto colon = msg.find(':');
+          return cfg_error(std::string(source_name) + ":" + msg.substr(5, colon - 5) + ": " +
+                           sec->first + "." + std::string(key.str()) + ":" + msg.substr(colon + 1));
+        }
+        return cfg_error(where(source_name, node.source()) + sec->first + "." +
+                         std::string(key.str()) + ": " + msg);
+      }
+    }
+  }
+  if (cfg.throttle.max_ban_time < cfg.throttle.ban_time)
+    return cfg_error(std::string(source_name) +
+                     ": throttle.max_ban_time must not be shorter than throttle.ban_time");
+  if (cfg.lockout.max_unlock_time < cfg.lockout.unlock_time)
+    return cfg_error(std::string(source_name) +
+                     ": lockout.max_unlock_time must not be shorter than lockout.unlock_time");
+  if (!cfg.tokens.http_socket.empty() && (cfg.tokens.http_socket == cfg.daemon.socket ||
+                                          cfg.tokens.http_socket == cfg.daemon.admin_socket))
+    return cfg_error(std::string(source_name) +
+                     ": tokens.http_socket must differ from daemon.socket and daemon.admin_socket");
+  if (cfg.daemon.admin_socket == cfg.daemon.socket)
+    return cfg_error(std::string(source_name) +
+                     ": daemon.admin_socket must differ from daemon.socket");
+  return cfg;
+}
+
+Result<Config> load_config(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return cfg_error(path + ": cannot open: " + std::strerror(errno));
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  if (in.bad()) return cfg_error(path + ": read error");
+  return parse_config(ss.str(), path);
+}
+
+}  // namespace vigil

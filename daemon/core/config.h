@@ -1,0 +1,144 @@
+// vigild's configuration: /etc/vigil/vigil.conf (TOML).
+//
+// Contract:
+//  * parse_config() validates everything: unknown sections or keys, wrong
+//    types, out-of-range values and malformed durations are errors whose
+//    message starts with "FILE:LINE:". A Config returned is always usable.
+//  * Every key and its default is listed in conf/vigil.conf and vigil.conf(5);
+//    kKnownKeys below is the single list the tests compare those against.
+//  * Durations are strings with a unit: "90s", "15m", "24h", "30d".
+//  * Pure: no I/O except load_config() reading the file.
+#pragma once
+
+#include <chrono>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "daemon/core/rules.h"
+#include "protocol/result.h"
+
+namespace vigil {
+
+using Seconds = std::chrono::seconds;
+
+struct DaemonConfig {
+  std::string socket = "/run/vigil/vigil.sock";
+  std::string state_dir = "/var/lib/vigil";
+  int max_connections_per_uid = 16;  // non-root callers; root has its own budget
+  int max_requests_per_second = 50;  // per non-root uid, both sockets; 0: no limit; root never
+  Seconds request_timeout{5};        // a connection must deliver a frame within this
+  std::string admin_socket = "/run/vigil/admin.sock";  // 0660, group admin_socket_group
+  std::string admin_socket_group = "vigil-admin";
+  // Threads that run NSS lookups (getpwnam, getgrouplist, the directory
+  // listing). 1 serialises them, for NSS modules that are not thread-safe.
+  int nss_threads = 2;
+};
+
+struct LockoutConfig {
+  // Chosen with bench/attack_sim (vigil.conf(5), [lockout]).
+  int deny = 3;
+  Seconds fail_interval{12 * 3600};
+  Seconds unlock_time{3600};
+  Seconds max_unlock_time{24 * 3600};
+  bool even_deny_root = false;
+  bool console_exempt = true;
+};
+
+struct RolesConfig {
+  // Members of these groups (primary group included) are administrators.
+  std::vector<std::string> admin_groups = {"sudo", "wheel"};
+};
+
+enum class TotpRequire { kNone, kAdmins, kAll };
+
+struct TotpConfig {
+  TotpRequire require = TotpRequire::kNone;
+  int window = 1;                  // accepted steps either side of now
+  int max_failures = 5;            // wrong codes after a right password, within fail_interval
+  Seconds grace{0};                // newly required accounts may log in without a factor
+  Seconds enroll_window{15 * 60};  // obsolete: parsed for old files, no effect
+  // Self-enrolment proves the account's password on this PAM service.
+  std::string enroll_pam_service = "vigil";
+  std::string key_file;            // empty: <state_dir>/totp.key
+  std::string issuer = "vigil";    // shown in authenticator apps
+};
+
+struct DevicesConfig {
+  int trust_days = 30;  // a device stays known this long after its last use
+  // Services that log users in from the network: a login through one with no
+  // address or key names no device, even when it has a terminal name.
+  std::vector<std::string> remote_services = {"sshd"};
+  std::vector<Rule> rules;  // [[devices.rule]], in order
+};
+
+struct BlockConfig {
+  int attack_sources = 3;        // distinct unknown sources of failures before a right password blocks
+  int escalate_after_locks = 0;  // 0: off. Else this many locks in a row block the account
+  bool end_sessions = true;      // end the blocked user's sessions through logind
+};
+
+struct ThrottleConfig {
+  int deny = 20;                    // failures from one source (all users) within window; 0: off
+  Seconds window{10 * 60};
+  Seconds ban_time{10 * 60};        // the first ban; each further one doubles...
+  Seconds max_ban_time{24 * 3600};  // ...up to this
+
+  LockoutConfig as_lockout() const {
+    LockoutConfig c;
+    c.deny = deny > 0 ? deny : 1;
+    c.fail_interval = window;
+    c.unlock_time = ban_time;
+    c.max_unlock_time = max_ban_time;
+    return c;
+  }
+};
+
+struct RecoveryConfig {
+  bool step_up = true;               // admin changes need the admin's own current code
+  Seconds step_up_ttl{5 * 60};       // a step-up holds for that uid this long
+  bool allow_root = false;           // may uid 0 use the admin socket directly
+  Seconds approval_ttl{24 * 3600};   // a pending --approval unblock expires after this
+  bool expire_password = true;       // expire a local account's password on unblock
+  std::string notify_command;        // run (sh -c) with each recovery request on stdin; "": none
+};
+
+struct TokensConfig {
+  std::string http_socket;                // HTTP/1.1 checker for nginx auth_request; "": off
+  std::string http_socket_group = "www-data";
+  std::string revoke_hooks_dir = "/etc/vigil/revoke-hooks.d";
+  Seconds hook_timeout{30};
+  Seconds default_ttl{30 * 86400};        // vigilctl token issue without --ttl
+};
+
+struct Config {
+  DaemonConfig daemon;
+  ThrottleConfig throttle;
+  DevicesConfig devices;
+  BlockConfig block;
+  LockoutConfig lockout;
+  RolesConfig roles;
+  TotpConfig totp;
+  RecoveryConfig recovery;
+  TokensConfig tokens;
+
+  std::string totp_key_path() const {
+    return totp.key_file.empty() ? daemon.state_dir + "/totp.key" : totp.key_file;
+  }
+};
+
+const char* require_name(TotpRequire r);
+
+// "section.key" for every key the parser accepts.
+extern const std::vector<std::string> kKnownKeys;
+
+Result<Config> parse_config(std::string_view text, std::string_view source_name);
+// A missing file is an error here; vigild treats only the built-in default
+// path specially (see daemon/main.cc).
+Result<Config> load_config(const std::string& path);
+
+// "15m" -> 900s. Accepts an integer followed by one of s, m, h, d.
+Result<Seconds> parse_duration(std::string_view text);
+std::string format_duration(Seconds s);
+
+}  // namespace vigil

@@ -1,0 +1,1069 @@
+#include "daemon/engine/engine.h"
+
+#include <malloc.h>
+#include "daemon/engine/engine_txn.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <fstream>
+#include <unordered_set>
+
+#include "daemon/core/device.h"
+#include "daemon/core/log.h"
+
+namespace vigil {
+
+
+namespace {
+
+std::string json_quote(const std::string& s) {
+  std::string o = "\"";
+  for (unsigned char c : s) {
+    if (c == '"' || c == '\\') {
+      o += '\\';
+      o += static_cast<char>(c);
+    } else if (c < 0x20) {
+      char b[8];
+      std::snprintf(b, sizeof b, "\\u%04x", c);
+      o += b;
+    } else {
+      o += static_cast<char>(c);
+    }
+  }
+  return o + "\"";
+}
+
+struct json_list {
+  std::string body;
+  void add(const std::string& s) { body += (body.empty() ? "" : ",") + json_quote(s); }
+  std::string str() const { return "[" + body + "]"; }
+};
+
+constexpr auto kNonceMemory = std::chrono::minutes(2);
+constexpr int64_t kMaxUnknownNames = 100000;
+constexpr auto kPruneEvery = std::chrono::seconds(60);
+constexpr int64_t kTrimAfter = 1000;  // pruned buckets
+constexpr auto kChallengeLife = std::chrono::minutes(5);  // time to type a code
+constexpr std::size_t kChallengeMax = 100000;
+
+std::string who(const BucketRecord& r) {
+  return r.name.empty() ? std::string("(unresolved name)") : r.name;
+}
+
+// The kernel's id of this boot ("" when unreadable: sessions then never
+// match one recorded in another boot, since every boot reads "").
+std::string read_boot_id() {
+  std::ifstream f("/proc/sys/kernel/random/boot_id");
+  std::string id;
+  std::getline(f, id);
+  return id;
+}
+
+constexpr auto kSessionMemory = std::chrono::days(90);
+
+}  // namespace
+
+Engine::Engine(std::unique_ptr<Store> store, const Clock& clock, LockoutConfig config,
+               const SecretKey* key, TotpConfig totp, DevicesConfig devices, BlockConfig block,
+               ThrottleConfig throttle)
+    : store_(std::move(store)),
+      clock_(clock),
+      key_(key),
+      boot_id_(read_boot_id()),
+      settings_{config, totp, devices, block, throttle} {
+  load_tokens();
+  if (auto uids = store_->totp_active_uids(); uids) {
+    active_factors_ = static_cast<int64_t>(uids->size());
+  } else {
+    active_factors_ = 1;  // unknown: prompt (the stricter reading)
+    log::warning("cannot count the second factors: " + uids.error().message);
+  }
+}
+
+bool Engine::host_prompts(const Txn& t) const {
+  if (t.totp.require != TotpRequire::kNone || active_factors_ > 0) return true;
+  return std::any_of(t.devices.rules.begin(), t.devices.rules.end(),
+                     [](const Rule& r) { return r.action == RuleAction::kRequireTotp; });
+}
+
+Engine::~Engine() { stop(); }
+
+void Engine::start() {
+  {
+    std::lock_guard lock(mu_);
+    mode_ = Mode::kThread;
+  }
+  thread_ = std::thread([this] { run(); });
+}
+
+void Engine::start(Poster post) {
+  std::lock_guard lock(mu_);
+  post_ = std::move(post);
+  mode_ = Mode::kPosted;
+}
+
+void Engine::stop() {
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+    mode_ = Mode::kInline;
+    post_ = nullptr;
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+  drain();  // whatever a posted batch did not take
+}
+
+void Engine::set_config(const LockoutConfig& config, const TotpConfig& totp,
+                        const DevicesConfig& devices, const BlockConfig& block,
+                        const ThrottleConfig& throttle) {
+  std::lock_guard lock(mu_);
+  pending_ = Settings{config, totp, devices, block, throttle};
+}
+
+void Engine::submit(Job job) {
+  Mode mode;
+  {
+    std::lock_guard lock(mu_);
+    queue_.push_back(std::move(job));
+    mode = mode_;
+    // Posted under mu_, so stop() cannot clear post_ meanwhile; post_ never
+    // runs the drain itself, so this cannot deadlock.
+    if (mode == Mode::kPosted && !posted_) {
+      posted_ = true;
+      post_([this] { drain(); });
+    }
+  }
+  if (mode == Mode::kThread) cv_.notify_one();
+  if (mode == Mode::kInline) drain();
+}
+
+void Engine::drain() {
+  std::lock_guard run(run_mu_);
+  std::deque<Job> batch;
+  bool defer = false;
+  {
+    std::lock_guard lock(mu_);
+    batch.swap(queue_);
+    posted_ = false;
+    defer = mode_ == Mode::kPosted;
+    if (pending_) {
+      settings_ = std::move(*pending_);
+      pending_.reset();
+    }
+  }
+  if (!batch.empty()) {
+    process_batch(batch, defer);
+  } else {
+    finish_deferred();
+  }
+}
+
+void Engine::run() {
+  std::deque<Job> batch;
+  for (;;) {
+    {
+      std::unique_lock lock(mu_);
+      cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+      if (queue_.empty() && stopping_) return;
+      batch.swap(queue_);
+      if (pending_) {
+        settings_ = std::move(*pending_);
+        pending_.reset();
+      }
+    }
+    std::lock_guard run(run_mu_);
+    process_batch(batch, false);
+    batch.clear();
+  }
+}
+
+Result<Engine::Entry*> Engine::entry(const std::string& key) {
+  if (auto it = cache_.find(key); it != cache_.end()) return &it->second;
+  if (dirty_.size() >= kCacheMax)
+    return Error{"store", "too many uncommitted changes; the store is failing"};
+  auto loaded = store_->load(key);
+  if (!loaded) return loaded.error();
+  Entry e;
+  if (*loaded) {
+    e.record = std::move(**loaded);
+  } else {
+    e.record.key = key;
+  }
+  return &cache_.emplace(key, std::move(e)).first->second;
+}
+
+void Engine::mark_dirty(Entry* e) {
+  if (e->dirty || e->totp_dirty || e->block_dirty) {
+    e->dirty = true;
+    return;
+  }
+  e->dirty = true;
+  dirty_.push_back(e);
+}
+
+Result<Engine::Entry*> Engine::account_with_block(int64_t uid) {
+  auto e = entry("uid:" + std::to_string(uid));
+  if (!e) return e.error();
+  if (auto st = load_block(*e, uid); !st) return st.error();
+  return *e;
+}
+
+Status Engine::load_devices(Entry* e, int64_t uid) {
+  if (e->devices_loaded) return Ok{};
+  auto r = store_->load_devices(uid);
+  if (!r) return r.error();
+  e->devices = std::move(*r);
+  e->devices_loaded = true;
+  return Ok{};
+}
+
+bool Engine::device_known(const Entry& acct, const std::string& device, TimePoint now) const {
+  const auto horizon = now - std::chrono::days(settings_.devices.trust_days);
+  for (const auto& d : acct.devices)
+    if (d.device == device) return d.last_seen > horizon;
+  return false;
+}
+
+void Engine::trust_device(Txn& t, Entry* acct, const std::string& device) {
+  if (device.empty() || !acct->record.uid || !acct->devices_loaded) return;
+  const int64_t uid = *acct->record.uid;
+  DeviceRecord rec{device, t.now, t.now};
+  bool found = false;
+  for (auto& d : acct->devices) {
+    if (d.device == device) {
+      d.last_seen = t.now;
+      rec = d;
+      found = true;
+    }
+  }
+  if (!found) {
+    // Bounded per account: the least recently used device is forgotten.
+    if (acct->devices.size() >= kDevicesPerAccount) {
+      auto oldest = std::min_element(acct->devices.begin(), acct->devices.end(),
+                                     [](const auto& a, const auto& b) { return a.last_seen < b.last_seen; });
+      std::string gone = oldest->device;
+      acct->devices.erase(oldest);
+      ops_.push_back([uid, gone](Store& s) { return s.erase_device(uid, gone); });
+    }
+    acct->devices.push_back(rec);
+    log::info("new known device for " + acct->record.name,
+              {{"VIGIL_USER", acct->record.name}, {"VIGIL_DEVICE", device}});
+  }
+  ops_.push_back([uid, rec](Store& s) { return s.put_device(uid, rec); });
+}
+
+void Engine::add_challenge(const std::string& key, const std::string& nonce_key, Challenge c) {
+  auto& order = challenge_order_[key];
+  // Each account keeps only its newest few: one user cannot crowd out others.
+  while (order.size() >= kChallengesPerAccount) {
+    challenges_.erase(order.front());
+    order.pop_front();
+  }
+  order.push_back(nonce_key);
+  challenges_[nonce_key] = c;
+}
+
+void Engine::drop_challenge(const std::string& key, const std::string& nonce_key) {
+  challenges_.erase(nonce_key);
+  auto it = challenge_order_.find(key);
+  if (it == challenge_order_.end()) return;
+  std::erase(it->second, nonce_key);
+  if (it->second.empty()) challenge_order_.erase(it);
+}
+
+void Engine::mark_totp_dirty(Entry* e) {
+  if (!e->dirty && !e->totp_dirty && !e->block_dirty) dirty_.push_back(e);
+  e->totp_dirty = true;
+}
+
+Status Engine::load_block(Entry* e, int64_t uid) {
+  if (e->block_loaded) return Ok{};
+  auto r = store_->load_block(uid);
+  if (!r) return r.error();
+  auto pc = store_->load_password_change(uid);
+  if (!pc) return pc.error();
+  e->block = std::move(*r);
+  e->password_change = std::move(*pc);
+  e->block_loaded = true;
+  return Ok{};
+}
+
+Result<std::string> Engine::session_device(uint32_t id, int64_t uid) {
+  auto it = sessions_.find(id);
+  if (it == sessions_.end()) {
+    auto loaded = store_->load_session(boot_id_, id);
+    if (!loaded) return loaded.error();
+    if (!*loaded) return std::string();
+    if (sessions_.size() >= kSessionsMax) sessions_.clear();  // a cache: the store keeps them
+    it = sessions_.emplace(id, std::move(**loaded)).first;
+  }
+  // sudo or su of another account inside this session: not that account's device.
+  return it->second.uid == uid ? it->second.device : std::string();
+}
+
+void Engine::set_block(Txn& t, Entry* acct, BlockRecord b, TokenEffect effect, const std::string& source,
+                       const std::string& service) {
+  if (acct->record.uid) tokens_on_block(t, *acct->record.uid, acct->record.name, effect, b.reason);
+  log::event(log::Priority::kCrit, log::kMsgBlocked,
+             "BLOCKED " + acct->record.name + ": " + b.reason,
+             {{"VIGIL_USER", acct->record.name},
+              {"VIGIL_RHOST", source},
+              {"VIGIL_SERVICE", service},
+              {"VIGIL_REASON", b.reason},
+              {"VIGIL_DETAILS", b.details},
+              {"VIGIL_ACTOR", b.by}});
+  acct->block = std::move(b);
+  acct->block_loaded = true;
+  if (!acct->dirty && !acct->totp_dirty && !acct->block_dirty) dirty_.push_back(acct);
+  acct->block_dirty = true;
+  t.full_sync = true;
+  if (acct->record.uid) {
+    t.blocked.emplace_back(*acct->record.uid, acct->record.name);
+    blocked_uids_.insert(*acct->record.uid);
+  }
+}
+
+Status Engine::load_totp(Entry* e, int64_t uid) {
+  if (e->totp_loaded) return Ok{};
+  auto r = store_->load_totp(uid);
+  if (!r) return r.error();
+  e->totp = r->value_or(TotpRecord{});
+  e->totp.uid = uid;
+  e->totp_loaded = true;
+  return Ok{};
+}
+
+void Engine::process_batch(std::deque<Job>& jobs, bool defer) {
+  // An earlier batch's commit comes before anything this batch reads or writes.
+  finish_deferred();
+  auto txn = std::make_unique<Txn>(Txn{clock_.now(), settings_.lockout, settings_.totp,
+                                       settings_.devices, settings_.block, settings_.throttle,
+                                       false, {}, {}});
+  for (auto& job : jobs) job(*txn);
+  if (defer && (!dirty_.empty() || !ops_.empty())) {
+    std::lock_guard lock(mu_);
+    if (mode_ == Mode::kPosted) {
+      // The answers given at once are already posted: they go out first.
+      deferred_ = std::move(txn);
+      post_([this] {
+        std::lock_guard run(run_mu_);
+        finish_deferred();
+      });
+      return;
+    }
+  }
+  finish_batch(*txn);
+}
+
+void Engine::finish_deferred() {
+  if (!deferred_) return;
+  auto txn = std::move(deferred_);
+  finish_batch(*txn);
+}
+
+void Engine::finish_batch(Txn& txn) {
+  Status status = Ok{};
+  if (!dirty_.empty() || !ops_.empty()) {
+    status = store_->begin(txn.full_sync);
+    for (Entry* e : dirty_) {
+      if (!status) break;
+      if (e->dirty) status = store_->put(e->record, txn.now);
+      if (status && e->totp_dirty)
+        status = e->totp.empty() ? store_->erase_totp(e->totp.uid) : store_->put_totp(e->totp);
+      if (status && e->block_dirty && e->record.uid)
+        status = e->block ? store_->put_block(*e->record.uid, *e->block) : store_->erase_block(*e->record.uid);
+    }
+    for (auto& op : ops_) {
+      if (!status) break;
+      status = op(*store_);
+    }
+    if (status) {
+      status = store_->commit();
+    } else {
+      store_->rollback();
+    }
+    if (status && store_failing_)
+      log::event(log::Priority::kNotice, log::kMsgStoreRecovered,
+                 "the state store works again; deciding normally");
+    store_failing_ = !status;
+    if (status) {
+      for (Entry* e : dirty_) e->dirty = e->totp_dirty = e->block_dirty = false;
+      dirty_.clear();
+      ops_.clear();
+    } else {
+      // Dirty records and queued writes (recovery codes, devices) are
+      // retried together with the next batch: memory stays the stricter side.
+      log::event(log::Priority::kErr, log::kMsgStoreFailed,
+                 "cannot commit state; refusing decisions until the store works again",
+                 {{"VIGIL_REASON", status.error().message}});
+    }
+  }
+  for (auto& f : txn.after_commit) f(status);
+  used_codes_.clear();
+  if (status && on_blocked_)
+    for (auto& [uid, name] : txn.blocked) on_blocked_(uid, name);
+  if (status && outbox_added_ && on_outbox_) on_outbox_();
+  if (status) outbox_added_ = false;
+
+  // Evict clean entries. (While the store fails, entries stay dirty; new
+  // buckets are then refused in entry(), so memory stays bounded.)
+  if (cache_.size() > kCacheMax && cache_.size() > dirty_.size()) {
+    for (auto it = cache_.begin(); it != cache_.end();)
+      it = (it->second.dirty || it->second.totp_dirty || it->second.block_dirty) ? std::next(it)
+                                                                                  : cache_.erase(it);
+  }
+
+  maybe_prune(txn.now);
+}
+
+void Engine::maybe_prune(TimePoint now) {
+  if (now - last_prune_ < kPruneEvery) return;
+  last_prune_ = now;
+  while (!nonce_order_.empty()) {
+    auto it = nonces_.find(nonce_order_.front());
+    if (it != nonces_.end() && now - it->second.at <= kNonceMemory) break;
+    if (it != nonces_.end()) nonces_.erase(it);
+    nonce_order_.pop_front();
+  }
+  std::vector<std::pair<std::string, std::string>> stale;
+  for (const auto& [nk, c] : challenges_)
+    if (now - c.at > kChallengeLife) stale.emplace_back(nk.substr(0, nk.find('\n')), nk);
+  for (const auto& [key, nk] : stale) drop_challenge(key, nk);
+  if (auto st = store_->prune_sessions(boot_id_, now - kSessionMemory, kSessionsMax); !st)
+    log::warning("pruning old login sessions failed", {{"VIGIL_REASON", st.error().message}});
+  auto horizon = std::max(settings_.lockout.fail_interval, settings_.lockout.max_unlock_time);
+  auto pruned = store_->prune(now, now - horizon, kMaxUnknownNames, settings_.lockout.max_unlock_time);
+  if (!pruned) {
+    log::warning("pruning old state failed", {{"VIGIL_REASON", pruned.error().message}});
+    return;
+  }
+  if (*pruned > 0) {
+    // Drop clean cached copies so memory follows the store.
+    for (auto it = cache_.begin(); it != cache_.end();)
+      it = (!it->second.dirty && !it->second.totp_dirty && is_idle(it->second.record.state, now))
+               ? cache_.erase(it)
+               : std::next(it);
+    // After an attack's state expires, give the freed heap back too.
+    if (*pruned >= kTrimAfter) ::malloc_trim(0);
+    log::debug("pruned idle buckets", {{"VIGIL_COUNT", std::to_string(*pruned)}});
+  }
+}
+
+void Engine::report(ReportRequest req, std::function<void(ReportResult)> done) {
+  submit([this, req = std::move(req), done = std::move(done)](Txn& t) mutable {
+    auto e = entry(req.key);
+    if (!e) {
+      ReportResult r;
+      r.status = e.error();
+      done(std::move(r));
+      return;
+    }
+    BucketRecord& rec = (*e)->record;
+    if (req.uid && (rec.uid != req.uid || rec.name != req.name)) {
+      rec.uid = req.uid;
+      rec.name = req.name;
+      mark_dirty(*e);
+    }
+    LockState& s = rec.state;
+    std::string nonce_key;
+    if (!req.nonce.empty()) {
+      nonce_key = req.key + '\n' + req.nonce;
+      if (auto it = nonces_.find(nonce_key); it != nonces_.end()) {
+        // The same pam_authenticate call reporting again: not counted.
+        ReportResult r;
+        r.duplicate = true;
+        r.decision.allow = it->second.allow && (req.exempt || !s.locked_at(t.now));
+        r.prompt = it->second.prompt;
+        r.state = s;
+        done(std::move(r));
+        return;
+      }
+    }
+    // The second factor. Whether to prompt is the host's, the same for every
+    // name; whether a code is then needed is the account's.
+    bool has_factor = false, no_factor = false, in_grace = false;
+    TimePoint grace_ends{};
+    if (req.uid) {
+      if (auto st = load_totp(*e, *req.uid); !st) {
+        ReportResult r;
+        r.status = st.error();
+        done(std::move(r));
+        return;
+      }
+      TotpRecord& tr = (*e)->totp;
+      has_factor = tr.active();
+      if (req.totp_required && !has_factor) {
+        if (tr.required_since == TimePoint{}) {
+          tr.required_since = t.now;
+          mark_totp_dirty(*e);
+        }
+        grace_ends = tr.required_since + t.totp.grace;
+        in_grace = t.now < grace_ends;
+        // The console is the way back in: a required factor that nobody can
+        // enrol any more (require = "all", no grace) must not lock it out.
+        if (!in_grace && req.console) {
+          in_grace = true;
+          grace_ends = t.now;
+        }
+        no_factor = !in_grace;
+      } else if (!req.totp_required && tr.required_since != TimePoint{}) {
+        tr.required_since = TimePoint{};
+        mark_totp_dirty(*e);
+      }
+    }
+    bool needs_code = has_factor || no_factor;
+    const bool prompt = host_prompts(t);
+    Outcome outcome = req.outcome;
+
+    // sudo and su belong to the device of the login session they run in,
+    // found through the audit session. Where it cannot be found, the device
+    // is unknown (and is never made known).
+    if (req.audit_session != 0 && req.uid) {
+      auto dev = session_device(req.audit_session, *req.uid);
+      if (!dev) {
+        ReportResult r;
+        r.status = dev.error();
+        done(std::move(r));
+        return;
+      }
+      req.device = std::move(*dev);
+    } else if (req.audit_session != 0) {
+      req.device.clear();
+    }
+
+    // Devices: failures from known and from unknown devices count in separate
+    // buckets, so hammering from elsewhere never locks the owner's device.
+    Entry* acct = *e;
+    Entry* bucket = acct;
+    bool known = false;
+    if (req.uid && !req.device.empty()) {
+      if (auto st = load_devices(acct, *req.uid); !st) {
+        ReportResult r;
+        r.status = st.error();
+        done(std::move(r));
+        return;
+      }
+      known = device_known(*acct, req.device, t.now);
+      if (known) {
+        // Each known device has a bucket of its own: a lock on one never
+        // locks the owner's others.
+        auto kb = entry(known_key(req.key, req.device));
+        if (!kb) {
+          ReportResult r;
+          r.status = kb.error();
+          done(std::move(r));
+          return;
+        }
+        bucket = *kb;
+        if (bucket->record.uid != req.uid) {
+          bucket->record.uid = req.uid;
+          bucket->record.name = req.name;
+          mark_dirty(bucket);
+        }
+      }
+    }
+    LockState& bs = bucket->record.state;
+    const std::string bucket_name = known ? " (known device " + req.device + ")" : std::string();
+
+    // Device rules, first match wins. They decide the second factor (never a
+    // lock or a block), or deny the login outright.
+    const Rule* rule = nullptr;
+    if (req.uid) {
+      RuleInput in{req.name, req.groups, req.service, device::parse_source(req.rhost), req.tty, known,
+                   device::strength(req.device)};
+      rule = first_match(t.devices.rules, in);
+    }
+    if (rule && rule->action == RuleAction::kDeny) {
+      log::info("refused " + who(rec) + " by the deny rule at line " + std::to_string(rule->line),
+                {{"VIGIL_USER", who(rec)}, {"VIGIL_RHOST", req.source}, {"VIGIL_SERVICE", req.service},
+                 {"VIGIL_REASON", "deny rule"}});
+      ReportResult r;
+      r.denied_by_rule = rule->line;
+      r.prompt = prompt;
+      r.state = bs;
+      return answer_refusal(t, bucket, std::move(r), std::move(done));
+    }
+    if (rule && rule->action == RuleAction::kRequireTotp && !has_factor && !req.console) {
+      needs_code = true;
+      no_factor = true;
+    } else if (rule && rule->action == RuleAction::kRequireTotp) {
+      needs_code = true;
+    } else if (rule && rule->action == RuleAction::kSkipTotp) {
+      needs_code = false;
+      no_factor = false;
+    }
+    if (outcome == Outcome::kSuccess && prompt) outcome = Outcome::kPasswordOk;
+
+    // A blocked account is refused whatever the password, with the same
+    // answer (and prompt) as a wrong one. The console stays the way back in.
+    if (req.uid) {
+      if (auto st = load_block(acct, *req.uid); !st) {
+        ReportResult r;
+        r.status = st.error();
+        done(std::move(r));
+        return;
+      }
+      if (acct->block && !req.console) {
+        ++acct->record.state.refused;
+        mark_dirty(acct);
+        ReportResult r;
+        r.blocked = true;
+        r.prompt = prompt;
+        r.state = bs;
+        log::debug("refused: blocked", {{"VIGIL_USER", who(rec)}});
+        return answer_refusal(t, acct, std::move(r), std::move(done));
+      }
+      // Recovered, and the password is still the one from before the block
+      // (which the attacker may know): it opens nothing until it is changed.
+      // A right one counts as a wrong one, so it answers the same way.
+      if (acct->password_change && !req.console && outcome != Outcome::kFailure) {
+        log::event(log::Priority::kWarning, log::kMsgPasswordChangeRequired,
+                   "refused " + who(rec) + ": the password from before the recovery of " +
+                       std::to_string(to_epoch(acct->password_change->since)) +
+                       " (epoch) opens nothing until it is changed",
+                   {{"VIGIL_USER", who(rec)}, {"VIGIL_RHOST", req.source}, {"VIGIL_SERVICE", req.service},
+                    {"VIGIL_REASON", "password change required after recovery"}});
+        outcome = Outcome::kFailure;
+      }
+    }
+
+    // The per-source throttle (password spraying): failures from unknown
+    // devices count per source across all users (an IPv6 source also per
+    // /56 and /48, a DNS name in one shared bucket: device.h). Past a
+    // threshold, every attempt from the source is refused for a back-off
+    // that doubles with each offence. No account is locked by it; known
+    // devices are exempt.
+    if (!known && t.throttle.deny > 0) {
+      std::vector<std::pair<Entry*, LockoutConfig>> levels;
+      for (const auto& k : device::throttle_keys(device::parse_source(req.rhost))) {
+        auto sb = entry("src:" + k.key);
+        if (!sb) {
+          ReportResult r;
+          r.status = sb.error();
+          done(std::move(r));
+          return;
+        }
+        LockoutConfig tc = t.throttle.as_lockout();
+        tc.deny = std::min(tc.deny * k.scale, 100000);
+        expire((*sb)->record.state, tc, t.now);
+        levels.emplace_back(*sb, tc);
+      }
+      for (auto& [sb, tc] : levels) {
+        LockState& ss = sb->record.state;
+        if (!ss.locked_at(t.now)) continue;
+        ++ss.refused;
+        // The attempt is activity on the account too: a throttled attacker
+        // keeps the account's lock doubling alive (policy.h: it decays only
+        // after quiet time with no attempt at all).
+        expire(bs, t.cfg, t.now);
+        if (bs.lock_count > 0) {
+          bs.last_failure = t.now;
+          mark_dirty(bucket);
+        }
+        ReportResult r;
+        r.throttled = true;
+        r.prompt = prompt;
+        r.state = bs;
+        return answer_refusal(t, sb, std::move(r), std::move(done));
+      }
+      if (outcome == Outcome::kFailure) {
+        for (auto& [sb, tc] : levels) {
+          Decision sd = decide(sb->record.state, Attempt{Outcome::kFailure, true, false, t.now, {}}, tc);
+          mark_dirty(sb);
+          const std::string what = sb->record.key.substr(4);
+          if (sd.locked_now)
+            log::event(log::Priority::kWarning, log::kMsgThrottled,
+                       "throttled source " + what + " for " + format_duration(sd.lock_for) + " after " +
+                           std::to_string(tc.deny) + " failures across accounts",
+                       {{"VIGIL_RHOST", what},
+                        {"VIGIL_SERVICE", req.service},
+                        {"VIGIL_REASON", "password spraying"}});
+        }
+      }
+    }
+
+    // Credential stuffing that succeeded: the right password from an unknown
+    // device, for an account without a second factor, after failures from at
+    // least [block] attack_sources other unknown sources. Refuse, and block.
+    if (req.uid && req.root_caller && outcome != Outcome::kFailure && !known && !needs_code &&
+        !req.console) {
+      const int sources = distinct_sources(acct->record.state, t.cfg, t.now, req.source);
+      if (sources >= t.block.attack_sources) {
+        json_list srcs;
+        for (const auto& [src, at] : acct->record.state.sources) srcs.add(src);
+        set_block(t, acct,
+                  BlockRecord{"the right password from an unknown device after failures from " +
+                                  std::to_string(sources) + " unknown sources (credential stuffing)",
+                              t.now, "vigild",
+                              "{\"device\":" + json_quote(req.device) + ",\"source\":" +
+                                  json_quote(req.source) + ",\"failed_sources\":" + srcs.str() + "}"},
+                  compromise(req.admin), req.source, req.service);
+        ReportResult r;
+        r.blocked = true;
+        r.blocked_now = true;
+        r.state = bs;
+        t.after_commit.push_back([done = std::move(done), r](const Status& st) mutable {
+          r.status = st;
+          done(std::move(r));
+        });
+        return;
+      }
+    }
+
+    Attempt a{outcome, req.root_caller, req.exempt, t.now, known ? std::string() : req.source};
+    Decision d = decide(bs, a, t.cfg);
+    // Opt-in escalation: this many locks in a row of the unknown-device
+    // bucket, with no root-reported success of the account in between, block
+    // the account. It rests on wrong passwords alone, so it touches no one
+    // else: the account's own tokens are suspended, nothing is revoked, and
+    // the token API is not frozen.
+    if (d.locked_now && req.uid && req.root_caller && !req.console && bucket == acct) {
+      acct->record.escalation = bs.lock_count == 1 ? 1 : acct->record.escalation + 1;
+      mark_dirty(acct);
+      if (t.block.escalate_after_locks > 0 && acct->record.escalation >= t.block.escalate_after_locks)
+        set_block(t, acct,
+                  BlockRecord{std::to_string(acct->record.escalation) +
+                                  " locks in a row (escalate_after_locks): wrong passwords alone",
+                              t.now, "vigild", "{\"device\":" + json_quote(req.device) + "}"},
+                  TokenEffect::kSuspend, req.source, req.service);
+    }
+    // A decision answered after its commit always writes its bucket, so that
+    // a right password (before a code prompt) costs what a wrong one costs.
+    if (d.changed || d.must_commit) mark_dirty(bucket);
+    if (outcome == Outcome::kSuccess && d.allow && req.root_caller && req.uid) {
+      // A complete successful login: the device becomes known, and the
+      // account remembers it; the escalation count starts again.
+      trust_device(t, acct, req.device);
+      if (bucket != acct || acct->record.escalation != 0) {
+        acct->record.state.last_success = t.now;
+        acct->record.escalation = 0;
+        mark_dirty(acct);
+      }
+    }
+    if (!nonce_key.empty())
+      remember_nonce(nonce_key, Seen{d.allow && outcome != Outcome::kPasswordOk, t.now, prompt});
+    bool verify = false;
+    if (outcome == Outcome::kPasswordOk && d.allow) {
+      if (!nonce_key.empty() && challenges_.size() < kChallengeMax) {
+        add_challenge(req.key, nonce_key,
+                      Challenge{t.now, req.root_caller, req.exempt, req.console, no_factor,
+                                needs_code, in_grace, grace_ends, bucket->record.key, req.device,
+                                req.admin});
+        verify = true;
+      }
+      d.allow = false;  // not yet: the code decides
+    }
+    if (in_grace && outcome == Outcome::kSuccess && d.allow)
+      log::event(log::Priority::kWarning, log::kMsgTotpGrace,
+                 who(rec) + " logged in without a second factor (grace until " +
+                     std::to_string(to_epoch(grace_ends)) + ")",
+                 {{"VIGIL_USER", who(rec)}, {"VIGIL_REASON", "totp required, grace"}});
+
+    if (d.unlocked)
+      log::event(log::Priority::kNotice, log::kMsgUnlocked, "lock expired: " + who(rec) + bucket_name,
+                 {{"VIGIL_USER", who(rec)},
+                  {"VIGIL_RHOST", req.source},
+                  {"VIGIL_SERVICE", req.service},
+                  {"VIGIL_REASON", "unlock_time elapsed"}});
+    if (d.locked_now)
+      log::event(log::Priority::kWarning, log::kMsgLocked,
+                 "locked " + who(rec) + bucket_name + " for " + format_duration(d.lock_for) +
+                     " after " + std::to_string(t.cfg.deny) + " failures",
+                 {{"VIGIL_USER", who(rec)},
+                  {"VIGIL_RHOST", req.source},
+                  {"VIGIL_SERVICE", req.service},
+                  {"VIGIL_REASON", "too many failures"},
+                  {"VIGIL_UNLOCK_TIME", std::to_string(to_epoch(bs.locked_until))}});
+    if (d.refused_locked)
+      log::debug("refused while locked", {{"VIGIL_USER", who(rec)}});
+
+    ReportResult r;
+    r.decision = d;
+    r.state = bs;
+    r.known_device = known;
+    r.prompt = prompt;
+    r.verify = verify;
+    r.in_grace = in_grace;
+    r.grace_ends = grace_ends;
+    // While the store is failing, every answer waits for its batch's commit:
+    // a login is allowed only while its failures could be recorded. A
+    // refusal (locked) waits for it too, as a wrong password does.
+    if (d.must_commit || store_failing_ || !d.allow) {
+      if (!d.allow) mark_dirty(bucket);
+      t.after_commit.push_back([done = std::move(done), r](const Status& st) mutable {
+        r.status = st;
+        done(std::move(r));
+      });
+    } else {
+      done(std::move(r));
+    }
+  });
+}
+
+void Engine::remember_nonce(const std::string& nonce_key, Seen seen) {
+  if (nonces_.insert_or_assign(nonce_key, seen).second) nonce_order_.push_back(nonce_key);
+  while (nonces_.size() > kNonceMax && !nonce_order_.empty()) {
+    nonces_.erase(nonce_order_.front());
+    nonce_order_.pop_front();
+  }
+}
+
+void Engine::answer_refusal(Txn& t, Entry* write, ReportResult r, std::function<void(ReportResult)> done) {
+  mark_dirty(write);
+  t.after_commit.push_back([done = std::move(done), r = std::move(r)](const Status& st) mutable {
+    r.status = st;
+    done(std::move(r));
+  });
+}
+
+void Engine::get(std::string key, std::optional<int64_t> uid,
+                 std::function<void(Result<AccountView>)> done) {
+  submit([this, key = std::move(key), uid, done = std::move(done)](Txn& t) {
+    // Read-only: a cached copy when there is one, else the store; nothing is
+    // added to the cache.
+    auto bucket_at = [&](const std::string& k) -> Result<std::optional<BucketRecord>> {
+      if (auto it = cache_.find(k); it != cache_.end()) return std::optional(it->second.record);
+      return store_->load(k);
+    };
+    const Entry* cached = nullptr;
+    if (auto it = cache_.find(key); it != cache_.end()) cached = &it->second;
+    auto cached_or = [&](auto loaded_flag, auto member, auto load) {
+      using R = decltype(load());
+      if (cached && cached->*loaded_flag) return R(cached->*member);
+      return load();
+    };
+
+    AccountView view;
+    auto b = bucket_at(key);
+    if (!b) return done(b.error());
+    view.bucket = std::move(*b);
+    if (view.bucket) expire(view.bucket->state, t.cfg, t.now);
+    if (!uid) return done(std::move(view));
+
+    auto kb = known_buckets(key, *uid);
+    if (!kb) return done(kb.error());
+    view.known_buckets = std::move(*kb);
+    for (auto& k : view.known_buckets) expire(k.state, t.cfg, t.now);
+    if (cached && cached->block_loaded) {
+      view.password_change = cached->password_change;
+    } else {
+      auto pc = store_->load_password_change(*uid);
+      if (!pc) return done(pc.error());
+      view.password_change = std::move(*pc);
+    }
+
+    auto block = cached_or(&Entry::block_loaded, &Entry::block, [&] { return store_->load_block(*uid); });
+    if (!block) return done(block.error());
+    view.block = std::move(*block);
+
+    auto devices = cached_or(&Entry::devices_loaded, &Entry::devices, [&] { return store_->load_devices(*uid); });
+    if (!devices) return done(devices.error());
+    view.devices = std::move(*devices);
+
+    std::optional<TotpRecord> tr;
+    if (cached && cached->totp_loaded) {
+      tr = cached->totp;
+    } else {
+      auto loaded = store_->load_totp(*uid);
+      if (!loaded) return done(loaded.error());
+      tr = std::move(*loaded);
+    }
+    if (tr) {
+      view.totp_active = tr->active();
+      view.totp_pending = !tr->pending_box.empty();
+      auto horizon = t.now - t.cfg.fail_interval;
+      for (auto f : tr->otp_failures) view.otp_failures += f > horizon;
+    }
+    auto codes = store_->count_recovery_codes(*uid);
+    if (!codes) return done(codes.error());
+    view.recovery_codes = *codes;
+    done(std::move(view));
+  });
+}
+
+Result<std::vector<BucketRecord>> Engine::known_buckets(const std::string& account_key, int64_t uid) {
+  const std::string prefix = account_key + ":dev:";
+  auto stored = store_->buckets_of(uid);
+  if (!stored) return stored.error();
+  std::map<std::string, BucketRecord> by_key;
+  for (auto& b : *stored)
+    if (b.key.starts_with(prefix)) by_key[b.key] = std::move(b);
+  for (const auto& [k, e] : cache_)
+    if (k.starts_with(prefix)) by_key[k] = e.record;
+  std::vector<BucketRecord> out;
+  for (auto& [k, b] : by_key) out.push_back(std::move(b));
+  return out;
+}
+
+Result<bool> Engine::reset_known(const std::string& account_key, int64_t uid, TimePoint now) {
+  auto list = known_buckets(account_key, uid);
+  if (!list) return list.error();
+  bool was_locked = false;
+  for (const auto& b : *list) {
+    if (is_idle(b.state, now)) continue;
+    auto e = entry(b.key);
+    if (!e) return e.error();
+    was_locked = was_locked || (*e)->record.state.locked_at(now);
+    vigil::reset((*e)->record.state);
+    mark_dirty(*e);
+  }
+  return was_locked;
+}
+
+void Engine::list(std::function<void(Result<std::vector<BucketRecord>>)> done) {
+  submit([this, done = std::move(done)](Txn& t) {
+    auto rows = store_->list_accounts();
+    if (!rows) {
+      done(rows.error());
+      return;
+    }
+    // Cached copies are newer than the store when a commit is pending or failed.
+    std::unordered_set<std::string> seen;
+    for (auto& r : *rows) {
+      if (auto it = cache_.find(r.key); it != cache_.end()) r = it->second.record;
+      seen.insert(r.key);
+    }
+    for (auto& [key, e] : cache_)
+      if (e.dirty && e.record.uid && !seen.count(key)) rows->push_back(e.record);
+    for (auto& r : *rows) expire(r.state, t.cfg, t.now);
+    done(std::move(rows));
+  });
+}
+
+void Engine::reset(std::string key, int64_t uid, std::string name,
+                   std::function<void(ResetResult)> done) {
+  submit([this, key = std::move(key), uid, name = std::move(name),
+          done = std::move(done)](Txn& t) mutable {
+    auto e = entry(key);
+    if (!e) {
+      ResetResult r;
+      r.status = e.error();
+      done(std::move(r));
+      return;
+    }
+    BucketRecord& rec = (*e)->record;
+    ResetResult r;
+    r.existed = !is_idle(rec.state, t.now);
+    r.was_locked = rec.state.locked_at(t.now);
+    rec.uid = uid;
+    rec.name = name;
+    vigil::reset(rec.state);
+    rec.escalation = 0;
+    mark_dirty(*e);
+    auto known = reset_known(key, uid, t.now);
+    if (!known) {
+      r.status = known.error();
+      done(std::move(r));
+      return;
+    }
+    r.was_locked = r.was_locked || *known;
+    t.full_sync = true;
+    t.after_commit.push_back([done = std::move(done), r](const Status& st) mutable {
+      r.status = st;
+      done(std::move(r));
+    });
+  });
+}
+
+void Engine::forget_devices(int64_t uid, std::string name, std::string device,
+                            std::function<void(Result<int64_t>)> done) {
+  submit([this, uid, name = std::move(name), device = std::move(device),
+          done = std::move(done)](Txn& t) mutable {
+    auto e = entry("uid:" + std::to_string(uid));
+    if (!e) return done(e.error());
+    if (auto st = load_devices(*e, uid); !st) return done(st.error());
+    auto& list = (*e)->devices;
+    int64_t n = static_cast<int64_t>(std::erase_if(
+        list, [&](const DeviceRecord& d) { return device.empty() || d.device == device; }));
+    ops_.push_back([uid, device](Store& s) { return s.erase_device(uid, device); });
+    t.full_sync = true;
+    log::event(log::Priority::kNotice, log::kMsgDevicesForgotten,
+               "forgot " + std::to_string(n) + " known device(s) of " + name,
+               {{"VIGIL_USER", name}, {"VIGIL_DEVICE", device.empty() ? "all" : device}});
+    t.after_commit.push_back([done = std::move(done), n](const Status& st) mutable {
+      if (!st) return done(st.error());
+      done(n);
+    });
+  });
+}
+
+void Engine::account(int64_t uid, std::string device, uint32_t audit_session, RuleInput in,
+                     bool console, std::function<void(Result<AccountVerdict>)> done) {
+  submit([this, uid, device = std::move(device), audit_session, in = std::move(in), console,
+          done = std::move(done)](Txn& t) mutable {
+    if (audit_session != 0) {
+      auto dev = session_device(audit_session, uid);
+      if (!dev) return done(dev.error());
+      device = std::move(*dev);
+    }
+    auto e = entry("uid:" + std::to_string(uid));
+    if (!e) return done(e.error());
+    if (auto st = load_block(*e, uid); !st) return done(st.error());
+    if (auto st = load_devices(*e, uid); !st) return done(st.error());
+    AccountVerdict v;
+    v.blocked = (*e)->block.has_value() && !console;
+    in.device_known = device_known(**e, device, t.now);
+    in.strength = device::strength(device);
+    if (const Rule* r = first_match(t.devices.rules, in); r && r->action == RuleAction::kDeny)
+      v.denied_by_rule = r->line;
+    done(v);
+  });
+}
+
+void Engine::block(int64_t uid, std::string name, std::string reason, std::string by, bool admin,
+                   std::function<void(BlockResult)> done) {
+  submit([this, uid, name = std::move(name), reason = std::move(reason), by = std::move(by), admin,
+          done = std::move(done)](Txn& t) mutable {
+    BlockResult r;
+    auto e = account_with_block(uid);
+    if (!e) {
+      r.status = e.error();
+      return done(r);
+    }
+    if ((*e)->block) return done(r);
+    (*e)->record.uid = uid;
+    (*e)->record.name = name;
+    set_block(t, *e, BlockRecord{reason, t.now, by, "{}"}, compromise(admin));
+    r.changed = true;
+    t.after_commit.push_back([done = std::move(done), r](const Status& st) mutable {
+      r.status = st;
+      done(r);
+    });
+  });
+}
+
+void Engine::session_open(uint32_t audit_session, int64_t uid, std::string device) {
+  submit([this, audit_session, uid, device = std::move(device)](Txn& t) mutable {
+    // The first record of a session stays: sudo's and su's own session
+    // phase (which the module does not report, but a root caller could)
+    // never replaces the login's device.
+    if (sessions_.count(audit_session)) return;
+    auto stored = store_->load_session(boot_id_, audit_session);
+    if (!stored) {
+      log::warning("cannot read a login session: " + stored.error().message);
+      return;
+    }
+    if (*stored) {
+      if (sessions_.size() >= kSessionsMax) sessions_.clear();
+      sessions_.emplace(audit_session, std::move(**stored));
+      return;
+    }
+    SessionRecord rec{audit_session, uid, std::move(device), t.now};
+    if (sessions_.size() >= kSessionsMax) sessions_.clear();  // a cache: the store keeps them
+    sessions_.emplace(audit_session, rec);
+    ops_.push_back([boot = boot_id_, rec](Store& s) { return s.put_session(boot, rec); });
+  });
+}
+
+void Engine::counts(std::function<void(Result<Counts>)> done) {
+  submit([this, done = std::move(done)](Txn& t) {
+    auto locked = store_->count_locked(t.now);
+    if (!locked) return done(locked.error());
+    auto blocked = store_->count_blocked();
+    if (!blocked) return done(blocked.error());
+    done(Counts{*locked, *blocked, !freezes_.empty()});
+  });
+}
+
+}  // namespace vigil

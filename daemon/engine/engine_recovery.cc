@@ -1,0 +1,368 @@
+// The engine's recovery operations: proofs (step-up, identity), unblock,
+// recovery requests and approvals, the overview, and history. See engine.h.
+#include <sodium.h>
+
+#include <algorithm>
+
+#include "daemon/engine/engine.h"
+#include "daemon/engine/engine_txn.h"
+#include "daemon/core/log.h"
+#include "daemon/core/recovery.h"
+
+namespace vigil {
+
+bool Engine::codes_exhausted(Entry* e, TimePoint now) const {
+  auto horizon = now - settings_.lockout.fail_interval;
+  auto recent = std::count_if(e->totp.otp_failures.begin(), e->totp.otp_failures.end(),
+                              [&](TimePoint p) { return p > horizon; });
+  return recent >= settings_.totp.max_failures;
+}
+
+void Engine::prove(int64_t uid, std::string name, std::string code, bool lockable,
+                   std::function<void(ProofResult)> done) {
+  submit([this, uid, name = std::move(name), code = std::move(code), lockable,
+          done = std::move(done)](Txn& t) mutable {
+    ProofResult r;
+    auto fail = [&](Status st) {
+      wipe(code);
+      r.status = st;
+      done(r);
+    };
+    auto e = entry("uid:" + std::to_string(uid));
+    if (!e) return fail(e.error());
+    if (auto st = load_totp(*e, uid); !st) return fail(st.error());
+    if (!(*e)->record.uid) {
+      (*e)->record.uid = uid;
+      (*e)->record.name = name;
+    }
+    if (!(*e)->totp.active()) {
+      wipe(code);
+      r.outcome = ProofOutcome::kNoFactor;
+      return done(r);
+    }
+    if (codes_exhausted(*e, t.now)) {
+      wipe(code);
+      r.outcome = ProofOutcome::kTooMany;
+      return done(r);
+    }
+    bool recovery = false;
+    CodeCheck c = check_code(t, *e, code, &recovery);
+    if (c == CodeCheck::kError) return fail(Error{"totp", "the code could not be checked"});
+    if (c == CodeCheck::kNoFactor) {
+      r.outcome = ProofOutcome::kNoFactor;
+      return done(r);
+    }
+    if (c == CodeCheck::kOk) {
+      r.outcome = ProofOutcome::kOk;
+    } else {
+      r.outcome = c == CodeCheck::kReplay ? ProofOutcome::kReplay : ProofOutcome::kWrong;
+      bool locked = false;
+      count_wrong_code(t, *e, *e, lockable,
+                       c == CodeCheck::kReplay ? "replayed code outside a login"
+                                               : "wrong code outside a login",
+                       &locked);
+    }
+    // A consumed step or recovery code, and a counted wrong code, are durable
+    // before the answer.
+    t.after_commit.push_back([done = std::move(done), r](const Status& st) mutable {
+      r.status = st;
+      done(r);
+    });
+  });
+}
+
+void Engine::recover(RecoverRequest req, std::function<void(RecoverResult)> done) {
+  submit([this, req = std::move(req), done = std::move(done)](Txn& t) mutable {
+    RecoverResult r;
+    auto finish = [&](Status st) {
+      wipe(req.verify_code);
+      r.status = st;
+      done(std::move(r));
+    };
+    auto refuse = [&](std::string why) {
+      r.refusal = std::move(why);
+      finish(Ok{});
+    };
+    // Whether an account is blocked right now, as this batch sees it.
+    auto is_blocked = [&](int64_t uid) -> Result<bool> {
+      auto e = account_with_block(uid);
+      if (!e) return e.error();
+      return (*e)->block.has_value();
+    };
+    std::string approval_by;
+    if (!req.approval_id.empty()) {
+      auto list = store_->list_recovery();
+      if (!list) return finish(list.error());
+      auto it = std::find_if(list->begin(), list->end(),
+                             [&](const RecoveryRecord& x) { return x.id == req.approval_id; });
+      if (it == list->end()) return refuse("no pending request " + req.approval_id);
+      if (auto why = recovery::approve_refusal(*it, req.actor_uid, t.now)) return refuse(*why);
+      auto requester_blocked = is_blocked(it->requester_uid);
+      if (!requester_blocked) return finish(requester_blocked.error());
+      if (*requester_blocked)
+        return refuse(it->requester + ", who filed " + it->id +
+                      ", is blocked now: an active administrator must file the unblock again");
+      req.uid = it->uid;
+      req.name = it->name;
+      approval_by = it->requester;
+      if (req.reason.empty()) req.reason = it->reason;
+    }
+    // The admin layer checked these before; they are checked again here, in
+    // the batch that acts, so that nothing changes in between.
+    if (req.actor_uid == req.uid)
+      return refuse("you cannot lift your own block: another active administrator must recover "
+                    "your account");
+    if (req.actor_uid > 0) {
+      auto actor_blocked = is_blocked(req.actor_uid);
+      if (!actor_blocked) return finish(actor_blocked.error());
+      if (*actor_blocked)
+        return refuse("your account is blocked: you cannot act as an administrator until another "
+                      "administrator recovers it");
+    }
+    r.uid = req.uid;
+    r.name = req.name;
+    const std::string key = "uid:" + std::to_string(req.uid);
+    auto e = entry(key);
+    if (!e) return finish(e.error());
+    Entry* acct = *e;
+    if (auto st = load_block(acct, req.uid); !st) return finish(st.error());
+    if (auto st = load_totp(acct, req.uid); !st) return finish(st.error());
+    if (auto st = load_devices(acct, req.uid); !st) return finish(st.error());
+    acct->record.uid = req.uid;
+    acct->record.name = req.name;
+    if (!acct->block) return finish(Ok{});  // not blocked: nothing to do
+
+    bool counted = false;
+    if (!req.verify_code.empty()) {
+      // The blocked account's own code, read out: checked as at a login,
+      // in this batch, so that nothing can change between proof and unblock.
+      ProofOutcome how = ProofOutcome::kWrong;
+      bool recovery_used = false;
+      if (!acct->totp.active()) {
+        how = ProofOutcome::kNoFactor;
+      } else if (codes_exhausted(acct, t.now)) {
+        how = ProofOutcome::kTooMany;
+      } else {
+        CodeCheck c = check_code(t, acct, req.verify_code, &recovery_used);
+        if (c == CodeCheck::kError) return finish(Error{"totp", "the code could not be checked"});
+        how = c == CodeCheck::kOk       ? ProofOutcome::kOk
+              : c == CodeCheck::kReplay ? ProofOutcome::kReplay
+                                        : ProofOutcome::kWrong;
+      }
+      wipe(req.verify_code);
+      switch (how) {
+        case ProofOutcome::kOk: break;
+        case ProofOutcome::kNoFactor:
+          return refuse(req.name + " has no second factor to verify with: use --approval");
+        case ProofOutcome::kTooMany:
+          return refuse("too many wrong codes for " + req.name +
+                        " within [lockout] fail_interval: wait, or use --approval");
+        case ProofOutcome::kReplay:
+        case ProofOutcome::kWrong: {
+          bool locked = false;
+          count_wrong_code(t, acct, acct, false, "wrong identity code read out for an unblock", &locked);
+          counted = true;
+          r.refusal = how == ProofOutcome::kReplay
+                          ? "that code of " + req.name + " was already used: ask for the next one"
+                          : "the code is not a current code or an unused recovery code of " + req.name;
+          break;
+        }
+      }
+      if (counted) {
+        t.after_commit.push_back([done = std::move(done), r = std::move(r)](const Status& st) mutable {
+          r.status = st;
+          done(std::move(r));
+        });
+        return;
+      }
+    }
+
+    // The suspicious activity began at the earliest of: the block, less one
+    // fail_interval, and the first failure its evidence still holds.
+    TimePoint since = acct->block->since - t.cfg.fail_interval;
+    for (auto f : acct->record.state.failures) since = std::min(since, f);
+    for (const auto& s : acct->record.state.sources) since = std::min(since, s.second);
+    r.suspicious_since = since;
+    std::vector<std::string> forget;
+    for (const auto& d : acct->devices)
+      if (d.first_seen >= since) forget.push_back(d.device);
+    std::erase_if(acct->devices, [&](const DeviceRecord& d) { return d.first_seen >= since; });
+    r.devices_forgotten = static_cast<int64_t>(forget.size());
+    const int64_t uid = req.uid;
+    for (auto& d : forget)
+      ops_.push_back([uid, d](Store& s) { return s.erase_device(uid, d); });
+    ops_.push_back([uid](Store& s) { return s.erase_recovery_for(uid); });
+    TokenUndo token_undo = tokens_on_recover(t, uid, req.name);
+    if (req.history) {
+      HistoryRecord h = *req.history;
+      ops_.push_back([h](Store& s) { return s.add_history(h); });
+    }
+
+    // Kept to restore the stricter state in memory if the commit fails.
+    const BlockRecord old_block = *acct->block;
+    const LockState old_state = acct->record.state;
+    const std::string old_reason = old_block.reason;
+    acct->block.reset();
+    if (!acct->dirty && !acct->totp_dirty && !acct->block_dirty) dirty_.push_back(acct);
+    acct->block_dirty = true;
+    vigil::reset(acct->record.state);
+    mark_dirty(acct);
+    if (!acct->totp.otp_failures.empty()) {
+      acct->totp.otp_failures.clear();
+      mark_totp_dirty(acct);
+    }
+    if (auto known = reset_known(key, req.uid, t.now); !known) return finish(known.error());
+    acct->record.escalation = 0;
+    // The password from before the block may be the attacker's: it opens
+    // nothing until a change is reported (see engine.h).
+    const std::optional<PasswordChangeRecord> old_change = acct->password_change;
+    acct->password_change = PasswordChangeRecord{t.now, req.by, req.reason};
+    ops_.push_back([uid, pc = *acct->password_change](Store& s) { return s.put_password_change(uid, pc); });
+    r.password_change = true;
+    t.full_sync = true;
+    r.changed = true;
+    std::string by = req.by;
+    if (!approval_by.empty()) by = approval_by + ", approved by " + req.by;
+    t.after_commit.push_back([this, acct, old_block, old_state, old_change, by, reason = req.reason,
+                              id = req.approval_id, old_reason, token_undo, done = std::move(done),
+                              r = std::move(r)](const Status& st) mutable {
+      r.status = st;
+      if (!st) {
+        // Not durable: memory keeps the block (the retried write then keeps it too).
+        if (!acct->block) {
+          acct->block = old_block;
+          acct->record.state = old_state;
+          acct->password_change = old_change;
+        }
+        undo_tokens_recover(token_undo);
+        r.changed = false;
+        return done(std::move(r));
+      }
+      blocked_uids_.erase(r.uid);
+      log::event(log::Priority::kNotice, log::kMsgUnblocked,
+                 "unblocked " + r.name + " (was: " + old_reason + "); " +
+                     std::to_string(r.devices_forgotten) +
+                     " device(s) first seen since the suspicious activity forgotten",
+                 {{"VIGIL_USER", r.name}, {"VIGIL_ACTOR", by}, {"VIGIL_REASON", reason},
+                  {"VIGIL_REQUEST", id}});
+      done(std::move(r));
+    });
+  });
+}
+
+namespace {
+// "R-" and 6 characters that read out without confusion.
+std::string new_request_id() {
+  static constexpr char kAlphabet[] = "23456789abcdefghjkmnpqrstuvwxyz";
+  std::string id = "R-";
+  for (int i = 0; i < 6; ++i) id.push_back(kAlphabet[randombytes_uniform(sizeof(kAlphabet) - 1)]);
+  return id;
+}
+}  // namespace
+
+void Engine::file_recovery(RecoveryRecord rec, std::function<void(Result<Filed>)> done) {
+  submit([this, rec = std::move(rec), done = std::move(done)](Txn& t) mutable {
+    auto list = store_->list_recovery();
+    if (!list) return done(list.error());
+    auto e = entry("uid:" + std::to_string(rec.uid));
+    if (!e) return done(e.error());
+    if (auto st = load_block(*e, rec.uid); !st) return done(st.error());
+    if (!(*e)->block) return done(Error{"refused", rec.name + " is not blocked"});
+    if (rec.kind == RecoveryRecord::Kind::kRequest) {
+      std::size_t open = 0;
+      for (const auto& x : *list) {
+        if (x.kind != RecoveryRecord::Kind::kRequest || x.requester_uid != rec.requester_uid ||
+            x.expires <= t.now)
+          continue;
+        if (x.uid == rec.uid) return done(Filed{x, true});  // already filed: nothing new
+        ++open;
+      }
+      if (open >= kRequestsPerRequester)
+        return done(Error{"refused", "you have " + std::to_string(open) +
+                                         " open recovery requests: wait until administrators act on them"});
+    }
+    auto taken = [&](const std::string& id) {
+      return std::any_of(list->begin(), list->end(), [&](const RecoveryRecord& x) { return x.id == id; });
+    };
+    do rec.id = new_request_id();
+    while (taken(rec.id));
+    ops_.push_back([rec](Store& s) { return s.put_recovery(rec); });
+    t.full_sync = true;
+    t.after_commit.push_back([done = std::move(done), rec](const Status& st) mutable {
+      if (!st) return done(st.error());
+      done(Filed{rec, false});
+    });
+  });
+}
+
+void Engine::overview(std::function<void(Result<Overview>)> done) {
+  submit([this, done = std::move(done)](Txn& t) mutable {
+    // Read after this batch's commit, so that it sees every change before it.
+    t.after_commit.push_back([this, done = std::move(done), now = t.now](const Status&) mutable {
+      Overview o;
+      auto blocks = store_->list_blocks();
+      if (!blocks) return done(blocks.error());
+      auto uids = store_->totp_active_uids();
+      if (!uids) return done(uids.error());
+      auto rec = store_->list_recovery();
+      if (!rec) return done(rec.error());
+      o.blocks = std::move(*blocks);
+      o.with_factor = std::move(*uids);
+      std::vector<std::string> expired;
+      for (auto& x : *rec) {
+        if (x.expires <= now) expired.push_back(x.id);
+        else o.recovery.push_back(std::move(x));
+      }
+      for (auto& id : expired) ops_.push_back([id](Store& s) { return s.erase_recovery(id); });
+      done(std::move(o));
+    });
+  });
+}
+
+void Engine::take_unreported_history(std::function<void(Result<std::vector<HistoryRecord>>)> done) {
+  submit([this, done = std::move(done)](Txn&) mutable {
+    auto list = store_->unreported_history();
+    if (!list) return done(list.error());
+    for (const auto& h : *list) {
+      int64_t id = h.id;
+      ops_.push_back([id](Store& s) { return s.mark_history_reported(id); });
+    }
+    done(std::move(*list));
+  });
+}
+
+}  // namespace vigil
+
+namespace vigil {
+
+void Engine::password_changed(int64_t uid, std::string name, std::string by,
+                              std::function<void(PasswordChangedResult)> done) {
+  submit([this, uid, name = std::move(name), by = std::move(by), done = std::move(done)](Txn& t) mutable {
+    PasswordChangedResult r;
+    auto e = account_with_block(uid);
+    if (!e) {
+      r.status = e.error();
+      return done(r);
+    }
+    if (!(*e)->password_change) return done(r);  // nothing was required
+    (*e)->password_change.reset();
+    ops_.push_back([uid](Store& s) { return s.erase_password_change(uid); });
+    t.full_sync = true;
+    r.changed = true;
+    t.after_commit.push_back([this, acct = *e, uid, name, by, done = std::move(done), r](const Status& st) mutable {
+      r.status = st;
+      if (!st) {
+        // Not durable yet: the erase is retried with the next batch's commit.
+        r.changed = false;
+        return done(r);
+      }
+      log::event(log::Priority::kNotice, log::kMsgPasswordChanged,
+                 "the password of " + name + " was changed after its recovery (" + by +
+                     "); password logins work again",
+                 {{"VIGIL_USER", name}, {"VIGIL_ACTOR", by}});
+      done(r);
+    });
+  });
+}
+
+}  // namespace vigil

@@ -1,0 +1,73 @@
+#include "daemon/os/config_file.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+
+#include "daemon/os/unique_fd.h"
+
+namespace vigil {
+namespace {
+
+constexpr std::size_t kMaxConfigBytes = 4 << 20;
+
+std::string octal_mode(mode_t mode) {
+  char buf[8];
+  std::snprintf(buf, sizeof buf, "%04o", static_cast<unsigned>(mode & 07777));
+  return buf;
+}
+
+const char* kind_of(mode_t mode) {
+  if (S_ISDIR(mode)) return "a directory";
+  if (S_ISFIFO(mode)) return "a FIFO";
+  if (S_ISSOCK(mode)) return "a socket";
+  if (S_ISCHR(mode) || S_ISBLK(mode)) return "a device";
+  return "not a regular file";
+}
+
+Error file_error(std::string message) { return Error{"config", std::move(message)}; }
+
+// Everything the descriptor holds, up to kMaxConfigBytes.
+Result<std::string> read_all(int fd, const std::string& path) {
+  std::string text;
+  char buf[8192];
+  for (;;) {
+    ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return file_error(path + ": read error: " + std::strerror(errno));
+    if (n == 0) return text;
+    if (text.size() + static_cast<std::size_t>(n) > kMaxConfigBytes)
+      return file_error(path + ": larger than 4 MiB; not a configuration file");
+    text.append(buf, static_cast<std::size_t>(n));
+  }
+}
+
+}  // namespace
+
+std::string config_file_problem(const struct stat& st, const std::string& path, uid_t daemon_uid) {
+  if (!S_ISREG(st.st_mode)) return path + " is " + kind_of(st.st_mode) + ", not a configuration file";
+  const bool owner_ok = st.st_uid == 0 || st.st_uid == daemon_uid;
+  const bool mode_ok = (st.st_mode & (S_IWGRP | S_IWOTH)) == 0;
+  if (owner_ok && mode_ok) return {};
+  return path + " is owned by uid " + std::to_string(st.st_uid) + " with mode " + octal_mode(st.st_mode) +
+         ": it names commands vigild runs as root, so it must be owned by root and writable by "
+         "nobody else; run: chown root:root " + path + " && chmod go-w " + path;
+}
+
+Result<Config> load_daemon_config(const std::string& path) {
+  // O_NONBLOCK: opening a FIFO left at the path must not hang; it is refused below.
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK));
+  if (!fd.ok()) return file_error(path + ": cannot open: " + std::strerror(errno));
+  struct stat st {};
+  if (::fstat(fd.get(), &st) != 0) return file_error(path + ": cannot stat: " + std::strerror(errno));
+  if (auto problem = config_file_problem(st, path, ::geteuid()); !problem.empty())
+    return file_error(problem);
+  auto text = read_all(fd.get(), path);
+  if (!text) return text.error();
+  return parse_config(*text, path);
+}
+
+}  // namespace vigil

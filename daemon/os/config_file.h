@@ -1,0 +1,34 @@
+// vigild's own reading of vigil.conf, which names commands vigild runs as
+// root ([recovery] notify_command, the hooks of [tokens] revoke_hooks_dir):
+// whoever may write the file may run anything as root.
+//
+// Contract:
+//  * load_daemon_config(path) opens path (a symbolic link is followed: its
+//    target is the file checked), checks the open file itself with fstat,
+//    then parses exactly what it reads from that descriptor, so the file
+//    checked is the file read. Refused, with a message naming the file:
+//      - a file that cannot be opened ("PATH: cannot open: WHY");
+//      - anything but a regular file (a directory, a FIFO, a device);
+//      - a file owned by any uid but root or vigild's effective uid, or
+//        writable by group or others; the message gives its owner, its mode,
+//        and the chown/chmod that fix it.
+//    Otherwise the result is parse_config()'s.
+//  * config_file_problem() is that check alone, pure: "" when the file is
+//    acceptable.
+//  * vigilctl does not use this: it runs commands for nobody.
+#pragma once
+
+#include <sys/stat.h>
+
+#include <string>
+
+#include "daemon/core/config.h"
+#include "protocol/result.h"
+
+namespace vigil {
+
+std::string config_file_problem(const struct stat& st, const std::string& path, uid_t daemon_uid);
+
+Result<Config> load_daemon_config(const std::string& path);
+
+}  // namespace vigil
