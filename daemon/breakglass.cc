@@ -25,7 +25,7 @@ int break_glass(const Config& cfg, const std::string& user, const std::string& r
   if (reason.empty()) return fail("a --reason is required (it is recorded)");
   auto state = StateDir::open(cfg.daemon.state_dir);
   if (!state) {
-    if (state.error().code == "locked")
+    if (state.error().is_locked())
       return fail("the state directory " + cfg.daemon.state_dir +
                   " is locked: vigild is running. Stop it first (the sockets too, or a connection "
                   "restarts it): systemctl stop vigild.socket vigild-admin.socket vigild-token.socket "

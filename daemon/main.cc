@@ -53,17 +53,17 @@ Result<gid_t> admin_socket_gid(const Config& cfg) {
   // Without that group only root could connect, and root is refused by default.
   const std::string& name = cfg.daemon.admin_socket_group;
   if (group* gr = ::getgrnam(name.c_str())) return gr->gr_gid;
-  return Error{"config", "the admin socket's group \"" + name +
+  return Error::Config("the admin socket's group \"" + name +
                              "\" does not exist: create it (systemd-sysusers, or groupadd --system " + name +
-                             ") and add the administrators, or set [daemon] admin_socket_group"};
+                             ") and add the administrators, or set [daemon] admin_socket_group");
 }
 
 Result<gid_t> http_socket_gid(const Config& cfg) {
   const std::string& name = cfg.tokens.http_socket_group;
   if (group* gr = ::getgrnam(name.c_str())) return gr->gr_gid;
-  return Error{"config", "the token HTTP socket's group \"" + name +
+  return Error::Config("the token HTTP socket's group \"" + name +
                              "\" does not exist: set [tokens] http_socket_group to the group of the web "
-                             "server's workers"};
+                             "server's workers");
 }
 
 // --check-config: what vigild would refuse at start besides the file itself,

@@ -17,7 +17,7 @@ namespace json = boost::json;
 
 namespace {
 
-Error bad(std::string msg) { return Error{kErrInvalidRequest, std::move(msg)}; }
+Error bad(std::string msg) { return Error::InvalidRequest(std::move(msg)); }
 
 Result<json::object> parse_object(std::string_view frame) {
   if (frame.size() + 1 > kMaxFrame) return bad("frame exceeds 64 KiB");
@@ -32,7 +32,7 @@ Result<json::object> parse_object(std::string_view frame) {
 
 Result<std::string> finish(const json::object& o) {
   std::string s = json::serialize(o);
-  if (s.size() + 1 > kMaxFrame) return Error{kErrInvalidRequest, "frame exceeds 64 KiB"};
+  if (s.size() + 1 > kMaxFrame) return Error::InvalidRequest("frame exceeds 64 KiB");
   s.push_back('\0');
   return s;
 }
@@ -152,9 +152,9 @@ FrameReader::State FrameReader::next(std::string* frame) {
 Result<std::string> get_string(const json::object& o, std::string_view key) {
   auto it = o.find(key);
   if (it == o.end())
-    return Error{kErrInvalidParameter, "missing parameter \"" + std::string(key) + "\""};
+    return Error::InvalidParameter("missing parameter \"" + std::string(key) + "\"");
   if (!it->value().is_string())
-    return Error{kErrInvalidParameter, "parameter \"" + std::string(key) + "\" must be a string"};
+    return Error::InvalidParameter("parameter \"" + std::string(key) + "\" must be a string");
   return std::string(it->value().as_string());
 }
 
@@ -163,8 +163,36 @@ Result<std::optional<std::string>> get_optional_string(const json::object& o,
   auto it = o.find(key);
   if (it == o.end() || it->value().is_null()) return std::optional<std::string>{};
   if (!it->value().is_string())
-    return Error{kErrInvalidParameter, "parameter \"" + std::string(key) + "\" must be a string"};
+    return Error::InvalidParameter("parameter \"" + std::string(key) + "\" must be a string");
   return std::optional<std::string>(std::string(it->value().as_string()));
 }
 
 }  // namespace vigil::proto
+
+namespace vigil {
+
+const char* Error::wire_name() const {
+  switch (code) {
+    case Code::kInvalidRequest: return proto::kErrInvalidRequest;
+    case Code::kInvalidParameter: return proto::kErrInvalidParameter;
+    case Code::kMethodNotFound: return proto::kErrMethodNotFound;
+    case Code::kPermissionDenied:
+    case Code::kRefused: return proto::kErrPermissionDenied;
+    case Code::kNotFound: return proto::kErrNotFound;
+    case Code::kStepUpRequired: return proto::kErrStepUpRequired;
+    case Code::kInternal: return proto::kErrInternal;
+    case Code::kUnavailable:
+    case Code::kStore:
+    case Code::kState:
+    case Code::kLocked:
+    case Code::kConfig:
+    case Code::kSecrets:
+    case Code::kNss:
+    case Code::kSocket:
+    case Code::kSpawn:
+    case Code::kHardening: return proto::kErrUnavailable;
+  }
+  return proto::kErrInternal;
+}
+
+}  // namespace vigil

@@ -25,7 +25,7 @@ std::string where(std::string_view src, const toml::source_region& r) {
   return std::string(src) + ":" + std::to_string(r.begin.line) + ": ";
 }
 
-Error cfg_error(std::string msg) { return Error{"config", std::move(msg)}; }
+Error cfg_error(std::string msg) { return Error::Config(std::move(msg)); }
 
 // One setter per key: parses the node into the Config, or returns a message.
 using Setter = std::function<std::string(const toml::node&, Config&)>;
@@ -365,8 +365,8 @@ const char* require_name(TotpRequire r) {
 
 Result<Seconds> parse_duration(std::string_view text) {
   auto bad = [&] {
-    return Error{"config", "invalid duration \"" + std::string(text) +
-                               "\" (use a number and a unit: 90s, 15m, 24h, 30d)"};
+    return Error::Config("invalid duration \"" + std::string(text) +
+                               "\" (use a number and a unit: 90s, 15m, 24h, 30d)");
   };
   if (text.size() < 2) return bad();
   long long n = 0;

@@ -15,7 +15,7 @@ namespace {
 constexpr size_t kKeyLen = crypto_secretbox_KEYBYTES;
 static_assert(kKeyLen == 32);
 
-Error key_error(std::string msg) { return Error{"secrets", std::move(msg)}; }
+Error key_error(std::string msg) { return Error::Secrets(std::move(msg)); }
 
 Result<Bytes> read_key_file(const std::string& path, bool check_mode) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);

@@ -181,7 +181,7 @@ void Engine::run() {
 Result<Engine::Entry*> Engine::entry(const std::string& key) {
   if (auto it = cache_.find(key); it != cache_.end()) return &it->second;
   if (dirty_.size() >= kCacheMax)
-    return Error{"store", "too many uncommitted changes; the store is failing"};
+    return Error::Store("too many uncommitted changes; the store is failing");
   auto loaded = store_->load(key);
   if (!loaded) return loaded.error();
   Entry e;

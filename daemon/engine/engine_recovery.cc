@@ -47,7 +47,7 @@ void Engine::prove(int64_t uid, std::string name, std::string code, bool lockabl
     }
     bool recovery = false;
     CodeCheck c = check_code(t, *e, code, &recovery);
-    if (c == CodeCheck::kError) return fail(Error{"totp", "the code could not be checked"});
+    if (c == CodeCheck::kError) return fail(Error::Internal("the code could not be checked"));
     if (c == CodeCheck::kNoFactor) {
       r.outcome = ProofOutcome::kNoFactor;
       return done(r);
@@ -144,7 +144,7 @@ void Engine::recover(RecoverRequest req, std::function<void(RecoverResult)> done
         how = ProofOutcome::kTooMany;
       } else {
         CodeCheck c = check_code(t, acct, req.verify_code, &recovery_used);
-        if (c == CodeCheck::kError) return finish(Error{"totp", "the code could not be checked"});
+        if (c == CodeCheck::kError) return finish(Error::Internal("the code could not be checked"));
         how = c == CodeCheck::kOk       ? ProofOutcome::kOk
               : c == CodeCheck::kReplay ? ProofOutcome::kReplay
                                         : ProofOutcome::kWrong;
@@ -267,7 +267,7 @@ void Engine::file_recovery(RecoveryRecord rec, std::function<void(Result<Filed>)
     auto e = entry("uid:" + std::to_string(rec.uid));
     if (!e) return done(e.error());
     if (auto st = load_block(*e, rec.uid); !st) return done(st.error());
-    if (!(*e)->block) return done(Error{"refused", rec.name + " is not blocked"});
+    if (!(*e)->block) return done(Error::Refused(rec.name + " is not blocked"));
     if (rec.kind == RecoveryRecord::Kind::kRequest) {
       std::size_t open = 0;
       for (const auto& x : *list) {
@@ -278,8 +278,8 @@ void Engine::file_recovery(RecoveryRecord rec, std::function<void(Result<Filed>)
         ++open;
       }
       if (open >= kRequestsPerRequester)
-        return done(Error{"refused", "you have " + std::to_string(open) +
-                                         " open recovery requests: wait until administrators act on them"});
+        return done(Error::Refused("you have " + std::to_string(open) +
+                                         " open recovery requests: wait until administrators act on them"));
     }
     auto taken = [&](const std::string& id) {
       return std::any_of(list->begin(), list->end(), [&](const RecoveryRecord& x) { return x.id == id; });

@@ -226,7 +226,7 @@ void Engine::verify(VerifyRequest req, std::function<void(VerifyResult)> done) {
     }
     bool recovery = false;
     CodeCheck c = check_code(t, *e, req.code, &recovery);
-    if (c == CodeCheck::kError) return fail(Error{"store", "cannot check the code"});
+    if (c == CodeCheck::kError) return fail(Error::Store("cannot check the code"));
     if (c == CodeCheck::kOk) {
       // The login is complete: the password step's success applies now.
       r.allow = apply_success(t, *e, bucket, ch);
@@ -276,7 +276,7 @@ void Engine::totp(TotpRequest req, std::function<void(TotpResult)> done) {
       done(std::move(r));
     };
     if (key_ == nullptr) {
-      r.status = Error{"secrets", "no key for TOTP secrets"};
+      r.status = Error::Secrets("no key for TOTP secrets");
       return finish_now("");
     }
     std::string key = "uid:" + std::to_string(req.uid);

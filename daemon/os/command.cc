@@ -103,7 +103,7 @@ struct Pipe {
 
 Result<Pipe> make_pipe() {
   int fds[2];
-  if (::pipe2(fds, O_CLOEXEC) != 0) return Error{"spawn", std::string("pipe: ") + std::strerror(errno)};
+  if (::pipe2(fds, O_CLOEXEC) != 0) return Error::Spawn(std::string("pipe: ") + std::strerror(errno));
   return Pipe{UniqueFd(fds[0]), UniqueFd(fds[1])};
 }
 
@@ -129,7 +129,7 @@ Result<Spawned> spawn(const std::string& prog, const std::vector<std::string>& a
   const ChildPlan plan{prog.c_str(), args.data(), envp, in->read.get(), out->write.get(),
                        report->write.get(), exec_fd};
   const pid_t pid = ::fork();
-  if (pid < 0) return Error{"spawn", std::string("fork: ") + std::strerror(errno)};
+  if (pid < 0) return Error::Spawn(std::string("fork: ") + std::strerror(errno));
   if (pid == 0) become_child(plan);
   in->read.reset();
   out->write.reset();
@@ -140,7 +140,7 @@ Result<Spawned> spawn(const std::string& prog, const std::vector<std::string>& a
   while (n < 0 && errno == EINTR);
   if (n == static_cast<ssize_t>(sizeof child_errno)) {
     ::waitpid(pid, nullptr, 0);
-    return Error{"spawn", prog + ": " + std::strerror(child_errno)};
+    return Error::Spawn(prog + ": " + std::strerror(child_errno));
   }
   return Spawned{pid, std::move(in->write), std::move(out->read)};
 }

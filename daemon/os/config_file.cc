@@ -28,7 +28,7 @@ const char* kind_of(mode_t mode) {
   return "not a regular file";
 }
 
-Error file_error(std::string message) { return Error{"config", std::move(message)}; }
+Error file_error(std::string message) { return Error::Config(std::move(message)); }
 
 // Everything the descriptor holds, up to kMaxConfigBytes.
 Result<std::string> read_all(int fd, const std::string& path) {

@@ -13,7 +13,7 @@ namespace vigil {
 namespace {
 
 Error os_error(const std::string& what) {
-  return Error{"hardening", what + ": " + std::strerror(errno)};
+  return Error::Hardening(what + ": " + std::strerror(errno));
 }
 
 // Opens /dev/null on each of 0, 1 and 2 that is closed.
@@ -24,7 +24,7 @@ Status standard_streams_open() {
     if (null < 0) return os_error("cannot open /dev/null for descriptor " + std::to_string(fd));
     if (null != fd) {  // lower ones are open, so open() took fd; anything else is a surprise
       ::close(null);
-      return Error{"hardening", "cannot reopen descriptor " + std::to_string(fd)};
+      return Error::Hardening("cannot reopen descriptor " + std::to_string(fd));
     }
   }
   return Ok{};

@@ -12,7 +12,7 @@
 namespace vigil {
 namespace {
 Error fs_error(const std::string& what, int err) {
-  return Error{"state", what + ": " + std::strerror(err)};
+  return Error::State(what + ": " + std::strerror(err));
 }
 }  // namespace
 
@@ -21,11 +21,11 @@ Result<StateDir> StateDir::open(const std::string& path) {
     return fs_error("cannot create state directory " + path, errno);
   struct stat st {};
   if (::lstat(path.c_str(), &st) != 0) return fs_error("cannot stat " + path, errno);
-  if (!S_ISDIR(st.st_mode)) return Error{"state", path + " is not a directory"};
+  if (!S_ISDIR(st.st_mode)) return Error::State(path + " is not a directory");
   if (st.st_uid != 0 && st.st_uid != ::geteuid())
-    return Error{"state", path + " must be owned by root"};
+    return Error::State(path + " must be owned by root");
   if (st.st_mode & (S_IWGRP | S_IWOTH))
-    return Error{"state", path + " must not be writable by group or others (chmod 0700)"};
+    return Error::State(path + " must not be writable by group or others (chmod 0700)");
   std::string lock_path = path + "/lock";
   int fd = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
   if (fd < 0) return fs_error("cannot open " + lock_path, errno);
@@ -33,7 +33,7 @@ Result<StateDir> StateDir::open(const std::string& path) {
     int err = errno;
     ::close(fd);
     if (err == EWOULDBLOCK)
-      return Error{"locked", "state directory " + path + " is in use by another vigild"};
+      return Error::Locked("state directory " + path + " is in use by another vigild");
     return fs_error("cannot lock " + lock_path, err);
   }
   return StateDir(path, fd);
@@ -55,7 +55,7 @@ Result<std::array<uint8_t, 32>> StateDir::name_key() const {
   if (fd >= 0) {
     ssize_t n = ::read(fd, key.data(), key.size());
     ::close(fd);
-    if (n != static_cast<ssize_t>(key.size())) return Error{"state", p + " is damaged"};
+    if (n != static_cast<ssize_t>(key.size())) return Error::State(p + " is damaged");
     return key;
   }
   if (errno != ENOENT) return fs_error("cannot read " + p, errno);

@@ -107,7 +107,7 @@ boost::asio::awaitable<Result<AdminPicture>> admin_picture(Services& sv) {
   AdminPicture pic;
   auto dir = co_await sv.resolver->directory(sv.config->roles.admin_groups);
   if (dir.status != Lookup::Status::kFound)
-    co_return Error{"nss", "cannot list the administrators (NSS error)"};
+    co_return Error::Nss("cannot list the administrators (NSS error)");
   auto ov = co_await overview(sv);
   if (!ov) co_return ov.error();
   std::set<int64_t> blocked;
@@ -169,7 +169,7 @@ boost::asio::awaitable<Result<Engine::Filed>> file_record(Services& sv, Recovery
 }
 
 Reply filing_error(const Error& e) {
-  return e.code == "refused" ? refused(e.message) : unavailable("the request could not be recorded");
+  return e.is_refused() ? refused(e.message) : unavailable("the request could not be recorded");
 }
 
 // ---- handlers ----
@@ -194,13 +194,13 @@ struct AdminMethod {
 
 boost::asio::awaitable<Result<Identity>> target_of(Services& sv, const json::object& p) {
   auto l = co_await sv.resolver->by_name(param(p, "user", 256));
-  if (l.status == Lookup::Status::kError) co_return Error{"nss", "user lookup failed (NSS error)"};
-  if (!l.found()) co_return Error{"not-found", "no such user: " + param(p, "user", 256)};
+  if (l.status == Lookup::Status::kError) co_return Error::Nss("user lookup failed (NSS error)");
+  if (!l.found()) co_return Error::NotFound("no such user: " + param(p, "user", 256));
   co_return l.id;
 }
 
 Reply target_error(const Error& e) {
-  return e.code == "not-found" ? Reply::failure(proto::kErrNotFound, e.message) : unavailable(e.message);
+  return e.is_not_found() ? Reply::failure(proto::kErrNotFound, e.message) : unavailable(e.message);
 }
 
 boost::asio::awaitable<Reply> handle_status(Services& sv, const Actor&, const json::object& p) {

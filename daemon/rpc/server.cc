@@ -31,14 +31,14 @@ Result<std::unique_ptr<stream_protocol::acceptor>> listen_unix(asio::io_context&
                                                                unsigned mode, gid_t group) {
   struct stat st {};
   if (::lstat(path.c_str(), &st) == 0) {
-    if (!S_ISSOCK(st.st_mode)) return Error{"socket", path + " exists and is not a socket"};
+    if (!S_ISSOCK(st.st_mode)) return Error::Socket(path + " exists and is not a socket");
     ::unlink(path.c_str());
   }
   auto acc = std::make_unique<stream_protocol::acceptor>(io);
   boost::system::error_code ec;
   // Close-on-exec from its first instant (Asio's open() is not).
   int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-  if (fd < 0) return Error{"socket", "cannot create a socket for " + path + ": " + std::strerror(errno)};
+  if (fd < 0) return Error::Socket("cannot create a socket for " + path + ": " + std::strerror(errno));
   acc->assign(stream_protocol(), fd, ec);
   if (ec) ::close(fd);
   if (!ec) {
@@ -48,12 +48,12 @@ Result<std::unique_ptr<stream_protocol::acceptor>> listen_unix(asio::io_context&
     ::umask(old);
   }
   if (!ec) acc->listen(asio::socket_base::max_listen_connections, ec);
-  if (ec) return Error{"socket", "cannot listen on " + path + ": " + ec.message()};
+  if (ec) return Error::Socket("cannot listen on " + path + ": " + ec.message());
   if (auto st = prepare_listener(*acc); !st) return st.error();
   if (group != static_cast<gid_t>(-1) && ::chown(path.c_str(), static_cast<uid_t>(-1), group) != 0)
-    return Error{"socket", "cannot chown " + path + ": " + std::strerror(errno)};
+    return Error::Socket("cannot chown " + path + ": " + std::strerror(errno));
   if (::chmod(path.c_str(), mode) != 0)
-    return Error{"socket", "cannot chmod " + path + ": " + std::strerror(errno)};
+    return Error::Socket("cannot chmod " + path + ": " + std::strerror(errno));
   return acc;
 }
 
@@ -69,7 +69,7 @@ Status Server::listen_fd(int fd, Kind kind) {
   auto acc = std::make_unique<Acceptor>(io_);
   boost::system::error_code ec;
   acc->assign(stream_protocol(), fd, ec);
-  if (ec) return Error{"socket", "cannot adopt socket fd " + std::to_string(fd) + ": " + ec.message()};
+  if (ec) return Error::Socket("cannot adopt socket fd " + std::to_string(fd) + ": " + ec.message());
   if (auto st = prepare_listener(*acc); !st) return st.error();
   acceptors_.emplace_back(std::move(acc), kind);
   return Ok{};
@@ -92,10 +92,10 @@ Status prepare_listener(stream_protocol::acceptor& acceptor) {
   const int fd = acceptor.native_handle();
   const int fd_flags = ::fcntl(fd, F_GETFD);
   if (fd_flags < 0 || ::fcntl(fd, F_SETFD, fd_flags | FD_CLOEXEC) != 0)
-    return Error{"socket", "cannot make socket fd " + std::to_string(fd) + " close-on-exec: " + std::strerror(errno)};
+    return Error::Socket("cannot make socket fd " + std::to_string(fd) + " close-on-exec: " + std::strerror(errno));
   boost::system::error_code ec;
   acceptor.native_non_blocking(true, ec);
-  if (ec) return Error{"socket", "cannot make socket fd " + std::to_string(fd) + " non-blocking: " + ec.message()};
+  if (ec) return Error::Socket("cannot make socket fd " + std::to_string(fd) + " non-blocking: " + ec.message());
   return Ok{};
 }
 
@@ -232,7 +232,7 @@ asio::awaitable<void> Server::session(stream_protocol::socket raw, Peer peer) {
       // Over its budget: refused before the frame is even decoded.
       reply = proto::Reply::failure(proto::kErrUnavailable, kTooMany);
     } else if (auto call = proto::decode_call(frame); !call) {
-      reply = proto::Reply::failure(call.error().code, call.error().message);
+      reply = proto::Reply::failure(call.error().wire_name(), call.error().message);
       close_after = true;
     } else {
       reply = co_await dispatch(services_, peer, *call);

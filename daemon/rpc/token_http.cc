@@ -49,7 +49,7 @@ Status TokenHttpServer::listen_fd(int fd) {
   auto acc = std::make_unique<Acceptor>(io_);
   boost::system::error_code ec;
   acc->assign(stream_protocol(), fd, ec);
-  if (ec) return Error{"socket", "cannot adopt socket fd " + std::to_string(fd) + ": " + ec.message()};
+  if (ec) return Error::Socket("cannot adopt socket fd " + std::to_string(fd) + ": " + ec.message());
   if (auto st = prepare_listener(*acc); !st) return st.error();  // close-on-exec, non-blocking
   acceptor_ = std::move(acc);
   return Ok{};

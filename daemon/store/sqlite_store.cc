@@ -291,13 +291,13 @@ class StmtReset {
 }  // namespace
 
 Error SqliteStore::sql_error(const std::string& what) const {
-  return Error{"store", what + ": " + sqlite3_errmsg(db_)};
+  return Error::Store(what + ": " + sqlite3_errmsg(db_));
 }
 
 Result<std::unique_ptr<SqliteStore>> SqliteStore::open(const std::string& path) {
   // Create the file ourselves so that it is 0600 from the first byte.
   int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-  if (fd < 0) return Error{"store", "cannot open " + path + ": " + std::strerror(errno)};
+  if (fd < 0) return Error::Store("cannot open " + path + ": " + std::strerror(errno));
   ::fchmod(fd, 0600);
   ::close(fd);
 
@@ -318,7 +318,7 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::open(const std::string& path) 
   rc = sqlite3_step(st);
   std::string mode = rc == SQLITE_ROW ? reinterpret_cast<const char*>(sqlite3_column_text(st, 0)) : "";
   sqlite3_finalize(st);
-  if (mode != "wal") return Error{"store", path + ": cannot enable WAL mode"};
+  if (mode != "wal") return Error::Store(path + ": cannot enable WAL mode");
   if (auto s = store->exec("PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;"
                            " PRAGMA journal_size_limit=4194304;");
       !s)
@@ -356,7 +356,7 @@ SqliteStore::~SqliteStore() {
 Status SqliteStore::exec(const char* sql) {
   char* err = nullptr;
   if (sqlite3_exec(db_, sql, nullptr, nullptr, &err) != SQLITE_OK) {
-    Error e{"store", std::string(sql).substr(0, 40) + ": " + (err ? err : "?")};
+    Error e = Error::Store(std::string(sql).substr(0, 40) + ": " + (err ? err : "?"));
     sqlite3_free(err);
     return e;
   }
@@ -391,7 +391,7 @@ Status SqliteStore::enable_incremental_vacuum() {
   if (!mode) return mode.error();
   if (*mode == 2) return Ok{};  // a new database
   if (auto s = exec("VACUUM"); !s)
-    return Error{"store", "cannot rebuild the database for auto_vacuum: " + s.error().message};
+    return Error::Store("cannot rebuild the database for auto_vacuum: " + s.error().message);
   return Ok{};
 }
 
@@ -411,9 +411,9 @@ Status SqliteStore::migrate() {
   sqlite3_finalize(st);
   if (v < 0) return sql_error("user_version");
   if (v > kSchemaVersion)
-    return Error{"store", "database schema version " + std::to_string(v) +
+    return Error::Store("database schema version " + std::to_string(v) +
                               " is newer than this vigild understands (" +
-                              std::to_string(kSchemaVersion) + "); refusing to touch it"};
+                              std::to_string(kSchemaVersion) + "); refusing to touch it");
   if (v == kSchemaVersion) {
     version_ = v;
     return Ok{};
@@ -422,8 +422,8 @@ Status SqliteStore::migrate() {
   for (int i = v; i < kSchemaVersion; ++i) {
     if (auto s = exec(kMigrations[i]); !s) {
       (void)exec("ROLLBACK");
-      return Error{"store", "migration to schema " + std::to_string(i + 1) + " failed: " +
-                                s.error().message};
+      return Error::Store("migration to schema " + std::to_string(i + 1) + " failed: " +
+                                s.error().message);
     }
   }
   std::string set = "PRAGMA user_version=" + std::to_string(kSchemaVersion);
@@ -449,7 +449,7 @@ Result<std::optional<BucketRecord>> SqliteStore::load(const std::string& key) {
 }
 
 Status SqliteStore::begin(bool full_sync) {
-  if (in_txn_) return Error{"store", "transaction already open"};
+  if (in_txn_) return Error::Store("transaction already open");
   // The safety level cannot change inside a transaction: set it first.
   if (full_sync) {
     if (auto s = exec("PRAGMA synchronous=FULL"); !s) return s;
@@ -495,7 +495,7 @@ Status SqliteStore::erase(const std::string& key) {
 }
 
 Status SqliteStore::commit() {
-  if (!in_txn_) return Error{"store", "no transaction open"};
+  if (!in_txn_) return Error::Store("no transaction open");
   auto s = exec("COMMIT");
   if (!s) {
     rollback();

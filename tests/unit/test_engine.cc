@@ -40,7 +40,7 @@ class FlakyStore final : public StoreWrapper {
     ++commits;
     if (fail_commits) {
       inner().rollback();
-      return Error{"store", "injected: disk full"};
+      return Error::Store("injected: disk full");
     }
     return StoreWrapper::commit();
   }

@@ -52,7 +52,7 @@ class MalformedCalls : public ::testing::TestWithParam<BadFrame> {};
 TEST_P(MalformedCalls, AreErrorValues) {
   auto r = decode_call(GetParam().frame);
   ASSERT_FALSE(r.ok()) << GetParam().name;
-  EXPECT_EQ(r.error().code, kErrInvalidRequest);
+  EXPECT_STREQ(r.error().wire_name(), kErrInvalidRequest);
 }
 
 INSTANTIATE_TEST_SUITE_P(
