@@ -84,8 +84,8 @@ int break_glass(const Config& cfg, const std::string& user, const std::string& r
   engine.recover(std::move(req), [&p](RecoverResult r) { p.set_value(std::move(r)); });
   RecoverResult res = p.get_future().get();
   engine.stop();
+  if (!res.status && res.status.error().is_refused()) return fail(res.status.error().message);
   if (!res.status) return fail("the unblock could not be recorded: " + res.status.error().message);
-  if (!res.refusal.empty()) return fail(res.refusal);
   if (!res.changed) {
     std::cout << who.id.name << " is not blocked; nothing was changed\n";
     return 0;

@@ -145,8 +145,7 @@ struct TotpRequest {
 };
 
 struct TotpResult {
-  Status status = Ok{};       // store failure
-  std::string refusal;        // non-empty: refused, with this reason
+  Status status = Ok{};       // Error::Refused (with the reason), or a failure of the store
   std::string secret_b32;     // enrol: shown once
   std::string uri;            // enrol
   std::vector<std::string> codes;  // recovery codes: shown once
@@ -191,8 +190,7 @@ struct RecoverRequest {
 };
 
 struct RecoverResult {
-  Status status = Ok{};
-  std::string refusal;          // non-empty: refused, nothing changed
+  Status status = Ok{};         // Error::Refused: nothing changed, the reason said
   int64_t uid = 0;
   std::string name;
   bool changed = false;         // false: it was not blocked
@@ -220,8 +218,7 @@ struct TokenIssueRequest {
 };
 
 struct TokenIssueResult {
-  Status status = Ok{};
-  std::string refusal;
+  Status status = Ok{};  // Error::Refused: frozen API, blocked owner
   tokens::Token token;  // its record (hash only)
   std::string secret;   // the token itself: shown once, wiped by the caller
 };
@@ -239,8 +236,7 @@ struct TokenListing {
 };
 
 struct TokenRevokeResult {
-  Status status = Ok{};
-  std::string refusal;
+  Status status = Ok{};  // Error::NotFound: no such token
   tokens::Token token;
   bool changed = false;  // false: it was already revoked
 };
@@ -345,7 +341,7 @@ class Engine {
   // account must be blocked. A repeated request (same requester, same
   // account, still open) is answered with the open one, marked `repeated`,
   // and writes nothing; at most kRequestsPerRequester are open. Answers the
-  // record filed, or a refusal (Error code "refused").
+  // record filed, or a refusal (Error::Refused).
   static constexpr std::size_t kRequestsPerRequester = 16;
   struct Filed {
     RecoveryRecord record;

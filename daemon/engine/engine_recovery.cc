@@ -79,10 +79,7 @@ void Engine::recover(RecoverRequest req, std::function<void(RecoverResult)> done
       r.status = st;
       done(std::move(r));
     };
-    auto refuse = [&](std::string why) {
-      r.refusal = std::move(why);
-      finish(Ok{});
-    };
+    auto refuse = [&](std::string why) { finish(Error::Refused(std::move(why))); };
     // Whether an account is blocked right now, as this batch sees it.
     auto is_blocked = [&](int64_t uid) -> Result<bool> {
       auto e = account_with_block(uid);
@@ -133,6 +130,7 @@ void Engine::recover(RecoverRequest req, std::function<void(RecoverResult)> done
     if (!acct->block) return finish(Ok{});  // not blocked: nothing to do
 
     bool counted = false;
+    std::string why;  // a counted wrong code's refusal
     if (!req.verify_code.empty()) {
       // The blocked account's own code, read out: checked as at a login,
       // in this batch, so that nothing can change between proof and unblock.
@@ -162,15 +160,17 @@ void Engine::recover(RecoverRequest req, std::function<void(RecoverResult)> done
           bool locked = false;
           count_wrong_code(t, acct, acct, false, "wrong identity code read out for an unblock", &locked);
           counted = true;
-          r.refusal = how == ProofOutcome::kReplay
-                          ? "that code of " + req.name + " was already used: ask for the next one"
-                          : "the code is not a current code or an unused recovery code of " + req.name;
+          why = how == ProofOutcome::kReplay
+                    ? "that code of " + req.name + " was already used: ask for the next one"
+                    : "the code is not a current code or an unused recovery code of " + req.name;
           break;
         }
       }
       if (counted) {
-        t.after_commit.push_back([done = std::move(done), r = std::move(r)](const Status& st) mutable {
-          r.status = st;
+        // The wrong code is durable before the refusal.
+        t.after_commit.push_back([done = std::move(done), r = std::move(r),
+                                  why = std::move(why)](const Status& st) mutable {
+          r.status = st ? Status(Error::Refused(std::move(why))) : st;
           done(std::move(r));
         });
         return;

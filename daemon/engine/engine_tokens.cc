@@ -172,8 +172,8 @@ void Engine::token_issue(TokenIssueRequest req, std::function<void(TokenIssueRes
       return done(std::move(r));
     }
     if (!freezes_.empty()) {
-      r.refusal = "the token API is frozen until administrator " + freezes_.begin()->second.name +
-                  " is recovered: no token is issued";
+      r.status = Error::Refused("the token API is frozen until administrator " + freezes_.begin()->second.name +
+                                " is recovered: no token is issued");
       return done(std::move(r));
     }
     auto e = entry("uid:" + std::to_string(req.owner_uid));
@@ -186,7 +186,7 @@ void Engine::token_issue(TokenIssueRequest req, std::function<void(TokenIssueRes
       return done(std::move(r));
     }
     if ((*e)->block) {
-      r.refusal = req.owner + " is blocked: no token is issued to a blocked account";
+      r.status = Error::Refused(req.owner + " is blocked: no token is issued to a blocked account");
       return done(std::move(r));
     }
     tokens::Token tok;
@@ -275,7 +275,7 @@ void Engine::token_revoke(std::string accessor, std::string reason, std::string 
     }
     auto it = tokens_.find(accessor);
     if (it == tokens_.end()) {
-      r.refusal = "no token " + accessor;
+      r.status = Error::NotFound("no token " + accessor);
       return done(std::move(r));
     }
     if (it->second.state == tokens::State::kRevoked) {

@@ -270,24 +270,22 @@ void Engine::verify(VerifyRequest req, std::function<void(VerifyResult)> done) {
 void Engine::totp(TotpRequest req, std::function<void(TotpResult)> done) {
   submit([this, req = std::move(req), done = std::move(done)](Txn& t) mutable {
     TotpResult r;
-    auto finish_now = [&](std::string refusal) {
+    auto answer = [&](Status st) {
       wipe(req.code);
-      r.refusal = std::move(refusal);
+      r.status = std::move(st);
       done(std::move(r));
     };
+    auto finish_now = [&](std::string why) { answer(Error::Refused(std::move(why))); };
     if (key_ == nullptr) {
-      r.status = Error::Secrets("no key for TOTP secrets");
-      return finish_now("");
+      return answer(Error::Secrets("no key for TOTP secrets"));
     }
     std::string key = "uid:" + std::to_string(req.uid);
     auto e = entry(key);
     if (!e) {
-      r.status = e.error();
-      return finish_now("");
+      return answer(e.error());
     }
     if (auto st = load_totp(*e, req.uid); !st) {
-      r.status = st.error();
-      return finish_now("");
+      return answer(st.error());
     }
     BucketRecord& rec = (*e)->record;
     if (!rec.uid) {
@@ -312,8 +310,7 @@ void Engine::totp(TotpRequest req, std::function<void(TotpResult)> done) {
     // The factor of a blocked account is frozen: nobody changes it, not even
     // root, so that nobody can re-enrol it and then "verify" with the new one.
     if (auto st = load_block(*e, req.uid); !st) {
-      r.status = st.error();
-      return finish_now("");
+      return answer(st.error());
     }
     if ((*e)->block) return finish_now("the account is blocked: its second factor is frozen until recovery");
     // While the account is locked its factor cannot be changed by the user.
@@ -323,9 +320,9 @@ void Engine::totp(TotpRequest req, std::function<void(TotpResult)> done) {
       if (!proof_failed) return finish_now(std::move(why));
       // A counted wrong proof must be durable before the refusal.
       wipe(req.code);
-      r.refusal = std::move(why);
-      t.after_commit.push_back([done = std::move(done), r = std::move(r)](const Status& st) mutable {
-        r.status = st;
+      t.after_commit.push_back([done = std::move(done), r = std::move(r),
+                                why = std::move(why)](const Status& st) mutable {
+        r.status = st ? Status(Error::Refused(std::move(why))) : st;
         done(std::move(r));
       });
     };
@@ -358,8 +355,7 @@ void Engine::totp(TotpRequest req, std::function<void(TotpResult)> done) {
           return finish_now("no enrolment is waiting: run vigilctl totp enroll first");
         auto secret = key_->open(tr.pending_box);
         if (!secret) {
-          r.status = secret.error();
-          return finish_now("");
+          return answer(secret.error());
         }
         auto step = totp::match(*secret, req.code, t.now, t.totp.window);
         wipe(*secret);

@@ -119,10 +119,11 @@ boost::asio::awaitable<Result<AdminPicture>> admin_picture(Services& sv) {
   co_return pic;
 }
 
-// Expires the password off the I/O thread, before the unblock: an unblock
-// must never leave the account open with the password the attacker knows.
-// Answers what happened; "failed" stops the unblock.
-boost::asio::awaitable<json::object> expire(Services& sv, const std::string& name) {
+// Expires the password off the I/O thread, before the unblock, for
+// pam_unix to ask for a new one (the engine's password change requirement
+// is what keeps the old one out). Answers what happened, for the reply; a
+// failure stops the unblock.
+boost::asio::awaitable<Result<json::object>> expire(Services& sv, const std::string& name) {
   json::object out;
   if (!sv.config->recovery.expire_password) {
     out["outcome"] = "off";
@@ -143,6 +144,9 @@ boost::asio::awaitable<json::object> expire(Services& sv, const std::string& nam
   out["message"] = r.message;
   log::event(r.outcome == ExpiryResult::Outcome::kFailed ? log::Priority::kErr : log::Priority::kNotice,
              log::kMsgPasswordExpired, r.message, {{"VIGIL_USER", name}});
+  if (r.outcome == ExpiryResult::Outcome::kFailed)
+    co_return Error::Spawn("the password could not be expired (" + r.message +
+                           "); the account stays blocked. Fix that, or set [recovery] expire_password = false");
   co_return out;
 }
 
@@ -245,25 +249,12 @@ boost::asio::awaitable<Reply> handle_block(Services& sv, const Actor& actor, con
   co_return Reply::success(std::move(out));
 }
 
-bool expiry_failed(const json::object& pw) {
-  auto it = pw.find("outcome");
-  return it != pw.end() && it->value().is_string() && it->value().as_string() == "failed";
-}
-
-Reply expiry_refusal(const json::object& pw) {
-  auto it = pw.find("message");
-  std::string msg = it != pw.end() && it->value().is_string() ? std::string(it->value().as_string()) : "";
-  return unavailable("the password could not be expired (" + msg +
-                     "); the account stays blocked. Fix that, or set [recovery] expire_password = "
-                     "false");
-}
-
 // Runs the unblock, after the password was expired.
 boost::asio::awaitable<Reply> run_recover(Services& sv, RecoverRequest req, json::object password) {
   auto start = [&](auto deliver) { sv.engine->recover(std::move(req), std::move(deliver)); };
   auto res = co_await await_callback<RecoverResult>(start);
-  if (!res.status) co_return unavailable("the unblock could not be recorded; the account stays blocked");
-  if (!res.refusal.empty()) co_return refused(res.refusal);
+  if (!res.status)
+    co_return error_reply(res.status.error(), "the unblock could not be recorded; the account stays blocked");
   json::object out;
   out["user"] = res.name;
   out["changed"] = res.changed;
@@ -340,8 +331,9 @@ boost::asio::awaitable<Reply> handle_unblock(Services& sv, const Actor& actor, c
   }
   // The password goes first (a wrong code read out then leaves it expired on a
   // blocked account: the stricter side).
-  json::object password = co_await expire(sv, id.name);
-  if (expiry_failed(password)) co_return expiry_refusal(password);
+  auto expiring = expire(sv, id.name);  // named: GCC 12 and co_await temporaries
+  auto password = co_await std::move(expiring);
+  if (!password) co_return unavailable(password.error().message);
   RecoverRequest req;
   req.uid = id.uid;
   req.name = id.name;
@@ -349,7 +341,7 @@ boost::asio::awaitable<Reply> handle_unblock(Services& sv, const Actor& actor, c
   req.by = actor.name;
   req.reason = param(p, "reason");
   req.verify_code = code;
-  co_return co_await run_recover(sv, std::move(req), std::move(password));
+  co_return co_await run_recover(sv, std::move(req), std::move(*password));
 }
 
 boost::asio::awaitable<Reply> handle_approve(Services& sv, const Actor& actor, const json::object& p) {
@@ -370,13 +362,14 @@ boost::asio::awaitable<Reply> handle_approve(Services& sv, const Actor& actor, c
   if (!now_named.found())
     co_return refused("the account of " + it->id + " (uid " + std::to_string(it->uid) +
                       ") no longer exists");
-  json::object password = co_await expire(sv, now_named.id.name);
-  if (expiry_failed(password)) co_return expiry_refusal(password);
+  auto expiring = expire(sv, now_named.id.name);
+  auto password = co_await std::move(expiring);
+  if (!password) co_return unavailable(password.error().message);
   RecoverRequest req;
   req.approval_id = id;
   req.actor_uid = actor.uid;
   req.by = actor.name;
-  co_return co_await run_recover(sv, std::move(req), std::move(password));
+  co_return co_await run_recover(sv, std::move(req), std::move(*password));
 }
 
 // A recovered account's password was changed where PAM does not see it (a
@@ -495,8 +488,7 @@ boost::asio::awaitable<Reply> handle_token_issue(Services& sv, const Actor& acto
   }
   auto start = [&](auto deliver) { sv.engine->token_issue(std::move(req), std::move(deliver)); };
   auto r = co_await await_callback<TokenIssueResult>(start);
-  if (!r.status) co_return unavailable("the token could not be recorded; none was issued");
-  if (!r.refusal.empty()) co_return refused(r.refusal);
+  if (!r.status) co_return error_reply(r.status.error(), "the token could not be recorded; none was issued");
   json::object out = token_json(r.token);
   out["user"] = r.token.owner;
   out["token"] = r.secret;  // shown once, here
@@ -542,8 +534,7 @@ boost::asio::awaitable<Reply> handle_token_revoke(Services& sv, const Actor& act
     sv.engine->token_revoke(std::move(acc), std::move(reason), actor.name, std::move(deliver));
   };
   auto r = co_await await_callback<TokenRevokeResult>(start);
-  if (!r.status) co_return unavailable("the revocation could not be recorded");
-  if (!r.refusal.empty()) co_return Reply::failure(proto::kErrNotFound, r.refusal);
+  if (!r.status) co_return error_reply(r.status.error(), "the revocation could not be recorded");
   json::object out = token_json(r.token);
   out["changed"] = r.changed;
   co_return Reply::success(std::move(out));

@@ -346,8 +346,7 @@ boost::asio::awaitable<Reply> run_totp(Services& sv, const Peer& peer, const jso
   TotpRequest req{op, id.uid, id.name, peer.root(), std::move(code), password_proven};
   auto start = [&](auto deliver) { sv.engine->totp(std::move(req), std::move(deliver)); };
   TotpResult res = co_await await_callback<TotpResult>(start);
-  if (!res.status) co_return unavailable("the change could not be recorded");
-  if (!res.refusal.empty()) co_return Reply::failure(proto::kErrPermissionDenied, res.refusal);
+  if (!res.status) co_return error_reply(res.status.error(), "the change could not be recorded");
   json::object out;
   out["user"] = id.name;
   if (!res.secret_b32.empty()) {
@@ -639,6 +638,12 @@ boost::asio::awaitable<Reply> dispatch_inner(Services& sv, const Peer& peer,
 }
 
 }  // namespace
+
+Reply error_reply(const Error& e, std::string when_unavailable) {
+  if (e.is_refused()) return Reply::failure(proto::kErrPermissionDenied, e.message);
+  if (e.is_not_found()) return Reply::failure(proto::kErrNotFound, e.message);
+  return unavailable(std::move(when_unavailable));
+}
 
 bool is_admin(const Config& cfg, const Identity& id) {
   for (const auto& g : id.groups)

@@ -78,6 +78,10 @@ boost::asio::awaitable<proto::Reply> dispatch(Services& services, const Peer& pe
                                               const proto::Call& call);
 
 // Shared with the admin socket.
+// The one way an engine's error becomes a reply: a refusal says why
+// (PermissionDenied), a missing thing says so (NotFound), anything else is
+// Unavailable with `when_unavailable` (never the store's own words).
+proto::Reply error_reply(const Error& e, std::string when_unavailable);
 bool is_admin(const Config& cfg, const Identity& id);
 boost::asio::awaitable<proto::Reply> status_reply(Services& sv, const Identity& id);
 // Ends the password change a recovery required (a PAM change, or an admin's record).

@@ -304,7 +304,9 @@ TEST_F(EngineTest, RecoverRefusesSelfAndRecordsHistoryWithTheUnblock) {
   self.name = "alice";
   self.actor_uid = 1001;
   auto r = wait_for<RecoverResult>([&](auto done) { e.recover(self, done); });
-  EXPECT_NE(r.refusal.find("your own block"), std::string::npos);
+  ASSERT_FALSE(r.status.ok());
+  EXPECT_TRUE(r.status.error().is_refused());
+  EXPECT_NE(r.status.error().message.find("your own block"), std::string::npos);
   RecoverRequest glass;
   glass.uid = 1001;
   glass.name = "alice";
