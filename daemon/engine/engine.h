@@ -464,6 +464,21 @@ class Engine {
   void trust_device(Txn& t, Entry* acct, const std::string& device);
   static constexpr std::size_t kDevicesPerAccount = 64;
   void mark_dirty(Entry* e);
+  // A password report in stages (engine_report.cc): each answers the report
+  // (true: the login stops there) or passes it on.
+  struct Login;
+  bool report_account(Login& l);
+  bool report_second_factor(Login& l);
+  bool report_device(Login& l);
+  bool report_rules(Login& l);
+  bool report_block(Login& l);
+  bool report_throttle(Login& l);
+  bool report_stuffing(Login& l);
+  void report_decide(Login& l);
+  void report_escalation(Login& l, const Decision& d);
+  void report_log(Login& l, const Decision& d);
+  bool report_error(Login& l, const Error& e);        // the one way a stage answers an error
+  bool report_refusal(Login& l, Entry* write, ReportResult r);
   // Answers a refusal (blocked, throttled, denied by a rule) the way a wrong
   // password is answered: after this batch's commit, with a bucket written,
   // so that its timing tells nothing.
