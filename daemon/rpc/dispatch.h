@@ -1,5 +1,7 @@
-// The dispatch table: for each method, who may call it, a validator and a
-// handler (after OpenSSH's monitor table).
+// The way in for requests of both sockets: one request table (dispatch.cc;
+// its row type in request.h) says, for each method, which socket serves
+// it, who may call it, its subject, its step-up, its secret fields, its
+// validator and its handler (after OpenSSH's monitor table).
 //
 // Contract:
 //  * dispatch() never throws and always produces a reply. An unknown method,
@@ -10,7 +12,8 @@
 //               (the "user" parameter is resolved through NSS and compared by
 //               uid; a name that does not resolve is refused to non-root
 //               callers with the same error, so nothing is disclosed);
-//      kAnyone  every caller.
+//      kAnyone  every caller;
+//      kAdmin   the admin socket's: an active administrator (admin.h).
 //  * Every handler has the same shape: validate every field, act, answer with
 //    a typed reply.
 #pragma once
@@ -72,34 +75,17 @@ const SecretFields& secret_fields(bool admin_socket, std::string_view method);
 // Wipes the named fields of an object in place.
 void wipe_fields(boost::json::object& o, const std::array<std::string_view, 3>& names);
 
-// Routes to the public table, or to the admin one (daemon/rpc/admin.h) for
-// connections through the admin socket.
+// Routes a request to its row in the request table (request.h, dispatch.cc):
+// the rows of the socket it came through, never the other's.
 boost::asio::awaitable<proto::Reply> dispatch(Services& services, const Peer& peer,
                                               const proto::Call& call);
 
-// Shared with the admin socket.
-// The one way an engine's error becomes a reply: a refusal says why
-// (PermissionDenied), a missing thing says so (NotFound), anything else is
-// Unavailable with `when_unavailable` (never the store's own words).
-proto::Reply error_reply(const Error& e, std::string when_unavailable);
-bool is_admin(const Config& cfg, const Identity& id);
-boost::asio::awaitable<proto::Reply> status_reply(Services& sv, const Identity& id);
-// Ends the password change a recovery required (a PAM change, or an admin's record).
-boost::asio::awaitable<proto::Reply> password_changed_reply(Services& sv, const Identity& id, std::string by);
-boost::asio::awaitable<proto::Reply> status_list_reply(Services& sv);
 // Token checks, for the public socket and the HTTP checker. The token is
 // hashed and wiped at once.
 boost::asio::awaitable<TokenCheckResult> check_token(Services& sv, std::string token, std::string scope);
-boost::asio::awaitable<proto::Reply> token_check_reply(Services& sv, std::string token, std::string scope);
 
-// Bucket key of an account, and of a name that does not resolve.
-std::string account_key(uid_t uid);
-std::string unknown_name_key(const std::array<uint8_t, 32>& key, std::string_view name);
-
-// User names accepted on the wire: 1..256 bytes, no control characters.
-bool valid_user_name(std::string_view name);
-// No control characters, C0 or C1, and no bidirectional overrides (reasons
-// and other free text shown to admins on their terminals).
-bool printable(std::string_view text);
+// At start: reports break-glass records loudly, once, and logs the
+// prevention warnings (recovery::audit_warnings).
+boost::asio::awaitable<void> startup_report(Services& sv);
 
 }  // namespace vigil

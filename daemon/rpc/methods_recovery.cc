@@ -1,0 +1,298 @@
+// Recovery: a user's request for a blocked colleague (public socket), and
+// the unblock and its approval (admin socket). The rules are pure
+// (daemon/core/recovery.h); this file gathers their inputs and acts.
+#include <boost/asio/post.hpp>
+#include <boost/json/serialize.hpp>
+
+#include <algorithm>
+#include <set>
+
+#include "daemon/core/log.h"
+#include "daemon/os/command.h"
+#include "daemon/os/offload.h"
+#include "daemon/rpc/handlers.h"
+
+namespace vigil::methods {
+namespace json = boost::json;
+
+namespace {
+
+// Expires the password off the I/O thread, before the unblock, for
+// pam_unix to ask for a new one (the engine's password change requirement
+// is what keeps the old one out). Answers what happened, for the reply; a
+// failure stops the unblock.
+boost::asio::awaitable<Result<json::object>> expire(Services& sv, const std::string& name) {
+  json::object out;
+  if (!sv.config->recovery.expire_password) {
+    out["outcome"] = "off";
+    out["message"] = "[recovery] expire_password is off";
+    co_return out;
+  }
+  auto work = [name] {
+    try {
+      return expire_password(name);
+    } catch (const std::exception& e) {
+      return ExpiryResult{ExpiryResult::Outcome::kFailed, std::string("internal error: ") + e.what()};
+    }
+  };
+  ExpiryResult r = co_await offload(*sv.tools, std::move(work));
+  out["outcome"] = r.outcome == ExpiryResult::Outcome::kExpired    ? "expired"
+                   : r.outcome == ExpiryResult::Outcome::kNotLocal ? "not-local"
+                                                                   : "failed";
+  out["message"] = r.message;
+  log::event(r.outcome == ExpiryResult::Outcome::kFailed ? log::Priority::kErr : log::Priority::kNotice,
+             log::kMsgPasswordExpired, r.message, {{"VIGIL_USER", name}});
+  if (r.outcome == ExpiryResult::Outcome::kFailed)
+    co_return Error::Spawn("the password could not be expired (" + r.message +
+                           "); the account stays blocked. Fix that, or set [recovery] expire_password = false");
+  co_return out;
+}
+
+// Files a recovery request or an approval.
+boost::asio::awaitable<Result<Engine::Filed>> file_record(Services& sv, RecoveryRecord r) {
+  auto start = [&](auto deliver) { sv.engine->file_recovery(std::move(r), std::move(deliver)); };
+  co_return co_await await_callback<Result<Engine::Filed>>(start);
+}
+
+Reply filing_error(const Error& e) {
+  return e.is_refused() ? refused(e.message) : unavailable("the request could not be recorded");
+}
+
+// Runs the unblock, after the password was expired.
+Answer run_recover(Services& sv, RecoverRequest req, json::object password) {
+  auto start = [&](auto deliver) { sv.engine->recover(std::move(req), std::move(deliver)); };
+  auto res = co_await await_callback<RecoverResult>(start);
+  if (!res.status)
+    co_return error_reply(res.status.error(), "the unblock could not be recorded; the account stays blocked");
+  json::object out;
+  out["user"] = res.name;
+  out["changed"] = res.changed;
+  if (res.changed) {
+    // A step-up made before the block does not outlive it.
+    sv.drop_step_ups(static_cast<uid_t>(res.uid));
+    out["devices_forgotten"] = res.devices_forgotten;
+    out["suspicious_since"] = to_epoch(res.suspicious_since);
+    out["password"] = std::move(password);
+    out["password_change_required"] = res.password_change;
+  }
+  co_return Reply::success(std::move(out));
+}
+
+// An unblock that waits for a second administrator: files the approval.
+Answer file_approval(Request& r, const Identity& id) {
+  RecoveryRecord rec;
+  rec.kind = RecoveryRecord::Kind::kApproval;
+  rec.uid = id.uid;
+  rec.name = id.name;
+  rec.requester_uid = r.actor.uid;
+  rec.requester = r.actor.name;
+  rec.reason = param(r.params, "reason", 512);
+  rec.created = wall_now();
+  rec.expires = rec.created + r.sv.config->recovery.approval_ttl;
+  auto filing = file_record(r.sv, std::move(rec));  // named: GCC 12 and co_await temporaries
+  auto result = co_await std::move(filing);
+  if (!result) co_return filing_error(result.error());
+  const RecoveryRecord* filed = &result->record;
+  log::event(log::Priority::kNotice, log::kMsgApprovalFiled,
+             "unblock of " + id.name + " by " + r.actor.name + " waits for approval: " + filed->id,
+             {{"VIGIL_USER", id.name}, {"VIGIL_ACTOR", r.actor.name}, {"VIGIL_REQUEST", filed->id},
+              {"VIGIL_REASON", filed->reason}});
+  json::object out;
+  out["user"] = id.name;
+  out["changed"] = false;
+  out["pending"] = true;
+  out["id"] = filed->id;
+  out["expires"] = to_epoch(filed->expires);
+  co_return Reply::success(std::move(out));
+}
+
+// Runs [recovery] notify_command for a new request, off the I/O thread.
+void notify(Services& sv, const RecoveryRecord& filed) {
+  const std::string& cmd = sv.config->recovery.notify_command;
+  if (cmd.empty()) return;
+  json::object o = recovery_json(filed, std::set<int64_t>{filed.uid});  // filed only when blocked
+  std::string input = json::serialize(o) + "\n";
+  std::string rid = filed.id;
+  boost::asio::post(*sv.notify, [cmd, input, rid]() noexcept {
+    try {
+      auto res = run_command(outside_sandbox({"/bin/sh", "-c", cmd}, std::chrono::seconds(30)), input,
+                             std::chrono::seconds(30));
+      if (res.ok()) {
+        log::info("notify_command for " + rid + " done");
+        return;
+      }
+      log::warning("notify_command for " + rid + " failed: " +
+                       (!res.started    ? res.error
+                        : res.timed_out ? std::string("killed after 30s")
+                                        : "exit " + std::to_string(res.exit_status)) +
+                       (res.output.empty() ? "" : ": " + res.output),
+                   {{"VIGIL_REQUEST", rid}});
+    } catch (const std::exception& e) {
+      log::error(std::string("notify_command: ") + e.what());
+    }
+  });
+}
+
+}  // namespace
+
+json::object recovery_json(const RecoveryRecord& r, const std::set<int64_t>& blocked) {
+  json::object o;
+  o["id"] = r.id;
+  o["kind"] = r.kind == RecoveryRecord::Kind::kApproval ? "approval" : "request";
+  o["user"] = r.name;
+  o["uid"] = r.uid;
+  o["requester"] = r.requester;
+  o["requester_uid"] = r.requester_uid;
+  o["reason"] = r.reason;
+  o["created"] = to_epoch(r.created);
+  o["expires"] = to_epoch(r.expires);
+  o["blocked"] = blocked.count(r.uid) > 0;
+  return o;
+}
+
+std::optional<Reply> validate_request(const Params& p) {
+  if (auto r = only_keys(p, {"user", "reason"})) return r;
+  auto reason = proto::get_string(p, "reason");
+  if (!reason || reason->empty()) return invalid("a \"reason\" is required");
+  if (reason->size() > 512) return invalid("the reason is too long (512 bytes at most)");
+  if (!printable(*reason)) return invalid("the reason must not contain control characters");
+  return std::nullopt;
+}
+
+std::optional<Reply> validate_unblock(const Params& p) {
+  if (auto r = admin_params(p, {"user", "reason", "verify_code", "approval"})) return r;
+  if (auto r = need_user(p)) return r;
+  return need_reason(p);
+}
+
+std::optional<Reply> validate_approve(const Params& p) {
+  if (auto r = admin_params(p, {"id"})) return r;
+  auto id = proto::get_string(p, "id");
+  if (!id || id->empty() || id->size() > 64) return invalid("a request \"id\" is required");
+  return std::nullopt;
+}
+
+// Any active user files a request for a blocked colleague.
+Answer recovery_request(Request& r) {
+  if (!r.target.lookup.found()) co_return not_found("no such user");
+  const Identity id = r.target.lookup.id;
+  Services& sv = r.sv;
+  auto me = co_await sv.resolver->by_uid(r.peer.uid);
+  if (me.status == Lookup::Status::kError) co_return unavailable("cannot resolve your account (NSS error)");
+  if (!me.found()) co_return refused("your uid has no account name");
+  auto mine = co_await block_of(sv, r.peer.uid);
+  if (!mine) co_return unavailable("state unavailable");
+  auto pic = co_await admin_picture(sv);
+  if (!pic) co_return unavailable(pic.error().message);
+  if (auto why = recovery::request_refusal(r.peer.uid, mine->has_value(), id.uid, pic->admins)) {
+    log::event(log::Priority::kWarning, log::kMsgRecoveryRefused,
+               "recovery request by " + me.id.name + " for " + id.name + " refused: " + *why,
+               {{"VIGIL_USER", id.name}, {"VIGIL_ACTOR", me.id.name}, {"VIGIL_REASON", *why}});
+    co_return refused(*why);
+  }
+  RecoveryRecord rec;
+  rec.kind = RecoveryRecord::Kind::kRequest;
+  rec.uid = id.uid;
+  rec.name = id.name;
+  rec.requester_uid = r.peer.uid;
+  rec.requester = me.id.name;
+  rec.reason = param(r.params, "reason", 512);
+  rec.created = wall_now();
+  rec.expires = rec.created + std::chrono::days(7);
+  auto filing = file_record(sv, std::move(rec));  // named: GCC 12 and co_await temporaries
+  auto result = co_await std::move(filing);
+  if (!result) co_return filing_error(result.error());
+  const RecoveryRecord* filed = &result->record;
+  json::object out;
+  out["id"] = filed->id;
+  out["user"] = id.name;
+  out["repeated"] = result->repeated;
+  // A repeated request is the open one: no new event, no new notification.
+  if (result->repeated) co_return Reply::success(std::move(out));
+  log::event(log::Priority::kNotice, log::kMsgRecoveryRequest,
+             "recovery request " + filed->id + " by " + me.id.name + " for " + id.name,
+             {{"VIGIL_USER", id.name}, {"VIGIL_ACTOR", me.id.name}, {"VIGIL_REQUEST", filed->id},
+              {"VIGIL_REASON", filed->reason}});
+  notify(sv, *filed);
+  co_return Reply::success(std::move(out));
+}
+
+Answer unblock(Request& r) {
+  Services& sv = r.sv;
+  const bool approval = flag(r.params, "approval");
+  std::string code = take(r.params, "verify_code");
+  struct Wipe {
+    std::string& s;
+    ~Wipe() { wipe(s); }
+  } wipe_code{code};
+  if (approval && !code.empty()) co_return invalid("give either a verify_code or approval, not both");
+  auto t = co_await named_account(sv, r.params);
+  if (!t) co_return lookup_error_reply(t.error());
+  const Identity id = *t;
+  auto pic = co_await admin_picture(sv);
+  if (!pic) co_return unavailable(pic.error().message);
+  const bool blocked = std::any_of(pic->ov.blocks.begin(), pic->ov.blocks.end(),
+                                   [&](const auto& b) { return b.first == id.uid; });
+  recovery::UnblockCase c;
+  c.actor_uid = r.actor.uid;
+  c.target_uid = id.uid;
+  c.target_name = id.name;
+  // root's account is treated as an administrator's: it needs verification.
+  c.target_admin = is_admin(*sv.config, id) || id.uid == 0;
+  c.how = approval         ? recovery::Verification::kApproval
+          : !code.empty() ? recovery::Verification::kCode
+                          : recovery::Verification::kNone;
+  c.admins = pic->admins;
+  // Not blocked: nothing to verify, nothing to do (but never for oneself).
+  if (!blocked && r.actor.uid != id.uid) {
+    json::object out;
+    out["user"] = id.name;
+    out["changed"] = false;
+    co_return Reply::success(std::move(out));
+  }
+  if (auto why = recovery::unblock_refusal(c)) co_return refused(*why);
+  if (approval) co_return co_await file_approval(r, id);
+  // The password goes first (a wrong code read out then leaves it expired on a
+  // blocked account: the stricter side).
+  auto expiring = expire(sv, id.name);  // named: GCC 12 and co_await temporaries
+  auto password = co_await std::move(expiring);
+  if (!password) co_return unavailable(password.error().message);
+  RecoverRequest req;
+  req.uid = id.uid;
+  req.name = id.name;
+  req.actor_uid = r.actor.uid;
+  req.by = r.actor.name;
+  req.reason = param(r.params, "reason", 512);
+  req.verify_code = code;
+  co_return co_await run_recover(sv, std::move(req), std::move(*password));
+}
+
+Answer approve(Request& r) {
+  Services& sv = r.sv;
+  const std::string id = param(r.params, "id", 64);
+  // The account named in the request, for the password; the engine checks
+  // the request itself again when it acts.
+  auto ov = co_await overview(sv);
+  if (!ov) co_return unavailable("state unavailable");
+  auto it = std::find_if(ov->recovery.begin(), ov->recovery.end(),
+                         [&](const RecoveryRecord& rec) { return rec.id == id; });
+  if (it == ov->recovery.end()) co_return refused("no pending request " + id);
+  if (auto why = recovery::approve_refusal(*it, r.actor.uid, wall_now())) co_return refused(*why);
+  // The account is the stored uid; its name is looked up again, so that a
+  // name given to another account since the filing never gets its password
+  // expired (and the unblock acts on the uid alone).
+  auto now_named = co_await sv.resolver->by_uid(static_cast<uid_t>(it->uid));
+  if (now_named.status == Lookup::Status::kError) co_return unavailable("user lookup failed (NSS error)");
+  if (!now_named.found())
+    co_return refused("the account of " + it->id + " (uid " + std::to_string(it->uid) + ") no longer exists");
+  auto expiring = expire(sv, now_named.id.name);
+  auto password = co_await std::move(expiring);
+  if (!password) co_return unavailable(password.error().message);
+  RecoverRequest req;
+  req.approval_id = id;
+  req.actor_uid = r.actor.uid;
+  req.by = r.actor.name;
+  co_return co_await run_recover(sv, std::move(req), std::move(*password));
+}
+
+}  // namespace vigil::methods
