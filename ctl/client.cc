@@ -1,0 +1,141 @@
+// How vigilctl talks to vigild, and how it reads codes. See client.h.
+#include "ctl/client.h"
+
+#include <fcntl.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
+#include <iostream>
+#include <utility>
+
+#include "ctl/output.h"
+#include "daemon/core/config.h"
+#include "protocol/client.h"
+#include "protocol/names.h"
+
+namespace vigil::ctl {
+
+namespace {
+
+// Sockets: --socket / --admin-socket, else the config's [daemon] keys, else
+// the built-in defaults.
+bool resolve_sockets(Global& g) {
+  if (!g.socket.empty() && !g.admin_socket.empty()) return true;
+  vigil::Config cfg;
+  if (g.config_given || ::access(g.config_path.c_str(), F_OK) == 0) {
+    auto loaded = vigil::load_config(g.config_path);
+    if (!loaded) {
+      std::cerr << "vigilctl: " << loaded.error().message << "\n";
+      return false;
+    }
+    cfg = *loaded;
+  }
+  if (g.socket.empty()) g.socket = cfg.daemon.socket;
+  if (g.admin_socket.empty()) g.admin_socket = cfg.daemon.admin_socket;
+  return true;
+}
+
+}  // namespace
+
+std::optional<json::object> call(Global& g, const char* method, json::object params,
+                                 CallError* quiet_error, bool admin) {
+  if (!resolve_sockets(g)) return std::nullopt;
+  const std::string& path = admin ? g.admin_socket : g.socket;
+  proto::ClientOptions o{path, std::chrono::milliseconds(g.timeout_ms), true};
+  auto res = proto::call(o, proto::Call{method, std::move(params)});
+  if (res.transport != proto::Transport::kOk) {
+    std::cerr << "vigilctl: cannot reach vigild at " << path << ": "
+              << proto::transport_name(res.transport) << " (" << res.detail << ")\n";
+    if (res.transport == proto::Transport::kAbsent)
+      std::cerr << "vigilctl: is vigild running? (systemctl status vigild)\n";
+    if (admin && res.detail.find("ermission") != std::string::npos)
+      std::cerr << "vigilctl: the admin socket is for administrators: members of its group "
+                   "([daemon] admin_socket_group)\n";
+    return std::nullopt;
+  }
+  if (!res.reply.ok() && quiet_error) {
+    *quiet_error = CallError{res.reply.error, terminal_safe(res.reply.message())};
+    return std::nullopt;
+  }
+  if (!res.reply.ok()) {
+    std::string msg = terminal_safe(res.reply.message());
+    std::cerr << "vigilctl: " << (msg.empty() ? terminal_safe(res.reply.error) : msg);
+    if (res.reply.error == proto::kErrPermissionDenied) std::cerr << " (permission denied)";
+    std::cerr << "\n";
+    return std::nullopt;
+  }
+  return std::move(res.reply.params);
+}
+
+std::optional<json::object> admin_call(Global& g, const char* method, json::object p) {
+  std::string code;
+  if (const char* env = std::getenv("VIGIL_CODE"); env && *env) {
+    code = env;
+    p["step_up_code"] = code;
+  }
+  CallError err;
+  auto r = call(g, method, p, &err, true);
+  if (!r && err.error == proto::kErrStepUpRequired && code.empty()) {
+    auto c = read_code("Your code (step-up): ");
+    if (!c) {
+      std::cerr << "vigilctl: " << err.message << "\nvigilctl: set VIGIL_CODE or run on a terminal\n";
+      return std::nullopt;
+    }
+    code = *c;
+    p["step_up_code"] = code;
+    r = call(g, method, p, &err, true);
+  }
+  wipe(code);
+  wipe_fields(p, {"step_up_code", "verify_code"});
+  if (!r && !err.error.empty()) {
+    print_refusal(err, err.error == proto::kErrPermissionDenied || err.error == proto::kErrStepUpRequired);
+    return std::nullopt;
+  }
+  return r;
+}
+
+void print_refusal(const CallError& err, bool permission_note) {
+  std::cerr << "vigilctl: " << (err.message.empty() ? err.error : err.message);
+  if (permission_note) std::cerr << " (permission denied)";
+  std::cerr << "\n";
+}
+
+std::optional<std::string> read_code(const std::string& prompt, const char* env_name) {
+  if (const char* env = std::getenv(env_name); env && *env) return std::string(env);
+  int fd = ::open("/dev/tty", O_RDWR | O_CLOEXEC | O_NOCTTY);
+  if (fd < 0) return std::nullopt;
+  termios old{};
+  bool restore = ::tcgetattr(fd, &old) == 0;
+  if (restore) {
+    termios quiet = old;
+    quiet.c_lflag &= ~static_cast<tcflag_t>(ECHO);
+    ::tcsetattr(fd, TCSAFLUSH, &quiet);
+  }
+  (void)!::write(fd, prompt.data(), prompt.size());
+  std::string code;
+  char c;
+  while (::read(fd, &c, 1) == 1 && c != '\n') code.push_back(c);
+  (void)!::write(fd, "\n", 1);
+  if (restore) ::tcsetattr(fd, TCSAFLUSH, &old);
+  ::close(fd);
+  return code;
+}
+
+void wipe(std::string& s) {
+  if (!s.empty()) explicit_bzero(s.data(), s.size());
+  s.clear();
+}
+
+void wipe_fields(json::object& o, std::initializer_list<const char*> keys) {
+  for (const char* k : keys) {
+    if (auto it = o.find(k); it != o.end() && it->value().is_string()) {
+      auto& js = it->value().as_string();
+      explicit_bzero(js.data(), js.size());
+    }
+  }
+}
+
+}  // namespace vigil::ctl

@@ -1,0 +1,68 @@
+// client.h: how vigilctl talks to vigild, and how it reads codes.
+//
+// Contract: call() and admin_call() make one request on the public or the
+// admin socket. On any failure (vigild unreachable, a refusal) they print
+// the reason to stderr and answer nullopt, so that a handler only has to
+// return kExitError; call() with a CallError hands a refusal back instead.
+// Codes and passwords never come from the command line: read_code() takes
+// them from an environment variable or from the terminal, without echo, and
+// whoever holds one wipes it once it is sent.
+#pragma once
+
+#include <boost/json/object.hpp>
+
+#include <initializer_list>
+#include <optional>
+#include <string>
+
+#include "vigil_build_config.h"
+
+namespace vigil::ctl {
+
+namespace json = boost::json;
+
+// vigilctl's exit codes: 0 done, 1 refused or failed, 2 a wrong command line.
+constexpr int kExitError = 1;
+constexpr int kExitUsage = 2;
+
+// The options before the subcommand, which every command shares.
+struct Global {
+  std::string config_path = VIGIL_DEFAULT_CONFIG;
+  bool config_given = false;
+  std::string socket;
+  std::string admin_socket;
+  int timeout_ms = 5000;
+};
+
+// A refusal from vigild: its error name and its message (terminal-safe).
+struct CallError {
+  std::string error;
+  std::string message;
+};
+
+// One call; prints the error and returns nullopt on any failure (unless
+// `quiet_error` is given: then the daemon's refusal is handed back instead).
+// Resolves the socket paths of `g` first (see resolve_sockets in client.cc).
+std::optional<json::object> call(Global& g, const char* method, json::object params,
+                                 CallError* quiet_error = nullptr, bool admin = false);
+
+// An admin-socket call. A change needs the caller's own code (step-up): it
+// is sent from VIGIL_CODE when set; otherwise, when the daemon asks for it,
+// read from the terminal, and the call is made once more.
+std::optional<json::object> admin_call(Global& g, const char* method, json::object p);
+
+// Prints a refusal handed back by call(): "vigilctl: MESSAGE" (the error's
+// name when there is no message), with " (permission denied)" when asked.
+void print_refusal(const CallError& err, bool permission_note = false);
+
+// A code: from the environment variable, else read from the terminal
+// without echo. Codes never go on the command line.
+std::optional<std::string> read_code(const std::string& prompt, const char* env_name = "VIGIL_CODE");
+
+// Overwrites a secret and empties it.
+void wipe(std::string& s);
+
+// Overwrites the string members `keys` of `o` (secrets sent or received).
+void wipe_fields(json::object& o, std::initializer_list<const char*> keys);
+
+}  // namespace vigil::ctl

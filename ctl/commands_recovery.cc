@@ -1,0 +1,188 @@
+// Blocks and recovery: block, unblock, password-changed, approve, requests,
+// request-unblock. See commands.h.
+#include <CLI/CLI.hpp>
+
+#include <cstdio>
+#include <iostream>
+
+#include "ctl/commands.h"
+#include "ctl/output.h"
+#include "protocol/names.h"
+
+namespace vigil::ctl {
+
+namespace {
+
+// What an unblock (or its approval) did: filed for approval, nothing, or
+// the recovery, with what the user has to do about the password.
+int print_unblocked(const json::object& r, bool as_json) {
+  if (as_json) {
+    print_json(r);
+    return 0;
+  }
+  const std::string user = str(r, "user");
+  if (flag(r, "pending")) {
+    std::printf("unblock of %s filed for approval as %s (expires %s)\n"
+                "another active administrator, not %s, completes it with: vigilctl approve %s\n",
+                user.c_str(), str(r, "id").c_str(), when(num(r, "expires")).c_str(), user.c_str(),
+                str(r, "id").c_str());
+    return 0;
+  }
+  if (!flag(r, "changed")) {
+    std::printf("%s is not blocked; nothing changed\n", user.c_str());
+    return 0;
+  }
+  std::printf("unblocked %s: block, locks and failures cleared\n", user.c_str());
+  std::printf("forgot %lld device(s) first seen since %s\n", (long long)num(r, "devices_forgotten"),
+              when(num(r, "suspicious_since")).c_str());
+  if (auto it = r.find("password"); it != r.end() && it->value().is_object())
+    std::printf("password: %s\n", str(it->value().as_object(), "message").c_str());
+  if (flag(r, "password_change_required"))
+    std::printf("%s's password opens nothing until it is changed: %s changes it (passwd) after a key\n"
+                "or console login, or an administrator sets a new one (passwd %s) and hands it\n"
+                "over; a password changed outside PAM: vigilctl password-changed %s --reason TEXT\n",
+                user.c_str(), user.c_str(), user.c_str(), user.c_str());
+  return 0;
+}
+
+void print_recovery(const json::object& r) {
+  std::printf("%-9s %-16s %-16s %-25s %-8s %s\n", str(r, "id").c_str(), str(r, "user").c_str(),
+              str(r, "requester").c_str(), when(num(r, "created")).c_str(),
+              flag(r, "blocked") ? "BLOCKED" : "no", str(r, "reason").c_str());
+}
+
+}  // namespace
+
+void add_block_options(CLI::App& cmd, Args& a) {
+  cmd.add_option("USER", a.account.user, "user name")->required();
+  cmd.add_option("--reason", a.account.reason, "why (recorded and logged)")->required();
+  cmd.add_flag("--json", a.account.json, "print JSON for scripts");
+}
+
+int run_block(Global& g, const Args& a) {
+  json::object p;
+  p["user"] = a.account.user;
+  p["reason"] = a.account.reason;
+  auto r = admin_call(g, proto::kAccountBlock, std::move(p));
+  if (!r) return kExitError;
+  if (a.account.json) print_json(*r);
+  else std::printf(flag(*r, "changed") ? "blocked %s\n" : "%s was already blocked\n", str(*r, "user").c_str());
+  return 0;
+}
+
+void add_unblock_options(CLI::App& cmd, Args& a) {
+  cmd.add_option("USER", a.account.user, "user name")->required();
+  cmd.add_option("--reason", a.account.reason, "why (recorded and logged)")->required();
+  auto* vc = cmd.add_flag("--verify-code", a.account.verify_code,
+                          "verify USER's identity with a current code or recovery code that USER "
+                          "reads out (terminal prompt or VIGIL_VERIFY_CODE)");
+  cmd.add_flag("--approval", a.account.approval,
+               "file the unblock for approval by a third active administrator "
+               "(vigilctl approve ID)")
+      ->excludes(vc);
+  cmd.add_flag("--json", a.account.json, "print JSON for scripts");
+}
+
+int run_unblock(Global& g, const Args& a) {
+  const std::string& user = a.account.user;
+  json::object p;
+  std::string code;
+  p["user"] = user;
+  p["reason"] = a.account.reason;
+  if (a.account.approval) p["approval"] = true;
+  if (a.account.verify_code) {
+    auto c = read_code(user + "'s code (read out by " + user + "): ", "VIGIL_VERIFY_CODE");
+    if (!c || c->empty()) {
+      std::cerr << "vigilctl: --verify-code needs " << user
+                << "'s code: set VIGIL_VERIFY_CODE or run on a terminal\n";
+      return kExitError;
+    }
+    code = std::move(*c);
+    p["verify_code"] = code;
+  }
+  auto r = admin_call(g, proto::kAccountUnblock, std::move(p));
+  wipe(code);
+  if (!r) return kExitError;
+  return print_unblocked(*r, a.account.json);
+}
+
+void add_password_changed_options(CLI::App& cmd, Args& a) {
+  cmd.add_option("USER", a.account.user, "user name")->required();
+  cmd.add_option("--reason", a.account.reason, "how it was changed (recorded and logged)")->required();
+  cmd.add_flag("--json", a.account.json, "print JSON for scripts");
+}
+
+int run_password_changed(Global& g, const Args& a) {
+  json::object p;
+  p["user"] = a.account.user;
+  p["reason"] = a.account.reason;
+  auto r = admin_call(g, proto::kAccountPasswordChanged, std::move(p));
+  if (!r) return kExitError;
+  if (a.account.json) print_json(*r);
+  else if (flag(*r, "changed"))
+    std::printf("recorded: %s's password was changed; password logins work again\n", str(*r, "user").c_str());
+  else
+    std::printf("%s needed no password change; nothing changed\n", str(*r, "user").c_str());
+  return 0;
+}
+
+void add_approve_options(CLI::App& cmd, Args& a) {
+  cmd.add_option("ID", a.approve.id, "request id, as 'vigilctl requests' shows it")->required();
+  cmd.add_flag("--json", a.approve.json, "print JSON for scripts");
+}
+
+int run_approve(Global& g, const Args& a) {
+  json::object p;
+  p["id"] = a.approve.id;
+  auto r = admin_call(g, proto::kRecoveryApprove, std::move(p));
+  if (!r) return kExitError;
+  return print_unblocked(*r, a.approve.json);
+}
+
+void add_requests_options(CLI::App& cmd, Args& a) {
+  cmd.add_flag("--json", a.requests.json, "print JSON for scripts");
+}
+
+int run_requests(Global& g, const Args& a) {
+  auto r = admin_call(g, proto::kRecoveryList, {});
+  if (!r) return kExitError;
+  if (a.requests.json) {
+    print_json(*r);
+    return 0;
+  }
+  const auto& reqs = (*r)["requests"].as_array();
+  const auto& apps = (*r)["approvals"].as_array();
+  std::printf("Recovery requests:\n");
+  std::printf("%-9s %-16s %-16s %-25s %-8s %s\n", "ID", "USER", "FILED BY", "FILED", "BLOCKED", "REASON");
+  for (const auto& v : reqs) print_recovery(v.as_object());
+  if (reqs.empty()) std::printf("(none)\n");
+  std::printf("\nUnblocks waiting for approval (vigilctl approve ID):\n");
+  std::printf("%-9s %-16s %-16s %-25s %-8s %s\n", "ID", "USER", "REQUESTED BY", "FILED", "BLOCKED", "REASON");
+  for (const auto& v : apps) print_recovery(v.as_object());
+  if (apps.empty()) std::printf("(none)\n");
+  return 0;
+}
+
+void add_request_unblock_options(CLI::App& cmd, Args& a) {
+  cmd.add_option("USER", a.request.user, "the colleague's user name")->required();
+  cmd.add_option("--reason", a.request.reason, "what happened (shown to administrators)")->required();
+  cmd.add_flag("--json", a.request.json, "print JSON for scripts");
+}
+
+int run_request_unblock(Global& g, const Args& a) {
+  json::object p;
+  p["user"] = a.request.user;
+  p["reason"] = a.request.reason;
+  auto r = call(g, proto::kRecoveryRequest, std::move(p));
+  if (!r) return kExitError;
+  if (a.request.json) print_json(*r);
+  else if (flag(*r, "repeated"))
+    std::printf("you already filed recovery request %s for %s; it is still open\n", str(*r, "id").c_str(),
+                str(*r, "user").c_str());
+  else
+    std::printf("recovery request %s filed for %s; the administrators see it with 'vigilctl requests'\n",
+                str(*r, "id").c_str(), str(*r, "user").c_str());
+  return 0;
+}
+
+}  // namespace vigil::ctl
