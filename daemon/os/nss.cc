@@ -266,7 +266,7 @@ boost::asio::awaitable<Lookup> Resolver::by_name(std::string name) {
     if (it->second.expires > std::chrono::steady_clock::now()) co_return it->second.value;
     cache_.erase(it);
   }
-  auto work = [name] { return lookup_user_blocking(name); };
+  auto work = [this, name] { return source_.by_name(name); };
   Lookup l = co_await run<Lookup>(std::move(work));
   remember(key, l);
   co_return l;
@@ -278,7 +278,7 @@ boost::asio::awaitable<Lookup> Resolver::by_uid(uid_t uid) {
     if (it->second.expires > std::chrono::steady_clock::now()) co_return it->second.value;
     cache_.erase(it);
   }
-  auto work = [uid] { return lookup_uid_blocking(uid); };
+  auto work = [this, uid] { return source_.by_uid(uid); };
   Lookup l = co_await run<Lookup>(std::move(work));
   remember(key, l);
   co_return l;
@@ -287,7 +287,7 @@ boost::asio::awaitable<Lookup> Resolver::by_uid(uid_t uid) {
 boost::asio::awaitable<DirectoryLookup> Resolver::directory(std::vector<std::string> admin_groups) {
   const auto now = std::chrono::steady_clock::now();
   if (admin_groups == dir_groups_ && now < dir_expires_) co_return dir_;
-  auto work = [groups = admin_groups] { return directory_blocking(groups); };
+  auto work = [this, groups = admin_groups] { return source_.directory(groups); };
   DirectoryLookup d = co_await run<DirectoryLookup>(std::move(work));
   if (d.status == Lookup::Status::kFound) {  // never cache a failure
     dir_groups_ = std::move(admin_groups);

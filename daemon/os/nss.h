@@ -105,11 +105,20 @@ class LookupPool {
   std::vector<std::thread> threads_;
 };
 
+// Where a Resolver's answers come from: the system's NSS (the blocking
+// lookups above), or a test's own directory. Each is called on the pool.
+struct NssSource {
+  std::function<Lookup(const std::string&)> by_name = lookup_user_blocking;
+  std::function<Lookup(uid_t)> by_uid = lookup_uid_blocking;
+  std::function<DirectoryLookup(const std::vector<std::string>&)> directory = directory_blocking;
+};
+
 class Resolver {
  public:
   static constexpr std::size_t kMaxCache = 65536;
   static constexpr std::size_t kMaxQueued = 32;  // non-root lookups waiting
-  explicit Resolver(std::size_t threads = 2) : pool_(threads, kMaxQueued) {}
+  explicit Resolver(std::size_t threads = 2, NssSource source = {})
+      : source_(std::move(source)), pool_(threads, kMaxQueued) {}
   Resolver(const Resolver&) = delete;
   Resolver& operator=(const Resolver&) = delete;
 
@@ -132,6 +141,7 @@ class Resolver {
   boost::asio::awaitable<R> run(F fn);
   void warn_refused();
 
+  const NssSource source_;
   LookupPool pool_;
   std::chrono::steady_clock::time_point warned_{};
   std::unordered_map<std::string, Cached> cache_;

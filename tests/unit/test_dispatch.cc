@@ -26,8 +26,12 @@ class Secrets : public ::testing::TestWithParam<Row> {};
 TEST_P(Secrets, AreDeclaredWithTheMethod) {
   const auto& r = GetParam();
   const auto& s = secret_fields(r.admin, r.method);
-  if (*r.request_secret) EXPECT_TRUE(declared(s.request, r.request_secret)) << r.method;
-  if (*r.reply_secret) EXPECT_TRUE(declared(s.reply, r.reply_secret)) << r.method;
+  if (*r.request_secret) {
+    EXPECT_TRUE(declared(s.request, r.request_secret)) << r.method;
+  }
+  if (*r.reply_secret) {
+    EXPECT_TRUE(declared(s.reply, r.reply_secret)) << r.method;
+  }
 }
 INSTANTIATE_TEST_SUITE_P(
     Table, Secrets,
