@@ -14,9 +14,10 @@
 #include "daemon/store/store.h"
 
 struct sqlite3;
-struct sqlite3_stmt;
 
 namespace vigil {
+
+class Statement;  // sqlite_statement.h
 
 class SqliteStore final : public Store {
  public:
@@ -87,7 +88,9 @@ class SqliteStore final : public Store {
   Result<int> synchronous_level();
 
  private:
-  explicit SqliteStore(sqlite3* db) : db_(db) {}
+  struct BucketStatements;  // sqlite_store_internal.h
+
+  explicit SqliteStore(sqlite3* db);
   Status exec(const char* sql);
   Status migrate();
   Result<int64_t> pragma_int(const char* sql);
@@ -97,7 +100,10 @@ class SqliteStore final : public Store {
   static constexpr int64_t kGiveBackPages = 256;
   Status give_back_space();
   Status restore_sync();
-  Result<sqlite3_stmt*> prepare(const char* sql);
+  // The statements every login uses, prepared once (sqlite_store_buckets.cc).
+  Status prepare_buckets();
+  // Prepares `sql` with SQLITE_PREPARE_PERSISTENT; a failure is "prepare".
+  Result<Statement> prepare(const char* sql);
   // Runs a one-off statement: bind(stmt), then step to completion.
   template <class Bind>
   Status run(const char* sql, Bind bind);
@@ -108,9 +114,7 @@ class SqliteStore final : public Store {
   int version_ = 0;
   bool in_txn_ = false;
   bool full_sync_ = false;  // synchronous=FULL is set for the open transaction
-  sqlite3_stmt* load_ = nullptr;
-  sqlite3_stmt* put_ = nullptr;
-  sqlite3_stmt* erase_ = nullptr;
+  std::unique_ptr<BucketStatements> buckets_;  // load, put, erase
 };
 
 }  // namespace vigil

@@ -1,0 +1,43 @@
+// What the files of SqliteStore share (sqlite_store*.cc), private to the
+// SQLite store: the statements kept prepared for the buckets, run(), and
+// the on-disk form of failure lists.
+//
+// Contract:
+//  * run() prepares `sql`, lets `bind` bind it, and steps it once; any code
+//    but SQLITE_DONE or SQLITE_ROW is the error "write". The statement is
+//    finalized before run() returns.
+//  * Failure lists are stored as BLOBs of varints (encode_failures);
+//    column_failures also reads the decimal text of older databases.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "daemon/store/sqlite_statement.h"
+#include "daemon/store/sqlite_store.h"
+
+namespace vigil {
+
+// Prepared once at open, used for every login (sqlite_store_buckets.cc).
+struct SqliteStore::BucketStatements {
+  Statement load;
+  Statement put;
+  Statement erase;
+};
+
+template <class Bind>
+Status SqliteStore::run(const char* sql, Bind bind) {
+  auto p = prepare(sql);
+  if (!p) return p.error();
+  bind(*p);
+  int rc = p->step();
+  if (rc != SQLITE_DONE && rc != SQLITE_ROW) return sql_error("write");
+  return Ok{};
+}
+
+std::string encode_failures(const std::vector<TimePoint>& f);
+std::vector<TimePoint> column_failures(const Statement& st, int col);
+// Binds `encoded` (from encode_failures) as a blob, copied.
+void bind_failures(Statement& st, int col, const std::string& encoded);
+
+}  // namespace vigil
