@@ -124,18 +124,4 @@ std::optional<std::string> read_code(const std::string& prompt, const char* env_
   return code;
 }
 
-void wipe(std::string& s) {
-  if (!s.empty()) explicit_bzero(s.data(), s.size());
-  s.clear();
-}
-
-void wipe_fields(json::object& o, std::initializer_list<const char*> keys) {
-  for (const char* k : keys) {
-    if (auto it = o.find(k); it != o.end() && it->value().is_string()) {
-      auto& js = it->value().as_string();
-      explicit_bzero(js.data(), js.size());
-    }
-  }
-}
-
 }  // namespace vigil::ctl

@@ -15,6 +15,7 @@
 #include <optional>
 #include <string>
 
+#include "protocol/wipe.h"  // wipe, wipe_fields: secrets sent or received
 #include "vigil_build_config.h"
 
 namespace vigil::ctl {
@@ -58,11 +59,5 @@ void print_refusal(const CallError& err, bool permission_note = false);
 // A code: from the environment variable, else read from the terminal
 // without echo. Codes never go on the command line.
 std::optional<std::string> read_code(const std::string& prompt, const char* env_name = "VIGIL_CODE");
-
-// Overwrites a secret and empties it.
-void wipe(std::string& s);
-
-// Overwrites the string members `keys` of `o` (secrets sent or received).
-void wipe_fields(json::object& o, std::initializer_list<const char*> keys);
 
 }  // namespace vigil::ctl

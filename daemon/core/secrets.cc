@@ -132,13 +132,6 @@ Bytes SecretKey::code_hash(std::string_view code) const {
   return h;
 }
 
-// The whole capacity: a moved-from short string keeps its characters in its
-// inline buffer with size() 0.
-void wipe(std::string& s) {
-  sodium_memzero(s.data(), s.capacity());
-  s.clear();
-}
-
 void wipe(Bytes& b) {
   if (!b.empty()) sodium_memzero(b.data(), b.size());
   b.clear();

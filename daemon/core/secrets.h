@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "protocol/result.h"
+#include "protocol/wipe.h"  // wipe(std::string&)
 
 namespace vigil {
 
@@ -50,7 +51,6 @@ class SecretKey {
 };
 
 // Wipes a buffer that held a secret.
-void wipe(std::string& s);
 void wipe(Bytes& b);
 
 }  // namespace vigil

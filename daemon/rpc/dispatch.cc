@@ -1,7 +1,5 @@
 #include "daemon/rpc/dispatch.h"
 
-#include <string.h>
-
 #include "daemon/core/log.h"
 #include "daemon/rpc/admin.h"
 #include "daemon/rpc/handlers.h"
@@ -141,22 +139,6 @@ const SecretFields& secret_fields(bool admin_socket, std::string_view method) {
   static const SecretFields kUnknownPublic{{"code", "password", "token"}, {}};
   static const SecretFields kUnknownAdmin{{"step_up_code", "verify_code"}, {}};
   return admin_socket ? kUnknownAdmin : kUnknownPublic;
-}
-
-void wipe_fields(json::object& o, const std::array<std::string_view, 3>& names) {
-  auto wipe_string = [](json::value& v) {
-    if (!v.is_string()) return;
-    auto& s = v.as_string();
-    explicit_bzero(s.data(), s.size());
-  };
-  for (auto name : names) {
-    if (name.empty()) continue;
-    auto it = o.find(name);
-    if (it == o.end()) continue;
-    wipe_string(it->value());
-    if (it->value().is_array())
-      for (auto& el : it->value().as_array()) wipe_string(el);
-  }
 }
 
 boost::asio::awaitable<Reply> dispatch(Services& sv, const Peer& peer, const proto::Call& call) {

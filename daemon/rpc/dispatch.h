@@ -34,6 +34,7 @@
 #include "daemon/engine/engine.h"
 #include "daemon/os/nss.h"
 #include "protocol/message.h"
+#include "protocol/wipe.h"  // wipe_fields
 
 namespace vigil {
 
@@ -72,8 +73,6 @@ struct SecretFields {
   std::array<std::string_view, 3> reply{};
 };
 const SecretFields& secret_fields(bool admin_socket, std::string_view method);
-// Wipes the named fields of an object in place.
-void wipe_fields(boost::json::object& o, const std::array<std::string_view, 3>& names);
 
 // Routes a request to its row in the request table (request.h, dispatch.cc):
 // the rows of the socket it came through, never the other's.
