@@ -56,20 +56,6 @@ int wait_for(int fd, short events, Clock::time_point deadline) {
   }
 }
 
-}  // namespace
-
-const char* transport_name(Transport t) {
-  switch (t) {
-    case Transport::kOk: return "ok";
-    case Transport::kAbsent: return "daemon absent";
-    case Transport::kUntrusted: return "untrusted socket";
-    case Transport::kTimeout: return "timeout";
-    case Transport::kGarbage: return "garbled reply";
-    case Transport::kIo: return "I/O error";
-  }
-  return "?";
-}
-
 // Wipes a buffer when it goes out of scope: request frames carry codes and
 // passwords, replies carry new secrets and tokens.
 class Wiped {
@@ -86,18 +72,15 @@ class Wiped {
   std::size_t n_;
 };
 
-CallResult call(const ClientOptions& options, const Call& request) {
-  const auto deadline = Clock::now() + options.timeout;
-  auto frame = encode(request);
-  if (!frame) return fail(Transport::kIo, frame.error().message);
-  Wiped wipe_frame(frame->data(), frame->size());
+// Stages of one call. Each answers nullopt to go on, or the call's failure.
+using Stage = std::optional<CallResult>;
 
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  if (options.socket_path.empty() || options.socket_path.size() >= sizeof(addr.sun_path))
+// The socket file: there, a socket, and root's when the caller asks.
+Stage check_socket(const ClientOptions& options, sockaddr_un* addr) {
+  addr->sun_family = AF_UNIX;
+  if (options.socket_path.empty() || options.socket_path.size() >= sizeof(addr->sun_path))
     return fail(Transport::kIo, "socket path is empty or too long");
-  std::memcpy(addr.sun_path, options.socket_path.c_str(), options.socket_path.size() + 1);
-
+  std::memcpy(addr->sun_path, options.socket_path.c_str(), options.socket_path.size() + 1);
   struct stat st {};
   if (::stat(options.socket_path.c_str(), &st) != 0) {
     int err = errno;
@@ -105,18 +88,19 @@ CallResult call(const ClientOptions& options, const Call& request) {
     return fail(Transport::kIo, errno_text("stat", err));
   }
   if (!S_ISSOCK(st.st_mode)) return fail(Transport::kUntrusted, "not a socket");
-  if (options.require_root_server && st.st_uid != 0)
-    return fail(Transport::kUntrusted, "socket not owned by root");
+  if (options.require_root_server && st.st_uid != 0) return fail(Transport::kUntrusted, "socket not owned by root");
+  return std::nullopt;
+}
 
-  Fd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
-  if (fd.get() < 0) return fail(Transport::kIo, errno_text("socket", errno));
-
+// Connects (retrying while the backlog is full), then checks the server's
+// credentials when the caller asks.
+Stage connect_to(const ClientOptions& options, const Fd& fd, const sockaddr_un& addr,
+                 Clock::time_point deadline) {
   for (;;) {
-    if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0) break;
+    if (::connect(fd.get(), reinterpret_cast<const sockaddr*>(&addr), sizeof(addr)) == 0) break;
     int err = errno;
     if (err == EINTR) continue;
-    if (err == ECONNREFUSED || err == ENOENT)
-      return fail(Transport::kAbsent, "connection refused");
+    if (err == ECONNREFUSED || err == ENOENT) return fail(Transport::kAbsent, "connection refused");
     if (err == EAGAIN || err == EINPROGRESS) {
       // Backlog full: the daemon exists but is overloaded. Wait and retry.
       if (Clock::now() >= deadline) return fail(Transport::kTimeout, "connect timed out");
@@ -125,16 +109,16 @@ CallResult call(const ClientOptions& options, const Call& request) {
     }
     return fail(Transport::kIo, errno_text("connect", err));
   }
+  if (!options.require_root_server) return std::nullopt;
+  ucred cred{};
+  socklen_t len = sizeof(cred);
+  if (::getsockopt(fd.get(), SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0)
+    return fail(Transport::kIo, errno_text("SO_PEERCRED", errno));
+  if (cred.uid != 0) return fail(Transport::kUntrusted, "server is not running as root");
+  return std::nullopt;
+}
 
-  if (options.require_root_server) {
-    ucred cred{};
-    socklen_t len = sizeof(cred);
-    if (::getsockopt(fd.get(), SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0)
-      return fail(Transport::kIo, errno_text("SO_PEERCRED", errno));
-    if (cred.uid != 0) return fail(Transport::kUntrusted, "server is not running as root");
-  }
-
-  std::string_view out = *frame;
+Stage send_all(const Fd& fd, std::string_view out, Clock::time_point deadline) {
   while (!out.empty()) {
     ssize_t n = ::send(fd.get(), out.data(), out.size(), MSG_NOSIGNAL);
     if (n > 0) {
@@ -152,16 +136,19 @@ CallResult call(const ClientOptions& options, const Call& request) {
     if (err == EPIPE || err == ECONNRESET) return fail(Transport::kGarbage, "daemon closed early");
     return fail(Transport::kIo, errno_text("send", err));
   }
+  return std::nullopt;
+}
 
+// Reads until one whole reply frame is in *frame.
+Stage receive_frame(const Fd& fd, std::string* frame, Clock::time_point deadline) {
   FrameReader reader;
   const auto spin_until = std::min(deadline, Clock::now() + kSpin);
   char buf[4096];
   Wiped wipe_buf(buf, sizeof buf);
-  std::string reply_frame;
   for (;;) {
-    auto st2 = reader.next(&reply_frame);
-    if (st2 == FrameReader::State::kFrame) break;
-    if (st2 == FrameReader::State::kTooLarge) return fail(Transport::kGarbage, "reply too large");
+    auto state = reader.next(frame);
+    if (state == FrameReader::State::kFrame) return std::nullopt;
+    if (state == FrameReader::State::kTooLarge) return fail(Transport::kGarbage, "reply too large");
     ssize_t n = ::recv(fd.get(), buf, sizeof(buf), 0);
     if (n > 0) {
       reader.feed(std::string_view(buf, static_cast<size_t>(n)));
@@ -186,8 +173,38 @@ CallResult call(const ClientOptions& options, const Call& request) {
     if (err == ECONNRESET) return fail(Transport::kGarbage, "daemon reset the connection");
     return fail(Transport::kIo, errno_text("recv", err));
   }
+}
+
+}  // namespace
+
+const char* transport_name(Transport t) {
+  switch (t) {
+    case Transport::kOk: return "ok";
+    case Transport::kAbsent: return "daemon absent";
+    case Transport::kUntrusted: return "untrusted socket";
+    case Transport::kTimeout: return "timeout";
+    case Transport::kGarbage: return "garbled reply";
+    case Transport::kIo: return "I/O error";
+  }
+  return "?";
+}
+
+CallResult call(const ClientOptions& options, const Call& request) {
+  const auto deadline = Clock::now() + options.timeout;
+  auto frame = encode(request);
+  if (!frame) return fail(Transport::kIo, frame.error().message);
+  Wiped wipe_frame(frame->data(), frame->size());
+  sockaddr_un addr{};
+  if (auto failed = check_socket(options, &addr)) return std::move(*failed);
+  Fd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
+  if (fd.get() < 0) return fail(Transport::kIo, errno_text("socket", errno));
+  if (auto failed = connect_to(options, fd, addr, deadline)) return std::move(*failed);
+  if (auto failed = send_all(fd, *frame, deadline)) return std::move(*failed);
+  std::string reply_frame;
+  auto failed = receive_frame(fd, &reply_frame, deadline);
+  Wiped wipe_reply(reply_frame.data(), reply_frame.size());
+  if (failed) return std::move(*failed);
   auto reply = decode_reply(reply_frame);
-  explicit_bzero(reply_frame.data(), reply_frame.size());
   if (!reply) return fail(Transport::kGarbage, reply.error().message);
   CallResult r;
   r.transport = Transport::kOk;
