@@ -1,19 +1,18 @@
+// The engine's batch machinery: the queue, the three ways batches run (a
+// thread of the engine's own, posted to the caller's executor, or inline),
+// one batch and its group commit, the deferred commit, and housekeeping
+// (nonces, challenges, sessions, idle buckets). See engine.h.
 #include "daemon/engine/engine.h"
 
 #include <malloc.h>
-#include "daemon/engine/engine_txn.h"
 
 #include <algorithm>
-#include <cstdio>
 #include <fstream>
-#include <unordered_set>
 
-#include "daemon/core/device.h"
 #include "daemon/core/log.h"
+#include "daemon/engine/engine_txn.h"
 
 namespace vigil {
-
-
 namespace {
 
 constexpr auto kNonceMemory = std::chrono::minutes(2);
@@ -21,6 +20,7 @@ constexpr int64_t kMaxUnknownNames = 100000;
 constexpr auto kPruneEvery = std::chrono::seconds(60);
 constexpr int64_t kTrimAfter = 1000;  // pruned buckets
 constexpr auto kChallengeLife = std::chrono::minutes(5);  // time to type a code
+constexpr auto kSessionMemory = std::chrono::days(90);
 
 // The kernel's id of this boot ("" when unreadable: sessions then never
 // match one recorded in another boot, since every boot reads "").
@@ -31,18 +31,18 @@ std::string read_boot_id() {
   return id;
 }
 
-constexpr auto kSessionMemory = std::chrono::days(90);
-
 }  // namespace
 
+// Not checked by the analysis (a constructor): no other thread can see the
+// engine yet, so load_tokens() and active_factors_ need no lock.
 Engine::Engine(std::unique_ptr<Store> store, const Clock& clock, LockoutConfig config,
                const SecretKey* key, TotpConfig totp, DevicesConfig devices, BlockConfig block,
                ThrottleConfig throttle)
-    : store_(std::move(store)),
-      clock_(clock),
+    : clock_(clock),
       key_(key),
-      settings_{config, totp, devices, block, throttle},
-      boot_id_(read_boot_id()) {
+      boot_id_(read_boot_id()),
+      store_(std::move(store)),
+      settings_{config, totp, devices, block, throttle} {
   load_tokens();
   if (auto uids = store_->totp_active_uids(); uids) {
     active_factors_ = static_cast<int64_t>(uids->size());
@@ -52,31 +52,25 @@ Engine::Engine(std::unique_ptr<Store> store, const Clock& clock, LockoutConfig c
   }
 }
 
-bool Engine::host_prompts(const Txn& t) const {
-  if (t.totp.require != TotpRequire::kNone || active_factors_ > 0) return true;
-  return std::any_of(t.devices.rules.begin(), t.devices.rules.end(),
-                     [](const Rule& r) { return r.action == RuleAction::kRequireTotp; });
-}
-
 Engine::~Engine() { stop(); }
 
 void Engine::start() {
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     mode_ = Mode::kThread;
   }
   thread_ = std::thread([this] { run(); });
 }
 
 void Engine::start(Poster post) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   post_ = std::move(post);
   mode_ = Mode::kPosted;
 }
 
 void Engine::stop() {
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     stopping_ = true;
     mode_ = Mode::kInline;
     post_ = nullptr;
@@ -89,14 +83,14 @@ void Engine::stop() {
 void Engine::set_config(const LockoutConfig& config, const TotpConfig& totp,
                         const DevicesConfig& devices, const BlockConfig& block,
                         const ThrottleConfig& throttle) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   pending_ = Settings{config, totp, devices, block, throttle};
 }
 
 void Engine::submit(Job job) {
   Mode mode;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     queue_.push_back(std::move(job));
     mode = mode_;
     // Posted under mu_, so stop() cannot clear post_ meanwhile; post_ never
@@ -111,11 +105,11 @@ void Engine::submit(Job job) {
 }
 
 void Engine::drain() {
-  std::lock_guard run(run_mu_);
+  MutexLock run(run_mu_);
   std::deque<Job> batch;
   bool defer = false;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     batch.swap(queue_);
     posted_ = false;
     defer = mode_ == Mode::kPosted;
@@ -131,179 +125,24 @@ void Engine::drain() {
   }
 }
 
+// The engine's own thread. The settings waiting are taken with the queue but
+// applied under run_mu_, as every other change of the batch's state is.
 void Engine::run() {
   std::deque<Job> batch;
   for (;;) {
+    std::optional<Settings> next;
     {
-      std::unique_lock lock(mu_);
-      cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+      MutexLock lock(mu_);
+      while (!stopping_ && queue_.empty()) cv_.wait(mu_);
       if (queue_.empty() && stopping_) return;
       batch.swap(queue_);
-      if (pending_) {
-        settings_ = std::move(*pending_);
-        pending_.reset();
-      }
+      next.swap(pending_);
     }
-    std::lock_guard run(run_mu_);
+    MutexLock run(run_mu_);
+    if (next) settings_ = std::move(*next);
     process_batch(batch, false);
     batch.clear();
   }
-}
-
-Result<Engine::Entry*> Engine::entry(const std::string& key) {
-  if (auto it = cache_.find(key); it != cache_.end()) return &it->second;
-  if (dirty_.size() >= kCacheMax)
-    return Error::Store("too many uncommitted changes; the store is failing");
-  auto loaded = store_->load(key);
-  if (!loaded) return loaded.error();
-  Entry e;
-  if (*loaded) {
-    e.record = std::move(**loaded);
-  } else {
-    e.record.key = key;
-  }
-  return &cache_.emplace(key, std::move(e)).first->second;
-}
-
-void Engine::mark_dirty(Entry* e) {
-  if (e->dirty || e->totp_dirty || e->block_dirty) {
-    e->dirty = true;
-    return;
-  }
-  e->dirty = true;
-  dirty_.push_back(e);
-}
-
-Result<Engine::Entry*> Engine::account_with_block(int64_t uid) {
-  auto e = entry("uid:" + std::to_string(uid));
-  if (!e) return e.error();
-  if (auto st = load_block(*e, uid); !st) return st.error();
-  return *e;
-}
-
-Status Engine::load_devices(Entry* e, int64_t uid) {
-  if (e->devices_loaded) return Ok{};
-  auto r = store_->load_devices(uid);
-  if (!r) return r.error();
-  e->devices = std::move(*r);
-  e->devices_loaded = true;
-  return Ok{};
-}
-
-bool Engine::device_known(const Entry& acct, const std::string& device, TimePoint now) const {
-  const auto horizon = now - std::chrono::days(settings_.devices.trust_days);
-  for (const auto& d : acct.devices)
-    if (d.device == device) return d.last_seen > horizon;
-  return false;
-}
-
-void Engine::trust_device(Txn& t, Entry* acct, const std::string& device) {
-  if (device.empty() || !acct->record.uid || !acct->devices_loaded) return;
-  const int64_t uid = *acct->record.uid;
-  DeviceRecord rec{device, t.now, t.now};
-  bool found = false;
-  for (auto& d : acct->devices) {
-    if (d.device == device) {
-      d.last_seen = t.now;
-      rec = d;
-      found = true;
-    }
-  }
-  if (!found) {
-    // Bounded per account: the least recently used device is forgotten.
-    if (acct->devices.size() >= kDevicesPerAccount) {
-      auto oldest = std::min_element(acct->devices.begin(), acct->devices.end(),
-                                     [](const auto& a, const auto& b) { return a.last_seen < b.last_seen; });
-      std::string gone = oldest->device;
-      acct->devices.erase(oldest);
-      ops_.push_back([uid, gone](Store& s) { return s.erase_device(uid, gone); });
-    }
-    acct->devices.push_back(rec);
-    log::info("new known device for " + acct->record.name,
-              {{"VIGIL_USER", acct->record.name}, {"VIGIL_DEVICE", device}});
-  }
-  ops_.push_back([uid, rec](Store& s) { return s.put_device(uid, rec); });
-}
-
-void Engine::add_challenge(const std::string& key, const std::string& nonce_key, Challenge c) {
-  auto& order = challenge_order_[key];
-  // Each account keeps only its newest few: one user cannot crowd out others.
-  while (order.size() >= kChallengesPerAccount) {
-    challenges_.erase(order.front());
-    order.pop_front();
-  }
-  order.push_back(nonce_key);
-  challenges_[nonce_key] = c;
-}
-
-void Engine::drop_challenge(const std::string& key, const std::string& nonce_key) {
-  challenges_.erase(nonce_key);
-  auto it = challenge_order_.find(key);
-  if (it == challenge_order_.end()) return;
-  std::erase(it->second, nonce_key);
-  if (it->second.empty()) challenge_order_.erase(it);
-}
-
-void Engine::mark_totp_dirty(Entry* e) {
-  if (!e->dirty && !e->totp_dirty && !e->block_dirty) dirty_.push_back(e);
-  e->totp_dirty = true;
-}
-
-Status Engine::load_block(Entry* e, int64_t uid) {
-  if (e->block_loaded) return Ok{};
-  auto r = store_->load_block(uid);
-  if (!r) return r.error();
-  auto pc = store_->load_password_change(uid);
-  if (!pc) return pc.error();
-  e->block = std::move(*r);
-  e->password_change = std::move(*pc);
-  e->block_loaded = true;
-  return Ok{};
-}
-
-Result<std::string> Engine::session_device(uint32_t id, int64_t uid) {
-  auto it = sessions_.find(id);
-  if (it == sessions_.end()) {
-    auto loaded = store_->load_session(boot_id_, id);
-    if (!loaded) return loaded.error();
-    if (!*loaded) return std::string();
-    if (sessions_.size() >= kSessionsMax) sessions_.clear();  // a cache: the store keeps them
-    it = sessions_.emplace(id, std::move(**loaded)).first;
-  }
-  // sudo or su of another account inside this session: not that account's device.
-  return it->second.uid == uid ? it->second.device : std::string();
-}
-
-void Engine::set_block(Txn& t, Entry* acct, BlockRecord b, TokenEffect effect, const std::string& source,
-                       const std::string& service) {
-  if (acct->record.uid) tokens_on_block(t, *acct->record.uid, acct->record.name, effect, b.reason);
-  log::event(log::Priority::kCrit, log::kMsgBlocked,
-             "BLOCKED " + acct->record.name + ": " + b.reason,
-             {{"VIGIL_USER", acct->record.name},
-              {"VIGIL_RHOST", source},
-              {"VIGIL_SERVICE", service},
-              {"VIGIL_REASON", b.reason},
-              {"VIGIL_DETAILS", b.details},
-              {"VIGIL_ACTOR", b.by}});
-  acct->block = std::move(b);
-  acct->block_loaded = true;
-  if (!acct->dirty && !acct->totp_dirty && !acct->block_dirty) dirty_.push_back(acct);
-  acct->block_dirty = true;
-  t.full_sync = true;
-  if (acct->record.uid) {
-    t.blocked.emplace_back(*acct->record.uid, acct->record.name);
-    blocked_uids_.insert(*acct->record.uid);
-  }
-}
-
-Status Engine::load_totp(Entry* e, int64_t uid) {
-  if (e->totp_loaded) return Ok{};
-  auto r = store_->load_totp(uid);
-  if (!r) return r.error();
-  e->totp = r->value_or(TotpRecord{});
-  e->totp.uid = uid;
-  e->totp_loaded = true;
-  return Ok{};
 }
 
 void Engine::process_batch(std::deque<Job>& jobs, bool defer) {
@@ -314,12 +153,12 @@ void Engine::process_batch(std::deque<Job>& jobs, bool defer) {
                                        false, {}, {}});
   for (auto& job : jobs) job(*txn);
   if (defer && (!dirty_.empty() || !ops_.empty())) {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     if (mode_ == Mode::kPosted) {
       // The answers given at once are already posted: they go out first.
       deferred_ = std::move(txn);
       post_([this] {
-        std::lock_guard run(run_mu_);
+        MutexLock run(run_mu_);
         finish_deferred();
       });
       return;
@@ -428,263 +267,6 @@ void Engine::remember_nonce(const std::string& nonce_key, Seen seen) {
     nonces_.erase(nonce_order_.front());
     nonce_order_.pop_front();
   }
-}
-
-void Engine::answer_refusal(Txn& t, Entry* write, ReportResult r, std::function<void(ReportResult)> done) {
-  mark_dirty(write);
-  t.after_commit.push_back([done = std::move(done), r = std::move(r)](const Status& st) mutable {
-    r.status = st;
-    done(std::move(r));
-  });
-}
-
-void Engine::get(std::string key, std::optional<int64_t> uid,
-                 std::function<void(Result<AccountView>)> done) {
-  submit([this, key = std::move(key), uid, done = std::move(done)](Txn& t) {
-    // Read-only: a cached copy when there is one, else the store; nothing is
-    // added to the cache.
-    auto bucket_at = [&](const std::string& k) -> Result<std::optional<BucketRecord>> {
-      if (auto it = cache_.find(k); it != cache_.end()) return std::optional(it->second.record);
-      return store_->load(k);
-    };
-    const Entry* cached = nullptr;
-    if (auto it = cache_.find(key); it != cache_.end()) cached = &it->second;
-    auto cached_or = [&](auto loaded_flag, auto member, auto load) {
-      using R = decltype(load());
-      if (cached && cached->*loaded_flag) return R(cached->*member);
-      return load();
-    };
-
-    AccountView view;
-    auto b = bucket_at(key);
-    if (!b) return done(b.error());
-    view.bucket = std::move(*b);
-    if (view.bucket) expire(view.bucket->state, t.cfg, t.now);
-    if (!uid) return done(std::move(view));
-
-    auto kb = known_buckets(key, *uid);
-    if (!kb) return done(kb.error());
-    view.known_buckets = std::move(*kb);
-    for (auto& k : view.known_buckets) expire(k.state, t.cfg, t.now);
-    if (cached && cached->block_loaded) {
-      view.password_change = cached->password_change;
-    } else {
-      auto pc = store_->load_password_change(*uid);
-      if (!pc) return done(pc.error());
-      view.password_change = std::move(*pc);
-    }
-
-    auto block = cached_or(&Entry::block_loaded, &Entry::block, [&] { return store_->load_block(*uid); });
-    if (!block) return done(block.error());
-    view.block = std::move(*block);
-
-    auto devices = cached_or(&Entry::devices_loaded, &Entry::devices, [&] { return store_->load_devices(*uid); });
-    if (!devices) return done(devices.error());
-    view.devices = std::move(*devices);
-
-    std::optional<TotpRecord> tr;
-    if (cached && cached->totp_loaded) {
-      tr = cached->totp;
-    } else {
-      auto loaded = store_->load_totp(*uid);
-      if (!loaded) return done(loaded.error());
-      tr = std::move(*loaded);
-    }
-    if (tr) {
-      view.totp_active = tr->active();
-      view.totp_pending = !tr->pending_box.empty();
-      auto horizon = t.now - t.cfg.fail_interval;
-      for (auto f : tr->otp_failures) view.otp_failures += f > horizon;
-    }
-    auto codes = store_->count_recovery_codes(*uid);
-    if (!codes) return done(codes.error());
-    view.recovery_codes = *codes;
-    done(std::move(view));
-  });
-}
-
-Result<std::vector<BucketRecord>> Engine::known_buckets(const std::string& account_key, int64_t uid) {
-  const std::string prefix = account_key + ":dev:";
-  auto stored = store_->buckets_of(uid);
-  if (!stored) return stored.error();
-  std::map<std::string, BucketRecord> by_key;
-  for (auto& b : *stored)
-    if (b.key.starts_with(prefix)) by_key[b.key] = std::move(b);
-  for (const auto& [k, e] : cache_)
-    if (k.starts_with(prefix)) by_key[k] = e.record;
-  std::vector<BucketRecord> out;
-  for (auto& [k, b] : by_key) out.push_back(std::move(b));
-  return out;
-}
-
-Result<bool> Engine::reset_known(const std::string& account_key, int64_t uid, TimePoint now) {
-  auto list = known_buckets(account_key, uid);
-  if (!list) return list.error();
-  bool was_locked = false;
-  for (const auto& b : *list) {
-    if (is_idle(b.state, now)) continue;
-    auto e = entry(b.key);
-    if (!e) return e.error();
-    was_locked = was_locked || (*e)->record.state.locked_at(now);
-    vigil::reset((*e)->record.state);
-    mark_dirty(*e);
-  }
-  return was_locked;
-}
-
-void Engine::list(std::function<void(Result<std::vector<BucketRecord>>)> done) {
-  submit([this, done = std::move(done)](Txn& t) {
-    auto rows = store_->list_accounts();
-    if (!rows) {
-      done(rows.error());
-      return;
-    }
-    // Cached copies are newer than the store when a commit is pending or failed.
-    std::unordered_set<std::string> seen;
-    for (auto& r : *rows) {
-      if (auto it = cache_.find(r.key); it != cache_.end()) r = it->second.record;
-      seen.insert(r.key);
-    }
-    for (auto& [key, e] : cache_)
-      if (e.dirty && e.record.uid && !seen.count(key)) rows->push_back(e.record);
-    for (auto& r : *rows) expire(r.state, t.cfg, t.now);
-    done(std::move(rows));
-  });
-}
-
-void Engine::reset(std::string key, int64_t uid, std::string name,
-                   std::function<void(ResetResult)> done) {
-  submit([this, key = std::move(key), uid, name = std::move(name),
-          done = std::move(done)](Txn& t) mutable {
-    auto e = entry(key);
-    if (!e) {
-      ResetResult r;
-      r.status = e.error();
-      done(std::move(r));
-      return;
-    }
-    BucketRecord& rec = (*e)->record;
-    ResetResult r;
-    r.existed = !is_idle(rec.state, t.now);
-    r.was_locked = rec.state.locked_at(t.now);
-    rec.uid = uid;
-    rec.name = name;
-    vigil::reset(rec.state);
-    rec.escalation = 0;
-    mark_dirty(*e);
-    auto known = reset_known(key, uid, t.now);
-    if (!known) {
-      r.status = known.error();
-      done(std::move(r));
-      return;
-    }
-    r.was_locked = r.was_locked || *known;
-    t.full_sync = true;
-    t.after_commit.push_back([done = std::move(done), r](const Status& st) mutable {
-      r.status = st;
-      done(std::move(r));
-    });
-  });
-}
-
-void Engine::forget_devices(int64_t uid, std::string name, std::string device,
-                            std::function<void(Result<int64_t>)> done) {
-  submit([this, uid, name = std::move(name), device = std::move(device),
-          done = std::move(done)](Txn& t) mutable {
-    auto e = entry("uid:" + std::to_string(uid));
-    if (!e) return done(e.error());
-    if (auto st = load_devices(*e, uid); !st) return done(st.error());
-    auto& list = (*e)->devices;
-    int64_t n = static_cast<int64_t>(std::erase_if(
-        list, [&](const DeviceRecord& d) { return device.empty() || d.device == device; }));
-    ops_.push_back([uid, device](Store& s) { return s.erase_device(uid, device); });
-    t.full_sync = true;
-    log::event(log::Priority::kNotice, log::kMsgDevicesForgotten,
-               "forgot " + std::to_string(n) + " known device(s) of " + name,
-               {{"VIGIL_USER", name}, {"VIGIL_DEVICE", device.empty() ? "all" : device}});
-    t.after_commit.push_back([done = std::move(done), n](const Status& st) mutable {
-      if (!st) return done(st.error());
-      done(n);
-    });
-  });
-}
-
-void Engine::account(int64_t uid, std::string device, uint32_t audit_session, RuleInput in,
-                     bool console, std::function<void(Result<AccountVerdict>)> done) {
-  submit([this, uid, device = std::move(device), audit_session, in = std::move(in), console,
-          done = std::move(done)](Txn& t) mutable {
-    if (audit_session != 0) {
-      auto dev = session_device(audit_session, uid);
-      if (!dev) return done(dev.error());
-      device = std::move(*dev);
-    }
-    auto e = entry("uid:" + std::to_string(uid));
-    if (!e) return done(e.error());
-    if (auto st = load_block(*e, uid); !st) return done(st.error());
-    if (auto st = load_devices(*e, uid); !st) return done(st.error());
-    AccountVerdict v;
-    v.blocked = (*e)->block.has_value() && !console;
-    in.device_known = device_known(**e, device, t.now);
-    in.strength = device::strength(device);
-    if (const Rule* r = first_match(t.devices.rules, in); r && r->action == RuleAction::kDeny)
-      v.denied_by_rule = r->line;
-    done(v);
-  });
-}
-
-void Engine::block(int64_t uid, std::string name, std::string reason, std::string by, bool admin,
-                   std::function<void(BlockResult)> done) {
-  submit([this, uid, name = std::move(name), reason = std::move(reason), by = std::move(by), admin,
-          done = std::move(done)](Txn& t) mutable {
-    BlockResult r;
-    auto e = account_with_block(uid);
-    if (!e) {
-      r.status = e.error();
-      return done(r);
-    }
-    if ((*e)->block) return done(r);
-    (*e)->record.uid = uid;
-    (*e)->record.name = name;
-    set_block(t, *e, BlockRecord{reason, t.now, by, "{}"}, compromise(admin));
-    r.changed = true;
-    t.after_commit.push_back([done = std::move(done), r](const Status& st) mutable {
-      r.status = st;
-      done(r);
-    });
-  });
-}
-
-void Engine::session_open(uint32_t audit_session, int64_t uid, std::string device) {
-  submit([this, audit_session, uid, device = std::move(device)](Txn& t) mutable {
-    // The first record of a session stays: sudo's and su's own session
-    // phase (which the module does not report, but a root caller could)
-    // never replaces the login's device.
-    if (sessions_.count(audit_session)) return;
-    auto stored = store_->load_session(boot_id_, audit_session);
-    if (!stored) {
-      log::warning("cannot read a login session: " + stored.error().message);
-      return;
-    }
-    if (*stored) {
-      if (sessions_.size() >= kSessionsMax) sessions_.clear();
-      sessions_.emplace(audit_session, std::move(**stored));
-      return;
-    }
-    SessionRecord rec{audit_session, uid, std::move(device), t.now};
-    if (sessions_.size() >= kSessionsMax) sessions_.clear();  // a cache: the store keeps them
-    sessions_.emplace(audit_session, rec);
-    ops_.push_back([boot = boot_id_, rec](Store& s) { return s.put_session(boot, rec); });
-  });
-}
-
-void Engine::counts(std::function<void(Result<Counts>)> done) {
-  submit([this, done = std::move(done)](Txn& t) {
-    auto locked = store_->count_locked(t.now);
-    if (!locked) return done(locked.error());
-    auto blocked = store_->count_blocked();
-    if (!blocked) return done(blocked.error());
-    done(Counts{*locked, *blocked, !freezes_.empty()});
-  });
 }
 
 }  // namespace vigil

@@ -25,6 +25,13 @@
 //    is retried with the next batch.
 //  * Completion callbacks run on the engine thread; they must be quick and
 //    must not block (callers post back to their own executor).
+//  * Threads, checked by clang (-Wthread-safety; daemon/core/thread_annotations.h):
+//    run_mu_ is held for the whole of a batch (its jobs, its commit, the
+//    answers and callbacks after it), so holding run_mu_ is what "the engine
+//    thread" means: every piece of state a batch touches is GUARDED_BY it,
+//    and every private function that touches that state REQUIRES it. mu_
+//    guards only what submitting threads share with the batches: the queue,
+//    the mode, the settings waiting for the next batch.
 //  * Reports carry a nonce per pam_authenticate call; a repeated nonce for the
 //    same bucket is not counted again.
 //  * Second factor: a right password on an account that needs a factor is
@@ -42,7 +49,6 @@
 #include <functional>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <thread>
@@ -55,202 +61,12 @@
 #include "daemon/core/policy.h"
 #include "daemon/core/rules.h"
 #include "daemon/core/secrets.h"
-#include "daemon/store/store.h"
+#include "daemon/core/thread_annotations.h"
 #include "daemon/core/tokens.h"
+#include "daemon/engine/engine_requests.h"
+#include "daemon/store/store.h"
 
 namespace vigil {
-
-struct ReportRequest {
-  std::string key;             // bucket key
-  std::optional<int64_t> uid;  // empty for unresolved names
-  std::string name;            // canonical name; empty for unresolved names
-  std::string nonce;           // may be empty (no de-duplication)
-  Outcome outcome = Outcome::kFailure;
-  bool root_caller = false;
-  bool exempt = false;
-  bool console = false;        // a console login vouched for by a root caller
-  bool totp_required = false;  // by [totp] require, for this account
-  bool admin = false;          // a member of [roles] admin_groups
-  std::string device;          // device id (device.h); empty: none (unknown, never trusted)
-  std::string source;          // normalised source ("" for local logins)
-  // The caller's audit session (sudo, su inside a login session): its device
-  // is the session's. 0: none.
-  uint32_t audit_session = 0;
-  // For the device rules:
-  std::vector<std::string> groups;
-  std::string service, rhost, tty;
-};
-
-struct ReportResult {
-  Status status = Ok{};  // not ok: the decision could not be made durable
-  Decision decision;
-  LockState state;       // after the decision
-  bool duplicate = false;
-  // Ask for a code (after a right password and after a wrong one alike).
-  // Host-level: the same for every name, known or not (see host_prompts).
-  bool prompt = false;
-  bool verify = false;   // the password was right: a code must follow (challenge left)
-  bool in_grace = false; // required but not enrolled, still within [totp] grace
-  TimePoint grace_ends{};
-  bool known_device = false;
-  bool blocked = false;       // refused: the account is blocked (now, or by this attempt)
-  bool blocked_now = false;   // this attempt blocked it
-  bool throttled = false;     // refused: its source is throttled
-  int denied_by_rule = 0;     // refused by the deny rule on this config line
-};
-
-// The account phase's answer.
-struct AccountVerdict {
-  bool blocked = false;
-  int denied_by_rule = 0;  // the deny rule's config line, or 0
-};
-
-struct VerifyRequest {
-  std::string key;
-  int64_t uid = 0;
-  std::string name;
-  std::string nonce;
-  std::string code;  // wiped by the engine; "" when the service could not ask, or the
-                     // answer was the password (then refused uncounted, or allowed
-                     // where no code is needed)
-  bool root_caller = false;
-  bool no_prompt = false;  // the service cannot prompt (module option prompt=no)
-};
-
-struct VerifyResult {
-  Status status = Ok{};
-  bool allow = false;
-  bool in_grace = false;  // allowed without a factor the account will need
-  TimePoint grace_ends{};
-  bool counted = false;        // a wrong code counted toward max_failures
-  bool locked_now = false;
-  bool recovery_code = false;  // a recovery code was used
-  bool blocked_now = false;
-};
-
-struct BlockResult {
-  Status status = Ok{};
-  bool changed = false;  // false: it was already so (blocked, or not blocked)
-};
-
-enum class TotpOp { kEnroll, kConfirm, kDisable, kRecoveryCodes };
-
-struct TotpRequest {
-  TotpOp op = TotpOp::kEnroll;
-  int64_t uid = 0;
-  std::string name;
-  bool root_caller = false;
-  std::string code;  // the caller's current code or a recovery code; wiped
-  bool password_proven = false;  // kEnroll by the user: the password was just checked (PAM)
-};
-
-struct TotpResult {
-  Status status = Ok{};       // Error::Refused (with the reason), or a failure of the store
-  std::string secret_b32;     // enrol: shown once
-  std::string uri;            // enrol
-  std::vector<std::string> codes;  // recovery codes: shown once
-};
-
-// What Status.Get shows: the bucket and the second factor, without secrets.
-struct AccountView {
-  std::optional<BucketRecord> bucket;
-  std::vector<BucketRecord> known_buckets;    // one per known device with state
-  std::optional<BlockRecord> block;
-  std::optional<PasswordChangeRecord> password_change;  // a recovery's, not yet done
-  std::vector<DeviceRecord> devices;
-  bool totp_active = false;
-  bool totp_pending = false;
-  int64_t recovery_codes = 0;
-  int64_t otp_failures = 0;
-};
-
-// A code checked outside a login: an administrator's step-up, or the
-// identity proof of a blocked account read out to the administrator.
-enum class ProofOutcome { kOk, kWrong, kReplay, kNoFactor, kTooMany };
-
-struct ProofResult {
-  Status status = Ok{};
-  ProofOutcome outcome = ProofOutcome::kWrong;
-};
-
-// An unblock. Either uid/name (with an optional verify_code of that account,
-// checked in the same batch), or approval_id (the account comes from the
-// pending approval, which approve_refusal() must allow for actor_uid).
-// Checked again inside the batch: the actor is not the account and is not
-// blocked, and an approval's requester is not blocked either.
-struct RecoverRequest {
-  int64_t uid = 0;
-  std::string name;
-  int64_t actor_uid = -1;  // -1: nobody on the admin socket (break-glass)
-  std::string by;       // who, for the record and the log
-  std::string reason;
-  std::string verify_code;  // wiped by the engine
-  std::string approval_id;
-  std::optional<HistoryRecord> history;  // written in the same transaction
-};
-
-struct RecoverResult {
-  Status status = Ok{};         // Error::Refused: nothing changed, the reason said
-  int64_t uid = 0;
-  std::string name;
-  bool changed = false;         // false: it was not blocked
-  int64_t devices_forgotten = 0;
-  bool password_change = false; // the account now needs a password change
-  TimePoint suspicious_since{};
-};
-
-// What the admin socket's listings and the prevention audit read.
-struct Overview {
-  std::vector<std::pair<int64_t, BlockRecord>> blocks;
-  std::vector<int64_t> with_factor;        // uids with an active second factor
-  std::vector<RecoveryRecord> recovery;    // open requests and approvals (expired ones dropped)
-};
-
-// Service API tokens.
-struct TokenIssueRequest {
-  int64_t owner_uid = 0;
-  std::string owner;
-  std::string name;
-  std::vector<std::string> scopes;
-  int64_t by_uid = 0;
-  std::string by;
-  Seconds ttl{30 * 86400};
-};
-
-struct TokenIssueResult {
-  Status status = Ok{};  // Error::Refused: frozen API, blocked owner
-  tokens::Token token;  // its record (hash only)
-  std::string secret;   // the token itself: shown once, wiped by the caller
-};
-
-struct TokenCheckResult {
-  tokens::Verdict verdict = tokens::Verdict::kUnknown;
-  std::string owner;
-  std::vector<std::string> scopes;
-  std::string accessor;
-};
-
-struct TokenListing {
-  std::vector<tokens::Token> tokens;
-  std::vector<FreezeRecord> freezes;  // non-empty: the API is frozen
-};
-
-struct TokenRevokeResult {
-  Status status = Ok{};  // Error::NotFound: no such token
-  tokens::Token token;
-  bool changed = false;  // false: it was already revoked
-};
-
-struct PasswordChangedResult {
-  Status status = Ok{};
-  bool changed = false;  // false: no change was required
-};
-
-struct ResetResult {
-  Status status = Ok{};
-  bool was_locked = false;
-  bool existed = false;
-};
 
 class Engine {
  public:
@@ -294,7 +110,10 @@ class Engine {
                   const ThrottleConfig& throttle = {});
   // Called (on the engine thread, after the commit) with each newly blocked
   // uid: ends its sessions. Set before start().
-  void on_blocked(std::function<void(int64_t uid, std::string name)> f) { on_blocked_ = std::move(f); }
+  void on_blocked(std::function<void(int64_t uid, std::string name)> f) EXCLUDES(run_mu_) {
+    MutexLock run(run_mu_);
+    on_blocked_ = std::move(f);
+  }
 
   void report(ReportRequest req, std::function<void(ReportResult)> done);
   void verify(VerifyRequest req, std::function<void(VerifyResult)> done);
@@ -366,7 +185,10 @@ class Engine {
   void outbox_due(std::function<void(Result<std::vector<OutboxItem>>)> done);
   void outbox_result(OutboxItem item, bool finished, std::function<void(Status)> done);
   // Called (engine thread, after the commit) when revocations were queued.
-  void on_outbox(std::function<void()> f) { on_outbox_ = std::move(f); }
+  void on_outbox(std::function<void()> f) EXCLUDES(run_mu_) {
+    MutexLock run(run_mu_);
+    on_outbox_ = std::move(f);
+  }
   // Forgets one known device ("" = all). Reports how many were forgotten.
   void forget_devices(int64_t uid, std::string name, std::string device,
                       std::function<void(Result<int64_t>)> done);
@@ -412,22 +234,43 @@ class Engine {
   struct Txn;
   using Job = std::function<void(Txn&)>;
 
-  void submit(Job job);
-  void run();
+  // The batch machinery (engine.cc). Lock order: run_mu_, then mu_.
+  void submit(Job job) EXCLUDES(mu_, run_mu_);
+  void run() EXCLUDES(mu_, run_mu_);
   // Takes the queue and runs it as one batch (under run_mu_).
-  void drain();
+  void drain() EXCLUDES(mu_, run_mu_);
   // defer: commit through post_ (see the contract), else at once.
-  void process_batch(std::deque<Job>& jobs, bool defer);
+  void process_batch(std::deque<Job>& jobs, bool defer) REQUIRES(run_mu_) EXCLUDES(mu_);
   // Commits the batch's changes, answers those waiting, then housekeeping.
-  void finish_batch(Txn& txn);
-  // Finishes a batch whose commit was deferred, if there is one (run_mu_ held).
-  void finish_deferred();
-  Result<Entry*> entry(const std::string& key);
+  void finish_batch(Txn& txn) REQUIRES(run_mu_);
+  // Finishes a batch whose commit was deferred, if there is one.
+  void finish_deferred() REQUIRES(run_mu_);
+  void maybe_prune(TimePoint now) REQUIRES(run_mu_);
+  // A job, and an after-commit callback, runs inside a batch (process_batch
+  // and finish_batch are their only callers, under run_mu_), but a lambda
+  // run through std::function cannot carry REQUIRES: each such body that
+  // touches the engine's state begins with in_batch(), which says so to the
+  // analysis and checks it at run time.
+  void in_batch() const ASSERT_CAPABILITY(run_mu_) { run_mu_.assert_held(); }
+
+  // Accounts, devices, sessions and challenges (engine_accounts.cc).
+  Result<Entry*> entry(const std::string& key) REQUIRES(run_mu_);
   // The account's own bucket ("uid:N"), with its block and password change loaded.
-  Result<Entry*> account_with_block(int64_t uid);
-  Status load_totp(Entry* e, int64_t uid);
-  Status load_devices(Entry* e, int64_t uid);
-  Status load_block(Entry* e, int64_t uid);
+  Result<Entry*> account_with_block(int64_t uid) REQUIRES(run_mu_);
+  // Whether an account is blocked right now, as this batch sees it.
+  Result<bool> is_blocked(int64_t uid) REQUIRES(run_mu_);
+  Status load_totp(Entry* e, int64_t uid) REQUIRES(run_mu_);
+  Status load_devices(Entry* e, int64_t uid) REQUIRES(run_mu_);
+  Status load_block(Entry* e, int64_t uid) REQUIRES(run_mu_);
+  void mark_dirty(Entry* e) REQUIRES(run_mu_);
+  void mark_totp_dirty(Entry* e) REQUIRES(run_mu_);
+  void mark_block_dirty(Entry* e) REQUIRES(run_mu_);
+  // What Status.Get shows, read-only: cached copies where there are, else
+  // the store; nothing is added to the cache.
+  Result<AccountView> account_view(const Txn& t, const std::string& key, std::optional<int64_t> uid)
+      REQUIRES(run_mu_);
+  Status account_view_factor(const Txn& t, const Entry* cached, int64_t uid, AccountView& view)
+      REQUIRES(run_mu_);
   // What a block does to the account's tokens.
   enum class TokenEffect {
     kAdmin,     // an administrator's compromise: revoke what they own or issued, freeze the API
@@ -437,136 +280,192 @@ class Engine {
   // Blocks the account in this batch (full sync); logs, and ends sessions
   // after the commit; applies `effect` to the tokens in the same transaction.
   void set_block(Txn& t, Entry* acct, BlockRecord b, TokenEffect effect, const std::string& source = {},
-                 const std::string& service = {});
+                 const std::string& service = {}) REQUIRES(run_mu_);
   static TokenEffect compromise(bool admin) { return admin ? TokenEffect::kAdmin : TokenEffect::kEmployee; }
-  void tokens_on_block(Txn& t, int64_t uid, const std::string& name, TokenEffect effect,
-                       const std::string& reason);
-  // Recovery: lifts the account's freeze and restores its suspended tokens.
-  // Returns what to put back if the recovery's commit fails.
-  struct TokenUndo {
-    std::vector<std::string> restored;  // accessors made active again
-    std::optional<FreezeRecord> freeze;  // the freeze lifted
-  };
-  TokenUndo tokens_on_recover(Txn& t, int64_t uid, const std::string& name);
-  // A recovery that did not commit: memory and the retried writes go back
-  // to the stricter state.
-  void undo_tokens_recover(const TokenUndo& undo);
-  void revoke_token(Txn& t, tokens::Token& tok, const std::string& reason);
-  void write_token(const tokens::Token& tok);
-  void load_tokens();
-  bool device_known(const Entry& acct, const std::string& device, TimePoint now) const;
+  bool device_known(const Entry& acct, const std::string& device, TimePoint now) const REQUIRES(run_mu_);
   // Whether this host asks every password login for a code: [totp] require
   // is not "none", a device rule requires one, or any account has a factor.
   // Never anything about the name at hand, so the prompt tells nothing.
-  bool host_prompts(const Txn& t) const;
-  int64_t active_factors_ = 0;  // accounts with an active factor (engine thread)
+  bool host_prompts(const Txn& t) const REQUIRES(run_mu_);
   // A complete successful login from a root caller: the device becomes known.
-  void trust_device(Txn& t, Entry* acct, const std::string& device);
+  void trust_device(Txn& t, Entry* acct, const std::string& device) REQUIRES(run_mu_);
   static constexpr std::size_t kDevicesPerAccount = 64;
-  void mark_dirty(Entry* e);
-  // A password report in stages (engine_report.cc): each answers the report
-  // (true: the login stops there) or passes it on.
-  struct Login;
-  bool report_account(Login& l);
-  bool report_second_factor(Login& l);
-  bool report_device(Login& l);
-  bool report_rules(Login& l);
-  bool report_block(Login& l);
-  bool report_throttle(Login& l);
-  bool report_stuffing(Login& l);
-  void report_decide(Login& l);
-  void report_escalation(Login& l, const Decision& d);
-  void report_log(Login& l, const Decision& d);
-  bool report_error(Login& l, const Error& e);        // the one way a stage answers an error
-  bool report_refusal(Login& l, Entry* write, ReportResult r);
-  // Answers a refusal (blocked, throttled, denied by a rule) the way a wrong
-  // password is answered: after this batch's commit, with a bucket written,
-  // so that its timing tells nothing.
-  void answer_refusal(Txn& t, Entry* write, ReportResult r, std::function<void(ReportResult)> done);
-  void mark_totp_dirty(Entry* e);
-  // Checks a TOTP code (against the active secret) or a recovery code, and
-  // consumes it when it is good. Runs inside a batch.
-  CodeCheck check_code(Txn& t, Entry* e, std::string& code, bool* recovery_used);
-  // Wrong codes within fail_interval have reached [totp] max_failures.
-  bool codes_exhausted(Entry* e, TimePoint now) const;
-  void maybe_prune(TimePoint now);
-
-  std::unique_ptr<Store> store_;
-  const Clock& clock_;
-
-  std::mutex mu_;  // the queue, the mode, pending_
-  std::condition_variable cv_;
-  std::deque<Job> queue_;
-  bool stopping_ = false;
-  enum class Mode { kInline, kThread, kPosted };
-  Mode mode_ = Mode::kInline;  // before start() and after stop(): inline
-  Poster post_;
-  bool posted_ = false;  // a drain is posted and has not taken the queue yet
-  std::mutex run_mu_;    // held while a batch runs: one at a time
-  std::unique_ptr<Txn> deferred_;  // a batch run whose commit is posted (run_mu_)
-  std::optional<Settings> pending_;
-  std::thread thread_;
-
-  const SecretKey* key_;
-
-  // Engine thread only.
-  Settings settings_;
-  std::function<void(int64_t, std::string)> on_blocked_;
-  std::unordered_map<std::string, Challenge> challenges_;  // key + '\n' + nonce
-  std::unordered_map<std::string, std::deque<std::string>> challenge_order_;  // per key, oldest first
-  std::unordered_set<std::string> used_codes_;  // recovery codes used in this batch (uid:id)
-  // Login sessions by audit session id: a cache of the store's (this boot).
-  std::unordered_map<uint32_t, SessionRecord> sessions_;
-  static constexpr std::size_t kSessionsMax = 65536;
-  std::string boot_id_;  // the kernel's boot id: audit session ids restart at boot
   // The device of `uid`'s login session `id`, or "" (unknown session, or
   // another uid's).
-  Result<std::string> session_device(uint32_t id, int64_t uid);
+  Result<std::string> session_device(uint32_t id, int64_t uid) REQUIRES(run_mu_);
   // The bucket of one known device of the account.
   static std::string known_key(const std::string& account_key, const std::string& device) {
     return account_key + ":dev:" + device;
   }
   // The account's known-device buckets, the cached copies newer than the
   // store's. Read-only: nothing is added to the cache.
-  Result<std::vector<BucketRecord>> known_buckets(const std::string& account_key, int64_t uid);
+  Result<std::vector<BucketRecord>> known_buckets(const std::string& account_key, int64_t uid)
+      REQUIRES(run_mu_);
   // Resets the account's known-device buckets in this batch; true if one was locked.
-  Result<bool> reset_known(const std::string& account_key, int64_t uid, TimePoint now);
-  void add_challenge(const std::string& key, const std::string& nonce_key, Challenge c);
-  void drop_challenge(const std::string& key, const std::string& nonce_key);
-  // The password step's success, once the code (if any) is right: applies
-  // it to the bucket, trusts the device (root callers). Returns the verdict.
-  bool apply_success(Txn& t, Entry* acct, Entry* bucket, const Challenge& ch);
-  // A wrong code (login or proof): counts, and locks at [totp] max_failures.
-  // Returns true when the limit is reached (the caller blocks, or it locks here).
-  bool count_wrong_code(Txn& t, Entry* acct, Entry* bucket, bool lockable, const char* what,
-                        bool* locked_now, bool block_instead = false);
-  std::vector<std::function<Status(Store&)>> ops_;        // extra writes for this batch
-  std::unordered_map<std::string, Entry> cache_;  // nodes are stable: pointers stay valid
-  std::vector<Entry*> dirty_;                      // entries to write with this batch
+  Result<bool> reset_known(const std::string& account_key, int64_t uid, TimePoint now) REQUIRES(run_mu_);
+  void add_challenge(const std::string& key, const std::string& nonce_key, Challenge c) REQUIRES(run_mu_);
+  void drop_challenge(const std::string& key, const std::string& nonce_key) REQUIRES(run_mu_);
   struct Seen {
     bool allow;
     TimePoint at;
     bool prompt = false;
   };
-  std::unordered_map<std::string, Seen> nonces_;  // key + '\n' + nonce
-  std::deque<std::string> nonce_order_;            // nonces_'s keys, oldest first
   // Remembers a call's verdict; beyond the cap the oldest are forgotten, one
   // by one (a flood never clears the calls in progress of everyone else).
-  void remember_nonce(const std::string& nonce_key, Seen seen);
+  void remember_nonce(const std::string& nonce_key, Seen seen) REQUIRES(run_mu_);
+
+  // A password report in stages (engine_report.cc): each answers the report
+  // (true: the login stops there) or passes it on.
+  struct Login;
+  bool report_account(Login& l) REQUIRES(run_mu_);
+  bool report_second_factor(Login& l) REQUIRES(run_mu_);
+  bool report_device(Login& l) REQUIRES(run_mu_);
+  bool report_rules(Login& l) REQUIRES(run_mu_);
+  bool report_block(Login& l) REQUIRES(run_mu_);
+  bool report_throttle(Login& l) REQUIRES(run_mu_);
+  bool report_stuffing(Login& l) REQUIRES(run_mu_);
+  void report_decide(Login& l) REQUIRES(run_mu_);
+  void report_escalation(Login& l, const Decision& d) REQUIRES(run_mu_);
+  void report_log(Login& l, const Decision& d) REQUIRES(run_mu_);
+  bool report_error(Login& l, const Error& e);        // the one way a stage answers an error
+  bool report_refusal(Login& l, Entry* write, ReportResult r) REQUIRES(run_mu_);
+  // Answers a refusal (blocked, throttled, denied by a rule) the way a wrong
+  // password is answered: after this batch's commit, with a bucket written,
+  // so that its timing tells nothing.
+  void answer_refusal(Txn& t, Entry* write, ReportResult r, std::function<void(ReportResult)> done)
+      REQUIRES(run_mu_);
+
+  // The code after a right password, in stages (engine_totp.cc): each
+  // answers (true: it stops there) or passes it on.
+  struct CodeLogin;
+  bool verify_challenge(CodeLogin& v) REQUIRES(run_mu_);
+  bool verify_standing(CodeLogin& v) REQUIRES(run_mu_);
+  bool verify_without_code(CodeLogin& v) REQUIRES(run_mu_);
+  bool verify_no_answer(CodeLogin& v) REQUIRES(run_mu_);
+  bool verify_budget(CodeLogin& v) REQUIRES(run_mu_);
+  void verify_code(CodeLogin& v) REQUIRES(run_mu_);
+  bool verify_error(CodeLogin& v, const Error& e);  // the one way a stage answers an error
+  bool verify_now(CodeLogin& v);                    // answered at once (refused)
+  bool verify_after_commit(CodeLogin& v);           // answered after this batch's commit
+  // Checks a TOTP code (against the active secret) or a recovery code, and
+  // consumes it when it is good. Runs inside a batch.
+  CodeCheck check_code(Txn& t, Entry* e, std::string& code, bool* recovery_used) REQUIRES(run_mu_);
+  // Wrong codes within fail_interval have reached [totp] max_failures.
+  bool codes_exhausted(Entry* e, TimePoint now) const REQUIRES(run_mu_);
+  // The password step's success, once the code (if any) is right: applies
+  // it to the bucket, trusts the device (root callers). Returns the verdict.
+  bool apply_success(Txn& t, Entry* acct, Entry* bucket, const Challenge& ch) REQUIRES(run_mu_);
+  // A wrong code (login or proof): counts, and locks at [totp] max_failures.
+  // Returns true when the limit is reached (the caller blocks, or it locks here).
+  bool count_wrong_code(Txn& t, Entry* acct, Entry* bucket, bool lockable, const char* what,
+                        bool* locked_now, bool block_instead = false) REQUIRES(run_mu_);
+
+  // A change of the second factor in stages (engine_totp_change.cc): the
+  // account, then the operation's own stage; each answers (true) or passes
+  // it on to the commit.
+  struct FactorChange;
+  bool totp_account(FactorChange& c) REQUIRES(run_mu_);
+  bool totp_operation(FactorChange& c) REQUIRES(run_mu_);  // one of the four below
+  bool totp_enroll(FactorChange& c) REQUIRES(run_mu_);
+  bool totp_confirm(FactorChange& c) REQUIRES(run_mu_);
+  bool totp_disable(FactorChange& c) REQUIRES(run_mu_);
+  bool totp_recovery_codes(FactorChange& c) REQUIRES(run_mu_);
+  void totp_commit(FactorChange& c) REQUIRES(run_mu_);
+  // A non-root caller proves possession of the active factor with a code.
+  bool totp_proves_factor(FactorChange& c) REQUIRES(run_mu_);
+  bool totp_error(FactorChange& c, const Error& e);  // the one way a stage answers an error
+  // A refusal: at once, or after the commit when a wrong proof was counted.
+  bool totp_refuse(FactorChange& c, std::string why);
+
+  // An unblock in stages (engine_recovery.cc): the approval, the actor, the
+  // account, the identity code, then the unblock itself. Each answers
+  // (true: it stops there) or passes it on.
+  struct Unblock;
+  bool recover_approval(Unblock& u) REQUIRES(run_mu_);
+  bool recover_actor(Unblock& u) REQUIRES(run_mu_);
+  bool recover_account(Unblock& u) REQUIRES(run_mu_);
+  bool recover_proof(Unblock& u) REQUIRES(run_mu_);
+  void recover_forget(Unblock& u) REQUIRES(run_mu_);
+  bool recover_lift(Unblock& u) REQUIRES(run_mu_);
+  void recover_commit(Unblock& u) REQUIRES(run_mu_);
+  bool recover_error(Unblock& u, const Error& e);  // the one way a stage answers an error
+  bool recover_answer(Unblock& u, Status st);      // answered at once: an error, or nothing to do
+
+  // Tokens (engine_tokens.cc).
+  void tokens_on_block(Txn& t, int64_t uid, const std::string& name, TokenEffect effect,
+                       const std::string& reason) REQUIRES(run_mu_);
+  // Recovery: lifts the account's freeze and restores its suspended tokens.
+  // Returns what to put back if the recovery's commit fails.
+  struct TokenUndo {
+    std::vector<std::string> restored;  // accessors made active again
+    std::optional<FreezeRecord> freeze;  // the freeze lifted
+  };
+  TokenUndo tokens_on_recover(Txn& t, int64_t uid, const std::string& name) REQUIRES(run_mu_);
+  // A recovery that did not commit: memory and the retried writes go back
+  // to the stricter state.
+  void undo_tokens_recover(const TokenUndo& undo) REQUIRES(run_mu_);
+  void revoke_token(Txn& t, tokens::Token& tok, const std::string& reason) REQUIRES(run_mu_);
+  void write_token(const tokens::Token& tok) REQUIRES(run_mu_);
+  void load_tokens() REQUIRES(run_mu_);
+
+  // Thread ownership (see the contract), checked by clang: run_mu_ guards
+  // everything a batch touches, mu_ what submitting threads share with the
+  // batches. The constructor, which clang does not check, sets the batch's
+  // state up before any other thread can see the engine.
+  Mutex run_mu_ ACQUIRED_BEFORE(mu_);  // held while a batch runs: one at a time
+  Mutex mu_;
+
+  // Set at construction, then only read.
+  const Clock& clock_;
+  const SecretKey* const key_;
+  const std::string boot_id_;  // the kernel's boot id: audit session ids restart at boot
+
+  // Shared with submitting threads (mu_).
+  std::condition_variable_any cv_;  // waited on with mu_ (run())
+  std::deque<Job> queue_ GUARDED_BY(mu_);
+  bool stopping_ GUARDED_BY(mu_) = false;
+  enum class Mode { kInline, kThread, kPosted };
+  Mode mode_ GUARDED_BY(mu_) = Mode::kInline;  // before start() and after stop(): inline
+  Poster post_ GUARDED_BY(mu_);
+  bool posted_ GUARDED_BY(mu_) = false;  // a drain is posted and has not taken the queue yet
+  std::optional<Settings> pending_ GUARDED_BY(mu_);
+  std::thread thread_;  // start() and stop() only: the owner's thread
+
+  // The batch's (run_mu_): the engine thread only.
+  std::unique_ptr<Store> store_ PT_GUARDED_BY(run_mu_);
+  std::unique_ptr<Txn> deferred_ GUARDED_BY(run_mu_);  // a batch run whose commit is posted
+  Settings settings_ GUARDED_BY(run_mu_);
+  std::function<void(int64_t, std::string)> on_blocked_ GUARDED_BY(run_mu_);
+  std::function<void()> on_outbox_ GUARDED_BY(run_mu_);
+  int64_t active_factors_ GUARDED_BY(run_mu_) = 0;  // accounts with an active factor
+  std::unordered_map<std::string, Challenge> challenges_ GUARDED_BY(run_mu_);  // key + '\n' + nonce
+  // Per key, oldest first.
+  std::unordered_map<std::string, std::deque<std::string>> challenge_order_ GUARDED_BY(run_mu_);
+  // Recovery codes used in this batch (uid:id).
+  std::unordered_set<std::string> used_codes_ GUARDED_BY(run_mu_);
+  // Login sessions by audit session id: a cache of the store's (this boot).
+  std::unordered_map<uint32_t, SessionRecord> sessions_ GUARDED_BY(run_mu_);
+  static constexpr std::size_t kSessionsMax = 65536;
+  std::vector<std::function<Status(Store&)>> ops_ GUARDED_BY(run_mu_);  // extra writes for this batch
+  // Nodes are stable: pointers stay valid.
+  std::unordered_map<std::string, Entry> cache_ GUARDED_BY(run_mu_);
+  std::vector<Entry*> dirty_ GUARDED_BY(run_mu_);  // entries to write with this batch
+  std::unordered_map<std::string, Seen> nonces_ GUARDED_BY(run_mu_);  // key + '\n' + nonce
+  std::deque<std::string> nonce_order_ GUARDED_BY(run_mu_);  // nonces_'s keys, oldest first
   // The last commit failed: until one succeeds, every answer waits for its
   // batch's commit (a success too), so the store failing fails closed.
-  bool store_failing_ = false;
+  bool store_failing_ GUARDED_BY(run_mu_) = false;
   // Tokens, loaded at construction; the store is written in each batch.
-  Status tokens_status_ = Ok{};
-  std::unordered_map<std::string, tokens::Token> tokens_;     // by accessor
-  std::unordered_map<std::string, std::string> token_by_hash_;  // hash bytes -> accessor
-  std::map<int64_t, FreezeRecord> freezes_;
+  Status tokens_status_ GUARDED_BY(run_mu_) = Ok{};
+  std::unordered_map<std::string, tokens::Token> tokens_ GUARDED_BY(run_mu_);  // by accessor
+  // Hash bytes -> accessor.
+  std::unordered_map<std::string, std::string> token_by_hash_ GUARDED_BY(run_mu_);
+  std::map<int64_t, FreezeRecord> freezes_ GUARDED_BY(run_mu_);
   // Blocked accounts (loaded with the tokens): a token check consults its
   // owner's block, whatever the token's stored state says.
-  std::unordered_set<int64_t> blocked_uids_;
-  std::function<void()> on_outbox_;
-  bool outbox_added_ = false;  // this batch queued revocations
-  TimePoint last_prune_{};
+  std::unordered_set<int64_t> blocked_uids_ GUARDED_BY(run_mu_);
+  bool outbox_added_ GUARDED_BY(run_mu_) = false;  // this batch queued revocations
+  TimePoint last_prune_ GUARDED_BY(run_mu_){};
 };
 
 }  // namespace vigil

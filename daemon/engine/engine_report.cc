@@ -30,7 +30,7 @@ struct Engine::Login {
   Entry* acct = nullptr;    // the account's own bucket ("uid:N", or "name:..." for an unknown name)
   Entry* bucket = nullptr;  // the bucket the password is decided in (acct, or a known device's)
   bool known = false;       // the device is a known one of the account
-  std::string nonce_key;
+  std::string nonce_key{};
   Outcome outcome = Outcome::kFailure;
   // The second factor: the host prompts; the account may need a code.
   bool prompt = false, has_factor = false, no_factor = false, needs_code = false, in_grace = false;
@@ -41,6 +41,7 @@ struct Engine::Login {
 
 void Engine::report(ReportRequest req, std::function<void(ReportResult)> done) {
   submit([this, req = std::move(req), done = std::move(done)](Txn& t) mutable {
+    in_batch();
     Login l{t, std::move(req), std::move(done)};
     l.outcome = l.req.outcome;
     if (report_account(l) || report_second_factor(l) || report_device(l) || report_rules(l) ||
@@ -62,6 +63,14 @@ bool Engine::report_refusal(Login& l, Entry* write, ReportResult r) {
   r.state = l.state();
   answer_refusal(l.t, write, std::move(r), std::move(l.done));
   return true;
+}
+
+void Engine::answer_refusal(Txn& t, Entry* write, ReportResult r, std::function<void(ReportResult)> done) {
+  mark_dirty(write);
+  t.after_commit.push_back([done = std::move(done), r = std::move(r)](const Status& st) mutable {
+    r.status = st;
+    done(std::move(r));
+  });
 }
 
 // The account's bucket; a call that already reported (same nonce) is not

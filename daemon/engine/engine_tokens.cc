@@ -166,6 +166,7 @@ void Engine::undo_tokens_recover(const TokenUndo& undo) {
 
 void Engine::token_issue(TokenIssueRequest req, std::function<void(TokenIssueResult)> done) {
   submit([this, req = std::move(req), done = std::move(done)](Txn& t) mutable {
+    in_batch();
     TokenIssueResult r;
     if (!tokens_status_) {
       r.status = tokens_status_;
@@ -213,6 +214,7 @@ void Engine::token_issue(TokenIssueRequest req, std::function<void(TokenIssueRes
                 {"VIGIL_SCOPES", scopes_text(tok.scopes)}});
     t.after_commit.push_back([this, acc = tok.accessor, done = std::move(done),
                               r = std::move(r)](const Status& st) mutable {
+      in_batch();
       if (!st) {
         // Not recorded, and never shown: the retried write stores it revoked.
         if (auto it = tokens_.find(acc); it != tokens_.end()) {
@@ -230,6 +232,7 @@ void Engine::token_issue(TokenIssueRequest req, std::function<void(TokenIssueRes
 
 void Engine::token_check(Bytes hash, std::string scope, std::function<void(TokenCheckResult)> done) {
   submit([this, hash = std::move(hash), scope = std::move(scope), done = std::move(done)](Txn& t) mutable {
+    in_batch();
     TokenCheckResult r;
     if (!tokens_status_) {
       r.verdict = tokens::Verdict::kFrozen;  // fail closed: 403
@@ -253,6 +256,7 @@ void Engine::token_check(Bytes hash, std::string scope, std::function<void(Token
 
 void Engine::token_list(std::function<void(Result<TokenListing>)> done) {
   submit([this, done = std::move(done)](Txn&) mutable {
+    in_batch();
     if (!tokens_status_) return done(tokens_status_.error());
     TokenListing l;
     for (const auto& [acc, tok] : tokens_) l.tokens.push_back(tok);
@@ -268,6 +272,7 @@ void Engine::token_revoke(std::string accessor, std::string reason, std::string 
                           std::function<void(TokenRevokeResult)> done) {
   submit([this, accessor = std::move(accessor), reason = std::move(reason), by = std::move(by),
           done = std::move(done)](Txn& t) mutable {
+    in_batch();
     TokenRevokeResult r;
     if (!tokens_status_) {
       r.status = tokens_status_;
@@ -297,6 +302,7 @@ void Engine::outbox_due(std::function<void(Result<std::vector<OutboxItem>>)> don
   submit([this, done = std::move(done)](Txn& t) mutable {
     // After this batch's commit: revocations queued in it are visible.
     t.after_commit.push_back([this, done = std::move(done), now = t.now](const Status&) mutable {
+      in_batch();
       auto all = store_->list_outbox();
       if (!all) return done(all.error());
       std::vector<OutboxItem> due;
@@ -309,6 +315,7 @@ void Engine::outbox_due(std::function<void(Result<std::vector<OutboxItem>>)> don
 
 void Engine::outbox_result(OutboxItem item, bool finished, std::function<void(Status)> done) {
   submit([this, item = std::move(item), finished, done = std::move(done)](Txn& t) mutable {
+    in_batch();
     if (finished) ops_.push_back([id = item.id](Store& s) { return s.erase_outbox(id); });
     else ops_.push_back([item](Store& s) { return s.update_outbox(item); });
     t.after_commit.push_back([done = std::move(done)](const Status& st) { done(st); });

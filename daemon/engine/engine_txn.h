@@ -1,4 +1,4 @@
-// Private to the engine: one batch's context (engine.cc, engine_totp.cc).
+// Private to the engine: one batch's context (the engine's .cc files).
 #pragma once
 
 #include "daemon/engine/engine.h"
