@@ -38,6 +38,8 @@
 #include <vector>
 
 #include "pam_module/options.h"
+#include "protocol/wipe.h"
+#include "protocol/api.h"
 #include "protocol/client.h"
 #include "protocol/login.h"
 #include "protocol/names.h"
@@ -49,6 +51,7 @@ using vigil::pam::FailMode;
 using vigil::pam::Mode;
 using vigil::pam::Options;
 namespace proto = vigil::proto;
+namespace api = vigil::proto::api;
 
 constexpr char kVerdictData[] = "vigil.verdict";
 constexpr char kNonceMarker[] = "vigil-call:";
@@ -134,21 +137,23 @@ uint32_t audit_session_id() {
   return v > 0 && v < 4294967295UL ? static_cast<uint32_t>(v) : 0;
 }
 
-boost::json::object login_params(pam_handle_t* pamh, const std::string& user) {
-  boost::json::object p;
-  p["user"] = wire_text(user, 1024);  // the daemon refuses a mangled or long name
-  if (auto s = item(pamh, PAM_SERVICE); !s.empty()) p["service"] = wire_text(s, 256);
-  if (auto s = item(pamh, PAM_RHOST); !s.empty()) p["rhost"] = wire_text(s, 256);
-  if (auto s = item(pamh, PAM_TTY); !s.empty()) p["tty"] = wire_text(s, 256);
-  if (auto s = item(pamh, PAM_RUSER); !s.empty()) p["ruser"] = wire_text(s, 256);
+// The login every call but Auth.Verify describes. An unset item stays ""
+// (wire_text keeps a non-empty text non-empty), which is never sent.
+api::Login login_of(pam_handle_t* pamh, const std::string& user) {
+  api::Login l;
+  l.user = wire_text(user, 1024);  // the daemon refuses a mangled or long name
+  l.service = wire_text(item(pamh, PAM_SERVICE), 256);
+  l.rhost = wire_text(item(pamh, PAM_RHOST), 256);
+  l.tty = wire_text(item(pamh, PAM_TTY), 256);
+  l.ruser = wire_text(item(pamh, PAM_RUSER), 256);
   // sshd with ExposeAuthInfo: the public key used, which names the device.
   if (const char* info = pam_getenv(pamh, "SSH_AUTH_INFO_0"); info && *info)
-    p["auth_info"] = wire_text(info, 8192, true);
-  if (auto sid = audit_session_id(); sid != 0) p["audit_session"] = static_cast<int64_t>(sid);
+    l.auth_info = wire_text(info, 8192, true);
+  l.audit_session = audit_session_id();
   // The daemon trusts this only from a root peer: a setuid caller (su, sudo)
   // run by a local user can never vouch for a console login.
-  if (::getuid() != ::geteuid()) p["setuid"] = true;
-  return p;
+  l.setuid = ::getuid() != ::geteuid();
+  return l;
 }
 
 // The fail mode in use is a security event: where journald runs it carries
@@ -219,10 +224,7 @@ int unavailable(pam_handle_t* pamh, const Options& o, proto::Transport t, const 
   return rc;
 }
 
-void wipe(std::string& s) {
-  if (!s.empty()) explicit_bzero(s.data(), s.size());
-  s.clear();
-}
+using vigil::wipe;  // protocol/wipe.h
 
 constexpr char kCodePrompt[] = "Verification code: ";
 
@@ -241,43 +243,71 @@ bool ask_code(pam_handle_t* pamh, std::string* code) {
 }
 
 // The code check that follows the prompt: the code (or "" when there is
-// none) for this call's nonce.
-proto::Call verify_call(const proto::Call& report, const std::string& code, const Options& o) {
-  proto::Call verify;
-  verify.method = proto::kAuthVerify;
-  verify.params["user"] = report.params.at("user");
-  if (auto n = report.params.find("nonce"); n != report.params.end()) verify.params["nonce"] = n->value();
-  verify.params["code"] = code;
-  if (!o.can_prompt) verify.params["no_prompt"] = true;
-  return verify;
+// none) for this call's nonce. The caller wipes the copy of the code.
+api::AuthVerify verify_request(const api::AuthReport& report, const std::string& code, const Options& o) {
+  return api::AuthVerify{report.login.user, report.nonce, code, !o.can_prompt};
 }
 
 // The same prompt, answer thrown away unverified, and the same round trip
 // after it (the daemon refuses it: no right password in this call): a wrong
 // password, or a refused account, must look and take exactly like a right
 // one, before the prompt and after it.
-void ask_and_discard(pam_handle_t* pamh, const Options& o, const proto::Call& report) {
+void ask_and_discard(pam_handle_t* pamh, const Options& o, const api::AuthReport& report) {
   std::string code;
   if (o.can_prompt) ask_code(pamh, &code);
   wipe(code);
-  proto::call(proto::ClientOptions{o.socket, o.timeout, true}, verify_call(report, "", o));
-}
-
-bool reply_flag(const proto::Reply& r, const char* key) {
-  auto it = r.params.find(key);
-  return it != r.params.end() && it->value().is_bool() && it->value().as_bool();
+  proto::call(proto::ClientOptions{o.socket, o.timeout, true}, api::make_call(verify_request(report, "", o)));
 }
 
 // The daemon's warning to the user (a second factor required soon), unless
 // the application asked for silence.
-void show_warning(pam_handle_t* pamh, int flags, const proto::Reply& r) {
+void show_warning(pam_handle_t* pamh, int flags, const std::string& warning) {
   if (flags & PAM_SILENT) return;
-  if (auto w = proto::get_optional_string(r.params, "warning"); w && *w) pam_info(pamh, "%s", (*w)->c_str());
+  if (!warning.empty()) pam_info(pamh, "%s", warning.c_str());
 }
 
 void remember(pam_handle_t* pamh, const std::string& user, bool allow) {
   auto* v = new Verdict{user, allow};
   if (pam_set_data(pamh, kVerdictData, v, free_verdict) != PAM_SUCCESS) delete v;
+}
+
+// The second factor, after a right password: the prompt, then Auth.Verify.
+// user is the PAM user (the report carries its wire text).
+int second_factor(pam_handle_t* pamh, int flags, const Options& o, const api::AuthReport& report,
+                  const std::string& user) {
+  remember(pamh, user, false);
+  std::string code;
+  if (o.can_prompt && !ask_code(pamh, &code)) return PAM_AUTH_ERR;
+  // Clients that answer every prompt with the password (sshd's
+  // PasswordAuthentication, python-pam, screen lockers): the password never
+  // goes out as a code; an empty one does, which an account with a factor
+  // refuses uncounted, and one without accepts.
+  std::string authtok = item(pamh, PAM_AUTHTOK);
+  if (!code.empty() && code == authtok) {
+    wipe(code);
+    if (o.debug) pam_syslog(pamh, LOG_DEBUG, "code prompt answered with the password; not sent");
+  }
+  wipe(authtok);
+  api::AuthVerify verify = verify_request(report, code, o);
+  wipe(code);
+  proto::Call vcall = api::make_call(verify);
+  wipe(verify.code);
+  proto::CallResult vres = proto::call(proto::ClientOptions{o.socket, o.timeout, true}, vcall);
+  if (auto c = vcall.params.find(api::key::kCode); c != vcall.params.end() && c->value().is_string()) {
+    auto& js = c->value().get_string();
+    explicit_bzero(js.data(), js.size());
+  }
+  if (vres.transport != proto::Transport::kOk) {
+    // The daemon answered the password step: it is there. Never "safe" here.
+    pam_syslog(pamh, LOG_ERR, "vigild did not answer the code check (%s); refusing",
+               proto::transport_name(vres.transport));
+    return PAM_AUTHINFO_UNAVAIL;
+  }
+  auto vreply = api::AuthVerifyReply::from_json(vres.reply.params);
+  bool allow = vres.reply.ok() && vreply && vreply->verdict == proto::kVerdictAllow;
+  remember(pamh, user, allow);
+  if (allow) show_warning(pamh, flags, vreply->warning);
+  return allow ? PAM_SUCCESS : PAM_AUTH_ERR;
 }
 
 int authenticate(pam_handle_t* pamh, int flags, int argc, const char** argv) {
@@ -300,14 +330,11 @@ int authenticate(pam_handle_t* pamh, int flags, int argc, const char** argv) {
     return failed_password ? PAM_AUTH_ERR : PAM_SERVICE_ERR;
   }
 
-  proto::Call call;
-  call.method = proto::kAuthReport;
-  call.params = login_params(pamh, user);
-  call.params["outcome"] = failed_password ? proto::kOutcomeFailure : proto::kOutcomeSuccess;
-  if (auto nonce = call_nonce(pamh); !nonce.empty()) call.params["nonce"] = nonce;
-
+  const api::AuthReport report{login_of(pamh, user),
+                               failed_password ? proto::kOutcomeFailure : proto::kOutcomeSuccess,
+                               call_nonce(pamh)};
   proto::ClientOptions co{o.socket, o.timeout, true};
-  proto::CallResult res = proto::call(co, call);
+  proto::CallResult res = proto::call(co, api::make_call(report));
 
   if (failed_password) {
     // The password already failed: report it (done above) and fail, always.
@@ -318,8 +345,10 @@ int authenticate(pam_handle_t* pamh, int flags, int argc, const char** argv) {
     else if (!res.reply.ok())
       pam_syslog(pamh, LOG_WARNING, "vigild refused a failure report: %s",
                  res.reply.error.c_str());
-    if (res.transport == proto::Transport::kOk && res.reply.ok() && reply_flag(res.reply, "prompt"))
-      ask_and_discard(pamh, o, call);
+    if (res.transport == proto::Transport::kOk && res.reply.ok()) {
+      if (auto reply = api::AuthReportReply::from_json(res.reply.params); reply && reply->prompt)
+        ask_and_discard(pamh, o, report);
+    }
     return PAM_AUTH_ERR;
   }
 
@@ -334,58 +363,28 @@ int authenticate(pam_handle_t* pamh, int flags, int argc, const char** argv) {
     if (res.reply.error == proto::kErrPermissionDenied) return PAM_AUTH_ERR;
     return unavailable(pamh, o, proto::Transport::kGarbage, res.reply.error);
   }
-  auto verdict = proto::get_string(res.reply.params, "verdict");
-  if (!verdict) {
+  auto reply = api::AuthReportReply::from_json(res.reply.params);
+  if (!reply) {
     remember(pamh, user, false);
     return unavailable(pamh, o, proto::Transport::kGarbage, "reply without a verdict");
   }
   if (o.debug)
-    pam_syslog(pamh, LOG_DEBUG, "verdict for %s: %s", user.c_str(), verdict->c_str());
-  if (*verdict == proto::kVerdictAllow) {
+    pam_syslog(pamh, LOG_DEBUG, "verdict for %s: %s", user.c_str(), reply->verdict.c_str());
+  if (reply->verdict == proto::kVerdictAllow) {
     remember(pamh, user, true);
-    show_warning(pamh, flags, res.reply);
+    show_warning(pamh, flags, reply->warning);
     return PAM_SUCCESS;
   }
-  if (*verdict != proto::kVerdictVerify) {
+  if (reply->verdict != proto::kVerdictVerify) {
     // A refusal looks exactly like a wrong password, prompt included.
     remember(pamh, user, false);
-    if (reply_flag(res.reply, "prompt")) ask_and_discard(pamh, o, call);
+    if (reply->prompt) ask_and_discard(pamh, o, report);
     return PAM_AUTH_ERR;
   }
 
   // The password was right, and this host asks every login for a code. The
   // daemon decides whether this account needs one.
-  remember(pamh, user, false);
-  std::string code;
-  if (o.can_prompt && !ask_code(pamh, &code)) return PAM_AUTH_ERR;
-  // Clients that answer every prompt with the password (sshd's
-  // PasswordAuthentication, python-pam, screen lockers): the password never
-  // goes out as a code; an empty one does, which an account with a factor
-  // refuses uncounted, and one without accepts.
-  std::string authtok = item(pamh, PAM_AUTHTOK);
-  if (!code.empty() && code == authtok) {
-    wipe(code);
-    if (o.debug) pam_syslog(pamh, LOG_DEBUG, "code prompt answered with the password; not sent");
-  }
-  wipe(authtok);
-  proto::Call verify = verify_call(call, code, o);
-  wipe(code);
-  proto::CallResult vres = proto::call(co, verify);
-  if (auto c = verify.params.find("code"); c != verify.params.end()) {
-    auto& js = c->value().as_string();
-    explicit_bzero(js.data(), js.size());
-  }
-  if (vres.transport != proto::Transport::kOk) {
-    // The daemon answered the password step: it is there. Never "safe" here.
-    pam_syslog(pamh, LOG_ERR, "vigild did not answer the code check (%s); refusing",
-               proto::transport_name(vres.transport));
-    return PAM_AUTHINFO_UNAVAIL;
-  }
-  auto v = proto::get_string(vres.reply.params, "verdict");
-  bool allow = vres.reply.ok() && v && *v == proto::kVerdictAllow;
-  remember(pamh, user, allow);
-  if (allow) show_warning(pamh, flags, vres.reply);
-  return allow ? PAM_SUCCESS : PAM_AUTH_ERR;
+  return second_factor(pamh, flags, o, report, user);
 }
 
 int account(pam_handle_t* pamh, int argc, const char** argv) {
@@ -406,20 +405,17 @@ int account(pam_handle_t* pamh, int argc, const char** argv) {
     if (v->user == user && v->allow) return PAM_SUCCESS;
   }
 
-  proto::Call call;
-  call.method = proto::kAccountCheck;
-  call.params = login_params(pamh, user);
   proto::ClientOptions co{o.socket, o.timeout, true};
-  proto::CallResult res = proto::call(co, call);
+  proto::CallResult res = proto::call(co, api::make_call(api::AccountCheck{login_of(pamh, user)}));
   if (res.transport != proto::Transport::kOk)
     return unavailable(pamh, o, res.transport, res.detail);
   if (!res.reply.ok()) {
     if (res.reply.error == proto::kErrPermissionDenied) return PAM_PERM_DENIED;
     return unavailable(pamh, o, proto::Transport::kGarbage, res.reply.error);
   }
-  auto verdict = proto::get_string(res.reply.params, "verdict");
-  if (!verdict) return unavailable(pamh, o, proto::Transport::kGarbage, "reply without a verdict");
-  return *verdict == proto::kVerdictAllow ? PAM_SUCCESS : PAM_PERM_DENIED;
+  auto reply = api::AccountCheckReply::from_json(res.reply.params);
+  if (!reply) return unavailable(pamh, o, proto::Transport::kGarbage, "reply without a verdict");
+  return reply->verdict == proto::kVerdictAllow ? PAM_SUCCESS : PAM_PERM_DENIED;
 }
 
 template <class F>
@@ -460,10 +456,10 @@ VIGIL_EXPORT int pam_sm_open_session(pam_handle_t* pamh, int, int argc, const ch
     // and sudo run by a user) nor one that says who ran it (PAM_RUSER: su,
     // sudo), whose own session phase would otherwise replace the login's.
     if (::geteuid() != 0 || ::getuid() != 0 || !item(pamh, PAM_RUSER).empty()) return PAM_IGNORE;
-    boost::json::object p = login_params(pamh, user);
-    if (!p.contains("audit_session")) return PAM_IGNORE;
+    const api::SessionOpen session{login_of(pamh, user)};
+    if (session.login.audit_session == 0) return PAM_IGNORE;
     proto::ClientOptions co{o.socket, o.timeout, true};
-    proto::call(co, proto::Call{proto::kSessionOpen, std::move(p)});
+    proto::call(co, api::make_call(session));
     return PAM_IGNORE;
   });
 }
@@ -485,7 +481,7 @@ VIGIL_EXPORT int pam_sm_chauthtok(pam_handle_t* pamh, int flags, int argc, const
     if (pam_get_user(pamh, &user, nullptr) != PAM_SUCCESS || !user || !*user) return PAM_IGNORE;
     if (::geteuid() != 0) return PAM_IGNORE;
     proto::ClientOptions co{o.socket, o.timeout, true};
-    proto::CallResult res = proto::call(co, proto::Call{proto::kPasswordChanged, login_params(pamh, user)});
+    proto::CallResult res = proto::call(co, api::make_call(api::PasswordChanged{login_of(pamh, user)}));
     if (res.transport != proto::Transport::kOk || !res.reply.ok())
       pam_syslog(pamh, LOG_WARNING, "could not tell vigild about a password change (%s%s%s)",
                  proto::transport_name(res.transport), res.reply.ok() ? "" : ": ",

@@ -7,6 +7,7 @@
 #include "daemon/os/offload.h"
 #include "daemon/rpc/admin.h"
 #include "daemon/rpc/handlers.h"
+#include "protocol/api.h"
 
 namespace vigil::methods {
 namespace json = boost::json;
@@ -94,10 +95,7 @@ Answer password_changed_reply(Services& sv, const Identity& id, std::string by) 
   auto start = [&](auto deliver) { sv.engine->password_changed(id.uid, id.name, std::move(by), std::move(deliver)); };
   auto res = co_await await_callback<PasswordChangedResult>(start);
   if (!res.status) co_return unavailable("the change could not be recorded");
-  json::object out;
-  out["user"] = id.name;
-  out["changed"] = res.changed;
-  co_return Reply::success(std::move(out));
+  co_return Reply::success(proto::api::PasswordChangedReply{id.name, res.changed}.to_json());
 }
 
 std::optional<Reply> validate_admin_user(const Params& p) {

@@ -79,13 +79,6 @@ std::string take(const json::object& p, std::string_view k) {
   return std::move(**v);
 }
 
-uint32_t audit_session(const json::object& p) {
-  auto it = p.find("audit_session");
-  if (it == p.end() || !it->value().is_int64()) return 0;
-  int64_t v = it->value().as_int64();
-  return v > 0 && v < 4294967295LL ? static_cast<uint32_t>(v) : 0;
-}
-
 Reply error_reply(const Error& e, std::string when_unavailable) {
   if (e.is_refused()) return refused(e.message);
   if (e.is_not_found()) return not_found(e.message);

@@ -131,8 +131,6 @@ std::string param(const boost::json::object& p, std::string_view k, std::size_t 
 bool flag(const boost::json::object& p, std::string_view k);
 // A code parameter (at most 64 bytes, else ""): the caller wipes its copy.
 std::string take(const boost::json::object& p, std::string_view k);
-// The audit session id in a request; 0 when absent or unset.
-uint32_t audit_session(const boost::json::object& p);
 
 // The one way an engine's error becomes a reply: a refusal says why
 // (PermissionDenied), a missing thing says so (NotFound), anything else is

@@ -187,6 +187,16 @@ class AfterRecovery(AttackCase):
         self.assertEqual(self.env.login("carol", "carol-new-1", rhost="203.0.113.80"), PAM_SUCCESS)
         self.assertIn("was changed after its recovery", self.env.log())
 
+    def test_a_change_through_sshd_ends_the_requirement(self):
+        # An expired password changed at an sshd login: sshd (ExposeAuthInfo)
+        # hands the module its SSH_AUTH_INFO_0 in the password phase too.
+        self.assertEqual(self.ctl("block", "carol", "--reason", "x").returncode, 0)
+        self.assertEqual(self.ctl("unblock", "carol", "--reason", "y").returncode, 0)
+        out = self.env.pam("carol", ["carol-pw", "carol-new-2", "carol-new-2"], ops="chauthtok",
+                           ssh_key="ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIK0carolkey")
+        self.assertEqual(out["results"][0]["rc"], PAM_SUCCESS)
+        self.assertFalse(self.env.status("carol")["password_change_required"])
+
     def test_the_requirement_survives_kill_9(self):
         self.assertEqual(self.ctl("block", "carol", "--reason", "x").returncode, 0)
         self.assertEqual(self.ctl("unblock", "carol", "--reason", "y").returncode, 0)

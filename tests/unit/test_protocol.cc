@@ -2,6 +2,13 @@
 
 #include <string>
 
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+
+#include <functional>
+#include <optional>
+
+#include "protocol/api.h"
 #include "protocol/login.h"
 #include "protocol/message.h"
 #include "protocol/names.h"
@@ -158,6 +165,193 @@ INSTANTIATE_TEST_SUITE_P(Table, Console,
                                            ConsoleCase{"", "pts/0", false}, ConsoleCase{"", "ssh", false},
                                            ConsoleCase{"", "tty", false}, ConsoleCase{"", "ttyS0", false},
                                            ConsoleCase{"", "", false}));
+
+// ---- the typed API (api.h) ----
+
+boost::json::object object_of(std::string_view text) { return boost::json::parse(text).as_object(); }
+
+api::Login full_login() {
+  return api::Login{"alice", "sshd", "10.0.0.1", "ssh", "bob", "publickey ssh-ed25519 AAAA", 42, true};
+}
+
+api::Login carol_on_tty1() {
+  api::Login l;
+  l.user = "carol";
+  l.service = "login";
+  l.tty = "tty1";
+  return l;
+}
+
+api::Login carol_in_session() {
+  api::Login l;
+  l.user = "carol";
+  l.audit_session = 7;
+  return l;
+}
+
+struct Encoding {
+  const char* name;
+  std::function<boost::json::object()> encode;
+  std::string json;  // as pam_vigil.so and vigild always wrote it
+};
+
+class ApiEncoding : public ::testing::TestWithParam<Encoding> {};
+
+TEST_P(ApiEncoding, WritesTheFramesOfOld) {
+  EXPECT_EQ(boost::json::serialize(GetParam().encode()), GetParam().json);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Table, ApiEncoding,
+    ::testing::Values(
+        Encoding{"report_full", [] { return api::AuthReport{full_login(), kOutcomeSuccess, "00ff"}.to_json(); },
+                 R"({"user":"alice","service":"sshd","rhost":"10.0.0.1","tty":"ssh","ruser":"bob",)"
+                 R"("auth_info":"publickey ssh-ed25519 AAAA","audit_session":42,"setuid":true,)"
+                 R"("outcome":"success","nonce":"00ff"})"},
+        Encoding{"report_bare", [] { return api::AuthReport{{}, kOutcomeFailure, ""}.to_json(); },
+                 R"({"user":"","outcome":"failure"})"},
+        Encoding{"account", [] { return api::AccountCheck{carol_on_tty1()}.to_json(); },
+                 R"({"user":"carol","service":"login","tty":"tty1"})"},
+        Encoding{"session", [] { return api::SessionOpen{carol_in_session()}.to_json(); },
+                 R"({"user":"carol","audit_session":7})"},
+        Encoding{"password_changed", [] { return api::PasswordChanged{full_login()}.to_json(); },
+                 R"({"user":"alice","service":"sshd","rhost":"10.0.0.1","tty":"ssh","ruser":"bob",)"
+                 R"("auth_info":"publickey ssh-ed25519 AAAA","audit_session":42,"setuid":true})"},
+        Encoding{"verify_empty_code", [] { return api::AuthVerify{"bob", "", "", false}.to_json(); },
+                 R"({"user":"bob","code":""})"},
+        Encoding{"verify_no_prompt", [] { return api::AuthVerify{"bob", "n1", "123456", true}.to_json(); },
+                 R"({"user":"bob","nonce":"n1","code":"123456","no_prompt":true})"},
+        Encoding{"ping", [] { return api::Ping{}.to_json(); }, "{}"},
+        Encoding{"report_reply", [] { return api::AuthReportReply{kVerdictDeny, false, ""}.to_json(); },
+                 R"({"verdict":"deny","prompt":false})"},
+        Encoding{"report_reply_warning", [] { return api::AuthReportReply{kVerdictAllow, true, "w"}.to_json(); },
+                 R"({"verdict":"allow","prompt":true,"warning":"w"})"},
+        Encoding{"account_reply", [] { return api::AccountCheckReply{kVerdictAllow}.to_json(); },
+                 R"({"verdict":"allow"})"},
+        Encoding{"verify_reply", [] { return api::AuthVerifyReply{kVerdictDeny, ""}.to_json(); },
+                 R"({"verdict":"deny"})"},
+        Encoding{"session_reply", [] { return api::SessionOpenReply{}.to_json(); }, "{}"},
+        Encoding{"password_changed_reply", [] { return api::PasswordChangedReply{"alice", false}.to_json(); },
+                 R"({"user":"alice","changed":false})"},
+        Encoding{"ping_reply", [] { return api::PingReply{"0.1.0"}.to_json(); }, R"({"version":"0.1.0"})"}),
+    [](const auto& info) { return std::string(info.param.name); });
+
+// Decodes with T and encodes again: the text of the encoding, or the error.
+template <class T>
+std::string reencode(std::string_view text) {
+  auto t = T::from_json(object_of(text));
+  if (!t) return "error: " + t.error().message;
+  return boost::json::serialize(t->to_json());
+}
+
+TEST(Api, RoundTrips) {
+  const auto report = api::AuthReport{full_login(), kOutcomeSuccess, "00ff"}.to_json();
+  EXPECT_EQ(reencode<api::AuthReport>(boost::json::serialize(report)), boost::json::serialize(report));
+  const auto verify = api::AuthVerify{"bob", "n1", "123456", true}.to_json();
+  EXPECT_EQ(reencode<api::AuthVerify>(boost::json::serialize(verify)), boost::json::serialize(verify));
+  const auto session = api::SessionOpen{full_login()}.to_json();
+  EXPECT_EQ(reencode<api::SessionOpen>(boost::json::serialize(session)), boost::json::serialize(session));
+  const auto account = api::AccountCheck{full_login()}.to_json();
+  EXPECT_EQ(reencode<api::AccountCheck>(boost::json::serialize(account)), boost::json::serialize(account));
+  const auto reply = api::AuthReportReply{kVerdictVerify, true, "soon"}.to_json();
+  EXPECT_EQ(reencode<api::AuthReportReply>(boost::json::serialize(reply)), boost::json::serialize(reply));
+  EXPECT_EQ(reencode<api::PingReply>(R"({"version":"1"})"), R"({"version":"1"})");
+
+  auto back = api::AuthReport::from_json(report);
+  ASSERT_TRUE(back.ok());
+  EXPECT_EQ(back->login.user, "alice");
+  EXPECT_EQ(back->login.auth_info, "publickey ssh-ed25519 AAAA");
+  EXPECT_EQ(back->login.audit_session, 42u);
+  EXPECT_TRUE(back->login.setuid);
+  EXPECT_EQ(back->outcome, kOutcomeSuccess);
+  EXPECT_EQ(back->nonce, "00ff");
+  EXPECT_EQ(api::make_call(*back).method, kAuthReport);
+  EXPECT_EQ(api::make_call(api::AuthVerify{}).method, kAuthVerify);
+}
+
+struct Decoding {
+  const char* name;
+  std::function<std::string(std::string_view)> decode;  // reencode<T>
+  std::string in;
+  std::string out;  // the re-encoding, or "error: " and the message
+};
+
+class ApiDecoding : public ::testing::TestWithParam<Decoding> {};
+
+TEST_P(ApiDecoding, ReadsAsTheDaemonAlwaysDid) {
+  EXPECT_EQ(GetParam().decode(GetParam().in), GetParam().out);
+}
+
+const auto kReport = reencode<api::AuthReport>;
+const auto kAccount = reencode<api::AccountCheck>;
+const auto kVerify = reencode<api::AuthVerify>;
+const auto kSession = reencode<api::SessionOpen>;
+const auto kChanged = reencode<api::PasswordChanged>;
+const std::string kLong(300, 'x');
+
+// clang-format off
+INSTANTIATE_TEST_SUITE_P(
+    Table, ApiDecoding,
+    ::testing::Values(
+        Decoding{"unknown_key", kReport, R"({"user":"a","outcome":"failure","evil":1})", R"(error: unknown parameter "evil")"},
+        Decoding{"unknown_key_first", kReport, R"({"rhost":5,"evil":1})", R"(error: unknown parameter "evil")"},
+        Decoding{"missing_user", kReport, R"({"outcome":"failure"})", R"(error: missing parameter "user")"},
+        Decoding{"user_not_string", kReport, R"({"user":5,"outcome":"failure"})", R"(error: parameter "user" must be a string)"},
+        Decoding{"missing_outcome", kReport, R"({"user":"a"})", R"(error: missing parameter "outcome")"},
+        Decoding{"outcome_array", kReport, R"({"user":"a","outcome":["failure"]})", R"(error: parameter "outcome" must be a string)"},
+        Decoding{"outcome_any_string", kReport, R"({"user":"a","outcome":"maybe"})", R"({"user":"a","outcome":"maybe"})"},
+        Decoding{"rhost_object", kReport, R"({"user":"a","outcome":"failure","rhost":{"x":1}})", R"(error: parameter "rhost" must be a string)"},
+        Decoding{"rhost_null_is_absent", kReport, R"({"user":"a","outcome":"failure","rhost":null})", R"({"user":"a","outcome":"failure"})"},
+        Decoding{"long_rhost_kept", kReport, R"({"user":"a","outcome":"failure","rhost":")" + kLong + R"("})", R"({"user":"a","rhost":")" + kLong + R"(","outcome":"failure"})"},
+        Decoding{"session_string", kReport, R"({"user":"a","outcome":"failure","audit_session":"1"})", R"(error: parameter "audit_session" must be an integer)"},
+        Decoding{"session_null", kReport, R"({"user":"a","outcome":"failure","audit_session":null})", R"(error: parameter "audit_session" must be an integer)"},
+        Decoding{"session_unset", kReport, R"({"user":"a","outcome":"failure","audit_session":4294967295})", R"({"user":"a","outcome":"failure"})"},
+        Decoding{"session_negative", kReport, R"({"user":"a","outcome":"failure","audit_session":-3})", R"({"user":"a","outcome":"failure"})"},
+        Decoding{"session_largest", kReport, R"({"user":"a","outcome":"failure","audit_session":4294967294})", R"({"user":"a","audit_session":4294967294,"outcome":"failure"})"},
+        Decoding{"setuid_string", kReport, R"({"user":"a","outcome":"failure","setuid":"yes"})", R"(error: parameter "setuid" must be a boolean)"},
+        Decoding{"nonce_128", kReport, R"({"user":"a","outcome":"failure","nonce":")" + std::string(128, 'n') + R"("})", R"({"user":"a","outcome":"failure","nonce":")" + std::string(128, 'n') + R"("})"},
+        Decoding{"nonce_129", kReport, R"({"user":"a","outcome":"failure","nonce":")" + std::string(129, 'n') + R"("})", R"(error: parameter "nonce" is too long)"},
+        Decoding{"account_loose", kAccount, R"({"user":"a","auth_info":5,"audit_session":"1","setuid":"yes"})", R"({"user":"a"})"},
+        Decoding{"account_tty", kAccount, R"({"user":"a","tty":5})", R"(error: parameter "tty" must be a string)"},
+        Decoding{"account_unknown", kAccount, R"({"user":"a","outcome":"failure"})", R"(error: unknown parameter "outcome")"},
+        Decoding{"session_auth_info", kSession, R"({"user":"a","auth_info":5,"audit_session":1})", R"(error: parameter "auth_info" must be a string)"},
+        Decoding{"session_loose", kSession, R"({"user":"a","audit_session":"1","setuid":1})", R"({"user":"a"})"},
+        Decoding{"changed_auth_info", kChanged, R"({"user":"a","auth_info":"x"})", R"({"user":"a","auth_info":"x"})"},
+        Decoding{"changed_loose", kChanged, R"({"user":"a","audit_session":true,"setuid":null})", R"({"user":"a"})"},
+        Decoding{"code_64", kVerify, R"({"user":"a","code":")" + std::string(64, '1') + R"("})", R"({"user":"a","code":")" + std::string(64, '1') + R"("})"},
+        Decoding{"code_65", kVerify, R"({"user":"a","code":")" + std::string(65, '1') + R"("})", R"(error: parameter "code" is too long)"},
+        Decoding{"code_absent", kVerify, R"({"user":"a"})", R"({"user":"a","code":""})"},
+        Decoding{"code_number", kVerify, R"({"user":"a","code":123456})", R"(error: parameter "code" must be a string)"},
+        Decoding{"no_prompt_string", kVerify, R"({"user":"a","no_prompt":"x"})", R"(error: parameter "no_prompt" must be a boolean)"},
+        Decoding{"verify_unknown", kVerify, R"({"user":"a","outcome":"success"})", R"(error: unknown parameter "outcome")"},
+        Decoding{"ping_empty", reencode<api::Ping>, "{}", "{}"},
+        Decoding{"ping_unknown", reencode<api::Ping>, R"({"user":"a"})", R"(error: unknown parameter "user")"},
+        Decoding{"reply_open", reencode<api::AuthReportReply>, R"({"verdict":"allow","new":1})", R"({"verdict":"allow","prompt":false})"},
+        Decoding{"reply_loose", reencode<api::AuthReportReply>, R"({"verdict":"deny","prompt":"yes","warning":5})", R"({"verdict":"deny","prompt":false})"},
+        Decoding{"reply_no_verdict", reencode<api::AuthReportReply>, R"({"prompt":true})", R"(error: missing parameter "verdict")"},
+        Decoding{"verify_reply", reencode<api::AuthVerifyReply>, R"({"verdict":"allow","warning":"w"})", R"({"verdict":"allow","warning":"w"})"},
+        Decoding{"account_reply_bad", reencode<api::AccountCheckReply>, R"({"verdict":1})", R"(error: parameter "verdict" must be a string)"}),
+    [](const auto& info) { return std::string(info.param.name); });
+// clang-format on
+
+TEST(Api, DecodeErrorsAreInvalidParameter) {
+  auto r = api::AuthVerify::from_json(object_of(R"({"user":"a","code":"123456","no_prompt":1})"));
+  ASSERT_FALSE(r.ok());
+  EXPECT_STREQ(r.error().wire_name(), kErrInvalidParameter);
+  EXPECT_EQ(r.error().message, R"(parameter "no_prompt" must be a boolean)");
+}
+
+// Every key an encoder writes, its decoder accepts (Password.Changed's
+// auth_info aside: api.h).
+TEST(Api, DecodersAcceptWhatEncodersWrite) {
+  api::Login l = full_login();
+  EXPECT_TRUE(api::AuthReport::from_json(api::AuthReport{l, kOutcomeFailure, "n"}.to_json()).ok());
+  EXPECT_TRUE(api::AccountCheck::from_json(api::AccountCheck{l}.to_json()).ok());
+  EXPECT_TRUE(api::SessionOpen::from_json(api::SessionOpen{l}.to_json()).ok());
+  EXPECT_TRUE(api::AuthVerify::from_json(api::AuthVerify{"a", "n", "1", true}.to_json()).ok());
+  l.auth_info.clear();
+  EXPECT_TRUE(api::PasswordChanged::from_json(api::PasswordChanged{l}.to_json()).ok());
+}
 
 }  // namespace
 }  // namespace vigil::proto

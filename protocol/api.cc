@@ -1,0 +1,160 @@
+#include "protocol/api.h"
+
+#include <string.h>
+
+#include <optional>
+#include <string_view>
+#include <utility>
+
+namespace vigil::proto::api {
+namespace json = boost::json;
+
+namespace {
+
+Error bad(std::string_view before, std::string_view key, std::string_view after) {
+  std::string m(before);
+  m += '"';
+  m += key;
+  m += '"';
+  m += after;
+  return Error::InvalidParameter(std::move(m));
+}
+
+// Writes each member that is set, or always written.
+struct Encoder {
+  json::object& out;
+
+  void operator()(std::string_view k, const std::string& s, Spec spec) {
+    if (spec.write == Write::kAlways || !s.empty()) out[k] = s;
+  }
+  void operator()(std::string_view k, bool b, Spec spec) {
+    if (spec.write == Write::kAlways || b) out[k] = b;
+  }
+  void operator()(std::string_view k, uint32_t id, Spec spec) {
+    if (spec.write == Write::kAlways || id != 0) out[k] = static_cast<int64_t>(id);
+  }
+};
+
+// Reads each member; stops at the first error.
+struct Decoder {
+  const json::object& in;
+  std::optional<Error> error;
+
+  template <class M>
+  void operator()(std::string_view k, M& m, Spec spec) {
+    if (error) return;
+    auto it = in.find(k);
+    if (it == in.end()) {
+      if (spec.read == Read::kRequired) error = bad("missing parameter ", k, "");
+      return;
+    }
+    read(k, it->value(), m, spec);
+  }
+
+  void read(std::string_view k, const json::value& v, std::string& m, Spec spec) {
+    if (const json::string* s = v.if_string()) {
+      if (spec.read != Read::kLoose && s->size() > spec.max) {
+        error = bad("parameter ", k, " is too long");
+        return;
+      }
+      m.assign(s->data(), s->size());  // the one copy: no temporary holds a code
+    } else if (spec.read == Read::kRequired || (spec.read == Read::kOptional && !v.is_null())) {
+      error = bad("parameter ", k, " must be a string");
+    }
+  }
+  void read(std::string_view k, const json::value& v, bool& m, Spec spec) {
+    if (v.is_bool()) m = v.get_bool();
+    else if (spec.read != Read::kLoose) error = bad("parameter ", k, " must be a boolean");
+  }
+  void read(std::string_view k, const json::value& v, uint32_t& m, Spec spec) {
+    if (v.is_int64()) {
+      const int64_t n = v.get_int64();
+      m = n > 0 && n < 4294967295LL ? static_cast<uint32_t>(n) : 0;
+    } else if (spec.read != Read::kLoose) {
+      error = bad("parameter ", k, " must be an integer");
+    }
+  }
+};
+
+// Whether a struct accepts a key.
+struct Accepts {
+  std::string_view key;
+  bool found = false;
+
+  template <class M>
+  void operator()(std::string_view k, const M&, Spec) {
+    if (k == key) found = true;
+  }
+};
+
+// Zeroes every string member, so that a failed decoding leaves no code.
+struct Wiper {
+  void operator()(std::string_view, std::string& s, Spec) {
+    explicit_bzero(s.data(), s.size());
+    s.clear();
+  }
+  template <class M>
+  void operator()(std::string_view, M&, Spec) {}
+};
+
+template <class T>
+json::object encode(const T& t) {
+  json::object out;
+  T::fields(t, Encoder{out});
+  return out;
+}
+
+// One named result, decoded in place and returned as it is (no moved-from
+// copy of a code is left behind).
+template <class T>
+Result<T> decode(const json::object& in) {
+  Result<T> out{T{}};
+  if constexpr (T::kClosed) {
+    for (const auto& kv : in) {
+      Accepts a{kv.key()};
+      T::fields(std::as_const(*out), a);
+      if (!a.found) {
+        out = bad("unknown parameter ", kv.key(), "");
+        return out;
+      }
+    }
+  }
+  Decoder d{in, std::nullopt};
+  T::fields(*out, d);
+  if (d.error) {
+    T::fields(*out, Wiper{});
+    out = std::move(*d.error);
+  }
+  return out;
+}
+
+}  // namespace
+
+// clang-format off
+json::object AuthReport::to_json() const { return encode(*this); }
+Result<AuthReport> AuthReport::from_json(const json::object& o) { return decode<AuthReport>(o); }
+json::object AuthReportReply::to_json() const { return encode(*this); }
+Result<AuthReportReply> AuthReportReply::from_json(const json::object& o) { return decode<AuthReportReply>(o); }
+json::object AccountCheck::to_json() const { return encode(*this); }
+Result<AccountCheck> AccountCheck::from_json(const json::object& o) { return decode<AccountCheck>(o); }
+json::object AccountCheckReply::to_json() const { return encode(*this); }
+Result<AccountCheckReply> AccountCheckReply::from_json(const json::object& o) { return decode<AccountCheckReply>(o); }
+json::object AuthVerify::to_json() const { return encode(*this); }
+Result<AuthVerify> AuthVerify::from_json(const json::object& o) { return decode<AuthVerify>(o); }
+json::object AuthVerifyReply::to_json() const { return encode(*this); }
+Result<AuthVerifyReply> AuthVerifyReply::from_json(const json::object& o) { return decode<AuthVerifyReply>(o); }
+json::object SessionOpen::to_json() const { return encode(*this); }
+Result<SessionOpen> SessionOpen::from_json(const json::object& o) { return decode<SessionOpen>(o); }
+json::object SessionOpenReply::to_json() const { return encode(*this); }
+Result<SessionOpenReply> SessionOpenReply::from_json(const json::object& o) { return decode<SessionOpenReply>(o); }
+json::object PasswordChanged::to_json() const { return encode(*this); }
+Result<PasswordChanged> PasswordChanged::from_json(const json::object& o) { return decode<PasswordChanged>(o); }
+json::object PasswordChangedReply::to_json() const { return encode(*this); }
+Result<PasswordChangedReply> PasswordChangedReply::from_json(const json::object& o) { return decode<PasswordChangedReply>(o); }
+json::object Ping::to_json() const { return encode(*this); }
+Result<Ping> Ping::from_json(const json::object& o) { return decode<Ping>(o); }
+json::object PingReply::to_json() const { return encode(*this); }
+Result<PingReply> PingReply::from_json(const json::object& o) { return decode<PingReply>(o); }
+// clang-format on
+
+}  // namespace vigil::proto::api
