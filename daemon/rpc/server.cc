@@ -79,6 +79,18 @@ void Server::start() {
   for (auto& [a, kind] : acceptors_) asio::co_spawn(io_, accept_loop(*a, kind), asio::detached);
 }
 
+void arm_deadline(asio::steady_timer& timer, const std::shared_ptr<stream_protocol::socket>& conn,
+                  std::chrono::steady_clock::duration timeout) {
+  timer.expires_after(timeout);
+  timer.async_wait([weak = std::weak_ptr(conn)](boost::system::error_code ec) {
+    if (ec) return;
+    if (auto c = weak.lock()) {
+      boost::system::error_code ignored;
+      c->close(ignored);
+    }
+  });
+}
+
 void Server::stop() {
   for (auto& [a, kind] : acceptors_) {
     boost::system::error_code ec;
@@ -195,16 +207,7 @@ asio::awaitable<void> Server::session(stream_protocol::socket raw, Peer peer) {
   auto conn = std::make_shared<stream_protocol::socket>(std::move(raw));
   auto& sock = *conn;
   auto timer = std::make_shared<asio::steady_timer>(io_);
-  auto arm = [&] {
-    timer->expires_after(services_.config->daemon.request_timeout);
-    timer->async_wait([weak = std::weak_ptr(conn)](boost::system::error_code ec) {
-      if (ec) return;
-      if (auto c = weak.lock()) {
-        boost::system::error_code ignored;
-        c->close(ignored);
-      }
-    });
-  };
+  auto arm = [&] { arm_deadline(*timer, conn, services_.config->daemon.request_timeout); };
 
   proto::FrameReader reader;
   std::array<char, 8192> buf;

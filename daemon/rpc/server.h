@@ -28,8 +28,10 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/local/stream_protocol.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <sys/socket.h>
 
+#include <chrono>
 #include <map>
 #include <memory>
 #include <optional>
@@ -62,6 +64,13 @@ struct Accepted {
 };
 boost::asio::awaitable<std::optional<Accepted>> accept_peer(
     boost::asio::io_context& io, boost::asio::local::stream_protocol::acceptor& acceptor);
+
+// (Re)starts a connection's deadline: when timer fires after `timeout`,
+// the connection is closed (if it still exists). Re-arming cancels the wait
+// before. Shared by every socket vigild serves.
+void arm_deadline(boost::asio::steady_timer& timer,
+                  const std::shared_ptr<boost::asio::local::stream_protocol::socket>& conn,
+                  std::chrono::steady_clock::duration timeout);
 
 class Server {
  public:

@@ -96,16 +96,7 @@ asio::awaitable<void> TokenHttpServer::session(stream_protocol::socket raw, uid_
   boost::beast::flat_buffer buffer(8192);
   // One deadline per request, from its first byte to the end of its answer:
   // a client that sends slowly or never reads is closed.
-  auto arm = [&] {
-    timer->expires_after(services_.config->daemon.request_timeout);
-    timer->async_wait([weak = std::weak_ptr(conn)](boost::system::error_code ec) {
-      if (ec) return;
-      if (auto c = weak.lock()) {
-        boost::system::error_code ignored;
-        c->close(ignored);
-      }
-    });
-  };
+  auto arm = [&] { arm_deadline(*timer, conn, services_.config->daemon.request_timeout); };
   for (;;) {
     arm();
     http::request_parser<http::empty_body> parser;
