@@ -6,9 +6,10 @@
 
 #include "ctl/commands.h"
 #include "ctl/output.h"
-#include "protocol/names.h"
+#include "protocol/api.h"
 
 namespace vigil::ctl {
+namespace api = proto::api;
 
 void add_devices_options(CLI::App& cmd, Args& a) {
   cmd.add_option("USER", a.devices.user, "user name (default: yourself)");
@@ -16,22 +17,22 @@ void add_devices_options(CLI::App& cmd, Args& a) {
 }
 
 int run_devices(Global& g, const Args& a) {
-  json::object p;
-  if (!a.devices.user.empty()) p["user"] = a.devices.user;
-  auto r = call(g, proto::kDevicesList, std::move(p));
+  auto r = call(g, api::DevicesList::kMethod, api::DevicesList{a.devices.user}.to_json());
   if (!r) return kExitError;
   if (a.devices.json) {
     print_json(*r);
     return 0;
   }
-  const auto& list = (*r)["devices"].as_array();
-  std::printf("%-48s %-25s %-25s %s\n", "DEVICE", "FIRST USE", "LAST USE", "STATE");
-  for (const auto& v : list) {
-    const auto& d = v.as_object();
-    std::printf("%-48s %-25s %-25s %s\n", str(d, "device").c_str(), when(num(d, "first_seen")).c_str(),
-                when(num(d, "last_seen")).c_str(), flag(d, "known") ? "known" : "expired");
+  auto reply = api::DevicesList::Reply::from_json(*r);
+  if (!reply) {
+    std::cerr << "vigilctl: " << terminal_safe(reply.error().message) << "\n";
+    return kExitError;
   }
-  if (list.empty()) std::printf("(%s has no known device yet)\n", str(*r, "user").c_str());
+  std::printf("%-48s %-25s %-25s %s\n", "DEVICE", "FIRST USE", "LAST USE", "STATE");
+  for (const auto& d : reply->devices)
+    std::printf("%-48s %-25s %-25s %s\n", terminal_safe(d.device).c_str(), when(d.first_seen).c_str(),
+                when(d.last_seen).c_str(), d.known ? "known" : "expired");
+  if (reply->devices.empty()) std::printf("(%s has no known device yet)\n", terminal_safe(reply->user).c_str());
   return 0;
 }
 
@@ -46,13 +47,15 @@ int run_devices_forget(Global& g, const Args& a) {
     std::cerr << "vigilctl: give either DEVICE or --all\n";
     return kExitUsage;
   }
-  json::object p;
-  p["user"] = a.devices.user;
-  if (a.devices.all) p["all"] = true;
-  else p["device"] = a.devices.device;
-  auto r = call(g, proto::kDevicesForget, std::move(p));
+  const api::DevicesForget request{a.devices.user, a.devices.device, a.devices.all};
+  auto r = call(g, api::DevicesForget::kMethod, request.to_json());
   if (!r) return kExitError;
-  std::printf("forgot %lld device(s) of %s\n", (long long)num(*r, "forgotten"), str(*r, "user").c_str());
+  auto reply = api::DevicesForget::Reply::from_json(*r);
+  if (!reply) {
+    std::cerr << "vigilctl: " << terminal_safe(reply.error().message) << "\n";
+    return kExitError;
+  }
+  std::printf("forgot %lld device(s) of %s\n", (long long)reply->forgotten, terminal_safe(reply->user).c_str());
   return 0;
 }
 

@@ -7,6 +7,7 @@
 
 #include "ctl/commands.h"
 #include "ctl/output.h"
+#include "protocol/api.h"
 #include "protocol/names.h"
 
 namespace vigil::ctl {
@@ -170,18 +171,24 @@ void add_request_unblock_options(CLI::App& cmd, Args& a) {
 }
 
 int run_request_unblock(Global& g, const Args& a) {
-  json::object p;
-  p["user"] = a.request.user;
-  p["reason"] = a.request.reason;
-  auto r = call(g, proto::kRecoveryRequest, std::move(p));
+  const proto::api::RecoveryRequest request{a.request.user, a.request.reason};
+  auto r = call(g, proto::api::RecoveryRequest::kMethod, request.to_json());
   if (!r) return kExitError;
-  if (a.request.json) print_json(*r);
-  else if (flag(*r, "repeated"))
-    std::printf("you already filed recovery request %s for %s; it is still open\n", str(*r, "id").c_str(),
-                str(*r, "user").c_str());
+  if (a.request.json) {
+    print_json(*r);
+    return 0;
+  }
+  auto reply = proto::api::RecoveryRequest::Reply::from_json(*r);
+  if (!reply) {
+    std::cerr << "vigilctl: " << terminal_safe(reply.error().message) << "\n";
+    return kExitError;
+  }
+  const std::string id = terminal_safe(reply->id), user = terminal_safe(reply->user);
+  if (reply->repeated)
+    std::printf("you already filed recovery request %s for %s; it is still open\n", id.c_str(), user.c_str());
   else
     std::printf("recovery request %s filed for %s; the administrators see it with 'vigilctl requests'\n",
-                str(*r, "id").c_str(), str(*r, "user").c_str());
+                id.c_str(), user.c_str());
   return 0;
 }
 

@@ -5,6 +5,7 @@
 #include <optional>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 namespace vigil::proto::api {
 namespace json = boost::json;
@@ -20,6 +21,11 @@ Error bad(std::string_view before, std::string_view key, std::string_view after)
   return Error::InvalidParameter(std::move(m));
 }
 
+template <class T>
+json::object encode(const T& t);
+template <class T>
+Result<T> decode(const json::object& in);
+
 // Writes each member that is set, or always written.
 struct Encoder {
   json::object& out;
@@ -32,6 +38,22 @@ struct Encoder {
   }
   void operator()(std::string_view k, uint32_t id, Spec spec) {
     if (spec.write == Write::kAlways || id != 0) out[k] = static_cast<int64_t>(id);
+  }
+  void operator()(std::string_view k, const int64_t& n, Spec spec) {
+    if (spec.write == Write::kAlways || n != 0) out[k] = n;
+  }
+  void operator()(std::string_view k, const std::vector<std::string>& list, Spec spec) {
+    if (spec.write != Write::kAlways && list.empty()) return;
+    json::array a;
+    for (const auto& s : list) a.push_back(json::string(s));
+    out[k] = std::move(a);
+  }
+  template <class T>
+  void operator()(std::string_view k, const std::vector<T>& list, Spec spec) {
+    if (spec.write != Write::kAlways && list.empty()) return;
+    json::array a;
+    for (const auto& t : list) a.push_back(encode(t));
+    out[k] = std::move(a);
   }
 };
 
@@ -72,6 +94,43 @@ struct Decoder {
       m = n > 0 && n < 4294967295LL ? static_cast<uint32_t>(n) : 0;
     } else if (spec.read != Read::kLoose) {
       error = bad("parameter ", k, " must be an integer");
+    }
+  }
+  void read(std::string_view k, const json::value& v, int64_t& m, Spec spec) {
+    if (v.is_int64()) m = v.get_int64();
+    else if (spec.read != Read::kLoose) error = bad("parameter ", k, " must be an integer");
+  }
+  void read(std::string_view k, const json::value& v, std::vector<std::string>& m, Spec spec) {
+    const json::array* a = v.if_array();
+    if (!a) {
+      if (spec.read != Read::kLoose) error = bad("parameter ", k, " must be an array");
+      return;
+    }
+    for (const auto& e : *a) {
+      if (!e.is_string()) {
+        m.clear();
+        if (spec.read != Read::kLoose) error = bad("parameter ", k, " must be an array of strings");
+        return;
+      }
+      m.emplace_back(e.get_string());
+    }
+  }
+  template <class T>
+  void read(std::string_view k, const json::value& v, std::vector<T>& m, Spec spec) {
+    const json::array* a = v.if_array();
+    if (!a) {
+      if (spec.read != Read::kLoose) error = bad("parameter ", k, " must be an array");
+      return;
+    }
+    for (const auto& e : *a) {
+      const json::object* o = e.if_object();
+      Result<T> t = o ? decode<T>(*o) : Result<T>(bad("parameter ", k, " must be an array of objects"));
+      if (!t) {
+        m.clear();
+        if (spec.read != Read::kLoose) error = t.error();
+        return;
+      }
+      m.push_back(std::move(*t));
     }
   }
 };
@@ -155,6 +214,22 @@ json::object Ping::to_json() const { return encode(*this); }
 Result<Ping> Ping::from_json(const json::object& o) { return decode<Ping>(o); }
 json::object PingReply::to_json() const { return encode(*this); }
 Result<PingReply> PingReply::from_json(const json::object& o) { return decode<PingReply>(o); }
+json::object TokenCheck::to_json() const { return encode(*this); }
+Result<TokenCheck> TokenCheck::from_json(const json::object& o) { return decode<TokenCheck>(o); }
+json::object TokenCheckReply::to_json() const { return encode(*this); }
+Result<TokenCheckReply> TokenCheckReply::from_json(const json::object& o) { return decode<TokenCheckReply>(o); }
+json::object DevicesList::to_json() const { return encode(*this); }
+Result<DevicesList> DevicesList::from_json(const json::object& o) { return decode<DevicesList>(o); }
+json::object DevicesListReply::to_json() const { return encode(*this); }
+Result<DevicesListReply> DevicesListReply::from_json(const json::object& o) { return decode<DevicesListReply>(o); }
+json::object DevicesForget::to_json() const { return encode(*this); }
+Result<DevicesForget> DevicesForget::from_json(const json::object& o) { return decode<DevicesForget>(o); }
+json::object DevicesForgetReply::to_json() const { return encode(*this); }
+Result<DevicesForgetReply> DevicesForgetReply::from_json(const json::object& o) { return decode<DevicesForgetReply>(o); }
+json::object RecoveryRequest::to_json() const { return encode(*this); }
+Result<RecoveryRequest> RecoveryRequest::from_json(const json::object& o) { return decode<RecoveryRequest>(o); }
+json::object RecoveryRequestReply::to_json() const { return encode(*this); }
+Result<RecoveryRequestReply> RecoveryRequestReply::from_json(const json::object& o) { return decode<RecoveryRequestReply>(o); }
 // clang-format on
 
 }  // namespace vigil::proto::api

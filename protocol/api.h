@@ -25,10 +25,10 @@
 //  * An optional string that is absent or null reads as "", and a kIfSet
 //    one that is "" is not written: "" and absent mean the same to the
 //    daemon, as they always did.
-//  * AuthVerify::code is a secret. from_json() wipes what it copied when it
-//    fails; otherwise whoever holds a struct or a to_json() object with a
-//    code wipes it (pam_vigil.cc; vigild: handlers, and the server for the
-//    request's own JSON).
+//  * AuthVerify::code and TokenCheck::token are secrets. from_json() wipes
+//    what it copied when it fails; otherwise whoever holds a struct or a
+//    to_json() object with one wipes it (pam_vigil.cc; vigild: handlers,
+//    and the server for the request's own JSON).
 #pragma once
 
 #include <boost/json/object.hpp>
@@ -36,6 +36,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "protocol/message.h"
 #include "protocol/names.h"
@@ -62,6 +63,21 @@ inline constexpr char kPrompt[] = "prompt";
 inline constexpr char kWarning[] = "warning";
 inline constexpr char kChanged[] = "changed";
 inline constexpr char kVersion[] = "version";
+inline constexpr char kToken[] = "token";
+inline constexpr char kScope[] = "scope";
+inline constexpr char kOwner[] = "owner";
+inline constexpr char kScopes[] = "scopes";
+inline constexpr char kTrustDays[] = "trust_days";
+inline constexpr char kDevices[] = "devices";
+inline constexpr char kDevice[] = "device";
+inline constexpr char kFirstSeen[] = "first_seen";
+inline constexpr char kLastSeen[] = "last_seen";
+inline constexpr char kKnown[] = "known";
+inline constexpr char kAll[] = "all";
+inline constexpr char kForgotten[] = "forgotten";
+inline constexpr char kReason[] = "reason";
+inline constexpr char kId[] = "id";
+inline constexpr char kRepeated[] = "repeated";
 }  // namespace key
 
 // How a member is written.
@@ -89,7 +105,10 @@ inline constexpr Spec kLoose{Write::kIfSet, Read::kLoose};
 
 // Member types: std::string; bool; uint32_t, an id written as a JSON
 // integer, where 0 is unset and a value outside 1..2^32-2 (2^32-1 is the
-// kernel's "unset" audit session) reads as 0.
+// kernel's "unset" audit session) reads as 0; int64_t, a JSON integer (a
+// count, an epoch time), where 0 is unset; std::vector<std::string>, a JSON
+// array of strings, and std::vector<T> of a struct T with fields(), a JSON
+// array of objects (each an open T: its keys are T's), unset when empty.
 
 // How a method reads the login members that not every method checked: what
 // the daemon always accepted, no more and no less.
@@ -298,6 +317,153 @@ struct Ping {
   static void fields(S&, V&&) {}
   boost::json::object to_json() const;
   static Result<Ping> from_json(const boost::json::object& o);
+};
+
+// ---- io.vigil.Token.Check: a service checks an API token ----
+struct TokenCheckReply {
+  static constexpr bool kClosed = false;
+  std::string verdict;              // tokens::verdict_name()
+  std::string owner;                // with a valid verdict only
+  std::vector<std::string> scopes;  // with a valid verdict only (never empty then)
+
+  template <class S, class V>
+  static void fields(S& s, V&& v) {
+    v(key::kVerdict, s.verdict, kRequired);
+    v(key::kOwner, s.owner, kOptional);
+    v(key::kScopes, s.scopes, kOptional);
+  }
+  boost::json::object to_json() const;
+  static Result<TokenCheckReply> from_json(const boost::json::object& o);
+};
+
+// token is a secret, as AuthVerify::code is (the contract above).
+struct TokenCheck {
+  static constexpr const char* kMethod = kTokenCheck;
+  static constexpr bool kClosed = true;
+  using Reply = TokenCheckReply;
+  std::string token;
+  std::string scope;  // "" checks none (a "scope" that is "" is invalid: vigild)
+
+  template <class S, class V>
+  static void fields(S& s, V&& v) {
+    v(key::kToken, s.token, Spec{Write::kAlways, Read::kRequired, 256});
+    v(key::kScope, s.scope, kOptional);
+  }
+  boost::json::object to_json() const;
+  static Result<TokenCheck> from_json(const boost::json::object& o);
+};
+
+// ---- io.vigil.Devices.List: an account's known devices ----
+struct KnownDevice {
+  static constexpr bool kClosed = false;
+  std::string device;
+  int64_t first_seen = 0;  // epoch
+  int64_t last_seen = 0;   // epoch
+  bool known = false;      // last seen within trust_days
+
+  template <class S, class V>
+  static void fields(S& s, V&& v) {
+    v(key::kDevice, s.device, kRequired);
+    v(key::kFirstSeen, s.first_seen, kRequired);
+    v(key::kLastSeen, s.last_seen, kRequired);
+    v(key::kKnown, s.known, kRequired);
+  }
+};
+
+struct DevicesListReply {
+  static constexpr bool kClosed = false;
+  std::string user;
+  int64_t trust_days = 0;
+  std::vector<KnownDevice> devices;
+
+  template <class S, class V>
+  static void fields(S& s, V&& v) {
+    v(key::kUser, s.user, kRequired);
+    v(key::kTrustDays, s.trust_days, Spec{Write::kAlways, Read::kOptional});
+    v(key::kDevices, s.devices, Spec{Write::kAlways, Read::kOptional});
+  }
+  boost::json::object to_json() const;
+  static Result<DevicesListReply> from_json(const boost::json::object& o);
+};
+
+struct DevicesList {
+  static constexpr const char* kMethod = kDevicesList;
+  static constexpr bool kClosed = true;
+  using Reply = DevicesListReply;
+  std::string user;  // "": the caller's own account
+
+  template <class S, class V>
+  static void fields(S& s, V&& v) {
+    v(key::kUser, s.user, kLoose);  // vigild's subject lookup checks it
+  }
+  boost::json::object to_json() const;
+  static Result<DevicesList> from_json(const boost::json::object& o);
+};
+
+// ---- io.vigil.Devices.Forget: forget one known device, or all ----
+struct DevicesForgetReply {
+  static constexpr bool kClosed = false;
+  std::string user;
+  int64_t forgotten = 0;
+
+  template <class S, class V>
+  static void fields(S& s, V&& v) {
+    v(key::kUser, s.user, kRequired);
+    v(key::kForgotten, s.forgotten, kRequired);
+  }
+  boost::json::object to_json() const;
+  static Result<DevicesForgetReply> from_json(const boost::json::object& o);
+};
+
+struct DevicesForget {
+  static constexpr const char* kMethod = kDevicesForget;
+  static constexpr bool kClosed = true;
+  using Reply = DevicesForgetReply;
+  std::string user;
+  std::string device;  // either a device
+  bool all = false;    // or all of them (vigild: exactly one)
+
+  template <class S, class V>
+  static void fields(S& s, V&& v) {
+    v(key::kUser, s.user, Spec{Write::kAlways, Read::kLoose});  // vigild's subject lookup checks it
+    v(key::kDevice, s.device, Spec{Write::kIfSet, Read::kOptional, 512});
+    v(key::kAll, s.all, kLoose);
+  }
+  boost::json::object to_json() const;
+  static Result<DevicesForget> from_json(const boost::json::object& o);
+};
+
+// ---- io.vigil.Recovery.Request: a request to unblock a colleague ----
+struct RecoveryRequestReply {
+  static constexpr bool kClosed = false;
+  std::string id;
+  std::string user;
+  bool repeated = false;  // the caller's open request for user, filed before
+
+  template <class S, class V>
+  static void fields(S& s, V&& v) {
+    v(key::kId, s.id, kRequired);
+    v(key::kUser, s.user, kRequired);
+    v(key::kRepeated, s.repeated, kRequired);
+  }
+  boost::json::object to_json() const;
+  static Result<RecoveryRequestReply> from_json(const boost::json::object& o);
+};
+
+struct RecoveryRequest {
+  static constexpr const char* kMethod = kRecoveryRequest;
+  static constexpr bool kClosed = true;
+  using Reply = RecoveryRequestReply;
+  std::string user;
+  std::string reason;  // a wrong type reads as "": vigild requires one
+
+  template <class S, class V>
+  static void fields(S& s, V&& v) {
+    v(key::kUser, s.user, Spec{Write::kAlways, Read::kLoose});  // vigild's subject lookup checks it
+    v(key::kReason, s.reason, Spec{Write::kAlways, Read::kLoose});
+  }
+  boost::json::object to_json() const;
+  static Result<RecoveryRequest> from_json(const boost::json::object& o);
 };
 
 // A request as a call (client.h); its reply decodes with Req::Reply.

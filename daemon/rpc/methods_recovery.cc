@@ -11,6 +11,7 @@
 #include "daemon/os/command.h"
 #include "daemon/os/offload.h"
 #include "daemon/rpc/handlers.h"
+#include "protocol/api.h"
 
 namespace vigil::methods {
 namespace json = boost::json;
@@ -151,11 +152,12 @@ json::object recovery_json(const RecoveryRecord& r, const std::set<int64_t>& blo
 }
 
 std::optional<Reply> validate_request(const Params& p) {
-  if (auto r = only_keys(p, {"user", "reason"})) return r;
-  auto reason = proto::get_string(p, "reason");
-  if (!reason || reason->empty()) return invalid("a \"reason\" is required");
-  if (reason->size() > 512) return invalid("the reason is too long (512 bytes at most)");
-  if (!printable(*reason)) return invalid("the reason must not contain control characters");
+  auto req = proto::api::RecoveryRequest::from_json(p);
+  if (!req) return invalid(req.error().message);
+  const std::string& reason = req->reason;  // a wrong type reads as ""
+  if (reason.empty()) return invalid("a \"reason\" is required");
+  if (reason.size() > 512) return invalid("the reason is too long (512 bytes at most)");
+  if (!printable(reason)) return invalid("the reason must not contain control characters");
   return std::nullopt;
 }
 
@@ -175,6 +177,8 @@ std::optional<Reply> validate_approve(const Params& p) {
 // Any active user files a request for a blocked colleague.
 Answer recovery_request(Request& r) {
   if (!r.target.lookup.found()) co_return not_found("no such user");
+  auto in = proto::api::RecoveryRequest::from_json(r.params);
+  if (!in) co_return invalid(in.error().message);
   const Identity id = r.target.lookup.id;
   Services& sv = r.sv;
   auto me = co_await sv.resolver->by_uid(r.peer.uid);
@@ -196,25 +200,22 @@ Answer recovery_request(Request& r) {
   rec.name = id.name;
   rec.requester_uid = r.peer.uid;
   rec.requester = me.id.name;
-  rec.reason = param(r.params, "reason", 512);
+  rec.reason = std::move(in->reason);  // validated: at most 512 bytes
   rec.created = wall_now();
   rec.expires = rec.created + std::chrono::days(7);
   auto filing = file_record(sv, std::move(rec));  // named: GCC 12 and co_await temporaries
   auto result = co_await std::move(filing);
   if (!result) co_return filing_error(result.error());
   const RecoveryRecord* filed = &result->record;
-  json::object out;
-  out["id"] = filed->id;
-  out["user"] = id.name;
-  out["repeated"] = result->repeated;
+  const json::object out = proto::api::RecoveryRequestReply{filed->id, id.name, result->repeated}.to_json();
   // A repeated request is the open one: no new event, no new notification.
-  if (result->repeated) co_return Reply::success(std::move(out));
+  if (result->repeated) co_return Reply::success(out);
   log::event(log::Priority::kNotice, log::kMsgRecoveryRequest,
              "recovery request " + filed->id + " by " + me.id.name + " for " + id.name,
              {{"VIGIL_USER", id.name}, {"VIGIL_ACTOR", me.id.name}, {"VIGIL_REQUEST", filed->id},
               {"VIGIL_REASON", filed->reason}});
   notify(sv, *filed);
-  co_return Reply::success(std::move(out));
+  co_return Reply::success(out);
 }
 
 Answer unblock(Request& r) {

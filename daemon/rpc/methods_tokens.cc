@@ -4,6 +4,7 @@
 #include "daemon/core/tokens.h"
 #include "daemon/os/offload.h"
 #include "daemon/rpc/handlers.h"
+#include "protocol/api.h"
 
 namespace vigil {
 namespace json = boost::json;
@@ -17,6 +18,7 @@ boost::asio::awaitable<TokenCheckResult> check_token(Services& sv, std::string t
 }
 
 namespace methods {
+namespace api = proto::api;
 namespace {
 
 json::object token_json(const tokens::Token& t) {
@@ -57,13 +59,12 @@ std::optional<Reply> need_accessor(const Params& p) {
 }  // namespace
 
 std::optional<Reply> validate_token_check(const Params& p) {
-  if (auto r = only_keys(p, {"token", "scope"})) return r;
-  auto tok = proto::get_string(p, "token");
-  if (!tok) return invalid(tok.error().message);
-  if (tok->size() > 256) return invalid("parameter \"token\" is too long");
-  auto scope = proto::get_optional_string(p, "scope");
-  if (!scope) return invalid(scope.error().message);
-  if (*scope && !tokens::valid_scope(**scope)) return invalid("invalid scope");
+  auto req = api::TokenCheck::from_json(p);
+  if (!req) return invalid(req.error().message);
+  wipe(req->token);
+  // A "scope" given as a string is checked, "" too; null or absent is none.
+  const json::value* scope = p.if_contains(api::key::kScope);
+  if (scope && scope->is_string() && !tokens::valid_scope(req->scope)) return invalid("invalid scope");
   return std::nullopt;
 }
 
@@ -98,21 +99,20 @@ std::optional<Reply> validate_token_revoke(const Params& p) {
 }
 
 Answer token_check(Request& r) {
-  auto tok = proto::get_string(r.params, "token");
-  std::string token = tok ? std::move(*tok) : std::string();
-  std::string scope = param(r.params, "scope");
+  auto in = api::TokenCheck::from_json(r.params);
+  if (!in) co_return invalid(in.error().message);
+  std::string token = in->token;
+  wipe(in->token);
   // Named: GCC 12 mishandles temporaries in co_await operands.
-  auto check = check_token(r.sv, std::move(token), std::move(scope));
+  auto check = check_token(r.sv, std::move(token), std::move(in->scope));
   TokenCheckResult res = co_await std::move(check);
-  json::object out;
-  out["verdict"] = tokens::verdict_name(res.verdict);
+  api::TokenCheckReply out;
+  out.verdict = tokens::verdict_name(res.verdict);
   if (res.verdict == tokens::Verdict::kValid) {
-    out["owner"] = res.owner;
-    json::array scopes;
-    for (const auto& s : res.scopes) scopes.push_back(json::string(s));
-    out["scopes"] = std::move(scopes);
+    out.owner = res.owner;
+    out.scopes = res.scopes;
   }
-  co_return Reply::success(std::move(out));
+  co_return Reply::success(out.to_json());
 }
 
 Answer token_issue(Request& r) {

@@ -233,7 +233,39 @@ INSTANTIATE_TEST_SUITE_P(
         Encoding{"session_reply", [] { return api::SessionOpenReply{}.to_json(); }, "{}"},
         Encoding{"password_changed_reply", [] { return api::PasswordChangedReply{"alice", false}.to_json(); },
                  R"({"user":"alice","changed":false})"},
-        Encoding{"ping_reply", [] { return api::PingReply{"0.1.0"}.to_json(); }, R"({"version":"0.1.0"})"}),
+        Encoding{"ping_reply", [] { return api::PingReply{"0.1.0"}.to_json(); }, R"({"version":"0.1.0"})"},
+        Encoding{"token_check", [] { return api::TokenCheck{"vgt_secret", ""}.to_json(); },
+                 R"({"token":"vgt_secret"})"},
+        Encoding{"token_check_scope", [] { return api::TokenCheck{"vgt_secret", "backup.read"}.to_json(); },
+                 R"({"token":"vgt_secret","scope":"backup.read"})"},
+        Encoding{"token_check_empty", [] { return api::TokenCheck{}.to_json(); }, R"({"token":""})"},
+        Encoding{"token_reply_valid",
+                 [] { return api::TokenCheckReply{"valid", "alice", {"backup.read", "ci"}}.to_json(); },
+                 R"({"verdict":"valid","owner":"alice","scopes":["backup.read","ci"]})"},
+        Encoding{"token_reply_unknown", [] { return api::TokenCheckReply{"unknown", "", {}}.to_json(); },
+                 R"({"verdict":"unknown"})"},
+        Encoding{"devices_list_self", [] { return api::DevicesList{}.to_json(); }, "{}"},
+        Encoding{"devices_list_user", [] { return api::DevicesList{"alice"}.to_json(); }, R"({"user":"alice"})"},
+        Encoding{"devices_list_reply",
+                 [] {
+                   return api::DevicesListReply{"alice", 30, {{"ssh:SHA256:x", 100, 200, true}, {"tty1", 0, 5, false}}}
+                       .to_json();
+                 },
+                 R"({"user":"alice","trust_days":30,"devices":[)"
+                 R"({"device":"ssh:SHA256:x","first_seen":100,"last_seen":200,"known":true},)"
+                 R"({"device":"tty1","first_seen":0,"last_seen":5,"known":false}]})"},
+        Encoding{"devices_list_reply_empty", [] { return api::DevicesListReply{"bob", 0, {}}.to_json(); },
+                 R"({"user":"bob","trust_days":0,"devices":[]})"},
+        Encoding{"devices_forget_one", [] { return api::DevicesForget{"alice", "tty1", false}.to_json(); },
+                 R"({"user":"alice","device":"tty1"})"},
+        Encoding{"devices_forget_all", [] { return api::DevicesForget{"alice", "", true}.to_json(); },
+                 R"({"user":"alice","all":true})"},
+        Encoding{"devices_forget_reply", [] { return api::DevicesForgetReply{"alice", 0}.to_json(); },
+                 R"({"user":"alice","forgotten":0})"},
+        Encoding{"recovery_request", [] { return api::RecoveryRequest{"bob", "lost phone"}.to_json(); },
+                 R"({"user":"bob","reason":"lost phone"})"},
+        Encoding{"recovery_request_reply", [] { return api::RecoveryRequestReply{"r-1", "bob", false}.to_json(); },
+                 R"({"id":"r-1","user":"bob","repeated":false})"}),
     [](const auto& info) { return std::string(info.param.name); });
 
 // Decodes with T and encodes again: the text of the encoding, or the error.
@@ -287,6 +319,11 @@ const auto kAccount = reencode<api::AccountCheck>;
 const auto kVerify = reencode<api::AuthVerify>;
 const auto kSession = reencode<api::SessionOpen>;
 const auto kChanged = reencode<api::PasswordChanged>;
+const auto kToken = reencode<api::TokenCheck>;
+const auto kTokenReply = reencode<api::TokenCheckReply>;
+const auto kDevices = reencode<api::DevicesListReply>;
+const auto kForget = reencode<api::DevicesForget>;
+const auto kRecovery = reencode<api::RecoveryRequest>;
 const std::string kLong(300, 'x');
 
 // clang-format off
@@ -330,7 +367,41 @@ INSTANTIATE_TEST_SUITE_P(
         Decoding{"reply_loose", reencode<api::AuthReportReply>, R"({"verdict":"deny","prompt":"yes","warning":5})", R"({"verdict":"deny","prompt":false})"},
         Decoding{"reply_no_verdict", reencode<api::AuthReportReply>, R"({"prompt":true})", R"(error: missing parameter "verdict")"},
         Decoding{"verify_reply", reencode<api::AuthVerifyReply>, R"({"verdict":"allow","warning":"w"})", R"({"verdict":"allow","warning":"w"})"},
-        Decoding{"account_reply_bad", reencode<api::AccountCheckReply>, R"({"verdict":1})", R"(error: parameter "verdict" must be a string)"}),
+        Decoding{"account_reply_bad", reencode<api::AccountCheckReply>, R"({"verdict":1})", R"(error: parameter "verdict" must be a string)"},
+        Decoding{"token_unknown", kToken, R"({"token":"t","owner":"a"})", R"(error: unknown parameter "owner")"},
+        Decoding{"token_missing", kToken, R"({"scope":"a"})", R"(error: missing parameter "token")"},
+        Decoding{"token_number", kToken, R"({"token":5})", R"(error: parameter "token" must be a string)"},
+        Decoding{"token_null", kToken, R"({"token":null})", R"(error: parameter "token" must be a string)"},
+        Decoding{"token_256", kToken, R"({"token":")" + std::string(256, 't') + R"("})", R"({"token":")" + std::string(256, 't') + R"("})"},
+        Decoding{"token_257", kToken, R"({"token":")" + std::string(257, 't') + R"("})", R"(error: parameter "token" is too long)"},
+        Decoding{"token_first", kToken, R"({"token":1,"scope":2})", R"(error: parameter "token" must be a string)"},
+        Decoding{"scope_null_is_absent", kToken, R"({"token":"t","scope":null})", R"({"token":"t"})"},
+        Decoding{"scope_number", kToken, R"({"token":"t","scope":7})", R"(error: parameter "scope" must be a string)"},
+        Decoding{"token_reply_open", kTokenReply, R"({"verdict":"valid","owner":"a","scopes":["x"],"new":1})", R"({"verdict":"valid","owner":"a","scopes":["x"]})"},
+        Decoding{"token_reply_scopes_type", kTokenReply, R"({"verdict":"valid","scopes":"x"})", R"(error: parameter "scopes" must be an array)"},
+        Decoding{"token_reply_scope_type", kTokenReply, R"({"verdict":"valid","scopes":["x",1]})", R"(error: parameter "scopes" must be an array of strings)"},
+        Decoding{"devices_reply", kDevices, R"({"user":"a","trust_days":7,"devices":[{"device":"d","first_seen":1,"last_seen":2,"known":true,"new":1}]})", R"({"user":"a","trust_days":7,"devices":[{"device":"d","first_seen":1,"last_seen":2,"known":true}]})"},
+        Decoding{"devices_reply_bare", kDevices, R"({"user":"a"})", R"({"user":"a","trust_days":0,"devices":[]})"},
+        Decoding{"devices_reply_not_array", kDevices, R"({"user":"a","devices":{}})", R"(error: parameter "devices" must be an array)"},
+        Decoding{"devices_reply_not_object", kDevices, R"({"user":"a","devices":["d"]})", R"(error: parameter "devices" must be an array of objects)"},
+        Decoding{"devices_reply_no_device", kDevices, R"({"user":"a","devices":[{"first_seen":1}]})", R"(error: missing parameter "device")"},
+        Decoding{"devices_reply_seen_string", kDevices, R"({"user":"a","devices":[{"device":"d","first_seen":"1","last_seen":2,"known":true}]})", R"(error: parameter "first_seen" must be an integer)"},
+        Decoding{"devices_reply_days_string", kDevices, R"({"user":"a","trust_days":"7"})", R"(error: parameter "trust_days" must be an integer)"},
+        Decoding{"forget_unknown", kForget, R"({"user":"a","all":true,"evil":1})", R"(error: unknown parameter "evil")"},
+        Decoding{"forget_user_loose", kForget, R"({"user":5,"device":"d"})", R"({"user":"","device":"d"})"},
+        Decoding{"forget_all_loose", kForget, R"({"user":"a","all":"yes"})", R"({"user":"a"})"},
+        Decoding{"forget_device_null", kForget, R"({"user":"a","device":null,"all":true})", R"({"user":"a","all":true})"},
+        Decoding{"forget_device_number", kForget, R"({"user":"a","device":1})", R"(error: parameter "device" must be a string)"},
+        Decoding{"forget_device_512", kForget, R"({"user":"a","device":")" + std::string(512, 'd') + R"("})", R"({"user":"a","device":")" + std::string(512, 'd') + R"("})"},
+        Decoding{"forget_device_513", kForget, R"({"user":"a","device":")" + std::string(513, 'd') + R"("})", R"(error: parameter "device" is too long)"},
+        Decoding{"recovery_unknown", kRecovery, R"({"user":"a","reason":"r","id":"x"})", R"(error: unknown parameter "id")"},
+        Decoding{"recovery_loose", kRecovery, R"({"user":5,"reason":["r"]})", R"({"user":"","reason":""})"},
+        Decoding{"recovery_absent", kRecovery, "{}", R"({"user":"","reason":""})"},
+        Decoding{"recovery_reply", reencode<api::RecoveryRequestReply>, R"({"id":"r","user":"a","repeated":true,"new":1})", R"({"id":"r","user":"a","repeated":true})"},
+        Decoding{"recovery_reply_repeated", reencode<api::RecoveryRequestReply>, R"({"id":"r","user":"a","repeated":"yes"})", R"(error: parameter "repeated" must be a boolean)"},
+        Decoding{"forget_reply", reencode<api::DevicesForgetReply>, R"({"user":"a","forgotten":3})", R"({"user":"a","forgotten":3})"},
+        Decoding{"forget_reply_missing", reencode<api::DevicesForgetReply>, R"({"user":"a"})", R"(error: missing parameter "forgotten")"},
+        Decoding{"devices_list_unknown", reencode<api::DevicesList>, R"({"user":"a","all":true})", R"(error: unknown parameter "all")"}),
     [](const auto& info) { return std::string(info.param.name); });
 // clang-format on
 
@@ -351,6 +422,40 @@ TEST(Api, DecodersAcceptWhatEncodersWrite) {
   EXPECT_TRUE(api::AuthVerify::from_json(api::AuthVerify{"a", "n", "1", true}.to_json()).ok());
   l.auth_info.clear();
   EXPECT_TRUE(api::PasswordChanged::from_json(api::PasswordChanged{l}.to_json()).ok());
+}
+
+TEST(Api, SelfServiceRoundTrips) {
+  const auto token = api::TokenCheck{"vgt_secret", "ci"}.to_json();
+  EXPECT_EQ(reencode<api::TokenCheck>(boost::json::serialize(token)), boost::json::serialize(token));
+  const auto valid = api::TokenCheckReply{"valid", "alice", {"a", "b"}}.to_json();
+  EXPECT_EQ(reencode<api::TokenCheckReply>(boost::json::serialize(valid)), boost::json::serialize(valid));
+  const auto list = api::DevicesListReply{"alice", 30, {{"d", 1, 2, true}}}.to_json();
+  EXPECT_EQ(reencode<api::DevicesListReply>(boost::json::serialize(list)), boost::json::serialize(list));
+  const auto forget = api::DevicesForget{"alice", "d", false}.to_json();
+  EXPECT_EQ(reencode<api::DevicesForget>(boost::json::serialize(forget)), boost::json::serialize(forget));
+  const auto request = api::RecoveryRequest{"bob", "lost"}.to_json();
+  EXPECT_EQ(reencode<api::RecoveryRequest>(boost::json::serialize(request)), boost::json::serialize(request));
+
+  auto back = api::DevicesListReply::from_json(list);
+  ASSERT_TRUE(back.ok());
+  ASSERT_EQ(back->devices.size(), 1u);
+  EXPECT_EQ(back->devices[0].device, "d");
+  EXPECT_EQ(back->devices[0].last_seen, 2);
+  EXPECT_TRUE(back->devices[0].known);
+  EXPECT_EQ(api::make_call(api::TokenCheck{}).method, kTokenCheck);
+  EXPECT_EQ(api::make_call(api::DevicesList{}).method, kDevicesList);
+  EXPECT_EQ(api::make_call(api::DevicesForget{}).method, kDevicesForget);
+  EXPECT_EQ(api::make_call(api::RecoveryRequest{}).method, kRecoveryRequest);
+}
+
+TEST(Api, SelfServiceDecodersAcceptWhatEncodersWrite) {
+  EXPECT_TRUE(api::TokenCheck::from_json(api::TokenCheck{"t", "s"}.to_json()).ok());
+  EXPECT_TRUE(api::DevicesList::from_json(api::DevicesList{"a"}.to_json()).ok());
+  EXPECT_TRUE(api::DevicesForget::from_json(api::DevicesForget{"a", "d", true}.to_json()).ok());
+  EXPECT_TRUE(api::RecoveryRequest::from_json(api::RecoveryRequest{"a", "r"}.to_json()).ok());
+  auto bad = api::TokenCheck::from_json(object_of(R"({"token":"t","scope":1})"));
+  ASSERT_FALSE(bad.ok());
+  EXPECT_STREQ(bad.error().wire_name(), kErrInvalidParameter);
 }
 
 }  // namespace
