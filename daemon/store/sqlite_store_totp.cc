@@ -98,12 +98,12 @@ Status SqliteStore::replace_recovery_codes(int64_t uid,
   if (auto s = run("DELETE FROM recovery_codes WHERE uid=?1", [&](Statement& st) { st.bind_int64(1, uid); });
       !s)
     return s;
-  for (const auto& [id, hash] : codes) {
+  for (const auto& code : codes) {
     if (auto s = run("INSERT INTO recovery_codes(uid, code_id, hash) VALUES(?1,?2,?3)",
                      [&](Statement& st) {
                        st.bind_int64(1, uid);
-                       st.bind_text(2, id);
-                       bind_bytes(st, 3, hash);
+                       st.bind_text(2, code.first);
+                       bind_bytes(st, 3, code.second);
                      });
         !s)
       return s;
