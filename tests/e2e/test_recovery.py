@@ -7,11 +7,12 @@ membership of vigil-admin would give them. Codes come from oathtool.
 """
 import json
 import os
+import re
 import subprocess
 import time
 import unittest
 
-from harness import (ADMIN_SOCKET_GROUP, PAM_AUTH_ERR, PAM_SUCCESS, VIGILD, AuditSession, Env,
+from harness import (ADMIN_SOCKET_GROUP, PAM_AUTH_ERR, PAM_SUCCESS, SOURCE, VIGILD, AuditSession, Env,
                      VigilTestCase, oathtool, raw_call, wait_for_fresh_step)
 
 UID = {"root": 0, "alice": 1001, "bob": 1002, "carol": 1003, "dave": 1004}
@@ -353,6 +354,12 @@ class NobodyLeft(RecoveryCase):
         self.assertEqual(p.returncode, 0, p.stderr)
         self.assertIn("unblocked bob", p.stdout)
         self.assertIn("password opens nothing until it is changed", p.stdout)
+        # vigild(8) shows this output line for line.
+        shown = man_example(os.path.join(SOURCE, "man", "vigild.8"), "It prints what it did:")
+        lines = p.stdout.splitlines()
+        self.assertEqual(len(lines), len(shown), p.stdout)
+        for line, pattern in zip(lines, shown):
+            self.assertRegex(line, pattern)
         self.env.start()
         self.assertFalse(self.blocked("bob"))
         self.assertTrue(self.env.status("bob")["password_change_required"], "break-glass too (#15)")
@@ -365,6 +372,21 @@ class NobodyLeft(RecoveryCase):
         self.env.start()
         self.env.status("bob")
         self.assertNotIn("BREAK-GLASS", self.env.log()[mark:])
+
+
+def man_example(page, after):
+    """The .nf block that follows the sentence `after` in a manual page, one
+    anchored pattern a line: an italic placeholder (\\fIUSER\\fR) stands for
+    any text, the rest is literal."""
+    with open(page, encoding="utf-8") as f:
+        text = f.read()
+    block = text[text.index(".nf\n", text.index(after)) + 4:]
+    block = block[:block.index("\n.fi")]
+    patterns = []
+    for line in block.replace("\\-", "-").splitlines():
+        parts = re.split(r"\\fI.*?\\fR", line)
+        patterns.append("^" + ".+".join(re.escape(part) for part in parts) + "$")
+    return patterns
 
 
 class Requests(RecoveryCase):
