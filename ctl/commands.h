@@ -59,6 +59,8 @@ using Handler = int (*)(Global& g, const Args& a);
 // Account state (commands_status.cc).
 void add_status_options(CLI::App& cmd, Args& a);
 int run_status(Global& g, const Args& a);
+
+// Administrators' account actions (commands_admin.cc).
 void add_reset_options(CLI::App& cmd, Args& a);
 int run_reset(Global& g, const Args& a);
 void add_audit_options(CLI::App& cmd, Args& a);

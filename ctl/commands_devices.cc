@@ -23,11 +23,8 @@ int run_devices(Global& g, const Args& a) {
     print_json(*r);
     return 0;
   }
-  auto reply = api::DevicesList::Reply::from_json(*r);
-  if (!reply) {
-    std::cerr << "vigilctl: " << terminal_safe(reply.error().message) << "\n";
-    return kExitError;
-  }
+  auto reply = decoded<api::DevicesList::Reply>(*r);
+  if (!reply) return kExitError;
   std::printf("%-48s %-25s %-25s %s\n", "DEVICE", "FIRST USE", "LAST USE", "STATE");
   for (const auto& d : reply->devices)
     std::printf("%-48s %-25s %-25s %s\n", terminal_safe(d.device).c_str(), when(d.first_seen).c_str(),
@@ -50,11 +47,8 @@ int run_devices_forget(Global& g, const Args& a) {
   const api::DevicesForget request{a.devices.user, a.devices.device, a.devices.all};
   auto r = call(g, api::DevicesForget::kMethod, request.to_json());
   if (!r) return kExitError;
-  auto reply = api::DevicesForget::Reply::from_json(*r);
-  if (!reply) {
-    std::cerr << "vigilctl: " << terminal_safe(reply.error().message) << "\n";
-    return kExitError;
-  }
+  auto reply = decoded<api::DevicesForget::Reply>(*r);
+  if (!reply) return kExitError;
   std::printf("forgot %lld device(s) of %s\n", (long long)reply->forgotten, terminal_safe(reply->user).c_str());
   return 0;
 }

@@ -4,13 +4,14 @@
 
 #include <cstdio>
 #include <iostream>
+#include <optional>
 
 #include "ctl/commands.h"
 #include "ctl/output.h"
-#include "protocol/api.h"
-#include "protocol/names.h"
+#include "protocol/api_admin.h"
 
 namespace vigil::ctl {
+namespace api = proto::api;
 
 namespace {
 
@@ -21,24 +22,25 @@ int print_unblocked(const json::object& r, bool as_json) {
     print_json(r);
     return 0;
   }
-  const std::string user = str(r, "user");
-  if (flag(r, "pending")) {
+  auto reply = decoded<api::UnblockReply>(r);
+  if (!reply) return kExitError;
+  const std::string user = terminal_safe(reply->user);
+  if (reply->pending) {
+    const std::string id = terminal_safe(reply->id);
     std::printf("unblock of %s filed for approval as %s (expires %s)\n"
                 "another active administrator, not %s, completes it with: vigilctl approve %s\n",
-                user.c_str(), str(r, "id").c_str(), when(num(r, "expires")).c_str(), user.c_str(),
-                str(r, "id").c_str());
+                user.c_str(), id.c_str(), when(reply->expires).c_str(), user.c_str(), id.c_str());
     return 0;
   }
-  if (!flag(r, "changed")) {
+  if (!reply->changed) {
     std::printf("%s is not blocked; nothing changed\n", user.c_str());
     return 0;
   }
   std::printf("unblocked %s: block, locks and failures cleared\n", user.c_str());
-  std::printf("forgot %lld device(s) first seen since %s\n", (long long)num(r, "devices_forgotten"),
-              when(num(r, "suspicious_since")).c_str());
-  if (auto it = r.find("password"); it != r.end() && it->value().is_object())
-    std::printf("password: %s\n", str(it->value().as_object(), "message").c_str());
-  if (flag(r, "password_change_required"))
+  std::printf("forgot %lld device(s) first seen since %s\n", (long long)reply->devices_forgotten,
+              when(reply->suspicious_since).c_str());
+  if (reply->password) std::printf("password: %s\n", terminal_safe(reply->password->message).c_str());
+  if (reply->password_change_required)
     std::printf("%s's password opens nothing until it is changed: %s changes it (passwd) after a key\n"
                 "or console login, or an administrator sets a new one (passwd %s) and hands it\n"
                 "over; a password changed outside PAM: vigilctl password-changed %s --reason TEXT\n",
@@ -46,10 +48,10 @@ int print_unblocked(const json::object& r, bool as_json) {
   return 0;
 }
 
-void print_recovery(const json::object& r) {
-  std::printf("%-9s %-16s %-16s %-25s %-8s %s\n", str(r, "id").c_str(), str(r, "user").c_str(),
-              str(r, "requester").c_str(), when(num(r, "created")).c_str(),
-              flag(r, "blocked") ? "BLOCKED" : "no", str(r, "reason").c_str());
+void print_recovery(const api::RecoveryEntry& r) {
+  std::printf("%-9s %-16s %-16s %-25s %-8s %s\n", terminal_safe(r.id).c_str(), terminal_safe(r.user).c_str(),
+              terminal_safe(r.requester).c_str(), when(r.created).c_str(), r.blocked ? "BLOCKED" : "no",
+              terminal_safe(r.reason).c_str());
 }
 
 }  // namespace
@@ -61,13 +63,16 @@ void add_block_options(CLI::App& cmd, Args& a) {
 }
 
 int run_block(Global& g, const Args& a) {
-  json::object p;
-  p["user"] = a.account.user;
-  p["reason"] = a.account.reason;
-  auto r = admin_call(g, proto::kAccountBlock, std::move(p));
+  const api::AccountBlock request{a.account.user, a.account.reason};
+  auto r = admin_call(g, api::AccountBlock::kMethod, request.to_json());
   if (!r) return kExitError;
-  if (a.account.json) print_json(*r);
-  else std::printf(flag(*r, "changed") ? "blocked %s\n" : "%s was already blocked\n", str(*r, "user").c_str());
+  if (a.account.json) {
+    print_json(*r);
+    return 0;
+  }
+  auto reply = decoded<api::AccountBlock::Reply>(*r);
+  if (!reply) return kExitError;
+  std::printf(reply->changed ? "blocked %s\n" : "%s was already blocked\n", terminal_safe(reply->user).c_str());
   return 0;
 }
 
@@ -86,11 +91,7 @@ void add_unblock_options(CLI::App& cmd, Args& a) {
 
 int run_unblock(Global& g, const Args& a) {
   const std::string& user = a.account.user;
-  json::object p;
-  std::string code;
-  p["user"] = user;
-  p["reason"] = a.account.reason;
-  if (a.account.approval) p["approval"] = true;
+  api::AccountUnblock request{user, a.account.reason, a.account.approval, {}};
   if (a.account.verify_code) {
     auto c = read_code(user + "'s code (read out by " + user + "): ", "VIGIL_VERIFY_CODE");
     if (!c || c->empty()) {
@@ -98,11 +99,12 @@ int run_unblock(Global& g, const Args& a) {
                 << "'s code: set VIGIL_VERIFY_CODE or run on a terminal\n";
       return kExitError;
     }
-    code = std::move(*c);
-    p["verify_code"] = code;
+    request.verify_code = std::move(*c);
+    wipe(*c);  // a short code moved out leaves its characters behind
   }
-  auto r = admin_call(g, proto::kAccountUnblock, std::move(p));
-  wipe(code);
+  // admin_call wipes the JSON's verify_code once sent; the struct's is ours.
+  auto r = admin_call(g, api::AccountUnblock::kMethod, request.to_json());
+  wipe(request.verify_code);
   if (!r) return kExitError;
   return print_unblocked(*r, a.account.json);
 }
@@ -114,16 +116,20 @@ void add_password_changed_options(CLI::App& cmd, Args& a) {
 }
 
 int run_password_changed(Global& g, const Args& a) {
-  json::object p;
-  p["user"] = a.account.user;
-  p["reason"] = a.account.reason;
-  auto r = admin_call(g, proto::kAccountPasswordChanged, std::move(p));
+  const api::AccountPasswordChanged request{a.account.user, a.account.reason};
+  auto r = admin_call(g, api::AccountPasswordChanged::kMethod, request.to_json());
   if (!r) return kExitError;
-  if (a.account.json) print_json(*r);
-  else if (flag(*r, "changed"))
-    std::printf("recorded: %s's password was changed; password logins work again\n", str(*r, "user").c_str());
+  if (a.account.json) {
+    print_json(*r);
+    return 0;
+  }
+  auto reply = decoded<api::AccountPasswordChanged::Reply>(*r);
+  if (!reply) return kExitError;
+  const std::string user = terminal_safe(reply->user);
+  if (reply->changed)
+    std::printf("recorded: %s's password was changed; password logins work again\n", user.c_str());
   else
-    std::printf("%s needed no password change; nothing changed\n", str(*r, "user").c_str());
+    std::printf("%s needed no password change; nothing changed\n", user.c_str());
   return 0;
 }
 
@@ -133,9 +139,7 @@ void add_approve_options(CLI::App& cmd, Args& a) {
 }
 
 int run_approve(Global& g, const Args& a) {
-  json::object p;
-  p["id"] = a.approve.id;
-  auto r = admin_call(g, proto::kRecoveryApprove, std::move(p));
+  auto r = admin_call(g, api::RecoveryApprove::kMethod, api::RecoveryApprove{a.approve.id}.to_json());
   if (!r) return kExitError;
   return print_unblocked(*r, a.approve.json);
 }
@@ -145,22 +149,22 @@ void add_requests_options(CLI::App& cmd, Args& a) {
 }
 
 int run_requests(Global& g, const Args& a) {
-  auto r = admin_call(g, proto::kRecoveryList, {});
+  auto r = admin_call(g, api::RecoveryList::kMethod, api::RecoveryList{}.to_json());
   if (!r) return kExitError;
   if (a.requests.json) {
     print_json(*r);
     return 0;
   }
-  const auto& reqs = (*r)["requests"].as_array();
-  const auto& apps = (*r)["approvals"].as_array();
+  auto reply = decoded<api::RecoveryList::Reply>(*r);
+  if (!reply) return kExitError;
   std::printf("Recovery requests:\n");
   std::printf("%-9s %-16s %-16s %-25s %-8s %s\n", "ID", "USER", "FILED BY", "FILED", "BLOCKED", "REASON");
-  for (const auto& v : reqs) print_recovery(v.as_object());
-  if (reqs.empty()) std::printf("(none)\n");
+  for (const auto& e : reply->requests) print_recovery(e);
+  if (reply->requests.empty()) std::printf("(none)\n");
   std::printf("\nUnblocks waiting for approval (vigilctl approve ID):\n");
   std::printf("%-9s %-16s %-16s %-25s %-8s %s\n", "ID", "USER", "REQUESTED BY", "FILED", "BLOCKED", "REASON");
-  for (const auto& v : apps) print_recovery(v.as_object());
-  if (apps.empty()) std::printf("(none)\n");
+  for (const auto& e : reply->approvals) print_recovery(e);
+  if (reply->approvals.empty()) std::printf("(none)\n");
   return 0;
 }
 
@@ -171,18 +175,15 @@ void add_request_unblock_options(CLI::App& cmd, Args& a) {
 }
 
 int run_request_unblock(Global& g, const Args& a) {
-  const proto::api::RecoveryRequest request{a.request.user, a.request.reason};
-  auto r = call(g, proto::api::RecoveryRequest::kMethod, request.to_json());
+  const api::RecoveryRequest request{a.request.user, a.request.reason};
+  auto r = call(g, api::RecoveryRequest::kMethod, request.to_json());
   if (!r) return kExitError;
   if (a.request.json) {
     print_json(*r);
     return 0;
   }
-  auto reply = proto::api::RecoveryRequest::Reply::from_json(*r);
-  if (!reply) {
-    std::cerr << "vigilctl: " << terminal_safe(reply.error().message) << "\n";
-    return kExitError;
-  }
+  auto reply = decoded<api::RecoveryRequest::Reply>(*r);
+  if (!reply) return kExitError;
   const std::string id = terminal_safe(reply->id), user = terminal_safe(reply->user);
   if (reply->repeated)
     std::printf("you already filed recovery request %s for %s; it is still open\n", id.c_str(), user.c_str());

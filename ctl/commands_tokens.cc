@@ -1,42 +1,56 @@
 // Service API tokens: token issue, list, show, revoke. See commands.h.
 #include <CLI/CLI.hpp>
-#include <boost/json/array.hpp>
 
 #include <cstdio>
+#include <iostream>
+#include <optional>
 
 #include "ctl/commands.h"
 #include "ctl/output.h"
-#include "protocol/names.h"
+#include "protocol/api_admin.h"
 
 namespace vigil::ctl {
+namespace api = proto::api;
 
 namespace {
 
 // A token's scopes, comma-separated.
-std::string token_scopes(const json::object& t) {
+std::string token_scopes(const api::TokenInfo& t) {
   std::string out;
-  if (auto it = t.find("scopes"); it != t.end() && it->value().is_array())
-    for (const auto& v : it->value().as_array())
-      if (v.is_string()) out += (out.empty() ? "" : ",") + text(v);
+  for (const auto& s : t.scopes) out += (out.empty() ? "" : ",") + terminal_safe(s);
   return out;
 }
 
-// One token: a line of the list, or every fact about it.
-void print_token(const json::object& t, bool full) {
-  std::string state = str(t, "state");
-  if (state == "active" && flag(t, "expired")) state = "expired";
+// One token: a line of the list, or every fact about it (and whether the
+// token API is frozen).
+void print_token(const api::TokenInfo& t, bool full, bool frozen = false) {
+  std::string state = terminal_safe(t.state);
+  if (state == "active" && t.expired) state = "expired";
+  const std::string accessor = terminal_safe(t.accessor), owner = terminal_safe(t.owner),
+                    name = terminal_safe(t.name);
   if (!full) {
-    std::printf("%-16s %-12s %-20s %-20s %-10s %s\n", str(t, "accessor").c_str(), str(t, "owner").c_str(),
-                str(t, "name").c_str(), token_scopes(t).c_str(), state.c_str(), when(num(t, "expires")).c_str());
+    std::printf("%-16s %-12s %-20s %-20s %-10s %s\n", accessor.c_str(), owner.c_str(), name.c_str(),
+                token_scopes(t).c_str(), state.c_str(), when(t.expires).c_str());
     return;
   }
-  std::printf("accessor:    %s\nowner:       %s\nname:        %s\nscopes:      %s\n", str(t, "accessor").c_str(),
-              str(t, "owner").c_str(), str(t, "name").c_str(), token_scopes(t).c_str());
-  std::printf("created:     %s by %s\nexpires:     %s\nstate:       %s\n", when(num(t, "created")).c_str(),
-              str(t, "created_by").c_str(), when(num(t, "expires")).c_str(), state.c_str());
-  if (!str(t, "state_reason").empty())
-    std::printf("why:         %s (%s)\n", str(t, "state_reason").c_str(), when(num(t, "state_changed")).c_str());
-  if (flag(t, "frozen")) std::printf("NOTE:        the token API is frozen: every check answers 403\n");
+  std::printf("accessor:    %s\nowner:       %s\nname:        %s\nscopes:      %s\n", accessor.c_str(),
+              owner.c_str(), name.c_str(), token_scopes(t).c_str());
+  std::printf("created:     %s by %s\nexpires:     %s\nstate:       %s\n", when(t.created).c_str(),
+              terminal_safe(t.created_by).c_str(), when(t.expires).c_str(), state.c_str());
+  if (!t.state_reason.empty())
+    std::printf("why:         %s (%s)\n", terminal_safe(t.state_reason).c_str(), when(t.state_changed).c_str());
+  if (frozen) std::printf("NOTE:        the token API is frozen: every check answers 403\n");
+}
+
+// Token.Issue's reply, shown once; the caller wipes the token.
+void print_issued(const api::TokenIssueReply& reply) {
+  const api::TokenInfo& t = reply.info;
+  std::string secret = terminal_safe(reply.token);
+  std::printf("token for %s (%s), scopes: %s, expires %s\naccessor: %s\n\n  %s\n\n"
+              "This is the only time the token is shown: vigil keeps only its hash.\n",
+              terminal_safe(t.owner).c_str(), terminal_safe(t.name).c_str(), token_scopes(t).c_str(),
+              when(t.expires).c_str(), terminal_safe(t.accessor).c_str(), secret.c_str());
+  wipe(secret);
 }
 
 }  // namespace
@@ -50,27 +64,21 @@ void add_token_issue_options(CLI::App& cmd, Args& a) {
 }
 
 int run_token_issue(Global& g, const Args& a) {
-  json::object p;
-  p["owner"] = a.token.owner;
-  p["name"] = a.token.name;
-  json::array scopes;
-  for (const auto& x : a.token.scopes) scopes.push_back(json::string(x));
-  p["scopes"] = std::move(scopes);
-  if (!a.token.ttl.empty()) p["ttl"] = a.token.ttl;
-  auto r = admin_call(g, proto::kTokenIssue, std::move(p));
+  const api::TokenIssue request{a.token.owner, a.token.name, a.token.scopes, a.token.ttl};
+  auto r = admin_call(g, api::TokenIssue::kMethod, request.to_json());
   if (!r) return kExitError;
-  std::string secret = str(*r, "token");
+  int status = 0;
   if (a.token.json) {
     print_json(*r);
-  } else {
-    std::printf("token for %s (%s), scopes: %s, expires %s\naccessor: %s\n\n  %s\n\n"
-                "This is the only time the token is shown: vigil keeps only its hash.\n",
-                str(*r, "owner").c_str(), str(*r, "name").c_str(), token_scopes(*r).c_str(),
-                when(num(*r, "expires")).c_str(), str(*r, "accessor").c_str(), secret.c_str());
+  } else if (auto reply = api::TokenIssue::Reply::from_json(*r)) {  // decoded in place: one copy
+    print_issued(*reply);
+    wipe(reply->token);
+  } else {  // from_json wiped what it had copied
+    std::cerr << "vigilctl: " << terminal_safe(reply.error().message) << "\n";
+    status = kExitError;
   }
-  wipe(secret);
-  wipe_fields(*r, {"token"});
-  return 0;
+  wipe_fields(*r, {api::key::kToken});
+  return status;
 }
 
 void add_token_list_options(CLI::App& cmd, Args& a) {
@@ -79,23 +87,23 @@ void add_token_list_options(CLI::App& cmd, Args& a) {
 }
 
 int run_token_list(Global& g, const Args& a) {
-  json::object p;
-  if (!a.token.owner.empty()) p["owner"] = a.token.owner;
-  auto r = admin_call(g, proto::kTokenList, std::move(p));
+  auto r = admin_call(g, api::TokenList::kMethod, api::TokenList{a.token.owner}.to_json());
   if (!r) return kExitError;
   if (a.token.json) {
     print_json(*r);
     return 0;
   }
-  if (flag(*r, "frozen")) {
-    for (const auto& v : (*r)["freezes"].as_array())
-      std::printf("TOKEN API FROZEN since %s: administrator %s is blocked\n",
-                  when(num(v.as_object(), "since")).c_str(), str(v.as_object(), "user").c_str());
+  auto reply = decoded<api::TokenList::Reply>(*r);
+  if (!reply) return kExitError;
+  if (reply->frozen) {
+    for (const auto& f : reply->freezes)
+      std::printf("TOKEN API FROZEN since %s: administrator %s is blocked\n", when(f.since).c_str(),
+                  terminal_safe(f.user).c_str());
     std::printf("\n");
   }
   std::printf("%-16s %-12s %-20s %-20s %-10s %s\n", "ACCESSOR", "OWNER", "NAME", "SCOPES", "STATE", "EXPIRES");
-  for (const auto& v : (*r)["tokens"].as_array()) print_token(v.as_object(), false);
-  if ((*r)["tokens"].as_array().empty()) std::printf("(no token)\n");
+  for (const auto& t : reply->tokens) print_token(t, false);
+  if (reply->tokens.empty()) std::printf("(no token)\n");
   return 0;
 }
 
@@ -105,12 +113,15 @@ void add_token_show_options(CLI::App& cmd, Args& a) {
 }
 
 int run_token_show(Global& g, const Args& a) {
-  json::object p;
-  p["accessor"] = a.token.accessor;
-  auto r = admin_call(g, proto::kTokenShow, std::move(p));
+  auto r = admin_call(g, api::TokenShow::kMethod, api::TokenShow{a.token.accessor}.to_json());
   if (!r) return kExitError;
-  if (a.token.json) print_json(*r);
-  else print_token(*r, true);
+  if (a.token.json) {
+    print_json(*r);
+    return 0;
+  }
+  auto reply = decoded<api::TokenShow::Reply>(*r);
+  if (!reply) return kExitError;
+  print_token(reply->info, true, reply->frozen);
   return 0;
 }
 
@@ -121,15 +132,18 @@ void add_token_revoke_options(CLI::App& cmd, Args& a) {
 }
 
 int run_token_revoke(Global& g, const Args& a) {
-  json::object p;
-  p["accessor"] = a.token.accessor;
-  p["reason"] = a.token.reason;
-  auto r = admin_call(g, proto::kTokenRevoke, std::move(p));
+  const api::TokenRevoke request{a.token.accessor, a.token.reason};
+  auto r = admin_call(g, api::TokenRevoke::kMethod, request.to_json());
   if (!r) return kExitError;
-  if (a.token.json) print_json(*r);
-  else
-    std::printf(flag(*r, "changed") ? "revoked %s (%s of %s)\n" : "%s (%s of %s) was already revoked\n",
-                str(*r, "accessor").c_str(), str(*r, "name").c_str(), str(*r, "owner").c_str());
+  if (a.token.json) {
+    print_json(*r);
+    return 0;
+  }
+  auto reply = decoded<api::TokenRevoke::Reply>(*r);
+  if (!reply) return kExitError;
+  const api::TokenInfo& t = reply->info;
+  std::printf(reply->changed ? "revoked %s (%s of %s)\n" : "%s (%s of %s) was already revoked\n",
+              terminal_safe(t.accessor).c_str(), terminal_safe(t.name).c_str(), terminal_safe(t.owner).c_str());
   return 0;
 }
 

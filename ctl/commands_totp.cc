@@ -13,9 +13,11 @@
 
 #include "ctl/commands.h"
 #include "ctl/output.h"
+#include "protocol/api_self.h"
 #include "protocol/names.h"
 
 namespace vigil::ctl {
+namespace api = proto::api;
 
 namespace {
 
@@ -54,55 +56,94 @@ bool is_me(const std::string& user) {
 }
 
 // The user's own enrolment: vigild checks the account's password (PAM).
-// Adds it to `p`; without one, says so and answers false.
-bool add_password(json::object& p) {
+// Reads it into `password`; without one, says so and answers false.
+bool read_password(std::string& password) {
   auto pw = read_code("Password: ", "VIGIL_PASSWORD");
   if (!pw || pw->empty()) {
     std::cerr << "vigilctl: enrolling your own second factor needs your password: run on a "
                  "terminal, or set VIGIL_PASSWORD\n";
     return false;
   }
-  std::string password = std::move(*pw);
-  p["password"] = password;
-  wipe(password);
+  password = std::move(*pw);
+  wipe(*pw);  // moved from: a short string keeps its characters
   return true;
 }
 
-// Runs a TOTP call; when the daemon wants the caller's own current code,
-// asks for it (VIGIL_CODE or the terminal) and tries once more.
-std::optional<json::object> totp_call(Global& g, const char* method, const std::string& user,
-                                      bool code_required, bool password_required = false) {
-  json::object p;
-  if (!user.empty()) p["user"] = user;
-  if (password_required && !add_password(p)) return std::nullopt;
-  std::string code;
+// A code read into the request, when there is one.
+bool read_code_into(std::string& code, const std::string& prompt) {
+  auto c = read_code(prompt);
+  if (!c) return false;
+  code = std::move(*c);
+  wipe(*c);
+  return true;
+}
+
+// Runs a TOTP request (its code and password are the caller's to wipe);
+// when the daemon wants the caller's own current code, asks for it
+// (VIGIL_CODE or the terminal) and tries once more.
+template <class Req>
+std::optional<json::object> totp_call(Global& g, Req& req, bool code_required) {
   if (code_required || std::getenv("VIGIL_CODE")) {
-    auto c = read_code(code_required ? "Verification code: " : "Current code or recovery code: ");
-    if (!c) {
+    if (!read_code_into(req.code, code_required ? "Verification code: " : "Current code or recovery code: ")) {
       std::cerr << "vigilctl: a code is needed: set VIGIL_CODE or run on a terminal\n";
       return std::nullopt;
     }
-    code = *c;
-    p["code"] = code;
   }
   CallError err;
-  auto r = call(g, method, p, &err);
-  if (!r && err.error == proto::kErrPermissionDenied && code.empty() &&
-      err.message.find("code") != std::string::npos && ::isatty(STDIN_FILENO)) {
-    auto c = read_code("Current code or recovery code: ");
-    if (c) {
-      code = *c;
-      p["code"] = code;
-      r = call(g, method, p, &err);
-    }
-  }
-  wipe(code);
-  wipe_fields(p, {"code", "password"});
+  auto r = call(g, Req::kMethod, req.to_json(), &err);
+  if (!r && err.error == proto::kErrPermissionDenied && req.code.empty() &&
+      err.message.find("code") != std::string::npos && ::isatty(STDIN_FILENO) &&
+      read_code_into(req.code, "Current code or recovery code: "))
+    r = call(g, Req::kMethod, req.to_json(), &err);
   if (!r && !err.error.empty()) {
     print_refusal(err);
     return std::nullopt;
   }
   return r;
+}
+
+// A reply vigilctl cannot read: says why.
+// A confirmation or a removal: the account it was for.
+template <class Req>
+int run_change(Global& g, const std::string& user, bool code_required, const char* done) {
+  Req req{user, ""};
+  auto r = totp_call(g, req, code_required);
+  wipe(req.code);
+  if (!r) return kExitError;
+  auto reply = Req::Reply::from_json(*r);
+  if (!reply) return unreadable(reply.error().message);
+  std::printf("%s %s\n", done, terminal_safe(reply->user).c_str());
+  return 0;
+}
+
+// The new secret, shown once: as a QR code and as text.
+int show_enrolment(const json::object& r, const std::string& user) {
+  auto reply = api::TotpEnroll::Reply::from_json(r);
+  if (!reply) return unreadable(reply.error().message);
+  std::string uri = terminal_safe(reply->uri), secret = terminal_safe(reply->secret);
+  std::printf("Scan this code with an authenticator app, or enter the secret by hand.\n\n");
+  print_qr(uri);
+  std::printf("\nsecret: %s\nuri:    %s\n\n", secret.c_str(), uri.c_str());
+  std::printf("It takes effect after its first code: vigilctl totp confirm%s%s\n",
+              user.empty() ? "" : " ", user.c_str());
+  wipe(uri);
+  wipe(secret);
+  wipe(reply->uri);
+  wipe(reply->secret);
+  return 0;
+}
+
+// New recovery codes, shown once.
+int show_codes(const json::object& r) {
+  auto reply = api::TotpRecoveryCodes::Reply::from_json(r);
+  if (!reply) return unreadable(reply.error().message);
+  std::printf("Recovery codes for %s. Each works once, in place of a code. Keep them offline;\n"
+              "printing a new set voids these.\n\n", terminal_safe(reply->user).c_str());
+  for (auto& c : reply->codes) {
+    std::printf("  %s\n", c.c_str());
+    wipe(c);
+  }
+  return 0;
 }
 
 void add_user_option(CLI::App& cmd, Args& a) {
@@ -118,40 +159,32 @@ void add_totp_enroll_options(CLI::App& cmd, Args& a) {
 
 int run_totp_enroll(Global& g, const Args& a) {
   const auto& user = a.totp.user;
-  auto r = totp_call(g, proto::kTotpEnroll, user, false, ::geteuid() != 0 && is_me(user));
+  api::TotpEnroll req{user, "", ""};
+  const bool self = ::geteuid() != 0 && is_me(user);
+  std::optional<json::object> r;
+  if (!self || read_password(req.password)) r = totp_call(g, req, false);
+  wipe(req.code);
+  wipe(req.password);
   if (!r) return kExitError;
-  if (a.totp.json) {
-    print_json(*r);
-    return 0;
-  }
-  std::string uri = str(*r, "uri"), secret = str(*r, "secret");
-  std::printf("Scan this code with an authenticator app, or enter the secret by hand.\n\n");
-  print_qr(uri);
-  std::printf("\nsecret: %s\nuri:    %s\n\n", secret.c_str(), uri.c_str());
-  std::printf("It takes effect after its first code: vigilctl totp confirm%s%s\n",
-              user.empty() ? "" : " ", user.c_str());
-  wipe(uri);
-  wipe(secret);
-  return 0;
+  int rc = 0;
+  if (a.totp.json) print_json(*r);
+  else rc = show_enrolment(*r, user);
+  wipe_fields(*r, {api::key::kSecret, api::key::kUri});
+  return rc;
 }
 
 void add_totp_confirm_options(CLI::App& cmd, Args& a) { add_user_option(cmd, a); }
 
 int run_totp_confirm(Global& g, const Args& a) {
-  auto r = totp_call(g, proto::kTotpConfirm, a.totp.user, true);
-  if (!r) return kExitError;
-  std::printf("second factor active for %s\n", str(*r, "user").c_str());
-  std::printf("next: print recovery codes and keep them safe: vigilctl totp recovery-codes\n");
-  return 0;
+  const int rc = run_change<api::TotpConfirm>(g, a.totp.user, true, "second factor active for");
+  if (rc == 0) std::printf("next: print recovery codes and keep them safe: vigilctl totp recovery-codes\n");
+  return rc;
 }
 
 void add_totp_disable_options(CLI::App& cmd, Args& a) { add_user_option(cmd, a); }
 
 int run_totp_disable(Global& g, const Args& a) {
-  auto r = totp_call(g, proto::kTotpDisable, a.totp.user, false);
-  if (!r) return kExitError;
-  std::printf("second factor removed for %s\n", str(*r, "user").c_str());
-  return 0;
+  return run_change<api::TotpDisable>(g, a.totp.user, false, "second factor removed for");
 }
 
 void add_totp_codes_options(CLI::App& cmd, Args& a) {
@@ -160,16 +193,15 @@ void add_totp_codes_options(CLI::App& cmd, Args& a) {
 }
 
 int run_totp_codes(Global& g, const Args& a) {
-  auto r = totp_call(g, proto::kTotpRecoveryCodes, a.totp.user, false);
+  api::TotpRecoveryCodes req{a.totp.user, ""};
+  auto r = totp_call(g, req, false);
+  wipe(req.code);
   if (!r) return kExitError;
-  if (a.totp.json) {
-    print_json(*r);
-    return 0;
-  }
-  std::printf("Recovery codes for %s. Each works once, in place of a code. Keep them offline;\n"
-              "printing a new set voids these.\n\n", str(*r, "user").c_str());
-  for (const auto& c : (*r)["codes"].as_array()) std::printf("  %s\n", c.as_string().c_str());
-  return 0;
+  int rc = 0;
+  if (a.totp.json) print_json(*r);
+  else rc = show_codes(*r);
+  wipe_fields(*r, {api::key::kCodes});
+  return rc;
 }
 
 }  // namespace vigil::ctl

@@ -7,6 +7,7 @@
 #include <ctime>
 #include <iostream>
 
+#include "ctl/client.h"
 #include "protocol/utf8.h"
 
 namespace vigil::ctl {
@@ -72,5 +73,10 @@ std::string state_text(const json::object& a) {
 }
 
 void print_json(const json::object& o) { std::cout << json::serialize(o) << "\n"; }
+
+int unreadable(std::string_view why) {
+  std::cerr << "vigilctl: " << terminal_safe(why) << "\n";
+  return kExitError;
+}
 
 }  // namespace vigil::ctl

@@ -2,14 +2,17 @@
 //
 // Contract: the text helpers never let what users wrote (reasons, names, a
 // colleague's warning) drive the terminal: str() and text() pass every
-// string through terminal_safe(). Missing or mistyped members read as 0,
-// false or "": a handler prints what it has and never throws on an answer.
+// string through terminal_safe(). A handler decodes a reply as its struct
+// (decoded(), protocol/api*.h) and fails with the decode error when it does
+// not decode; for the answers still read member by member, num(), flag()
+// and str() read a missing or mistyped member as 0, false or "".
 #pragma once
 
 #include <boost/json/object.hpp>
 #include <boost/json/value.hpp>
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -42,5 +45,19 @@ std::string state_text(const json::object& a);
 
 // The answer as JSON on one line, for --json.
 void print_json(const json::object& o);
+
+// A reply that does not decode as its struct (protocol/api*.h): says
+// "vigilctl: WHY" on stderr and returns kExitError.
+int unreadable(std::string_view why);
+
+// The reply as its struct; a malformed one is said (unreadable()) and
+// answers nullopt.
+template <class Reply>
+std::optional<Reply> decoded(const json::object& r) {
+  auto reply = Reply::from_json(r);
+  if (reply) return std::move(*reply);
+  unreadable(reply.error().message);
+  return std::nullopt;
+}
 
 }  // namespace vigil::ctl

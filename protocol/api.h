@@ -1,4 +1,4 @@
-// The typed API of the module's calls (issue #16): one struct per request
+// The typed API of vigild's methods (issue #16): one struct per request
 // and one per reply, each with its encoding and its decoding, shared by
 // pam_vigil.so, vigild and vigilctl.
 //
@@ -25,6 +25,14 @@
 //  * An optional string that is absent or null reads as "", and a kIfSet
 //    one that is "" is not written: "" and absent mean the same to the
 //    daemon, as they always did.
+//  * An admin-socket request (a struct with `static constexpr bool kAdmin`)
+//    also lets through "step_up_code" (key::kStepUpCode) without reading it:
+//    the caller's own code is the admin gate's, which takes it out and wipes
+//    it (daemon/rpc/admin.cc), and vigilctl adds it to the call's JSON when
+//    the daemon asks for one (ctl/client.cc).
+//  * The methods are split by socket: this header has the module's calls
+//    and the public self-service ones; api_self.h has status and TOTP;
+//    api_admin.h the admin socket's. Their codec is api_codec.h.
 //  * AuthVerify::code and TokenCheck::token are secrets. from_json() wipes
 //    what it copied when it fails; otherwise whoever holds a struct or a
 //    to_json() object with one wipes it (pam_vigil.cc; vigild: handlers,
@@ -32,9 +40,11 @@
 #pragma once
 
 #include <boost/json/object.hpp>
+#include <boost/json/value.hpp>
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -78,6 +88,17 @@ inline constexpr char kForgotten[] = "forgotten";
 inline constexpr char kReason[] = "reason";
 inline constexpr char kId[] = "id";
 inline constexpr char kRepeated[] = "repeated";
+// Shared by api_self.h (status) and api_admin.h (the audit, recovery).
+inline constexpr char kAdmin[] = "admin";
+inline constexpr char kBlocked[] = "blocked";
+inline constexpr char kBy[] = "by";
+inline constexpr char kPassword[] = "password";
+inline constexpr char kPasswordChangeRequired[] = "password_change_required";
+inline constexpr char kPending[] = "pending";
+inline constexpr char kSince[] = "since";
+inline constexpr char kTotp[] = "totp";
+inline constexpr char kUid[] = "uid";
+inline constexpr char kStepUpCode[] = "step_up_code";  // admin requests: the gate's
 }  // namespace key
 
 // How a member is written.
@@ -108,7 +129,10 @@ inline constexpr Spec kLoose{Write::kIfSet, Read::kLoose};
 // kernel's "unset" audit session) reads as 0; int64_t, a JSON integer (a
 // count, an epoch time), where 0 is unset; std::vector<std::string>, a JSON
 // array of strings, and std::vector<T> of a struct T with fields(), a JSON
-// array of objects (each an open T: its keys are T's), unset when empty.
+// array of objects (each an open T: its keys are T's), unset when empty;
+// std::optional<T> of such a struct, a JSON object, written only when set
+// (null reads as unset); boost::json::value, any JSON kept as it is (null
+// is unset), for a member whose shape is not the API's (a block's evidence).
 
 // How a method reads the login members that not every method checked: what
 // the daemon always accepted, no more and no less.

@@ -7,10 +7,11 @@
 #include "daemon/os/offload.h"
 #include "daemon/rpc/admin.h"
 #include "daemon/rpc/handlers.h"
-#include "protocol/api.h"
+#include "protocol/api_admin.h"
 
 namespace vigil::methods {
 namespace json = boost::json;
+namespace api = proto::api;
 
 namespace {
 
@@ -20,49 +21,50 @@ std::set<int64_t> blocked_uids(const Overview& ov) {
   return blocked;
 }
 
-json::array admins_json(const AdminPicture& pic, const std::set<int64_t>& factor,
-                        const std::set<int64_t>& blocked) {
-  json::array admins;
-  for (const auto& a : pic.dir.admins) {
-    json::object o;
-    o["user"] = a.name;
-    o["uid"] = static_cast<int64_t>(a.uid);
-    o["totp"] = factor.count(a.uid) > 0;
-    o["blocked"] = blocked.count(a.uid) > 0;
-    admins.push_back(std::move(o));
-  }
+api::RecoveryEntry recovery_entry(const RecoveryRecord& r, const std::set<int64_t>& blocked) {
+  return api::RecoveryEntry{r.id,
+                            r.kind == RecoveryRecord::Kind::kApproval ? "approval" : "request",
+                            r.name,
+                            r.uid,
+                            r.requester,
+                            r.requester_uid,
+                            r.reason,
+                            to_epoch(r.created),
+                            to_epoch(r.expires),
+                            blocked.count(r.uid) > 0};
+}
+
+std::vector<api::AuditAdmin> audit_admins(const AdminPicture& pic, const std::set<int64_t>& factor,
+                                          const std::set<int64_t>& blocked) {
+  std::vector<api::AuditAdmin> admins;
+  for (const auto& a : pic.dir.admins)
+    admins.push_back({a.name, static_cast<int64_t>(a.uid), factor.count(a.uid) > 0, blocked.count(a.uid) > 0});
   return admins;
 }
 
-json::array without_factor_json(const Config& cfg, const AdminPicture& pic, const std::set<int64_t>& factor) {
-  json::array without;
-  for (const auto& u : pic.dir.users) {
-    if (factor.count(u.uid)) continue;
-    json::object o;
-    o["user"] = u.name;
-    o["uid"] = static_cast<int64_t>(u.uid);
-    o["admin"] = is_admin(cfg, u);
-    without.push_back(std::move(o));
-  }
+std::vector<api::AuditAccount> without_factor(const Config& cfg, const AdminPicture& pic,
+                                              const std::set<int64_t>& factor) {
+  std::vector<api::AuditAccount> without;
+  for (const auto& u : pic.dir.users)
+    if (!factor.count(u.uid)) without.push_back({u.name, static_cast<int64_t>(u.uid), is_admin(cfg, u)});
   return without;
 }
 
-boost::asio::awaitable<json::array> blocks_json(Services& sv, const Overview& ov) {
-  json::array blocks;
+boost::asio::awaitable<std::vector<api::AuditBlock>> audit_blocks(Services& sv, const Overview& ov) {
+  std::vector<api::AuditBlock> blocks;
   for (const auto& [uid, b] : ov.blocks) {
-    json::object o;
     auto who = co_await sv.resolver->by_uid(static_cast<uid_t>(uid));
-    o["user"] = who.found() ? who.id.name : "uid " + std::to_string(uid);
-    o["uid"] = uid;
-    o["reason"] = b.reason;
-    o["since"] = to_epoch(b.since);
-    o["by"] = b.by;
-    blocks.push_back(std::move(o));
+    std::string name = who.found() ? who.id.name : "uid " + std::to_string(uid);
+    blocks.push_back({std::move(name), uid, b.reason, to_epoch(b.since), b.by});
   }
   co_return blocks;
 }
 
 }  // namespace
+
+json::object recovery_json(const RecoveryRecord& r, const std::set<int64_t>& blocked) {
+  return recovery_entry(r, blocked).to_json();
+}
 
 boost::asio::awaitable<Result<std::optional<BlockRecord>>> block_of(Services& sv, uid_t uid) {
   std::optional<int64_t> u = uid;
@@ -95,16 +97,22 @@ Answer password_changed_reply(Services& sv, const Identity& id, std::string by) 
   auto start = [&](auto deliver) { sv.engine->password_changed(id.uid, id.name, std::move(by), std::move(deliver)); };
   auto res = co_await await_callback<PasswordChangedResult>(start);
   if (!res.status) co_return unavailable("the change could not be recorded");
-  co_return Reply::success(proto::api::PasswordChangedReply{id.name, res.changed}.to_json());
+  co_return Reply::success(api::PasswordChangedReply{id.name, res.changed}.to_json());
 }
 
 std::optional<Reply> validate_admin_user(const Params& p) {
-  if (auto r = admin_params(p, {"user"})) return r;
+  if (auto r = admin_params(p, {api::key::kUser})) return r;
+  auto req = api::AccountReset::from_json(p);
+  if (!req) return invalid(req.error().message);
   return need_user(p);
 }
 
+// Account.Block's and Account.PasswordChanged's: their requests have the
+// same members.
 std::optional<Reply> validate_admin_user_reason(const Params& p) {
-  if (auto r = admin_params(p, {"user", "reason"})) return r;
+  if (auto r = admin_params(p, {api::key::kUser, api::key::kReason})) return r;
+  auto req = api::AccountBlock::from_json(p);
+  if (!req) return invalid(req.error().message);
   if (auto r = need_user(p)) return r;
   return need_reason(p);
 }
@@ -119,17 +127,16 @@ Answer reset(Request& r) {
   log::event(log::Priority::kNotice, log::kMsgReset, "reset " + id.name + (res.was_locked ? " (was locked)" : ""),
              {{"VIGIL_USER", id.name}, {"VIGIL_ACTOR", r.actor.name},
               {"VIGIL_ACTOR_UID", std::to_string(r.actor.uid)}, {"VIGIL_REASON", "vigilctl reset"}});
-  json::object out;
-  out["user"] = id.name;
-  out["was_locked"] = res.was_locked;
-  co_return Reply::success(std::move(out));
+  co_return Reply::success(api::AccountResetReply{id.name, res.was_locked}.to_json());
 }
 
 Answer block(Request& r) {
+  auto in = api::AccountBlock::from_json(r.params);
+  if (!in) co_return invalid(in.error().message);
   auto t = co_await named_account(r.sv, r.params);
   if (!t) co_return lookup_error_reply(t.error());
   const Identity id = *t;
-  std::string reason = "administrator: " + param(r.params, "reason", 512);
+  std::string reason = "administrator: " + in->reason;  // at most 512 bytes (admin_params)
   const bool admin = is_admin(*r.sv.config, id) || id.uid == 0;
   auto start = [&](auto deliver) {
     r.sv.engine->block(id.uid, id.name, reason, r.actor.name, admin, std::move(deliver));
@@ -137,22 +144,21 @@ Answer block(Request& r) {
   auto res = co_await await_callback<BlockResult>(start);
   if (!res.status) co_return unavailable("the change could not be recorded");
   r.sv.drop_step_ups(id.uid);
-  json::object out;
-  out["user"] = id.name;
-  out["changed"] = res.changed;
-  co_return Reply::success(std::move(out));
+  co_return Reply::success(api::AccountBlockReply{id.name, res.changed}.to_json());
 }
 
 // A recovered account's password was changed where PAM does not see it (a
 // directory's own tool): another administrator records it.
 Answer admin_password_changed(Request& r) {
+  auto in = api::AccountPasswordChanged::from_json(r.params);
+  if (!in) co_return invalid(in.error().message);
   auto t = co_await named_account(r.sv, r.params);
   if (!t) co_return lookup_error_reply(t.error());
   const Identity id = *t;
   if (id.uid == r.actor.uid)
     co_return refused("you cannot record your own password change: a PAM password change (passwd) "
                       "or another administrator does");
-  Reply reply = co_await password_changed_reply(r.sv, id, r.actor.name + ": " + param(r.params, "reason", 512));
+  Reply reply = co_await password_changed_reply(r.sv, id, r.actor.name + ": " + in->reason);
   co_return reply;
 }
 
@@ -160,13 +166,11 @@ Answer recovery_list(Request& r) {
   auto ov = co_await overview(r.sv);
   if (!ov) co_return unavailable("state unavailable");
   const std::set<int64_t> blocked = blocked_uids(*ov);
-  json::array requests, approvals;
+  api::RecoveryListReply out;
   for (const auto& rec : ov->recovery)
-    (rec.kind == RecoveryRecord::Kind::kApproval ? approvals : requests).push_back(recovery_json(rec, blocked));
-  json::object out;
-  out["requests"] = std::move(requests);
-  out["approvals"] = std::move(approvals);
-  co_return Reply::success(std::move(out));
+    (rec.kind == RecoveryRecord::Kind::kApproval ? out.approvals : out.requests)
+        .push_back(recovery_entry(rec, blocked));
+  co_return Reply::success(out.to_json());
 }
 
 Answer audit(Request& r) {
@@ -174,16 +178,13 @@ Answer audit(Request& r) {
   if (!pic) co_return unavailable(pic.error().message);
   const std::set<int64_t> factor(pic->ov.with_factor.begin(), pic->ov.with_factor.end());
   const std::set<int64_t> blocked = blocked_uids(pic->ov);
-  json::array requests, warnings;
-  for (const auto& rec : pic->ov.recovery) requests.push_back(recovery_json(rec, blocked));
-  for (auto& w : recovery::audit_warnings(pic->admins, factor)) warnings.push_back(json::string(w));
-  json::object out;
-  out["admins"] = admins_json(*pic, factor, blocked);
-  out["without_totp"] = without_factor_json(*r.sv.config, *pic, factor);
-  out["blocked"] = co_await blocks_json(r.sv, pic->ov);
-  out["requests"] = std::move(requests);
-  out["warnings"] = std::move(warnings);
-  co_return Reply::success(std::move(out));
+  api::AdminAuditReply out;
+  out.admins = audit_admins(*pic, factor, blocked);
+  out.without_totp = without_factor(*r.sv.config, *pic, factor);
+  out.blocked = co_await audit_blocks(r.sv, pic->ov);
+  for (const auto& rec : pic->ov.recovery) out.requests.push_back(recovery_entry(rec, blocked));
+  out.warnings = recovery::audit_warnings(pic->admins, factor);
+  co_return Reply::success(out.to_json());
 }
 
 }  // namespace vigil::methods

@@ -11,10 +11,11 @@
 #include "daemon/os/command.h"
 #include "daemon/os/offload.h"
 #include "daemon/rpc/handlers.h"
-#include "protocol/api.h"
+#include "protocol/api_admin.h"
 
 namespace vigil::methods {
 namespace json = boost::json;
+namespace api = proto::api;
 
 namespace {
 
@@ -22,13 +23,9 @@ namespace {
 // pam_unix to ask for a new one (the engine's password change requirement
 // is what keeps the old one out). Answers what happened, for the reply; a
 // failure stops the unblock.
-boost::asio::awaitable<Result<json::object>> expire(Services& sv, const std::string& name) {
-  json::object out;
-  if (!sv.config->recovery.expire_password) {
-    out["outcome"] = "off";
-    out["message"] = "[recovery] expire_password is off";
-    co_return out;
-  }
+boost::asio::awaitable<Result<api::PasswordExpiry>> expire(Services& sv, const std::string& name) {
+  if (!sv.config->recovery.expire_password)
+    co_return api::PasswordExpiry{"off", "[recovery] expire_password is off"};
   auto work = [name] {
     try {
       return expire_password(name);
@@ -37,16 +34,12 @@ boost::asio::awaitable<Result<json::object>> expire(Services& sv, const std::str
     }
   };
   ExpiryResult r = co_await offload(*sv.tools, std::move(work));
-  out["outcome"] = r.outcome == ExpiryResult::Outcome::kExpired    ? "expired"
-                   : r.outcome == ExpiryResult::Outcome::kNotLocal ? "not-local"
-                                                                   : "failed";
-  out["message"] = r.message;
   log::event(r.outcome == ExpiryResult::Outcome::kFailed ? log::Priority::kErr : log::Priority::kNotice,
              log::kMsgPasswordExpired, r.message, {{"VIGIL_USER", name}});
   if (r.outcome == ExpiryResult::Outcome::kFailed)
     co_return Error::Spawn("the password could not be expired (" + r.message +
                            "); the account stays blocked. Fix that, or set [recovery] expire_password = false");
-  co_return out;
+  co_return api::PasswordExpiry{r.outcome == ExpiryResult::Outcome::kExpired ? "expired" : "not-local", r.message};
 }
 
 // Files a recovery request or an approval.
@@ -60,34 +53,34 @@ Reply filing_error(const Error& e) {
 }
 
 // Runs the unblock, after the password was expired.
-Answer run_recover(Services& sv, RecoverRequest req, json::object password) {
+Answer run_recover(Services& sv, RecoverRequest req, api::PasswordExpiry password) {
   auto start = [&](auto deliver) { sv.engine->recover(std::move(req), std::move(deliver)); };
   auto res = co_await await_callback<RecoverResult>(start);
   if (!res.status)
     co_return error_reply(res.status.error(), "the unblock could not be recorded; the account stays blocked");
-  json::object out;
-  out["user"] = res.name;
-  out["changed"] = res.changed;
+  api::UnblockReply out;
+  out.user = res.name;
+  out.changed = res.changed;
   if (res.changed) {
     // A step-up made before the block does not outlive it.
     sv.drop_step_ups(static_cast<uid_t>(res.uid));
-    out["devices_forgotten"] = res.devices_forgotten;
-    out["suspicious_since"] = to_epoch(res.suspicious_since);
-    out["password"] = std::move(password);
-    out["password_change_required"] = res.password_change;
+    out.devices_forgotten = res.devices_forgotten;
+    out.suspicious_since = to_epoch(res.suspicious_since);
+    out.password = std::move(password);
+    out.password_change_required = res.password_change;
   }
-  co_return Reply::success(std::move(out));
+  co_return Reply::success(out.to_json());
 }
 
 // An unblock that waits for a second administrator: files the approval.
-Answer file_approval(Request& r, const Identity& id) {
+Answer file_approval(Request& r, const Identity& id, std::string reason) {
   RecoveryRecord rec;
   rec.kind = RecoveryRecord::Kind::kApproval;
   rec.uid = id.uid;
   rec.name = id.name;
   rec.requester_uid = r.actor.uid;
   rec.requester = r.actor.name;
-  rec.reason = param(r.params, "reason", 512);
+  rec.reason = std::move(reason);
   rec.created = wall_now();
   rec.expires = rec.created + r.sv.config->recovery.approval_ttl;
   auto filing = file_record(r.sv, std::move(rec));  // named: GCC 12 and co_await temporaries
@@ -98,13 +91,12 @@ Answer file_approval(Request& r, const Identity& id) {
              "unblock of " + id.name + " by " + r.actor.name + " waits for approval: " + filed->id,
              {{"VIGIL_USER", id.name}, {"VIGIL_ACTOR", r.actor.name}, {"VIGIL_REQUEST", filed->id},
               {"VIGIL_REASON", filed->reason}});
-  json::object out;
-  out["user"] = id.name;
-  out["changed"] = false;
-  out["pending"] = true;
-  out["id"] = filed->id;
-  out["expires"] = to_epoch(filed->expires);
-  co_return Reply::success(std::move(out));
+  api::UnblockReply out;
+  out.user = id.name;
+  out.pending = true;
+  out.id = filed->id;
+  out.expires = to_epoch(filed->expires);
+  co_return Reply::success(out.to_json());
 }
 
 // Runs [recovery] notify_command for a new request, off the I/O thread.
@@ -136,21 +128,6 @@ void notify(Services& sv, const RecoveryRecord& filed) {
 
 }  // namespace
 
-json::object recovery_json(const RecoveryRecord& r, const std::set<int64_t>& blocked) {
-  json::object o;
-  o["id"] = r.id;
-  o["kind"] = r.kind == RecoveryRecord::Kind::kApproval ? "approval" : "request";
-  o["user"] = r.name;
-  o["uid"] = r.uid;
-  o["requester"] = r.requester;
-  o["requester_uid"] = r.requester_uid;
-  o["reason"] = r.reason;
-  o["created"] = to_epoch(r.created);
-  o["expires"] = to_epoch(r.expires);
-  o["blocked"] = blocked.count(r.uid) > 0;
-  return o;
-}
-
 std::optional<Reply> validate_request(const Params& p) {
   auto req = proto::api::RecoveryRequest::from_json(p);
   if (!req) return invalid(req.error().message);
@@ -162,15 +139,20 @@ std::optional<Reply> validate_request(const Params& p) {
 }
 
 std::optional<Reply> validate_unblock(const Params& p) {
-  if (auto r = admin_params(p, {"user", "reason", "verify_code", "approval"})) return r;
+  namespace key = api::key;
+  if (auto r = admin_params(p, {key::kUser, key::kReason, key::kVerifyCode, key::kApproval})) return r;
+  auto req = api::AccountUnblock::from_json(p);
+  if (!req) return invalid(req.error().message);
+  wipe(req->verify_code);  // the handler decodes it again
   if (auto r = need_user(p)) return r;
   return need_reason(p);
 }
 
 std::optional<Reply> validate_approve(const Params& p) {
-  if (auto r = admin_params(p, {"id"})) return r;
-  auto id = proto::get_string(p, "id");
-  if (!id || id->empty() || id->size() > 64) return invalid("a request \"id\" is required");
+  if (auto r = admin_params(p, {api::key::kId})) return r;
+  auto req = api::RecoveryApprove::from_json(p);
+  if (!req) return invalid(req.error().message);
+  if (req->id.empty() || req->id.size() > 64) return invalid("a request \"id\" is required");
   return std::nullopt;
 }
 
@@ -220,12 +202,15 @@ Answer recovery_request(Request& r) {
 
 Answer unblock(Request& r) {
   Services& sv = r.sv;
-  const bool approval = flag(r.params, "approval");
-  std::string code = take(r.params, "verify_code");
+  auto in = api::AccountUnblock::from_json(r.params);
+  if (!in) co_return invalid(in.error().message);  // wiped by from_json
+  std::string& code = in->verify_code;
   struct Wipe {
     std::string& s;
     ~Wipe() { wipe(s); }
   } wipe_code{code};
+  if (code.size() > 64) wipe(code);  // no code, as vigild always read one this long
+  const bool approval = in->approval;
   if (approval && !code.empty()) co_return invalid("give either a verify_code or approval, not both");
   auto t = co_await named_account(sv, r.params);
   if (!t) co_return lookup_error_reply(t.error());
@@ -246,13 +231,12 @@ Answer unblock(Request& r) {
   c.admins = pic->admins;
   // Not blocked: nothing to verify, nothing to do (but never for oneself).
   if (!blocked && r.actor.uid != id.uid) {
-    json::object out;
-    out["user"] = id.name;
-    out["changed"] = false;
-    co_return Reply::success(std::move(out));
+    api::UnblockReply out;
+    out.user = id.name;  // changed: false
+    co_return Reply::success(out.to_json());
   }
   if (auto why = recovery::unblock_refusal(c)) co_return refused(*why);
-  if (approval) co_return co_await file_approval(r, id);
+  if (approval) co_return co_await file_approval(r, id, std::move(in->reason));
   // The password goes first (a wrong code read out then leaves it expired on a
   // blocked account: the stricter side).
   auto expiring = expire(sv, id.name);  // named: GCC 12 and co_await temporaries
@@ -263,14 +247,16 @@ Answer unblock(Request& r) {
   req.name = id.name;
   req.actor_uid = r.actor.uid;
   req.by = r.actor.name;
-  req.reason = param(r.params, "reason", 512);
+  req.reason = std::move(in->reason);  // at most 512 bytes (admin_params)
   req.verify_code = code;
   co_return co_await run_recover(sv, std::move(req), std::move(*password));
 }
 
 Answer approve(Request& r) {
   Services& sv = r.sv;
-  const std::string id = param(r.params, "id", 64);
+  auto in = api::RecoveryApprove::from_json(r.params);
+  if (!in) co_return invalid(in.error().message);
+  const std::string id = std::move(in->id);  // 1 to 64 bytes (validate_approve)
   // The account named in the request, for the password; the engine checks
   // the request itself again when it acts.
   auto ov = co_await overview(sv);

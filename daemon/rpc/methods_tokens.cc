@@ -1,10 +1,12 @@
 // Service API tokens: the check services make (public socket and the HTTP
 // checker), and issuing, listing and revoking them (admin socket).
+#include <algorithm>
+
 #include "daemon/core/secrets.h"
 #include "daemon/core/tokens.h"
 #include "daemon/os/offload.h"
 #include "daemon/rpc/handlers.h"
-#include "protocol/api.h"
+#include "protocol/api_admin.h"
 
 namespace vigil {
 namespace json = boost::json;
@@ -21,27 +23,26 @@ namespace methods {
 namespace api = proto::api;
 namespace {
 
-json::object token_json(const tokens::Token& t) {
-  json::object o = tokens::describe(t);
-  o["created"] = to_epoch(t.created);
-  o["expires"] = to_epoch(t.expires);
-  o["state"] = tokens::state_name(t.state);
-  o["expired"] = t.expires <= wall_now();
-  if (!t.state_reason.empty()) o["state_reason"] = t.state_reason;
-  if (t.state != tokens::State::kActive) o["state_changed"] = to_epoch(t.state_changed);
+api::TokenInfo token_info(const tokens::Token& t) {
+  api::TokenInfo o;
+  o.accessor = t.accessor;
+  o.owner = t.owner;
+  o.owner_uid = t.owner_uid;
+  o.name = t.name;
+  o.scopes = t.scopes;
+  o.created_by = t.created_by;
+  o.created = to_epoch(t.created);
+  o.expires = to_epoch(t.expires);
+  o.state = tokens::state_name(t.state);
+  o.expired = t.expires <= wall_now();
+  o.state_reason = t.state_reason;
+  if (t.state != tokens::State::kActive) o.state_changed = to_epoch(t.state_changed);
   return o;
 }
 
-json::array freezes_json(const std::vector<FreezeRecord>& fs) {
-  json::array out;
-  for (const auto& f : fs) {
-    json::object o;
-    o["user"] = f.name;
-    o["uid"] = f.uid;
-    o["since"] = to_epoch(f.since);
-    o["reason"] = f.reason;
-    out.push_back(std::move(o));
-  }
+std::vector<api::TokenFreeze> freeze_list(const std::vector<FreezeRecord>& fs) {
+  std::vector<api::TokenFreeze> out;
+  for (const auto& f : fs) out.push_back({f.name, f.uid, to_epoch(f.since), f.reason});
   return out;
 }
 
@@ -50,9 +51,20 @@ boost::asio::awaitable<Result<TokenListing>> token_listing(Services& sv) {
   co_return co_await await_callback<Result<TokenListing>>(start);
 }
 
-std::optional<Reply> need_accessor(const Params& p) {
-  auto a = proto::get_string(p, "accessor");
-  if (!a || a->empty() || a->size() > 64) return invalid("an \"accessor\" is required");
+std::optional<Reply> need_accessor(const std::string& accessor) {
+  if (accessor.empty() || accessor.size() > 64) return invalid("an \"accessor\" is required");
+  return std::nullopt;
+}
+
+// Token.Issue's scopes. The raw array is counted, so that a list with a
+// non-string in it (which decodes as no scopes at all: kLoose) is refused
+// with the words vigild always used for it.
+std::optional<Reply> need_scopes(const Params& p, const std::vector<std::string>& scopes) {
+  const json::value* raw = p.if_contains(api::key::kScopes);
+  const std::size_t n = raw && raw->is_array() ? raw->get_array().size() : 0;
+  if (n == 0 || n > 32) return invalid("\"scopes\" must list 1 to 32 scopes");
+  if (scopes.size() != n || !std::all_of(scopes.begin(), scopes.end(), tokens::valid_scope))
+    return invalid("a scope is 1 to 64 of a-z 0-9 . _ - (starting with a letter or digit)");
   return std::nullopt;
 }
 
@@ -69,32 +81,36 @@ std::optional<Reply> validate_token_check(const Params& p) {
 }
 
 std::optional<Reply> validate_token_issue(const Params& p) {
-  if (auto r = admin_params(p, {"owner", "name", "scopes", "ttl"})) return r;
-  auto owner = proto::get_string(p, "owner");
-  if (!owner || !valid_user_name(*owner)) return invalid("a valid \"owner\" is required");
-  auto name = proto::get_string(p, "name");
-  if (!name || name->empty() || name->size() > 64 || !printable(*name))
+  namespace key = api::key;
+  if (auto r = admin_params(p, {key::kOwner, key::kName, key::kScopes, key::kTtl})) return r;
+  auto req = api::TokenIssue::from_json(p);
+  if (!req) return invalid(req.error().message);
+  if (!valid_user_name(req->owner)) return invalid("a valid \"owner\" is required");
+  const std::string& name = req->name;
+  if (name.empty() || name.size() > 64 || !printable(name))
     return invalid("a \"name\" of 1 to 64 printable characters is required");
-  auto it = p.find("scopes");
-  if (it == p.end() || !it->value().is_array() || it->value().as_array().empty() ||
-      it->value().as_array().size() > 32)
-    return invalid("\"scopes\" must list 1 to 32 scopes");
-  for (const auto& v : it->value().as_array())
-    if (!v.is_string() || !tokens::valid_scope(v.as_string()))
-      return invalid("a scope is 1 to 64 of a-z 0-9 . _ - (starting with a letter or digit)");
+  return need_scopes(p, req->scopes);
+}
+
+std::optional<Reply> validate_token_list(const Params& p) {
+  if (auto r = admin_params(p, {api::key::kOwner})) return r;
+  auto req = api::TokenList::from_json(p);
+  if (!req) return invalid(req.error().message);
   return std::nullopt;
 }
 
-std::optional<Reply> validate_token_list(const Params& p) { return admin_params(p, {"owner"}); }
-
 std::optional<Reply> validate_accessor(const Params& p) {
-  if (auto r = admin_params(p, {"accessor"})) return r;
-  return need_accessor(p);
+  if (auto r = admin_params(p, {api::key::kAccessor})) return r;
+  auto req = api::TokenShow::from_json(p);
+  if (!req) return invalid(req.error().message);
+  return need_accessor(req->accessor);
 }
 
 std::optional<Reply> validate_token_revoke(const Params& p) {
-  if (auto r = admin_params(p, {"accessor", "reason"})) return r;
-  if (auto r = need_accessor(p)) return r;
+  if (auto r = admin_params(p, {api::key::kAccessor, api::key::kReason})) return r;
+  auto req = api::TokenRevoke::from_json(p);
+  if (!req) return invalid(req.error().message);
+  if (auto r = need_accessor(req->accessor)) return r;
   return need_reason(p);
 }
 
@@ -116,20 +132,23 @@ Answer token_check(Request& r) {
 }
 
 Answer token_issue(Request& r) {
-  const auto& p = r.params;
-  auto owner = co_await r.sv.resolver->by_name(param(p, "owner"));
+  auto in = api::TokenIssue::from_json(r.params);
+  if (!in) co_return invalid(in.error().message);
+  auto owner = co_await r.sv.resolver->by_name(in->owner);
   if (owner.status == Lookup::Status::kError) co_return unavailable("user lookup failed (NSS error)");
-  if (!owner.found()) co_return not_found("no such user: " + param(p, "owner"));
+  if (!owner.found()) co_return not_found("no such user: " + in->owner);
   TokenIssueRequest req;
   req.owner_uid = owner.id.uid;
   req.owner = owner.id.name;
-  req.name = param(p, "name", 64);
-  for (const auto& v : p.at("scopes").as_array()) req.scopes.push_back(std::string(v.as_string()));
+  req.name = std::move(in->name);      // 1 to 64 bytes (validate_token_issue)
+  req.scopes = std::move(in->scopes);  // 1 to 32 valid ones
   req.by_uid = r.actor.uid;
   req.by = r.actor.name;
   req.ttl = r.sv.config->tokens.default_ttl;
-  if (p.contains("ttl")) {
-    auto d = parse_duration(param(p, "ttl", 32));
+  // A "ttl" given is parsed (its first 32 bytes), even "" or not a string:
+  // the struct reads both as unset, so its presence is asked of the JSON.
+  if (r.params.contains(api::key::kTtl)) {
+    auto d = parse_duration(std::string_view(in->ttl).substr(0, 32));
     if (!d || d->count() < 1 || *d > std::chrono::hours(24 * 3660))
       co_return invalid("\"ttl\" must be a duration between 1s and 3660d, such as \"30d\"");
     req.ttl = *d;
@@ -137,50 +156,46 @@ Answer token_issue(Request& r) {
   auto start = [&](auto deliver) { r.sv.engine->token_issue(std::move(req), std::move(deliver)); };
   auto res = co_await await_callback<TokenIssueResult>(start);
   if (!res.status) co_return error_reply(res.status.error(), "the token could not be recorded; none was issued");
-  json::object out = token_json(res.token);
-  out["user"] = res.token.owner;
-  out["token"] = res.secret;  // shown once, here
+  api::TokenIssueReply out{token_info(res.token), res.token.owner, res.secret};  // shown once, here
   wipe(res.secret);
-  co_return Reply::success(std::move(out));
+  json::object reply = out.to_json();  // the server wipes its "token" once sent (dispatch.cc)
+  wipe(out.token);
+  co_return Reply::success(std::move(reply));
 }
 
 Answer token_list(Request& r) {
+  auto in = api::TokenList::from_json(r.params);
+  if (!in) co_return invalid(in.error().message);
   auto l = co_await token_listing(r.sv);
   if (!l) co_return unavailable("token state unavailable");
-  const std::string owner = param(r.params, "owner", 512);
-  json::array list;
+  api::TokenListReply out;
   for (const auto& t : l->tokens)
-    if (owner.empty() || t.owner == owner) list.push_back(token_json(t));
-  json::object out;
-  out["tokens"] = std::move(list);
-  out["frozen"] = !l->freezes.empty();
-  out["freezes"] = freezes_json(l->freezes);
-  co_return Reply::success(std::move(out));
+    if (in->owner.empty() || t.owner == in->owner) out.tokens.push_back(token_info(t));
+  out.frozen = !l->freezes.empty();
+  out.freezes = freeze_list(l->freezes);
+  co_return Reply::success(out.to_json());
 }
 
 Answer token_show(Request& r) {
+  auto in = api::TokenShow::from_json(r.params);
+  if (!in) co_return invalid(in.error().message);
   auto l = co_await token_listing(r.sv);
   if (!l) co_return unavailable("token state unavailable");
-  const std::string acc = param(r.params, "accessor", 64);
   for (const auto& t : l->tokens)
-    if (t.accessor == acc) {
-      json::object out = token_json(t);
-      out["frozen"] = !l->freezes.empty();
-      co_return Reply::success(std::move(out));
-    }
-  co_return not_found("no token " + acc);
+    if (t.accessor == in->accessor)
+      co_return Reply::success(api::TokenShowReply{token_info(t), !l->freezes.empty()}.to_json());
+  co_return not_found("no token " + in->accessor);
 }
 
 Answer token_revoke(Request& r) {
-  std::string acc = param(r.params, "accessor", 64), reason = param(r.params, "reason", 512);
+  auto in = api::TokenRevoke::from_json(r.params);
+  if (!in) co_return invalid(in.error().message);
   auto start = [&](auto deliver) {
-    r.sv.engine->token_revoke(std::move(acc), std::move(reason), r.actor.name, std::move(deliver));
+    r.sv.engine->token_revoke(std::move(in->accessor), std::move(in->reason), r.actor.name, std::move(deliver));
   };
   auto res = co_await await_callback<TokenRevokeResult>(start);
   if (!res.status) co_return error_reply(res.status.error(), "the revocation could not be recorded");
-  json::object out = token_json(res.token);
-  out["changed"] = res.changed;
-  co_return Reply::success(std::move(out));
+  co_return Reply::success(api::TokenRevokeReply{token_info(res.token), res.changed}.to_json());
 }
 
 }  // namespace methods

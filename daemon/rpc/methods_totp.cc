@@ -5,40 +5,69 @@
 #include "daemon/os/offload.h"
 #include "daemon/os/pam_check.h"
 #include "daemon/rpc/handlers.h"
+#include "protocol/api_self.h"
 
 namespace vigil::methods {
-namespace json = boost::json;
+namespace api = proto::api;
 
 namespace {
 
-Answer run_totp(Request& r, TotpOp op, bool password_proven = false) {
-  std::string code = take(r.params, "code");
-  if (!r.target.lookup.found()) {
-    wipe(code);
-    co_return not_found("no such user");
+// Wipes a secret when its scope ends, whichever way it ends (co_return
+// included).
+struct WipeAtEnd {
+  std::string& secret;
+  ~WipeAtEnd() { wipe(secret); }
+};
+
+// A change's reply: the account, and what the change shows once (an
+// enrolment's secret, new recovery codes), wiped here once encoded. The
+// server wipes the reply's own copy (the row's secret fields).
+Reply totp_reply(TotpOp op, const std::string& user, TotpResult& res) {
+  Reply reply;
+  switch (op) {
+    case TotpOp::kEnroll: {
+      api::TotpEnrollReply out{user, std::move(res.secret_b32), std::move(res.uri)};
+      reply = Reply::success(out.to_json());
+      wipe(out.secret);
+      wipe(out.uri);
+      break;
+    }
+    case TotpOp::kRecoveryCodes: {
+      api::TotpRecoveryCodesReply out{user, std::move(res.codes)};
+      reply = Reply::success(out.to_json());
+      for (auto& c : out.codes) wipe(c);
+      break;
+    }
+    case TotpOp::kConfirm: reply = Reply::success(api::TotpConfirmReply{user}.to_json()); break;
+    case TotpOp::kDisable: reply = Reply::success(api::TotpDisableReply{user}.to_json()); break;
   }
+  wipe(res.secret_b32);  // moved from: a short string keeps its characters
+  wipe(res.uri);
+  for (auto& c : res.codes) wipe(c);
+  return reply;
+}
+
+// The change, made by the engine, which wipes its own copy of the code.
+// `code` is the caller's, which wipes it (what the move leaves too).
+Answer run_totp(Request& r, TotpOp op, std::string& code, bool password_proven = false) {
+  if (!r.target.lookup.found()) co_return not_found("no such user");
   const auto& id = r.target.lookup.id;
   TotpRequest req{op, id.uid, id.name, r.peer.root(), std::move(code), password_proven};
+  WipeAtEnd wipe_moved{req.code};
   auto start = [&](auto deliver) { r.sv.engine->totp(std::move(req), std::move(deliver)); };
   TotpResult res = co_await await_callback<TotpResult>(start);
   if (!res.status) co_return error_reply(res.status.error(), "the change could not be recorded");
-  json::object out;
-  out["user"] = id.name;
-  if (!res.secret_b32.empty()) {
-    out["secret"] = res.secret_b32;
-    out["uri"] = res.uri;
-    wipe(res.secret_b32);
-    wipe(res.uri);
-  }
-  if (!res.codes.empty()) {
-    json::array codes;
-    for (auto& c : res.codes) {
-      codes.push_back(json::string(c));
-      wipe(c);
-    }
-    out["codes"] = std::move(codes);
-  }
-  co_return Reply::success(std::move(out));
+  co_return totp_reply(op, id.name, res);
+}
+
+// Confirm, disable, new recovery codes: the request decoded (its row's
+// validator accepted it), its code handed on and wiped.
+template <class T>
+Answer run_code_change(Request& r, TotpOp op) {
+  auto in = T::from_json(r.params);
+  if (!in) co_return invalid(in.error().message);
+  WipeAtEnd wipe_code{in->code};
+  co_return co_await run_totp(r, op, in->code);
 }
 
 // A wrong password given for self-enrolment counts toward the user's own
@@ -58,12 +87,9 @@ boost::asio::awaitable<std::optional<Reply>> count_wrong_password(Services& sv, 
 // The user's own password, checked through PAM off the I/O thread. A locked
 // account is refused before PAM is asked, so the check never tells a right
 // password from a wrong one while locked. nullopt: the password is right.
+// The caller holds the password, and wipes it.
 boost::asio::awaitable<std::optional<Reply>> prove_password(Services& sv, const Identity& id,
-                                                            std::string password) {
-  struct Wipe {
-    std::string& s;
-    ~Wipe() { wipe(s); }
-  } wipe_password{password};
+                                                            const std::string& password) {
   if (password.empty())
     co_return refused("self-enrolment needs your password: vigilctl asks for it (or "
                       "VIGIL_PASSWORD), or an administrator enrols you");
@@ -92,31 +118,41 @@ boost::asio::awaitable<std::optional<Reply>> prove_password(Services& sv, const 
 
 }  // namespace
 
+// Each validator decodes its request (api_self.h: unknown keys, then types
+// and bounds) and wipes the secrets it copied.
+// Totp.Confirm's; Totp.Disable and Totp.RecoveryCodes have the same members
+// (user, code) and share this row validator.
 std::optional<Reply> validate_totp(const Params& p) {
-  if (auto r = only_keys(p, {"user", "code"})) return r;
-  return check_strings(p, {"code"}, 64);
+  auto req = api::TotpConfirm::from_json(p);
+  if (!req) return invalid(req.error().message);
+  wipe(req->code);
+  return std::nullopt;
 }
 
 std::optional<Reply> validate_enroll(const Params& p) {
-  if (auto r = only_keys(p, {"user", "code", "password"})) return r;
-  if (auto r = check_strings(p, {"code"}, 64)) return r;
-  return check_strings(p, {"password"}, 512);
+  auto req = api::TotpEnroll::from_json(p);
+  if (!req) return invalid(req.error().message);
+  wipe(req->code);
+  wipe(req->password);
+  return std::nullopt;
 }
 
 Answer totp_enroll(Request& r) {
+  auto in = api::TotpEnroll::from_json(r.params);
+  if (!in) co_return invalid(in.error().message);
+  WipeAtEnd wipe_code{in->code};
+  WipeAtEnd wipe_password{in->password};
   // root enrols anyone; a user enrols only with the account's password.
-  if (r.peer.root() || !r.target.lookup.found()) co_return co_await run_totp(r, TotpOp::kEnroll);
-  auto given = proto::get_optional_string(r.params, "password");
-  std::string password;  // moved out of `given`, so that no copy is left unwiped
-  if (given && *given && (*given)->size() <= 512) password = std::move(**given);
-  if (given && *given) wipe(**given);
-  auto refusal = co_await prove_password(r.sv, r.target.lookup.id, std::move(password));
+  if (r.peer.root() || !r.target.lookup.found()) co_return co_await run_totp(r, TotpOp::kEnroll, in->code);
+  auto refusal = co_await prove_password(r.sv, r.target.lookup.id, in->password);
   if (refusal) co_return std::move(*refusal);
-  co_return co_await run_totp(r, TotpOp::kEnroll, true);
+  co_return co_await run_totp(r, TotpOp::kEnroll, in->code, true);
 }
 
-Answer totp_confirm(Request& r) { co_return co_await run_totp(r, TotpOp::kConfirm); }
-Answer totp_disable(Request& r) { co_return co_await run_totp(r, TotpOp::kDisable); }
-Answer totp_recovery_codes(Request& r) { co_return co_await run_totp(r, TotpOp::kRecoveryCodes); }
+Answer totp_confirm(Request& r) { co_return co_await run_code_change<api::TotpConfirm>(r, TotpOp::kConfirm); }
+Answer totp_disable(Request& r) { co_return co_await run_code_change<api::TotpDisable>(r, TotpOp::kDisable); }
+Answer totp_recovery_codes(Request& r) {
+  co_return co_await run_code_change<api::TotpRecoveryCodes>(r, TotpOp::kRecoveryCodes);
+}
 
 }  // namespace vigil::methods
