@@ -100,6 +100,17 @@ Result<gid_t> admin_socket_gid(const Config& cfg) {
                        ") and add the administrators, or set [daemon] admin_socket_group");
 }
 
+Status admin_groups_exist(const Config& cfg) {
+  std::string names;
+  for (const auto& name : cfg.roles.admin_groups) {
+    if (::getgrnam(name.c_str())) return Ok{};
+    names += (names.empty() ? "" : ", ") + name;
+  }
+  return Error::Config("no group of [roles] admin_groups (" + names +
+                       ") exists on this host, so vigil would have no administrator to recover an "
+                       "account: correct the names (getent group NAME), or create the group");
+}
+
 Result<gid_t> http_socket_gid(const Config& cfg) {
   const std::string& name = cfg.tokens.http_socket_group;
   if (group* gr = ::getgrnam(name.c_str())) return gr->gr_gid;
@@ -112,11 +123,13 @@ Daemon::Daemon(const Config& cfg) : end_sessions_(cfg.block.end_sessions) {}
 
 Result<std::unique_ptr<Daemon>> Daemon::open(const Config& cfg) {
   std::unique_ptr<Daemon> d(new Daemon(cfg));
+  for (const auto& w : cfg.warnings) log::warning(w);
   if (auto s = d->start_engine(cfg); !s) return s.error();
   if (cfg.totp.require != TotpRequire::kNone && cfg.totp.grace.count() == 0)
     log::warning(std::string("[totp] require = \"") + require_name(cfg.totp.require) +
                  "\" without grace: accounts it covers that have no factor can log in only on "
                  "the console until an administrator enrols them");
+  if (auto s = admin_groups_exist(cfg); !s) return s.error();
   if (auto s = d->listen(cfg); !s) return s.error();
   d->server_->start();
   d->http_server_->start();
@@ -187,6 +200,7 @@ Status Daemon::listen(const Config& cfg) {
 void Daemon::reload(const Config& fresh) {
   const auto old_config = services_.config;  // kept alive until the end of this function
   const auto& old = *old_config;
+  for (const auto& w : fresh.warnings) log::warning(w);
   if (fresh.daemon.socket != old.daemon.socket || fresh.daemon.admin_socket != old.daemon.admin_socket ||
       fresh.daemon.admin_socket_group != old.daemon.admin_socket_group ||
       fresh.daemon.state_dir != old.daemon.state_dir || fresh.daemon.nss_threads != old.daemon.nss_threads)

@@ -86,5 +86,10 @@ class Daemon {
 // with --check-config, which checks them as if vigild bound every socket.
 Result<gid_t> admin_socket_gid(const Config& cfg);
 Result<gid_t> http_socket_gid(const Config& cfg);
+// At least one group of [roles] admin_groups exists: with none, vigil has no
+// administrator (a typo such as "wheeel"). Checked at start and by
+// --check-config; a group that is missing among others is not an error (one
+// file may serve Debian's "sudo" and Red Hat's "wheel" hosts).
+Status admin_groups_exist(const Config& cfg);
 
 }  // namespace vigil

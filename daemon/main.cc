@@ -31,6 +31,7 @@ Result<Config> read_config(const std::string& path, bool explicit_path) {
 // checked as if vigild bound every socket itself (no systemd sockets).
 Status check_for_start(const Config& cfg) {
   if (auto gid = admin_socket_gid(cfg); !gid) return gid.error();
+  if (auto s = admin_groups_exist(cfg); !s) return s;
   if (!cfg.tokens.http_socket.empty())
     if (auto gid = http_socket_gid(cfg); !gid) return gid.error();
   return Ok{};
@@ -77,6 +78,7 @@ int main(int argc, char** argv) {
     return check_only ? 1 : 2;
   }
   if (check_only) {
+    for (const auto& w : cfg->warnings) std::cerr << "vigild: warning: " << w << "\n";
     if (auto ready = check_for_start(*cfg); !ready) {
       std::cerr << "vigild: " << ready.error().message << "\n";
       return 1;

@@ -1,5 +1,6 @@
 #include "pam_module/options.h"
 
+#include "protocol/config_files.h"
 #include "protocol/config_text.h"
 
 // Header-only toml++ without exceptions: nothing may throw across the PAM ABI.
@@ -36,6 +37,10 @@ std::string set_option(Options& o, std::string_view key, std::string_view value)
     if (value == "secure") o.failmode = FailMode::kSecure;
     else if (value == "safe") o.failmode = FailMode::kSafe;
     else return "failmode= must be secure or safe";
+  } else if (key == "failmode_account") {
+    if (value == "secure") o.failmode_account = FailMode::kSecure;
+    else if (value == "safe") o.failmode_account = FailMode::kSafe;
+    else return "failmode_account= must be secure or safe";
   } else if (key == "prompt") {
     if (value == "yes") o.can_prompt = true;
     else if (value == "no") o.can_prompt = false;
@@ -59,34 +64,48 @@ std::string config_path_from_args(const std::vector<std::string_view>& args) {
   return path;
 }
 
+namespace {
+
+// One file's keys for the module, over what the files before it set; "" or
+// the error, naming the file and line.
+std::string apply_file(const ConfigSource& src, Options& from_file) {
+  if (auto problem = config_text_problem(src.text)) return src.path + ": " + *problem;
+  toml::parse_result parsed = toml::parse(src.text, src.path);
+  if (!parsed)
+    return src.path + ":" + std::to_string(parsed.error().source().begin.line) + ": " +
+           std::string(parsed.error().description());
+  const toml::table& t = parsed.table();
+  if (auto node = t.at_path("daemon.socket")) {
+    auto v = node.value_exact<std::string>();
+    if (!v) return src.path + ": daemon.socket must be a string";
+    if (auto e = set_option(from_file, "socket", *v); !e.empty()) return src.path + ": daemon.socket: " + e;
+  }
+  if (auto node = t.at_path("lockout.console_exempt")) {
+    auto v = node.value_exact<bool>();
+    if (!v) return src.path + ": lockout.console_exempt must be true or false";
+    from_file.console_exempt = *v;
+  }
+  return {};
+}
+
+}  // namespace
+
 ParsedOptions parse_options(const std::vector<std::string_view>& args,
                             const std::optional<std::string>& config_text) {
+  std::vector<ConfigSource> sources;
+  if (config_text) sources.push_back(ConfigSource{config_path_from_args(args), *config_text});
+  return parse_options(args, sources);
+}
+
+ParsedOptions parse_options(const std::vector<std::string_view>& args, const std::vector<ConfigSource>& files) {
   ParsedOptions out;
   Options& o = out.options;
   o.config_path = config_path_from_args(args);
-  if (config_text) {
+  if (!files.empty()) {
     Options from_file = o;
     std::string err;
-    toml::parse_result parsed;
-    if (auto problem = config_text_problem(*config_text)) {
-      err = o.config_path + ": " + *problem;
-    } else if (parsed = toml::parse(*config_text, o.config_path); !parsed) {
-      err = o.config_path + ":" + std::to_string(parsed.error().source().begin.line) + ": " +
-            std::string(parsed.error().description());
-    } else {
-      const toml::table& t = parsed.table();
-      if (auto node = t.at_path("daemon.socket"); node && err.empty()) {
-        auto v = node.value_exact<std::string>();
-        if (!v) err = o.config_path + ": daemon.socket must be a string";
-        else if (auto e = set_option(from_file, "socket", *v); !e.empty())
-          err = o.config_path + ": daemon.socket: " + e;
-      }
-      if (auto node = t.at_path("lockout.console_exempt"); node && err.empty()) {
-        auto v = node.value_exact<bool>();
-        if (!v) err = o.config_path + ": lockout.console_exempt must be true or false";
-        else from_file.console_exempt = *v;
-      }
-    }
+    for (const auto& f : files)
+      if (err = apply_file(f, from_file); !err.empty()) break;
     if (err.empty()) {
       o = from_file;
     } else {
@@ -116,10 +135,10 @@ ParsedOptions parse_options(const std::vector<std::string_view>& args,
 
 
 namespace {
-// The config file's text; nullopt when it does not exist. A file that cannot
-// be read comes back as text that fails to parse, so it is reported.
-std::optional<std::string> read_config(const std::string& path) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY);
+// One file's text; nullopt when it does not exist. A file that cannot be
+// read comes back as text that fails to parse, so it is reported.
+std::optional<std::string> read_file(const std::string& path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
   if (fd < 0) {
     if (errno == ENOENT) return std::nullopt;
     return std::string("\x01unreadable");
@@ -138,6 +157,24 @@ std::optional<std::string> read_config(const std::string& path) {
   }
   ::close(fd);
   return text;
+}
+
+// The config file, then its drop-ins; none when the file does not exist
+// (its drop-ins are then not read either, as vigild does not). A drop-in
+// directory that cannot be listed fails to parse, so it is reported.
+std::vector<ConfigSource> read_config(const std::string& path) {
+  std::vector<ConfigSource> files;
+  auto main = read_file(path);
+  if (!main) return files;
+  files.push_back(ConfigSource{path, std::move(*main)});
+  auto dropins = dropin_paths(path);
+  if (!dropins) {
+    files.push_back(ConfigSource{dropin_dir(path), "\x01unreadable"});
+    return files;
+  }
+  for (const auto& p : *dropins)
+    files.push_back(ConfigSource{p, read_file(p).value_or(std::string("\x01unreadable"))});
+  return files;
 }
 
 // The last parses, kept while the arguments and the file's text are the
@@ -167,13 +204,18 @@ ParseCache& parse_cache() {
 }  // namespace
 
 ParsedOptions load_options_cached(const std::vector<std::string_view>& args) {
-  const std::optional<std::string> text = read_config(config_path_from_args(args));
+  const std::vector<ConfigSource> files = read_config(config_path_from_args(args));
   std::string key;
   for (auto a : args) {
     key += a;
     key.push_back('\0');
   }
-  key += text ? "file\n" + *text : std::string("absent");
+  for (const auto& f : files) {
+    key += "file\n" + f.path;
+    key.push_back('\0');
+    key += f.text;
+    key.push_back('\0');
+  }
   // try_lock only: a child forked while another thread held the lock must
   // never wait for it (the module must not hang its caller). Without the
   // lock, it simply parses.
@@ -190,7 +232,7 @@ ParsedOptions load_options_cached(const std::vector<std::string_view>& args) {
       }
     }
   }
-  auto parsed = parse_options(args, text);
+  auto parsed = parse_options(args, files);
   std::unique_lock<std::mutex> lock(c.mu, std::try_to_lock);
   if (lock.owns_lock()) {
     // The least recently used entry (an empty one first) takes the parse.

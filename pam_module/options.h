@@ -5,8 +5,9 @@
 //  * parse_options() is pure: it takes the config file's text (or nullopt when
 //    the file is absent) and the module arguments, and returns Options or an
 //    error message naming the bad argument or the config line.
-//  * From the config file the module reads only [daemon] socket and
-//    [lockout] console_exempt; everything else there is the daemon's.
+//  * From the config file and its drop-ins (FILE.d/*.conf, in order) the
+//    module reads only [daemon] socket and [lockout] console_exempt;
+//    everything else there is the daemon's.
 //  * A config file that fails to parse is reported in config_error, and the
 //    module goes on with the built-in defaults and its arguments, with the
 //    console exemption off (the strict reading). The daemon keeps its running
@@ -22,6 +23,7 @@
 #include <string_view>
 #include <vector>
 
+#include "protocol/config_files.h"
 #include "vigil_build_config.h"
 
 namespace vigil::pam {
@@ -35,6 +37,10 @@ struct Options {
   std::string socket = "/run/vigil/vigil.sock";
   std::chrono::milliseconds timeout{2000};
   FailMode failmode = FailMode::kSecure;
+  // The account phase's own failmode (failmode_account=); unset: failmode's.
+  // An account line that is safe lets cron, at and key logins through while
+  // vigild is absent, without relaxing the password phase.
+  std::optional<FailMode> failmode_account;
   bool console_exempt = true;
   bool can_prompt = true;  // prompt=no: the service cannot ask for a code
   bool debug = false;
@@ -50,6 +56,9 @@ struct ParsedOptions {
 // then applies every argument.
 ParsedOptions parse_options(const std::vector<std::string_view>& args,
                             const std::optional<std::string>& config_text);
+// The same over the config file and its drop-ins, in order (none: the file
+// is absent); a later file's key replaces an earlier one's.
+ParsedOptions parse_options(const std::vector<std::string_view>& args, const std::vector<ConfigSource>& files);
 
 // The `conf=PATH` argument, or the default path.
 std::string config_path_from_args(const std::vector<std::string_view>& args);

@@ -405,16 +405,19 @@ int account(pam_handle_t* pamh, int argc, const char** argv) {
     if (v->user == user && v->allow) return PAM_SUCCESS;
   }
 
+  // The account phase answers to failmode_account= when it is given.
+  Options ao = o;
+  if (o.failmode_account) ao.failmode = *o.failmode_account;
   proto::ClientOptions co{o.socket, o.timeout, true};
   proto::CallResult res = proto::call(co, api::make_call(api::AccountCheck{login_of(pamh, user)}));
   if (res.transport != proto::Transport::kOk)
-    return unavailable(pamh, o, res.transport, res.detail);
+    return unavailable(pamh, ao, res.transport, res.detail);
   if (!res.reply.ok()) {
     if (res.reply.error == proto::kErrPermissionDenied) return PAM_PERM_DENIED;
-    return unavailable(pamh, o, proto::Transport::kGarbage, res.reply.error);
+    return unavailable(pamh, ao, proto::Transport::kGarbage, res.reply.error);
   }
   auto reply = api::AccountCheckReply::from_json(res.reply.params);
-  if (!reply) return unavailable(pamh, o, proto::Transport::kGarbage, "reply without a verdict");
+  if (!reply) return unavailable(pamh, ao, proto::Transport::kGarbage, "reply without a verdict");
   return reply->verdict == proto::kVerdictAllow ? PAM_SUCCESS : PAM_PERM_DENIED;
 }
 

@@ -1,5 +1,6 @@
 #include "daemon/core/config.h"
 
+#include "protocol/config_files.h"
 #include "protocol/config_text.h"
 
 // Header-only toml++ without exceptions: parse errors are values, and the
@@ -16,6 +17,7 @@
 #include <fstream>
 #include <functional>
 #include <map>
+#include <optional>
 #include <sstream>
 
 namespace vigil {
@@ -174,7 +176,8 @@ Setter rules_setter(std::string_view src) {
                ": the rule has no match (write match = {} for a rule that matches every login)";
       rules.push_back(std::move(r));
     }
-    c.devices.rules = std::move(rules);
+    // A drop-in's rules come after those of the files before it.
+    c.devices.rules.insert(c.devices.rules.end(), rules.begin(), rules.end());
     return {};
   };
 }
@@ -392,66 +395,138 @@ std::string format_duration(Seconds s) {
   return std::to_string(v) + "s";
 }
 
-Result<Config> parse_config(std::string_view text, std::string_view source_name) {
-  if (auto problem = config_text_problem(text))
-    return cfg_error(std::string(source_name) + ": " + *problem);
-  toml::parse_result parsed = toml::parse(text, source_name);
+namespace {
+
+// "section.key" -> the file and line that last set it; absent: the default.
+struct KeyAt {
+  std::string source;
+  int line = 0;
+};
+using KeyLines = std::map<std::string, KeyAt>;
+
+// An error about two keys names both, each with its line ("the default"
+// when no file sets it); the head is the first of them that is set.
+Error pair_error(const KeyLines& lines, std::string_view fallback, const std::string& a, const std::string& b,
+                 const std::string& what) {
+  const KeyAt* head = nullptr;
+  for (const auto& k : {a, b}) {
+    auto it = lines.find(k);
+    if (it != lines.end() && (!head || (it->second.source == head->source && it->second.line < head->line)))
+      head = &it->second;
+  }
+  auto at = [&](const std::string& k) {
+    auto it = lines.find(k);
+    if (it == lines.end()) return k + " (the default)";
+    if (it->second.source == head->source) return k + " (line " + std::to_string(it->second.line) + ")";
+    return k + " (" + it->second.source + ":" + std::to_string(it->second.line) + ")";
+  };
+  std::string head_at = head ? head->source + ":" + std::to_string(head->line) : std::string(fallback);
+  return cfg_error(head_at + ": " + at(a) + " " + what + " " + at(b));
+}
+
+// The checks that involve two keys.
+std::optional<Error> check_pairs(const Config& cfg, const KeyLines& lines, std::string_view source) {
+  auto pair = [&](const char* a, const char* b, const char* what) { return pair_error(lines, source, a, b, what); };
+  if (cfg.throttle.max_ban_time < cfg.throttle.ban_time)
+    return pair("throttle.max_ban_time", "throttle.ban_time", "must not be shorter than");
+  if (cfg.lockout.max_unlock_time < cfg.lockout.unlock_time)
+    return pair("lockout.max_unlock_time", "lockout.unlock_time", "must not be shorter than");
+  if (!cfg.tokens.http_socket.empty() && cfg.tokens.http_socket == cfg.daemon.socket)
+    return pair("tokens.http_socket", "daemon.socket", "must differ from");
+  if (!cfg.tokens.http_socket.empty() && cfg.tokens.http_socket == cfg.daemon.admin_socket)
+    return pair("tokens.http_socket", "daemon.admin_socket", "must differ from");
+  if (cfg.daemon.admin_socket == cfg.daemon.socket)
+    return pair("daemon.admin_socket", "daemon.socket", "must differ from");
+  return std::nullopt;
+}
+
+// One file's keys, set over what the files before it set.
+std::optional<Error> apply(const ConfigSource& src, Config& cfg, KeyLines& lines) {
+  const std::string_view source_name = src.path;
+  if (auto problem = config_text_problem(src.text)) return cfg_error(src.path + ": " + *problem);
+  toml::parse_result parsed = toml::parse(src.text, source_name);
   if (!parsed) {
     const auto& err = parsed.error();
     return cfg_error(where(source_name, err.source()) + std::string(err.description()));
   }
-  const toml::table& root = parsed.table();
-  Config cfg;
-  for (const auto& [sec_key, sec_node] : root) {
+  // toml++ keeps a table's keys sorted by name: the warnings are put back in
+  // line order below.
+  std::vector<std::pair<int, std::string>> unknown;
+  auto warn = [&](const toml::source_region& at, std::string what) {
+    unknown.emplace_back(static_cast<int>(at.begin.line), where(source_name, at) + std::move(what) + ", ignored");
+  };
+  for (const auto& [sec_key, sec_node] : parsed.table()) {
     auto sec = schema().find(std::string(sec_key.str()));
-    if (sec == schema().end())
-      return cfg_error(where(source_name, sec_key.source()) + "unknown section [" +
-                       std::string(sec_key.str()) + "]");
     const toml::table* tbl = sec_node.as_table();
-    if (!tbl)
+    if (sec != schema().end() && !tbl)
       return cfg_error(where(source_name, sec_key.source()) + "\"" + std::string(sec_key.str()) +
                        "\" must be a table");
+    if (sec == schema().end()) {
+      // A newer version's section, or a typo: said, and left out, so that
+      // one file can serve hosts of several versions.
+      warn(sec_key.source(), "unknown section [" + std::string(sec_key.str()) + "]");
+      continue;
+    }
     for (const auto& [key, node] : *tbl) {
+      const std::string name = sec->first + "." + std::string(key.str());
       auto setter = sec->second.find(std::string(key.str()));
-      if (setter == sec->second.end())
-        return cfg_error(where(source_name, key.source()) + "unknown key \"" + std::string(key.str()) +
-                         "\" in [" + sec->first + "]");
-      std::string msg = setter->second(node, cfg);
-      if (!msg.empty()) {
-        // A setter may name a more precise line: "line N: ...".
-        if (msg.starts_with("line ")) {
-          auto colon = msg.find(':');
-          return cfg_error(std::string(source_name) + ":" + msg.substr(5, colon - 5) + ": " +
-                           sec->first + "." + std::string(key.str()) + ":" + msg.substr(colon + 1));
-        }
-        return cfg_error(where(source_name, node.source()) + sec->first + "." +
-                         std::string(key.str()) + ": " + msg);
+      if (setter == sec->second.end()) {
+        warn(key.source(), "unknown key \"" + std::string(key.str()) + "\" in [" + sec->first + "]");
+        continue;
       }
+      lines[name] = KeyAt{src.path, static_cast<int>(key.source().begin.line)};
+      std::string msg = setter->second(node, cfg);
+      if (msg.empty()) continue;
+      // A setter may name a more precise line: "line N: ...".
+      if (msg.starts_with("line ")) {
+        auto colon = msg.find(':');
+        return cfg_error(src.path + ":" + msg.substr(5, colon - 5) + ": " + name + ":" + msg.substr(colon + 1));
+      }
+      return cfg_error(where(source_name, node.source()) + name + ": " + msg);
     }
   }
-  if (cfg.throttle.max_ban_time < cfg.throttle.ban_time)
-    return cfg_error(std::string(source_name) +
-                     ": throttle.max_ban_time must not be shorter than throttle.ban_time");
-  if (cfg.lockout.max_unlock_time < cfg.lockout.unlock_time)
-    return cfg_error(std::string(source_name) +
-                     ": lockout.max_unlock_time must not be shorter than lockout.unlock_time");
-  if (!cfg.tokens.http_socket.empty() && (cfg.tokens.http_socket == cfg.daemon.socket ||
-                                          cfg.tokens.http_socket == cfg.daemon.admin_socket))
-    return cfg_error(std::string(source_name) +
-                     ": tokens.http_socket must differ from daemon.socket and daemon.admin_socket");
-  if (cfg.daemon.admin_socket == cfg.daemon.socket)
-    return cfg_error(std::string(source_name) +
-                     ": daemon.admin_socket must differ from daemon.socket");
+  std::stable_sort(unknown.begin(), unknown.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+  for (auto& [line, text] : unknown) cfg.warnings.push_back(std::move(text));
+  return std::nullopt;
+}
+
+}  // namespace
+
+Result<Config> parse_config(std::span<const ConfigSource> sources) {
+  Config cfg;
+  KeyLines lines;  // where each key was last set, for the checks of two keys
+  for (const auto& src : sources)
+    if (auto error = apply(src, cfg, lines)) return *error;
+  if (auto error = check_pairs(cfg, lines, sources.empty() ? "" : sources.front().path)) return *error;
   return cfg;
 }
 
+Result<Config> parse_config(std::string_view text, std::string_view source_name) {
+  const ConfigSource one{std::string(source_name), std::string(text)};
+  return parse_config(std::span<const ConfigSource>(&one, 1));
+}
+
+Result<std::vector<ConfigSource>> read_config_sources(const std::string& path) {
+  std::vector<std::string> paths{path};
+  auto dropins = dropin_paths(path);
+  if (!dropins) return dropins.error();
+  paths.insert(paths.end(), dropins->begin(), dropins->end());
+  std::vector<ConfigSource> out;
+  for (const auto& p : paths) {
+    std::ifstream in(p, std::ios::binary);
+    if (!in) return cfg_error(p + ": cannot open: " + std::strerror(errno));
+    std::ostringstream ss;
+    ss << in.rdbuf();
+    if (in.bad()) return cfg_error(p + ": read error");
+    out.push_back(ConfigSource{p, ss.str()});
+  }
+  return out;
+}
+
 Result<Config> load_config(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return cfg_error(path + ": cannot open: " + std::strerror(errno));
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  if (in.bad()) return cfg_error(path + ": read error");
-  return parse_config(ss.str(), path);
+  auto sources = read_config_sources(path);
+  if (!sources) return sources.error();
+  return parse_config(*sources);
 }
 
 }  // namespace vigil

@@ -1,21 +1,30 @@
 // vigild's configuration: /etc/vigil/vigil.conf (TOML).
 //
 // Contract:
-//  * parse_config() validates everything: unknown sections or keys, wrong
-//    types, out-of-range values and malformed durations are errors whose
-//    message starts with "FILE:LINE:". A Config returned is always usable.
+//  * parse_config() validates everything: wrong types, out-of-range values,
+//    malformed durations and bad rules are errors whose message starts with
+//    "FILE:LINE:"; an error about two keys names both, with their lines. A
+//    Config returned is always usable.
+//  * An unknown section or key (a newer version's, or a typo) is not an
+//    error: it is left out, and Config::warnings says so, naming its line,
+//    so that one file can serve hosts running several versions. Inside a
+//    [[devices.rule]] an unknown key stays an error: a rule that ignored
+//    part of its match would match more than was written.
 //  * Every key and its default is listed in conf/vigil.conf and vigil.conf(5);
 //    kKnownKeys below is the single list the tests compare those against.
 //  * Durations are strings with a unit: "90s", "15m", "24h", "30d".
-//  * Pure: no I/O except load_config() reading the file.
+//  * Pure: no I/O except read_config_sources() and load_config() reading
+//    the files.
 #pragma once
 
 #include <chrono>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "daemon/core/rules.h"
+#include "protocol/config_files.h"
 #include "protocol/result.h"
 
 namespace vigil {
@@ -121,6 +130,9 @@ struct Config {
   TotpConfig totp;
   RecoveryConfig recovery;
   TokensConfig tokens;
+  // What the file set that this version does not know ("FILE:LINE: unknown
+  // key ..., ignored"); vigild logs them, --check-config prints them.
+  std::vector<std::string> warnings;
 
   std::string totp_key_path() const {
     return totp.key_file.empty() ? daemon.state_dir + "/totp.key" : totp.key_file;
@@ -132,9 +144,15 @@ const char* require_name(TotpRequire r);
 // "section.key" for every key the parser accepts.
 extern const std::vector<std::string> kKnownKeys;
 
+// The files in order (protocol/config_files.h): each sets its keys over
+// what the ones before it set; [[devices.rule]] tables add up. The checks of
+// two keys run once, on the result.
+Result<Config> parse_config(std::span<const ConfigSource> sources);
 Result<Config> parse_config(std::string_view text, std::string_view source_name);
-// A missing file is an error here; vigild treats only the built-in default
-// path specially (see daemon/main.cc).
+// FILE and its drop-ins (FILE.d/*.conf), read and parsed. A missing FILE is
+// an error here; vigild treats only the built-in default path specially
+// (see daemon/main.cc).
+Result<std::vector<ConfigSource>> read_config_sources(const std::string& path);
 Result<Config> load_config(const std::string& path);
 
 // "15m" -> 900s. Accepts an integer followed by one of s, m, h, d.

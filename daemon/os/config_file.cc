@@ -57,7 +57,10 @@ std::string config_file_problem(const struct stat& st, const std::string& path, 
          "nobody else; run: chown root:root " + path + " && chmod go-w " + path;
 }
 
-Result<Config> load_daemon_config(const std::string& path) {
+namespace {
+
+// One file: opened, checked on its descriptor, read from it.
+Result<ConfigSource> read_checked(const std::string& path) {
   // O_NONBLOCK: opening a FIFO left at the path must not hang; it is refused below.
   UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK));
   if (!fd.ok()) return file_error(path + ": cannot open: " + std::strerror(errno));
@@ -67,7 +70,41 @@ Result<Config> load_daemon_config(const std::string& path) {
     return file_error(problem);
   auto text = read_all(fd.get(), path);
   if (!text) return text.error();
-  return parse_config(*text, path);
+  return ConfigSource{path, std::move(*text)};
+}
+
+// The drop-in directory: whoever may add a file to it may run anything as
+// root, as with the file itself.
+Status check_dropin_dir(const std::string& config_path) {
+  const std::string dir = dropin_dir(config_path);
+  struct stat st {};
+  if (::stat(dir.c_str(), &st) != 0) {
+    if (errno == ENOENT) return Ok{};
+    return file_error(dir + ": cannot stat: " + std::strerror(errno));
+  }
+  if (!S_ISDIR(st.st_mode)) return file_error(dir + " is " + kind_of(st.st_mode) + ", not a directory of drop-ins");
+  const bool owner_ok = st.st_uid == 0 || st.st_uid == ::geteuid();
+  if (owner_ok && (st.st_mode & (S_IWGRP | S_IWOTH)) == 0) return Ok{};
+  return file_error(dir + " is owned by uid " + std::to_string(st.st_uid) + " with mode " + octal_mode(st.st_mode) +
+                    ": a file added there names commands vigild runs as root, so it must be owned by root "
+                    "and writable by nobody else; run: chown root:root " + dir + " && chmod go-w " + dir);
+}
+
+}  // namespace
+
+Result<Config> load_daemon_config(const std::string& path) {
+  auto main = read_checked(path);
+  if (!main) return main.error();
+  if (auto dir = check_dropin_dir(path); !dir) return dir.error();
+  auto dropins = dropin_paths(path);
+  if (!dropins) return dropins.error();
+  std::vector<ConfigSource> sources{std::move(*main)};
+  for (const auto& p : *dropins) {
+    auto src = read_checked(p);
+    if (!src) return src.error();
+    sources.push_back(std::move(*src));
+  }
+  return parse_config(sources);
 }
 
 }  // namespace vigil

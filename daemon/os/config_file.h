@@ -12,7 +12,11 @@
 //      - a file owned by any uid but root or vigild's effective uid, or
 //        writable by group or others; the message gives its owner, its mode,
 //        and the chown/chmod that fix it.
-//    Otherwise the result is parse_config()'s.
+//    The drop-ins (FILE.d/*.conf, protocol/config_files.h) are each opened
+//    and checked the same way, after the directory itself: it must be a
+//    directory owned by root (or vigild's uid) that group and others cannot
+//    write, since a file added there is read as root's. Otherwise the result
+//    is parse_config()'s over FILE and its drop-ins, in order.
 //  * config_file_problem() is that check alone, pure: "" when the file is
 //    acceptable.
 //  * vigilctl does not use this: it runs commands for nobody.

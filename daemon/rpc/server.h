@@ -77,6 +77,11 @@ class Server {
   static constexpr int kRootConnections = 1024;
 
   Server(boost::asio::io_context& io, Services& services) : io_(io), services_(services) {}
+  // Removes the socket files it bound, so a start that fails after binding
+  // one leaves none behind.
+  ~Server() { stop(); }
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
 
   enum class Kind { kPublic, kAdmin };
   // Binds a fresh socket at path with the given mode and group (-1: keep),
@@ -86,6 +91,7 @@ class Server {
   // Adopts a listening socket passed by systemd.
   Status listen_fd(int fd, Kind kind = Kind::kPublic);
   void start();
+  // Closes the listeners and removes the socket files listen_path() bound.
   void stop();
   std::size_t connections() const { return counts_->total; }
 

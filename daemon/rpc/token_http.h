@@ -28,6 +28,9 @@ namespace vigil {
 class TokenHttpServer {
  public:
   TokenHttpServer(boost::asio::io_context& io, Services& services) : io_(io), services_(services) {}
+  ~TokenHttpServer() { stop(); }  // removes the socket file it bound, as Server does
+  TokenHttpServer(const TokenHttpServer&) = delete;
+  TokenHttpServer& operator=(const TokenHttpServer&) = delete;
   Status listen_path(const std::string& path, gid_t group);
   Status listen_fd(int fd);
   void start();

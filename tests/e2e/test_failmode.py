@@ -9,7 +9,7 @@ import tempfile
 import time
 import unittest
 
-from harness import (Env, PAM_AUTH_ERR, PAM_AUTHINFO_UNAVAIL, PAM_SUCCESS, PAMDRIVE, PY,
+from harness import (Env, PAM_AUTH_ERR, PAM_AUTHINFO_UNAVAIL, PAM_SUCCESS, PAMDRIVE, PY, STACK,
                      FakeDaemon, VigilTestCase)
 
 
@@ -31,6 +31,30 @@ class FailMode(VigilTestCase):
         out, _ = self.run_case("vigil-safe", "wrong")
         self.assertEqual(out["results"][0]["rc"], PAM_AUTH_ERR, "a wrong password still fails")
         self.assertEqual(out["leaked_fds"], [])
+
+    def test_failmode_account_safe_lets_cron_through_while_auth_stays_secure(self):
+        # cron runs only the account phase, as root, without a terminal; in
+        # a real stack pam_unix's account line answers success beside vigil.
+        cron = STACK.replace("account  required                                 {module} {args}",
+                             "account  required pam_permit.so\naccount  required {module} {args}")
+        self.assertNotEqual(cron, STACK)
+        self.env.add_stack("cron-safe", cron, self.env.module_args + " failmode_account=safe")
+        self.env.add_stack("cron-secure", cron, self.env.module_args)
+        self.assertFalse(os.path.exists(self.env.socket))
+        out = self.env.pam("alice", ops="account", service="cron-safe", rhost=None, tty="cron")
+        self.assertEqual(out["results"][0]["rc"], PAM_SUCCESS, "the account phase defers: cron runs")
+        out = self.env.pam("alice", ops="account", service="cron-secure", rhost=None, tty="cron")
+        self.assertEqual(out["results"][0]["rc"], PAM_AUTHINFO_UNAVAIL, "without it, fail closed")
+        # The same line's password phase stays secure.
+        out = self.env.pam("alice", ["alice-pw"], ops="auth,account", service="cron-safe")
+        self.assertEqual(out["results"][0]["rc"], PAM_AUTHINFO_UNAVAIL, "auth is not relaxed")
+        # A daemon that answers garbage is not absent: still refused.
+        fake = FakeDaemon(self.env.socket, "garbage")
+        try:
+            out = self.env.pam("alice", ops="account", service="cron-safe", rhost=None, tty="cron")
+            self.assertEqual(out["results"][0]["rc"], PAM_AUTHINFO_UNAVAIL)
+        finally:
+            fake.close()
 
     def test_refused_connection_counts_as_absent(self):
         fake = FakeDaemon(self.env.socket, "refused")

@@ -366,6 +366,8 @@ class ConfigFile(VigilTestCase):
     def test_the_missing_default_file_means_the_defaults(self):
         if os.path.exists("/etc/vigil/vigil.conf"):
             self.skipTest("/etc/vigil/vigil.conf exists here")
+        with open(self.env.group, "a") as f:  # a Debian host's sudo group: [roles] admin_groups
+            f.write("sudo:x:27:\n")
         p = self.check()  # nss_wrapper's groups: vigil-admin exists
         self.assertEqual(p.returncode, 0, p.stderr)
         self.assertIn("/etc/vigil/vigil.conf: OK", p.stdout)
@@ -382,6 +384,77 @@ class ConfigFile(VigilTestCase):
         self.env.conf["tokens"]["http_socket"] = os.path.join(self.env.dir, "token-http.sock")
         self.env.write_conf()
         self.refused('the token HTTP socket\'s group "no-such-group" does not exist', start_rc=1)
+
+    def test_no_admin_group_at_all_is_refused(self):
+        self.env.conf["roles"] = {"admin_groups": ["wheeel"]}
+        self.env.write_conf()
+        self.refused("no group of [roles] admin_groups (wheeel) exists on this host", start_rc=1)
+        # One that exists beside one that does not: accepted (Debian's sudo, Red Hat's wheel).
+        self.env.conf["roles"] = {"admin_groups": ["wheeel", ADMIN_SOCKET_GROUP[0]]}
+        self.env.write_conf()
+        p = self.check(self.env.conf_path)
+        self.assertEqual(p.returncode, 0, p.stderr)
+
+    def test_a_failed_start_leaves_no_socket(self):
+        # The public socket is bound before the admin socket's group is
+        # looked up; the failed start removes it again.
+        self.env.conf["daemon"]["admin_socket_group"] = "no-such-group"
+        self.env.write_conf()
+        s = self.start(self.env.conf_path)
+        self.assertEqual(s.returncode, 1, s.stderr)
+        self.assertIn("does not exist", s.stderr)
+        self.assertFalse(os.path.exists(self.env.socket), "a stale public socket was left")
+        self.assertFalse(os.path.exists(self.env.admin_socket))
+
+    def test_unknown_keys_and_sections_are_warnings_naming_the_line(self):
+        with open(self.env.conf_path, "a") as f:
+            f.write("\n[future]\nknob = 1\n")
+        with open(self.env.conf_path) as f:
+            lines = f.read().splitlines()
+        section_line = lines.index("[future]") + 1
+        p = self.check(self.env.conf_path)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn("OK", p.stdout)
+        self.assertIn("vigild: warning: %s:%d: unknown section [future], ignored"
+                      % (self.env.conf_path, section_line), p.stderr)
+        self.env.conf["lockout"]["deny_typo"] = 3
+        self.env.write_conf()
+        p = self.check(self.env.conf_path)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertRegex(p.stderr, r'vigild: warning: %s:\d+: unknown key "deny_typo" in \[lockout\], ignored'
+                         % re.escape(self.env.conf_path))
+        # vigild starts, and logs the warning.
+        self.env.start()
+        self.assertIn('unknown key "deny_typo" in [lockout], ignored', self.env.log())
+
+    def test_drop_ins_apply_in_order_and_are_guarded_like_the_file(self):
+        dropins = self.env.conf_path + ".d"
+        os.mkdir(dropins, 0o755)
+        first, second = os.path.join(dropins, "10-first.conf"), os.path.join(dropins, "20-second.conf")
+        with open(first, "w") as f:
+            f.write('[daemon]\nadmin_socket_group = "no-such-group"\n')
+        os.chmod(first, 0o644)
+        self.refused('the admin socket\'s group "no-such-group" does not exist', start_rc=1)
+        # A later drop-in wins; an error there names that file and line.
+        with open(second, "w") as f:
+            f.write('[daemon]\nadmin_socket_group = "%s"\n\n[lockout]\ndeny = 0\n' % ADMIN_SOCKET_GROUP[0])
+        os.chmod(second, 0o644)
+        self.refused("%s:5: lockout.deny: must be between" % second)
+        with open(second, "w") as f:
+            f.write('[daemon]\nadmin_socket_group = "%s"\n' % ADMIN_SOCKET_GROUP[0])
+        p = self.check(self.env.conf_path)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        # Files not named *.conf are not read.
+        with open(os.path.join(dropins, "30-x.conf.dpkg-old"), "w") as f:
+            f.write("[broken\n")
+        self.assertEqual(self.check(self.env.conf_path).returncode, 0)
+        # Whoever may write a drop-in or add one may run commands as root.
+        os.chmod(second, 0o664)
+        self.refused("%s is owned by uid 0 with mode 0664" % second)
+        os.chmod(second, 0o644)
+        os.chmod(dropins, 0o777)
+        self.refused("%s is owned by uid 0 with mode 0777: a file added there names commands vigild runs "
+                     "as root" % dropins)
 
     def test_a_rule_without_match_is_refused(self):
         with open(self.env.conf_path, "a") as f:

@@ -1,5 +1,7 @@
 #include <gtest/gtest.h>
 
+#include <sys/stat.h>
+
 #include <cstdio>
 #include <cstdlib>
 
@@ -48,7 +50,17 @@ INSTANTIATE_TEST_SUITE_P(
     Table, BadArgs,
     ::testing::Values(BadArg{{"bogus"}, std::nullopt}, BadArg{{"timeout=abc"}, std::nullopt},
                       BadArg{{"timeout=5"}, std::nullopt}, BadArg{{"failmode=open"}, std::nullopt},
-                      BadArg{{"socket=relative"}, std::nullopt}, BadArg{{"nullok=1"}, std::nullopt}));
+                      BadArg{{"socket=relative"}, std::nullopt}, BadArg{{"nullok=1"}, std::nullopt},
+                      BadArg{{"failmode_account=open"}, std::nullopt}));
+
+TEST(PamOptions, TheAccountPhaseHasItsOwnFailmode) {
+  auto p = parse_options({"failmode=secure"}, std::nullopt);
+  EXPECT_FALSE(p.options.failmode_account.has_value()) << "unset: the account phase follows failmode";
+  auto q = parse_options({"failmode=secure", "failmode_account=safe"}, std::nullopt);
+  ASSERT_TRUE(q.error.empty()) << q.error;
+  EXPECT_EQ(q.options.failmode, FailMode::kSecure);
+  EXPECT_EQ(q.options.failmode_account, FailMode::kSafe);
+}
 
 class BadConfigFiles : public ::testing::TestWithParam<std::string> {};
 TEST_P(BadConfigFiles, FallBackToDefaultsAndArgsWithoutConsoleExemption) {
@@ -104,6 +116,37 @@ TEST(PamOptions, TheCachedParseFollowsTheFile) {
   // Other arguments are another entry: they never get a stale answer.
   std::vector<std::string_view> other = {"authfail", arg, "socket=/run/d.sock"};
   EXPECT_EQ(load_options_cached(other).options.socket, "/run/d.sock");
+  std::remove(tmpl);
+}
+
+// vigil.conf.d/*.conf, in name order, over vigil.conf; the cache sees a
+// drop-in come and go; a broken drop-in is a config error like a broken file.
+TEST(PamOptions, DropInsApplyInOrder) {
+  char tmpl[] = "/tmp/vigil-pamopts-XXXXXX";
+  ASSERT_NE(mkdtemp(tmpl), nullptr);
+  const std::string conf = std::string(tmpl) + "/vigil.conf";
+  const std::string dir = conf + ".d";
+  ASSERT_EQ(mkdir(dir.c_str(), 0755), 0);
+  const std::string arg = "conf=" + conf;
+  std::vector<std::string_view> args = {"authfail", arg};
+  write_file(conf, "[daemon]\nsocket = \"/run/a.sock\"\n");
+  EXPECT_EQ(load_options_cached(args).options.socket, "/run/a.sock");
+  write_file(dir + "/20-b.conf", "[daemon]\nsocket = \"/run/b.sock\"\n");
+  write_file(dir + "/10-x.conf", "[daemon]\nsocket = \"/run/x.sock\"\n[lockout]\nconsole_exempt = false\n");
+  write_file(dir + "/30-ignored.conf.bak", "[daemon]\nsocket = \"/run/bak.sock\"\n");
+  auto p = load_options_cached(args);
+  EXPECT_EQ(p.options.socket, "/run/b.sock");  // 20-b after 10-x; .bak is not read
+  EXPECT_FALSE(p.options.console_exempt);       // from 10-x, which 20-b leaves alone
+  EXPECT_TRUE(p.config_error.empty()) << p.config_error;
+  write_file(dir + "/40-broken.conf", "[daemon\n");
+  p = load_options_cached(args);
+  EXPECT_NE(p.config_error.find(dir + "/40-broken.conf:1:"), std::string::npos) << p.config_error;
+  EXPECT_EQ(p.options.socket, Options{}.socket);
+  for (const char* f : {"/20-b.conf", "/10-x.conf", "/30-ignored.conf.bak", "/40-broken.conf"})
+    std::remove((dir + f).c_str());
+  EXPECT_EQ(load_options_cached(args).options.socket, "/run/a.sock");
+  std::remove(dir.c_str());
+  std::remove(conf.c_str());
   std::remove(tmpl);
 }
 
