@@ -9,22 +9,18 @@
 #include <string>
 #include <string_view>
 
+#include "tests/unit/api_tables.h"
 #include "protocol/api_admin.h"
 
 namespace vigil::proto::api {
 namespace {
 
+using test::Decoding;
+using test::expect_round_trip;
+using test::object_of;
+using test::reencode;
+
 namespace json = boost::json;
-
-json::object object_of(std::string_view text) { return json::parse(text).as_object(); }
-
-// Decodes with T and encodes again: the text of the encoding, or the error.
-template <class T>
-std::string reencode(std::string_view text) {
-  auto t = T::from_json(object_of(text));
-  if (!t) return "error: " + t.error().message;
-  return json::serialize(t->to_json());
-}
 
 // ---- samples, as vigild builds them ----
 
@@ -199,12 +195,6 @@ INSTANTIATE_TEST_SUITE_P(
 
 // ---- round trips ----
 
-template <class T>
-void expect_round_trip(const T& t) {
-  const std::string text = json::serialize(t.to_json());
-  EXPECT_EQ(reencode<T>(text), text);
-}
-
 TEST(AdminApi, RoundTrips) {
   expect_round_trip(AccountReset{"alice"});
   expect_round_trip(AccountResetReply{"alice", true});
@@ -288,13 +278,6 @@ TEST(AdminApi, StepUpCodePassesAdminRequestsOnly) {
 }
 
 // ---- decoding ----
-
-struct Decoding {
-  const char* name;
-  std::function<std::string(std::string_view)> decode;  // reencode<T>
-  std::string in;
-  std::string out;  // the re-encoding, or "error: " and the message
-};
 
 class AdminApiDecoding : public ::testing::TestWithParam<Decoding> {};
 

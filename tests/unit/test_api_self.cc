@@ -9,13 +9,17 @@
 #include <string>
 
 #include "daemon/rpc/request.h"
+#include "tests/unit/api_tables.h"
 #include "protocol/api_self.h"
 #include "protocol/names.h"
 
 namespace vigil::proto::api {
 namespace {
 
-boost::json::object object_of(std::string_view text) { return boost::json::parse(text).as_object(); }
+using test::Decoding;
+using test::expect_round_trip;
+using test::object_of;
+using test::reencode;
 
 // A fresh account: nothing recorded.
 StatusGetReply bob_fresh() {
@@ -119,20 +123,6 @@ INSTANTIATE_TEST_SUITE_P(
                  R"({"user":"alice","codes":["ab12-cd34","ef56-gh78"]})"}),
     [](const auto& info) { return std::string(info.param.name); });
 
-// Decodes with T and encodes again: the text of the encoding, or the error.
-template <class T>
-std::string reencode(std::string_view text) {
-  auto t = T::from_json(object_of(text));
-  if (!t) return "error: " + t.error().message;
-  return boost::json::serialize(t->to_json());
-}
-
-template <class T>
-void expect_round_trip(const T& t) {
-  const std::string text = boost::json::serialize(t.to_json());
-  EXPECT_EQ(reencode<T>(text), text);
-}
-
 TEST(ApiSelf, RoundTrips) {
   expect_round_trip(StatusGet{"bob"});
   expect_round_trip(AdminStatusGet{"bob"});
@@ -185,13 +175,6 @@ TEST(ApiSelf, DecodersAcceptWhatEncodersWrite) {
   ASSERT_FALSE(bad.ok());
   EXPECT_STREQ(bad.error().wire_name(), kErrInvalidParameter);
 }
-
-struct Decoding {
-  const char* name;
-  std::function<std::string(std::string_view)> decode;  // reencode<T>
-  std::string in;
-  std::string out;  // the re-encoding, or "error: " and the message
-};
 
 class ApiSelfDecoding : public ::testing::TestWithParam<Decoding> {};
 

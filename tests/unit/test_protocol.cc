@@ -8,6 +8,7 @@
 #include <functional>
 #include <optional>
 
+#include "tests/unit/api_tables.h"
 #include "protocol/api.h"
 #include "protocol/login.h"
 #include "protocol/message.h"
@@ -15,6 +16,11 @@
 
 namespace vigil::proto {
 namespace {
+
+using test::Decoding;
+using test::expect_round_trip;
+using test::object_of;
+using test::reencode;
 
 TEST(Protocol, CallRoundTrip) {
   Call c{kAuthReport, {}};
@@ -168,8 +174,6 @@ INSTANTIATE_TEST_SUITE_P(Table, Console,
 
 // ---- the typed API (api.h) ----
 
-boost::json::object object_of(std::string_view text) { return boost::json::parse(text).as_object(); }
-
 api::Login full_login() {
   return api::Login{"alice", "sshd", "10.0.0.1", "ssh", "bob", "publickey ssh-ed25519 AAAA", 42, true};
 }
@@ -268,14 +272,6 @@ INSTANTIATE_TEST_SUITE_P(
                  R"({"id":"r-1","user":"bob","repeated":false})"}),
     [](const auto& info) { return std::string(info.param.name); });
 
-// Decodes with T and encodes again: the text of the encoding, or the error.
-template <class T>
-std::string reencode(std::string_view text) {
-  auto t = T::from_json(object_of(text));
-  if (!t) return "error: " + t.error().message;
-  return boost::json::serialize(t->to_json());
-}
-
 TEST(Api, RoundTrips) {
   const auto report = api::AuthReport{full_login(), kOutcomeSuccess, "00ff"}.to_json();
   EXPECT_EQ(reencode<api::AuthReport>(boost::json::serialize(report)), boost::json::serialize(report));
@@ -300,13 +296,6 @@ TEST(Api, RoundTrips) {
   EXPECT_EQ(api::make_call(*back).method, kAuthReport);
   EXPECT_EQ(api::make_call(api::AuthVerify{}).method, kAuthVerify);
 }
-
-struct Decoding {
-  const char* name;
-  std::function<std::string(std::string_view)> decode;  // reencode<T>
-  std::string in;
-  std::string out;  // the re-encoding, or "error: " and the message
-};
 
 class ApiDecoding : public ::testing::TestWithParam<Decoding> {};
 
