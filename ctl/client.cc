@@ -28,6 +28,7 @@ bool resolve_sockets(Global& g) {
   if (g.config_given || ::access(g.config_path.c_str(), F_OK) == 0) {
     auto loaded = vigil::load_config(g.config_path);
     if (!loaded) {
+      record_failure({kExitError, "vigilctl.Config", terminal_safe(loaded.error().message)});
       std::cerr << "vigilctl: " << loaded.error().message << "\n";
       return false;
     }
@@ -38,7 +39,22 @@ bool resolve_sockets(Global& g) {
   return true;
 }
 
+std::optional<Failure>& failure_slot() {
+  static std::optional<Failure> f;
+  return f;
+}
+
 }  // namespace
+
+void record_failure(Failure f) { failure_slot() = std::move(f); }
+const std::optional<Failure>& last_failure() { return failure_slot(); }
+
+int exit_for(std::string_view error) {
+  if (error == proto::kErrPermissionDenied || error == proto::kErrStepUpRequired) return kExitRefused;
+  if (error == proto::kErrNotFound) return kExitNotFound;
+  if (error == proto::kErrInvalidParameter || error == proto::kErrInvalidRequest) return kExitUsage;
+  return kExitError;
+}
 
 std::optional<json::object> call(Global& g, const char* method, json::object params,
                                  CallError* quiet_error, bool admin) {
@@ -47,8 +63,10 @@ std::optional<json::object> call(Global& g, const char* method, json::object par
   proto::ClientOptions o{path, std::chrono::milliseconds(g.timeout_ms), true};
   auto res = proto::call(o, proto::Call{method, std::move(params)});
   if (res.transport != proto::Transport::kOk) {
-    std::cerr << "vigilctl: cannot reach vigild at " << path << ": "
-              << proto::transport_name(res.transport) << " (" << res.detail << ")\n";
+    const std::string why = "cannot reach vigild at " + path + ": " + proto::transport_name(res.transport) +
+                            " (" + res.detail + ")";
+    record_failure({kExitUnreachable, "vigilctl.Unreachable", terminal_safe(why)});
+    std::cerr << "vigilctl: " << terminal_safe(why) << "\n";
     if (res.transport == proto::Transport::kAbsent)
       std::cerr << "vigilctl: is vigild running? (systemctl status vigild)\n";
     if (admin && res.detail.find("ermission") != std::string::npos)
@@ -56,15 +74,15 @@ std::optional<json::object> call(Global& g, const char* method, json::object par
                    "([daemon] admin_socket_group)\n";
     return std::nullopt;
   }
+  if (!res.reply.ok())
+    record_failure({exit_for(res.reply.error), terminal_safe(res.reply.error), terminal_safe(res.reply.message())});
   if (!res.reply.ok() && quiet_error) {
     *quiet_error = CallError{res.reply.error, terminal_safe(res.reply.message())};
     return std::nullopt;
   }
   if (!res.reply.ok()) {
     std::string msg = terminal_safe(res.reply.message());
-    std::cerr << "vigilctl: " << (msg.empty() ? terminal_safe(res.reply.error) : msg);
-    if (res.reply.error == proto::kErrPermissionDenied) std::cerr << " (permission denied)";
-    std::cerr << "\n";
+    std::cerr << "vigilctl: " << (msg.empty() ? terminal_safe(res.reply.error) : msg) << "\n";
     return std::nullopt;
   }
   return std::move(res.reply.params);
@@ -91,16 +109,14 @@ std::optional<json::object> admin_call(Global& g, const char* method, json::obje
   wipe(code);
   wipe_fields(p, {"step_up_code", "verify_code"});
   if (!r && !err.error.empty()) {
-    print_refusal(err, err.error == proto::kErrPermissionDenied || err.error == proto::kErrStepUpRequired);
+    print_refusal(err);
     return std::nullopt;
   }
   return r;
 }
 
-void print_refusal(const CallError& err, bool permission_note) {
-  std::cerr << "vigilctl: " << (err.message.empty() ? err.error : err.message);
-  if (permission_note) std::cerr << " (permission denied)";
-  std::cerr << "\n";
+void print_refusal(const CallError& err) {
+  std::cerr << "vigilctl: " << (err.message.empty() ? err.error : err.message) << "\n";
 }
 
 std::optional<std::string> read_code(const std::string& prompt, const char* env_name) {

@@ -13,6 +13,7 @@
 
 #include <initializer_list>
 #include <optional>
+#include <string_view>
 #include <string>
 
 #include "protocol/wipe.h"  // wipe, wipe_fields: secrets sent or received
@@ -22,9 +23,28 @@ namespace vigil::ctl {
 
 namespace json = boost::json;
 
-// vigilctl's exit codes: 0 done, 1 refused or failed, 2 a wrong command line.
-constexpr int kExitError = 1;
-constexpr int kExitUsage = 2;
+// vigilctl's exit codes (vigilctl(8), EXIT STATUS). A handler returns
+// kExitError for any failure; main() replaces it with the code of the last
+// failure recorded (record_failure()), so that a script can tell them apart.
+constexpr int kExitError = 1;        // failed: vigild could not do it, a malformed reply
+constexpr int kExitUsage = 2;        // a wrong command line, or a parameter vigild refused as invalid
+constexpr int kExitUnreachable = 3;  // vigild could not be reached (not running, no access, timeout)
+constexpr int kExitRefused = 4;      // refused: not allowed, step-up required or refused, a rule
+constexpr int kExitNotFound = 5;     // no such user, request or token
+
+// The last failure: its exit code, a stable name ("io.vigil.Error.NotFound",
+// or vigilctl's own: "vigilctl.Unreachable", "vigilctl.MalformedReply",
+// "vigilctl.Usage") and its message (terminal-safe). With --json it is
+// printed on standard output as {"error": NAME, "code": EXIT, "message": ...}.
+struct Failure {
+  int exit = kExitError;
+  std::string error;
+  std::string message;
+};
+void record_failure(Failure f);
+const std::optional<Failure>& last_failure();
+// The exit code of a daemon's error name.
+int exit_for(std::string_view error);
 
 // The options before the subcommand, which every command shares.
 struct Global {
@@ -53,8 +73,8 @@ std::optional<json::object> call(Global& g, const char* method, json::object par
 std::optional<json::object> admin_call(Global& g, const char* method, json::object p);
 
 // Prints a refusal handed back by call(): "vigilctl: MESSAGE" (the error's
-// name when there is no message), with " (permission denied)" when asked.
-void print_refusal(const CallError& err, bool permission_note = false);
+// name when there is no message). The exit status says what kind it was.
+void print_refusal(const CallError& err);
 
 // A code: from the environment variable, else read from the terminal
 // without echo. Codes never go on the command line.

@@ -42,6 +42,7 @@ void add_devices_forget_options(CLI::App& cmd, Args& a) {
 int run_devices_forget(Global& g, const Args& a) {
   if (a.devices.all == !a.devices.device.empty()) {
     std::cerr << "vigilctl: give either DEVICE or --all\n";
+    record_failure({kExitUsage, "vigilctl.Usage", "give either DEVICE or --all"});
     return kExitUsage;
   }
   const api::DevicesForget request{a.devices.user, a.devices.device, a.devices.all};

@@ -28,7 +28,7 @@ int print_unblocked(const json::object& r, bool as_json) {
   if (reply->pending) {
     const std::string id = terminal_safe(reply->id);
     std::printf("unblock of %s filed for approval as %s (expires %s)\n"
-                "another active administrator, not %s, completes it with: vigilctl approve %s\n",
+                "a third active administrator, neither you nor %s, completes it with: vigilctl approve %s\n",
                 user.c_str(), id.c_str(), when(reply->expires).c_str(), user.c_str(), id.c_str());
     return 0;
   }
@@ -72,7 +72,16 @@ int run_block(Global& g, const Args& a) {
   }
   auto reply = decoded<api::AccountBlock::Reply>(*r);
   if (!reply) return kExitError;
-  std::printf(reply->changed ? "blocked %s\n" : "%s was already blocked\n", terminal_safe(reply->user).c_str());
+  const std::string user = terminal_safe(reply->user);
+  if (!reply->changed) {
+    std::printf("%s was already blocked\n", user.c_str());
+    return 0;
+  }
+  std::printf("blocked %s: every login is refused, except a local console login while [lockout] "
+              "console_exempt is on (the default)\n"
+              "lift it with: vigilctl unblock %s --reason TEXT (another administrator, for an "
+              "administrator)\n",
+              user.c_str(), user.c_str());
   return 0;
 }
 

@@ -102,14 +102,17 @@ std::optional<json::object> totp_call(Global& g, Req& req, bool code_required) {
   return r;
 }
 
-// A reply vigilctl cannot read: says why.
 // A confirmation or a removal: the account it was for.
 template <class Req>
-int run_change(Global& g, const std::string& user, bool code_required, const char* done) {
+int run_change(Global& g, const std::string& user, bool code_required, bool as_json, const char* done) {
   Req req{user, ""};
   auto r = totp_call(g, req, code_required);
   wipe(req.code);
   if (!r) return kExitError;
+  if (as_json) {
+    print_json(*r);
+    return 0;
+  }
   auto reply = Req::Reply::from_json(*r);
   if (!reply) return unreadable(reply.error().message);
   std::printf("%s %s\n", done, terminal_safe(reply->user).c_str());
@@ -173,18 +176,26 @@ int run_totp_enroll(Global& g, const Args& a) {
   return rc;
 }
 
-void add_totp_confirm_options(CLI::App& cmd, Args& a) { add_user_option(cmd, a); }
+void add_totp_confirm_options(CLI::App& cmd, Args& a) {
+  add_user_option(cmd, a);
+  cmd.add_flag("--json", a.totp.json, "print JSON for scripts");
+}
 
 int run_totp_confirm(Global& g, const Args& a) {
-  const int rc = run_change<api::TotpConfirm>(g, a.totp.user, true, "second factor active for");
-  if (rc == 0) std::printf("next: print recovery codes and keep them safe: vigilctl totp recovery-codes\n");
+  const int rc = run_change<api::TotpConfirm>(g, a.totp.user, true, a.totp.json, "second factor active for");
+  if (rc == 0 && !a.totp.json)
+    std::printf("next: print recovery codes and keep them safe: vigilctl totp recovery-codes%s%s\n",
+                a.totp.user.empty() ? "" : " ", terminal_safe(a.totp.user).c_str());
   return rc;
 }
 
-void add_totp_disable_options(CLI::App& cmd, Args& a) { add_user_option(cmd, a); }
+void add_totp_disable_options(CLI::App& cmd, Args& a) {
+  add_user_option(cmd, a);
+  cmd.add_flag("--json", a.totp.json, "print JSON for scripts");
+}
 
 int run_totp_disable(Global& g, const Args& a) {
-  return run_change<api::TotpDisable>(g, a.totp.user, false, "second factor removed for");
+  return run_change<api::TotpDisable>(g, a.totp.user, false, a.totp.json, "second factor removed for");
 }
 
 void add_totp_codes_options(CLI::App& cmd, Args& a) {

@@ -75,6 +75,7 @@ std::string state_text(const json::object& a) {
 void print_json(const json::object& o) { std::cout << json::serialize(o) << "\n"; }
 
 int unreadable(std::string_view why) {
+  record_failure({kExitError, "vigilctl.MalformedReply", terminal_safe(why)});
   std::cerr << "vigilctl: " << terminal_safe(why) << "\n";
   return kExitError;
 }

@@ -7,12 +7,15 @@
 // are in commands_*.cc (see commands.h).
 #include <CLI/CLI.hpp>
 
+#include <algorithm>
 #include <iostream>
 #include <iterator>
+#include <string_view>
 #include <vector>
 
 #include "ctl/client.h"
 #include "ctl/commands.h"
+#include "ctl/output.h"
 #include "vigil_build_config.h"
 
 namespace vigil::ctl {
@@ -108,6 +111,31 @@ int run_parsed(Global& g, const Args& args, const std::vector<CLI::App*>& subs) 
   return kExitUsage;
 }
 
+// Whether the subcommand run was given --json.
+bool json_requested(const std::vector<CLI::App*>& subs) {
+  for (CLI::App* sub : subs)
+    if (sub->parsed())
+      if (const CLI::Option* o = sub->get_option_no_throw("--json"); o && o->count() > 0) return true;
+  return false;
+}
+
+// A failed command's exit code: the last failure's (client.h) when the
+// handler said only kExitError. With --json, the failure is also printed on
+// standard output as one JSON object.
+int finish(int rc, bool as_json) {
+  if (rc == 0) return 0;
+  const auto& f = last_failure();
+  if (f && rc == kExitError) rc = f->exit;
+  if (as_json) {
+    json::object o;
+    o["error"] = f ? f->error : (rc == kExitUsage ? "vigilctl.Usage" : "vigilctl.Failed");
+    o["code"] = rc;
+    o["message"] = f ? f->message : "";
+    print_json(o);
+  }
+  return rc;
+}
+
 }  // namespace
 }  // namespace vigil::ctl
 
@@ -140,8 +168,10 @@ int main(int argc, char** argv) {
       return 0;
     }
     app.exit(e);
-    return kExitUsage;
+    record_failure({kExitUsage, "vigilctl.Usage", e.what()});
+    const bool as_json = std::any_of(argv + 1, argv + argc, [](const char* s) { return std::string_view(s) == "--json"; });
+    return finish(kExitUsage, as_json);
   }
   g.config_given = cfg_opt->count() > 0;
-  return run_parsed(g, args, subs);
+  return finish(run_parsed(g, args, subs), json_requested(subs));
 }

@@ -3,6 +3,8 @@
 #pragma once
 
 #include <chrono>
+#include <ctime>
+#include <string>
 
 namespace vigil {
 
@@ -22,6 +24,16 @@ class SystemClock final : public Clock {
 };
 
 inline long long to_epoch(TimePoint t) { return t.time_since_epoch().count(); }
+
+// A time for logs and messages: "2026-12-03 21:20:48 UTC".
+inline std::string utc_text(TimePoint t) {
+  const std::time_t s = static_cast<std::time_t>(to_epoch(t));
+  std::tm tm{};
+  char buf[32];
+  if (!::gmtime_r(&s, &tm) || std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S UTC", &tm) == 0)
+    return std::to_string(to_epoch(t)) + " (epoch)";
+  return buf;
+}
 inline TimePoint from_epoch(long long s) { return TimePoint(std::chrono::seconds(s)); }
 
 }  // namespace vigil

@@ -54,7 +54,8 @@ void event(Priority prio, std::string_view message_id, std::string_view message,
     parts.push_back("PRIORITY=" + std::to_string(static_cast<int>(prio)));
     parts.push_back("SYSLOG_IDENTIFIER=vigild");
     if (!message_id.empty()) parts.push_back("MESSAGE_ID=" + std::string(message_id));
-    for (const auto& f : fields) parts.push_back(std::string(f.name) + "=" + clean(f.value));
+    for (const auto& f : fields)
+      if (!f.value.empty()) parts.push_back(std::string(f.name) + "=" + clean(f.value));
     std::vector<iovec> iov;
     for (auto& p : parts) iov.push_back(iovec{p.data(), p.size()});
     sd_journal_sendv(iov.data(), static_cast<int>(iov.size()));
@@ -65,6 +66,7 @@ void event(Priority prio, std::string_view message_id, std::string_view message,
   line += kLevel[static_cast<int>(prio)];
   line += msg;
   for (const auto& f : fields) {
+    if (f.value.empty()) continue;  // unknown, not empty: left out, as in the journal
     line += ' ';
     line += f.name;
     line += '=';

@@ -8,7 +8,9 @@
 //    in vigild(8)) and VIGIL_* fields.
 //  * Callers never pass a password, code or secret, and never an unresolved
 //    user name (people type passwords into the user prompt). Values are
-//    sanitised: control characters become '?'.
+//    sanitised: control characters become '?'. A field whose value is ""
+//    (an unknown service, no address) is left out, never sent empty.
+//  * Times in messages are UTC text (utc_text(), core/clock.h), never epochs.
 //  * Thread-safe.
 #pragma once
 

@@ -201,8 +201,7 @@ bool Engine::report_block(Login& l) {
   if (l.acct->password_change && !l.req.console && l.outcome != Outcome::kFailure) {
     log::event(log::Priority::kWarning, log::kMsgPasswordChangeRequired,
                "refused " + name + ": the password from before the recovery of " +
-                   std::to_string(to_epoch(l.acct->password_change->since)) +
-                   " (epoch) opens nothing until it is changed",
+                   utc_text(l.acct->password_change->since) + " opens nothing until it is changed",
                {{"VIGIL_USER", name}, {"VIGIL_RHOST", l.req.source}, {"VIGIL_SERVICE", l.req.service},
                 {"VIGIL_REASON", "password change required after recovery"}});
     l.outcome = Outcome::kFailure;

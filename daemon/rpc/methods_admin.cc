@@ -198,7 +198,7 @@ boost::asio::awaitable<void> startup_report(Services& sv) {
     for (const auto& h : *hist)
       log::event(log::Priority::kCrit, log::kMsgBreakGlass,
                  "BREAK-GLASS: " + h.name + " was unblocked offline by " + h.by + " at " +
-                     std::to_string(to_epoch(h.at)) + " (epoch): " + h.reason,
+                     utc_text(h.at) + ": " + h.reason,
                  {{"VIGIL_USER", h.name}, {"VIGIL_ACTOR", h.by}, {"VIGIL_REASON", h.reason}});
   }
   auto pic = co_await methods::admin_picture(sv);

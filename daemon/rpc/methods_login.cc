@@ -45,8 +45,8 @@ std::optional<Reply> refusal(const Result<T>& req) {
 std::string quoted(std::string_view key) { return "\"" + std::string(key) + "\""; }
 
 std::string grace_warning(TimePoint ends) {
-  return "A second factor will be required for this account from " + std::to_string(to_epoch(ends)) +
-         " (epoch). Enrol now: vigilctl totp enroll";
+  return "A second factor will be required for this account from " + utc_text(ends) +
+         ". Enrol now: vigilctl totp enroll";
 }
 
 // The device of a login (device.h). A terminal name never identifies a

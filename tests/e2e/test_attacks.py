@@ -406,7 +406,7 @@ class SelfEnrolment(AttackCase):
         (r,) = self.env.raw_as(ALICE, [["io.vigil.Totp.Enroll", {}]])
         self.assertEqual(r["error"], "io.vigil.Error.PermissionDenied")
         p = self.enrol_as_alice("a-guess")
-        self.assertEqual(p.returncode, 1)
+        self.assertEqual(p.returncode, 4)
         self.assertIn("wrong password", p.stderr)
         st = self.env.status("alice")
         self.assertFalse(st["totp"]["pending"] or st["totp"]["enrolled"])
@@ -419,10 +419,10 @@ class SelfEnrolment(AttackCase):
 
     def test_guessing_the_password_through_enrolment_stops_at_the_lock(self):
         for i in range(3):
-            self.assertEqual(self.enrol_as_alice("guess-%d" % i).returncode, 1)
+            self.assertEqual(self.enrol_as_alice("guess-%d" % i).returncode, 4)
         self.assertTrue(self.env.status("alice")["locked"])
         p = self.enrol_as_alice("alice-pw")
-        self.assertEqual(p.returncode, 1)
+        self.assertEqual(p.returncode, 4)
         self.assertIn("locked", p.stderr, "while locked, the right password tells nothing")
 
 
@@ -459,16 +459,16 @@ class TerminalInjection(AttackCase):
         self.assertEqual(self.ctl("block", "bob", "--reason", "x").returncode, 0)
         # carol, an active user, files a request whose reason carries a C1 CSI.
         p = self.env.ctl("request-unblock", "bob", "--reason", "help \u009b31mRED", uid=CAROL)
-        self.assertEqual(p.returncode, 1)
+        self.assertEqual(p.returncode, 2)
         self.assertIn("control characters", p.stderr)
         p = self.env.ctl("request-unblock", "bob", "--reason", "swap \u202etxt.exe", uid=CAROL)
-        self.assertEqual(p.returncode, 1)
+        self.assertEqual(p.returncode, 2)
 
     def test_vigilctl_never_prints_a_c1_control(self):
         p = subprocess.run([VIGILCTL, "--socket", self.env.socket, "--admin-socket", self.env.admin_socket,
                             "block", "evil\u009b2J", "--reason", "x"], env=self.env.nss_env(), capture_output=True,
                            stdin=subprocess.DEVNULL)
-        self.assertEqual(p.returncode, 1)
+        self.assertEqual(p.returncode, 5)
         self.assertIn(b"evil", p.stderr)
         self.assertNotIn(b"\xc2\x9b", p.stderr + p.stdout)
 
@@ -558,10 +558,10 @@ class StepUpPerSession(AttackCase):
             p = self.as_bob("block", "carol", "--reason", "x", session=elsewhere)
         finally:
             elsewhere.close()
-        self.assertEqual(p.returncode, 1)
+        self.assertEqual(p.returncode, 4)
         self.assertIn("step-up required", p.stderr)
         p = self.as_bob("block", "carol", "--reason", "x")  # no login session at all
-        self.assertEqual(p.returncode, 1)
+        self.assertEqual(p.returncode, 4)
         self.assertFalse(self.env.status("carol")["blocked"])
 
     def test_issuing_a_token_always_needs_a_fresh_code(self):
@@ -569,7 +569,7 @@ class StepUpPerSession(AttackCase):
         self.assertEqual(p.returncode, 0, p.stderr)
         issue = ("token", "issue", "--owner", "carol", "--name", "ci", "--scope", "reports")
         p = self.as_bob(*issue, session=self.bobs_login)
-        self.assertEqual(p.returncode, 1, "a held step-up does not issue tokens")
+        self.assertEqual(p.returncode, 4, "a held step-up does not issue tokens")
         self.assertIn("always needs your own current code", p.stderr)
         p = self.as_bob(*issue, code=self.codes[1], session=self.bobs_login)
         self.assertEqual(p.returncode, 0, p.stderr)

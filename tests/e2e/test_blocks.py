@@ -38,7 +38,7 @@ class Blocks(VigilTestCase):
         self.assertEqual(self.env.login("alice", "alice-pw", rhost=None, tty="tty1"), PAM_SUCCESS)
         # A blocked account's factor is frozen, even for root.
         p = self.env.ctl("totp", "enroll", "alice")
-        self.assertEqual(p.returncode, 1)
+        self.assertEqual(p.returncode, 4)
         self.assertIn("frozen", p.stderr)
 
     def test_wrong_passwords_alone_never_block(self):
@@ -54,6 +54,7 @@ class Blocks(VigilTestCase):
         p = self.env.ctl("block", "carol", "--reason", "laptop stolen")
         self.assertEqual(p.returncode, 0, p.stderr)
         self.assertIn("blocked carol", p.stdout)
+        self.assertIn("except a local console login", p.stdout, "the block says what stays open")
         self.env.kill9()
         self.env.start()
         st = self.env.status("carol")
@@ -78,11 +79,11 @@ class Blocks(VigilTestCase):
         # the kernel refuses her connection.
         for cmd in ("block", "unblock"):
             p = self.env.ctl(cmd, "alice", "--reason", "x", uid=1001)
-            self.assertEqual(p.returncode, 1)
+            self.assertEqual(p.returncode, 3)
             self.assertIn("admin socket is for administrators", p.stderr)
         self.env.ctl("block", "bob", "--reason", "test")
         p = self.env.ctl("unblock", "bob", "--reason", "myself", uid=1002)
-        self.assertEqual(p.returncode, 1, "a blocked user can never lift their own block")
+        self.assertEqual(p.returncode, 3, "a blocked user can never lift their own block")
         self.assertTrue(self.env.status("bob")["blocked"])
         self.assertEqual(self.env.ctl("block", "alice").returncode, 2, "--reason is required")
 

@@ -1,9 +1,10 @@
 """Caller authorisation: peer credentials decide, per method. Each caller is
 a real uid (setpriv --reuid), named through nss_wrapper."""
 import json
+import subprocess
 import unittest
 
-from harness import (PAM_AUTH_ERR, PAM_SUCCESS, PY, VigilTestCase, raw_call)
+from harness import (PAM_AUTH_ERR, PAM_SUCCESS, PY, VIGILCTL, VigilTestCase, raw_call)
 
 ALICE, BOB = 1001, 1002
 
@@ -23,12 +24,12 @@ class Callers(VigilTestCase):
     def test_non_root_cannot_read_another_users_state(self):
         self.fail_n("bob", 2)
         p = self.env.ctl("status", "bob", uid=ALICE)
-        self.assertEqual(p.returncode, 1)
+        self.assertEqual(p.returncode, 4)
         self.assertIn("only act for your own account", p.stderr)
         self.assertNotIn("failures", p.stdout)
         # A name that does not exist gets the same answer: nothing disclosed.
         q = self.env.ctl("status", "no-such-user", uid=ALICE)
-        self.assertEqual(q.returncode, 1)
+        self.assertEqual(q.returncode, 4)
         self.assertEqual(p.stderr, q.stderr)
         # The whole listing is root's.
         r = self.env.ctl("status", "--json", uid=ALICE)
@@ -44,11 +45,11 @@ class Callers(VigilTestCase):
     def test_non_root_cannot_reset(self):
         self.fail_n("alice", 3)
         p = self.env.ctl("reset", "alice", uid=ALICE)
-        self.assertEqual(p.returncode, 1)
+        self.assertEqual(p.returncode, 3)
         self.assertIn("admin socket is for administrators", p.stderr)
         self.assertTrue(self.env.status("alice")["locked"])
         p = self.env.ctl("reset", "bob", uid=BOB)
-        self.assertEqual(p.returncode, 1)
+        self.assertEqual(p.returncode, 3)
 
     def test_non_root_failures_count_and_success_resets_nothing(self):
         for _ in range(2):
@@ -119,6 +120,42 @@ class ConnectionCap(VigilTestCase):
             p.kill()
             p.wait()
             p.stdout.close()
+
+
+class ExitStatus(VigilTestCase):
+    """A script tells vigilctl's failures apart by the exit status, and with
+    --json reads the failure as JSON on standard output (vigilctl(8), EXIT
+    STATUS)."""
+
+    def failure(self, p):
+        self.assertNotEqual(p.returncode, 0)
+        f = json.loads(p.stdout)
+        self.assertEqual(f["code"], p.returncode, f)
+        return f
+
+    def test_each_kind_of_failure_has_its_own_status(self):
+        self.assertEqual(self.env.ctl("status", "alice").returncode, 0)
+        p = subprocess.run([VIGILCTL, "--socket", "/nonexistent/vigil.sock", "status", "alice", "--json"],
+                           capture_output=True, text=True, env=self.env.nss_env(), timeout=30)
+        self.assertEqual(p.returncode, 3, p.stderr)
+        self.assertEqual(self.failure(p)["error"], "vigilctl.Unreachable")
+        p = self.env.ctl("status", "bob", "--json", uid=ALICE)
+        self.assertEqual(p.returncode, 4, p.stderr)
+        f = self.failure(p)
+        self.assertEqual(f["error"], "io.vigil.Error.PermissionDenied")
+        self.assertIn("only act for your own account", f["message"])
+        self.assertNotIn("(permission denied)", p.stderr, "the status says it; the text does not")
+        p = self.env.ctl("status", "no-such-user", "--json")
+        self.assertEqual(p.returncode, 5, p.stderr)
+        self.assertEqual(self.failure(p)["error"], "io.vigil.Error.NotFound")
+        p = self.env.ctl("devices", "forget", "alice")
+        self.assertEqual(p.returncode, 2, "neither DEVICE nor --all")
+        p = self.env.ctl("status", "--no-such-option", "--json")
+        self.assertEqual(p.returncode, 2)
+        self.assertEqual(self.failure(p)["error"], "vigilctl.Usage")
+        # Without --json, nothing but the answer goes to standard output.
+        p = self.env.ctl("status", "no-such-user")
+        self.assertEqual((p.returncode, p.stdout), (5, ""))
 
 
 if __name__ == "__main__":

@@ -72,7 +72,7 @@ class Devices(VigilTestCase):
         self.assertEqual(p.returncode, 0, p.stderr)
         self.assertEqual([d["device"] for d in self.devices("alice")], ["net:vigil@" + ELSEWHERE[0]])
         p = self.env.ctl("devices", "forget", "alice", "no-such-device")
-        self.assertEqual(p.returncode, 1)
+        self.assertEqual(p.returncode, 5)
         p = self.env.ctl("devices", "forget", "alice", "--all")
         self.assertEqual(p.returncode, 0)
         self.assertEqual(self.devices("alice"), [])
@@ -83,7 +83,7 @@ class Devices(VigilTestCase):
     def test_a_user_sees_only_their_own_devices(self):
         self.env.login("bob", "bob-pw", rhost=HOME)
         p = self.env.ctl("devices", "bob", uid=1001)
-        self.assertEqual(p.returncode, 1)
+        self.assertEqual(p.returncode, 4)
         self.assertEqual(self.env.ctl("devices", uid=1001).returncode, 0)
 
     def test_sudo_and_su_belong_to_the_device_of_their_login_session(self):

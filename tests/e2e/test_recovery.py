@@ -94,16 +94,16 @@ class AdminSocket(RecoveryCase):
 
     def test_without_a_step_up_code_admin_commands_are_refused(self):
         p = self.admin("alice", "block", "carol", "--reason", "x")
-        self.assertEqual(p.returncode, 1)
+        self.assertEqual(p.returncode, 4)
         self.assertIn("step-up required", p.stderr)
         self.assertIn("VIGIL_CODE", p.stderr)
         p = self.admin("alice", "reset", "carol", code="000000")
-        self.assertEqual(p.returncode, 1)
+        self.assertEqual(p.returncode, 4)
         self.assertIn("wrong code", p.stderr)
         self.assertFalse(self.blocked("carol"))
         # bob's code is not alice's.
         p = self.admin("alice", "block", "carol", "--reason", "x", code=self.code("bob"))
-        self.assertEqual(p.returncode, 1)
+        self.assertEqual(p.returncode, 4)
         self.assertFalse(self.blocked("carol"))
         # Her own code works, and the step-up then holds for her uid.
         self.block("alice", "carol", code=self.code("alice"))
@@ -122,18 +122,18 @@ class AdminSocket(RecoveryCase):
     def test_an_admin_without_a_factor_is_told_to_enrol(self):
         self.env.ctl("totp", "disable", "dave", check=True)
         p = self.admin("dave", "reset", "carol", code="123456")
-        self.assertEqual(p.returncode, 1)
+        self.assertEqual(p.returncode, 4)
         self.assertIn("enrol one first", p.stderr)
 
     def test_an_employee_cannot_reach_the_admin_socket_or_unblock(self):
         self.block("alice", "bob", code=self.code("alice"))
         # Without the socket's group the kernel refuses carol's connection.
         p = self.admin("carol", "unblock", "bob", "--reason", "x", groups=())
-        self.assertEqual(p.returncode, 1)
+        self.assertEqual(p.returncode, 3)
         self.assertIn("admin socket is for administrators", p.stderr)
         # Even with the group (a misconfigured host), the daemon refuses her.
         p = self.admin("carol", "unblock", "bob", "--reason", "x")
-        self.assertEqual(p.returncode, 1)
+        self.assertEqual(p.returncode, 4)
         self.assertIn("not an administrator", p.stderr)
         # The public socket has no unblock at all.
         (reply,) = self.env.raw_as(UID["carol"], [["io.vigil.Account.Unblock", {"user": "bob", "reason": "x"}]])
@@ -146,13 +146,13 @@ class AdminSocket(RecoveryCase):
         self.assertEqual(p.returncode, 0, p.stderr)
         self.assertTrue(json.loads(p.stdout)["blocked"])
         p = self.admin("carol", "status", "bob", groups=())
-        self.assertEqual(p.returncode, 1)
+        self.assertEqual(p.returncode, 4)
         self.assertIn("only act for your own account", p.stderr)
         self.assertNotIn("BLOCKED", p.stdout)
 
     def test_root_is_refused_unless_allowed(self):
         p = self.env.ctl("reset", "carol")
-        self.assertEqual(p.returncode, 1)
+        self.assertEqual(p.returncode, 4)
         self.assertIn("allow_root", p.stderr)
 
     def test_a_step_up_does_not_outlive_a_block(self):
@@ -164,7 +164,7 @@ class AdminSocket(RecoveryCase):
         self.assertEqual(p.returncode, 0, p.stderr)
         # Whatever ran as bob while he was blocked cannot use his old step-up.
         p = self.admin("bob", "unblock", "carol", "--reason", "x")
-        self.assertEqual(p.returncode, 1)
+        self.assertEqual(p.returncode, 4)
         self.assertIn("step-up required", p.stderr)
 
     def test_a_temporarily_locked_admin_can_still_act(self):
@@ -179,24 +179,24 @@ class Unblock(RecoveryCase):
         self.block("alice", "bob", code=self.code("alice"))
         p = self.admin("bob", "unblock", "bob", "--reason", "it was me", code=self.code("bob"),
                        verify=self.code("bob"))
-        self.assertEqual(p.returncode, 1)
+        self.assertEqual(p.returncode, 4)
         self.assertIn("blocked", p.stderr)
         self.assertTrue(self.blocked("bob"))
         # Nor through an approval he files, or approves.
         p = self.admin("bob", "unblock", "bob", "--reason", "x", "--approval")
-        self.assertEqual(p.returncode, 1)
+        self.assertEqual(p.returncode, 4)
         self.assertTrue(self.blocked("bob"))
 
     def test_an_active_admin_cannot_unblock_herself_either(self):
         # alice is not blocked: the rule is checked before anything else.
         p = self.admin("alice", "unblock", "alice", "--reason", "x", code=self.code("alice"))
-        self.assertEqual(p.returncode, 1)
+        self.assertEqual(p.returncode, 4)
         self.assertIn("you cannot lift your own block", p.stderr)
 
     def test_unblocking_an_admin_without_verification_is_refused(self):
         self.block("alice", "bob", code=self.code("alice"))
         p = self.admin("alice", "unblock", "bob", "--reason", "he called me")
-        self.assertEqual(p.returncode, 1)
+        self.assertEqual(p.returncode, 4)
         self.assertIn("bob is an administrator: unblocking needs identity verification", p.stderr)
         self.assertTrue(self.blocked("bob"))
 
@@ -204,7 +204,7 @@ class Unblock(RecoveryCase):
         self.block("alice", "bob", code=self.code("alice"))
         # A wrong code read out is refused and counted.
         p = self.admin("alice", "unblock", "bob", "--reason", "x", "--verify-code", verify="000000")
-        self.assertEqual(p.returncode, 1)
+        self.assertEqual(p.returncode, 4)
         self.assertIn("not a current code", p.stderr)
         self.assertTrue(self.blocked("bob"))
         bob_code = self.code("bob")
@@ -217,7 +217,7 @@ class Unblock(RecoveryCase):
         # The same code again: blocked again, and the replay fails.
         self.block("alice", "bob")
         p = self.admin("alice", "unblock", "bob", "--reason", "again", "--verify-code", verify=bob_code)
-        self.assertEqual(p.returncode, 1)
+        self.assertEqual(p.returncode, 4)
         self.assertIn("already used", p.stderr)
         self.assertTrue(self.blocked("bob"))
 
@@ -230,10 +230,10 @@ class Unblock(RecoveryCase):
         rid = req["id"]
         self.assertTrue(self.blocked("bob"), "filing is not unblocking")
         p = self.admin("alice", "approve", rid)
-        self.assertEqual(p.returncode, 1)
+        self.assertEqual(p.returncode, 4)
         self.assertIn("you filed this request", p.stderr)
         p = self.admin("bob", "approve", rid, code=self.code("bob"))
-        self.assertEqual(p.returncode, 1)
+        self.assertEqual(p.returncode, 4)
         self.assertIn("blocked", p.stderr)
         self.assertTrue(self.blocked("bob"))
         p = self.admin("alice", "requests", "--json")
@@ -246,7 +246,7 @@ class Unblock(RecoveryCase):
         self.assertIn("alice, approved by dave", self.env.log())
         # Used up: the request is gone.
         p = self.admin("dave", "approve", rid)
-        self.assertEqual(p.returncode, 1)
+        self.assertEqual(p.returncode, 4)
         self.assertIn("no pending request", p.stderr)
 
     def test_approval_survives_a_restart(self):
@@ -323,16 +323,16 @@ class NobodyLeft(RecoveryCase):
         # Nobody active is left to verify bob: not root, not through a request.
         p = self.env.ctl("unblock", "bob", "--reason", "x", "--verify-code",
                          env={"VIGIL_VERIFY_CODE": self.code("bob")})
-        self.assertEqual(p.returncode, 1)
+        self.assertEqual(p.returncode, 4)
         self.assertIn(NOBODY_LEFT, p.stderr)
         self.assertIn("break-glass", p.stderr)
         p = self.env.ctl("request-unblock", "bob", "--reason", "he is locked out", uid=UID["carol"])
-        self.assertEqual(p.returncode, 1)
+        self.assertEqual(p.returncode, 4)
         self.assertIn(NOBODY_LEFT, p.stderr)
         # The blocked admins cannot act for each other.
         p = self.admin("alice", "unblock", "bob", "--reason", "x", code=self.code("alice"),
                        verify=self.code("bob"))
-        self.assertEqual(p.returncode, 1)
+        self.assertEqual(p.returncode, 4)
         self.assertIn("your account is blocked", p.stderr)
         p = self.env.ctl("audit", "--json")
         warnings = json.loads(p.stdout)["warnings"]
@@ -435,16 +435,16 @@ class Requests(RecoveryCase):
 
     def test_nobody_files_a_request_for_themselves(self):
         p = self.env.ctl("request-unblock", "carol", "--reason", "please", uid=UID["carol"])
-        self.assertEqual(p.returncode, 1)
+        self.assertEqual(p.returncode, 4)
         self.assertIn("you cannot file a recovery request for yourself", p.stderr)
         # Nor for someone who is not blocked (no paging the admins at will).
         p = self.env.ctl("request-unblock", "bob", "--reason", "x", uid=UID["carol"])
-        self.assertEqual(p.returncode, 1)
+        self.assertEqual(p.returncode, 4)
         self.assertIn("bob is not blocked", p.stderr)
         # A reason with terminal escapes never reaches an admin's terminal.
         self.block("alice", "bob", code=self.code("alice"))
         p = self.env.ctl("request-unblock", "bob", "--reason", "hi\x1b]0;pwned\x07", uid=UID["carol"])
-        self.assertEqual(p.returncode, 1)
+        self.assertEqual(p.returncode, 2)
         self.assertIn("control characters", p.stderr)
         p = self.admin("alice", "requests", "--json")
         self.assertEqual(json.loads(p.stdout)["requests"], [])

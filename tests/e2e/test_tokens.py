@@ -212,7 +212,7 @@ class Blocks(TokenCase):
         self.assertTrue(listing["frozen"])
         self.assertEqual({t["accessor"]: t["state"] for t in listing["tokens"]}[bob_acc], "revoked")
         p = self.env.ctl("token", "issue", "--owner", "carol", "--name", "x", "--scope", "reports")
-        self.assertEqual(p.returncode, 1)
+        self.assertEqual(p.returncode, 4)
         self.assertIn("frozen", p.stderr)
         log = self.env.log()
         self.assertIn("token API FROZEN", log)

@@ -68,7 +68,7 @@ class Totp(TotpCase):
         self.assertEqual(out["results"][0]["rc"], PAM_SUCCESS)
         self.assertNotIn(CODE_PROMPT, out["messages"])
         p = self.ctl_code("totp", "confirm", "alice", code="000000")
-        self.assertEqual(p.returncode, 1)
+        self.assertEqual(p.returncode, 4)
         self.assertIn("does not match", p.stderr)
 
     def test_valid_code_window_and_replay(self):
@@ -200,10 +200,10 @@ class Totp(TotpCase):
         self.assertEqual(p.returncode, 0, p.stderr)
         # Re-enrolling an active factor needs a current code.
         p = self.ctl_code("totp", "enroll", "--json", uid=ALICE, password="alice-pw")
-        self.assertEqual(p.returncode, 1)
+        self.assertEqual(p.returncode, 4)
         self.assertIn("current code", p.stderr)
         # Disabling it too; root may.
-        self.assertEqual(self.ctl_code("totp", "disable", uid=ALICE).returncode, 1)
+        self.assertEqual(self.ctl_code("totp", "disable", uid=ALICE).returncode, 4)
         self.assertEqual(self.ctl_code("totp", "disable", "alice").returncode, 0)
 
     def test_non_root_cannot_touch_another_users_factor(self):
@@ -211,10 +211,10 @@ class Totp(TotpCase):
         self.env.login("alice", "alice-pw")
         for args in (("enroll", "bob"), ("disable", "bob"), ("recovery-codes", "bob")):
             p = self.ctl_code("totp", *args, uid=ALICE)
-            self.assertEqual(p.returncode, 1, args)
+            self.assertEqual(p.returncode, 4, args)
             self.assertIn("only act for your own account", p.stderr)
         p = self.ctl_code("totp", "confirm", "bob", code="123456", uid=ALICE)
-        self.assertEqual(p.returncode, 1)
+        self.assertEqual(p.returncode, 4)
         self.assertTrue(self.totp_status("bob")["enrolled"])
 
     def test_no_secret_or_code_in_clear_in_the_database_or_logs(self):
@@ -255,10 +255,10 @@ class TotpHardening(TotpCase):
         self.enroll("alice")
         for guess in ("000000", "000001", "000002"):
             p = self.ctl_code("totp", "disable", code=guess, uid=ALICE)
-            self.assertEqual(p.returncode, 1)
+            self.assertEqual(p.returncode, 4)
         self.assertTrue(self.env.status("alice")["locked"], "three wrong proofs lock, as at a login")
         p = self.ctl_code("totp", "recovery-codes", code="000003", uid=ALICE)
-        self.assertEqual(p.returncode, 1)
+        self.assertEqual(p.returncode, 4)
         self.assertIn("locked", p.stderr)
         self.assertTrue(self.totp_status("alice")["enrolled"])
 
