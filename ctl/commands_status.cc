@@ -63,8 +63,8 @@ void print_known_devices(int64_t devices, const api::KnownDevicesStatus& k) {
 void print_block(const api::BlockStatus& b) {
   std::printf("BLOCKED:       since %s by %s\n", when(b.since).c_str(), terminal_safe(b.by).c_str());
   std::printf("reason:        %s\n", terminal_safe(b.reason).c_str());
-  if (!b.details.is_null())
-    std::printf("evidence:      %s\n", terminal_safe(json::serialize(b.details)).c_str());
+  if (const std::string evidence = plain_text(b.details); !evidence.empty())
+    std::printf("evidence:      %s\n", evidence.c_str());
 }
 
 // One account's state, one fact a line.

@@ -74,6 +74,30 @@ std::string state_text(const json::object& a) {
 
 void print_json(const json::object& o) { std::cout << json::serialize(o) << "\n"; }
 
+std::string plain_text(const json::value& v) {
+  switch (v.kind()) {
+    case json::kind::string: return terminal_safe(v.get_string());
+    case json::kind::bool_: return v.get_bool() ? "yes" : "no";
+    case json::kind::null: return "";
+    case json::kind::array: {
+      std::string out;
+      for (const auto& e : v.get_array()) out += (out.empty() ? "" : ", ") + plain_text(e);
+      return out;
+    }
+    case json::kind::object: {
+      std::string out;
+      for (const auto& kv : v.get_object()) {
+        std::string key = terminal_safe(kv.key());
+        for (char& c : key)
+          if (c == '_') c = ' ';
+        out += (out.empty() ? "" : "; ") + key + ": " + plain_text(kv.value());
+      }
+      return out;
+    }
+    default: return json::serialize(v);  // a number
+  }
+}
+
 int unreadable(std::string_view why) {
   record_failure({kExitError, "vigilctl.MalformedReply", terminal_safe(why)});
   std::cerr << "vigilctl: " << terminal_safe(why) << "\n";

@@ -43,6 +43,11 @@ std::string left(int64_t until);
 // An account's (or a device bucket's) lock state in a few words.
 std::string state_text(const json::object& a);
 
+// Structured evidence for people (a block's details): an object as
+// "key: value; key: value" (underscores read as spaces), a list as
+// "a, b", strings unquoted; "" for an empty object. Terminal-safe.
+std::string plain_text(const json::value& v);
+
 // The answer as JSON on one line, for --json.
 void print_json(const json::object& o);
 

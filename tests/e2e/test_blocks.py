@@ -29,6 +29,12 @@ class Blocks(VigilTestCase):
         self.assertEqual(st["block"]["by"], "vigild")
         self.assertEqual(sorted(st["block"]["details"]["failed_sources"]), sorted(ATTACKERS[:4]))
         self.assertEqual(st["block"]["details"]["source"], ATTACKERS[3])
+        # vigilctl shows the evidence as words, not as raw JSON.
+        text = self.env.ctl("status", "alice", check=True).stdout
+        evidence = next(l for l in text.splitlines() if l.startswith("evidence:"))
+        self.assertIn("source: %s" % ATTACKERS[3], evidence)
+        self.assertIn("failed sources: ", evidence)
+        self.assertNotIn("{", evidence)
         self.assertIn("BLOCKED alice", self.env.log())
         # Now even the known device is refused, and the account phase denies.
         self.assertEqual(self.env.login("alice", "alice-pw", rhost=HOME), PAM_AUTH_ERR)
