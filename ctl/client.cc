@@ -115,6 +115,11 @@ std::optional<json::object> admin_call(Global& g, const char* method, json::obje
   return r;
 }
 
+std::optional<json::object> read_call(Global& g, const char* method, json::object p) {
+  if (::geteuid() == 0) return call(g, method, std::move(p));
+  return admin_call(g, method, std::move(p));
+}
+
 void print_refusal(const CallError& err) {
   std::cerr << "vigilctl: " << (err.message.empty() ? err.error : err.message) << "\n";
 }

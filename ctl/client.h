@@ -71,6 +71,11 @@ std::optional<json::object> call(Global& g, const char* method, json::object par
 // is sent from VIGIL_CODE when set; otherwise, when the daemon asks for it,
 // read from the terminal, and the call is made once more.
 std::optional<json::object> admin_call(Global& g, const char* method, json::object p);
+// An administrators' read (audit, requests, token list, throttles): root
+// reads it on the public socket, where vigild serves these to uid 0 without
+// the admin socket, [recovery] allow_root or a step-up; anyone else through
+// the admin socket.
+std::optional<json::object> read_call(Global& g, const char* method, json::object p);
 
 // Prints a refusal handed back by call(): "vigilctl: MESSAGE" (the error's
 // name when there is no message). The exit status says what kind it was.

@@ -51,6 +51,10 @@ struct Args {
     std::vector<std::string> scopes;
     bool json = false;
   } token;
+  struct {
+    std::string source;
+    bool json = false;
+  } throttle;  // throttles, throttle lift
 };
 
 using AddOptions = void (*)(CLI::App& cmd, Args& a);
@@ -105,5 +109,11 @@ void add_token_show_options(CLI::App& cmd, Args& a);
 int run_token_show(Global& g, const Args& a);
 void add_token_revoke_options(CLI::App& cmd, Args& a);
 int run_token_revoke(Global& g, const Args& a);
+
+// The per-source throttle (commands_throttle.cc).
+void add_throttles_options(CLI::App& cmd, Args& a);
+int run_throttles(Global& g, const Args& a);
+void add_throttle_lift_options(CLI::App& cmd, Args& a);
+int run_throttle_lift(Global& g, const Args& a);
 
 }  // namespace vigil::ctl

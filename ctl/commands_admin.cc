@@ -65,7 +65,7 @@ void add_audit_options(CLI::App& cmd, Args& a) {
 }
 
 int run_audit(Global& g, const Args& a) {
-  auto r = admin_call(g, api::AdminAudit::kMethod, api::AdminAudit{}.to_json());
+  auto r = read_call(g, api::AdminAudit::kMethod, api::AdminAudit{}.to_json());
   if (!r) return kExitError;
   if (a.audit.json) {
     print_json(*r);

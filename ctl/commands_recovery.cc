@@ -158,7 +158,7 @@ void add_requests_options(CLI::App& cmd, Args& a) {
 }
 
 int run_requests(Global& g, const Args& a) {
-  auto r = admin_call(g, api::RecoveryList::kMethod, api::RecoveryList{}.to_json());
+  auto r = read_call(g, api::RecoveryList::kMethod, api::RecoveryList{}.to_json());
   if (!r) return kExitError;
   if (a.requests.json) {
     print_json(*r);

@@ -87,7 +87,7 @@ void add_token_list_options(CLI::App& cmd, Args& a) {
 }
 
 int run_token_list(Global& g, const Args& a) {
-  auto r = admin_call(g, api::TokenList::kMethod, api::TokenList{a.token.owner}.to_json());
+  auto r = read_call(g, api::TokenList::kMethod, api::TokenList{a.token.owner}.to_json());
   if (!r) return kExitError;
   if (a.token.json) {
     print_json(*r);

@@ -86,6 +86,13 @@ constexpr Command kCommands[] = {
      run_token_list},
     {"token", "show", "show one token", add_token_show_options, run_token_show},
     {"token", "revoke", "revoke a token for good (step-up)", add_token_revoke_options, run_token_revoke},
+    {nullptr, "throttles",
+     "list the sources the per-source throttle counts or bans, and the trusted networks "
+     "(administrators; root)",
+     add_throttles_options, run_throttles},
+    {nullptr, "throttle", "the per-source throttle (administrators, admin socket)", nullptr, nullptr},
+    {"throttle", "lift", "end a source's ban and forget its failures (step-up)", add_throttle_lift_options,
+     run_throttle_lift},
 };
 
 // Adds every row of the table to `app`; answers their CLI11 subcommands, in

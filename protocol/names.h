@@ -43,6 +43,10 @@ inline constexpr char kTokenIssue[] = "io.vigil.Token.Issue";          // shown 
 inline constexpr char kTokenList[] = "io.vigil.Token.List";
 inline constexpr char kTokenShow[] = "io.vigil.Token.Show";
 inline constexpr char kTokenRevoke[] = "io.vigil.Token.Revoke";
+// The per-source throttle: its list (root may read it on the public socket
+// too), and lifting a source's ban.
+inline constexpr char kThrottleList[] = "io.vigil.Throttle.List";
+inline constexpr char kThrottleLift[] = "io.vigil.Throttle.Lift";
 
 // Errors.
 inline constexpr char kErrInvalidRequest[] = "io.vigil.Error.InvalidRequest";

@@ -182,6 +182,29 @@ Setter rules_setter(std::string_view src) {
   };
 }
 
+// [throttle] trusted_networks: CIDR networks or single addresses, none
+// negated (a negation would trust almost everything).
+Setter networks_setter() {
+  return [](const toml::node& n, Config& c) -> std::string {
+    const toml::array* arr = n.as_array();
+    if (!arr) return "expected an array of networks, e.g. [\"10.0.0.0/8\", \"2001:db8::/32\"]";
+    std::vector<Network> out;
+    std::vector<std::string> text;
+    for (const auto& el : *arr) {
+      auto v = el.value_exact<std::string>();
+      auto net = v ? parse_network(*v) : std::nullopt;
+      if (!net) return "bad network " + (v ? "\"" + *v + "\"" : std::string("(not a string)")) +
+                       " (use CIDR, e.g. 10.0.0.0/8, or one address)";
+      if (net->negated) return "\"" + *v + "\": a trusted network cannot be negated";
+      out.push_back(*net);
+      text.push_back(*v);
+    }
+    c.throttle.trusted_networks = std::move(out);
+    c.throttle.trusted_networks_text = std::move(text);
+    return {};
+  };
+}
+
 Setter require_setter() {
   return [](const toml::node& n, Config& c) -> std::string {
     auto v = n.value_exact<std::string>();
@@ -292,6 +315,7 @@ const std::map<std::string, std::map<std::string, Setter>>& schema() {
                                         Seconds(366LL * 86400))},
            {"max_ban_time", duration_setter(&Config::throttle, &ThrottleConfig::max_ban_time,
                                             Seconds(1), Seconds(366LL * 86400))},
+           {"trusted_networks", networks_setter()},
        }},
       {"block",
        {

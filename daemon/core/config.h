@@ -92,6 +92,17 @@ struct ThrottleConfig {
   Seconds window{10 * 60};
   Seconds ban_time{10 * 60};        // the first ban; each further one doubles...
   Seconds max_ban_time{24 * 3600};  // ...up to this
+  // Sources whose failures never ban them (an office NAT, a bastion, a
+  // monitoring host): they still count toward each account's own lock.
+  // Negated networks are not allowed here.
+  std::vector<Network> trusted_networks;
+  std::vector<std::string> trusted_networks_text;  // as written, for vigilctl throttles
+
+  bool trusted(const device::Source& s) const {
+    for (const auto& n : trusted_networks)
+      if (network_matches(n, s)) return true;
+    return false;
+  }
 
   LockoutConfig as_lockout() const {
     LockoutConfig c;

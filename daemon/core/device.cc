@@ -73,6 +73,24 @@ std::vector<ThrottleKey> throttle_keys(const Source& s) {
   return {};
 }
 
+std::vector<std::string> throttle_keys_named(std::string_view written) {
+  if (written == "host:*") return {"host:*"};
+  std::string_view addr = written;
+  std::string suffix;
+  if (auto slash = written.find('/'); slash != std::string_view::npos) {
+    addr = written.substr(0, slash);
+    suffix = std::string(written.substr(slash));
+    if (suffix != "/64" && suffix != "/56" && suffix != "/48") return {};
+  }
+  const Source s = parse_source(addr);
+  if (s.kind != Source::Kind::kV4 && s.kind != Source::Kind::kV6) return {};
+  if (!suffix.empty() && s.kind != Source::Kind::kV6) return {};
+  std::vector<std::string> out;
+  for (auto& k : throttle_keys(s))
+    if (suffix.empty() || k.key.ends_with(suffix)) out.push_back(std::move(k.key));
+  return out;
+}
+
 std::optional<std::string> ssh_fingerprint(std::string_view auth_info) {
   // Lines like "publickey ssh-ed25519 AAAAC3Nza...". Take the first.
   while (!auth_info.empty()) {

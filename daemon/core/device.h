@@ -40,6 +40,12 @@ struct ThrottleKey {
   int scale = 1;
 };
 std::vector<ThrottleKey> throttle_keys(const Source& s);
+// The throttle buckets that an administrator's SOURCE names (vigilctl
+// throttle lift): a source as throttle_keys writes it ("198.51.100.7",
+// "2001:db8:1:2::/64", "host:*"; an IPv6 prefix in any spelling, /64, /56 or
+// /48), or an address, which names all of its buckets. Empty when it names
+// none (a host name, a prefix of another length, garbage).
+std::vector<std::string> throttle_keys_named(std::string_view written);
 
 // "SHA256:<base64, no padding>" of the first public key in SSH_AUTH_INFO_0.
 std::optional<std::string> ssh_fingerprint(std::string_view auth_info);

@@ -47,6 +47,7 @@ inline constexpr char kMsgTotpDisabled[] = "cd5654ab58044e6da8b485bc61e9c1ac";
 inline constexpr char kMsgRecoveryCodes[] = "8624aabc43fd46e1ab1fc647111f5c2e";
 inline constexpr char kMsgCodeRefused[] = "37f37f9c3532455d88a2dc4018ec31e0";
 inline constexpr char kMsgThrottled[] = "6d690fab287a43a993332218559d4fff";
+inline constexpr char kMsgThrottleLifted[] = "ce6ec271b6ee4c4eb92e79190df7f098";
 inline constexpr char kMsgBlocked[] = "cf4c60c979054965a8e27dd29cc055f7";
 inline constexpr char kMsgUnblocked[] = "2e3383d598c44e8fb78a61532193d19c";
 inline constexpr char kMsgDevicesForgotten[] = "f6d2d483a89d41e782259ba2046b0156";

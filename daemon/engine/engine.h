@@ -121,6 +121,13 @@ class Engine {
   // Reads one account (lock expiry applied, not persisted).
   void get(std::string key, std::optional<int64_t> uid, std::function<void(Result<AccountView>)> done);
   void list(std::function<void(Result<std::vector<BucketRecord>>)> done);
+  // Every source with failures within [throttle] window or a ban (the
+  // throttle's buckets, "src:KEY"; expiry applied, not persisted), by key.
+  void sources(std::function<void(Result<std::vector<BucketRecord>>)> done);
+  // Lifts the ban of each of these throttle buckets ("src:KEY") and forgets
+  // their failures and their doubling (full sync). Answers how many were
+  // banned; a key without state is no error (0).
+  void lift(std::vector<std::string> keys, std::function<void(Result<int64_t>)> done);
   void reset(std::string key, int64_t uid, std::string name,
              std::function<void(ResetResult)> done);
   // A login session began (root callers): remembers its device by audit

@@ -213,11 +213,14 @@ bool Engine::report_block(Login& l) {
 // count per source across all users (an IPv6 source also per /56 and /48, a
 // DNS name in one shared bucket: device.h). Past a threshold, every attempt
 // from the source is refused for a back-off that doubles with each offence.
-// No account is locked by it; known devices are exempt.
+// No account is locked by it; known devices and [throttle] trusted_networks
+// are exempt (their failures still count toward the account's own lock).
 bool Engine::report_throttle(Login& l) {
   if (l.known || l.t.throttle.deny <= 0) return false;
+  const device::Source source = device::parse_source(l.req.rhost);
+  if (l.t.throttle.trusted(source)) return false;
   std::vector<std::pair<Entry*, LockoutConfig>> levels;
-  for (const auto& k : device::throttle_keys(device::parse_source(l.req.rhost))) {
+  for (const auto& k : device::throttle_keys(source)) {
     auto sb = entry("src:" + k.key);
     if (!sb) return report_error(l, sb.error());
     LockoutConfig tc = l.t.throttle.as_lockout();

@@ -64,6 +64,14 @@ const Method kMethods[] = {
   {proto::kTokenRevoke,            kAdmin,  Who::kAdmin,   Subject::kNone,       StepUp::kHeld,  kStepUp,    m::validate_token_revoke,      m::token_revoke},
   {proto::kTokenList,              kAdmin,  Who::kAdmin,   Subject::kNone,       StepUp::kNone,  kStepUp,    m::validate_token_list,        m::token_list},
   {proto::kTokenShow,              kAdmin,  Who::kAdmin,   Subject::kNone,       StepUp::kNone,  kStepUp,    m::validate_accessor,          m::token_show},
+  // ---- the per-source throttle: admins see and lift it ----
+  {proto::kThrottleList,           kAdmin,  Who::kAdmin,   Subject::kNone,       StepUp::kNone,  kStepUp,    m::validate_admin_empty,       m::throttle_list},
+  {proto::kThrottleLift,           kAdmin,  Who::kAdmin,   Subject::kNone,       StepUp::kHeld,  kStepUp,    m::validate_throttle_lift,     m::throttle_lift},
+  // ---- root reads on the public socket what administrators read (never a change) ----
+  {proto::kThrottleList,           kPublic, Who::kRoot,    Subject::kNone,       StepUp::kNone,  kStepUp,    m::validate_admin_empty,       m::throttle_list},
+  {proto::kAdminAudit,             kPublic, Who::kRoot,    Subject::kNone,       StepUp::kNone,  kStepUp,    m::validate_admin_empty,       m::audit},
+  {proto::kRecoveryList,           kPublic, Who::kRoot,    Subject::kNone,       StepUp::kNone,  kStepUp,    m::validate_admin_empty,       m::recovery_list},
+  {proto::kTokenList,              kPublic, Who::kRoot,    Subject::kNone,       StepUp::kNone,  kStepUp,    m::validate_token_list,        m::token_list},
 };
 // clang-format on
 

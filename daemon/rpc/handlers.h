@@ -86,6 +86,11 @@ Answer token_list(Request& r);    // admin
 Answer token_show(Request& r);    // admin
 Answer token_revoke(Request& r);  // admin
 
+// ---- the per-source throttle (methods_throttle.cc) ----
+std::optional<Reply> validate_throttle_lift(const Params& p);
+Answer throttle_list(Request& r);  // admin; root on the public socket
+Answer throttle_lift(Request& r);  // admin
+
 // ---- shared between domains ----
 // Ends the password change a recovery required (a PAM change, or an admin's
 // record).

@@ -35,6 +35,7 @@ class SqliteStore final : public Store {
   Status commit() override;
   void rollback() override;
   Result<std::vector<BucketRecord>> list_accounts() override;
+  Result<std::vector<BucketRecord>> list_sources() override;
   Result<int64_t> prune(TimePoint now, TimePoint cutoff, int64_t max_unknown,
                         std::chrono::seconds decay_step) override;
   Result<int64_t> count_locked(TimePoint now) override;

@@ -220,6 +220,18 @@ Result<std::vector<BucketRecord>> SqliteStore::list_accounts() {
   return out;
 }
 
+Result<std::vector<BucketRecord>> SqliteStore::list_sources() {
+  // 's' < 'src:' < 'src;' in key order: a range the primary key index serves.
+  auto p = prepare(("SELECT " + std::string(kColumns) +
+                    " FROM buckets WHERE key >= 'src:' AND key < 'src;' ORDER BY key").c_str());
+  if (!p) return p.error();
+  std::vector<BucketRecord> out;
+  int rc;
+  while ((rc = p->step()) == SQLITE_ROW) out.push_back(read_row(*p));
+  if (rc != SQLITE_DONE) return sql_error("list of sources");
+  return out;
+}
+
 Result<std::vector<BucketRecord>> SqliteStore::buckets_of(int64_t uid) {
   auto p = prepare(("SELECT " + std::string(kColumns) + " FROM buckets WHERE uid=?1 ORDER BY key").c_str());
   if (!p) return p.error();

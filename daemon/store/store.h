@@ -36,6 +36,8 @@ class Store {
 
   // Every bucket that belongs to an account (uid not null), by uid.
   virtual Result<std::vector<BucketRecord>> list_accounts() = 0;
+  // Every per-source throttle bucket ("src:..."), by key.
+  virtual Result<std::vector<BucketRecord>> list_sources() = 0;
   // Deletes buckets last updated before `cutoff` that hold nothing any more:
   // not locked, and a lock count fully decayed (one lock per `decay_step`
   // after the last failure, see policy.h). Then, beyond `max_unknown`
@@ -131,6 +133,7 @@ class StoreWrapper : public Store {
   Status commit() override { return inner_->commit(); }
   void rollback() override { inner_->rollback(); }
   Result<std::vector<BucketRecord>> list_accounts() override { return inner_->list_accounts(); }
+  Result<std::vector<BucketRecord>> list_sources() override { return inner_->list_sources(); }
   Result<int64_t> prune(TimePoint n, TimePoint c, int64_t m, std::chrono::seconds d) override {
     return inner_->prune(n, c, m, d);
   }

@@ -114,6 +114,81 @@ class Throttle(VigilTestCase):
         # A known device behind the same address is not throttled.
         self.assertEqual(self.env.login("carol", "carol-pw", rhost=sprayer), PAM_SUCCESS)
 
+    def test_administrators_see_and_lift_a_ban(self):
+        sprayer = "203.0.113.98"
+        for n in ["user%02d" % i for i in range(20)]:
+            self.env.login(n, "Summer2026!", rhost=sprayer)
+        self.assertEqual(self.env.login("alice", "alice-pw", rhost=sprayer), PAM_AUTH_ERR)
+        listed = json.loads(self.env.ctl("throttles", "--json", check=True).stdout)
+        row = next(s for s in listed["sources"] if s["source"] == sprayer)
+        self.assertTrue(row["banned"])
+        self.assertGreater(row["banned_until"], time.time())
+        self.assertEqual((row["bans"], row["refused"], row["threshold"]), (1, 1, 20))
+        self.assertEqual(listed["trusted_networks"], [])
+        text = self.env.ctl("throttles", check=True).stdout
+        self.assertRegex(text, sprayer + r" +\d+/20 +1 +1  BANNED until ")
+        # Not for users: the admin socket is closed to them, and the public
+        # socket serves the list to root only.
+        self.assertEqual(self.env.ctl("throttles", uid=1001).returncode, 3)
+        (r,) = self.env.raw_as(1001, [["io.vigil.Throttle.List", {}]])
+        self.assertEqual(r["error"], "io.vigil.Error.PermissionDenied")
+        # A bad source is refused before anything else, with what a source is.
+        p = self.env.ctl("throttle", "lift", "attacker.example")
+        self.assertEqual(p.returncode, 2)
+        self.assertIn("not a source", p.stderr)
+        p = self.env.ctl("throttle", "lift", sprayer)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(p.stdout.strip(), "lifted %s (it was banned)" % sprayer)
+        self.assertIn("lifted the throttle of %s (it was banned)" % sprayer, self.env.log())
+        self.assertEqual(self.env.login("alice", "alice-pw", rhost=sprayer), PAM_SUCCESS)
+        listed = json.loads(self.env.ctl("throttles", "--json", check=True).stdout)
+        self.assertNotIn(sprayer, [s["source"] for s in listed["sources"]])
+
+    def test_lifting_an_ipv6_address_lifts_its_prefixes(self):
+        self.env.stop()
+        self.env.conf["throttle"] = {"deny": 2}
+        self.env.write_conf()
+        self.env.start()
+        for i in range(40):
+            self.env.login("carol", "guess", rhost="2001:db8:77:%x00::1" % i)
+        self.assertEqual(self.env.login("bob", "bob-pw", rhost="2001:db8:77:ff00::9"), PAM_AUTH_ERR)
+        p = self.env.ctl("throttle", "lift", "2001:db8:77:ff00::9", "--json")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        out = json.loads(p.stdout)
+        self.assertEqual(out["lifted"], ["2001:db8:77:ff00::/64", "2001:db8:77:ff00::/56", "2001:db8:77::/48"])
+        self.assertTrue(out["was_banned"])
+        self.assertEqual(self.env.login("bob", "bob-pw", rhost="2001:db8:77:ff00::9"), PAM_SUCCESS)
+
+
+class TrustedNetworks(VigilTestCase):
+    lockout = {"deny": 3}
+
+    def setUp(self):
+        super().setUp()
+        self.env.stop()
+        self.env.conf["throttle"] = {"deny": 4, "trusted_networks": ["198.51.100.0/24"]}
+        self.env.write_conf()
+        self.env.start()
+
+    def test_a_trusted_network_is_never_banned_but_its_guesses_still_lock(self):
+        office = "198.51.100.77"
+        for n in ["user%02d" % i for i in range(10)]:
+            self.assertEqual(self.env.login(n, "guess", rhost=office), PAM_AUTH_ERR)
+        self.assertNotIn("throttled source", self.env.log())
+        self.assertEqual(self.env.login("bob", "bob-pw", rhost=office), PAM_SUCCESS,
+                         "everyone behind the office NAT still logs in")
+        listed = json.loads(self.env.ctl("throttles", "--json", check=True).stdout)
+        self.assertEqual(listed["sources"], [], "a trusted source is not even counted")
+        self.assertEqual(listed["trusted_networks"], ["198.51.100.0/24"])
+        # Guessing at one account from there still locks that account.
+        self.fail_n("alice", 3, rhost=office)
+        self.assertTrue(self.env.status("alice")["locked"])
+        self.assertEqual(self.env.login("alice", "alice-pw", rhost=office), PAM_AUTH_ERR)
+        # An untrusted source next door is banned as usual.
+        for n in ["user%02d" % i for i in range(4)]:
+            self.env.login(n, "guess", rhost="203.0.113.7")
+        self.assertIn("throttled source 203.0.113.7", self.env.log())
+
 
 class TypingErrors(VigilTestCase):
     lockout = {"deny": 3, "unlock_time": "2s", "max_unlock_time": "4s"}

@@ -155,6 +155,28 @@ class AdminSocket(RecoveryCase):
         self.assertEqual(p.returncode, 4)
         self.assertIn("allow_root", p.stderr)
 
+    def test_root_reads_without_allow_root_but_changes_nothing(self):
+        # Without allow_root, root reads what administrators read (on the
+        # public socket, no step-up), for monitoring and configuration
+        # management, and is still refused every change.
+        self.block("alice", "carol", code=self.code("alice"))
+        for args in (("audit", "--json"), ("requests", "--json"), ("token", "list", "--json"),
+                     ("throttles", "--json")):
+            p = self.env.ctl(*args)
+            self.assertEqual(p.returncode, 0, "%s: %s" % (args, p.stderr))
+            json.loads(p.stdout)
+        audit = json.loads(self.env.ctl("audit", "--json", check=True).stdout)
+        self.assertEqual([b["user"] for b in audit["blocked"]], ["carol"])
+        for args in (("reset", "carol"), ("unblock", "carol", "--reason", "x"),
+                     ("throttle", "lift", "198.51.100.7")):
+            p = self.env.ctl(*args)
+            self.assertEqual(p.returncode, 4, args)
+            self.assertIn("allow_root", p.stderr)
+        self.assertTrue(self.blocked("carol"))
+        # Only root: carol's uid is refused the same reads on the public socket.
+        (r,) = self.env.raw_as(UID["carol"], [["io.vigil.Admin.Audit", {}]])
+        self.assertEqual(r["error"], "io.vigil.Error.PermissionDenied")
+
     def test_a_step_up_does_not_outlive_a_block(self):
         codes = json.loads(self.env.ctl("totp", "recovery-codes", "bob", "--json", check=True).stdout)["codes"]
         self.block("bob", "carol", code=self.code("bob"))   # bob's step-up now holds

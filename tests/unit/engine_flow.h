@@ -216,6 +216,17 @@ class EngineFlow : public ::testing::Test {
     auto b = bucket(key);
     return b && b->state.locked_at(clock_.now());
   }
+  // The throttle's sources with state (Engine::sources), and a lift.
+  std::vector<BucketRecord> sources() {
+    auto v = call<Result<std::vector<BucketRecord>>>([&](auto done) { engine().sources(done); });
+    if (!v.ok()) ADD_FAILURE() << v.error().message;
+    return v.ok() ? *v : std::vector<BucketRecord>{};
+  }
+  int64_t lift(std::vector<std::string> keys) {
+    auto v = call<Result<int64_t>>([&](auto done) { engine().lift(keys, done); });
+    if (!v.ok()) ADD_FAILURE() << v.error().message;
+    return v.ok() ? *v : -1;
+  }
 
   // Enrols and confirms a factor for uid (by root) and returns its secret.
   // The clock then moves on one step, so that the next code is a fresh one

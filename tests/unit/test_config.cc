@@ -92,6 +92,12 @@ INSTANTIATE_TEST_SUITE_P(
                   "vigil.conf:2: daemon.admin_socket (line 4) must differ from daemon.socket (line 2)"},
         BadConfig{"http_socket_pair", "[tokens]\nhttp_socket = \"/run/vigil/vigil.sock\"\n",
                   "vigil.conf:2: tokens.http_socket (line 2) must differ from daemon.socket (the default)"},
+        BadConfig{"negated_trusted_network", "[throttle]\ntrusted_networks = [\"!10.0.0.0/8\"]\n",
+                  "vigil.conf:2: throttle.trusted_networks: \"!10.0.0.0/8\": a trusted network cannot be negated"},
+        BadConfig{"bad_trusted_network", "[throttle]\ntrusted_networks = [\"10.0.0.0/33\"]\n",
+                  "vigil.conf:2: throttle.trusted_networks: bad network \"10.0.0.0/33\""},
+        BadConfig{"trusted_network_not_a_list", "[throttle]\ntrusted_networks = \"10.0.0.0/8\"\n",
+                  "vigil.conf:2: throttle.trusted_networks: expected an array of networks"},
         BadConfig{"unknown_key_in_rule", "[[devices.rule]]\naction = \"deny\"\nmatch = {}\nmatsh = {}\n",
                   "vigil.conf:4: devices.rule: unknown rule key \"matsh\""},
         // Found by tests/fuzz: toml++ 3.3 asserts (an abort) or reaches

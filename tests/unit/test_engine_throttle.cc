@@ -211,6 +211,38 @@ TEST_F(ThrottleFlow, KnownDevicesAreExemptAndDoNotCount) {
   EXPECT_TRUE(report(login(1002, Outcome::kSuccess, "", src)).throttled) << "bob has no known device there";
 }
 
+// [throttle] trusted_networks: never counted per source, never banned; the
+// account's own lock still counts the failures.
+TEST_F(ThrottleFlow, TrustedNetworksAreNeverBannedButStillLockAccounts) {
+  throttle_.trusted_networks = {*parse_network("198.51.100.0/24"), *parse_network("2001:db8:9::/48")};
+  for (const std::string src : {"198.51.100.7", "2001:db8:9:1::5"}) {
+    for (int i = 0; i < throttle_.deny * 3; ++i) EXPECT_FALSE(spray(src).throttled) << src;
+    EXPECT_FALSE(throttled_from(src)) << src;
+  }
+  EXPECT_FALSE(bucket("src:198.51.100.7").has_value()) << "not even counted";
+  for (int i = 0; i < lockout_.deny; ++i) report(login(1002, Outcome::kFailure, "", "198.51.100.7"));
+  EXPECT_TRUE(locked("uid:1002")) << "bob's own lock counts them";
+  for (int i = 0; i < throttle_.deny; ++i) spray("198.51.101.7");
+  EXPECT_TRUE(locked("src:198.51.101.7")) << "next door is not trusted";
+}
+
+// Lifting: the ban, the failures and the doubling of the buckets named go;
+// the list shows what is left.
+TEST_F(ThrottleFlow, LiftingForgetsTheBanAndItsDoubling) {
+  const std::string src = "203.0.113.9";
+  for (int i = 0; i < throttle_.deny; ++i) spray(src);
+  ASSERT_TRUE(locked("src:" + src));
+  auto listed = sources();
+  ASSERT_EQ(listed.size(), 1u);
+  EXPECT_EQ(listed[0].key, "src:" + src);
+  EXPECT_EQ(lift({"src:" + src}), 1);
+  EXPECT_FALSE(throttled_from(src));
+  EXPECT_TRUE(sources().empty());
+  for (int i = 0; i < throttle_.deny; ++i) spray(src);
+  EXPECT_EQ(ban_left("src:" + src), kBan) << "the doubling was forgotten too";
+  EXPECT_EQ(lift({"src:198.51.100.1"}), 0) << "a source without state is no error";
+}
+
 TEST_F(ThrottleFlow, DenyZeroTurnsItOff) {
   throttle_.deny = 0;
   for (int i = 0; i < 50; ++i) spray("203.0.113.9");

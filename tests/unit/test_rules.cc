@@ -58,6 +58,33 @@ INSTANTIATE_TEST_SUITE_P(Table, Sources,
                                            SourceCase{"Host.Example.ORG", "host:host.example.org"},
                                            SourceCase{"", ""}));
 
+// What vigilctl throttle lift SOURCE names: the buckets as listed, in any
+// spelling, or every bucket of an address; nothing else.
+struct NamedCase {
+  const char* written;
+  std::vector<std::string> keys;
+};
+class NamedSources : public ::testing::TestWithParam<NamedCase> {};
+TEST_P(NamedSources, NameTheirBuckets) {
+  EXPECT_EQ(device::throttle_keys_named(GetParam().written), GetParam().keys) << GetParam().written;
+}
+INSTANTIATE_TEST_SUITE_P(
+    Table, NamedSources,
+    ::testing::Values(
+        NamedCase{"198.51.100.7", {"198.51.100.7"}},
+        NamedCase{"::ffff:198.51.100.7", {"198.51.100.7"}},
+        NamedCase{"2001:db8:1:2::9", {"2001:db8:1:2::/64", "2001:db8:1::/56", "2001:db8:1::/48"}},
+        NamedCase{"2001:db8:1:2::/64", {"2001:db8:1:2::/64"}},
+        NamedCase{"2001:0db8:0001:0002:0000::/64", {"2001:db8:1:2::/64"}},
+        NamedCase{"2001:db8:1::/56", {"2001:db8:1::/56"}},
+        NamedCase{"2001:db8:1::/48", {"2001:db8:1::/48"}},
+        NamedCase{"host:*", {"host:*"}},
+        NamedCase{"2001:db8:1::/32", {}},
+        NamedCase{"198.51.100.0/24", {}},
+        NamedCase{"attacker.example", {}},
+        NamedCase{"host:attacker.example", {}},
+        NamedCase{"", {}}));
+
 TEST(Devices, Ids) {
   EXPECT_EQ(device::device_id("sshd", "192.0.2.1", "ssh", std::nullopt), "net:sshd@192.0.2.1");
   EXPECT_EQ(device::device_id("login", "", "/dev/tty1", std::nullopt), "tty:login@tty1");
