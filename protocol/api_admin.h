@@ -39,7 +39,6 @@ inline constexpr char kTtl[] = "ttl";
 inline constexpr char kAccessor[] = "accessor";
 inline constexpr char kOwnerUid[] = "owner_uid";
 inline constexpr char kCreatedBy[] = "created_by";
-inline constexpr char kState[] = "state";
 inline constexpr char kExpired[] = "expired";
 inline constexpr char kStateReason[] = "state_reason";
 inline constexpr char kStateChanged[] = "state_changed";

@@ -37,6 +37,14 @@ inline constexpr char kAccounts[] = "accounts";
 inline constexpr char kSecret[] = "secret";
 inline constexpr char kUri[] = "uri";
 inline constexpr char kCodes[] = "codes";
+inline constexpr char kWhy[] = "why";
+inline constexpr char kUntil[] = "until";
+inline constexpr char kSource[] = "source";
+inline constexpr char kAt[] = "at";
+inline constexpr char kCounts[] = "counts";
+inline constexpr char kBucket[] = "bucket";
+inline constexpr char kRecentFailures[] = "recent_failures";
+inline constexpr char kThrottledSources[] = "throttled_sources";
 }  // namespace key
 
 // A fact of a reply that vigild always writes, and that a reply without it
@@ -125,6 +133,62 @@ struct BlockStatus {
   }
 };
 
+// An account's verdict: "open", "locked" or "blocked", why (plain words;
+// "" when open), until when (epoch; 0: none, or a block's "until
+// recovered"), and the device it concerns (a known device's lock) or the
+// source of the newest failure (a lock of the unknown devices); "" for none.
+struct Verdict {
+  std::string state;
+  std::string why;
+  int64_t until = 0;
+  std::string device;
+  std::string source;
+
+  template <class S, class V>
+  static void fields(S& s, V&& v) {
+    v(key::kState, s.state, kAlwaysSent);
+    v(key::kWhy, s.why, kAlwaysSent);
+    v(key::kUntil, s.until, kAlwaysSent);
+    v(key::kDevice, s.device, kAlwaysSent);
+    v(key::kSource, s.source, kAlwaysSent);
+  }
+};
+
+// A wrong password on record, newest first, as faillock --user lists them.
+struct FailureEntry {
+  static constexpr bool kClosed = false;
+  int64_t at = 0;       // epoch
+  std::string source;   // "" for a local login
+  std::string service;
+  std::string device;   // the known device it was counted on; "": an unknown device
+  bool counts = false;  // still counts toward a lock (within fail_interval, since the last reset)
+
+  template <class S, class V>
+  static void fields(S& s, V&& v) {
+    v(key::kAt, s.at, kRequired);
+    v(key::kSource, s.source, kAlwaysSent);
+    v(key::kService, s.service, kAlwaysSent);
+    v(key::kDevice, s.device, kAlwaysSent);
+    v(key::kCounts, s.counts, kAlwaysSent);
+  }
+};
+
+// A source of the account's recent failures that the per-source throttle
+// bans now: every attempt from it is refused, whoever it names.
+struct ThrottledSource {
+  static constexpr bool kClosed = false;
+  std::string source;
+  std::string bucket;  // the banned bucket (an address, or an IPv6 /64, /56, /48)
+  int64_t until = 0;   // epoch
+
+  template <class S, class V>
+  static void fields(S& s, V&& v) {
+    v(key::kSource, s.source, kRequired);
+    v(key::kBucket, s.bucket, kAlwaysSent);
+    v(key::kUntil, s.until, kAlwaysSent);
+  }
+};
+
 // The account's second factor.
 struct TotpStatus {
   static constexpr bool kClosed = false;
@@ -144,13 +208,19 @@ struct TotpStatus {
   }
 };
 
-// One account's state. vigild always sets known_devices and totp.
+// One account's state. vigild always sets known_devices and totp. The
+// lock's members are the account's own bucket's (its unknown devices'),
+// except locked and locked_until, which are the account's: locked while any
+// of its buckets is (known devices included), until the last of them ends.
 struct StatusGetReply {
   static constexpr bool kClosed = false;
   LockStatus lock;
   std::string user;
   int64_t uid = 0;
   bool admin = false;  // a member of [roles] admin_groups
+  Verdict verdict;
+  std::vector<FailureEntry> recent_failures;
+  std::vector<ThrottledSource> throttled_sources;
   std::optional<KnownDevicesStatus> known_devices;
   bool password_change_required = false;
   std::optional<PasswordChangeStatus> password_change;  // when required
@@ -165,6 +235,9 @@ struct StatusGetReply {
     v(key::kUser, s.user, kRequired);
     v(key::kUid, s.uid, kAlwaysSent);
     v(key::kAdmin, s.admin, kAlwaysSent);
+    Verdict::fields(s.verdict, v);
+    v(key::kRecentFailures, s.recent_failures, kAlwaysSent);
+    v(key::kThrottledSources, s.throttled_sources, kAlwaysSent);
     v(key::kKnownDevices, s.known_devices, kOptional);
     v(key::kPasswordChangeRequired, s.password_change_required, kAlwaysSent);
     v(key::kPasswordChange, s.password_change, kOptional);
@@ -192,17 +265,22 @@ struct StatusGet {
 };
 
 // An account with recorded state, in the list.
+// Its lock is as in StatusGetReply; blocked and the verdict are the account's.
 struct StatusListAccount {
   static constexpr bool kClosed = false;
   LockStatus lock;
   std::string user;
-  int64_t uid = 0;  // -1: a bucket without an account
+  int64_t uid = 0;
+  bool blocked = false;
+  Verdict verdict;
 
   template <class S, class V>
   static void fields(S& s, V&& v) {
     LockStatus::fields(s.lock, v);
     v(key::kUser, s.user, kRequired);
     v(key::kUid, s.uid, kAlwaysSent);
+    v(key::kBlocked, s.blocked, kAlwaysSent);
+    Verdict::fields(s.verdict, v);
   }
 };
 

@@ -12,7 +12,6 @@
 namespace vigil::proto::api {
 
 namespace key {
-inline constexpr char kSource[] = "source";
 inline constexpr char kSources[] = "sources";
 inline constexpr char kBanned[] = "banned";
 inline constexpr char kBannedUntil[] = "banned_until";

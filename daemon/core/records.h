@@ -113,6 +113,17 @@ struct SessionRecord {
   TimePoint at{};
 };
 
+// One counted wrong password of an account, as vigilctl status lists it
+// (like faillock's tally): when, in which of the account's buckets, from
+// where, through which service.
+struct FailureRecord {
+  int64_t uid = 0;
+  TimePoint at{};
+  std::string bucket;   // "uid:N" (unknown devices) or "uid:N:dev:DEVICE"
+  std::string source;   // normalised source (device.h), "" for a local login
+  std::string service;  // the PAM service
+};
+
 struct BucketRecord {
   std::string key;
   std::optional<int64_t> uid;  // empty for unknown names

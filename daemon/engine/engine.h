@@ -120,7 +120,9 @@ class Engine {
   void totp(TotpRequest req, std::function<void(TotpResult)> done);
   // Reads one account (lock expiry applied, not persisted).
   void get(std::string key, std::optional<int64_t> uid, std::function<void(Result<AccountView>)> done);
-  void list(std::function<void(Result<std::vector<BucketRecord>>)> done);
+  // Every account with recorded state or a block, by uid (lock expiry
+  // applied, not persisted).
+  void list(std::function<void(Result<std::vector<AccountSummary>>)> done);
   // Every source with failures within [throttle] window or a ban (the
   // throttle's buckets, "src:KEY"; expiry applied, not persisted), by key.
   void sources(std::function<void(Result<std::vector<BucketRecord>>)> done);
@@ -278,6 +280,7 @@ class Engine {
       REQUIRES(run_mu_);
   Status account_view_factor(const Txn& t, const Entry* cached, int64_t uid, AccountView& view)
       REQUIRES(run_mu_);
+  Status account_view_failures(const Txn& t, int64_t uid, AccountView& view) REQUIRES(run_mu_);
   // What a block does to the account's tokens.
   enum class TokenEffect {
     kAdmin,     // an administrator's compromise: revoke what they own or issued, freeze the API

@@ -5,6 +5,7 @@
 // phase, an administrative block, sessions, counts). See engine.h.
 #include <algorithm>
 #include <map>
+#include <set>
 #include <unordered_set>
 
 #include "daemon/core/device.h"
@@ -250,7 +251,33 @@ Result<AccountView> Engine::account_view(const Txn& t, const std::string& key, s
     view.password_change = std::move(*pc);
   }
   if (auto st = account_view_factor(t, cached, *uid, view); !st) return st.error();
+  if (auto st = account_view_failures(t, *uid, view); !st) return st.error();
   return view;
+}
+
+// The recent failures of Status.Get, and which of their sources are banned.
+Status Engine::account_view_failures(const Txn& t, int64_t uid, AccountView& view) {
+  auto failures = store_->failures_of(uid, Store::kFailuresKept);
+  if (!failures) return failures.error();
+  view.recent_failures = std::move(*failures);
+  std::set<std::string> seen;
+  for (const auto& f : view.recent_failures) {
+    if (f.source.empty() || !seen.insert(f.source).second) continue;
+    for (const auto& k : device::throttle_keys(device::parse_source(f.source))) {
+      std::optional<BucketRecord> b;
+      if (auto it = cache_.find("src:" + k.key); it != cache_.end()) {
+        b = it->second.record;
+      } else {
+        auto loaded = store_->load("src:" + k.key);
+        if (!loaded) return loaded.error();
+        b = std::move(*loaded);
+      }
+      if (!b || !b->state.locked_at(t.now)) continue;
+      view.banned_sources.push_back(SourceBan{f.source, k.key, b->state.locked_until});
+      break;
+    }
+  }
+  return Ok{};
 }
 
 // The block, the devices and the second factor of Status.Get.
@@ -289,14 +316,13 @@ Status Engine::account_view_factor(const Txn& t, const Entry* cached, int64_t ui
   return Ok{};
 }
 
-void Engine::list(std::function<void(Result<std::vector<BucketRecord>>)> done) {
+void Engine::list(std::function<void(Result<std::vector<AccountSummary>>)> done) {
   submit([this, done = std::move(done)](Txn& t) {
     in_batch();
     auto rows = store_->list_accounts();
-    if (!rows) {
-      done(rows.error());
-      return;
-    }
+    if (!rows) return done(rows.error());
+    auto blocks = store_->list_blocks();
+    if (!blocks) return done(blocks.error());
     // Cached copies are newer than the store when a commit is pending or failed.
     std::unordered_set<std::string> seen;
     for (auto& r : *rows) {
@@ -305,8 +331,30 @@ void Engine::list(std::function<void(Result<std::vector<BucketRecord>>)> done) {
     }
     for (auto& [key, e] : cache_)
       if (e.dirty && e.record.uid && !seen.count(key)) rows->push_back(e.record);
-    for (auto& r : *rows) expire(r.state, t.cfg, t.now);
-    done(std::move(rows));
+    std::map<int64_t, AccountSummary> by_uid;
+    for (auto& r : *rows) {
+      expire(r.state, t.cfg, t.now);
+      AccountSummary& a = by_uid[*r.uid];
+      if (r.key == ("uid:" + std::to_string(*r.uid))) {
+        a.account = std::move(r);
+      } else {
+        if (a.account.name.empty()) a.account.name = r.name;
+        if (r.state.locked_at(t.now)) a.locked_devices.push_back(std::move(r));
+      }
+    }
+    for (auto& [uid, b] : *blocks) by_uid[uid].block = std::move(b);
+    for (auto& [key, e] : cache_) {
+      if (!e.block_loaded || !e.record.uid || key != "uid:" + std::to_string(*e.record.uid)) continue;
+      if (e.block) by_uid[*e.record.uid].block = e.block;
+      else if (auto it = by_uid.find(*e.record.uid); it != by_uid.end()) it->second.block.reset();
+    }
+    std::vector<AccountSummary> out;
+    for (auto& [uid, a] : by_uid) {
+      if (a.account.key.empty()) a.account.key = "uid:" + std::to_string(uid);
+      a.account.uid = uid;
+      out.push_back(std::move(a));
+    }
+    done(std::move(out));
   });
 }
 

@@ -292,6 +292,9 @@ bool Engine::report_stuffing(Login& l) {
 void Engine::report_decide(Login& l) {
   Attempt a{l.outcome, l.req.root_caller, l.req.exempt, l.t.now, l.known ? std::string() : l.req.source};
   Decision d = decide(l.state(), a, l.t.cfg);
+  if (d.counted && l.req.uid)
+    ops_.push_back([f = FailureRecord{*l.req.uid, l.t.now, l.bucket->record.key, l.req.source, l.req.service}](
+                       Store& s) { return s.add_failure(f); });
   report_escalation(l, d);
   // A decision answered after its commit always writes its bucket, so that a
   // right password (before a code prompt) costs what a wrong one costs.
@@ -363,8 +366,7 @@ void Engine::report_log(Login& l, const Decision& d) {
   const std::string where = l.known ? " (known device " + l.req.device + ")" : std::string();
   if (l.in_grace && l.outcome == Outcome::kSuccess && d.allow)
     log::event(log::Priority::kWarning, log::kMsgTotpGrace,
-               name + " logged in without a second factor (grace until " +
-                   std::to_string(to_epoch(l.grace_ends)) + ")",
+               name + " logged in without a second factor (grace until " + utc_text(l.grace_ends) + ")",
                {{"VIGIL_USER", name}, {"VIGIL_REASON", "totp required, grace"}});
   if (d.unlocked)
     log::event(log::Priority::kNotice, log::kMsgUnlocked, "lock expired: " + name + where,

@@ -109,9 +109,18 @@ struct TotpResult {
 };
 
 // What Status.Get shows: the bucket and the second factor, without secrets.
+// A source of an account's recent failures whose throttle bans it now.
+struct SourceBan {
+  std::string source;  // as the failure recorded it
+  std::string bucket;  // the banned throttle bucket, e.g. "2001:db8:1::/48"
+  TimePoint until{};
+};
+
 struct AccountView {
   std::optional<BucketRecord> bucket;
   std::vector<BucketRecord> known_buckets;    // one per known device with state
+  std::vector<FailureRecord> recent_failures;  // newest first (Store::kFailuresKept at most)
+  std::vector<SourceBan> banned_sources;       // of those failures' sources, the banned ones
   std::optional<BlockRecord> block;
   std::optional<PasswordChangeRecord> password_change;  // a recovery's, not yet done
   std::vector<DeviceRecord> devices;
@@ -119,6 +128,15 @@ struct AccountView {
   bool totp_pending = false;
   int64_t recovery_codes = 0;
   int64_t otp_failures = 0;
+};
+
+// One account in the list: its own bucket (the unknown devices'; empty
+// state when it has none), its known devices' buckets that are locked, and
+// its block.
+struct AccountSummary {
+  BucketRecord account;
+  std::vector<BucketRecord> locked_devices;
+  std::optional<BlockRecord> block;
 };
 
 // A code checked outside a login: an administrator's step-up, or the

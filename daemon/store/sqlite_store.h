@@ -21,7 +21,7 @@ class Statement;  // sqlite_statement.h
 
 class SqliteStore final : public Store {
  public:
-  static constexpr int kSchemaVersion = 8;
+  static constexpr int kSchemaVersion = 9;
 
   static Result<std::unique_ptr<SqliteStore>> open(const std::string& path);
   ~SqliteStore() override;
@@ -63,6 +63,8 @@ class SqliteStore final : public Store {
   Status erase_recovery(const std::string& id) override;
   Status erase_recovery_for(int64_t uid) override;
   Result<std::vector<RecoveryRecord>> list_recovery() override;
+  Status add_failure(const FailureRecord& f) override;
+  Result<std::vector<FailureRecord>> failures_of(int64_t uid, int64_t limit) override;
   Status add_history(const HistoryRecord& h) override;
   Result<std::vector<HistoryRecord>> unreported_history() override;
   Status mark_history_reported(int64_t id) override;
@@ -89,6 +91,8 @@ class SqliteStore final : public Store {
   Result<int> synchronous_level();
 
  private:
+  // prune()'s part for the failure log, in its transaction (sqlite_store_failures.cc).
+  Result<int64_t> prune_failures(TimePoint cutoff);
   struct BucketStatements;  // sqlite_store_internal.h
 
   explicit SqliteStore(sqlite3* db);

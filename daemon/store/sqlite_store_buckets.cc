@@ -211,7 +211,7 @@ Status SqliteStore::erase(const std::string& key) {
 
 Result<std::vector<BucketRecord>> SqliteStore::list_accounts() {
   auto p = prepare(("SELECT " + std::string(kColumns) +
-                    " FROM buckets WHERE uid IS NOT NULL AND key = 'uid:' || uid ORDER BY uid").c_str());
+                    " FROM buckets WHERE uid IS NOT NULL ORDER BY uid, key").c_str());
   if (!p) return p.error();
   std::vector<BucketRecord> out;
   int rc;
@@ -282,6 +282,12 @@ Result<int64_t> SqliteStore::prune(TimePoint now, TimePoint cutoff, int64_t max_
     }
     n += sqlite3_changes(db_);
   }
+  auto failures = prune_failures(cutoff);
+  if (!failures) {
+    rollback();
+    return failures.error();
+  }
+  n += *failures;
   if (auto s = commit(); !s) return s.error();
   // The prune is committed; a failed shrink costs only disk space, and the
   // next prune tries again.

@@ -137,6 +137,15 @@ const char* const kMigrations[] = {
     "  PRIMARY KEY(boot, id)"
     ") WITHOUT ROWID;"
     "ALTER TABLE buckets ADD COLUMN escalation INTEGER NOT NULL DEFAULT 0;",
+    // 8 -> 9: the accounts' recent wrong passwords, for vigilctl status.
+    "CREATE TABLE failure_log("
+    "  uid INTEGER NOT NULL,"
+    "  at INTEGER NOT NULL,"
+    "  bucket TEXT NOT NULL,"
+    "  source TEXT NOT NULL,"
+    "  service TEXT NOT NULL"
+    ");"
+    "CREATE INDEX failure_log_uid ON failure_log(uid, at);",
 };
 static_assert(std::size(kMigrations) == SqliteStore::kSchemaVersion);
 

@@ -34,7 +34,8 @@ class Store {
   virtual Status commit() = 0;
   virtual void rollback() = 0;
 
-  // Every bucket that belongs to an account (uid not null), by uid.
+  // Every bucket that belongs to an account (uid not null): its own and its
+  // known devices', by uid, then key.
   virtual Result<std::vector<BucketRecord>> list_accounts() = 0;
   // Every per-source throttle bucket ("src:..."), by key.
   virtual Result<std::vector<BucketRecord>> list_sources() = 0;
@@ -84,6 +85,13 @@ class Store {
   virtual Status erase_recovery(const std::string& id) = 0;
   virtual Status erase_recovery_for(int64_t uid) = 0;  // all of one account's
   virtual Result<std::vector<RecoveryRecord>> list_recovery() = 0;
+
+  // The accounts' recent wrong passwords: added inside begin()/commit();
+  // read newest first, at most `limit`. prune() keeps each account's newest
+  // kFailuresKept and drops those older than its cutoff.
+  static constexpr int64_t kFailuresKept = 32;
+  virtual Status add_failure(const FailureRecord& f) = 0;
+  virtual Result<std::vector<FailureRecord>> failures_of(int64_t uid, int64_t limit) = 0;
 
   // History (break-glass). Writes inside begin()/commit().
   virtual Status add_history(const HistoryRecord& h) = 0;
@@ -166,6 +174,10 @@ class StoreWrapper : public Store {
   Status erase_recovery(const std::string& id) override { return inner_->erase_recovery(id); }
   Status erase_recovery_for(int64_t uid) override { return inner_->erase_recovery_for(uid); }
   Result<std::vector<RecoveryRecord>> list_recovery() override { return inner_->list_recovery(); }
+  Status add_failure(const FailureRecord& f) override { return inner_->add_failure(f); }
+  Result<std::vector<FailureRecord>> failures_of(int64_t uid, int64_t limit) override {
+    return inner_->failures_of(uid, limit);
+  }
   Status add_history(const HistoryRecord& h) override { return inner_->add_history(h); }
   Result<std::vector<HistoryRecord>> unreported_history() override { return inner_->unreported_history(); }
   Status mark_history_reported(int64_t id) override { return inner_->mark_history_reported(id); }

@@ -37,7 +37,15 @@ class Devices(VigilTestCase):
         self.fail_n("bob", 3, rhost=HOME)
         st = self.env.status("bob")
         self.assertTrue(st["known_devices"]["locked"])
-        self.assertFalse(st["locked"], "the unknown-device bucket is untouched")
+        # The account's verdict says so (issue #17: it said "not locked").
+        self.assertTrue(st["locked"])
+        self.assertEqual(st["state"], "locked")
+        (dev,) = self.devices("bob")
+        self.assertEqual(st["device"], dev["device"])
+        self.assertEqual(st["until"], st["known_devices"]["locked_until"])
+        self.assertIn("on known device %s; other devices stay open" % dev["device"], st["why"])
+        self.assertEqual(st["failures"], 0, "the unknown-device bucket is untouched")
+        self.assertEqual(self.env.login("bob", "bob-pw", rhost=ELSEWHERE[0]), PAM_SUCCESS)
 
     def test_only_root_reported_complete_logins_make_a_device_known(self):
         self.env.pam("alice", ["alice-pw"], uid=1001, rhost=HOME)
@@ -54,7 +62,8 @@ class Devices(VigilTestCase):
         self.fail_n("alice", 3, rhost=ELSEWHERE[5], ssh_key=KEY)
         st = self.env.status("alice")
         self.assertTrue(st["known_devices"]["locked"])
-        self.assertFalse(st["locked"])
+        self.assertEqual((st["state"], st["device"]), ("locked", dev["device"]))
+        self.assertEqual(st["failures"], 0, "the unknown-device bucket is untouched")
 
     def test_ipv6_counts_per_64_and_mapped_ipv4_is_ipv4(self):
         self.assertEqual(self.env.login("alice", "alice-pw", rhost="2001:db8:1:2::10"), PAM_SUCCESS)

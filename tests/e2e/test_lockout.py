@@ -104,7 +104,7 @@ class Lockout(VigilTestCase):
         self.fail_n("alice", 3)
         p = self.env.ctl("status", "alice")
         self.assertEqual(p.returncode, 0, p.stderr)
-        self.assertIn("locked until", p.stdout)
+        self.assertIn("state:         LOCKED until", p.stdout)
         listing = self.env.ctl("status", "--json")
         self.assertEqual(listing.returncode, 0)
         self.assertIn('"user":"alice"', listing.stdout)

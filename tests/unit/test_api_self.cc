@@ -26,6 +26,7 @@ StatusGetReply bob_fresh() {
   StatusGetReply s;
   s.user = "bob";
   s.uid = 1001;
+  s.verdict.state = "open";
   s.known_devices = KnownDevicesStatus{};
   s.totp = TotpStatus{};
   return s;
@@ -38,6 +39,10 @@ StatusGetReply alice_blocked() {
   s.user = "alice";
   s.uid = 1000;
   s.admin = true;
+  s.verdict = Verdict{"blocked", "stuffing", 0, "", ""};
+  s.recent_failures = {FailureEntry{1700000000, "203.0.113.9", "sshd", "", true},
+                       FailureEntry{1690000000, "", "login", "tty:login@tty1", false}};
+  s.throttled_sources = {ThrottledSource{"203.0.113.9", "203.0.113.9", 1700000600}};
   s.known_devices = KnownDevicesStatus{LockStatus{1, true, 99, 1, 0, 5, 6}, {{"ssh:SHA256:x", 99}}};
   s.password_change_required = true;
   s.password_change = PasswordChangeStatus{10, "carol"};
@@ -50,6 +55,9 @@ StatusGetReply alice_blocked() {
 
 const std::string kZeroLock =
     R"("failures":0,"locked":false,"locked_until":0,"lock_count":0,"refused":0,"last_failure":0,"last_success":0)";
+
+const std::string kOpenVerdict = R"("state":"open","why":"","until":0,"device":"","source":"")";
+const std::string kOpen = kOpenVerdict + R"(,"recent_failures":[],"throttled_sources":[])";
 
 struct Encoding {
   const char* name;
@@ -73,12 +81,16 @@ INSTANTIATE_TEST_SUITE_P(
         Encoding{"admin_status_all", [] { return AdminStatusGet{}.to_json(); }, "{}"},
         Encoding{"admin_status_list", [] { return AdminStatusList{}.to_json(); }, "{}"},
         Encoding{"status_reply_fresh", [] { return bob_fresh().to_json(); },
-                 "{" + kZeroLock + R"(,"user":"bob","uid":1001,"admin":false,"known_devices":{)" + kZeroLock +
+                 "{" + kZeroLock + R"(,"user":"bob","uid":1001,"admin":false,)" + kOpen + R"(,"known_devices":{)" + kZeroLock +
                      R"(,"locked_devices":[]},"password_change_required":false,"blocked":false,"devices":0,)"
                      R"("totp":{"enrolled":false,"pending":false,"required":false,"recovery_codes":0,"failures":0}})"},
         Encoding{"status_reply_full", [] { return alice_blocked().to_json(); },
                  R"({"failures":2,"locked":true,"locked_until":1700000300,"lock_count":1,"refused":3,)"
                  R"("last_failure":1700000000,"last_success":1690000000,"user":"alice","uid":1000,"admin":true,)"
+                 R"("state":"blocked","why":"stuffing","until":0,"device":"","source":"",)"
+                 R"("recent_failures":[{"at":1700000000,"source":"203.0.113.9","service":"sshd","device":"","counts":true},)"
+                 R"({"at":1690000000,"source":"","service":"login","device":"tty:login@tty1","counts":false}],)"
+                 R"("throttled_sources":[{"source":"203.0.113.9","bucket":"203.0.113.9","until":1700000600}],)"
                  R"("known_devices":{"failures":1,"locked":true,"locked_until":99,"lock_count":1,"refused":0,)"
                  R"("last_failure":5,"last_success":6,"locked_devices":[{"device":"ssh:SHA256:x","locked_until":99}]},)"
                  R"("password_change_required":true,"password_change":{"since":10,"by":"carol"},"blocked":true,)"
@@ -93,17 +105,18 @@ INSTANTIATE_TEST_SUITE_P(
                    s.totp.reset();
                    return s.to_json();
                  },
-                 "{" + kZeroLock + R"(,"user":"bob","uid":1001,"admin":false,"password_change_required":false,)"
+                 "{" + kZeroLock + R"(,"user":"bob","uid":1001,"admin":false,)" + kOpen + R"(,"password_change_required":false,)"
                      R"("blocked":true,"block":{"reason":"r","since":1,"by":"carol"},"devices":0})"},
         Encoding{"status_list_reply",
                  [] {
-                   return StatusListReply{{{LockStatus{1, false, 0, 0, 0, 5, 0}, "alice", 1000},
-                                           {LockStatus{}, "", -1}}}
+                   return StatusListReply{{{LockStatus{1, false, 0, 0, 0, 5, 0}, "alice", 1000, false, {"open", "", 0, "", ""}},
+                                           {LockStatus{}, "erin", 1005, true, {"blocked", "administrator: x", 0, "", ""}}}}
                        .to_json();
                  },
                  R"({"accounts":[{"failures":1,"locked":false,"locked_until":0,"lock_count":0,"refused":0,)"
-                 R"("last_failure":5,"last_success":0,"user":"alice","uid":1000},{)" + kZeroLock +
-                     R"(,"user":"","uid":-1}]})"},
+                 R"("last_failure":5,"last_success":0,"user":"alice","uid":1000,"blocked":false,)" + kOpenVerdict + R"(},{)" +
+                     kZeroLock + R"(,"user":"erin","uid":1005,"blocked":true,"state":"blocked",)"
+                     R"("why":"administrator: x","until":0,"device":"","source":""}]})"},
         Encoding{"status_list_reply_empty", [] { return StatusListReply{}.to_json(); }, R"({"accounts":[]})"},
         Encoding{"enroll_self", [] { return TotpEnroll{"", "", "pw"}.to_json(); }, R"({"password":"pw"})"},
         Encoding{"enroll_root", [] { return TotpEnroll{"bob", "", ""}.to_json(); }, R"({"user":"bob"})"},
@@ -128,7 +141,9 @@ TEST(ApiSelf, RoundTrips) {
   expect_round_trip(AdminStatusGet{"bob"});
   expect_round_trip(bob_fresh());
   expect_round_trip(alice_blocked());
-  expect_round_trip(StatusListReply{{{LockStatus{1, true, 7, 2, 3, 4, 5}, "alice", 1000}, {{}, "x", -1}}});
+  expect_round_trip(StatusListReply{{{LockStatus{1, true, 7, 2, 3, 4, 5}, "alice", 1000, false,
+                                      {"locked", "3 wrong passwords on known device d", 7, "d", ""}},
+                                     {{}, "x", 1002, true, {"blocked", "r", 0, "", ""}}}});
   expect_round_trip(TotpEnroll{"bob", "123456", "pw"});
   expect_round_trip(TotpEnrollReply{"alice", "S", "U"});
   expect_round_trip(TotpConfirm{"bob", "123456"});
@@ -194,6 +209,9 @@ const auto kDisable = reencode<TotpDisable>;
 const auto kCodes = reencode<TotpRecoveryCodes>;
 const auto kCodesReply = reencode<TotpRecoveryCodesReply>;
 const std::string k64(64, '1');
+// A reply of an older vigild, without a verdict, reads as an unset one.
+const std::string kUnset = R"(,"state":"","why":"","until":0,"device":"","source":"","recent_failures":[],)"
+                           R"("throttled_sources":[])";
 const std::string k65(65, '1');
 
 // clang-format off
@@ -228,13 +246,16 @@ INSTANTIATE_TEST_SUITE_P(
         Decoding{"disable_code_bool", kDisable, R"({"code":true})", R"(error: parameter "code" must be a string)"},
         Decoding{"codes_unknown", kCodes, R"({"user":"a","all":true})", R"(error: unknown parameter "all")"},
         Decoding{"codes_code_65", kCodes, R"({"code":")" + k65 + R"("})", R"(error: parameter "code" is too long)"},
-        Decoding{"status_reply_open", kStatus, R"({"user":"a","uid":7,"new":1})", "{" + kZeroLock + R"(,"user":"a","uid":7,"admin":false,"password_change_required":false,"blocked":false,"devices":0})"},
+        Decoding{"status_reply_open", kStatus, R"({"user":"a","uid":7,"new":1})", "{" + kZeroLock + R"(,"user":"a","uid":7,"admin":false)" + kUnset + R"(,"password_change_required":false,"blocked":false,"devices":0})"},
         Decoding{"status_reply_no_user", kStatus, R"({"uid":7})", R"(error: missing parameter "user")"},
         Decoding{"status_reply_locked_string", kStatus, R"({"user":"a","locked":"yes"})", R"(error: parameter "locked" must be a boolean)"},
         Decoding{"status_reply_block_array", kStatus, R"({"user":"a","block":[]})", R"(error: parameter "block" must be an object)"},
-        Decoding{"status_reply_block_null", kStatus, R"({"user":"a","block":null})", "{" + kZeroLock + R"(,"user":"a","uid":0,"admin":false,"password_change_required":false,"blocked":false,"devices":0})"},
-        Decoding{"status_reply_evidence_kept", kStatus, R"({"user":"a","block":{"details":["x",1]}})", "{" + kZeroLock + R"(,"user":"a","uid":0,"admin":false,"password_change_required":false,"blocked":false,"block":{"reason":"","since":0,"by":"","details":["x",1]},"devices":0})"},
+        Decoding{"status_reply_block_null", kStatus, R"({"user":"a","block":null})", "{" + kZeroLock + R"(,"user":"a","uid":0,"admin":false)" + kUnset + R"(,"password_change_required":false,"blocked":false,"devices":0})"},
+        Decoding{"status_reply_evidence_kept", kStatus, R"({"user":"a","block":{"details":["x",1]}})", "{" + kZeroLock + R"(,"user":"a","uid":0,"admin":false)" + kUnset + R"(,"password_change_required":false,"blocked":false,"block":{"reason":"","since":0,"by":"","details":["x",1]},"devices":0})"},
         Decoding{"status_reply_totp_failures", kStatus, R"({"user":"a","totp":{"failures":"2"}})", R"(error: parameter "failures" must be an integer)"},
+        Decoding{"status_reply_failure_no_at", kStatus, R"({"user":"a","recent_failures":[{"source":"s"}]})", R"(error: missing parameter "at")"},
+        Decoding{"status_reply_counts_string", kStatus, R"({"user":"a","recent_failures":[{"at":1,"counts":"yes"}]})", R"(error: parameter "counts" must be a boolean)"},
+        Decoding{"status_reply_state_number", kStatus, R"({"user":"a","state":1})", R"(error: parameter "state" must be a string)"},
         Decoding{"status_reply_locked_device", kStatus, R"({"user":"a","known_devices":{"locked_devices":[{"locked_until":1}]}})", R"(error: missing parameter "device")"},
         Decoding{"accounts_missing", kAccounts, "{}", R"(error: missing parameter "accounts")"},
         Decoding{"accounts_no_user", kAccounts, R"({"accounts":[{"uid":1}]})", R"(error: missing parameter "user")"},
