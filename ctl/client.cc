@@ -115,6 +115,17 @@ std::optional<json::object> admin_call(Global& g, const char* method, json::obje
   return r;
 }
 
+std::optional<json::object> own_or_admin_call(Global& g, const char* method, json::object p,
+                                              const std::string& user) {
+  CallError err;
+  auto r = call(g, method, p, &err);
+  if (!r && err.error == proto::kErrPermissionDenied && !user.empty() &&
+      ::access(g.admin_socket.c_str(), R_OK | W_OK) == 0)
+    return admin_call(g, method, std::move(p));
+  if (!r && !err.error.empty()) print_refusal(err);
+  return r;
+}
+
 std::optional<json::object> read_call(Global& g, const char* method, json::object p) {
   if (::geteuid() == 0) return call(g, method, std::move(p));
   return admin_call(g, method, std::move(p));

@@ -71,6 +71,11 @@ std::optional<json::object> call(Global& g, const char* method, json::object par
 // is sent from VIGIL_CODE when set; otherwise, when the daemon asks for it,
 // read from the terminal, and the call is made once more.
 std::optional<json::object> admin_call(Global& g, const char* method, json::object p);
+// A read about USER's account on the public socket; when it refuses
+// because USER is someone else and the caller can open the admin socket,
+// the same read there (administrators read any account).
+std::optional<json::object> own_or_admin_call(Global& g, const char* method, json::object p,
+                                              const std::string& user);
 // An administrators' read (audit, requests, token list, throttles): root
 // reads it on the public socket, where vigild serves these to uid 0 without
 // the admin socket, [recovery] allow_root or a step-up; anyone else through

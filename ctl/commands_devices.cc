@@ -17,7 +17,8 @@ void add_devices_options(CLI::App& cmd, Args& a) {
 }
 
 int run_devices(Global& g, const Args& a) {
-  auto r = call(g, api::DevicesList::kMethod, api::DevicesList{a.devices.user}.to_json());
+  auto r = own_or_admin_call(g, api::DevicesList::kMethod, api::DevicesList{a.devices.user}.to_json(),
+                             a.devices.user);
   if (!r) return kExitError;
   if (a.devices.json) {
     print_json(*r);

@@ -118,17 +118,9 @@ void add_status_options(CLI::App& cmd, Args& a) {
 int run_status(Global& g, const Args& a) {
   const auto& user = a.status.user;
   if (user.empty() && ::geteuid() == 0) return print_all_accounts(g, a.status.json);
-  CallError err;
-  auto r = call(g, api::StatusGet::kMethod, api::StatusGet{user}.to_json(), &err);
-  if (!r && err.error == proto::kErrPermissionDenied && !user.empty() &&
-      ::access(g.admin_socket.c_str(), R_OK | W_OK) == 0) {
-    // Someone else's account: administrators read it through the admin socket.
-    r = admin_call(g, api::AdminStatusGet::kMethod, api::AdminStatusGet{user}.to_json());
-    if (!r) return kExitError;
-  } else if (!r) {
-    if (!err.error.empty()) print_refusal(err);
-    return kExitError;
-  }
+  // Someone else's account: administrators read it through the admin socket.
+  auto r = own_or_admin_call(g, api::StatusGet::kMethod, api::StatusGet{user}.to_json(), user);
+  if (!r) return kExitError;
   if (a.status.json) {
     print_json(*r);
     return 0;

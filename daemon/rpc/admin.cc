@@ -79,6 +79,19 @@ boost::asio::awaitable<std::optional<Reply>> step_up(Services& sv, const Actor& 
   co_return refused("step-up refused: wrong code");
 }
 
+// The account a request names ("user", or a token's "owner") must exist
+// before a step-up code is asked for: a typo costs no code.
+boost::asio::awaitable<std::optional<Reply>> unknown_subject(Services& sv, const json::object& p) {
+  for (const char* key : {"user", "owner"}) {
+    const std::string name = param(p, key, 256);
+    if (!valid_user_name(name)) continue;
+    auto l = co_await sv.resolver->by_name(name);
+    if (l.status == Lookup::Status::kError) co_return unavailable("user lookup failed (NSS error)");
+    if (!l.found()) co_return not_found("no such user: " + name);
+  }
+  co_return std::nullopt;
+}
+
 }  // namespace
 
 boost::asio::awaitable<Reply> admin_call(Services& sv, const Peer& peer, const proto::Call& call,
@@ -117,6 +130,7 @@ boost::asio::awaitable<Reply> admin_call(Services& sv, const Peer& peer, const p
   if (auto why = recovery::admin_refusal(peer.uid, admin, blocked, sv.config->recovery.allow_root))
     co_return finish(refused(*why));
   if (auto bad = m->validate(call.params)) co_return finish(*bad);
+  if (auto missing = co_await unknown_subject(sv, call.params)) co_return finish(*missing);
   if (m->step_up != StepUp::kNone) {
     if (auto no = co_await step_up(sv, actor, call.params, m->step_up)) co_return finish(*no);
   }

@@ -45,6 +45,7 @@ const Method kMethods[] = {
                                                                                                              m::validate_totp,              m::totp_recovery_codes},
   // ---- devices: forgetting only makes logins stricter, so a user may ----
   {proto::kDevicesList,            kPublic, Who::kSelf,    Subject::kUserOrSelf, StepUp::kNone,  kNoSecrets, m::validate_user_only,         m::devices_list},
+  {proto::kDevicesList,            kAdmin,  Who::kAdmin,   Subject::kNone,       StepUp::kNone,  kStepUp,    m::validate_admin_user,        m::admin_devices_list},
   {proto::kDevicesForget,          kPublic, Who::kSelf,    Subject::kUser,       StepUp::kNone,  kNoSecrets, m::validate_forget,            m::devices_forget},
   // ---- recovery: any active user asks for a blocked colleague; admins act ----
   {proto::kRecoveryRequest,        kPublic, Who::kAnyone,  Subject::kUser,       StepUp::kNone,  kNoSecrets, m::validate_request,           m::recovery_request},

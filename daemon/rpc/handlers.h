@@ -57,6 +57,7 @@ Answer totp_recovery_codes(Request& r);
 // ---- devices (methods_devices.cc) ----
 std::optional<Reply> validate_forget(const Params& p);
 Answer devices_list(Request& r);
+Answer admin_devices_list(Request& r);  // admin: any account's
 Answer devices_forget(Request& r);
 
 // ---- recovery (methods_recovery.cc) ----

@@ -14,19 +14,31 @@ std::optional<Reply> validate_forget(const Params& p) {
   return std::nullopt;
 }
 
-Answer devices_list(Request& r) {
-  if (!r.target.lookup.found()) co_return not_found("no such user");
-  const auto& id = r.target.lookup.id;
-  auto view = co_await account_view(r.sv, id);
+namespace {
+Answer devices_reply(Services& sv, const Identity& id) {
+  auto view = co_await account_view(sv, id);
   if (!view) co_return unavailable("state unavailable");
-  const auto horizon = wall_now() - std::chrono::days(r.sv.config->devices.trust_days);
+  const auto horizon = wall_now() - std::chrono::days(sv.config->devices.trust_days);
   api::DevicesListReply out;
   out.user = id.name;
-  out.trust_days = r.sv.config->devices.trust_days;
+  out.trust_days = sv.config->devices.trust_days;
   for (const auto& d : view->devices)
     out.devices.push_back(
         api::KnownDevice{d.device, to_epoch(d.first_seen), to_epoch(d.last_seen), d.last_seen > horizon});
   co_return Reply::success(out.to_json());
+}
+}  // namespace
+
+Answer devices_list(Request& r) {
+  if (!r.target.lookup.found()) co_return not_found("no such user");
+  co_return co_await devices_reply(r.sv, r.target.lookup.id);
+}
+
+// The admin socket's: any account's known devices (read-only, no step-up).
+Answer admin_devices_list(Request& r) {
+  auto t = co_await named_account(r.sv, r.params);
+  if (!t) co_return lookup_error_reply(t.error());
+  co_return co_await devices_reply(r.sv, *t);
 }
 
 Answer devices_forget(Request& r) {

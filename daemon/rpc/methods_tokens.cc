@@ -80,6 +80,17 @@ std::optional<Reply> validate_token_check(const Params& p) {
   return std::nullopt;
 }
 
+// A "ttl" given is parsed (its first 32 bytes), even "" or not a string:
+// the struct reads both as unset, so its presence is asked of the JSON.
+namespace {
+constexpr char kBadTtl[] = "\"ttl\" must be a duration between 1s and 3660d, such as \"30d\"";
+std::optional<Seconds> token_ttl(const std::string& ttl) {
+  auto d = parse_duration(std::string_view(ttl).substr(0, 32));
+  if (!d || d->count() < 1 || *d > std::chrono::hours(24 * 3660)) return std::nullopt;
+  return *d;
+}
+}  // namespace
+
 std::optional<Reply> validate_token_issue(const Params& p) {
   namespace key = api::key;
   if (auto r = admin_params(p, {key::kOwner, key::kName, key::kScopes, key::kTtl})) return r;
@@ -89,6 +100,7 @@ std::optional<Reply> validate_token_issue(const Params& p) {
   const std::string& name = req->name;
   if (name.empty() || name.size() > 64 || !printable(name))
     return invalid("a \"name\" of 1 to 64 printable characters is required");
+  if (p.contains(key::kTtl) && !token_ttl(req->ttl)) return invalid(kBadTtl);
   return need_scopes(p, req->scopes);
 }
 
@@ -145,12 +157,9 @@ Answer token_issue(Request& r) {
   req.by_uid = r.actor.uid;
   req.by = r.actor.name;
   req.ttl = r.sv.config->tokens.default_ttl;
-  // A "ttl" given is parsed (its first 32 bytes), even "" or not a string:
-  // the struct reads both as unset, so its presence is asked of the JSON.
   if (r.params.contains(api::key::kTtl)) {
-    auto d = parse_duration(std::string_view(in->ttl).substr(0, 32));
-    if (!d || d->count() < 1 || *d > std::chrono::hours(24 * 3660))
-      co_return invalid("\"ttl\" must be a duration between 1s and 3660d, such as \"30d\"");
+    auto d = token_ttl(in->ttl);
+    if (!d) co_return invalid(kBadTtl);  // validate_token_issue said so before the step-up
     req.ttl = *d;
   }
   auto start = [&](auto deliver) { r.sv.engine->token_issue(std::move(req), std::move(deliver)); };

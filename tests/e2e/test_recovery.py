@@ -149,6 +149,47 @@ class AdminSocket(RecoveryCase):
         self.assertEqual(p.returncode, 4)
         self.assertIn("only act for your own account", p.stderr)
         self.assertNotIn("BLOCKED", p.stdout)
+        # Devices too (issue #17, item 4): an admin reads anyone's.
+        self.assertEqual(self.env.login("carol", "carol-pw", rhost="192.0.2.33"), PAM_SUCCESS)
+        p = self.admin("dave", "devices", "carol", "--json")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual([d["device"] for d in json.loads(p.stdout)["devices"]], ["net:vigil@192.0.2.33"])
+        p = self.admin("bob", "devices", "carol", groups=())
+        self.assertEqual(p.returncode, 4, "an employee reads only their own")
+        self.assertNotIn("192.0.2.33", p.stdout)
+
+    def test_configuration_management_acts_through_its_own_admin_account(self):
+        # dave stands for the automation's account (vigild(8), "Configuration
+        # management"): outside any login session, each change takes a code
+        # computed from its secret, and is audited under its name.
+        p = self.admin("dave", "token", "issue", "--owner", "carol", "--name", "deploy", "--scope", "reports",
+                       "--json", code=self.code("dave"), elsewhere=True)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        accessor = json.loads(p.stdout)["accessor"]
+        self.assertIn("admin dave (uid 1004): io.vigil.Token.Issue carol: ok", self.env.log())
+        # Its code is used up: the next change outside a session needs the next one.
+        p = self.admin("dave", "token", "revoke", accessor, "--reason", "rotated", code=self.code("dave"),
+                       elsewhere=True)
+        self.assertEqual(p.returncode, 4)
+        self.assertIn("already used", p.stderr)
+
+    def test_input_is_checked_before_the_step_up_code_is_asked_for(self):
+        # No VIGIL_CODE: a request that reached the step-up would fail with
+        # "step-up required"; these fail first, on what is wrong with them.
+        for args in (("reset", "nosuchuser"), ("block", "nosuchuser", "--reason", "x"),
+                     ("unblock", "nosuchuser", "--reason", "x"),
+                     ("token", "issue", "--owner", "nosuchuser", "--name", "n", "--scope", "s")):
+            p = self.admin("alice", *args)
+            self.assertEqual(p.returncode, 5, "%s: %s" % (args, p.stderr))
+            self.assertIn("no such user: nosuchuser", p.stderr)
+            self.assertNotIn("step-up", p.stderr)
+        p = self.admin("alice", "token", "issue", "--owner", "carol", "--name", "n", "--scope", "s", "--ttl", "forever")
+        self.assertEqual(p.returncode, 2)
+        self.assertIn('"ttl" must be a duration', p.stderr)
+        self.assertNotIn("step-up", p.stderr)
+        p = self.admin("alice", "throttle", "lift", "not-an-address")
+        self.assertEqual(p.returncode, 2)
+        self.assertNotIn("step-up", p.stderr)
 
     def test_root_is_refused_unless_allowed(self):
         p = self.env.ctl("reset", "carol")
