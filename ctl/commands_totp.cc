@@ -21,28 +21,34 @@ namespace api = proto::api;
 
 namespace {
 
-// Draws a QR code with Unicode half blocks, two modules per character cell.
+// Draws a QR code with Unicode half blocks, two modules per character cell:
+// the dark modules drawn, the light ones blank, inside a quiet zone of 4
+// light modules (as ISO/IEC 18004 asks). On a terminal, black on white is
+// set explicitly, so the code reads the right way round whatever the
+// terminal's colours (NO_COLOR, or output that is not a terminal, leaves the
+// colours alone: dark on a light page).
 void print_qr(const std::string& text) {
   QRcode* qr = QRcode_encodeString(text.c_str(), 0, QR_ECLEVEL_M, QR_MODE_8, 1);
   if (!qr) {
     std::printf("(cannot draw a QR code: %s)\n", std::strerror(errno));
     return;
   }
-  const int w = qr->width, margin = 2;
+  const int w = qr->width, margin = 4;
+  const bool color = ::isatty(STDOUT_FILENO) && !std::getenv("NO_COLOR");
   auto dark = [&](int x, int y) {
     if (x < 0 || y < 0 || x >= w || y >= w) return false;
     return (qr->data[y * w + x] & 1) != 0;
   };
   for (int y = -margin; y < w + margin; y += 2) {
-    std::string line;
+    std::string line = color ? "\033[30;107m" : "";
     for (int x = -margin; x < w + margin; ++x) {
       bool top = dark(x, y), bottom = dark(x, y + 1);
-      // Light modules are drawn, dark ones left blank: works on dark terminals.
-      if (!top && !bottom) line += "\u2588";
-      else if (!top) line += "\u2580";
-      else if (!bottom) line += "\u2584";
+      if (top && bottom) line += "\u2588";
+      else if (top) line += "\u2580";
+      else if (bottom) line += "\u2584";
       else line += " ";
     }
+    if (color) line += "\033[0m";
     std::printf("%s\n", line.c_str());
   }
   QRcode_free(qr);

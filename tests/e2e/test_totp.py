@@ -71,6 +71,33 @@ class Totp(TotpCase):
         self.assertEqual(p.returncode, 4)
         self.assertIn("does not match", p.stderr)
 
+    def test_the_qr_code_is_drawn_dark_on_light_with_a_quiet_zone(self):
+        p = self.ctl_code("totp", "enroll", "alice")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        cells = {" ": (0, 0), "\u2580": (1, 0), "\u2584": (0, 1), "\u2588": (1, 1)}
+        rows = [l for l in p.stdout.splitlines() if l and set(l) <= set(cells)]
+        self.assertNotIn("\033", p.stdout, "no colours when the output is no terminal")
+        # Back to modules: two rows per line, 1 = dark.
+        grid = []
+        for line in rows:
+            grid.append([cells[c][0] for c in line])
+            grid.append([cells[c][1] for c in line])
+        size = len(rows[0])
+        w = size - 8
+        self.assertEqual((w - 21) % 4, 0, "a QR code's width, with 4 quiet modules each side")
+        grid = grid[:size]
+        for i in range(4):
+            self.assertEqual(grid[i], [0] * size, "quiet zone above")
+            self.assertEqual(grid[size - 1 - i], [0] * size, "quiet zone below")
+            self.assertEqual([r[i] for r in grid], [0] * size, "quiet zone left")
+            self.assertEqual([r[size - 1 - i] for r in grid], [0] * size, "quiet zone right")
+        # The three finder patterns, dark where a QR code is dark.
+        def finder(x0, y0):
+            return [[grid[y0 + y][x0 + x] for x in range(7)] for y in range(7)]
+        ring = [[1] * 7] + [[1, 0, 0, 0, 0, 0, 1]] + [[1, 0, 1, 1, 1, 0, 1]] * 3 + [[1, 0, 0, 0, 0, 0, 1]] + [[1] * 7]
+        for x0, y0 in ((4, 4), (4 + w - 7, 4), (4, 4 + w - 7)):
+            self.assertEqual(finder(x0, y0), ring, (x0, y0))
+
     def test_valid_code_window_and_replay(self):
         secret = self.enroll("alice")
         wait_for_fresh_step()
