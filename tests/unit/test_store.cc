@@ -78,6 +78,37 @@ TEST_F(StoreTest, WriteAndReadBack) {
   EXPECT_FALSE(missing->has_value());
 }
 
+// The failure log: newest first, kept across a reopen; a prune drops those
+// older than its cutoff and each account's beyond the newest kFailuresKept.
+TEST_F(StoreTest, FailureLogKeepsTheNewestOfEachAccount) {
+  {
+    auto s = SqliteStore::open(db_);
+    ASSERT_TRUE(s.ok());
+    ASSERT_TRUE((*s)->begin().ok());
+    for (int i = 0; i < 40; ++i)
+      ASSERT_TRUE((*s)->add_failure(FailureRecord{1001, from_epoch(1000 + i), "uid:1001", "198.51.100.7", "sshd"}).ok());
+    ASSERT_TRUE((*s)->add_failure(FailureRecord{1002, from_epoch(100), "uid:1002:dev:tty:login@tty1", "", "login"}).ok());
+    ASSERT_TRUE((*s)->add_failure(FailureRecord{1002, from_epoch(600), "uid:1002", "2001:db8::/64", "sshd"}).ok());
+    ASSERT_TRUE((*s)->commit().ok());
+  }
+  auto s = SqliteStore::open(db_);
+  ASSERT_TRUE(s.ok());
+  auto bob = (*s)->failures_of(1002, 10);
+  ASSERT_TRUE(bob.ok());
+  ASSERT_EQ(bob->size(), 2u);
+  EXPECT_EQ((*bob)[0].at, from_epoch(600)) << "newest first";
+  EXPECT_EQ((*bob)[1].bucket, "uid:1002:dev:tty:login@tty1");
+  EXPECT_EQ((*bob)[1].service, "login");
+  EXPECT_EQ((*s)->failures_of(1001, 5)->size(), 5u) << "at most the limit";
+  ASSERT_TRUE((*s)->prune(from_epoch(2000), from_epoch(500), 100, std::chrono::seconds(100)).ok());
+  auto alice = (*s)->failures_of(1001, 100);
+  ASSERT_EQ(alice->size(), static_cast<size_t>(Store::kFailuresKept));
+  EXPECT_EQ(alice->back().at, from_epoch(1000 + 40 - Store::kFailuresKept)) << "the oldest went";
+  bob = (*s)->failures_of(1002, 10);
+  ASSERT_EQ(bob->size(), 1u) << "older than the cutoff";
+  EXPECT_EQ((*bob)[0].source, "2001:db8::/64");
+}
+
 TEST_F(StoreTest, SurvivesReopen) {
   {
     auto s = SqliteStore::open(db_);
