@@ -28,9 +28,18 @@ bool resolve_sockets(Global& g) {
   if (g.config_given || ::access(g.config_path.c_str(), F_OK) == 0) {
     auto loaded = vigil::load_config(g.config_path);
     if (!loaded) {
-      record_failure({kExitError, "vigilctl.Config", terminal_safe(loaded.error().message)});
-      std::cerr << "vigilctl: " << loaded.error().message << "\n";
-      return false;
+      // vigild keeps running on the last good configuration; so does vigilctl.
+      const std::string path = last_good_path(g.socket.empty() ? cfg.daemon.socket : g.socket);
+      auto text = read_last_good(path);
+      auto last = text ? vigil::parse_config(*text, path) : Result<vigil::Config>(loaded.error());
+      if (!last) {
+        record_failure({kExitError, "vigilctl.Config", terminal_safe(loaded.error().message)});
+        std::cerr << "vigilctl: " << loaded.error().message << "\n";
+        return false;
+      }
+      std::cerr << "vigilctl: warning: " << loaded.error().message << "; using the last good settings vigild "
+                << "published in " << path << "\n";
+      loaded = std::move(last);
     }
     cfg = *loaded;
   }

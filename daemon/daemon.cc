@@ -13,6 +13,7 @@
 
 #include "daemon/core/log.h"
 #include "daemon/core/secrets.h"
+#include "daemon/os/config_file.h"
 #include "daemon/os/sessions.h"
 #include "daemon/os/state_dir.h"
 #include "daemon/store/sqlite_store.h"
@@ -121,6 +122,15 @@ Result<gid_t> http_socket_gid(const Config& cfg) {
 
 Daemon::Daemon(const Config& cfg) : end_sessions_(cfg.block.end_sessions) {}
 
+namespace {
+// The clients' last good settings (config_file.h): a failure costs them
+// only the fallback, so it is a warning.
+void publish(const Config& cfg) {
+  if (auto st = publish_client_settings(cfg); !st)
+    log::warning("the clients' last good settings were not written: " + st.error().message);
+}
+}  // namespace
+
 Result<std::unique_ptr<Daemon>> Daemon::open(const Config& cfg) {
   std::unique_ptr<Daemon> d(new Daemon(cfg));
   for (const auto& w : cfg.warnings) log::warning(w);
@@ -131,6 +141,7 @@ Result<std::unique_ptr<Daemon>> Daemon::open(const Config& cfg) {
                  "the console until an administrator enrols them");
   if (auto s = admin_groups_exist(cfg); !s) return s.error();
   if (auto s = d->listen(cfg); !s) return s.error();
+  publish(cfg);
   d->server_->start();
   d->http_server_->start();
   d->hooks_->start();
@@ -215,6 +226,7 @@ void Daemon::reload(const Config& fresh) {
   if (fresh.tokens.http_socket != old.tokens.http_socket ||
       fresh.tokens.http_socket_group != old.tokens.http_socket_group)
     log::warning("[tokens] http_socket and http_socket_group changes take effect at the next start");
+  publish(fresh);
   log::event(log::Priority::kNotice, log::kMsgReloaded, "configuration reloaded");
 }
 

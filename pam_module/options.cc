@@ -133,6 +133,18 @@ ParsedOptions parse_options(const std::vector<std::string_view>& args, const std
   return out;
 }
 
+ParsedOptions with_last_good(const std::vector<std::string_view>& args, ParsedOptions broken,
+                             const std::optional<ConfigSource>& last_good) {
+  if (broken.config_error.empty() || !broken.error.empty() || !last_good) return broken;
+  ParsedOptions alt = parse_options(args, std::vector<ConfigSource>{*last_good});
+  if (!alt.config_error.empty() || !alt.error.empty()) return broken;
+  alt.config_error = broken.config_error + "; using the last good settings vigild published in " + last_good->path;
+  return alt;
+}
+
+std::string last_good_path_for(const std::vector<std::string_view>& args) {
+  return last_good_path(parse_options(args, std::vector<ConfigSource>{}).options.socket);
+}
 
 namespace {
 // One file's text; nullopt when it does not exist. A file that cannot be
@@ -233,6 +245,12 @@ ParsedOptions load_options_cached(const std::vector<std::string_view>& args) {
     }
   }
   auto parsed = parse_options(args, files);
+  if (!parsed.config_error.empty()) {
+    const std::string path = last_good_path_for(args);
+    std::optional<ConfigSource> last_good;
+    if (auto text = read_last_good(path)) last_good = ConfigSource{path, std::move(*text)};
+    parsed = with_last_good(args, std::move(parsed), last_good);
+  }
   std::unique_lock<std::mutex> lock(c.mu, std::try_to_lock);
   if (lock.owns_lock()) {
     // The least recently used entry (an empty one first) takes the parse.

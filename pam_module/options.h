@@ -9,10 +9,12 @@
 //    module reads only [daemon] socket and [lockout] console_exempt;
 //    everything else there is the daemon's.
 //  * A config file that fails to parse is reported in config_error, and the
-//    module goes on with the built-in defaults and its arguments, with the
-//    console exemption off (the strict reading). The daemon keeps its running
-//    configuration on such a file, so failures must keep being reported; pass
-//    socket= in pam.d when the socket is not at its default path.
+//    module goes on with the last good settings vigild published
+//    (protocol/config_files.h: client.conf beside the socket it would use),
+//    as vigild itself keeps its running configuration on such a file; when
+//    there are none, with the built-in defaults and its arguments, the
+//    console exemption off (the strict reading). Failures must keep being
+//    reported, so config_error stays set either way.
 //  * A bad module argument is fatal (error): the module refuses.
 #pragma once
 
@@ -59,6 +61,15 @@ ParsedOptions parse_options(const std::vector<std::string_view>& args,
 // The same over the config file and its drop-ins, in order (none: the file
 // is absent); a later file's key replaces an earlier one's.
 ParsedOptions parse_options(const std::vector<std::string_view>& args, const std::vector<ConfigSource>& files);
+
+// A parse whose config file failed (config_error set), retried over the
+// last good settings (`last_good`: client.conf's path and text), when they
+// parse: its config_error then says so. Pure.
+ParsedOptions with_last_good(const std::vector<std::string_view>& args, ParsedOptions broken,
+                             const std::optional<ConfigSource>& last_good);
+// Where the last good settings are for these arguments: beside socket=, or
+// the built-in socket.
+std::string last_good_path_for(const std::vector<std::string_view>& args);
 
 // The `conf=PATH` argument, or the default path.
 std::string config_path_from_args(const std::vector<std::string_view>& args);

@@ -1,6 +1,9 @@
 #include "protocol/config_files.h"
 
 #include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -29,6 +32,50 @@ Result<std::vector<std::string>> dropin_paths(const std::string& config_path) {
   std::sort(names.begin(), names.end());
   for (auto& n : names) n = dir + "/" + n;
   return names;
+}
+
+std::string last_good_path(const std::string& socket) {
+  auto slash = socket.rfind('/');
+  return (slash == std::string::npos ? std::string(".") : socket.substr(0, slash)) + "/client.conf";
+}
+
+namespace {
+// A TOML basic string: the paths vigil accepts are ASCII without control
+// characters (config_text.h); quotes and backslashes are escaped.
+std::string quoted(const std::string& s) {
+  std::string out = "\"";
+  for (char c : s) {
+    if (c == '"' || c == '\\') out += '\\';
+    out += c;
+  }
+  return out + "\"";
+}
+bool trusted(const struct stat& st) { return st.st_uid == 0 && (st.st_mode & (S_IWGRP | S_IWOTH)) == 0; }
+}  // namespace
+
+std::string last_good_text(const std::string& socket, const std::string& admin_socket, bool console_exempt) {
+  return "# Written by vigild: the settings of the last configuration it accepted that\n"
+         "# pam_vigil and vigilctl read while vigil.conf fails to parse. Do not edit.\n"
+         "[daemon]\nsocket = " + quoted(socket) + "\nadmin_socket = " + quoted(admin_socket) +
+         "\n[lockout]\nconsole_exempt = " + (console_exempt ? "true" : "false") + "\n";
+}
+
+std::optional<std::string> read_last_good(const std::string& path) {
+  struct stat dir {};
+  const std::string parent = path.substr(0, path.rfind('/') == std::string::npos ? 0 : path.rfind('/'));
+  if (::stat(parent.empty() ? "/" : parent.c_str(), &dir) != 0 || !S_ISDIR(dir.st_mode) || !trusted(dir))
+    return std::nullopt;
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW | O_NONBLOCK);
+  if (fd < 0) return std::nullopt;
+  struct stat st {};
+  std::optional<std::string> text;
+  if (::fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && trusted(st) && st.st_size <= 65536) {
+    std::string buf(static_cast<size_t>(st.st_size), '\0');
+    ssize_t n = ::read(fd, buf.data(), buf.size());
+    if (n == st.st_size) text = std::move(buf);
+  }
+  ::close(fd);
+  return text;
 }
 
 }  // namespace vigil

@@ -16,6 +16,7 @@
 //    first (daemon/core/config.h).
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -31,5 +32,21 @@ struct ConfigSource {
 
 std::string dropin_dir(const std::string& config_path);
 Result<std::vector<std::string>> dropin_paths(const std::string& config_path);
+
+// The last good settings. vigild writes what its clients read of the
+// configuration ([daemon] socket and admin_socket, [lockout]
+// console_exempt) to client.conf in the directory of its public socket,
+// after each start and each reload it accepts. pam_vigil.so and vigilctl
+// read them only while vigil.conf fails to parse (a live edit with a
+// mistake: vigild keeps running on the last good one), from the directory
+// of the socket they would use otherwise (socket= or --socket, else the
+// built-in /run/vigil/vigil.sock), and only when the file is a regular file
+// owned by root that group and others cannot write, in a directory the
+// same holds for: anyone else's file could point them at a fake daemon.
+std::string last_good_path(const std::string& socket);
+std::string last_good_text(const std::string& socket, const std::string& admin_socket, bool console_exempt);
+// The trusted file's text, or nullopt (absent, not trusted, unreadable,
+// over 64 KiB).
+std::optional<std::string> read_last_good(const std::string& path);
 
 }  // namespace vigil

@@ -107,4 +107,24 @@ Result<Config> load_daemon_config(const std::string& path) {
   return parse_config(sources);
 }
 
+Status publish_client_settings(const Config& cfg) {
+  const std::string path = last_good_path(cfg.daemon.socket);
+  const std::string tmp = path + ".new";
+  const std::string text =
+      last_good_text(cfg.daemon.socket, cfg.daemon.admin_socket, cfg.lockout.console_exempt);
+  ::unlink(tmp.c_str());
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0644);
+  if (fd < 0) return Error::State(tmp + ": cannot create: " + std::strerror(errno));
+  const bool written = ::fchmod(fd, 0644) == 0 &&
+                       ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
+  const int saved = errno;
+  ::close(fd);
+  if (!written || ::rename(tmp.c_str(), path.c_str()) != 0) {
+    const int why = written ? errno : saved;
+    ::unlink(tmp.c_str());
+    return Error::State(path + ": cannot write: " + std::strerror(why));
+  }
+  return Ok{};
+}
+
 }  // namespace vigil

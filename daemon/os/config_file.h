@@ -35,4 +35,10 @@ std::string config_file_problem(const struct stat& st, const std::string& path, 
 
 Result<Config> load_daemon_config(const std::string& path);
 
+// Writes the settings vigild's clients read while vigil.conf fails to parse
+// (protocol/config_files.h, last_good_path) for this configuration: a new
+// file, mode 0644, renamed over the old one. An error says what failed; the
+// caller logs it (clients then fall back to the built-in defaults).
+Status publish_client_settings(const Config& cfg);
+
 }  // namespace vigil

@@ -75,6 +75,35 @@ class Signals(VigilTestCase):
         self.fail_n("bob", 2)
         self.assertTrue(self.env.status("bob")["locked"], "the old configuration stays in force")
 
+    def test_a_bad_live_edit_keeps_the_module_and_vigilctl_on_the_last_good_settings(self):
+        # vigild publishes what its clients read, beside its socket.
+        last_good = os.path.join(os.path.dirname(self.env.socket), "client.conf")
+        st = os.stat(last_good)
+        self.assertEqual((st.st_uid, st.st_mode & 0o777), (0, 0o644))
+        with open(last_good) as f:
+            text = f.read()
+        self.assertIn('admin_socket = "%s"' % self.env.admin_socket, text)
+        self.assertIn("console_exempt = true", text)
+        with open(self.env.conf_path, "a") as f:
+            f.write("[lockout]\nbogus = 1\n")
+        self.env.reload()
+        self.env.wait_log("reload refused")
+        # vigilctl finds the admin socket there, and says why.
+        p = subprocess.run([VIGILCTL, "--config", self.env.conf_path, "--socket", self.env.socket, "block", "carol",
+                            "--reason", "x"], env=self.env.nss_env(), capture_output=True, text=True, timeout=30)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn("using the last good settings vigild published in " + last_good, p.stderr)
+        # The module keeps the console exemption vigild ran with: with vigild
+        # down, root's console login is still let through to the password...
+        self.env.stop()
+        self.assertEqual(self.env.login("root", "rootpw", rhost=None, tty="tty1"), PAM_SUCCESS)
+        # ...which the strict reading (no last good settings) refuses.
+        os.unlink(last_good)
+        self.assertNotEqual(self.env.login("root", "rootpw", rhost=None, tty="tty1"), PAM_SUCCESS)
+        p = subprocess.run([VIGILCTL, "--config", self.env.conf_path, "--socket", self.env.socket, "audit"],
+                           env=self.env.nss_env(), capture_output=True, text=True, timeout=30)
+        self.assertEqual(p.returncode, 1, "without them vigilctl refuses a config that fails to parse")
+
     def test_sigterm_stops_cleanly(self):
         # With connections still open: their sessions end after the server.
         import socket

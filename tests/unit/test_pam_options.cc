@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <cstdlib>
@@ -34,6 +35,79 @@ TEST(PamOptions, ArgumentsOverrideTheConfigFile) {
   auto q = parse_options({"authfail", "console_exempt=yes"}, conf);
   EXPECT_EQ(q.options.socket, "/from/file.sock");
   EXPECT_TRUE(q.options.console_exempt);
+}
+
+// A live edit with a mistake: the module goes on with the settings vigild
+// last accepted (client.conf), else with the strict defaults; the error is
+// reported either way.
+struct LastGoodCase {
+  const char* name;
+  std::vector<std::string_view> args;
+  std::optional<std::string> last_good;  // client.conf's text; nullopt: none
+  const char* socket;
+  bool console_exempt;
+  bool says_last_good;
+};
+class LastGood : public ::testing::TestWithParam<LastGoodCase> {};
+TEST_P(LastGood, TakesOverFromABrokenFile) {
+  const auto& c = GetParam();
+  auto broken = parse_options(c.args, std::string("[daemon]\nsocket = \"/new.sock\"\n[lockout\n"));
+  ASSERT_FALSE(broken.config_error.empty());
+  std::optional<ConfigSource> lg;
+  if (c.last_good) lg = ConfigSource{"/run/x/client.conf", *c.last_good};
+  auto p = with_last_good(c.args, broken, lg);
+  EXPECT_TRUE(p.error.empty());
+  EXPECT_EQ(p.options.socket, c.socket);
+  EXPECT_EQ(p.options.console_exempt, c.console_exempt);
+  EXPECT_NE(p.config_error.find(broken.config_error), std::string::npos) << "still reported";
+  EXPECT_EQ(p.config_error.find("last good settings vigild published in /run/x/client.conf") != std::string::npos,
+            c.says_last_good) << p.config_error;
+}
+const std::string kLastGood = last_good_text("/srv/vigil.sock", "/srv/admin.sock", true);
+INSTANTIATE_TEST_SUITE_P(
+    Table, LastGood,
+    ::testing::Values(
+        LastGoodCase{"Used", {"authfail"}, kLastGood, "/srv/vigil.sock", true, true},
+        LastGoodCase{"ArgumentsStillWin", {"authfail", "socket=/arg.sock"}, kLastGood, "/arg.sock", true, true},
+        LastGoodCase{"NoneStrictDefaults", {"authfail"}, std::nullopt, "/run/vigil/vigil.sock", false, false},
+        LastGoodCase{"BrokenTooStrictDefaults", {"authfail"}, std::string("[daemon"), "/run/vigil/vigil.sock",
+                     false, false}),
+    [](const auto& i) { return std::string(i.param.name); });
+
+TEST(PamOptions, LastGoodIsBesideTheSocketItWouldUse) {
+  EXPECT_EQ(last_good_path_for({"authfail"}), "/run/vigil/client.conf");
+  EXPECT_EQ(last_good_path_for({"socket=/srv/v/vigil.sock"}), "/srv/v/client.conf");
+  auto fine = parse_options({}, std::string("[lockout]\ndeny = 3\n"));
+  EXPECT_EQ(with_last_good({}, fine, ConfigSource{"x", kLastGood}).options.socket, "/run/vigil/vigil.sock")
+      << "a file that parses is never replaced";
+}
+
+// Only a root-owned file, in a directory only root can write, is trusted.
+TEST(PamOptions, LastGoodMustBeRootsAlone) {
+  char tmpl[] = "/tmp/vigil-lastgood-XXXXXX";
+  ASSERT_NE(mkdtemp(tmpl), nullptr);
+  const std::string dir = tmpl, path = dir + "/client.conf";
+  ASSERT_EQ(chmod(dir.c_str(), 0755), 0);
+  FILE* f = std::fopen(path.c_str(), "w");
+  ASSERT_NE(f, nullptr);
+  std::fputs(kLastGood.c_str(), f);
+  std::fclose(f);
+  ASSERT_EQ(chmod(path.c_str(), 0644), 0);
+  if (geteuid() == 0) {
+    EXPECT_EQ(read_last_good(path), kLastGood);
+  }
+  ASSERT_EQ(chmod(path.c_str(), 0666), 0);
+  EXPECT_FALSE(read_last_good(path).has_value()) << "writable by others";
+  ASSERT_EQ(chmod(path.c_str(), 0644), 0);
+  ASSERT_EQ(chmod(dir.c_str(), 0777), 0);
+  EXPECT_FALSE(read_last_good(path).has_value()) << "in a directory others can write";
+  if (geteuid() == 0) {
+    ASSERT_EQ(chmod(dir.c_str(), 0755), 0);
+    ASSERT_EQ(chown(path.c_str(), 1000, 1000), 0);
+    EXPECT_FALSE(read_last_good(path).has_value()) << "not root's";
+  }
+  std::remove(path.c_str());
+  rmdir(dir.c_str());
 }
 
 TEST(PamOptions, ConfPathArgument) {
