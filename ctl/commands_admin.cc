@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <iostream>
 #include <optional>
+#include <string>
 
 #include "ctl/commands.h"
 #include "ctl/output.h"
@@ -40,6 +41,29 @@ void print_blocked(const std::vector<api::AuditBlock>& blocked) {
   if (blocked.empty()) std::printf("  (none)\n");
 }
 
+// Report mode: the banner first, the section last.
+void print_report_banner(const std::optional<api::AuditReportMode>& m) {
+  if (!m || !m->active) return;
+  std::printf("vigild runs in REPORT MODE ([daemon] mode = \"report\"): it records and logs the refusals\n"
+              "below but enforces none of them.\n\n");
+}
+
+void print_report_mode(const std::optional<api::AuditReportMode>& m) {
+  if (!m) return;
+  std::printf("\nReport mode: refusals not enforced, since %s%s:\n", when(m->since).c_str(),
+              m->active ? "" : " (vigild enforces again now)");
+  for (const auto& c : m->counts)
+    std::printf("  %6lld  %s\n", (long long)c.count, terminal_safe(c.reason).c_str());
+  if (m->counts.empty()) std::printf("  (none)\n");
+  if (!m->latest.empty()) std::printf("Latest:\n");
+  for (const auto& e : m->latest) {
+    std::string where = e.source.empty() ? "" : " from " + terminal_safe(e.source);
+    if (!e.service.empty()) where += " (" + terminal_safe(e.service) + ")";
+    std::printf("  %s  %-16s %s%s\n", when(e.at).c_str(), terminal_safe(e.user).c_str(),
+                terminal_safe(e.reason).c_str(), where.c_str());
+  }
+}
+
 }  // namespace
 
 void add_reset_options(CLI::App& cmd, Args& a) {
@@ -73,10 +97,12 @@ int run_audit(Global& g, const Args& a) {
   }
   auto reply = decoded<api::AdminAudit::Reply>(*r);
   if (!reply) return kExitError;
+  print_report_banner(reply->report_mode);
   print_admins(reply->admins);
   print_without_totp(reply->without_totp);
   print_blocked(reply->blocked);
   std::printf("\nOpen requests: %zu (vigilctl requests)\n", reply->requests.size());
+  print_report_mode(reply->report_mode);
   if (!reply->warnings.empty()) std::printf("\n");
   for (const auto& w : reply->warnings) std::printf("WARNING: %s\n", terminal_safe(w).c_str());
   return 0;

@@ -18,6 +18,10 @@ namespace {
 
 // A verdict in a few words: "open", "LOCKED until TIME (LEFT left)",
 // "BLOCKED until recovered".
+constexpr char kReportModeLine[] =
+    "vigild runs in REPORT MODE: the locks and blocks below are recorded, not enforced "
+    "(vigilctl audit lists what was not enforced)\n";
+
 std::string verdict_words(const api::Verdict& v) {
   if (v.state == "blocked") return "BLOCKED until recovered";
   if (v.state == "locked") return "LOCKED until " + when(v.until) + " (" + left(v.until) + " left)";
@@ -40,6 +44,7 @@ int print_all_accounts(Global& g, bool as_json) {
   }
   auto reply = api::StatusList::Reply::from_json(*r);
   if (!reply) return unreadable(reply.error().message);
+  if (reply->report_mode) std::printf("%s", kReportModeLine);
   std::printf("%-20s %8s %8s %6s %8s  %s\n", "USER", "UID", "FAILURES", "LOCKS", "REFUSED", "STATE");
   for (const auto& a : reply->accounts) {
     std::string state = verdict_words(a.verdict);
@@ -86,6 +91,7 @@ void print_failures(const std::vector<api::FailureEntry>& failures) {
 
 // One account's state, one fact a line.
 void print_one(const api::StatusGetReply& a) {
+  if (a.report_mode) std::printf("%s", kReportModeLine);
   std::printf("user:          %s (uid %lld)\n", terminal_safe(a.user).c_str(), (long long)a.uid);
   std::printf("state:         %s\n", verdict_words(a.verdict).c_str());
   if (!a.verdict.why.empty()) std::printf("why:           %s\n", terminal_safe(a.verdict.why).c_str());

@@ -97,7 +97,7 @@ int run_token_list(Global& g, const Args& a) {
   if (!reply) return kExitError;
   if (reply->frozen) {
     for (const auto& f : reply->freezes)
-      std::printf("TOKEN API FROZEN since %s: administrator %s is blocked\n", when(f.since).c_str(),
+      std::printf("TOKEN API FROZEN since %s: %s is blocked\n", when(f.since).c_str(),
                   terminal_safe(f.user).c_str());
     std::printf("\n");
   }

@@ -89,7 +89,8 @@ int break_glass(const Config& cfg, const std::string& user, const std::string& r
   if (!store) return fail(store.error().message);
 
   SystemClock clock;
-  Engine engine(std::move(*store), clock, cfg.lockout, nullptr, cfg.totp, cfg.devices, cfg.block, cfg.throttle);
+  Engine engine(std::move(*store), clock, cfg.lockout, nullptr, cfg.totp, cfg.devices, cfg.block, cfg.throttle,
+                cfg.tokens, cfg.daemon.mode);
   engine.start();  // its destructor finishes and commits
   // Is it blocked at all? (Nothing is changed, nor the password expired, if not.)
   auto view = view_of(engine, who.id.uid);

@@ -90,6 +90,17 @@ Result<std::unique_ptr<SecretKey>> open_key(const Config& cfg, Store& store) {
   return key;
 }
 
+// Report mode, at start and whenever a reload changes [daemon] mode.
+void log_mode(const Config& cfg, bool changed) {
+  if (cfg.daemon.mode == DaemonMode::kReport)
+    log::warning(std::string(changed ? "[daemon] mode is now \"report\"" : "[daemon] mode = \"report\"") +
+                 ": REPORT MODE, refusals are decided, recorded and logged (MESSAGE_ID " +
+                 log::kMsgNotEnforced + ") but not enforced; vigilctl audit counts them");
+  else
+    log::warning("[daemon] mode is now \"enforce\": the locks and blocks recorded in report mode take effect "
+                 "(vigilctl audit and vigilctl status list them)");
+}
+
 }  // namespace
 
 Result<gid_t> admin_socket_gid(const Config& cfg) {
@@ -140,6 +151,7 @@ Result<std::unique_ptr<Daemon>> Daemon::open(const Config& cfg) {
                  "\" without grace: accounts it covers that have no factor can log in only on "
                  "the console until an administrator enrols them");
   if (auto s = admin_groups_exist(cfg); !s) return s.error();
+  if (cfg.daemon.mode == DaemonMode::kReport) log_mode(cfg, false);
   if (auto s = d->listen(cfg); !s) return s.error();
   publish(cfg);
   d->server_->start();
@@ -162,7 +174,7 @@ Status Daemon::start_engine(const Config& cfg) {
   if (!key) return key.error();
   key_ = std::move(*key);
   engine_ = std::make_unique<Engine>(std::move(*store), clock_, cfg.lockout, key_.get(), cfg.totp, cfg.devices,
-                                     cfg.block, cfg.throttle);
+                                     cfg.block, cfg.throttle, cfg.tokens, cfg.daemon.mode);
   engine_->on_blocked([this](int64_t uid, std::string name) {
     if (end_sessions_) end_sessions_async(uid, std::move(name));
   });
@@ -220,7 +232,9 @@ void Daemon::reload(const Config& fresh) {
   if (fresh.totp_key_path() != old.totp_key_path())
     log::warning("[totp] key_file changes take effect at the next start");
   services_.config = std::make_shared<const Config>(fresh);
-  engine_->set_config(fresh.lockout, fresh.totp, fresh.devices, fresh.block, fresh.throttle);
+  engine_->set_config(fresh.lockout, fresh.totp, fresh.devices, fresh.block, fresh.throttle, fresh.tokens,
+                      fresh.daemon.mode);
+  if (fresh.daemon.mode != old.daemon.mode) log_mode(fresh, true);
   end_sessions_ = fresh.block.end_sessions;
   hooks_->set_config(fresh.tokens);
   if (fresh.tokens.http_socket != old.tokens.http_socket ||
@@ -232,9 +246,11 @@ void Daemon::reload(const Config& fresh) {
 
 // The STATUS= line systemctl status shows.
 void Daemon::update_status() {
-  engine_->counts([this](Result<Engine::Counts> n) {
-    asio::post(io_, [n = std::move(n)] {
-      std::string line = n ? "STATUS=serving; " + std::to_string(n->locked) + " locked, " +
+  const bool report = services_.config->daemon.mode == DaemonMode::kReport;
+  engine_->counts([this, report](Result<Engine::Counts> n) {
+    asio::post(io_, [n = std::move(n), report] {
+      std::string line = n ? std::string("STATUS=serving") + (report ? " (REPORT MODE: nothing enforced)" : "") +
+                                 "; " + std::to_string(n->locked) + " locked, " +
                                  std::to_string(n->blocked) + " blocked accounts" +
                                  (n->frozen ? "; token API FROZEN" : "")
                            : "STATUS=serving; state store unavailable";

@@ -45,6 +45,14 @@ inline constexpr char kStateChanged[] = "state_changed";
 inline constexpr char kFrozen[] = "frozen";
 inline constexpr char kFreezes[] = "freezes";
 inline constexpr char kTokens[] = "tokens";
+// The audit's report-mode section (names of its own: prefixed so that they
+// cannot meet another header's).
+inline constexpr char kReportActive[] = "active";
+inline constexpr char kReportCounts[] = "counts";
+inline constexpr char kReportCount[] = "count";
+inline constexpr char kReportLatest[] = "latest";
+inline constexpr char kReportSource[] = "source";
+inline constexpr char kReportAt[] = "at";
 }  // namespace key
 
 // A member vigild checks itself after admin_params(): always written, read
@@ -324,6 +332,56 @@ struct AuditBlock {
   }
 };
 
+// Report mode ([daemon] mode = "report"): what vigild decided and did not
+// enforce, per reason...
+struct AuditNotEnforcedCount {
+  static constexpr bool kClosed = false;
+  std::string reason;
+  int64_t count = 0;
+
+  template <class S, class V>
+  static void fields(S& s, V&& v) {
+    v(key::kReason, s.reason, kRequired);
+    v(key::kReportCount, s.count, kRequired);
+  }
+};
+
+// ...and the latest ones.
+struct AuditNotEnforced {
+  static constexpr bool kClosed = false;
+  std::string user;
+  std::string reason;
+  std::string source;   // "" for a local login
+  std::string service;  // "" when none
+  int64_t at = 0;       // epoch
+
+  template <class S, class V>
+  static void fields(S& s, V&& v) {
+    v(key::kUser, s.user, kRequired);
+    v(key::kReason, s.reason, kRequired);
+    v(key::kReportSource, s.source, kOptional);
+    v(key::kService, s.service, kOptional);
+    v(key::kReportAt, s.at, kRequired);
+  }
+};
+
+// Since vigild started (kept in memory only; the journal has each one).
+struct AuditReportMode {
+  static constexpr bool kClosed = false;
+  bool active = false;  // vigild runs in report mode now
+  int64_t since = 0;    // epoch: vigild's start
+  std::vector<AuditNotEnforcedCount> counts;  // the most frequent first
+  std::vector<AuditNotEnforced> latest;       // the newest first, at most 10
+
+  template <class S, class V>
+  static void fields(S& s, V&& v) {
+    v(key::kReportActive, s.active, kRequired);
+    v(key::kSince, s.since, kRequired);
+    v(key::kReportCounts, s.counts, kRequired);
+    v(key::kReportLatest, s.latest, kRequired);
+  }
+};
+
 struct AdminAuditReply {
   static constexpr bool kClosed = false;
   std::vector<AuditAdmin> admins;
@@ -331,6 +389,8 @@ struct AdminAuditReply {
   std::vector<AuditBlock> blocked;
   std::vector<RecoveryEntry> requests;  // requests and approvals alike
   std::vector<std::string> warnings;
+  // Present when vigild runs in report mode, or did since it started.
+  std::optional<AuditReportMode> report_mode;
 
   template <class S, class V>
   static void fields(S& s, V&& v) {
@@ -339,6 +399,7 @@ struct AdminAuditReply {
     v(key::kBlocked, s.blocked, kRequired);
     v(key::kRequests, s.requests, kRequired);
     v(key::kWarnings, s.warnings, kRequired);
+    v(key::kReportMode, s.report_mode, kOptional);
   }
   boost::json::object to_json() const;
   static Result<AdminAuditReply> from_json(const boost::json::object& o);

@@ -228,6 +228,7 @@ struct StatusGetReply {
   std::optional<BlockStatus> block;  // when blocked
   int64_t devices = 0;               // how many known devices
   std::optional<TotpStatus> totp;
+  bool report_mode = false;  // [daemon] mode = "report": the verdict is recorded, not enforced
 
   template <class S, class V>
   static void fields(S& s, V&& v) {
@@ -245,6 +246,7 @@ struct StatusGetReply {
     v(key::kBlock, s.block, kOptional);
     v(key::kDevices, s.devices, kAlwaysSent);
     v(key::kTotp, s.totp, kOptional);
+    v(key::kReportMode, s.report_mode, kOptional);  // written only when true
   }
   boost::json::object to_json() const;
   static Result<StatusGetReply> from_json(const boost::json::object& o);
@@ -287,10 +289,12 @@ struct StatusListAccount {
 struct StatusListReply {
   static constexpr bool kClosed = false;
   std::vector<StatusListAccount> accounts;
+  bool report_mode = false;  // as in StatusGetReply
 
   template <class S, class V>
   static void fields(S& s, V&& v) {
     v(key::kAccounts, s.accounts, kRequired);
+    v(key::kReportMode, s.report_mode, kOptional);  // written only when true
   }
   boost::json::object to_json() const;
   static Result<StatusListReply> from_json(const boost::json::object& o);

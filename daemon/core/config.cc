@@ -216,6 +216,23 @@ Setter require_setter() {
   };
 }
 
+// One of a few words ("enforce" or "report"), each naming a value.
+template <class Section, class E>
+Setter choice_setter(Section Config::*sec, E Section::*field, std::vector<std::pair<std::string, E>> choices) {
+  return [=](const toml::node& n, Config& c) -> std::string {
+    auto v = n.value_exact<std::string>();
+    std::string expected = "expected";
+    for (std::size_t i = 0; i < choices.size(); ++i) {
+      if (v && *v == choices[i].first) {
+        c.*sec.*field = choices[i].second;
+        return {};
+      }
+      expected += (i == 0 ? " \"" : i + 1 == choices.size() ? " or \"" : ", \"") + choices[i].first + "\"";
+    }
+    return expected;
+  };
+}
+
 Setter optional_path_setter(std::string TotpConfig::*field) {
   return [=](const toml::node& n, Config& c) -> std::string {
     auto v = n.value_exact<std::string>();
@@ -293,6 +310,8 @@ const std::map<std::string, std::map<std::string, Setter>>& schema() {
            {"admin_socket", path_setter(&Config::daemon, &DaemonConfig::admin_socket)},
            {"admin_socket_group", group_name_setter(&Config::daemon, &DaemonConfig::admin_socket_group)},
            {"nss_threads", int_setter(&Config::daemon, &DaemonConfig::nss_threads, 1, 16)},
+           {"mode", choice_setter(&Config::daemon, &DaemonConfig::mode,
+                                  {{"enforce", DaemonMode::kEnforce}, {"report", DaemonMode::kReport}})},
        }},
       {"lockout",
        {
@@ -367,6 +386,8 @@ const std::map<std::string, std::map<std::string, Setter>>& schema() {
                                             Seconds(3600))},
            {"default_ttl", duration_setter(&Config::tokens, &TokensConfig::default_ttl, Seconds(60),
                                            Seconds(3660LL * 86400))},
+           {"freeze_on", choice_setter(&Config::tokens, &TokensConfig::freeze_on,
+                                       {{"admins", FreezeOn::kAdmins}, {"any", FreezeOn::kAny}})},
        }},
   };
   return *s;
@@ -389,6 +410,10 @@ const char* require_name(TotpRequire r) {
   }
   return "?";
 }
+
+const char* mode_name(DaemonMode m) { return m == DaemonMode::kReport ? "report" : "enforce"; }
+
+const char* freeze_on_name(FreezeOn f) { return f == FreezeOn::kAny ? "any" : "admins"; }
 
 Result<Seconds> parse_duration(std::string_view text) {
   auto bad = [&] {

@@ -31,6 +31,11 @@ namespace vigil {
 
 using Seconds = std::chrono::seconds;
 
+// [daemon] mode: "enforce" answers as decided; "report" decides and records
+// the same, logs each refusal it would have made, and enforces none of them
+// (engine.h: "Report mode").
+enum class DaemonMode { kEnforce, kReport };
+
 struct DaemonConfig {
   std::string socket = "/run/vigil/vigil.sock";
   std::string state_dir = "/var/lib/vigil";
@@ -42,6 +47,7 @@ struct DaemonConfig {
   // Threads that run NSS lookups (getpwnam, getgrouplist, the directory
   // listing). 1 serialises them, for NSS modules that are not thread-safe.
   int nss_threads = 2;
+  DaemonMode mode = DaemonMode::kEnforce;
 };
 
 struct LockoutConfig {
@@ -123,12 +129,19 @@ struct RecoveryConfig {
   std::string notify_command;        // run (sh -c) with each recovery request on stdin; "": none
 };
 
+// [tokens] freeze_on: whose block freezes the token API until that account's
+// recovery. kAdmins: an administrator's (the default). kAny: anyone's, as in
+// the hosted model (a block that rests on wrong passwords alone, [block]
+// escalate_after_locks, never freezes).
+enum class FreezeOn { kAdmins, kAny };
+
 struct TokensConfig {
   std::string http_socket;                // HTTP/1.1 checker for nginx auth_request; "": off
   std::string http_socket_group = "www-data";
   std::string revoke_hooks_dir = "/etc/vigil/revoke-hooks.d";
   Seconds hook_timeout{30};
   Seconds default_ttl{30 * 86400};        // vigilctl token issue without --ttl
+  FreezeOn freeze_on = FreezeOn::kAdmins;
 };
 
 struct Config {
@@ -151,6 +164,8 @@ struct Config {
 };
 
 const char* require_name(TotpRequire r);
+const char* mode_name(DaemonMode m);      // "enforce", "report"
+const char* freeze_on_name(FreezeOn f);   // "admins", "any"
 
 // "section.key" for every key the parser accepts.
 extern const std::vector<std::string> kKnownKeys;

@@ -67,6 +67,9 @@ inline constexpr char kMsgHookFailed[] = "fd66633eaa3a49019eccd5cc8e7ddae9";
 inline constexpr char kMsgRecoveryRefused[] = "74485ffc941d41768a7ad33b1093f2ae";
 inline constexpr char kMsgPasswordChangeRequired[] = "583a6cd426d54b79b5f38e2ac7bc631a";
 inline constexpr char kMsgPasswordChanged[] = "2afc8b0d88ab473ebaa9bb1455be33fd";
+// Report mode ([daemon] mode = "report"): a refusal, or a block's effect on
+// tokens and sessions, that was decided and recorded but not enforced.
+inline constexpr char kMsgNotEnforced[] = "0a56d156860e40c5ac244b67648d0818";
 
 void init();  // detects journald; call once at start
 void set_debug(bool on);

@@ -37,12 +37,13 @@ std::string read_boot_id() {
 // engine yet, so load_tokens() and active_factors_ need no lock.
 Engine::Engine(std::unique_ptr<Store> store, const Clock& clock, LockoutConfig config,
                const SecretKey* key, TotpConfig totp, DevicesConfig devices, BlockConfig block,
-               ThrottleConfig throttle)
+               ThrottleConfig throttle, TokensConfig tokens, DaemonMode mode)
     : clock_(clock),
       key_(key),
       boot_id_(read_boot_id()),
       store_(std::move(store)),
-      settings_{config, totp, devices, block, throttle} {
+      settings_{config, totp, devices, block, throttle, std::move(tokens), mode} {
+  not_enforced_.since = clock_.now();
   load_tokens();
   if (auto uids = store_->totp_active_uids(); uids) {
     active_factors_ = static_cast<int64_t>(uids->size());
@@ -82,9 +83,22 @@ void Engine::stop() {
 
 void Engine::set_config(const LockoutConfig& config, const TotpConfig& totp,
                         const DevicesConfig& devices, const BlockConfig& block,
-                        const ThrottleConfig& throttle) {
+                        const ThrottleConfig& throttle, const TokensConfig& tokens, DaemonMode mode) {
   MutexLock lock(mu_);
-  pending_ = Settings{config, totp, devices, block, throttle};
+  pending_ = Settings{config, totp, devices, block, throttle, tokens, mode};
+}
+
+void Engine::not_enforced(NotEnforced what) {
+  log::event(log::Priority::kNotice, log::kMsgNotEnforced,
+             "REPORT MODE, not enforced: " + what.reason + " (" + what.user +
+                 (what.source.empty() ? "" : " from " + what.source) +
+                 (what.service.empty() ? "" : ", " + what.service) + ")" +
+                 (what.detail.empty() ? "" : ": " + what.detail),
+             {{"VIGIL_USER", what.user}, {"VIGIL_REASON", what.reason}, {"VIGIL_RHOST", what.source},
+              {"VIGIL_SERVICE", what.service}, {"VIGIL_DEVICE", what.device}});
+  ++not_enforced_.counts[what.reason];
+  not_enforced_.latest.push_back(std::move(what));
+  if (not_enforced_.latest.size() > NotEnforcedLog::kLatest) not_enforced_.latest.pop_front();
 }
 
 void Engine::submit(Job job) {

@@ -42,6 +42,20 @@
 //    codes count toward [totp] max_failures, which locks the account.
 //  * All TOTP cryptography (opening sealed secrets, hashing codes) runs here,
 //    never on the I/O thread. Codes and secrets are wiped after use.
+//  * Report mode ([daemon] mode = "report", Settings::mode): every decision
+//    is made and recorded exactly as in enforce mode (failures, locks,
+//    throttles, blocks), but a refusal of a right password, of a second
+//    factor that is missing or over its budget, of the account phase, or of
+//    a token because of a block or a freeze, is logged (log::kMsgNotEnforced)
+//    and counted (Overview::not_enforced) instead of enforced: the answer is
+//    the one the login would get with no refusal. The waiver of a login is
+//    made in one place per answer: report_refusal() for a report,
+//    verify_waive() for its code, account() and token_check(). An enrolled
+//    factor is still checked (a wrong or missing code is a wrong
+//    credential), and a waived login's success is not applied (no reset,
+//    no trust): the state stays what enforce mode would have made it. A
+//    wrong password is never waived. A block revokes, suspends and freezes
+//    nothing and ends no session (set_block logs what it would have done).
 #pragma once
 
 #include <condition_variable>
@@ -78,6 +92,8 @@ class Engine {
     DevicesConfig devices;
     BlockConfig block;
     ThrottleConfig throttle;
+    TokensConfig tokens;  // freeze_on
+    DaemonMode mode = DaemonMode::kEnforce;
   };
 
   // Buckets kept in memory beyond which clean ones are dropped.
@@ -89,7 +105,8 @@ class Engine {
   // lockout alone).
   Engine(std::unique_ptr<Store> store, const Clock& clock, LockoutConfig config,
          const SecretKey* key = nullptr, TotpConfig totp = {}, DevicesConfig devices = {},
-         BlockConfig block = {}, ThrottleConfig throttle = {});
+         BlockConfig block = {}, ThrottleConfig throttle = {}, TokensConfig tokens = {},
+         DaemonMode mode = DaemonMode::kEnforce);
   ~Engine();
   Engine(const Engine&) = delete;
   Engine& operator=(const Engine&) = delete;
@@ -107,7 +124,8 @@ class Engine {
   // Applies from the next batch.
   void set_config(const LockoutConfig& config, const TotpConfig& totp = {},
                   const DevicesConfig& devices = {}, const BlockConfig& block = {},
-                  const ThrottleConfig& throttle = {});
+                  const ThrottleConfig& throttle = {}, const TokensConfig& tokens = {},
+                  DaemonMode mode = DaemonMode::kEnforce);
   // Called (on the engine thread, after the commit) with each newly blocked
   // uid: ends its sessions. Set before start().
   void on_blocked(std::function<void(int64_t uid, std::string name)> f) EXCLUDES(run_mu_) {
@@ -139,13 +157,15 @@ class Engine {
   // su of another uid in it count as an unknown device), and it is kept in
   // the store for this boot, so a restart keeps it.
   void session_open(uint32_t audit_session, int64_t uid, std::string device);
-  // The account phase: blocks and deny rules (never a temporary lock).
-  // `in.device_known` is filled in here from `device`.
+  // The account phase: blocks and deny rules (never a temporary lock); in
+  // report mode neither is enforced. `in.device_known` is filled in here
+  // from `device`.
   void account(int64_t uid, std::string device, uint32_t audit_session, RuleInput in, bool console,
                std::function<void(Result<AccountVerdict>)> done);
   // Administrative block (committed with a full sync); see recover().
   // `admin`: the account is an administrator's, so its block revokes its
-  // tokens and freezes the token API (see set_block).
+  // tokens and freezes the token API (see set_block; with [tokens]
+  // freeze_on = "any" every block freezes it).
   void block(int64_t uid, std::string name, std::string reason, std::string by, bool admin,
              std::function<void(BlockResult)> done);
   // Checks a code of the account outside a login (step-up, identity proof).
@@ -237,6 +257,9 @@ class Engine {
     std::string bucket_key;  // the bucket the password was decided in
     std::string device;
     bool admin = false;      // a block revokes tokens (set_block)
+    // Report mode: the password's refusal was not enforced. A code is still
+    // checked where needs_code says so; the success is not applied.
+    bool waived = false;
   };
   static constexpr std::size_t kChallengesPerAccount = 8;
   enum class CodeCheck { kOk, kWrong, kReplay, kNoFactor, kError };
@@ -292,6 +315,11 @@ class Engine {
   void set_block(Txn& t, Entry* acct, BlockRecord b, TokenEffect effect, const std::string& source = {},
                  const std::string& service = {}) REQUIRES(run_mu_);
   static TokenEffect compromise(bool admin) { return admin ? TokenEffect::kAdmin : TokenEffect::kEmployee; }
+  // Report mode (see the contract).
+  bool report_only() const REQUIRES(run_mu_) { return settings_.mode == DaemonMode::kReport; }
+  // Logs (log::kMsgNotEnforced) and counts a refusal or an effect that
+  // report mode did not enforce.
+  void not_enforced(NotEnforced what) REQUIRES(run_mu_);
   bool device_known(const Entry& acct, const std::string& device, TimePoint now) const REQUIRES(run_mu_);
   // Whether this host asks every password login for a code: [totp] require
   // is not "none", a device rule requires one, or any account has a factor.
@@ -338,7 +366,11 @@ class Engine {
   void report_escalation(Login& l, const Decision& d) REQUIRES(run_mu_);
   void report_log(Login& l, const Decision& d) REQUIRES(run_mu_);
   bool report_error(Login& l, const Error& e);        // the one way a stage answers an error
+  // The one way a report is refused (a stage's refusal, the decision's);
+  // in report mode, where a right password's refusal is waived.
   bool report_refusal(Login& l, Entry* write, ReportResult r) REQUIRES(run_mu_);
+  // Report mode: answers `r` as if nothing had refused the right password.
+  void report_waive(Login& l, ReportResult& r) REQUIRES(run_mu_);
   // Answers a refusal (blocked, throttled, denied by a rule) the way a wrong
   // password is answered: after this batch's commit, with a bucket written,
   // so that its timing tells nothing.
@@ -357,6 +389,9 @@ class Engine {
   bool verify_error(CodeLogin& v, const Error& e);  // the one way a stage answers an error
   bool verify_now(CodeLogin& v);                    // answered at once (refused)
   bool verify_after_commit(CodeLogin& v);           // answered after this batch's commit
+  // Report mode: a refusal of the code step that is not a wrong code is
+  // logged and waived (false: enforce mode, refuse as usual).
+  bool verify_waive(CodeLogin& v, const std::string& reason) REQUIRES(run_mu_);
   // Checks a TOTP code (against the active secret) or a recovery code, and
   // consumes it when it is good. Runs inside a batch.
   CodeCheck check_code(Txn& t, Entry* e, std::string& code, bool* recovery_used) REQUIRES(run_mu_);
@@ -402,8 +437,21 @@ class Engine {
   bool recover_answer(Unblock& u, Status st);      // answered at once: an error, or nothing to do
 
   // Tokens (engine_tokens.cc).
+  // What a block does to the tokens: the accessors it revokes and suspends,
+  // and whether it freezes the API ([tokens] freeze_on).
+  struct BlockEffect {
+    std::vector<std::string> revoke, suspend;
+    bool freeze = false;
+  };
+  BlockEffect block_effect(int64_t uid, TokenEffect effect) const REQUIRES(run_mu_);
   void tokens_on_block(Txn& t, int64_t uid, const std::string& name, TokenEffect effect,
                        const std::string& reason) REQUIRES(run_mu_);
+  // Report mode: what the block of `name` would have done, logged instead.
+  void block_not_enforced(Txn& t, int64_t uid, const std::string& name, TokenEffect effect)
+      REQUIRES(run_mu_);
+  // Report mode: a check refused only by a freeze or a block becomes valid.
+  void token_check_waive(TimePoint now, const tokens::Token* tok, const std::string& scope,
+                         TokenCheckResult& r) REQUIRES(run_mu_);
   // Recovery: lifts the account's freeze and restores its suspended tokens.
   // Returns what to put back if the recovery's commit fails.
   struct TokenUndo {
@@ -475,6 +523,7 @@ class Engine {
   // owner's block, whatever the token's stored state says.
   std::unordered_set<int64_t> blocked_uids_ GUARDED_BY(run_mu_);
   bool outbox_added_ GUARDED_BY(run_mu_) = false;  // this batch queued revocations
+  NotEnforcedLog not_enforced_ GUARDED_BY(run_mu_);  // report mode, since start
   TimePoint last_prune_ GUARDED_BY(run_mu_){};
 };
 

@@ -198,7 +198,8 @@ void Engine::drop_challenge(const std::string& key, const std::string& nonce_key
 
 void Engine::set_block(Txn& t, Entry* acct, BlockRecord b, TokenEffect effect, const std::string& source,
                        const std::string& service) {
-  if (acct->record.uid) tokens_on_block(t, *acct->record.uid, acct->record.name, effect, b.reason);
+  if (acct->record.uid && report_only()) block_not_enforced(t, *acct->record.uid, acct->record.name, effect);
+  else if (acct->record.uid) tokens_on_block(t, *acct->record.uid, acct->record.name, effect, b.reason);
   log::event(log::Priority::kCrit, log::kMsgBlocked,
              "BLOCKED " + acct->record.name + ": " + b.reason,
              {{"VIGIL_USER", acct->record.name},
@@ -212,7 +213,8 @@ void Engine::set_block(Txn& t, Entry* acct, BlockRecord b, TokenEffect effect, c
   mark_block_dirty(acct);
   t.full_sync = true;
   if (acct->record.uid) {
-    t.blocked.emplace_back(*acct->record.uid, acct->record.name);
+    // Report mode: no session is ended (block_not_enforced said so).
+    if (!report_only()) t.blocked.emplace_back(*acct->record.uid, acct->record.name);
     blocked_uids_.insert(*acct->record.uid);
   }
 }
@@ -437,6 +439,13 @@ void Engine::account(int64_t uid, std::string device, uint32_t audit_session, Ru
     in.strength = device::strength(device);
     if (const Rule* r = first_match(t.devices.rules, in); r && r->action == RuleAction::kDeny)
       v.denied_by_rule = r->line;
+    if (report_only() && (v.blocked || v.denied_by_rule)) {
+      v.not_enforced = v.blocked ? "account phase: blocked"
+                                 : "account phase: deny rule at line " + std::to_string(v.denied_by_rule);
+      not_enforced({in.user, v.not_enforced, device::source_key(in.source), in.service, device, t.now, {}});
+      v.blocked = false;
+      v.denied_by_rule = 0;
+    }
     done(v);
   });
 }

@@ -356,6 +356,7 @@ void Engine::overview(std::function<void(Result<Overview>)> done) {
       if (!rec) return done(rec.error());
       o.blocks = std::move(*blocks);
       o.with_factor = std::move(*uids);
+      o.not_enforced = not_enforced_;
       std::vector<std::string> expired;
       for (auto& x : *rec) {
         if (x.expires <= now) expired.push_back(x.id);

@@ -20,6 +20,16 @@ std::string who(const BucketRecord& r) { return r.name.empty() ? std::string("(u
 
 std::string quoted(const std::string& s) { return boost::json::serialize(boost::json::value(s)); }
 
+// What refused a right password, in the words report mode logs and counts.
+std::string refusal_reason(const ReportResult& r, bool old_password) {
+  if (r.denied_by_rule) return "deny rule at line " + std::to_string(r.denied_by_rule);
+  if (r.blocked_now) return "blocked now (credential stuffing)";
+  if (r.blocked) return "blocked";
+  if (r.throttled) return "source throttled";
+  if (old_password) return "password from before the recovery";
+  return "locked";
+}
+
 }  // namespace
 
 // One report on its way through the stages.
@@ -61,8 +71,29 @@ bool Engine::report_error(Login& l, const Error& e) {
 bool Engine::report_refusal(Login& l, Entry* write, ReportResult r) {
   r.prompt = l.prompt;
   r.state = l.state();
+  if (report_only() && l.req.outcome == Outcome::kSuccess && l.req.uid) report_waive(l, r);
   answer_refusal(l.t, write, std::move(r), std::move(l.done));
   return true;
+}
+
+// Report mode: the refusal is recorded as in enforce mode (the stage did
+// that), logged, and answered as the login would be with nothing refusing
+// it: a code is asked for where the host prompts, and checked where the
+// account has a factor that applies (verify then allows without applying
+// the success: Challenge::waived). Still answered after the commit.
+void Engine::report_waive(Login& l, ReportResult& r) {
+  r.not_enforced = refusal_reason(r, l.outcome == Outcome::kFailure);
+  not_enforced({who(l.acct->record), r.not_enforced, l.req.source, l.req.service, l.req.device, l.t.now, {}});
+  if (!l.prompt) {
+    r.decision.allow = true;
+    return;
+  }
+  if (l.nonce_key.empty() || challenges_.size() >= kChallengeMax) return;  // no code can follow
+  add_challenge(l.req.key, l.nonce_key,
+                Challenge{l.t.now, l.req.root_caller, l.req.exempt, l.req.console, false,
+                          l.has_factor && l.needs_code, l.in_grace, l.grace_ends, l.bucket->record.key,
+                          l.req.device, l.req.admin, true});
+  r.verify = true;
 }
 
 void Engine::answer_refusal(Txn& t, Entry* write, ReportResult r, std::function<void(ReportResult)> done) {
@@ -279,12 +310,7 @@ bool Engine::report_stuffing(Login& l) {
   ReportResult r;
   r.blocked = true;
   r.blocked_now = true;
-  r.state = l.state();
-  l.t.after_commit.push_back([done = std::move(l.done), r](const Status& st) mutable {
-    r.status = st;
-    done(std::move(r));
-  });
-  return true;
+  return report_refusal(l, l.acct, std::move(r));
 }
 
 // The decision and its record: the lock policy, the opt-in escalation, a
@@ -311,13 +337,14 @@ void Engine::report_decide(Login& l) {
   }
   if (!l.nonce_key.empty())
     remember_nonce(l.nonce_key, Seen{d.allow && l.outcome != Outcome::kPasswordOk, l.t.now, l.prompt});
+  const bool refused = !d.allow;
   bool verify = false;
   if (l.outcome == Outcome::kPasswordOk && d.allow) {
     if (!l.nonce_key.empty() && challenges_.size() < kChallengeMax) {
       add_challenge(l.req.key, l.nonce_key,
                     Challenge{l.t.now, l.req.root_caller, l.req.exempt, l.req.console, l.no_factor,
                               l.needs_code, l.in_grace, l.grace_ends, l.bucket->record.key, l.req.device,
-                              l.req.admin});
+                              l.req.admin, false});
       verify = true;
     }
     d.allow = false;  // not yet: the code decides
@@ -333,8 +360,11 @@ void Engine::report_decide(Login& l) {
   r.grace_ends = l.grace_ends;
   // While the store is failing, every answer waits for its batch's commit:
   // a login is allowed only while its failures could be recorded. A refusal
-  // (locked) waits for it too, as a wrong password does.
-  if (d.must_commit || store_failing_ || !d.allow) {
+  // (locked, the password from before a recovery) waits for it too, as a
+  // wrong password does, and report mode may waive it (report_refusal).
+  if (refused) {
+    report_refusal(l, l.bucket, std::move(r));
+  } else if (d.must_commit || store_failing_ || !d.allow) {
     if (!d.allow) mark_dirty(l.bucket);
     l.t.after_commit.push_back([done = std::move(l.done), r](const Status& st) mutable {
       r.status = st;

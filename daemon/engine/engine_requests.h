@@ -3,6 +3,8 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
+#include <map>
 #include <optional>
 #include <string>
 #include <utility>
@@ -54,12 +56,17 @@ struct ReportResult {
   bool blocked_now = false;   // this attempt blocked it
   bool throttled = false;     // refused: its source is throttled
   int denied_by_rule = 0;     // refused by the deny rule on this config line
+  // Report mode: the refusal this answer did not enforce ("" when none); the
+  // fields above still say what was decided.
+  std::string not_enforced;
 };
 
-// The account phase's answer.
+// The account phase's answer (in report mode, always an allow: what would
+// have denied is in not_enforced).
 struct AccountVerdict {
   bool blocked = false;
   int denied_by_rule = 0;  // the deny rule's config line, or 0
+  std::string not_enforced;
 };
 
 struct VerifyRequest {
@@ -83,6 +90,7 @@ struct VerifyResult {
   bool locked_now = false;
   bool recovery_code = false;  // a recovery code was used
   bool blocked_now = false;
+  std::string not_enforced;    // report mode: the refusal waived here ("" when none)
 };
 
 struct BlockResult {
@@ -174,11 +182,32 @@ struct RecoverResult {
   TimePoint suspicious_since{};
 };
 
+// Report mode: one refusal (or a block's effect) decided and not enforced.
+struct NotEnforced {
+  std::string user;     // the account
+  std::string reason;   // "locked", "blocked", "deny rule at line 12", ...
+  std::string source;   // normalised source; "" for a local login
+  std::string service;  // PAM service; "" when none
+  std::string device;   // device id (device.h); "" when none
+  TimePoint at{};
+  std::string detail;   // logged after the reason, not counted (a block's effects)
+};
+
+// What report mode did not enforce since vigild started (memory only: the
+// journal keeps every one).
+struct NotEnforcedLog {
+  static constexpr std::size_t kLatest = 10;
+  TimePoint since{};                       // when the engine started
+  std::map<std::string, int64_t> counts;   // by reason
+  std::deque<NotEnforced> latest;          // newest last, at most kLatest
+};
+
 // What the admin socket's listings and the prevention audit read.
 struct Overview {
   std::vector<std::pair<int64_t, BlockRecord>> blocks;
   std::vector<int64_t> with_factor;        // uids with an active second factor
   std::vector<RecoveryRecord> recovery;    // open requests and approvals (expired ones dropped)
+  NotEnforcedLog not_enforced;             // report mode
 };
 
 // Service API tokens.
@@ -203,6 +232,7 @@ struct TokenCheckResult {
   std::string owner;
   std::vector<std::string> scopes;
   std::string accessor;
+  std::string not_enforced;  // report mode: "token API frozen" or "owner blocked"; "" when none
 };
 
 struct TokenListing {

@@ -53,7 +53,9 @@ void Engine::load_tokens() {
   for (const auto& [uid, b] : *blocks) blocked_uids_.insert(uid);
   // Reconciled with the blocks: an active token of a blocked owner (a
   // database restored from backup, an older vigild) is suspended, written
-  // with the first batch.
+  // with the first batch. Not in report mode, where a block suspends nothing
+  // (its check is refused all the same once vigild enforces: token_check).
+  if (report_only()) return;
   for (auto& [acc, tok] : tokens_) {
     if (tok.state != tokens::State::kActive || !blocked_uids_.count(tok.owner_uid)) continue;
     tok.state = tokens::State::kSuspended;
@@ -84,33 +86,37 @@ void Engine::revoke_token(Txn& t, tokens::Token& tok, const std::string& reason)
              {{"VIGIL_TOKEN", tok.accessor}, {"VIGIL_USER", tok.owner}, {"VIGIL_REASON", reason}});
 }
 
+// An administrator's block revokes every token they own or issued; anyone
+// else's revokes the tokens they issued for others (not for a block that
+// rests on wrong passwords alone) and suspends their own active ones. An
+// administrator's block freezes the API, and with [tokens] freeze_on =
+// "any" so does anyone else's (not one on wrong passwords alone).
+Engine::BlockEffect Engine::block_effect(int64_t uid, TokenEffect effect) const {
+  BlockEffect fx;
+  fx.freeze = effect == TokenEffect::kAdmin ||
+              (effect == TokenEffect::kEmployee && settings_.tokens.freeze_on == FreezeOn::kAny);
+  for (const auto& [acc, tok] : tokens_) {
+    if (tok.state == tokens::State::kRevoked) continue;
+    const bool theirs = tok.owner_uid == uid, issued = tok.created_by_uid == uid;
+    if (effect == TokenEffect::kAdmin ? theirs || issued : effect == TokenEffect::kEmployee && issued && !theirs)
+      fx.revoke.push_back(acc);
+    else if (effect != TokenEffect::kAdmin && theirs && tok.state == tokens::State::kActive)
+      fx.suspend.push_back(acc);
+  }
+  return fx;
+}
+
 void Engine::tokens_on_block(Txn& t, int64_t uid, const std::string& name, TokenEffect effect,
                              const std::string& reason) {
   t.full_sync = true;
   if (!tokens_status_) load_tokens();  // once more: a block must reach the tokens
-  if (effect == TokenEffect::kAdmin) {
-    for (auto& [acc, tok] : tokens_)
-      if ((tok.owner_uid == uid || tok.created_by_uid == uid) && tok.state != tokens::State::kRevoked)
-        revoke_token(t, tok, "administrator " + name + " was blocked: " + reason);
-    FreezeRecord f{uid, name, t.now, reason};
-    ops_.push_back([f](Store& s) { return s.put_freeze(f); });
-    const bool was_frozen = !freezes_.empty();
-    freezes_[uid] = f;
-    log::event(log::Priority::kCrit, log::kMsgApiFrozen,
-               std::string(was_frozen ? "token API stays frozen" : "token API FROZEN") +
-                   ": administrator " + name + " was blocked",
-               {{"VIGIL_USER", name}, {"VIGIL_REASON", reason}});
-    return;
-  }
-  for (auto& [acc, tok] : tokens_) {
-    // Tokens this account issued while it was an administrator go for good
-    // (not for a block that rests on wrong passwords alone).
-    if (effect == TokenEffect::kEmployee && tok.created_by_uid == uid && tok.owner_uid != uid &&
-        tok.state != tokens::State::kRevoked) {
-      revoke_token(t, tok, "its issuer " + name + " was blocked: " + reason);
-      continue;
-    }
-    if (tok.owner_uid != uid || tok.state != tokens::State::kActive) continue;
+  const BlockEffect fx = block_effect(uid, effect);
+  const std::string who = effect == TokenEffect::kAdmin ? "administrator " + name : name;
+  for (const auto& acc : fx.revoke)
+    revoke_token(t, tokens_.at(acc),
+                 (effect == TokenEffect::kAdmin ? who : "its issuer " + name) + " was blocked: " + reason);
+  for (const auto& acc : fx.suspend) {
+    tokens::Token& tok = tokens_.at(acc);
     tok.state = tokens::State::kSuspended;
     tok.state_reason = "owner blocked";
     tok.state_changed = t.now;
@@ -119,6 +125,36 @@ void Engine::tokens_on_block(Txn& t, int64_t uid, const std::string& name, Token
                "suspended API token " + tok.accessor + " (" + tok.name + ") while " + name + " is blocked",
                {{"VIGIL_TOKEN", tok.accessor}, {"VIGIL_USER", name}});
   }
+  if (!fx.freeze) return;
+  FreezeRecord f{uid, name, t.now, reason};
+  ops_.push_back([f](Store& s) { return s.put_freeze(f); });
+  const bool was_frozen = !freezes_.empty();
+  freezes_[uid] = f;
+  log::event(log::Priority::kCrit, log::kMsgApiFrozen,
+             std::string(was_frozen ? "token API stays frozen" : "token API FROZEN") + ": " + who +
+                 " was blocked" + (effect == TokenEffect::kAdmin ? "" : " ([tokens] freeze_on = \"any\")"),
+             {{"VIGIL_USER", name}, {"VIGIL_REASON", reason}});
+}
+
+// Report mode: the block is recorded, and what it would have done to the
+// tokens and the sessions is logged instead.
+void Engine::block_not_enforced(Txn& t, int64_t uid, const std::string& name, TokenEffect effect) {
+  if (!tokens_status_) load_tokens();
+  const BlockEffect fx = block_effect(uid, effect);
+  std::vector<std::string> parts;
+  auto listed = [&parts](const char* verb, const std::vector<std::string>& accs) {
+    if (accs.empty()) return;
+    std::string out = std::string(verb) + " " + std::to_string(accs.size()) + " API token(s)";
+    for (std::size_t i = 0; i < accs.size(); ++i) out += (i == 0 ? " (" : ", ") + accs[i];
+    parts.push_back(out + ")");
+  };
+  listed("revoked", fx.revoke);
+  listed("suspended", fx.suspend);
+  if (fx.freeze) parts.push_back("frozen the token API");
+  if (settings_.block.end_sessions) parts.push_back("ended the sessions of " + name);
+  std::string detail = parts.empty() ? "nothing to revoke, suspend, freeze or end" : "would have";
+  for (std::size_t i = 0; i < parts.size(); ++i) detail += (i == 0 ? " " : ", ") + parts[i];
+  not_enforced({name, "block: tokens and sessions untouched", {}, {}, {}, t.now, detail});
 }
 
 Engine::TokenUndo Engine::tokens_on_recover(Txn& t, int64_t uid, const std::string& name) {
@@ -139,9 +175,9 @@ Engine::TokenUndo Engine::tokens_on_recover(Txn& t, int64_t uid, const std::stri
     freezes_.erase(it);
     ops_.push_back([uid](Store& s) { return s.erase_freeze(uid); });
     log::event(log::Priority::kNotice, log::kMsgApiUnfrozen,
-               freezes_.empty() ? "token API unfrozen: administrator " + name + " was recovered"
-                                : "administrator " + name + " was recovered; the token API stays frozen for " +
-                                      std::to_string(freezes_.size()) + " other blocked administrator(s)",
+               freezes_.empty() ? "token API unfrozen: " + name + " was recovered"
+                                : name + " was recovered; the token API stays frozen for " +
+                                      std::to_string(freezes_.size()) + " other blocked account(s)",
                {{"VIGIL_USER", name}});
   }
   return undo;
@@ -173,7 +209,7 @@ void Engine::token_issue(TokenIssueRequest req, std::function<void(TokenIssueRes
       return done(std::move(r));
     }
     if (!freezes_.empty()) {
-      r.status = Error::Refused("the token API is frozen until administrator " + freezes_.begin()->second.name +
+      r.status = Error::Refused("the token API is frozen until " + freezes_.begin()->second.name +
                                 " is recovered: no token is issued");
       return done(std::move(r));
     }
@@ -245,6 +281,7 @@ void Engine::token_check(Bytes hash, std::string scope, std::function<void(Token
     // Whatever the token's state says, a blocked owner's token does not pass.
     if (r.verdict == tokens::Verdict::kValid && blocked_uids_.count(tok->owner_uid))
       r.verdict = tokens::Verdict::kSuspended;
+    if (report_only()) token_check_waive(t.now, tok, scope, r);
     if (tok) r.accessor = tok->accessor;
     if (r.verdict == tokens::Verdict::kValid) {
       r.owner = tok->owner;
@@ -252,6 +289,20 @@ void Engine::token_check(Bytes hash, std::string scope, std::function<void(Token
     }
     done(std::move(r));
   });
+}
+
+// Report mode: a check refused only by a freeze or by its owner's block (a
+// suspension) is logged and answered as valid; revoked, expired, unknown
+// and out-of-scope tokens stay refused.
+void Engine::token_check_waive(TimePoint now, const tokens::Token* tok, const std::string& scope,
+                               TokenCheckResult& r) {
+  if (!tok || (r.verdict != tokens::Verdict::kFrozen && r.verdict != tokens::Verdict::kSuspended)) return;
+  tokens::Token unblocked = *tok;
+  if (unblocked.state == tokens::State::kSuspended) unblocked.state = tokens::State::kActive;
+  if (tokens::decide(&unblocked, scope, false, now) != tokens::Verdict::kValid) return;
+  r.not_enforced = r.verdict == tokens::Verdict::kFrozen ? "token API frozen" : "token owner blocked";
+  not_enforced({tok->owner, r.not_enforced, {}, "token check", {}, now, "API token " + tok->accessor});
+  r.verdict = tokens::Verdict::kValid;
 }
 
 void Engine::token_list(std::function<void(Result<TokenListing>)> done) {

@@ -129,6 +129,7 @@ struct Engine::CodeLogin {
   Entry* acct = nullptr;    // the account's bucket (req.key)
   Entry* bucket = nullptr;  // the bucket the password was decided in (acct, or a known device's)
   Challenge ch{};           // the challenge the right password left
+  bool over_budget = false; // report mode: checked past [totp] max_failures; a wrong code is not counted
 
   const std::string& name() const { return acct->record.name; }
 };
@@ -152,6 +153,14 @@ bool Engine::verify_error(CodeLogin& v, const Error& e) {
 bool Engine::verify_now(CodeLogin& v) {
   wipe(v.req.code);
   v.done(std::move(v.r));
+  return true;
+}
+
+bool Engine::verify_waive(CodeLogin& v, const std::string& reason) {
+  if (!report_only()) return false;
+  v.ch.waived = true;
+  v.r.not_enforced = reason;
+  not_enforced({v.name(), reason, {}, {}, v.ch.device, v.t.now, {}});
   return true;
 }
 
@@ -195,22 +204,31 @@ bool Engine::verify_challenge(CodeLogin& v) {
 }
 
 // Refused at once: a factor required and none enrolled, or the account
-// blocked or locked since its password was checked.
+// blocked or locked since its password was checked. In report mode each is
+// logged and waived instead; a challenge whose report was waived already
+// said why, and goes on.
 bool Engine::verify_standing(CodeLogin& v) {
-  if (v.ch.no_factor) {
-    wipe(v.req.code);
-    log::event(log::Priority::kWarning, log::kMsgTotpMissing,
-               "refused " + v.name() + ": a second factor is required and none is enrolled",
-               {{"VIGIL_USER", v.name()}, {"VIGIL_REASON", "totp required, not enrolled"}});
-    return verify_now(v);
-  }
   if (auto st = load_block(v.acct, v.req.uid); !st) return verify_error(v, st.error());
-  if (v.acct->block && !v.ch.console) return verify_now(v);  // blocked meanwhile: refused
+  if (v.ch.waived) return false;
+  if (v.ch.no_factor) {
+    if (verify_waive(v, "second factor required, none enrolled")) {
+      v.ch.needs_code = false;  // there is no factor to check
+    } else {
+      wipe(v.req.code);
+      log::event(log::Priority::kWarning, log::kMsgTotpMissing,
+                 "refused " + v.name() + ": a second factor is required and none is enrolled",
+                 {{"VIGIL_USER", v.name()}, {"VIGIL_REASON", "totp required, not enrolled"}});
+      return verify_now(v);
+    }
+  }
+  if (v.acct->block && !v.ch.console && !verify_waive(v, "blocked")) return verify_now(v);  // blocked meanwhile
   if (v.bucket->record.state.locked_at(v.t.now) && !v.ch.exempt) {
-    wipe(v.req.code);
     ++v.bucket->record.state.refused;
     mark_dirty(v.bucket);
-    return verify_now(v);  // locked meanwhile (a parallel attempt): refused
+    if (!verify_waive(v, "locked")) {
+      wipe(v.req.code);
+      return verify_now(v);  // locked meanwhile (a parallel attempt): refused
+    }
   }
   return false;
 }
@@ -220,7 +238,8 @@ bool Engine::verify_standing(CodeLogin& v) {
 bool Engine::verify_without_code(CodeLogin& v) {
   if (v.ch.needs_code) return false;
   wipe(v.req.code);
-  v.r.allow = apply_success(v.t, v.acct, v.bucket, v.ch);
+  // Report mode: a waived login's success is not applied (see engine.h).
+  v.r.allow = v.ch.waived || apply_success(v.t, v.acct, v.bucket, v.ch);
   v.r.in_grace = v.ch.in_grace && v.r.allow;
   v.r.grace_ends = v.ch.grace_ends;
   if (v.r.in_grace)
@@ -247,6 +266,10 @@ bool Engine::verify_no_answer(CodeLogin& v) {
 // (root) still gets at most [totp] max_failures guesses per fail_interval.
 bool Engine::verify_budget(CodeLogin& v) {
   if (!codes_exhausted(v.acct, v.t.now)) return false;
+  if (verify_waive(v, "code budget exhausted")) {
+    v.over_budget = true;  // report mode: checked all the same
+    return false;
+  }
   wipe(v.req.code);
   log::event(log::Priority::kNotice, log::kMsgCodeRefused,
              "code not checked for " + v.name() + ": too many wrong codes",
@@ -264,9 +287,10 @@ void Engine::verify_code(CodeLogin& v) {
     return;
   }
   if (c == CodeCheck::kOk) {
-    // The login is complete: the password step's success applies now.
-    v.r.allow = apply_success(v.t, v.acct, v.bucket, v.ch);
-    if (!v.acct->totp.otp_failures.empty()) {
+    // The login is complete: the password step's success applies now
+    // (report mode: not for a waived login, see engine.h).
+    v.r.allow = v.ch.waived || apply_success(v.t, v.acct, v.bucket, v.ch);
+    if (!v.ch.waived && !v.acct->totp.otp_failures.empty()) {
       v.acct->totp.otp_failures.clear();
       mark_totp_dirty(v.acct);
     }
@@ -274,14 +298,15 @@ void Engine::verify_code(CodeLogin& v) {
     if (recovery)
       log::event(log::Priority::kNotice, log::kMsgRecoveryCodes,
                  v.name() + " logged in with a recovery code", {{"VIGIL_USER", v.name()}});
-  } else {
+  } else if (!v.over_budget) {  // report mode, past the budget: enforce mode checked nothing
     // A wrong or replayed code after a right password.
     v.r.counted = true;
     // The right password from an unknown device, reported by a root caller,
     // then the code limit: the password is known to someone else. Block.
     // From a known device, or reported by the user's own process (which
     // anything running as the user can forge), the limit only locks.
-    const bool may_block = v.bucket == v.acct && v.ch.root_caller;
+    // (Already blocked: only in report mode, where the block stays as it is.)
+    const bool may_block = v.bucket == v.acct && v.ch.root_caller && !v.acct->block;
     if (count_wrong_code(v.t, v.acct, v.bucket, !v.ch.console,
                          c == CodeCheck::kReplay ? "replayed code" : "wrong code", &v.r.locked_now,
                          may_block) &&

@@ -1,6 +1,7 @@
 // The administrators' account methods (admin socket): reset a lock, block,
 // record a password change, list recovery requests, the prevention audit;
 // and what they share with recovery.
+#include <algorithm>
 #include <set>
 
 #include "daemon/core/log.h"
@@ -58,6 +59,21 @@ boost::asio::awaitable<std::vector<api::AuditBlock>> audit_blocks(Services& sv, 
     blocks.push_back({std::move(name), uid, b.reason, to_epoch(b.since), b.by});
   }
   co_return blocks;
+}
+
+// Report mode's section: present while vigild runs in report mode, and
+// after a reload to enforce for what it counted before.
+std::optional<api::AuditReportMode> audit_report_mode(const Config& cfg, const NotEnforcedLog& log) {
+  const bool active = cfg.daemon.mode == DaemonMode::kReport;
+  if (!active && log.counts.empty()) return std::nullopt;
+  api::AuditReportMode m;
+  m.active = active;
+  m.since = to_epoch(log.since);
+  for (const auto& [reason, n] : log.counts) m.counts.push_back({reason, n});
+  std::stable_sort(m.counts.begin(), m.counts.end(), [](const auto& a, const auto& b) { return a.count > b.count; });
+  for (auto it = log.latest.rbegin(); it != log.latest.rend(); ++it)
+    m.latest.push_back({it->user, it->reason, it->source, it->service, to_epoch(it->at)});
+  return m;
 }
 
 }  // namespace
@@ -184,6 +200,7 @@ Answer audit(Request& r) {
   out.blocked = co_await audit_blocks(r.sv, pic->ov);
   for (const auto& rec : pic->ov.recovery) out.requests.push_back(recovery_entry(rec, blocked));
   out.warnings = recovery::audit_warnings(pic->admins, factor);
+  out.report_mode = audit_report_mode(*r.sv.config, pic->ov.not_enforced);
   co_return Reply::success(out.to_json());
 }
 

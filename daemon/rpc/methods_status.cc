@@ -178,6 +178,7 @@ Answer status_reply(Services& sv, const Identity& id) {
   out.devices = static_cast<int64_t>(view->devices.size());
   out.totp = api::TotpStatus{view->totp_active, view->totp_pending, totp_required(*sv.config, id),
                              view->recovery_codes, view->otp_failures};
+  out.report_mode = sv.config->daemon.mode == DaemonMode::kReport;
   co_return Reply::success(out.to_json());
 }
 
@@ -186,6 +187,7 @@ Answer status_list_reply(Services& sv) {
   auto rows = co_await await_callback<Result<std::vector<AccountSummary>>>(start);
   if (!rows) co_return unavailable("state unavailable");
   api::StatusListReply out;
+  out.report_mode = sv.config->daemon.mode == DaemonMode::kReport;
   auto now = wall_now();
   for (const auto& a : *rows) {
     std::string name = a.account.name;

@@ -120,6 +120,7 @@ http {{
 class TokenCase(RecoveryCase):
     allow_root = True  # root issues tokens (no step-up); admins block and recover
     hooks = None       # {name: script text} for [tokens] revoke_hooks_dir
+    tokens_conf = {}   # more [tokens] keys
 
     def setUp(self):
         super().setUp()
@@ -129,8 +130,8 @@ class TokenCase(RecoveryCase):
         os.mkdir(self.hooks_dir)
         for name, text in (self.hooks or {}).items():
             self.write_hook(name, text)
-        self.env.conf["tokens"] = {"http_socket": self.token_socket, "revoke_hooks_dir": self.hooks_dir,
-                                   "hook_timeout": "5s"}
+        self.env.conf["tokens"] = dict({"http_socket": self.token_socket, "revoke_hooks_dir": self.hooks_dir,
+                                        "hook_timeout": "5s"}, **self.tokens_conf)
         self.env.write_conf()
         self.env.start()
         self.nginx = Nginx(self.env.dir, self.token_socket)
@@ -261,6 +262,40 @@ class Blocks(TokenCase):
         self.env.kill9()
         self.env.start()
         self.assertEqual(self.nginx.get("/reports/q3.txt", token)[0], 403)
+
+
+class FreezeOnAny(TokenCase):
+    """[tokens] freeze_on = "any" (issue #17 item 10): any block freezes the
+    API until that account's recovery, as in the hosted model."""
+    tokens_conf = {"freeze_on": "any"}
+
+    def test_an_employees_block_freezes_until_every_freezing_block_is_recovered(self):
+        alice_token, _ = self.issue("alice", "reports", name="alice-cron")
+        carol_token, carol_acc = self.issue("carol", "reports", name="carol-sync")
+        self.block("alice", "carol", code=self.code("alice"))
+        self.assertEqual(self.nginx.get("/reports/q3.txt", alice_token)[0], 403, "frozen by an employee's block")
+        reply = raw_call(self.env.socket, "io.vigil.Token.Check", {"token": alice_token, "scope": "reports"})
+        self.assertEqual(reply["parameters"]["verdict"], "frozen")
+        listing = self.tokens()
+        self.assertTrue(listing["frozen"])
+        self.assertEqual([f["user"] for f in listing["freezes"]], ["carol"])
+        self.assertEqual({t["accessor"]: t["state"] for t in listing["tokens"]}[carol_acc], "suspended")
+        self.assertIn('token API FROZEN: carol was blocked ([tokens] freeze_on = "any")', self.env.log())
+        p = self.env.ctl("token", "issue", "--owner", "dave", "--name", "x", "--scope", "reports")
+        self.assertEqual(p.returncode, 4)
+        self.assertIn("frozen until carol is recovered", p.stderr)
+        # bob (an administrator) is blocked too: carol's recovery leaves his freeze.
+        self.block("alice", "bob", code=self.code("alice"))
+        p = self.admin("alice", "unblock", "carol", "--reason", "back")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn("carol was recovered; the token API stays frozen for 1 other blocked account(s)",
+                      self.env.log())
+        self.assertEqual(self.nginx.get("/reports/q3.txt", alice_token)[0], 403, "bob's block still freezes it")
+        p = self.admin("alice", "unblock", "bob", "--reason", "phone call", "--verify-code", verify=self.code("bob"))
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn("token API unfrozen: bob was recovered", self.env.log())
+        self.assertEqual(self.nginx.get("/reports/q3.txt", alice_token)[0], 200)
+        self.assertEqual(self.nginx.get("/reports/q3.txt", carol_token)[0], 200, "carol's own token restored")
 
 
 class Storage(TokenCase):

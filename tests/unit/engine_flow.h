@@ -128,7 +128,7 @@ class EngineFlow : public ::testing::Test {
       auto s = SqliteStore::open(dir_ + "/vigil.db");
       EXPECT_TRUE(s.ok());
       engine_ = std::make_unique<Engine>(std::move(*s), clock_, lockout_, key_.get(), totp_, devices_,
-                                         block_, throttle_);
+                                         block_, throttle_, tokens_, mode_);
     }
     return *engine_;
   }
@@ -261,6 +261,8 @@ class EngineFlow : public ::testing::Test {
   DevicesConfig devices_;
   BlockConfig block_;
   ThrottleConfig throttle_;
+  TokensConfig tokens_;
+  DaemonMode mode_ = DaemonMode::kEnforce;
   std::unique_ptr<Engine> engine_;
   int nonce_ = 0;
 };

@@ -98,6 +98,14 @@ AdminAuditReply audit() {
   return r;
 }
 
+// The audit in report mode: its section after the others.
+AdminAuditReply audit_in_report_mode() {
+  AdminAuditReply r;
+  r.report_mode = AuditReportMode{true, 100, {{"locked", 3}, {"blocked", 1}},
+                                  {{"bob", "locked", "203.0.113.7", "sshd", 150}, {"carol", "blocked", "", "", 140}}};
+  return r;
+}
+
 // ---- exact bytes ----
 
 struct Encoding {
@@ -164,6 +172,11 @@ INSTANTIATE_TEST_SUITE_P(
                  R"("requests":[)" + kBobRequest + R"(],"warnings":["only one administrator has a second factor"]})"},
         Encoding{"audit_reply_empty", [] { return AdminAuditReply{}.to_json(); },
                  R"({"admins":[],"without_totp":[],"blocked":[],"requests":[],"warnings":[]})"},
+        Encoding{"audit_reply_report_mode", [] { return audit_in_report_mode().to_json(); },
+                 R"({"admins":[],"without_totp":[],"blocked":[],"requests":[],"warnings":[],)"
+                 R"("report_mode":{"active":true,"since":100,"counts":[{"reason":"locked","count":3},{"reason":"blocked","count":1}],)"
+                 R"("latest":[{"user":"bob","reason":"locked","source":"203.0.113.7","service":"sshd","at":150},)"
+                 R"({"user":"carol","reason":"blocked","at":140}]}})"},
         Encoding{"token_issue", [] { return TokenIssue{"bob", "ci", {"deploy", "read"}, ""}.to_json(); },
                  R"({"owner":"bob","name":"ci","scopes":["deploy","read"]})"},
         Encoding{"token_issue_ttl", [] { return TokenIssue{"bob", "ci", {"deploy"}, "30d"}.to_json(); },
@@ -211,6 +224,7 @@ TEST(AdminApi, RoundTrips) {
   expect_round_trip(RecoveryListReply{{bob_request()}, {bob_request()}});
   expect_round_trip(AdminAudit{});
   expect_round_trip(audit());
+  expect_round_trip(audit_in_report_mode());
   expect_round_trip(TokenIssue{"bob", "ci", {"deploy"}, "30d"});
   expect_round_trip(TokenIssueReply{active_token(), "bob", "vgl_secret"});
   expect_round_trip(TokenList{"bob"});
@@ -236,6 +250,13 @@ TEST(AdminApi, RoundTrips) {
   ASSERT_EQ(report->blocked.size(), 1u);
   EXPECT_EQ(report->blocked[0].uid, 5000);
   EXPECT_EQ(report->requests[0].requester, "alice");
+  EXPECT_FALSE(report->report_mode.has_value()) << "absent in enforce mode";
+  auto reporting = AdminAuditReply::from_json(audit_in_report_mode().to_json());
+  ASSERT_TRUE(reporting.ok() && reporting->report_mode.has_value());
+  EXPECT_TRUE(reporting->report_mode->active);
+  ASSERT_EQ(reporting->report_mode->latest.size(), 2u);
+  EXPECT_EQ(reporting->report_mode->latest[0].source, "203.0.113.7");
+  EXPECT_EQ(reporting->report_mode->counts[1].count, 1);
 }
 
 TEST(AdminApi, CallsNameTheirMethods) {

@@ -21,7 +21,32 @@ TEST(Config, EmptyGivesDefaults) {
   EXPECT_EQ(c->lockout.max_unlock_time, Seconds(86400));
   EXPECT_FALSE(c->lockout.even_deny_root);
   EXPECT_TRUE(c->lockout.console_exempt);
+  EXPECT_EQ(c->daemon.mode, DaemonMode::kEnforce);
+  EXPECT_EQ(c->tokens.freeze_on, FreezeOn::kAdmins);
 }
+
+// [daemon] mode and [tokens] freeze_on: each word, and nothing else.
+struct ChoiceCase {
+  const char* text;
+  DaemonMode mode;
+  FreezeOn freeze_on;
+};
+class Choices : public ::testing::TestWithParam<ChoiceCase> {};
+TEST_P(Choices, ReadTheirWords) {
+  auto c = parse_config(GetParam().text, "vigil.conf");
+  ASSERT_TRUE(c.ok()) << c.error().message;
+  EXPECT_EQ(c->daemon.mode, GetParam().mode);
+  EXPECT_EQ(c->tokens.freeze_on, GetParam().freeze_on);
+  EXPECT_TRUE(c->warnings.empty());
+}
+INSTANTIATE_TEST_SUITE_P(
+    Table, Choices,
+    ::testing::Values(ChoiceCase{"[daemon]\nmode = \"enforce\"\n", DaemonMode::kEnforce, FreezeOn::kAdmins},
+                      ChoiceCase{"[daemon]\nmode = \"report\"\n", DaemonMode::kReport, FreezeOn::kAdmins},
+                      ChoiceCase{"[tokens]\nfreeze_on = \"admins\"\n", DaemonMode::kEnforce, FreezeOn::kAdmins},
+                      ChoiceCase{"[tokens]\nfreeze_on = \"any\"\n", DaemonMode::kEnforce, FreezeOn::kAny},
+                      ChoiceCase{"[daemon]\nmode = \"report\"\n[tokens]\nfreeze_on = \"any\"\n",
+                                 DaemonMode::kReport, FreezeOn::kAny}));
 
 TEST(Config, ReadsEveryKey) {
   auto c = parse_config(R"([daemon]
@@ -76,6 +101,10 @@ INSTANTIATE_TEST_SUITE_P(
         BadConfig{"out_of_range", "[lockout]\ndeny = 0\n", "vigil.conf:2: lockout.deny: must be between"},
         BadConfig{"no_nss_thread", "[daemon]\nnss_threads = 0\n", "vigil.conf:2: daemon.nss_threads: must be between 1 and 16"},
         BadConfig{"request_rate", "[daemon]\nmax_requests_per_second = -1\n", "vigil.conf:2: daemon.max_requests_per_second: must be between 0 and 100000"},
+        BadConfig{"bad_mode", "[daemon]\n\nmode = \"audit\"\n", "vigil.conf:3: daemon.mode: expected \"enforce\" or \"report\""},
+        BadConfig{"mode_case", "[daemon]\nmode = \"Report\"\n", "vigil.conf:2: daemon.mode: expected \"enforce\" or \"report\""},
+        BadConfig{"mode_type", "[daemon]\nmode = true\n", "vigil.conf:2: daemon.mode: expected \"enforce\" or \"report\""},
+        BadConfig{"bad_freeze_on", "[tokens]\nfreeze_on = \"all\"\n", "vigil.conf:2: tokens.freeze_on: expected \"admins\" or \"any\""},
         BadConfig{"rule_without_match", "\n[[devices.rule]]\naction = \"deny\"\n", "vigil.conf:2: devices.rule: the rule has no match"},
         BadConfig{"bad_duration", "[lockout]\nunlock_time = \"10 minutes\"\n", "vigil.conf:2: lockout.unlock_time: invalid duration"},
         BadConfig{"duration_number", "[lockout]\nunlock_time = 600\n", "vigil.conf:2: lockout.unlock_time: expected a duration"},

@@ -364,6 +364,120 @@ TEST_F(EngineTest, AnAdminBlockRevokesAndFreezesInItsOwnTransaction) {
   e.stop();
 }
 
+// [tokens] freeze_on: whose block freezes the token API (a table), and with
+// "any", a recovery lifts it only when no other freezing block remains.
+class TokenFreeze : public EngineTest {
+ protected:
+  Engine& engine(vigil::FreezeOn on, BlockConfig block = {}) {
+    TokensConfig tokens;
+    tokens.freeze_on = on;
+    engine_ = std::make_unique<Engine>(open_store(), clock_, cfg_, nullptr, TotpConfig{}, DevicesConfig{}, block,
+                                       ThrottleConfig{}, tokens);
+    engine_->start();
+    return *engine_;
+  }
+  void TearDown() override {
+    if (engine_) engine_->stop();
+    engine_.reset();
+    EngineTest::TearDown();
+  }
+  // A token of alice (uid 1001, never blocked here), to see the API's state.
+  std::string alices_token() {
+    EXPECT_GE(sodium_init(), 0);
+    TokenIssueRequest req;
+    req.owner_uid = 1001;
+    req.owner = "alice";
+    req.name = "probe";
+    req.scopes = {"api"};
+    auto r = wait_for<TokenIssueResult>([&](auto done) { engine_->token_issue(req, done); });
+    EXPECT_TRUE(r.status.ok());
+    return r.secret;
+  }
+  tokens::Verdict check(const std::string& secret) {
+    return wait_for<TokenCheckResult>(
+               [&](auto done) { engine_->token_check(tokens::hash_token(secret), "api", done); })
+        .verdict;
+  }
+  void block(int64_t uid, const std::string& name, bool admin) {
+    auto b = wait_for<BlockResult>([&](auto done) { engine_->block(uid, name, "test", "root", admin, done); });
+    ASSERT_TRUE(b.status.ok() && b.changed);
+  }
+  void recover(int64_t uid, const std::string& name) {
+    RecoverRequest req;
+    req.uid = uid;
+    req.name = name;
+    req.actor_uid = 1009;
+    req.by = "erin";
+    auto r = wait_for<RecoverResult>([&](auto done) { engine_->recover(req, done); });
+    ASSERT_TRUE(r.status.ok() && r.changed) << (r.status.ok() ? "" : r.status.error().message);
+  }
+  std::unique_ptr<Engine> engine_;
+};
+
+struct FreezeCase {
+  const char* name;
+  vigil::FreezeOn on;
+  bool admin;  // the blocked account is an administrator's
+  bool frozen;
+};
+class FreezeTable : public TokenFreeze, public ::testing::WithParamInterface<FreezeCase> {};
+
+TEST_P(FreezeTable, WhoseBlockFreezesTheApi) {
+  const auto& c = GetParam();
+  engine(c.on);
+  const std::string probe = alices_token();
+  block(1003, "carol", c.admin);
+  EXPECT_EQ(check(probe), c.frozen ? tokens::Verdict::kFrozen : tokens::Verdict::kValid);
+  recover(1003, "carol");
+  EXPECT_EQ(check(probe), tokens::Verdict::kValid) << "the recovery lifts the freeze";
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Table, FreezeTable,
+    ::testing::Values(FreezeCase{"admins_employee", vigil::FreezeOn::kAdmins, false, false},
+                      FreezeCase{"admins_admin", vigil::FreezeOn::kAdmins, true, true},
+                      FreezeCase{"any_employee", vigil::FreezeOn::kAny, false, true},
+                      FreezeCase{"any_admin", vigil::FreezeOn::kAny, true, true}),
+    [](const auto& info) { return std::string(info.param.name); });
+
+TEST_F(TokenFreeze, AnyRecoveryUnfreezesOnlyWhenNoFreezingBlockRemains) {
+  engine(vigil::FreezeOn::kAny);
+  const std::string probe = alices_token();
+  block(1003, "carol", false);
+  block(1004, "dave", true);
+  block(1005, "frank", false);
+  recover(1003, "carol");
+  EXPECT_EQ(check(probe), tokens::Verdict::kFrozen) << "dave's and frank's blocks still freeze it";
+  recover(1004, "dave");
+  EXPECT_EQ(check(probe), tokens::Verdict::kFrozen) << "frank's block still freezes it";
+  recover(1005, "frank");
+  EXPECT_EQ(check(probe), tokens::Verdict::kValid);
+  // ...and a restart reads the same from the store.
+  engine_->stop();
+  engine(vigil::FreezeOn::kAny);
+  EXPECT_EQ(check(probe), tokens::Verdict::kValid);
+}
+
+// A block on wrong passwords alone ([block] escalate_after_locks) freezes
+// nothing, even with "any": nobody on the network can freeze the API.
+TEST_F(TokenFreeze, AnyNeverFreezesOnWrongPasswordsAlone) {
+  BlockConfig block;
+  block.escalate_after_locks = 1;
+  Engine& e = engine(vigil::FreezeOn::kAny, block);
+  const std::string probe = alices_token();
+  for (int i = 0; i < 3; ++i) {
+    ReportRequest r = alice_report("f" + std::to_string(i), Outcome::kFailure);
+    r.key = "uid:1003";
+    r.uid = 1003;
+    r.name = "carol";
+    wait_for<ReportResult>([&](auto done) { e.report(r, done); });
+  }
+  auto view = wait_for<Result<AccountView>>([&](auto done) { e.get("uid:1003", 1003, done); });
+  ASSERT_TRUE(view.ok());
+  ASSERT_TRUE(view->block.has_value()) << "escalated";
+  EXPECT_EQ(check(probe), tokens::Verdict::kValid);
+}
+
 // Every refusal is answered after its batch's commit, as a wrong password is
 // (issue #15: no timing difference). With commits failing, an answer given
 // before the commit would carry an ok status; one given after carries the

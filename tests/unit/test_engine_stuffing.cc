@@ -116,6 +116,21 @@ TEST_F(StuffingFlow, NotWhenTheAccountNeedsACode) {
   EXPECT_FALSE(block_of(1001).has_value());
 }
 
+// On a host that asks every login for a code (here: another account has a
+// factor), the refusal that blocks carries the prompt a wrong password
+// carries: the module then asks for a code on both, and the missing prompt
+// cannot tell the attacker that the password was right.
+TEST_F(StuffingFlow, TheRefusalPromptsLikeAWrongPassword) {
+  enrol(1002);
+  fail_from(kThree);
+  auto wrong = report(login(1001, Outcome::kFailure, "", "203.0.113.5"));
+  auto res = report(login(1001, Outcome::kSuccess, "", "203.0.113.4"));
+  ASSERT_TRUE(res.blocked_now);
+  EXPECT_FALSE(res.decision.allow);
+  EXPECT_TRUE(wrong.prompt);
+  EXPECT_EQ(res.prompt, wrong.prompt);
+}
+
 // A block refuses every password login and the account phase, from known
 // devices too, and freezes the factor; the console stays the way in. It
 // lasts until recovery, however long.
