@@ -20,8 +20,9 @@ namespace {
 void print_admins(const std::vector<api::AuditAdmin>& admins) {
   std::printf("Administrators:\n");
   for (const auto& a : admins)
-    std::printf("  %-16s uid %-8lld second factor: %-4s %s\n", terminal_safe(a.user).c_str(), (long long)a.uid,
-                a.totp ? "yes" : "NO", a.blocked ? "BLOCKED" : "active");
+    std::printf("  %-16s uid %-8lld second factor: %-4s recovery codes: %-3lld %s\n", terminal_safe(a.user).c_str(),
+                (long long)a.uid, a.totp ? "yes" : "NO", (long long)a.recovery_codes,
+                a.blocked ? "BLOCKED" : "active");
   if (admins.empty()) std::printf("  (none)\n");
 }
 

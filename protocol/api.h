@@ -81,6 +81,7 @@ inline constexpr char kTrustDays[] = "trust_days";
 inline constexpr char kDevices[] = "devices";
 inline constexpr char kDevice[] = "device";
 inline constexpr char kState[] = "state";  // an account's verdict, a token's state
+inline constexpr char kRecoveryCodes[] = "recovery_codes";  // a factor's codes left
 inline constexpr char kReportMode[] = "report_mode";  // vigild enforces nothing ([daemon] mode)
 inline constexpr char kFirstSeen[] = "first_seen";
 inline constexpr char kLastSeen[] = "last_seen";

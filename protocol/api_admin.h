@@ -289,6 +289,7 @@ struct AuditAdmin {
   int64_t uid = 0;
   bool totp = false;  // has a second factor
   bool blocked = false;
+  int64_t recovery_codes = 0;  // left
 
   template <class S, class V>
   static void fields(S& s, V&& v) {
@@ -296,6 +297,7 @@ struct AuditAdmin {
     v(key::kUid, s.uid, kRequired);
     v(key::kTotp, s.totp, kRequired);
     v(key::kBlocked, s.blocked, kRequired);
+    v(key::kRecoveryCodes, s.recovery_codes, Spec{Write::kAlways, Read::kOptional});
   }
 };
 

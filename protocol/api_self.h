@@ -32,7 +32,6 @@ inline constexpr char kBlock[] = "block";
 inline constexpr char kDetails[] = "details";
 inline constexpr char kEnrolled[] = "enrolled";
 inline constexpr char kRequired[] = "required";  // a policy's, not the Spec kRequired
-inline constexpr char kRecoveryCodes[] = "recovery_codes";
 inline constexpr char kAccounts[] = "accounts";
 inline constexpr char kSecret[] = "secret";
 inline constexpr char kUri[] = "uri";

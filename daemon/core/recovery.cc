@@ -66,8 +66,8 @@ std::optional<std::string> request_refusal(int64_t requester_uid, bool requester
   return std::nullopt;
 }
 
-std::vector<std::string> audit_warnings(const std::vector<Admin>& admins,
-                                        const std::set<int64_t>& with_factor) {
+std::vector<std::string> audit_warnings(const std::vector<Admin>& admins, const std::set<int64_t>& with_factor,
+                                        const std::map<int64_t, int64_t>& recovery_codes) {
   std::vector<std::string> out;
   if (admins.size() < 3)
     out.push_back("fewer than three administrators (" + std::to_string(admins.size()) +
@@ -75,6 +75,10 @@ std::vector<std::string> audit_warnings(const std::vector<Admin>& admins,
                   "a second factor cannot be recovered");
   for (const auto& a : admins)
     if (!with_factor.count(a.uid)) out.push_back("administrator " + a.name + " has no second factor");
+  for (const auto& a : admins)
+    if (with_factor.count(a.uid) && !recovery_codes.count(a.uid))
+      out.push_back("administrator " + a.name + " has no recovery codes left: a lost phone then needs " +
+                    "another administrator (vigilctl totp recovery-codes " + a.name + ")");
   for (const auto& a : admins)
     if (a.blocked && active_admins(admins, {a.uid}).empty())
       out.push_back("administrator " + a.name + " is blocked and " + kNobodyLeft);

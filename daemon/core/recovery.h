@@ -15,6 +15,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <set>
 #include <string>
@@ -62,8 +63,10 @@ std::optional<std::string> request_refusal(int64_t requester_uid, bool requester
                                            int64_t target_uid, const std::vector<Admin>& admins);
 
 // The prevention warnings: fewer than three administrators, an administrator
-// without a second factor, a blocked administrator nobody is left to verify.
-std::vector<std::string> audit_warnings(const std::vector<Admin>& admins,
-                                        const std::set<int64_t>& with_factor);
+// without a second factor, or with one but no recovery code left (a lost
+// phone then needs another administrator), a blocked administrator nobody is
+// left to verify. `recovery_codes`: codes left per uid (absent: none).
+std::vector<std::string> audit_warnings(const std::vector<Admin>& admins, const std::set<int64_t>& with_factor,
+                                        const std::map<int64_t, int64_t>& recovery_codes);
 
 }  // namespace vigil::recovery

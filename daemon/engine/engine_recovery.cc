@@ -354,6 +354,9 @@ void Engine::overview(std::function<void(Result<Overview>)> done) {
       if (!uids) return done(uids.error());
       auto rec = store_->list_recovery();
       if (!rec) return done(rec.error());
+      auto codes = store_->recovery_code_counts();
+      if (!codes) return done(codes.error());
+      o.recovery_codes = std::move(*codes);
       o.blocks = std::move(*blocks);
       o.with_factor = std::move(*uids);
       o.not_enforced = not_enforced_;

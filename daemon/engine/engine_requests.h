@@ -206,6 +206,7 @@ struct NotEnforcedLog {
 struct Overview {
   std::vector<std::pair<int64_t, BlockRecord>> blocks;
   std::vector<int64_t> with_factor;        // uids with an active second factor
+  std::map<int64_t, int64_t> recovery_codes;  // codes left, per uid that has any
   std::vector<RecoveryRecord> recovery;    // open requests and approvals (expired ones dropped)
   NotEnforcedLog not_enforced;             // report mode
 };

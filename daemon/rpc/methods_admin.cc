@@ -37,9 +37,11 @@ api::RecoveryEntry recovery_entry(const RecoveryRecord& r, const std::set<int64_
 
 std::vector<api::AuditAdmin> audit_admins(const AdminPicture& pic, const std::set<int64_t>& factor,
                                           const std::set<int64_t>& blocked) {
+  const auto& codes = pic.ov.recovery_codes;
   std::vector<api::AuditAdmin> admins;
   for (const auto& a : pic.dir.admins)
-    admins.push_back({a.name, static_cast<int64_t>(a.uid), factor.count(a.uid) > 0, blocked.count(a.uid) > 0});
+    admins.push_back({a.name, static_cast<int64_t>(a.uid), factor.count(a.uid) > 0, blocked.count(a.uid) > 0,
+                      codes.count(a.uid) ? codes.at(a.uid) : 0});
   return admins;
 }
 
@@ -199,7 +201,7 @@ Answer audit(Request& r) {
   out.without_totp = without_factor(*r.sv.config, *pic, factor);
   out.blocked = co_await audit_blocks(r.sv, pic->ov);
   for (const auto& rec : pic->ov.recovery) out.requests.push_back(recovery_entry(rec, blocked));
-  out.warnings = recovery::audit_warnings(pic->admins, factor);
+  out.warnings = recovery::audit_warnings(pic->admins, factor, pic->ov.recovery_codes);
   out.report_mode = audit_report_mode(*r.sv.config, pic->ov.not_enforced);
   co_return Reply::success(out.to_json());
 }
@@ -224,7 +226,7 @@ boost::asio::awaitable<void> startup_report(Services& sv) {
     co_return;
   }
   std::set<int64_t> factor(pic->ov.with_factor.begin(), pic->ov.with_factor.end());
-  for (const auto& w : recovery::audit_warnings(pic->admins, factor))
+  for (const auto& w : recovery::audit_warnings(pic->admins, factor, pic->ov.recovery_codes))
     log::event(log::Priority::kWarning, log::kMsgAuditWarning, w);
 }
 

@@ -50,6 +50,7 @@ class SqliteStore final : public Store {
   Result<std::optional<Bytes>> load_recovery_code(int64_t uid, const std::string& id) override;
   Status erase_recovery_code(int64_t uid, const std::string& id) override;
   Result<int64_t> count_recovery_codes(int64_t uid) override;
+  Result<std::map<int64_t, int64_t>> recovery_code_counts() override;
   Result<std::vector<DeviceRecord>> load_devices(int64_t uid) override;
   Status put_device(int64_t uid, const DeviceRecord& d) override;
   Status erase_device(int64_t uid, const std::string& device) override;

@@ -134,4 +134,14 @@ Result<int64_t> SqliteStore::count_recovery_codes(int64_t uid) {
   return scalar("SELECT count(*) FROM recovery_codes WHERE uid=?1", uid, true);
 }
 
+Result<std::map<int64_t, int64_t>> SqliteStore::recovery_code_counts() {
+  auto p = prepare("SELECT uid, count(*) FROM recovery_codes GROUP BY uid");
+  if (!p) return p.error();
+  std::map<int64_t, int64_t> out;
+  int rc;
+  while ((rc = p->step()) == SQLITE_ROW) out[p->int64(0)] = p->int64(1);
+  if (rc != SQLITE_DONE) return sql_error("recovery code counts");
+  return out;
+}
+
 }  // namespace vigil

@@ -14,6 +14,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -66,6 +67,8 @@ class Store {
   virtual Result<std::optional<Bytes>> load_recovery_code(int64_t uid, const std::string& id) = 0;
   virtual Status erase_recovery_code(int64_t uid, const std::string& id) = 0;
   virtual Result<int64_t> count_recovery_codes(int64_t uid) = 0;
+  // Recovery codes left, per account that has any.
+  virtual Result<std::map<int64_t, int64_t>> recovery_code_counts() = 0;
 
   // Known devices, by account.
   virtual Result<std::vector<DeviceRecord>> load_devices(int64_t uid) = 0;
@@ -161,6 +164,7 @@ class StoreWrapper : public Store {
     return inner_->erase_recovery_code(u, id);
   }
   Result<int64_t> count_recovery_codes(int64_t u) override { return inner_->count_recovery_codes(u); }
+  Result<std::map<int64_t, int64_t>> recovery_code_counts() override { return inner_->recovery_code_counts(); }
   Result<std::vector<DeviceRecord>> load_devices(int64_t u) override { return inner_->load_devices(u); }
   Status put_device(int64_t u, const DeviceRecord& d) override { return inner_->put_device(u, d); }
   Status erase_device(int64_t u, const std::string& d) override { return inner_->erase_device(u, d); }

@@ -513,6 +513,21 @@ class Requests(RecoveryCase):
         self.assertEqual(json.loads(p.stdout)["requests"], [])
 
 
+class RecoveryCodesLeft(RecoveryCase):
+    def test_audit_flags_an_admin_without_recovery_codes(self):
+        self.env.ctl("totp", "recovery-codes", "alice", "--json", check=True)
+        self.env.ctl("totp", "recovery-codes", "dave", "--json", check=True)
+        report = json.loads(self.env.ctl("audit", "--json", check=True).stdout)
+        codes = {a["user"]: a["recovery_codes"] for a in report["admins"]}
+        self.assertEqual(codes, {"alice": 10, "bob": 0, "dave": 10})
+        self.assertIn("administrator bob has no recovery codes left: a lost phone then needs another "
+                      "administrator (vigilctl totp recovery-codes bob)", report["warnings"])
+        self.assertFalse(any("alice has no recovery codes" in w for w in report["warnings"]))
+        text = self.env.ctl("audit", check=True).stdout
+        self.assertRegex(text, r"bob +uid 1002 +second factor: yes +recovery codes: 0 +active")
+        self.assertIn("WARNING: administrator bob has no recovery codes left", text)
+
+
 class SingleAdmin(RecoveryCase):
     admins = ("alice",)
     enrol = ()

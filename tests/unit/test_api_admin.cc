@@ -90,7 +90,7 @@ UnblockReply pending() {
 
 AdminAuditReply audit() {
   AdminAuditReply r;
-  r.admins = {{"carol", 1002, true, false}, {"dave", 1003, false, true}};
+  r.admins = {{"carol", 1002, true, false, 7}, {"dave", 1003, false, true, 0}};
   r.without_totp = {{"bob", 1001, false}};
   r.blocked = {{"uid 5000", 5000, "administrator: phished", 120, "carol"}};
   r.requests = {bob_request()};
@@ -166,7 +166,8 @@ INSTANTIATE_TEST_SUITE_P(
         Encoding{"recovery_list_reply_empty", [] { return RecoveryListReply{}.to_json(); }, R"({"requests":[],"approvals":[]})"},
         Encoding{"audit", [] { return AdminAudit{}.to_json(); }, "{}"},
         Encoding{"audit_reply", [] { return audit().to_json(); },
-                 R"({"admins":[{"user":"carol","uid":1002,"totp":true,"blocked":false},{"user":"dave","uid":1003,"totp":false,"blocked":true}],)"
+                 R"({"admins":[{"user":"carol","uid":1002,"totp":true,"blocked":false,"recovery_codes":7},)"
+                 R"({"user":"dave","uid":1003,"totp":false,"blocked":true,"recovery_codes":0}],)"
                  R"("without_totp":[{"user":"bob","uid":1001,"admin":false}],)"
                  R"("blocked":[{"user":"uid 5000","uid":5000,"reason":"administrator: phished","since":120,"by":"carol"}],)"
                  R"("requests":[)" + kBobRequest + R"(],"warnings":["only one administrator has a second factor"]})"},

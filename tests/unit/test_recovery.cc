@@ -140,16 +140,23 @@ TEST(Recovery, RequestRules) {
 }
 
 TEST(Recovery, AuditWarnings) {
-  auto w = audit_warnings(admins({{kAlice, false}}), {});
+  auto w = audit_warnings(admins({{kAlice, false}}), {}, {});
   ASSERT_EQ(w.size(), 2u);
   EXPECT_NE(w[0].find("fewer than three administrators (1)"), std::string::npos);
   EXPECT_EQ(w[1], "administrator u1001 has no second factor");
 
+  const std::map<int64_t, int64_t> codes{{kAlice, 10}, {kBob, 1}, {kDave, 3}};
   EXPECT_TRUE(audit_warnings(admins({{kAlice, false}, {kBob, false}, {kDave, false}}),
-                             {kAlice, kBob, kDave})
+                             {kAlice, kBob, kDave}, codes)
                   .empty());
+  // A factor with no recovery code left: a lost phone needs another admin.
+  w = audit_warnings(admins({{kAlice, false}, {kBob, false}, {kDave, false}}), {kAlice, kBob, kDave},
+                     {{kAlice, 10}, {kDave, 3}});
+  ASSERT_EQ(w.size(), 1u);
+  EXPECT_EQ(w[0], "administrator u1002 has no recovery codes left: a lost phone then needs another administrator "
+                  "(vigilctl totp recovery-codes u1002)");
 
-  w = audit_warnings(admins({{kAlice, true}, {kBob, true}, {kDave, true}}), {kAlice, kBob, kDave});
+  w = audit_warnings(admins({{kAlice, true}, {kBob, true}, {kDave, true}}), {kAlice, kBob, kDave}, codes);
   ASSERT_EQ(w.size(), 3u) << "each blocked admin is unrecoverable when all are blocked";
   for (const auto& s : w) EXPECT_NE(s.find(kNobodyLeft), std::string::npos) << s;
 }
