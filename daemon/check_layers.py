@@ -3,7 +3,7 @@
 own layer and the layers below it (daemon/meson.build builds each layer as a
 library of its own; this is what makes a wrong include fail the build).
 
-    core < store < engine < os < rpc < daemon/ (main, break-glass)
+    core < store < engine < os < fleet < rpc < daemon/ (main, break-glass)
 
 usage: check_layers.py DAEMON_DIR STAMP
 Writes STAMP (an empty header the layer libraries compile against) when
@@ -14,7 +14,7 @@ import os
 import re
 import sys
 
-ORDER = ["core", "store", "engine", "os", "rpc"]
+ORDER = ["core", "store", "engine", "os", "fleet", "rpc"]
 TOP = len(ORDER)  # daemon/*.cc: main and break-glass
 INCLUDE = re.compile(r'^\s*#\s*include\s+"daemon/([a-z_]+)/[^"]+"')
 

@@ -157,6 +157,11 @@ Result<std::unique_ptr<Daemon>> Daemon::open(const Config& cfg) {
   d->server_->start();
   d->http_server_->start();
   d->hooks_->start();
+  if (d->fleet_) {
+    log::info("fleet mode: host " + d->fleet_->host_name() + ", database " + fleet::describe_target(cfg.fleet) +
+              "; accounts from uid " + std::to_string(cfg.fleet.uid_min) + " are decided fleet-wide");
+    d->fleet_->start();
+  }
   return d;
 }
 
@@ -189,6 +194,18 @@ Status Daemon::start_engine(const Config& cfg) {
   services_.resolver = resolver_.get();
   services_.tools = &tools_;
   services_.notify = &notify_;
+  if (cfg.fleet.enabled()) {
+    std::string host = cfg.fleet.host_name;
+    if (host.empty()) {
+      char buf[256] = {};
+      if (::gethostname(buf, sizeof buf - 1) != 0 || !buf[0]) return Error::Config("[fleet] host_name: unset, and the machine has no host name");
+      host = buf;
+      host = host.substr(0, host.find('.'));
+    }
+    fleet_ = std::make_unique<fleet::Fleet>(io_.get_executor(), cfg.fleet, host);
+    fleet_->on_change([this] { update_status(); });
+    services_.fleet = fleet_.get();
+  }
   server_ = std::make_unique<Server>(io_, services_);
   http_server_ = std::make_unique<TokenHttpServer>(io_, services_);
   return Ok{};
@@ -229,6 +246,11 @@ void Daemon::reload(const Config& fresh) {
       fresh.daemon.state_dir != old.daemon.state_dir || fresh.daemon.nss_threads != old.daemon.nss_threads)
     log::warning("[daemon] socket, admin_socket, admin_socket_group, state_dir and "
                  "nss_threads changes take effect at the next start");
+  if (fresh.fleet.enabled() != old.fleet.enabled() || fresh.fleet.url != old.fleet.url ||
+      fresh.fleet.host != old.fleet.host || fresh.fleet.hostaddr != old.fleet.hostaddr ||
+      fresh.fleet.host_name != old.fleet.host_name || fresh.fleet.db_timeout != old.fleet.db_timeout ||
+      fresh.fleet.uid_min != old.fleet.uid_min || fresh.fleet.identity != old.fleet.identity)
+    log::warning("[fleet] changes take effect at the next start");
   if (fresh.totp_key_path() != old.totp_key_path())
     log::warning("[totp] key_file changes take effect at the next start");
   services_.config = std::make_shared<const Config>(fresh);
@@ -248,12 +270,15 @@ void Daemon::reload(const Config& fresh) {
 void Daemon::update_status() {
   const bool report = services_.config->daemon.mode == DaemonMode::kReport;
   engine_->counts([this, report](Result<Engine::Counts> n) {
-    asio::post(io_, [n = std::move(n), report] {
+    asio::post(io_, [this, n = std::move(n), report] {
       std::string line = n ? std::string("STATUS=serving") + (report ? " (REPORT MODE: nothing enforced)" : "") +
                                  "; " + std::to_string(n->locked) + " locked, " +
                                  std::to_string(n->blocked) + " blocked accounts" +
                                  (n->frozen ? "; token API FROZEN" : "")
                            : "STATUS=serving; state store unavailable";
+      // Fleet mode: the database's latency, or that it is unreachable (then
+      // fleet accounts' logins get the module's failmode).
+      if (fleet_) line += "; " + fleet_->status_text();
       sd_notify(0, line.c_str());
     });
   });
@@ -298,6 +323,7 @@ int Daemon::run(const Reread& reread) {
     sd_notify(0, "STOPPING=1");
     server_->stop();
     http_server_->stop();
+    if (fleet_) fleet_->stop();
     status_timer.cancel();
     watchdog.cancel();
     resolver_->stop();

@@ -35,6 +35,7 @@
 #include "daemon/core/config.h"
 #include "daemon/core/secrets.h"
 #include "daemon/engine/engine.h"
+#include "daemon/fleet/fleet.h"
 #include "daemon/os/hooks.h"
 #include "daemon/os/nss.h"
 #include "daemon/os/state_dir.h"
@@ -77,6 +78,7 @@ class Daemon {
   boost::asio::thread_pool tools_{1};   // chage, the PAM password check
   boost::asio::thread_pool notify_{1};  // [recovery] notify_command
   Services services_;
+  std::unique_ptr<fleet::Fleet> fleet_;  // [fleet] set: on the I/O thread
   std::unique_ptr<Server> server_;
   std::unique_ptr<TokenHttpServer> http_server_;
   std::string serving_on_;  // for the start event

@@ -8,6 +8,7 @@
 #include <iostream>
 
 #include "daemon/breakglass.h"
+#include "daemon/fleet/schema.h"
 #include "daemon/core/config.h"
 #include "daemon/core/log.h"
 #include "daemon/daemon.h"
@@ -58,7 +59,20 @@ int main(int argc, char** argv) {
                                "on the console; see BREAK-GLASS in vigild(8))")
                     ->type_name("USER");
   app.add_option("--reason", glass_reason, "with --break-glass: why (recorded)")->needs(glass);
+  std::string fleet_setup;
+  app.add_option("--fleet-setup", fleet_setup,
+                 "create or upgrade the fleet database's schema at URL (a libpq URL or key/value string; "
+                 "as a role that may create roles and schemas), then exit; see FLEET in vigild(8)")
+      ->type_name("URL");
   CLI11_PARSE(app, argc, argv);
+  if (!fleet_setup.empty()) {
+    auto v = fleet::setup(fleet_setup, [](const std::string& line) { std::cout << "vigild: " << line << std::endl; });
+    if (!v) {
+      std::cerr << "vigild: fleet setup: " << v.error().message << "\n";
+      return 1;
+    }
+    return 0;
+  }
   if (version) {
     std::cout << "vigild " VIGIL_VERSION "\n";
     return 0;

@@ -361,6 +361,12 @@ int authenticate(pam_handle_t* pamh, int flags, int argc, const char** argv) {
   if (!res.reply.ok()) {
     remember(pamh, user, false);
     if (res.reply.error == proto::kErrPermissionDenied) return PAM_AUTH_ERR;
+    if (res.reply.error == proto::kErrDatabaseUnreachable) {
+      // Fleet mode without its database: as if vigild were absent.
+      int rc = unavailable(pamh, o, proto::Transport::kAbsent, "vigild's fleet database is unreachable");
+      if (rc == PAM_IGNORE) remember(pamh, user, true);
+      return rc;
+    }
     return unavailable(pamh, o, proto::Transport::kGarbage, res.reply.error);
   }
   auto reply = api::AuthReportReply::from_json(res.reply.params);
@@ -414,6 +420,8 @@ int account(pam_handle_t* pamh, int argc, const char** argv) {
     return unavailable(pamh, ao, res.transport, res.detail);
   if (!res.reply.ok()) {
     if (res.reply.error == proto::kErrPermissionDenied) return PAM_PERM_DENIED;
+    if (res.reply.error == proto::kErrDatabaseUnreachable)
+      return unavailable(pamh, ao, proto::Transport::kAbsent, "vigild's fleet database is unreachable");
     return unavailable(pamh, ao, proto::Transport::kGarbage, res.reply.error);
   }
   auto reply = api::AccountCheckReply::from_json(res.reply.params);

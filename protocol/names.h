@@ -56,6 +56,9 @@ inline constexpr char kErrPermissionDenied[] = "io.vigil.Error.PermissionDenied"
 inline constexpr char kErrNotFound[] = "io.vigil.Error.NotFound";
 inline constexpr char kErrUnavailable[] = "io.vigil.Error.Unavailable";
 inline constexpr char kErrInternal[] = "io.vigil.Error.Internal";
+// Fleet mode: the shared database is unreachable, so vigild has no decision.
+// The module answers as it does when vigild is absent (its failmode).
+inline constexpr char kErrDatabaseUnreachable[] = "io.vigil.Error.DatabaseUnreachable";
 // Admin socket: this change needs the caller's own current code.
 inline constexpr char kErrStepUpRequired[] = "io.vigil.Error.StepUpRequired";
 

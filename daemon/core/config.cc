@@ -295,6 +295,51 @@ Setter pam_service_setter() {
   };
 }
 
+// A [fleet] string: any text without NUL or a line break, at most 1024
+// bytes ("" = unset); `name`: a host or trust-group name, which becomes a
+// PostgreSQL role name (letters, digits, '-', '_', '.'; at most 63 bytes).
+Setter fleet_text_setter(std::string FleetConfig::*field, bool name = false, bool name_may_be_empty = false) {
+  return [=](const toml::node& n, Config& c) -> std::string {
+    auto v = n.value_exact<std::string>();
+    if (!v) return "expected a string";
+    if (name && !(name_may_be_empty && v->empty())) {
+      auto ok = [](char ch) {
+        return std::isalnum(static_cast<unsigned char>(ch)) || ch == '-' || ch == '_' || ch == '.';
+      };
+      if (v->empty() || v->size() > 63 || !std::all_of(v->begin(), v->end(), ok))
+        return "expected a name of 1 to 63 letters, digits, '-', '_' or '.'";
+    } else if (v->size() > 1024 || v->find_first_of(std::string_view("\0\n\r", 3)) != std::string::npos) {
+      return "expected one line of at most 1024 bytes";
+    }
+    c.fleet.*field = *v;
+    return {};
+  };
+}
+
+// A [fleet] file: an absolute path, or "" (libpq's default).
+Setter fleet_path_setter(std::string FleetConfig::*field) {
+  return [=](const toml::node& n, Config& c) -> std::string {
+    auto v = n.value_exact<std::string>();
+    if (!v) return "expected a string";
+    if (!v->empty() && ((*v)[0] != '/' || v->find('\0') != std::string::npos))
+      return "expected an absolute path, or \"\" for libpq's default";
+    c.fleet.*field = *v;
+    return {};
+  };
+}
+
+Setter fleet_timeout_setter() {
+  return [](const toml::node& n, Config& c) -> std::string {
+    auto v = n.value_exact<std::string>();
+    if (!v) return "expected a duration string such as \"300ms\"";
+    auto d = parse_duration_ms(*v);
+    if (!d) return d.error().message;
+    if (d->count() < 10 || d->count() > 10000) return "must be between 10ms and 10s";
+    c.fleet.db_timeout = *d;
+    return {};
+  };
+}
+
 const std::map<std::string, std::map<std::string, Setter>>& schema() {
   static const auto* s = new std::map<std::string, std::map<std::string, Setter>>{
       {"daemon",
@@ -389,6 +434,32 @@ const std::map<std::string, std::map<std::string, Setter>>& schema() {
            {"freeze_on", choice_setter(&Config::tokens, &TokensConfig::freeze_on,
                                        {{"admins", FreezeOn::kAdmins}, {"any", FreezeOn::kAny}})},
        }},
+      {"fleet",
+       {
+           {"url", fleet_text_setter(&FleetConfig::url)},
+           {"host", fleet_text_setter(&FleetConfig::host)},
+           {"hostaddr", fleet_text_setter(&FleetConfig::hostaddr)},
+           {"port", int_setter(&Config::fleet, &FleetConfig::port, 0, 65535)},
+           {"dbname", fleet_text_setter(&FleetConfig::dbname)},
+           {"sslmode", choice_setter(&Config::fleet, &FleetConfig::sslmode,
+                                     {{"", std::string()}, {"disable", std::string("disable")},
+                                      {"require", std::string("require")},
+                                      {"verify-ca", std::string("verify-ca")},
+                                      {"verify-full", std::string("verify-full")}})},
+           {"sslcert", fleet_path_setter(&FleetConfig::sslcert)},
+           {"sslkey", fleet_path_setter(&FleetConfig::sslkey)},
+           {"sslrootcert", fleet_path_setter(&FleetConfig::sslrootcert)},
+           {"host_name", fleet_text_setter(&FleetConfig::host_name, true, true)},
+           {"trust_group", fleet_text_setter(&FleetConfig::trust_group, true)},
+           {"db_timeout", fleet_timeout_setter()},
+           {"propagation", duration_setter(&Config::fleet, &FleetConfig::propagation, Seconds(1), Seconds(60))},
+           {"fence", duration_setter(&Config::fleet, &FleetConfig::fence, Seconds(1), Seconds(3600))},
+           {"identity", choice_setter(&Config::fleet, &FleetConfig::identity,
+                                      {{"name", FleetIdentity::kName}, {"uid", FleetIdentity::kUid}})},
+           {"system_accounts", choice_setter(&Config::fleet, &FleetConfig::system_accounts_fleet,
+                                             {{"local", false}, {"fleet", true}})},
+           {"uid_min", int_setter(&Config::fleet, &FleetConfig::uid_min, 1, 2147483647)},
+       }},
   };
   return *s;
 }
@@ -414,6 +485,21 @@ const char* require_name(TotpRequire r) {
 const char* mode_name(DaemonMode m) { return m == DaemonMode::kReport ? "report" : "enforce"; }
 
 const char* freeze_on_name(FreezeOn f) { return f == FreezeOn::kAny ? "any" : "admins"; }
+
+const char* identity_name(FleetIdentity i) { return i == FleetIdentity::kUid ? "uid" : "name"; }
+
+Result<std::chrono::milliseconds> parse_duration_ms(std::string_view text) {
+  if (text.size() > 2 && text.ends_with("ms")) {
+    long long n = 0;
+    auto [p, ec] = std::from_chars(text.data(), text.data() + text.size() - 2, n);
+    if (ec == std::errc() && p == text.data() + text.size() - 2 && n >= 0 && n <= 100LL * 365 * 86400 * 1000)
+      return std::chrono::milliseconds(n);
+    return Error::Config("invalid duration \"" + std::string(text) + "\" (use a number and a unit: 300ms, 2s)");
+  }
+  auto s = parse_duration(text);
+  if (!s) return s.error();
+  return std::chrono::duration_cast<std::chrono::milliseconds>(*s);
+}
 
 Result<Seconds> parse_duration(std::string_view text) {
   auto bad = [&] {
@@ -486,6 +572,13 @@ std::optional<Error> check_pairs(const Config& cfg, const KeyLines& lines, std::
     return pair("tokens.http_socket", "daemon.admin_socket", "must differ from");
   if (cfg.daemon.admin_socket == cfg.daemon.socket)
     return pair("daemon.admin_socket", "daemon.socket", "must differ from");
+  // Fleet mode verifies no second factor yet: a required one must not be
+  // silently skipped.
+  if (cfg.fleet.enabled() && cfg.totp.require != TotpRequire::kNone)
+    return pair("fleet.url", "totp.require",
+                "(fleet mode) does not verify second factors yet, so it cannot be combined with");
+  if ((!cfg.fleet.sslcert.empty()) != (!cfg.fleet.sslkey.empty()))
+    return pair("fleet.sslcert", "fleet.sslkey", "must be set together with");
   return std::nullopt;
 }
 

@@ -144,6 +144,32 @@ struct TokensConfig {
   FreezeOn freeze_on = FreezeOn::kAdmins;
 };
 
+// [fleet]: the shared state in PostgreSQL (vigild(8), FLEET). Off while
+// neither url nor host nor hostaddr is set.
+enum class FleetIdentity { kName, kUid };
+
+struct FleetConfig {
+  // The server: a libpq URL or key/value string, and/or its parts; a part
+  // set here overrides the URL's. The role is always host_name (one role
+  // and one client certificate per host), so no password goes here.
+  std::string url;
+  std::string host, hostaddr, dbname, sslcert, sslkey, sslrootcert;
+  std::string sslmode;  // "": the URL's, or verify-full when the URL sets none
+  int port = 0;  // 0: the URL's, or libpq's default
+  std::string host_name;                 // "": the machine's host name (gethostname)
+  std::string trust_group = "default";   // known devices are shared within a trust group
+  std::chrono::milliseconds db_timeout{300};  // one deadline per database call
+  Seconds propagation{2};                // a block reaches every host within this
+  Seconds fence{10};                     // token checks answer from a replica this old at most
+  FleetIdentity identity = FleetIdentity::kName;
+  // Accounts below uid_min (system accounts, root) stay per host unless
+  // system_accounts is "fleet": root on A is not root on B.
+  bool system_accounts_fleet = false;
+  int uid_min = 1000;
+
+  bool enabled() const { return !url.empty() || !host.empty() || !hostaddr.empty(); }
+};
+
 struct Config {
   DaemonConfig daemon;
   ThrottleConfig throttle;
@@ -154,6 +180,7 @@ struct Config {
   TotpConfig totp;
   RecoveryConfig recovery;
   TokensConfig tokens;
+  FleetConfig fleet;
   // What the file set that this version does not know ("FILE:LINE: unknown
   // key ..., ignored"); vigild logs them, --check-config prints them.
   std::vector<std::string> warnings;
@@ -166,6 +193,7 @@ struct Config {
 const char* require_name(TotpRequire r);
 const char* mode_name(DaemonMode m);      // "enforce", "report"
 const char* freeze_on_name(FreezeOn f);   // "admins", "any"
+const char* identity_name(FleetIdentity i);  // "name", "uid"
 
 // "section.key" for every key the parser accepts.
 extern const std::vector<std::string> kKnownKeys;
@@ -180,6 +208,9 @@ Result<Config> parse_config(std::string_view text, std::string_view source_name)
 // (see daemon/main.cc).
 Result<std::vector<ConfigSource>> read_config_sources(const std::string& path);
 Result<Config> load_config(const std::string& path);
+
+// "300ms" -> 300ms; also accepts what parse_duration accepts.
+Result<std::chrono::milliseconds> parse_duration_ms(std::string_view text);
 
 // "15m" -> 900s. Accepts an integer followed by one of s, m, h, d.
 Result<Seconds> parse_duration(std::string_view text);

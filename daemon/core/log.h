@@ -70,6 +70,11 @@ inline constexpr char kMsgPasswordChanged[] = "2afc8b0d88ab473ebaa9bb1455be33fd"
 // Report mode ([daemon] mode = "report"): a refusal, or a block's effect on
 // tokens and sessions, that was decided and recorded but not enforced.
 inline constexpr char kMsgNotEnforced[] = "0a56d156860e40c5ac244b67648d0818";
+// Fleet mode: the shared database became unreachable (every fleet account's
+// login is then answered as by an absent daemon: the module's failmode), and
+// it answers again.
+inline constexpr char kMsgFleetUnreachable[] = "319d454e65b542548ef3eb4f79591bef";
+inline constexpr char kMsgFleetConnected[] = "d404f799aae04fbfac9c888bee07dc28";
 
 void init();  // detects journald; call once at start
 void set_debug(bool on);

@@ -32,6 +32,7 @@
 
 #include "daemon/core/config.h"
 #include "daemon/engine/engine.h"
+#include "daemon/fleet/fleet.h"
 #include "daemon/os/nss.h"
 #include "protocol/message.h"
 #include "protocol/wipe.h"  // wipe_fields
@@ -43,6 +44,8 @@ struct Services {
   std::shared_ptr<const Config> config;  // replaced on SIGHUP
   Engine* engine = nullptr;
   Resolver* resolver = nullptr;
+  // Fleet mode ([fleet]): the decisions of fleet accounts; null on a single host.
+  fleet::Fleet* fleet = nullptr;
   std::array<uint8_t, 32> name_key{};   // hashes unresolved names
   boost::asio::thread_pool* tools = nullptr;   // blocking work on the unblock path: chage
   boost::asio::thread_pool* notify = nullptr;  // [recovery] notify_command runs

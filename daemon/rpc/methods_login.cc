@@ -143,10 +143,96 @@ std::optional<Reply> validate_password_changed(const Params& p) {
   return refusal(api::PasswordChanged::from_json(p));
 }
 
+// The fleet's account of the report's target, when fleet mode decides it
+// (fleet.h: account_of); "" for a name that resolves to no account, whose
+// source still counts fleet-wide.
+std::optional<std::string> fleet_account(const Request& r) {
+  if (!r.sv.fleet) return std::nullopt;
+  if (!r.target.lookup.found()) return std::string();
+  return r.sv.fleet->account_of(r.target.lookup.id.uid, r.target.lookup.id.name);
+}
+
+Reply database_unreachable(const Error& e) {
+  return Reply::failure(proto::kErrDatabaseUnreachable, "no decision: " + e.message);
+}
+
+// Fleet mode: the decision is vigil.report()'s (fleet.h). A block made on
+// this host alone (break-glass, an older single-host block) still refuses.
+Answer fleet_report(Request& r, ReportRequest req, std::string account) {
+  const auto& cfg = *r.sv.config;
+  const bool found = r.target.lookup.found();
+  if (found && !req.console) {
+    const auto& id = r.target.lookup.id;
+    RuleInput in{id.name, id.groups, req.service, device::parse_source(req.rhost), req.tty, false};
+    auto start = [&](auto deliver) {
+      r.sv.engine->account(id.uid, req.device, 0, std::move(in), false, std::move(deliver));
+    };
+    auto local = co_await await_callback<Result<AccountVerdict>>(start);
+    if (!local) co_return unavailable("state unavailable");
+    if (local->blocked && cfg.daemon.mode != DaemonMode::kReport)
+      co_return Reply::success(api::AuthReportReply{proto::kVerdictDeny, false, {}}.to_json());
+  }
+  fleet::ReportIn f;
+  f.account = std::move(account);
+  f.outcome = req.outcome == Outcome::kFailure ? "failure" : "success";
+  f.source = req.source;
+  f.device = req.device;
+  f.service = req.service;
+  f.nonce = req.nonce;
+  f.exempt = req.exempt;
+  f.root_caller = req.root_caller;
+  f.console = req.console;
+  const device::Source src = device::parse_source(req.rhost);
+  if (!cfg.throttle.trusted(src)) f.throttle = device::throttle_keys(src);
+  auto start = [&](auto deliver) { r.sv.fleet->report(std::move(f), std::move(deliver)); };
+  auto res = co_await await_callback<Result<fleet::ReportOut>>(start);
+  if (!res && res.error().code == Error::Code::kRefused) {
+    log::error("the fleet database refused this host's report: " + res.error().message,
+               {{"VIGIL_REASON", "fleet role refused"}});
+    co_return database_unreachable(res.error());
+  }
+  if (!res) co_return database_unreachable(res.error());
+  const std::string name = found ? r.target.lookup.id.name : std::string("(unresolved name)");
+  if (res->locked_now)
+    log::event(log::Priority::kWarning, log::kMsgLocked,
+               "locked " + name + " fleet-wide after " + std::to_string(res->lock_count) + " lock(s)",
+               {{"VIGIL_USER", name}, {"VIGIL_RHOST", req.source}, {"VIGIL_SERVICE", req.service},
+                {"VIGIL_REASON", "too many failures"},
+                {"VIGIL_UNLOCK_TIME", std::to_string(res->locked_until)}});
+  if (res->blocked_now)
+    log::event(log::Priority::kCrit, log::kMsgBlocked,
+               "blocked " + name + " fleet-wide: the right password from an unknown device after failures from "
+               "several unknown sources (credential stuffing)",
+               {{"VIGIL_USER", name}, {"VIGIL_RHOST", req.source}, {"VIGIL_SERVICE", req.service},
+                {"VIGIL_REASON", "credential stuffing"}});
+  if (res->reason == "auto_block_cap")
+    log::event(log::Priority::kWarning, log::kMsgBlocked,
+               "refused " + name + ": credential stuffing, but this host's automatic blocks are at the fleet's "
+               "cap (max_auto_blocks_per_host); no block was made",
+               {{"VIGIL_USER", name}, {"VIGIL_REASON", "auto block cap"}});
+  api::AuthReportReply out;
+  bool allow = found && res->verdict == "allow";
+  if (!allow && found && req.outcome == Outcome::kSuccess && cfg.daemon.mode == DaemonMode::kReport) {
+    // Report mode: recorded as decided, not enforced (engine.h).
+    log::event(log::Priority::kWarning, log::kMsgNotEnforced,
+               "report mode: not enforced: refused " + name + " (" + res->reason + ")",
+               {{"VIGIL_USER", name}, {"VIGIL_RHOST", req.source}, {"VIGIL_SERVICE", req.service},
+                {"VIGIL_REASON", res->reason}});
+    allow = true;
+  }
+  out.verdict = allow ? proto::kVerdictAllow : proto::kVerdictDeny;
+  out.prompt = false;
+  co_return Reply::success(out.to_json());
+}
+
 Answer report(Request& r) {
   auto in = request_of<api::AuthReport>(r.params);
   if (!in) co_return invalid(in.error().message);
   ReportRequest req = report_request(r, *in);
+  if (auto account = fleet_account(r)) {
+    Reply reply = co_await fleet_report(r, std::move(req), std::move(*account));
+    co_return reply;
+  }
   auto start = [&](auto deliver) { r.sv.engine->report(std::move(req), std::move(deliver)); };
   ReportResult res = co_await await_callback<ReportResult>(start);
   if (!res.status) co_return unavailable("the decision could not be recorded");
@@ -179,6 +265,12 @@ Answer account(Request& r) {
   };
   auto v = co_await await_callback<Result<AccountVerdict>>(start);
   if (!v) co_return unavailable("state unavailable");
+  if (auto account = fleet_account(r); account && !console && !v->blocked) {
+    auto fstart = [&](auto deliver) { r.sv.fleet->block_of(*account, std::move(deliver)); };
+    auto blocked = co_await await_callback<Result<std::optional<std::string>>>(fstart);
+    if (!blocked) co_return database_unreachable(blocked.error());
+    v->blocked = blocked->has_value() && r.sv.config->daemon.mode != DaemonMode::kReport;
+  }
   if (v->denied_by_rule)
     log::info("account phase: " + id.name + " denied by the rule at line " + std::to_string(v->denied_by_rule),
               {{"VIGIL_USER", id.name}, {"VIGIL_SERVICE", l.service}, {"VIGIL_REASON", "deny rule"}});

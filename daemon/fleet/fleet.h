@@ -1,0 +1,112 @@
+// Fleet mode: the decisions of fleet accounts, made in PostgreSQL
+// (vigild(8), FLEET; the SQL in daemon/fleet/sql/).
+//
+// Contract:
+//  * One Fleet per vigild, on the I/O thread's executor; not thread-safe.
+//  * Which accounts are the fleet's (account_of): every account from
+//    [fleet] uid_min up (system accounts and root stay this host's unless
+//    system_accounts = "fleet"), keyed by name, or by "uid:N" with
+//    identity = "uid". The others are decided by the local engine as on a
+//    single host.
+//  * report() asks vigil.report() for the decision of one password outcome:
+//    one round trip, one transaction, within [fleet] db_timeout. The SQL
+//    decides the block, the known device, the source's throttle, stuffing
+//    and the lock, with the fleet's policy (vigil.policy), so a host cannot
+//    loosen it. A call that repeats a failure's nonce (the same
+//    pam_authenticate reporting twice) is answered "deny" without counting
+//    again.
+//  * While the database is unreachable (not connected, or a call missed its
+//    deadline), report() and blocked() fail at once with Error::Store: the
+//    caller answers as an absent daemon (the module's failmode). Reconnects
+//    run in the background; a call never waits for one.
+//  * The role is the host name: each host has its own role (and client
+//    certificate); no password is ever configured.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include <boost/asio/any_io_executor.hpp>
+
+#include "daemon/core/config.h"
+#include "daemon/core/device.h"
+#include "daemon/fleet/pg.h"
+
+namespace vigil::fleet {
+
+struct ReportIn {
+  std::string account;     // account_of(); "" for a name that resolves to no account
+  std::string outcome;     // "failure", "success", "password_ok"
+  std::string source;      // source key (device.h), "" when none
+  std::string device;      // device id, "" when none
+  std::string service;
+  std::vector<device::ThrottleKey> throttle;  // the source's throttle buckets
+  std::string nonce;
+  bool exempt = false, root_caller = false, console = false, needs_code = false;
+};
+
+struct ReportOut {
+  std::string verdict;  // "allow", "verify", "deny"
+  std::string reason;   // "ok", "counted", "locked", "blocked", "blocked_now", "throttled", "auto_block_cap"
+  bool known = false;
+  int64_t locked_until = 0;  // epoch seconds, 0: not locked
+  int lock_count = 0;
+  bool counted = false, locked_now = false, blocked_now = false;
+  bool duplicate = false;  // a repeated nonce: answered here, not asked
+};
+
+// The connection parameters for libpq: the URL first (expanded), then the
+// parts set in [fleet], then what vigild always sets (its role, the
+// timeouts, keepalives). The role is `host_name`.
+std::vector<std::pair<std::string, std::string>> connection_params(const FleetConfig& cfg,
+                                                                   const std::string& host_name);
+
+// The server, for logs: host or hostaddr (and port) when set, else the URL
+// without its user, password and options; never a secret.
+std::string describe_target(const FleetConfig& cfg);
+
+// "{\"a\",\"b\"}": a text[] literal.
+std::string text_array(const std::vector<std::string>& items);
+
+class Fleet {
+ public:
+  Fleet(boost::asio::any_io_executor ex, FleetConfig cfg, std::string host_name);
+  ~Fleet();
+
+  void start();
+  void stop();
+  // Called (on the executor) after the database becomes reachable or
+  // unreachable, once logged.
+  void on_change(std::function<void()> f) { on_change_ = std::move(f); }
+
+  const std::string& host_name() const { return host_name_; }
+  bool ready() const { return conn_->ready(); }
+  // The fleet's key of this account, or nothing when it stays this host's.
+  std::optional<std::string> account_of(int64_t uid, const std::string& name) const;
+
+  void report(ReportIn in, std::function<void(Result<ReportOut>)> done);
+  // The account's block: its reason, or "" when it is not blocked.
+  void block_of(const std::string& account, std::function<void(Result<std::optional<std::string>>)> done);
+
+  // For STATUS= and logs: "fleet database 1.3ms" or "fleet database
+  // UNREACHABLE (why)".
+  std::string status_text() const;
+
+ private:
+  void remember_failure(const std::string& key);
+
+  FleetConfig cfg_;
+  std::string host_name_;
+  std::unique_ptr<PgConnection> conn_;
+  std::function<void()> on_change_;
+  // Nonces of failures reported in the last 2 minutes (at most kNonceMax).
+  static constexpr std::size_t kNonceMax = 50000;
+  std::unordered_map<std::string, std::chrono::steady_clock::time_point> failed_nonces_;
+};
+
+}  // namespace vigil::fleet
