@@ -55,6 +55,9 @@ struct Args {
     std::string source;
     bool json = false;
   } throttle;  // throttles, throttle lift
+  struct {
+    bool json = false;
+  } fleet;  // fleet status
 };
 
 using AddOptions = void (*)(CLI::App& cmd, Args& a);
@@ -115,5 +118,9 @@ void add_throttles_options(CLI::App& cmd, Args& a);
 int run_throttles(Global& g, const Args& a);
 void add_throttle_lift_options(CLI::App& cmd, Args& a);
 int run_throttle_lift(Global& g, const Args& a);
+
+// Fleet mode (commands_fleet.cc).
+void add_fleet_status_options(CLI::App& cmd, Args& a);
+int run_fleet_status(Global& g, const Args& a);
 
 }  // namespace vigil::ctl

@@ -93,6 +93,9 @@ constexpr Command kCommands[] = {
     {nullptr, "throttle", "the per-source throttle (administrators, admin socket)", nullptr, nullptr},
     {"throttle", "lift", "end a source's ban and forget its failures (step-up)", add_throttle_lift_options,
      run_throttle_lift},
+    {nullptr, "fleet", "fleet mode: the hosts sharing this host's state (administrators; root)", nullptr, nullptr},
+    {"fleet", "status", "this host's database connection and replica, and every host's position",
+     add_fleet_status_options, run_fleet_status},
 };
 
 // Adds every row of the table to `app`; answers their CLI11 subcommands, in

@@ -1,5 +1,7 @@
 #include "daemon/daemon.h"
 
+#include "daemon/rpc/fleet_replica.h"
+
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/post.hpp>
@@ -205,6 +207,9 @@ Status Daemon::start_engine(const Config& cfg) {
     fleet_ = std::make_unique<fleet::Fleet>(io_.get_executor(), cfg.fleet, host);
     fleet_->on_change([this] { update_status(); });
     services_.fleet = fleet_.get();
+    // This host's store is the fleet's replica: blocks and recoveries made
+    // anywhere are applied here too (rpc/fleet_replica.h).
+    fleet_->replicate(fleet_applier(services_, io_), cfg.daemon.state_dir + "/fleet-position");
   }
   server_ = std::make_unique<Server>(io_, services_);
   http_server_ = std::make_unique<TokenHttpServer>(io_, services_);

@@ -47,6 +47,7 @@ inline constexpr char kTokenRevoke[] = "io.vigil.Token.Revoke";
 // too), and lifting a source's ban.
 inline constexpr char kThrottleList[] = "io.vigil.Throttle.List";
 inline constexpr char kThrottleLift[] = "io.vigil.Throttle.Lift";
+inline constexpr char kFleetStatus[] = "io.vigil.Fleet.Status";
 
 // Errors.
 inline constexpr char kErrInvalidRequest[] = "io.vigil.Error.InvalidRequest";

@@ -2,7 +2,15 @@
 
 #include <libpq-fe.h>
 
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <boost/asio/post.hpp>
+#include <boost/json/object.hpp>
+#include <boost/json/serialize.hpp>
 #include <charconv>
+#include <cstdio>
+#include <fstream>
 
 #include "daemon/core/log.h"
 
@@ -11,6 +19,14 @@ namespace {
 
 constexpr char kReport[] = "vigil_report";
 constexpr char kBlockOf[] = "vigil_block_of";
+constexpr char kBlockAccount[] = "vigil_block_account";
+constexpr char kHosts[] = "vigil_hosts";
+constexpr char kHeartbeat[] = "vigil_heartbeat";
+constexpr char kSnapshot[] = "vigil_snapshot";
+constexpr char kEvents[] = "vigil_events";
+constexpr char kChannel[] = "vigil_events";
+// Events read per call; more are read at once after a full batch.
+constexpr int kEventBatch = 500;
 constexpr auto kNonceTtl = std::chrono::minutes(2);
 
 std::vector<Prepared> statements() {
@@ -21,6 +37,22 @@ std::vector<Prepared> statements() {
        "$10::boolean, $11)",
        11},
       {kBlockOf, "SELECT reason FROM vigil.block WHERE account = $1", 1},
+      {kBlockAccount, "SELECT seq, changed FROM vigil.block_account($1, $2, $3)", 3},
+      {kHosts,
+       "SELECT name, trust_group, quarantined, applied_seq, coalesce(extract(epoch FROM last_seen)::bigint, 0), "
+       "auto_blocks, (SELECT n FROM vigil.seq) FROM vigil.host ORDER BY name",
+       0},
+      {kHeartbeat, "SELECT max_seq, quarantined FROM vigil.heartbeat($1)", 1},
+      // One statement, one snapshot: the blocks in force and the seq they
+      // are current at.
+      {kSnapshot,
+       "SELECT s.n, b.account, b.reason, b.by, b.host FROM vigil.seq s LEFT JOIN vigil.block b ON true "
+       "ORDER BY b.account",
+       0},
+      {kEvents,
+       "SELECT seq, kind, coalesce(account, ''), coalesce(host, ''), coalesce(actor, ''), details::text "
+       "FROM vigil.event WHERE seq > $1 ORDER BY seq LIMIT " + std::to_string(kEventBatch),
+       1},
   };
 }
 
@@ -114,12 +146,15 @@ std::vector<std::pair<std::string, std::string>> connection_params(const FleetCo
 }
 
 Fleet::Fleet(boost::asio::any_io_executor ex, FleetConfig cfg, std::string host_name)
-    : cfg_(std::move(cfg)), host_name_(std::move(host_name)) {
+    : cfg_(std::move(cfg)), host_name_(std::move(host_name)), ex_(ex) {
   PgConnection::Options o;
   o.params = connection_params(cfg_, host_name_);
   o.statements = statements();
   o.timeout = cfg_.db_timeout;
+  o.listen = {kChannel};
+  o.on_notify = [this](const std::string&, const std::string&) { poke(); };
   o.on_state = [this](bool ready, const std::string& why) {
+    if (ready) poke();
     if (ready)
       log::event(log::Priority::kNotice, log::kMsgFleetConnected,
                  "fleet database connected as host " + host_name_, {{"VIGIL_HOST", host_name_}});
@@ -136,8 +171,16 @@ Fleet::Fleet(boost::asio::any_io_executor ex, FleetConfig cfg, std::string host_
 
 Fleet::~Fleet() = default;
 
-void Fleet::start() { conn_->start(); }
-void Fleet::stop() { conn_->stop(); }
+void Fleet::start() {
+  conn_->start();
+  if (apply_) arm_poll();
+}
+
+void Fleet::stop() {
+  stopped_ = true;
+  if (poll_timer_) poll_timer_->cancel();
+  conn_->stop();
+}
 
 std::optional<std::string> Fleet::account_of(int64_t uid, const std::string& name) const {
   if (uid < cfg_.uid_min && !cfg_.system_accounts_fleet) return std::nullopt;
@@ -210,12 +253,197 @@ void Fleet::block_of(const std::string& account, std::function<void(Result<std::
   });
 }
 
+void Fleet::block(std::string account, std::string reason, std::string actor,
+                  std::function<void(Result<BlockOut>)> done) {
+  conn_->call(kBlockAccount, {Value(std::move(account)), Value(std::move(reason)), Value(std::move(actor))},
+              [this, done = std::move(done)](Result<Rows> r) {
+                if (!r) return done(r.error());
+                if (r->rows.size() != 1) return done(Error::Store("vigil.block_account() gave no answer"));
+                BlockOut out{number(*r, "seq"), flag(*r, "changed")};
+                if (out.changed) poke();
+                done(out);
+              });
+}
+
+void Fleet::hosts(std::function<void(Result<std::vector<HostRow>>)> done) {
+  conn_->call(kHosts, {}, [done = std::move(done)](Result<Rows> r) {
+    if (!r) return done(r.error());
+    std::vector<HostRow> out;
+    auto num = [](const Value& v) {
+      int64_t n = 0;
+      if (v) std::from_chars(v->data(), v->data() + v->size(), n);
+      return n;
+    };
+    for (const auto& row : r->rows) {
+      if (row.size() < 7) continue;
+      out.push_back(HostRow{row[0].value_or(""), row[1].value_or(""), row[2] && *row[2] == "t", num(row[3]),
+                            num(row[4]), num(row[5]), num(row[6])});
+    }
+    done(std::move(out));
+  });
+}
+
+// ---- the replica ----
+
+void Fleet::replicate(Applier apply, std::string position_file) {
+  apply_ = std::move(apply);
+  position_file_ = std::move(position_file);
+  poll_timer_ = std::make_unique<boost::asio::steady_timer>(ex_);
+  std::ifstream in(position_file_);
+  int64_t applied = -1;
+  if (in >> applied && applied >= 0) {
+    position_.applied = applied;
+    position_.known = true;
+  }
+}
+
+void Fleet::poke() {
+  if (!apply_ || stopped_) return;
+  if (replicating_) {
+    again_ = true;
+    return;
+  }
+  boost::asio::post(ex_, [this] { tick(); });
+}
+
+void Fleet::arm_poll() {
+  if (stopped_ || !poll_timer_) return;
+  poll_timer_->expires_after(cfg_.propagation);
+  poll_timer_->async_wait([this](boost::system::error_code ec) {
+    if (ec || stopped_) return;
+    tick();
+    arm_poll();
+  });
+}
+
+void Fleet::tick() {
+  if (!apply_ || replicating_ || stopped_ || !conn_->ready()) return;
+  replicating_ = true;
+  again_ = false;
+  position_.last_poll = std::chrono::system_clock::now();
+  if (!position_.known) snapshot();
+  else heartbeat();
+}
+
+void Fleet::replicated(bool ok) {
+  replicating_ = false;
+  if (ok && again_) poke();
+}
+
+void Fleet::snapshot() {
+  conn_->call(kSnapshot, {}, [this](Result<Rows> r) {
+    if (!r || r->rows.empty()) return replicated(false);
+    auto events = std::make_shared<std::vector<Event>>();
+    int64_t seq = 0;
+    for (const auto& row : r->rows) {
+      if (row[0]) std::from_chars(row[0]->data(), row[0]->data() + row[0]->size(), seq);
+      if (!row[1]) continue;  // no block: the seq alone
+      boost::json::object d{{"reason", row[2].value_or("")}, {"by", row[3].value_or("")},
+                             {"snapshot", true}};
+      events->push_back(Event{0, "block", *row[1], row[4].value_or(""), row[3].value_or(""),
+                              boost::json::serialize(d)});
+    }
+    for (auto& e : *events) e.seq = seq;
+    if (events->empty()) {
+      position_.applied = seq;
+      position_.known = true;
+      position_.max_seen = std::max(position_.max_seen, seq);
+      save_position();
+      return replicated(true);
+    }
+    apply_from(events, 0, false);
+  });
+}
+
+void Fleet::heartbeat() {
+  conn_->call(kHeartbeat, {Value(std::to_string(position_.applied))}, [this](Result<Rows> r) {
+    if (!r || r->rows.size() != 1) return replicated(false);
+    position_.max_seen = std::max(position_.max_seen, number(*r, "max_seq"));
+    if (position_.max_seen <= position_.applied) return replicated(true);
+    fetch_events();
+  });
+}
+
+void Fleet::fetch_events() {
+  conn_->call(kEvents, {Value(std::to_string(position_.applied))}, [this](Result<Rows> r) {
+    if (!r) return replicated(false);
+    auto events = std::make_shared<std::vector<Event>>();
+    for (const auto& row : r->rows) {
+      if (row.size() < 6 || !row[0]) continue;
+      Event e;
+      std::from_chars(row[0]->data(), row[0]->data() + row[0]->size(), e.seq);
+      e.kind = row[1].value_or("");
+      e.account = row[2].value_or("");
+      e.host = row[3].value_or("");
+      e.actor = row[4].value_or("");
+      e.details = row[5].value_or("{}");
+      events->push_back(std::move(e));
+    }
+    if (events->empty()) return replicated(true);
+    apply_from(events, 0, static_cast<int>(events->size()) == kEventBatch);
+  });
+}
+
+void Fleet::apply_from(std::shared_ptr<std::vector<Event>> events, std::size_t i, bool full) {
+  if (stopped_) return;
+  if (i == events->size()) {
+    position_.applied = events->back().seq;
+    position_.known = true;
+    position_.max_seen = std::max(position_.max_seen, position_.applied);
+    save_position();
+    if (full) return fetch_events();
+    return replicated(true);
+  }
+  const Event& e = (*events)[i];
+  apply_(e, [this, events, i, full](bool ok) {
+    boost::asio::post(ex_, [this, events, i, full, ok] {
+      if (!ok) {
+        // Those before it are applied: keep them, and try this one again
+        // later. A snapshot (every event at one seq) is all or nothing.
+        if (i > 0 && (*events)[i - 1].seq != (*events)[i].seq) {
+          position_.applied = (*events)[i - 1].seq;
+          save_position();
+        }
+        return replicated(false);
+      }
+      apply_from(events, i + 1, full);
+    });
+  });
+}
+
+// Written beside the state, replaced atomically: a crash leaves the old
+// position or the new, and re-applying an event is harmless.
+void Fleet::save_position() {
+  if (position_file_.empty()) return;
+  const std::string tmp = position_file_ + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    out << position_.applied << "\n";
+    out.flush();
+    if (!out) {
+      log::error("cannot write " + tmp + ": the fleet position is kept in memory only");
+      return;
+    }
+  }
+  if (int fd = ::open(tmp.c_str(), O_RDONLY | O_CLOEXEC); fd >= 0) {
+    ::fsync(fd);
+    ::close(fd);
+  }
+  if (std::rename(tmp.c_str(), position_file_.c_str()) != 0)
+    log::error("cannot replace " + position_file_ + ": the fleet position is kept in memory only");
+}
+
 std::string Fleet::status_text() const {
   if (!conn_->ready()) return "fleet database UNREACHABLE (" + conn_->why_not() + ")";
   char buf[32];
   const double ms = static_cast<double>(conn_->latency().count()) / 1000.0;
   std::snprintf(buf, sizeof buf, "%.1fms", ms);
-  return "fleet database " + std::string(buf);
+  std::string out = "fleet database " + std::string(buf);
+  if (apply_) {
+    const int64_t lag = std::max<int64_t>(0, position_.max_seen - position_.applied);
+    out += ", replica at " + std::to_string(position_.applied) + " (lag " + std::to_string(lag) + ")";
+  }
+  return out;
 }
 
 }  // namespace vigil::fleet

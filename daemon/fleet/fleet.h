@@ -32,6 +32,7 @@
 #include <vector>
 
 #include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/steady_timer.hpp>
 
 #include "daemon/core/config.h"
 #include "daemon/core/device.h"
@@ -73,6 +74,44 @@ std::string describe_target(const FleetConfig& cfg);
 // "{\"a\",\"b\"}": a text[] literal.
 std::string text_array(const std::vector<std::string>& items);
 
+// One entry of the fleet's event log (vigil.event), in seq order.
+struct Event {
+  int64_t seq = 0;
+  std::string kind;     // "block", "unblock", ...
+  std::string account;  // the fleet's key of the account ("" when none)
+  std::string host;     // the host whose call made it
+  std::string actor;
+  std::string details;  // JSON text
+};
+
+// Applies one event on this host; calls `done(true)` once it is durable
+// here, `done(false)` to stop and try again from it later.
+using Applier = std::function<void(const Event&, std::function<void(bool ok)> done)>;
+
+// The replica's position, for status: what this host applied, the newest
+// seq it has seen, and when it last asked.
+struct Position {
+  int64_t applied = 0;
+  int64_t max_seen = 0;
+  bool known = false;  // a position was read or a snapshot taken
+  std::chrono::system_clock::time_point last_poll{};
+};
+
+// One host's row, for vigilctl fleet status.
+struct HostRow {
+  std::string name, trust_group;
+  bool quarantined = false;
+  int64_t applied = 0;
+  int64_t last_seen = 0;  // epoch seconds, 0: never
+  int64_t auto_blocks = 0;
+  int64_t max_seq = 0;
+};
+
+struct BlockOut {
+  int64_t seq = 0;
+  bool changed = false;
+};
+
 class Fleet {
  public:
   Fleet(boost::asio::any_io_executor ex, FleetConfig cfg, std::string host_name);
@@ -86,10 +125,31 @@ class Fleet {
 
   const std::string& host_name() const { return host_name_; }
   bool ready() const { return conn_->ready(); }
+  int64_t latency_us() const { return conn_->latency().count(); }
   // The fleet's key of this account, or nothing when it stays this host's.
   std::optional<std::string> account_of(int64_t uid, const std::string& name) const;
 
   void report(ReportIn in, std::function<void(Result<ReportOut>)> done);
+  // An administrator's block (vigil.block_account): attributed to this host
+  // and the actor, capped per host (Error::Refused past the cap).
+  void block(std::string account, std::string reason, std::string actor,
+             std::function<void(Result<BlockOut>)> done);
+  // Every host's row (vigil.host), with the log's newest seq.
+  void hosts(std::function<void(Result<std::vector<HostRow>>)> done);
+
+  // The replica (set before start()): the events of the log are applied on
+  // this host in seq order, through `apply`, from the position kept in
+  // `position_file` (written after each applied batch: a restart resumes
+  // there). With no position yet, the blocks in force are applied first
+  // (a snapshot), then the log from the snapshot's seq: old history is
+  // never replayed. The log is read at each notification (LISTEN) and every
+  // [fleet] propagation (a notification sent while this host was away is
+  // lost; the seq is the truth), with a heartbeat of the position
+  // (vigil.heartbeat).
+  void replicate(Applier apply, std::string position_file);
+  const Position& position() const { return position_; }
+  // Reads the log now (after a change made here).
+  void poke();
   // The account's block: its reason, or "" when it is not blocked.
   void block_of(const std::string& account, std::function<void(Result<std::optional<std::string>>)> done);
 
@@ -99,11 +159,27 @@ class Fleet {
 
  private:
   void remember_failure(const std::string& key);
+  void tick();
+  void arm_poll();
+  void snapshot();
+  void heartbeat();
+  void fetch_events();
+  void apply_from(std::shared_ptr<std::vector<Event>> events, std::size_t i, bool full);
+  void replicated(bool ok);
+  void save_position();
 
   FleetConfig cfg_;
   std::string host_name_;
+  boost::asio::any_io_executor ex_;
   std::unique_ptr<PgConnection> conn_;
   std::function<void()> on_change_;
+  Applier apply_;
+  std::string position_file_;
+  Position position_;
+  bool replicating_ = false;
+  bool again_ = false;  // a poke arrived while replicating
+  bool stopped_ = false;
+  std::unique_ptr<boost::asio::steady_timer> poll_timer_;
   // Nonces of failures reported in the last 2 minutes (at most kNonceMax).
   static constexpr std::size_t kNonceMax = 50000;
   std::unordered_map<std::string, std::chrono::steady_clock::time_point> failed_nonces_;

@@ -68,8 +68,11 @@ const Method kMethods[] = {
   // ---- the per-source throttle: admins see and lift it ----
   {proto::kThrottleList,           kAdmin,  Who::kAdmin,   Subject::kNone,       StepUp::kNone,  kStepUp,    m::validate_admin_empty,       m::throttle_list},
   {proto::kThrottleLift,           kAdmin,  Who::kAdmin,   Subject::kNone,       StepUp::kHeld,  kStepUp,    m::validate_throttle_lift,     m::throttle_lift},
+  // ---- fleet mode: admins see the hosts ----
+  {proto::kFleetStatus,            kAdmin,  Who::kAdmin,   Subject::kNone,       StepUp::kNone,  kStepUp,    m::validate_admin_empty,       m::fleet_status},
   // ---- root reads on the public socket what administrators read (never a change) ----
   {proto::kThrottleList,           kPublic, Who::kRoot,    Subject::kNone,       StepUp::kNone,  kStepUp,    m::validate_admin_empty,       m::throttle_list},
+  {proto::kFleetStatus,            kPublic, Who::kRoot,    Subject::kNone,       StepUp::kNone,  kStepUp,    m::validate_admin_empty,       m::fleet_status},
   {proto::kAdminAudit,             kPublic, Who::kRoot,    Subject::kNone,       StepUp::kNone,  kStepUp,    m::validate_admin_empty,       m::audit},
   {proto::kRecoveryList,           kPublic, Who::kRoot,    Subject::kNone,       StepUp::kNone,  kStepUp,    m::validate_admin_empty,       m::recovery_list},
   {proto::kTokenList,              kPublic, Who::kRoot,    Subject::kNone,       StepUp::kNone,  kStepUp,    m::validate_token_list,        m::token_list},

@@ -92,6 +92,9 @@ std::optional<Reply> validate_throttle_lift(const Params& p);
 Answer throttle_list(Request& r);  // admin; root on the public socket
 Answer throttle_lift(Request& r);  // admin
 
+// ---- fleet mode (methods_fleet.cc) ----
+Answer fleet_status(Request& r);  // admin; root on the public socket
+
 // ---- shared between domains ----
 // Ends the password change a recovery required (a PAM change, or an admin's
 // record).

@@ -7,6 +7,7 @@
 #include "daemon/core/log.h"
 #include "daemon/os/offload.h"
 #include "daemon/rpc/admin.h"
+#include "daemon/rpc/fleet_replica.h"
 #include "daemon/rpc/handlers.h"
 #include "protocol/api_admin.h"
 
@@ -156,6 +157,21 @@ Answer block(Request& r) {
   const Identity id = *t;
   std::string reason = "administrator: " + in->reason;  // at most 512 bytes (admin_params)
   const bool admin = is_admin(*r.sv.config, id) || id.uid == 0;
+  if (auto account = r.sv.fleet ? r.sv.fleet->account_of(id.uid, id.name) : std::nullopt) {
+    // Fleet mode: the block is the fleet's (vigil.block_account, attributed
+    // to this host and the actor); every host, this one too, applies it from
+    // the event log (rpc/fleet_replica.h). Answered once applied here.
+    auto start = [&](auto deliver) { r.sv.fleet->block(*account, reason, r.actor.name, std::move(deliver)); };
+    auto res = co_await await_callback<Result<fleet::BlockOut>>(start);
+    if (!res && res.error().code == Error::Code::kRefused) co_return refused(res.error().message);
+    if (!res) co_return unavailable("the fleet database is unreachable: nothing was blocked (" + res.error().message + ")");
+    if (res->changed) {
+      const bool applied = co_await fleet_applied(r.sv, res->seq);
+      if (!applied) log::warning("the fleet block of " + id.name + " is not applied on this host yet");
+    }
+    r.sv.drop_step_ups(id.uid);
+    co_return Reply::success(api::AccountBlockReply{id.name, res->changed}.to_json());
+  }
   auto start = [&](auto deliver) {
     r.sv.engine->block(id.uid, id.name, reason, r.actor.name, admin, std::move(deliver));
   };

@@ -22,17 +22,21 @@ import unittest
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "e2e"))
 
+import json  # noqa: E402
+
 import harness  # noqa: E402
 from harness import Env, PAM_AUTH_ERR, PAM_AUTHINFO_UNAVAIL, PAM_PERM_DENIED, PAM_SUCCESS  # noqa: E402
 from pgserver import PG_BIN, PgServer  # noqa: E402
 
 SOURCE = os.environ.get("VIGIL_SOURCE_DIR", os.path.join(HERE, "..", ".."))
 HOSTS = ["h1", "h2", "h3", "h4"]
+LATEST = str(len([f for f in os.listdir(os.path.join(SOURCE, "daemon", "fleet", "sql")) if f.endswith(".sql")]))
 
 
 def fleet_conf(pg, host, **extra):
     # The test server has no TLS: vigild's default is verify-full.
-    conf = {"url": pg.url(host), "host_name": host, "db_timeout": "2s", "sslmode": "disable"}
+    conf = {"url": pg.url(host), "host_name": host, "db_timeout": "2s", "sslmode": "disable",
+            "propagation": "1s"}
     conf.update(extra)
     return conf
 
@@ -88,8 +92,8 @@ class FleetCase(unittest.TestCase):
     def setUp(self):
         self.envs = []
         # A clean fleet state per test (the roles and hosts stay).
-        self.pg.psql("TRUNCATE vigil.bucket, vigil.device, vigil.block, vigil.failure, vigil.event; "
-                     "UPDATE vigil.seq SET n = 0; UPDATE vigil.host SET auto_blocks = 0, quarantined = false; "
+        self.pg.psql("TRUNCATE vigil.bucket, vigil.device, vigil.block, vigil.failure, vigil.event, vigil.approval; "
+                     "UPDATE vigil.seq SET n = 0; UPDATE vigil.host SET auto_blocks = 0, quarantined = false, applied_seq = 0, last_seen = NULL; "
                      "UPDATE vigil.policy SET deny = 3, attack_sources = 3, max_auto_blocks_per_host = 10")
 
     def tearDown(self):
@@ -120,7 +124,8 @@ class FleetCase(unittest.TestCase):
 class SetupTest(FleetCase):
     def test_setup_is_versioned_and_idempotent(self):
         self.assertIn("applying 001_base.sql (schema version 1)", self.setup_output)
-        self.assertEqual(self.pg.psql("SELECT version FROM vigil.schema_version").strip(), "1")
+        self.assertIn("applying 002_admin.sql (schema version 2)", self.setup_output)
+        self.assertEqual(self.pg.psql("SELECT version FROM vigil.schema_version").strip(), LATEST)
         again = harness.subprocess.run([harness.VIGILD, "--fleet-setup", self.pg.url("postgres")],
                                        capture_output=True, text=True, timeout=60)
         self.assertEqual(again.returncode, 0, again.stderr)
@@ -139,7 +144,7 @@ class SetupTest(FleetCase):
             self.assertNotEqual(out.returncode, 0)
             self.assertIn("fleet setup: 001_base.sql:", out.stderr)
         finally:
-            self.pg.psql("UPDATE vigil.schema_version SET version = 1")
+            self.pg.psql("UPDATE vigil.schema_version SET version = " + LATEST)
 
     def test_bad_url_is_a_clear_error(self):
         out = harness.subprocess.run([harness.VIGILD, "--fleet-setup", "postgresql://nobody@127.0.0.1:1/vigil"],
@@ -213,6 +218,140 @@ class BlockTest(FleetCase):
         # Another account is untouched.
         self.assertEqual(hosts[3].login("dave", hosts[3].password("dave"), rhost="192.0.2.50"), PAM_SUCCESS)
         self.assertEqual(hosts[3].pam("dave", [], ops="account")["results"][0]["rc"], PAM_SUCCESS)
+
+
+class PropagationTest(FleetCase):
+    """A change made on one host is applied by every host's replica (its
+    own store): the block's effects on tokens and the token API happen on
+    every host, and a restarted host resumes from its position."""
+
+    def admin_hosts(self, n=4):
+        # alice is an administrator (her primary group), as on every host.
+        envs = []
+        for h in HOSTS[:n]:
+            env = self.host(h, start=False)
+            env.conf["roles"] = {"admin_groups": ["alice", harness.ADMIN_SOCKET_GROUP[0]]}
+            env.write_conf()
+            env.start()
+            env.wait_log("fleet database connected")
+            envs.append(env)
+        return envs
+
+    def token_verdict(self, env, token):
+        reply = harness.raw_call(env.socket, "io.vigil.Token.Check", {"token": token, "scope": "deploy"})
+        return reply["parameters"]["verdict"]
+
+    def wait_for(self, what, timeout=5.0):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if what():
+                return True
+            time.sleep(0.05)
+        return what()
+
+    def test_admin_block_on_h2_revokes_and_freezes_on_every_host(self):
+        hosts = self.admin_hosts(4)
+        tokens = []
+        for env in hosts:
+            p = env.ctl("token", "issue", "--owner", "alice", "--name", "ci", "--scope", "deploy", "--json")
+            self.assertEqual(p.returncode, 0, p.stderr)
+            tokens.append(json.loads(p.stdout)["token"])
+            self.assertEqual(self.token_verdict(env, tokens[-1]), "valid")
+        t0 = time.monotonic()
+        p = hosts[1].ctl("block", "alice", "--reason", "laptop stolen")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(self.blocked("alice"), "h2")
+        event = self.pg.psql("SELECT kind, host, actor FROM vigil.event ORDER BY seq").strip()
+        self.assertEqual(event, "block|h2|root")
+        # Every host applies it within propagation (1s here; LISTEN makes it sooner).
+        for env, tok in zip(hosts, tokens):
+            self.assertTrue(self.wait_for(lambda: self.token_verdict(env, tok) != "valid", timeout=2.0),
+                            env.log()[-2000:])
+        took = time.monotonic() - t0
+        self.assertLess(took, 3.0)
+        for env, tok in zip(hosts, tokens):
+            self.assertIn(self.token_verdict(env, tok), ("revoked", "frozen"))
+            listing = json.loads(env.ctl("token", "list", "--json", check=True).stdout)
+            self.assertTrue(listing["frozen"], listing)
+            st = json.loads(env.ctl("status", "alice", "--json", check=True).stdout)
+            self.assertEqual(st["state"], "blocked", st)
+            self.assertEqual(env.login("alice", env.password("alice"), rhost="192.0.2.1"), PAM_AUTH_ERR)
+        # Every host reported its position.
+        deadline = time.time() + 5
+        while time.time() < deadline:
+            rows = self.pg.psql("SELECT name, applied_seq FROM vigil.host WHERE name LIKE 'h%' ORDER BY name")
+            if all(line.endswith("|1") for line in rows.split()):
+                break
+            time.sleep(0.1)
+        self.assertEqual(rows.split(), ["h1|1", "h2|1", "h3|1", "h4|1"])
+
+    def test_a_host_started_later_applies_the_blocks_in_force_only(self):
+        (h1,) = self.fleet(1)
+        self.assertEqual(h1.ctl("block", "bob", "--reason", "one").returncode, 0)
+        self.assertEqual(h1.ctl("block", "carol", "--reason", "two").returncode, 0)
+        # carol is recovered directly in the database, as if on another host.
+        self.pg.psql("DELETE FROM vigil.block WHERE account = 'carol'; "
+                     "SELECT vigil.emit('unblock', 'carol', 'dave', '{\"reason\": \"test\"}')")
+        h4 = self.host("h4")
+        self.assertTrue(self.wait_for(lambda: json.loads(h4.ctl("status", "bob", "--json", check=True).stdout)
+                                      ["state"] == "blocked"))
+        self.assertEqual(json.loads(h4.ctl("status", "carol", "--json", check=True).stdout)["state"], "open")
+        # The replay of old history (carol's block, then unblock) never happened here.
+        self.assertNotIn("carol", h4.log())
+        self.assertTrue(self.wait_for(lambda: json.loads(h1.ctl("status", "carol", "--json", check=True).stdout)
+                                      ["state"] == "open"))
+
+    def test_restart_resumes_from_its_position(self):
+        (h1,) = self.fleet(1)
+        self.assertEqual(h1.ctl("block", "bob", "--reason", "x").returncode, 0)
+        position = os.path.join(h1.state, "fleet-position")
+
+        def at():
+            try:
+                with open(position) as f:
+                    return f.read().strip()
+            except FileNotFoundError:
+                return ""
+        self.assertTrue(self.wait_for(lambda: at() == "1"))
+        h1.kill9()
+        self.pg.psql("SELECT vigil.block_account('dave', 'while h1 was down', 'carol')", user="h2")
+        h1.start()
+        h1.wait_log("fleet database connected")
+        self.assertTrue(self.wait_for(lambda: json.loads(h1.ctl("status", "dave", "--json", check=True).stdout)
+                                      ["state"] == "blocked"))
+        self.assertTrue(self.wait_for(lambda: at() == "2"), at())
+        # bob's block was not applied twice.
+        self.assertEqual(h1.log().count("BLOCKED bob"), 1, h1.log()[-3000:])
+
+    def test_fleet_status(self):
+        hosts = self.fleet(2)
+        self.assertEqual(hosts[0].ctl("block", "bob", "--reason", "x").returncode, 0)
+        self.assertTrue(self.wait_for(lambda: json.loads(hosts[1].ctl("fleet", "status", "--json", check=True)
+                                                         .stdout)["applied"] == 1))
+        st = json.loads(hosts[1].ctl("fleet", "status", "--json", check=True).stdout)
+        self.assertEqual(st["host"], "h2")
+        self.assertTrue(st["connected"])
+        self.assertEqual(st["lag"], 0)
+        names = [h["name"] for h in st["hosts"]]
+        self.assertEqual(names, HOSTS)
+        h1 = st["hosts"][0]
+        self.assertEqual(h1["trust_group"], "A")
+        self.assertFalse(h1["stale"])
+        # h3 and h4 run no vigild here: never seen, so stale.
+        self.assertEqual([h["stale"] for h in st["hosts"]], [False, False, True, True])
+        self.assertEqual(st["hosts"][3]["last_seen"], 0)
+        text = hosts[1].ctl("fleet", "status", check=True).stdout
+        self.assertIn("database:   connected", text)
+        self.assertIn("replica:    applied 1 of 1 (lag 0)", text)
+        # A user may not read it; a host without [fleet] says fleet mode is off.
+        p = hosts[1].ctl("fleet", "status", uid=1002)
+        self.assertNotEqual(p.returncode, 0)
+        single = Env()
+        self.envs.append(single)
+        single.start()
+        p = single.ctl("fleet", "status")
+        self.assertNotEqual(p.returncode, 0)
+        self.assertIn("fleet mode is off", p.stderr)
 
 
 class UnreachableTest(FleetCase):

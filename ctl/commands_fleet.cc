@@ -1,0 +1,48 @@
+// Fleet mode: fleet status. See commands.h.
+#include <CLI/CLI.hpp>
+
+#include <cstdio>
+
+#include "ctl/commands.h"
+#include "ctl/output.h"
+#include "protocol/api_fleet.h"
+
+namespace vigil::ctl {
+namespace api = proto::api;
+
+void add_fleet_status_options(CLI::App& cmd, Args& a) {
+  cmd.add_flag("--json", a.fleet.json, "print JSON for scripts");
+}
+
+int run_fleet_status(Global& g, const Args& a) {
+  auto r = read_call(g, api::FleetStatus::kMethod, api::FleetStatus{}.to_json());
+  if (!r) return kExitError;
+  if (a.fleet.json) {
+    print_json(*r);
+    return 0;
+  }
+  auto reply = decoded<api::FleetStatus::Reply>(*r);
+  if (!reply) return kExitError;
+  std::printf("this host:  %s\n", terminal_safe(reply->host).c_str());
+  if (reply->connected)
+    std::printf("database:   connected, %.1f ms per call\n", static_cast<double>(reply->latency_us) / 1000.0);
+  else
+    std::printf("database:   UNREACHABLE: %s\n", terminal_safe(reply->why).c_str());
+  std::printf("replica:    applied %lld of %lld (lag %lld)\n\n", (long long)reply->applied,
+              (long long)reply->max_seq, (long long)reply->lag);
+  if (!reply->connected) {
+    std::printf("(the other hosts are listed while the database answers)\n");
+    return 0;
+  }
+  std::printf("%-24s %-12s %8s %6s %6s  %s\n", "HOST", "TRUST GROUP", "APPLIED", "LAG", "BLOCKS", "STATE");
+  for (const auto& h : reply->hosts) {
+    std::string state = h.quarantined ? "QUARANTINED" : h.stale ? "STALE" : "ok";
+    state += h.last_seen ? ", last seen " + when(h.last_seen) : ", never seen";
+    std::printf("%-24s %-12s %8lld %6lld %6lld  %s\n", terminal_safe(h.name).c_str(),
+                terminal_safe(h.trust_group).c_str(), (long long)h.applied, (long long)h.lag,
+                (long long)h.auto_blocks, state.c_str());
+  }
+  return 0;
+}
+
+}  // namespace vigil::ctl

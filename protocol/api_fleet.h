@@ -1,0 +1,88 @@
+// The typed API of fleet mode's status: io.vigil.Fleet.Status (the admin
+// socket, and root on the public socket). The contract is api.h's. No
+// secrets: host names, positions in the event log and times.
+#pragma once
+
+#include "protocol/api_admin.h"  // key::kName
+#include "protocol/api_self.h"   // kAlwaysSent
+
+namespace vigil::proto::api {
+
+namespace key {
+inline constexpr char kHost[] = "host";
+inline constexpr char kHosts[] = "hosts";
+inline constexpr char kConnected[] = "connected";
+inline constexpr char kLatencyUs[] = "latency_us";
+inline constexpr char kApplied[] = "applied";
+inline constexpr char kMaxSeq[] = "max_seq";
+inline constexpr char kLag[] = "lag";
+inline constexpr char kTrustGroup[] = "trust_group";
+inline constexpr char kQuarantined[] = "quarantined";
+inline constexpr char kAutoBlocks[] = "auto_blocks";
+inline constexpr char kStale[] = "stale";
+}  // namespace key
+
+// One host of the fleet, as the database records it.
+struct FleetHost {
+  static constexpr bool kClosed = false;
+  std::string name;
+  std::string trust_group;
+  bool quarantined = false;
+  int64_t applied = 0;      // the event log position it last reported
+  int64_t lag = 0;          // events it has not applied
+  int64_t last_seen = 0;    // epoch of its last heartbeat; 0: never
+  bool stale = false;       // no heartbeat within 3 x [fleet] propagation
+  int64_t auto_blocks = 0;  // blocks attributed to it (capped per host)
+
+  template <class S, class V>
+  static void fields(S& s, V&& v) {
+    v(key::kName, s.name, kRequired);
+    v(key::kTrustGroup, s.trust_group, kAlwaysSent);
+    v(key::kQuarantined, s.quarantined, kAlwaysSent);
+    v(key::kApplied, s.applied, kAlwaysSent);
+    v(key::kLag, s.lag, kAlwaysSent);
+    v(key::kLastSeen, s.last_seen, kAlwaysSent);
+    v(key::kStale, s.stale, kAlwaysSent);
+    v(key::kAutoBlocks, s.auto_blocks, kAlwaysSent);
+  }
+};
+
+struct FleetStatusReply {
+  static constexpr bool kClosed = false;
+  std::string host;         // this host's name (its role)
+  bool connected = false;   // the database answers this host
+  std::string why;          // when not connected: why
+  int64_t latency_us = 0;   // smoothed round trip of this host's calls
+  int64_t applied = 0;      // this host's replica position
+  int64_t max_seq = 0;      // the newest event this host has seen
+  int64_t lag = 0;
+  std::vector<FleetHost> hosts;  // every host (empty while not connected)
+
+  template <class S, class V>
+  static void fields(S& s, V&& v) {
+    v(key::kHost, s.host, kRequired);
+    v(key::kConnected, s.connected, kAlwaysSent);
+    v(key::kWhy, s.why, kAlwaysSent);
+    v(key::kLatencyUs, s.latency_us, kAlwaysSent);
+    v(key::kApplied, s.applied, kAlwaysSent);
+    v(key::kMaxSeq, s.max_seq, kAlwaysSent);
+    v(key::kLag, s.lag, kAlwaysSent);
+    v(key::kHosts, s.hosts, kAlwaysSent);
+  }
+  boost::json::object to_json() const;
+  static Result<FleetStatusReply> from_json(const boost::json::object& o);
+};
+
+struct FleetStatus {
+  static constexpr const char* kMethod = kFleetStatus;
+  static constexpr bool kClosed = true;
+  static constexpr bool kAdmin = true;
+  using Reply = FleetStatusReply;
+
+  template <class S, class V>
+  static void fields(S&, V&&) {}
+  boost::json::object to_json() const;
+  static Result<FleetStatus> from_json(const boost::json::object& o);
+};
+
+}  // namespace vigil::proto::api
