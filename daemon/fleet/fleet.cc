@@ -21,6 +21,8 @@ constexpr char kReport[] = "vigil_report";
 constexpr char kBlockOf[] = "vigil_block_of";
 constexpr char kBlockAccount[] = "vigil_block_account";
 constexpr char kHosts[] = "vigil_hosts";
+constexpr char kVerify[] = "vigil_verify";
+constexpr char kRecover[] = "vigil_recover";
 constexpr char kHeartbeat[] = "vigil_heartbeat";
 constexpr char kSnapshot[] = "vigil_snapshot";
 constexpr char kEvents[] = "vigil_events";
@@ -38,6 +40,8 @@ std::vector<Prepared> statements() {
        11},
       {kBlockOf, "SELECT reason FROM vigil.block WHERE account = $1", 1},
       {kBlockAccount, "SELECT seq, changed FROM vigil.block_account($1, $2, $3)", 3},
+      {kVerify, "SELECT ok, reason FROM vigil.verify($1, $2)", 2},
+      {kRecover, "SELECT ok, reason, seq FROM vigil.recover($1, $2, $3, $4, $5)", 5},
       {kHosts,
        "SELECT name, trust_group, quarantined, applied_seq, coalesce(extract(epoch FROM last_seen)::bigint, 0), "
        "auto_blocks, (SELECT n FROM vigil.seq) FROM vigil.host ORDER BY name",
@@ -262,6 +266,28 @@ void Fleet::block(std::string account, std::string reason, std::string actor,
                 BlockOut out{number(*r, "seq"), flag(*r, "changed")};
                 if (out.changed) poke();
                 done(out);
+              });
+}
+
+void Fleet::verify(std::string account, std::string code, std::function<void(Result<std::string>)> done) {
+  conn_->call(kVerify, {Value(std::move(account)), Value(std::move(code))}, [done = std::move(done)](Result<Rows> r) {
+    if (!r) return done(r.error());
+    if (r->rows.size() != 1) return done(Error::Store("vigil.verify() gave no answer"));
+    done(text(*r, "reason"));
+  });
+}
+
+void Fleet::recover(std::string account, std::string actor, std::string actor_code, std::optional<std::string> proof,
+                    std::string reason, std::function<void(Result<RecoverOut>)> done) {
+  conn_->call(kRecover,
+              {Value(std::move(account)), Value(std::move(actor)), Value(std::move(actor_code)), std::move(proof),
+               Value(std::move(reason))},
+              [this, done = std::move(done)](Result<Rows> r) {
+                if (!r) return done(r.error());
+                if (r->rows.size() != 1) return done(Error::Store("vigil.recover() gave no answer"));
+                RecoverOut out{flag(*r, "ok"), text(*r, "reason"), number(*r, "seq")};
+                if (out.seq > 0) poke();
+                done(std::move(out));
               });
 }
 

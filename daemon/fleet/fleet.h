@@ -112,6 +112,12 @@ struct BlockOut {
   bool changed = false;
 };
 
+struct RecoverOut {
+  bool ok = false;
+  std::string reason;  // vigil.recover's: "recovered", "not_blocked", "approval_filed", "self", ...
+  int64_t seq = 0;     // the unblock event's, when recovered
+};
+
 class Fleet {
  public:
   Fleet(boost::asio::any_io_executor ex, FleetConfig cfg, std::string host_name);
@@ -134,6 +140,16 @@ class Fleet {
   // and the actor, capped per host (Error::Refused past the cap).
   void block(std::string account, std::string reason, std::string actor,
              std::function<void(Result<BlockOut>)> done);
+  // A code of a fleet account, checked in the database (vigil.verify: a
+  // step used anywhere is refused everywhere; wrong codes count). Answers
+  // vigil.verify's reason: "ok", "recovery_code", "wrong", "replay",
+  // "no_factor", "too_many". The code is wiped.
+  void verify(std::string account, std::string code, std::function<void(Result<std::string>)> done);
+  // A recovery checked in the database (vigil.recover): the actor's code,
+  // and the blocked account's code (`proof`) or another administrator's
+  // approval (no proof). Codes are wiped.
+  void recover(std::string account, std::string actor, std::string actor_code, std::optional<std::string> proof,
+               std::string reason, std::function<void(Result<RecoverOut>)> done);
   // Every host's row (vigil.host), with the log's newest seq.
   void hosts(std::function<void(Result<std::vector<HostRow>>)> done);
 

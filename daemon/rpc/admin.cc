@@ -34,10 +34,23 @@ void audit(const Actor& actor, std::string_view method, const std::string& targe
 // A step-up holds for the uid in the login session it was given in (never
 // in a process outside any session), for [recovery] step_up_ttl; a kFresh
 // method ignores it.
-boost::asio::awaitable<std::optional<Reply>> step_up(Services& sv, const Actor& actor,
-                                                     const json::object& p, StepUp need) {
+// Fleet mode: an administrator who is a fleet account proves a step-up with
+// a code checked in the database (vigil.verify), since the secret lives
+// there. A recovery of a fleet account needs the code fresh: vigil.recover
+// checks it itself, in the transaction that recovers.
+boost::asio::awaitable<std::optional<Reply>> step_up(Services& sv, const Actor& actor, const json::object& p,
+                                                     StepUp need, std::string_view method) {
   const auto& rc = sv.config->recovery;
   if (!rc.step_up || actor.uid == 0) co_return std::nullopt;
+  const std::optional<std::string> fleet_actor =
+      sv.fleet ? sv.fleet->account_of(actor.uid, actor.name) : std::nullopt;
+  if (fleet_actor && method == proto::kAccountUnblock) {
+    if (take(p, "step_up_code").empty())
+      co_return Reply::failure(proto::kErrStepUpRequired,
+                               "step-up required: a fleet recovery always needs your own current code "
+                               "(VIGIL_CODE, or the terminal prompt), checked by the fleet's database");
+    co_return std::nullopt;
+  }
   const auto now = std::chrono::steady_clock::now();
   const auto held_key = std::make_pair(actor.uid, actor.session);
   if (auto it = sv.step_ups.find(held_key); it != sv.step_ups.end()) {
@@ -54,11 +67,24 @@ boost::asio::awaitable<std::optional<Reply>> step_up(Services& sv, const Actor& 
                                    "the terminal prompt)");
   const uid_t uid = actor.uid;
   std::string name = actor.name;
-  auto start = [&](auto deliver) {
-    sv.engine->prove(uid, std::move(name), std::move(code), true, std::move(deliver));
-  };
-  ProofResult r = co_await await_callback<ProofResult>(start);
-  wipe(code);
+  ProofResult r;
+  if (fleet_actor) {
+    auto start = [&](auto deliver) { sv.fleet->verify(*fleet_actor, std::move(code), std::move(deliver)); };
+    auto checked = co_await await_callback<Result<std::string>>(start);
+    wipe(code);
+    if (!checked) co_return unavailable("the fleet database could not check the code: " + checked.error().message);
+    r.outcome = *checked == "ok" || *checked == "recovery_code" ? ProofOutcome::kOk
+                : *checked == "no_factor"                       ? ProofOutcome::kNoFactor
+                : *checked == "too_many"                        ? ProofOutcome::kTooMany
+                : *checked == "replay"                          ? ProofOutcome::kReplay
+                                                                : ProofOutcome::kWrong;
+  } else {
+    auto start = [&](auto deliver) {
+      sv.engine->prove(uid, std::move(name), std::move(code), true, std::move(deliver));
+    };
+    r = co_await await_callback<ProofResult>(start);
+    wipe(code);
+  }
   if (!r.status) co_return unavailable("the code could not be checked");
   switch (r.outcome) {
     case ProofOutcome::kOk:
@@ -132,7 +158,7 @@ boost::asio::awaitable<Reply> admin_call(Services& sv, const Peer& peer, const p
   if (auto bad = m->validate(call.params)) co_return finish(*bad);
   if (auto missing = co_await unknown_subject(sv, call.params)) co_return finish(*missing);
   if (m->step_up != StepUp::kNone) {
-    if (auto no = co_await step_up(sv, actor, call.params, m->step_up)) co_return finish(*no);
+    if (auto no = co_await step_up(sv, actor, call.params, m->step_up, m->name)) co_return finish(*no);
   }
   Request request{sv, peer, call.params, {}, actor};
   Reply r = co_await m->handle(request);

@@ -31,9 +31,13 @@ asio::awaitable<Lookup> resolve(Services& sv, const std::string& account) {
     const char* b = account.data() + 4;
     auto [p, ec] = std::from_chars(b, account.data() + account.size(), uid);
     if (ec != std::errc() || p != account.data() + account.size() || uid < 0) co_return Lookup{Lookup::Status::kNotFound, {}};
-    co_return co_await sv.resolver->by_uid(static_cast<uid_t>(uid));
+    auto by_uid = sv.resolver->by_uid(static_cast<uid_t>(uid));
+    Lookup l = co_await std::move(by_uid);
+    co_return l;
   }
-  co_return co_await sv.resolver->by_name(account);
+  auto by_name = sv.resolver->by_name(account);  // named: GCC 12 and co_await temporaries
+  Lookup l = co_await std::move(by_name);
+  co_return l;
 }
 
 asio::awaitable<void> apply(Services& sv, fleet::Event e, std::function<void(bool)> done) {
@@ -41,7 +45,8 @@ asio::awaitable<void> apply(Services& sv, fleet::Event e, std::function<void(boo
     done(true);
     co_return;
   }
-  const Lookup l = co_await resolve(sv, e.account);
+  auto resolving = resolve(sv, e.account);
+  const Lookup l = co_await std::move(resolving);
   if (l.status == Lookup::Status::kError) {
     done(false);
     co_return;

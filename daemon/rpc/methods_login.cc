@@ -230,7 +230,8 @@ Answer report(Request& r) {
   if (!in) co_return invalid(in.error().message);
   ReportRequest req = report_request(r, *in);
   if (auto account = fleet_account(r)) {
-    Reply reply = co_await fleet_report(r, std::move(req), std::move(*account));
+    auto reporting = fleet_report(r, std::move(req), std::move(*account));  // named: GCC 12 and co_await temporaries
+    Reply reply = co_await std::move(reporting);
     co_return reply;
   }
   auto start = [&](auto deliver) { r.sv.engine->report(std::move(req), std::move(deliver)); };

@@ -10,6 +10,7 @@
 #include "daemon/core/log.h"
 #include "daemon/os/command.h"
 #include "daemon/os/offload.h"
+#include "daemon/rpc/fleet_replica.h"
 #include "daemon/rpc/handlers.h"
 #include "protocol/api_admin.h"
 
@@ -200,6 +201,71 @@ Answer recovery_request(Request& r) {
   co_return Reply::success(out);
 }
 
+namespace {
+
+// What vigil.recover's refusals mean, for the administrator.
+std::string fleet_refusal(const std::string& reason, const std::string& user) {
+  if (reason == "self") return "you cannot lift your own block: another active administrator must recover your account";
+  if (reason == "not_admin")
+    return "you are not an administrator in the fleet's database (vigil.admin): the fleet's owner adds "
+           "administrators";
+  if (reason == "actor_blocked")
+    return "your account is blocked: you cannot act as an administrator until another administrator recovers it";
+  if (reason.starts_with("actor_code_")) {
+    const std::string why = reason.substr(11);
+    if (why == "no_factor") return "step-up needs your second factor in the fleet, and you have none: enrol one";
+    if (why == "too_many") return "too many wrong codes: step-up is refused until they age out";
+    if (why == "replay") return "step-up refused: that code was already used; wait for the next one";
+    return "step-up refused: wrong code";
+  }
+  if (reason.starts_with("proof_")) {
+    const std::string why = reason.substr(6);
+    if (why == "no_factor") return user + " has no second factor to verify with: use --approval";
+    if (why == "too_many") return "too many wrong codes for " + user + ": wait, or use --approval";
+    if (why == "replay") return "that code of " + user + " was already used: ask for the next one";
+    return "the code is not a current code or an unused recovery code of " + user;
+  }
+  return "the fleet's database refused the recovery (" + reason + ")";
+}
+
+}  // namespace
+
+// Fleet mode: the recovery is checked and made in the database, in one
+// transaction (vigil.recover: the actor's fresh code, and the blocked
+// user's code or another administrator's approval); every host, this one
+// too, then lifts the block from the event log. Answered once applied here.
+static Answer fleet_unblock(Request& r, const Identity& id, const std::string& account, std::optional<std::string> proof,
+                     std::string reason) {
+  Services& sv = r.sv;
+  auto actor = sv.fleet->account_of(r.actor.uid, r.actor.name);
+  if (!actor || r.actor.uid == 0)
+    co_return refused(id.name + " is a fleet account: a fleet administrator recovers it (root and system "
+                      "accounts are this host's own)");
+  std::string actor_code = take(r.params, "step_up_code");
+  auto start = [&](auto deliver) {
+    sv.fleet->recover(account, *actor, std::move(actor_code), std::move(proof), reason, std::move(deliver));
+  };
+  auto res = co_await await_callback<Result<fleet::RecoverOut>>(start);
+  wipe(actor_code);
+  if (!res && res.error().code == Error::Code::kRefused) co_return refused(res.error().message);
+  if (!res) co_return unavailable("the fleet database is unreachable: nothing was recovered (" + res.error().message + ")");
+  api::UnblockReply out;
+  out.user = id.name;
+  if (res->reason == "not_blocked") co_return Reply::success(out.to_json());
+  if (res->reason == "approval_filed") {
+    out.pending = true;
+    out.id = "fleet";
+    out.expires = to_epoch(wall_now() + std::chrono::hours(24));
+    co_return Reply::success(out.to_json());
+  }
+  if (!res->ok) co_return refused(fleet_refusal(res->reason, id.name));
+  const bool applied = co_await fleet_applied(sv, res->seq);
+  if (!applied) log::warning("the fleet recovery of " + id.name + " is not applied on this host yet");
+  out.changed = true;
+  sv.drop_step_ups(id.uid);
+  co_return Reply::success(out.to_json());
+}
+
 Answer unblock(Request& r) {
   Services& sv = r.sv;
   auto in = api::AccountUnblock::from_json(r.params);
@@ -215,6 +281,13 @@ Answer unblock(Request& r) {
   auto t = co_await named_account(sv, r.params);
   if (!t) co_return lookup_error_reply(t.error());
   const Identity id = *t;
+  if (auto account = sv.fleet ? sv.fleet->account_of(id.uid, id.name) : std::nullopt) {
+    std::optional<std::string> proof;
+    if (!approval) proof = code;
+    auto unblocking = fleet_unblock(r, id, *account, std::move(proof), in->reason);  // named: GCC 12
+    Reply reply = co_await std::move(unblocking);
+    co_return reply;
+  }
   auto pic = co_await admin_picture(sv);
   if (!pic) co_return unavailable(pic.error().message);
   const bool blocked = std::any_of(pic->ov.blocks.begin(), pic->ov.blocks.end(),

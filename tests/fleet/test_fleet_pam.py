@@ -354,6 +354,125 @@ class PropagationTest(FleetCase):
         self.assertIn("fleet mode is off", p.stderr)
 
 
+class RecoveryTest(FleetCase):
+    """Second factors live in the database: an administrator's step-up and a
+    recovery's codes are checked there, so a code used on one host is
+    refused on every other, and a recovery made on h3 lifts the block on
+    every host while the tokens the block revoked stay revoked."""
+
+    ADMIN = 1100  # the admin socket's group (harness.ADMIN_SOCKET_GROUP)
+
+    def setUp(self):
+        super().setUp()
+        self.pg.psql("DELETE FROM vigil.totp; DELETE FROM vigil.recovery_code; DELETE FROM vigil.admin; "
+                     "SELECT vigil.add_admin('bob'); SELECT vigil.add_admin('dave')")
+        self.secrets = {}
+        harness.wait_for_fresh_step(margin=8)
+        for user in ("alice", "bob", "dave"):
+            # Enrolled by the fleet's owner (bootstrapping), confirmed with
+            # an independent generator.
+            secret = self.pg.psql("SELECT vigil.totp_enroll('%s', NULL, NULL)" % user).strip()
+            ok = self.pg.psql("SELECT vigil.totp_confirm('%s', '%s')" % (user, harness.oathtool(secret))).strip()
+            self.assertEqual(ok, "t")
+            self.secrets[user] = secret
+
+    def admin_hosts(self, n=4):
+        envs = []
+        for h in HOSTS[:n]:
+            env = self.host(h, start=False)
+            env.conf["roles"] = {"admin_groups": ["alice", "bob", "dave", "carol"]}
+            env.write_conf()
+            env.start()
+            env.wait_log("fleet database connected")
+            envs.append(env)
+        return envs
+
+    def code(self, user, offset=30):
+        # The next step: the current one was used to confirm.
+        return harness.oathtool(self.secrets[user], offset)
+
+    def as_admin(self, env, user, *args, code=None, verify=None):
+        extra = {}
+        if code is not None:
+            extra["VIGIL_CODE"] = code
+        if verify is not None:
+            extra["VIGIL_VERIFY_CODE"] = verify
+        return env.ctl(*args, uid=harness.USERS[user][0], groups=(self.ADMIN,), env=extra)
+
+    def test_a_step_up_code_used_on_h1_is_refused_on_h2(self):
+        h1, h2 = self.admin_hosts(2)
+        code = self.code("bob")
+        p = self.as_admin(h1, "bob", "token", "issue", "--owner", "carol", "--name", "a", "--scope", "x", code=code)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        p = self.as_admin(h2, "bob", "token", "issue", "--owner", "carol", "--name", "b", "--scope", "x", code=code)
+        self.assertNotEqual(p.returncode, 0)
+        self.assertIn("already used", p.stderr)
+        # Both at once on two hosts: exactly one is accepted.
+        code = self.code("dave")
+        results = {}
+
+        def issue(env, name):
+            results[name] = self.as_admin(env, "dave", "token", "issue", "--owner", "carol", "--name", name,
+                                          "--scope", "x", code=code).returncode
+        threads = [threading.Thread(target=issue, args=(h, n)) for h, n in ((h1, "c"), (h2, "d"))]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(30)
+        self.assertEqual(sorted(results.values())[0], 0, results)
+        self.assertNotEqual(sorted(results.values())[1], 0, results)
+
+    def test_recovery_on_h3_lifts_the_block_everywhere_and_tokens_stay_revoked(self):
+        hosts = self.admin_hosts(4)
+        tokens = []
+        for env in hosts:
+            p = env.ctl("token", "issue", "--owner", "alice", "--name", "ci", "--scope", "deploy", "--json")
+            self.assertEqual(p.returncode, 0, p.stderr)
+            tokens.append(json.loads(p.stdout)["token"])
+        self.assertEqual(hosts[1].ctl("block", "alice", "--reason", "phished").returncode, 0)
+        check = PropagationTest.token_verdict
+        for env, tok in zip(hosts, tokens):
+            self.assertTrue(PropagationTest.wait_for(self, lambda: check(self, env, tok) != "valid"))
+        # Never self-service, never without the admin's own code.
+        p = self.as_admin(hosts[2], "alice", "unblock", "alice", "--reason", "me", "--verify-code",
+                          code=self.code("alice"), verify=self.code("alice"))
+        self.assertNotEqual(p.returncode, 0)
+        p = self.as_admin(hosts[2], "bob", "unblock", "alice", "--reason", "x", "--verify-code",
+                          verify=self.code("alice"))
+        self.assertNotEqual(p.returncode, 0)
+        self.assertIn("step-up", p.stderr)
+        # carol is an administrator on the hosts, but not in the fleet's database.
+        p = self.as_admin(hosts[2], "carol", "unblock", "alice", "--reason", "x", "--verify-code",
+                          code="123456", verify=self.code("alice"))
+        self.assertNotEqual(p.returncode, 0)
+        self.assertEqual(self.blocked("alice"), "h2")
+        # bob, with his code and alice's read out, on h3.
+        p = self.as_admin(hosts[2], "bob", "unblock", "alice", "--reason", "identity checked by phone",
+                          "--verify-code", code=self.code("bob"), verify=self.code("alice"))
+        self.assertEqual(p.returncode, 0, p.stderr + p.stdout + hosts[2].log()[-3000:])
+        self.assertEqual(self.blocked("alice"), "")
+        kinds = self.pg.psql("SELECT kind || '|' || host FROM vigil.event ORDER BY seq").split()
+        self.assertEqual(kinds, ["block|h2", "unblock|h3"])
+        for env, tok in zip(hosts, tokens):
+            self.assertTrue(PropagationTest.wait_for(
+                self, lambda: json.loads(env.ctl("status", "alice", "--json", check=True).stdout)["state"] == "open"))
+            self.assertEqual(check(self, env, tok), "revoked")
+            listing = json.loads(env.ctl("token", "list", "--json", check=True).stdout)
+            self.assertFalse(listing["frozen"], listing)
+
+    def test_recovery_by_approval_of_two_administrators(self):
+        hosts = self.admin_hosts(2)
+        self.assertEqual(hosts[0].ctl("block", "carol", "--reason", "x").returncode, 0)
+        p = self.as_admin(hosts[0], "bob", "unblock", "carol", "--reason", "no phone", "--approval",
+                          code=self.code("bob"))
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(self.blocked("carol"), "h1")
+        p = self.as_admin(hosts[1], "dave", "unblock", "carol", "--reason", "agreed", "--approval",
+                          code=self.code("dave"))
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(self.blocked("carol"), "")
+
+
 class UnreachableTest(FleetCase):
     """Until the degraded mode lands (the next issue), a host without its
     database answers fleet accounts as an absent daemon: the module's
