@@ -70,7 +70,10 @@ class PgServer:
     The constructor starts it; use it as a context manager, or call stop().
     """
 
-    def __init__(self, *, start=True):
+    def __init__(self, *, start=True, durable=False):
+        # durable: fsync on (as a real server; the benchmark's figures need
+        # it). Tests leave it off: a crash loses nothing they care about.
+        self.durable = durable
         self.dir = None
         self.port = None
         self._as_postgres = os.geteuid() == 0
@@ -119,7 +122,8 @@ class PgServer:
         for _ in range(5):
             self.port = _free_port()
             opts = (f"-k {self.dir} -c listen_addresses=127.0.0.1 -p {self.port} "
-                    f"-c fsync=off -c synchronous_commit=on -c max_connections=100")
+                    f"-c fsync={'on' if self.durable else 'off'} -c synchronous_commit=on "
+                    f"-c max_connections=100")
             r = self._run_as_server_user(
                 [str(PG_BIN / "pg_ctl"), "-w", "-t", "60", "-D", data, "-l", log,
                  "-o", opts, "start"])
