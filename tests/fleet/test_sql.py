@@ -494,15 +494,16 @@ class Privileges(FleetServer):
             "SELECT string_agg(p.proname, ',' ORDER BY p.proname) FROM pg_proc p "
             "JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = 'vigil' "
             "AND has_function_privilege('h3', p.oid, 'EXECUTE')"),
-            # decide, distinct_sources and report (v1); the others from
-            # 002_admin.sql (tests/fleet/test_sql_admin.py).
-            "block_account,decide,distinct_sources,heartbeat,recover,recovery_codes,report,"
-            "totp_confirm,totp_enroll,verify")
+            # decide, distinct_sources and report (v1); factor and
+            # quarantine from 003_hosts.sql (tests/fleet/test_sql_hosts.py);
+            # the others from 002_admin.sql (tests/fleet/test_sql_admin.py).
+            "block_account,decide,distinct_sources,factor,heartbeat,quarantine,recover,"
+            "recovery_codes,report,totp_confirm,totp_enroll,verify")
         self.assertEqual(self.q(
             "SELECT string_agg(c.relname, ',' ORDER BY c.relname) FROM pg_class c "
             "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'vigil' "
             "AND c.relkind IN ('r', 'S') AND has_table_privilege('h3', c.oid, 'SELECT')"),
-            "admin,approval,block,device,event,host,policy,schema_version,seq")
+            "admin,approval,block,device,event,host,migration,policy,schema_version,seq")
         self.assertEqual(self.q(
             "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
             "WHERE n.nspname = 'vigil' AND c.relkind IN ('r', 'S') AND ("

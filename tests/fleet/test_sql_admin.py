@@ -656,13 +656,13 @@ class LeastPrivilege(AdminServer):
             "SELECT string_agg(p.proname, ',' ORDER BY p.proname) FROM pg_proc p "
             "JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = 'vigil' "
             "AND has_function_privilege('h3', p.oid, 'EXECUTE')"),
-            "block_account,decide,distinct_sources,heartbeat,recover,recovery_codes,report,"
-            "totp_confirm,totp_enroll,verify")
+            "block_account,decide,distinct_sources,factor,heartbeat,quarantine,recover,"
+            "recovery_codes,report,totp_confirm,totp_enroll,verify")
         self.assertEqual(self.q(
             "SELECT string_agg(c.relname, ',' ORDER BY c.relname) FROM pg_class c "
             "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'vigil' "
             "AND c.relkind IN ('r', 'S') AND has_table_privilege('h3', c.oid, 'SELECT')"),
-            "admin,approval,block,device,event,host,policy,schema_version,seq")
+            "admin,approval,block,device,event,host,migration,policy,schema_version,seq")
         # No PUBLIC grant in vigil; nothing of pgcrypto for hosts.
         self.assertEqual(self.q(
             "SELECT count(*) FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace "
