@@ -57,7 +57,9 @@ struct Args {
   } throttle;  // throttles, throttle lift
   struct {
     bool json = false;
-  } fleet;  // fleet status
+    std::string host, reason;
+    bool lift = false;
+  } fleet;  // fleet status, fleet quarantine
 };
 
 using AddOptions = void (*)(CLI::App& cmd, Args& a);
@@ -122,5 +124,7 @@ int run_throttle_lift(Global& g, const Args& a);
 // Fleet mode (commands_fleet.cc).
 void add_fleet_status_options(CLI::App& cmd, Args& a);
 int run_fleet_status(Global& g, const Args& a);
+void add_fleet_quarantine_options(CLI::App& cmd, Args& a);
+int run_fleet_quarantine(Global& g, const Args& a);
 
 }  // namespace vigil::ctl

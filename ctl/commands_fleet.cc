@@ -45,4 +45,32 @@ int run_fleet_status(Global& g, const Args& a) {
   return 0;
 }
 
+void add_fleet_quarantine_options(CLI::App& cmd, Args& a) {
+  cmd.add_option("HOST", a.fleet.host, "the fleet host's name (as vigilctl fleet status lists it)")->required();
+  cmd.add_option("--reason", a.fleet.reason, "why (recorded in the fleet's event log)")->required();
+  cmd.add_flag("--lift", a.fleet.lift, "lift the quarantine instead");
+  cmd.add_flag("--json", a.fleet.json, "print JSON for scripts");
+}
+
+int run_fleet_quarantine(Global& g, const Args& a) {
+  auto r = admin_call(g, api::FleetQuarantine::kMethod,
+                      api::FleetQuarantine{a.fleet.host, a.fleet.lift, a.fleet.reason}.to_json());
+  if (!r) return kExitError;
+  if (a.fleet.json) {
+    print_json(*r);
+    return 0;
+  }
+  auto reply = decoded<api::FleetQuarantine::Reply>(*r);
+  if (!reply) return kExitError;
+  const std::string host = terminal_safe(reply->host);
+  if (!reply->changed)
+    std::printf("%s was already %s\n", host.c_str(), reply->quarantined ? "quarantined" : "not quarantined");
+  else if (reply->quarantined)
+    std::printf("quarantined %s: the fleet's database refuses its calls; its fleet logins get the module's "
+                "failmode\n", host.c_str());
+  else
+    std::printf("lifted the quarantine of %s\n", host.c_str());
+  return 0;
+}
+
 }  // namespace vigil::ctl

@@ -96,6 +96,8 @@ constexpr Command kCommands[] = {
     {nullptr, "fleet", "fleet mode: the hosts sharing this host's state (administrators; root)", nullptr, nullptr},
     {"fleet", "status", "this host's database connection and replica, and every host's position",
      add_fleet_status_options, run_fleet_status},
+    {"fleet", "quarantine", "refuse every call of a fleet host (or --lift it); your code is checked by the database",
+     add_fleet_quarantine_options, run_fleet_quarantine},
 };
 
 // Adds every row of the table to `app`; answers their CLI11 subcommands, in

@@ -9,6 +9,7 @@
 
 #include "daemon/breakglass.h"
 #include "daemon/fleet/schema.h"
+#include "daemon/migrate.h"
 #include "daemon/core/config.h"
 #include "daemon/core/log.h"
 #include "daemon/daemon.h"
@@ -64,6 +65,15 @@ int main(int argc, char** argv) {
                  "create or upgrade the fleet database's schema at URL (a libpq URL or key/value string; "
                  "as a role that may create roles and schemas), then exit; see FLEET in vigild(8)")
       ->type_name("URL");
+  std::string migrate_url;
+  bool migrate_check = false;
+  auto* migrate = app.add_option("--migrate-to", migrate_url,
+                                 "move this host's state into the fleet's database at URL (as its owner; "
+                                 "vigild stopped), merging conservatively and idempotently, printing the "
+                                 "conflicts; see FLEET in vigild(8)")
+                      ->type_name("URL");
+  app.add_flag("--check", migrate_check, "with --migrate-to: print what would move and the conflicts, write nothing")
+      ->needs(migrate);
   CLI11_PARSE(app, argc, argv);
   if (!fleet_setup.empty()) {
     auto v = fleet::setup(fleet_setup, [](const std::string& line) { std::cout << "vigild: " << line << std::endl; });
@@ -105,6 +115,7 @@ int main(int argc, char** argv) {
     return 1;
   }
   if (glass->count() > 0) return break_glass(*cfg, glass_user, glass_reason);
+  if (migrate->count() > 0) return migrate_to(*cfg, migrate_url, migrate_check);
 
   auto daemon = Daemon::open(*cfg);
   if (!daemon) {

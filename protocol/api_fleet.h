@@ -20,6 +20,7 @@ inline constexpr char kTrustGroup[] = "trust_group";
 inline constexpr char kQuarantined[] = "quarantined";
 inline constexpr char kAutoBlocks[] = "auto_blocks";
 inline constexpr char kStale[] = "stale";
+inline constexpr char kLift[] = "lift";
 }  // namespace key
 
 // One host of the fleet, as the database records it.
@@ -83,6 +84,45 @@ struct FleetStatus {
   static void fields(S&, V&&) {}
   boost::json::object to_json() const;
   static Result<FleetStatus> from_json(const boost::json::object& o);
+};
+
+// Quarantines a host (or lifts its quarantine): every call of a quarantined
+// host is refused by the database, so its fleet accounts' logins get the
+// module's failmode there. The admin socket; the actor's fresh code is
+// checked by the database (vigil.quarantine), in the transaction that acts.
+struct FleetQuarantineReply {
+  static constexpr bool kClosed = false;
+  std::string host;
+  bool quarantined = false;
+  bool changed = false;
+
+  template <class S, class V>
+  static void fields(S& s, V&& v) {
+    v(key::kHost, s.host, kRequired);
+    v(key::kQuarantined, s.quarantined, kAlwaysSent);
+    v(key::kChanged, s.changed, kAlwaysSent);
+  }
+  boost::json::object to_json() const;
+  static Result<FleetQuarantineReply> from_json(const boost::json::object& o);
+};
+
+struct FleetQuarantine {
+  static constexpr const char* kMethod = kFleetQuarantine;
+  static constexpr bool kClosed = true;
+  static constexpr bool kAdmin = true;
+  using Reply = FleetQuarantineReply;
+  std::string host;
+  bool lift = false;
+  std::string reason;
+
+  template <class S, class V>
+  static void fields(S& s, V&& v) {
+    v(key::kHost, s.host, kChecked);
+    v(key::kLift, s.lift, kOptional);
+    v(key::kReason, s.reason, kChecked);
+  }
+  boost::json::object to_json() const;
+  static Result<FleetQuarantine> from_json(const boost::json::object& o);
 };
 
 }  // namespace vigil::proto::api

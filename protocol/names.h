@@ -48,6 +48,7 @@ inline constexpr char kTokenRevoke[] = "io.vigil.Token.Revoke";
 inline constexpr char kThrottleList[] = "io.vigil.Throttle.List";
 inline constexpr char kThrottleLift[] = "io.vigil.Throttle.Lift";
 inline constexpr char kFleetStatus[] = "io.vigil.Fleet.Status";
+inline constexpr char kFleetQuarantine[] = "io.vigil.Fleet.Quarantine";
 
 // Errors.
 inline constexpr char kErrInvalidRequest[] = "io.vigil.Error.InvalidRequest";

@@ -572,11 +572,6 @@ std::optional<Error> check_pairs(const Config& cfg, const KeyLines& lines, std::
     return pair("tokens.http_socket", "daemon.admin_socket", "must differ from");
   if (cfg.daemon.admin_socket == cfg.daemon.socket)
     return pair("daemon.admin_socket", "daemon.socket", "must differ from");
-  // Fleet mode verifies no second factor yet: a required one must not be
-  // silently skipped.
-  if (cfg.fleet.enabled() && cfg.totp.require != TotpRequire::kNone)
-    return pair("fleet.url", "totp.require",
-                "(fleet mode) does not verify second factors yet, so it cannot be combined with");
   if ((!cfg.fleet.sslcert.empty()) != (!cfg.fleet.sslkey.empty()))
     return pair("fleet.sslcert", "fleet.sslkey", "must be set together with");
   return std::nullopt;

@@ -31,6 +31,7 @@ const char* verdict_name(Verdict v) {
     case Verdict::kSuspended: return "suspended";
     case Verdict::kFrozen: return "frozen";
     case Verdict::kNoScope: return "scope";
+    case Verdict::kStale: return "stale";
   }
   return "unknown";
 }
@@ -40,6 +41,7 @@ int http_status(Verdict v) {
     case Verdict::kValid: return 200;
     case Verdict::kUnknown:
     case Verdict::kExpired: return 401;
+    case Verdict::kStale: return 503;
     default: return 403;
   }
 }

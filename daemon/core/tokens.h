@@ -47,9 +47,12 @@ struct Token {
 };
 
 // What a check answers.
-enum class Verdict { kValid, kUnknown, kExpired, kRevoked, kSuspended, kFrozen, kNoScope };
+// kStale: fleet mode, this host's replica of the fleet's revocations is
+// older than [fleet] fence, so no token is vouched for.
+enum class Verdict { kValid, kUnknown, kExpired, kRevoked, kSuspended, kFrozen, kNoScope, kStale };
 const char* verdict_name(Verdict v);
-// HTTP status for nginx auth_request: 200, 401 (unknown, expired) or 403.
+// HTTP status for nginx auth_request: 200, 401 (unknown, expired), 503
+// (stale) or 403.
 int http_status(Verdict v);
 
 std::string new_token();     // "vgl_..." from the system CSPRNG

@@ -22,6 +22,11 @@ constexpr char kBlockOf[] = "vigil_block_of";
 constexpr char kBlockAccount[] = "vigil_block_account";
 constexpr char kHosts[] = "vigil_hosts";
 constexpr char kVerify[] = "vigil_verify";
+constexpr char kFactor[] = "vigil_factor";
+constexpr char kQuarantine[] = "vigil_quarantine";
+constexpr char kTotpEnroll[] = "vigil_totp_enroll";
+constexpr char kTotpConfirm[] = "vigil_totp_confirm";
+constexpr char kRecoveryCodes[] = "vigil_recovery_codes";
 constexpr char kRecover[] = "vigil_recover";
 constexpr char kHeartbeat[] = "vigil_heartbeat";
 constexpr char kSnapshot[] = "vigil_snapshot";
@@ -41,6 +46,11 @@ std::vector<Prepared> statements() {
       {kBlockOf, "SELECT reason FROM vigil.block WHERE account = $1", 1},
       {kBlockAccount, "SELECT seq, changed FROM vigil.block_account($1, $2, $3)", 3},
       {kVerify, "SELECT ok, reason FROM vigil.verify($1, $2)", 2},
+      {kFactor, "SELECT active FROM vigil.factor($1)", 1},
+      {kQuarantine, "SELECT ok, reason, seq FROM vigil.quarantine($1, $2, $3, $4::boolean, $5)", 5},
+      {kTotpEnroll, "SELECT vigil.totp_enroll($1, $2, $3) AS secret", 3},
+      {kTotpConfirm, "SELECT vigil.totp_confirm($1, $2) AS ok", 2},
+      {kRecoveryCodes, "SELECT code FROM vigil.recovery_codes($1, $2, $3) AS code", 3},
       {kRecover, "SELECT ok, reason, seq FROM vigil.recover($1, $2, $3, $4, $5)", 5},
       {kHosts,
        "SELECT name, trust_group, quarantined, applied_seq, coalesce(extract(epoch FROM last_seen)::bigint, 0), "
@@ -269,6 +279,61 @@ void Fleet::block(std::string account, std::string reason, std::string actor,
               });
 }
 
+void Fleet::totp_enroll(std::string account, std::string actor, std::string actor_code,
+                        std::function<void(Result<std::optional<std::string>>)> done) {
+  conn_->call(kTotpEnroll, {Value(std::move(account)), Value(std::move(actor)), Value(std::move(actor_code))},
+              [done = std::move(done)](Result<Rows> r) {
+                if (!r) return done(r.error());
+                if (r->rows.size() != 1) return done(Error::Store("vigil.totp_enroll() gave no answer"));
+                done(r->rows[0][0]);
+              });
+}
+
+void Fleet::totp_confirm(std::string account, std::string code, std::function<void(Result<bool>)> done) {
+  conn_->call(kTotpConfirm, {Value(std::move(account)), Value(std::move(code))}, [done = std::move(done)](Result<Rows> r) {
+    if (!r) return done(r.error());
+    done(!r->rows.empty() && flag(*r, "ok"));
+  });
+}
+
+void Fleet::recovery_codes(std::string account, std::string actor, std::string actor_code,
+                           std::function<void(Result<std::vector<std::string>>)> done) {
+  conn_->call(kRecoveryCodes, {Value(std::move(account)), Value(std::move(actor)), Value(std::move(actor_code))},
+              [done = std::move(done)](Result<Rows> r) {
+                if (!r) return done(r.error());
+                std::vector<std::string> codes;
+                for (auto& row : r->rows)
+                  if (!row.empty() && row[0]) codes.push_back(std::move(*row[0]));
+                done(std::move(codes));
+              });
+}
+
+void Fleet::factor(std::string account, std::function<void(Result<bool>)> done) {
+  conn_->call(kFactor, {Value(std::move(account))}, [done = std::move(done)](Result<Rows> r) {
+    if (!r) return done(r.error());
+    done(!r->rows.empty() && flag(*r, "active"));
+  });
+}
+
+bool Fleet::add_challenge(const std::string& key, Challenge c) {
+  const auto now = std::chrono::steady_clock::now();
+  if (challenges_.size() >= kChallengeMax)
+    std::erase_if(challenges_, [&](const auto& e) { return e.second.expires <= now; });
+  if (challenges_.size() >= kChallengeMax) return false;
+  c.expires = now + std::chrono::minutes(5);
+  challenges_[key] = std::move(c);
+  return true;
+}
+
+std::optional<Challenge> Fleet::take_challenge(const std::string& key) {
+  auto it = challenges_.find(key);
+  if (it == challenges_.end()) return std::nullopt;
+  Challenge c = std::move(it->second);
+  challenges_.erase(it);
+  if (c.expires <= std::chrono::steady_clock::now()) return std::nullopt;
+  return c;
+}
+
 void Fleet::verify(std::string account, std::string code, std::function<void(Result<std::string>)> done) {
   conn_->call(kVerify, {Value(std::move(account)), Value(std::move(code))}, [done = std::move(done)](Result<Rows> r) {
     if (!r) return done(r.error());
@@ -288,6 +353,18 @@ void Fleet::recover(std::string account, std::string actor, std::string actor_co
                 RecoverOut out{flag(*r, "ok"), text(*r, "reason"), number(*r, "seq")};
                 if (out.seq > 0) poke();
                 done(std::move(out));
+              });
+}
+
+void Fleet::quarantine(std::string host, std::string actor, std::string actor_code, bool on, std::string reason,
+                       std::function<void(Result<RecoverOut>)> done) {
+  conn_->call(kQuarantine,
+              {Value(std::move(host)), Value(std::move(actor)), Value(std::move(actor_code)),
+               Value(on ? "true" : "false"), Value(std::move(reason))},
+              [done = std::move(done)](Result<Rows> r) {
+                if (!r) return done(r.error());
+                if (r->rows.size() != 1) return done(Error::Store("vigil.quarantine() gave no answer"));
+                done(RecoverOut{flag(*r, "ok"), text(*r, "reason"), number(*r, "seq")});
               });
 }
 
@@ -351,8 +428,16 @@ void Fleet::tick() {
   else heartbeat();
 }
 
+bool Fleet::replica_fresh() const {
+  if (!apply_) return true;
+  return caught_up_ != std::chrono::steady_clock::time_point{} &&
+         std::chrono::steady_clock::now() - caught_up_ < cfg_.fence;
+}
+
 void Fleet::replicated(bool ok) {
   replicating_ = false;
+  if (ok && position_.known && position_.applied >= position_.max_seen)
+    caught_up_ = std::chrono::steady_clock::now();
   if (ok && again_) poke();
 }
 

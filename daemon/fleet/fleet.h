@@ -51,6 +51,15 @@ struct ReportIn {
   bool exempt = false, root_caller = false, console = false, needs_code = false;
 };
 
+// A right password that waits for its code (the host prompts): kept in this
+// host's memory for 5 minutes, taken once by Auth.Verify.
+struct Challenge {
+  ReportIn success;         // the report that completes the login, once the code is good
+  bool needs_code = false;  // the account has a factor, or one is required
+  bool no_factor = false;   // one is required and the account has none: refused
+  std::chrono::steady_clock::time_point expires{};
+};
+
 struct ReportOut {
   std::string verdict;  // "allow", "verify", "deny"
   std::string reason;   // "ok", "counted", "locked", "blocked", "blocked_now", "throttled", "auto_block_cap"
@@ -140,6 +149,21 @@ class Fleet {
   // and the actor, capped per host (Error::Refused past the cap).
   void block(std::string account, std::string reason, std::string actor,
              std::function<void(Result<BlockOut>)> done);
+  // Enrolment in the database (vigil.totp_enroll, vigil.totp_confirm,
+  // vigil.recovery_codes; their rules decide who may): the fresh secret
+  // (base32) shown once, nothing when a code was wrong (counted there);
+  // Error::Refused when a rule refuses. Codes are wiped.
+  void totp_enroll(std::string account, std::string actor, std::string actor_code,
+                   std::function<void(Result<std::optional<std::string>>)> done);
+  void totp_confirm(std::string account, std::string code, std::function<void(Result<bool>)> done);
+  void recovery_codes(std::string account, std::string actor, std::string actor_code,
+                      std::function<void(Result<std::vector<std::string>>)> done);
+  // Whether the account has an active second factor (vigil.factor).
+  void factor(std::string account, std::function<void(Result<bool>)> done);
+  // Challenges (host memory): at most kChallengeMax; expired ones are dropped.
+  static constexpr std::size_t kChallengeMax = 100000;
+  bool add_challenge(const std::string& key, Challenge c);
+  std::optional<Challenge> take_challenge(const std::string& key);
   // A code of a fleet account, checked in the database (vigil.verify: a
   // step used anywhere is refused everywhere; wrong codes count). Answers
   // vigil.verify's reason: "ok", "recovery_code", "wrong", "replay",
@@ -150,6 +174,12 @@ class Fleet {
   // approval (no proof). Codes are wiped.
   void recover(std::string account, std::string actor, std::string actor_code, std::optional<std::string> proof,
                std::string reason, std::function<void(Result<RecoverOut>)> done);
+  // Quarantines a host or lifts its quarantine (vigil.quarantine: the
+  // actor's fresh code checked there). Answers vigil.quarantine's reason
+  // ("quarantined", "unquarantined", "unchanged", or a refusal) in
+  // RecoverOut. The code is wiped.
+  void quarantine(std::string host, std::string actor, std::string actor_code, bool on, std::string reason,
+                  std::function<void(Result<RecoverOut>)> done);
   // Every host's row (vigil.host), with the log's newest seq.
   void hosts(std::function<void(Result<std::vector<HostRow>>)> done);
 
@@ -164,6 +194,8 @@ class Fleet {
   // (vigil.heartbeat).
   void replicate(Applier apply, std::string position_file);
   const Position& position() const { return position_; }
+  // The replica has caught up with the log within [fleet] fence.
+  bool replica_fresh() const;
   // Reads the log now (after a change made here).
   void poke();
   // The account's block: its reason, or "" when it is not blocked.
@@ -193,12 +225,14 @@ class Fleet {
   std::string position_file_;
   Position position_;
   bool replicating_ = false;
+  std::chrono::steady_clock::time_point caught_up_{};  // the last time the replica had applied the whole log
   bool again_ = false;  // a poke arrived while replicating
   bool stopped_ = false;
   std::unique_ptr<boost::asio::steady_timer> poll_timer_;
   // Nonces of failures reported in the last 2 minutes (at most kNonceMax).
   static constexpr std::size_t kNonceMax = 50000;
   std::unordered_map<std::string, std::chrono::steady_clock::time_point> failed_nonces_;
+  std::unordered_map<std::string, Challenge> challenges_;
 };
 
 }  // namespace vigil::fleet

@@ -44,10 +44,10 @@ boost::asio::awaitable<std::optional<Reply>> step_up(Services& sv, const Actor& 
   if (!rc.step_up || actor.uid == 0) co_return std::nullopt;
   const std::optional<std::string> fleet_actor =
       sv.fleet ? sv.fleet->account_of(actor.uid, actor.name) : std::nullopt;
-  if (fleet_actor && method == proto::kAccountUnblock) {
+  if (fleet_actor && (method == proto::kAccountUnblock || method == proto::kFleetQuarantine)) {
     if (take(p, "step_up_code").empty())
       co_return Reply::failure(proto::kErrStepUpRequired,
-                               "step-up required: a fleet recovery always needs your own current code "
+                               "step-up required: this always needs your own current code "
                                "(VIGIL_CODE, or the terminal prompt), checked by the fleet's database");
     co_return std::nullopt;
   }

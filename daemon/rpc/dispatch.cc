@@ -70,6 +70,7 @@ const Method kMethods[] = {
   {proto::kThrottleLift,           kAdmin,  Who::kAdmin,   Subject::kNone,       StepUp::kHeld,  kStepUp,    m::validate_throttle_lift,     m::throttle_lift},
   // ---- fleet mode: admins see the hosts ----
   {proto::kFleetStatus,            kAdmin,  Who::kAdmin,   Subject::kNone,       StepUp::kNone,  kStepUp,    m::validate_admin_empty,       m::fleet_status},
+  {proto::kFleetQuarantine,        kAdmin,  Who::kAdmin,   Subject::kNone,       StepUp::kFresh, kStepUp,    m::validate_quarantine,        m::fleet_quarantine},
   // ---- root reads on the public socket what administrators read (never a change) ----
   {proto::kThrottleList,           kPublic, Who::kRoot,    Subject::kNone,       StepUp::kNone,  kStepUp,    m::validate_admin_empty,       m::throttle_list},
   {proto::kFleetStatus,            kPublic, Who::kRoot,    Subject::kNone,       StepUp::kNone,  kStepUp,    m::validate_admin_empty,       m::fleet_status},

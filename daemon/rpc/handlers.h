@@ -94,6 +94,8 @@ Answer throttle_lift(Request& r);  // admin
 
 // ---- fleet mode (methods_fleet.cc) ----
 Answer fleet_status(Request& r);  // admin; root on the public socket
+std::optional<Reply> validate_quarantine(const Params& p);
+Answer fleet_quarantine(Request& r);  // admin; the actor's code checked by the database
 
 // ---- shared between domains ----
 // Ends the password change a recovery required (a PAM change, or an admin's

@@ -172,9 +172,14 @@ Answer fleet_report(Request& r, ReportRequest req, std::string account) {
     if (local->blocked && cfg.daemon.mode != DaemonMode::kReport)
       co_return Reply::success(api::AuthReportReply{proto::kVerdictDeny, false, {}}.to_json());
   }
+  // The host prompts for a code when [totp] require asks for factors: then
+  // every right password is "password_ok" and answered "verify", so that
+  // the prompt tells nothing about the password (engine.h, second factor).
+  const bool prompt = cfg.totp.require != TotpRequire::kNone;
+  const bool failure = req.outcome == Outcome::kFailure;
   fleet::ReportIn f;
   f.account = std::move(account);
-  f.outcome = req.outcome == Outcome::kFailure ? "failure" : "success";
+  f.outcome = failure ? "failure" : prompt ? "password_ok" : "success";
   f.source = req.source;
   f.device = req.device;
   f.service = req.service;
@@ -184,6 +189,20 @@ Answer fleet_report(Request& r, ReportRequest req, std::string account) {
   f.console = req.console;
   const device::Source src = device::parse_source(req.rhost);
   if (!cfg.throttle.trusted(src)) f.throttle = device::throttle_keys(src);
+  // Whether this account needs a code: its factor in the database, or the
+  // policy's requirement (fleet mode keeps no grace period).
+  bool has_factor = false;
+  if (prompt && !failure && found && !f.account.empty()) {
+    auto fstart = [&](auto deliver) { r.sv.fleet->factor(f.account, std::move(deliver)); };
+    auto fa = co_await await_callback<Result<bool>>(fstart);
+    if (!fa) co_return database_unreachable(fa.error());
+    has_factor = *fa;
+  }
+  const bool required = found && req.totp_required;
+  f.needs_code = has_factor || required;
+  fleet::ReportIn success = f;  // completes the login once the code is good
+  success.outcome = "success";
+  success.nonce.clear();
   auto start = [&](auto deliver) { r.sv.fleet->report(std::move(f), std::move(deliver)); };
   auto res = co_await await_callback<Result<fleet::ReportOut>>(start);
   if (!res && res.error().code == Error::Code::kRefused) {
@@ -210,19 +229,64 @@ Answer fleet_report(Request& r, ReportRequest req, std::string account) {
                "refused " + name + ": credential stuffing, but this host's automatic blocks are at the fleet's "
                "cap (max_auto_blocks_per_host); no block was made",
                {{"VIGIL_USER", name}, {"VIGIL_REASON", "auto block cap"}});
-  api::AuthReportReply out;
-  bool allow = found && res->verdict == "allow";
-  if (!allow && found && req.outcome == Outcome::kSuccess && cfg.daemon.mode == DaemonMode::kReport) {
+  std::string verdict = found ? res->verdict : std::string("deny");
+  if (verdict == "deny" && found && !failure && cfg.daemon.mode == DaemonMode::kReport) {
     // Report mode: recorded as decided, not enforced (engine.h).
     log::event(log::Priority::kWarning, log::kMsgNotEnforced,
                "report mode: not enforced: refused " + name + " (" + res->reason + ")",
                {{"VIGIL_USER", name}, {"VIGIL_RHOST", req.source}, {"VIGIL_SERVICE", req.service},
                 {"VIGIL_REASON", res->reason}});
-    allow = true;
+    verdict = prompt ? "verify" : "allow";
   }
-  out.verdict = allow ? proto::kVerdictAllow : proto::kVerdictDeny;
-  out.prompt = false;
+  if (verdict == "verify") {
+    const std::string key = success.account + '\n' + req.nonce;
+    fleet::Challenge c{std::move(success), has_factor || required, required && !has_factor && !req.console, {}};
+    if (req.nonce.empty() || !r.sv.fleet->add_challenge(key, std::move(c)))
+      verdict = "deny";  // no code can follow
+  }
+  api::AuthReportReply out;
+  out.verdict = verdict == "allow" ? proto::kVerdictAllow : verdict == "verify" ? proto::kVerdictVerify
+                                                                                 : proto::kVerdictDeny;
+  out.prompt = prompt;
   co_return Reply::success(out.to_json());
+}
+
+// Fleet mode: the code of a right password (fleet_report's challenge),
+// checked in the database (vigil.verify: a step used on any host is refused
+// on every host; wrong codes count there), then the login's success
+// reported (it resets the counters and trusts the device, as on one host).
+Answer fleet_verify(Request& r, std::string account, std::string nonce, std::string code) {
+  struct Wipe {
+    std::string& s;
+    ~Wipe() { wipe(s); }
+  } wipe_code{code};
+  const auto deny = [] { return Reply::success(api::AuthVerifyReply{proto::kVerdictDeny, {}}.to_json()); };
+  auto c = r.sv.fleet->take_challenge(account + '\n' + nonce);
+  if (!c) co_return deny();
+  const std::string& name = r.target.lookup.id.name;
+  if (c->no_factor) {
+    log::event(log::Priority::kWarning, log::kMsgTotpMissing,
+               "refused " + name + ": a second factor is required ([totp] require) and the account has none "
+               "in the fleet",
+               {{"VIGIL_USER", name}, {"VIGIL_REASON", "totp required, none enrolled"}});
+    co_return deny();
+  }
+  if (c->needs_code) {
+    if (code.empty()) co_return deny();
+    auto vstart = [&](auto deliver) { r.sv.fleet->verify(account, std::move(code), std::move(deliver)); };
+    auto checked = co_await await_callback<Result<std::string>>(vstart);
+    if (!checked) co_return database_unreachable(checked.error());
+    if (*checked != "ok" && *checked != "recovery_code") {
+      log::event(log::Priority::kWarning, log::kMsgCodeRefused, "refused a code of " + name + " (" + *checked + ")",
+                 {{"VIGIL_USER", name}, {"VIGIL_REASON", *checked}});
+      co_return deny();
+    }
+  }
+  auto start = [&](auto deliver) { r.sv.fleet->report(std::move(c->success), std::move(deliver)); };
+  auto res = co_await await_callback<Result<fleet::ReportOut>>(start);
+  if (!res) co_return database_unreachable(res.error());
+  co_return Reply::success(
+      api::AuthVerifyReply{res->verdict == "allow" ? proto::kVerdictAllow : proto::kVerdictDeny, {}}.to_json());
 }
 
 Answer report(Request& r) {
@@ -286,6 +350,12 @@ Answer verify(Request& r) {
   // so that it is answered as late as a known one.
   const bool found = r.target.lookup.found();
   const auto& id = r.target.lookup.id;
+  if (auto account = fleet_account(r); account && !account->empty()) {
+    auto verifying = fleet_verify(r, std::move(*account), in->nonce, std::move(in->code));  // named: GCC 12
+    wipe(in->code);
+    Reply reply = co_await std::move(verifying);
+    co_return reply;
+  }
   // The engine wipes its copy of the code; this one is wiped at once.
   VerifyRequest req{found ? account_key(id.uid) : unknown_name_key(r.sv.name_key, r.target.given_name),
                     found ? int64_t(id.uid) : int64_t(-1), found ? id.name : std::string(),

@@ -15,6 +15,10 @@ boost::asio::awaitable<TokenCheckResult> check_token(Services& sv, std::string t
   // Hashed here, on the I/O thread; the token itself goes no further.
   Bytes hash = tokens::hash_token(token);
   wipe(token);
+  // Fleet mode: a revocation made anywhere reaches this host through its
+  // replica; while the replica is older than [fleet] fence, nothing is
+  // vouched for (503), since a token may have been revoked meanwhile.
+  if (sv.fleet && !sv.fleet->replica_fresh()) co_return TokenCheckResult{tokens::Verdict::kStale, {}, {}, {}, {}};
   auto start = [&](auto deliver) { sv.engine->token_check(std::move(hash), std::move(scope), std::move(deliver)); };
   co_return co_await await_callback<TokenCheckResult>(start);
 }

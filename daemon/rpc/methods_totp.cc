@@ -2,6 +2,7 @@
 // confirmation, removal, recovery codes.
 #include "daemon/core/log.h"
 #include "daemon/core/secrets.h"
+#include "daemon/core/totp.h"
 #include "daemon/os/offload.h"
 #include "daemon/os/pam_check.h"
 #include "daemon/rpc/handlers.h"
@@ -47,11 +48,68 @@ Reply totp_reply(TotpOp op, const std::string& user, TotpResult& res) {
   return reply;
 }
 
+// Fleet mode: a fleet account's factor lives in the database, whose rules
+// decide who may change it (vigil.totp_enroll: the account itself with its
+// password checked here, and its current code when it has a factor; another
+// administrator with their code; the fleet's owner). A host's root is not
+// trusted with other hosts' accounts.
+Answer fleet_totp(Request& r, TotpOp op, std::string account, std::string& code) {
+  const auto& id = r.target.lookup.id;
+  Services& sv = r.sv;
+  if (r.peer.root())
+    co_return refused(id.name + " is a fleet account: its second factor is enrolled by the account itself, "
+                      "another administrator, or the fleet's owner (vigild(8), FLEET)");
+  const auto refusal = [](const Error& e) {
+    return e.code == Error::Code::kRefused ? refused(e.message)
+                                           : unavailable("the fleet database is unreachable: " + e.message);
+  };
+  TotpResult res;
+  switch (op) {
+    case TotpOp::kEnroll: {
+      auto start = [&](auto deliver) { sv.fleet->totp_enroll(account, account, std::move(code), std::move(deliver)); };
+      auto secret = co_await await_callback<Result<std::optional<std::string>>>(start);
+      if (!secret) co_return refusal(secret.error());
+      if (!*secret) co_return refused("wrong code: replacing a factor needs its current code");
+      res.secret_b32 = std::move(**secret);
+      wipe(**secret);
+      res.uri = totp::otpauth_uri(sv.config->totp.issuer, id.name, res.secret_b32);
+      break;
+    }
+    case TotpOp::kConfirm: {
+      auto start = [&](auto deliver) { sv.fleet->totp_confirm(account, std::move(code), std::move(deliver)); };
+      auto ok = co_await await_callback<Result<bool>>(start);
+      if (!ok) co_return refusal(ok.error());
+      if (!*ok) co_return refused("wrong code, or no enrolment waiting (it lasts 15 minutes)");
+      log::event(log::Priority::kNotice, log::kMsgTotpConfirmed, "second factor confirmed for " + id.name + " (fleet)",
+                 {{"VIGIL_USER", id.name}});
+      break;
+    }
+    case TotpOp::kRecoveryCodes: {
+      auto start = [&](auto deliver) {
+        sv.fleet->recovery_codes(account, account, std::move(code), std::move(deliver));
+      };
+      auto codes = co_await await_callback<Result<std::vector<std::string>>>(start);
+      if (!codes) co_return refusal(codes.error());
+      if (codes->empty()) co_return refused("wrong code: new recovery codes need a current code");
+      res.codes = std::move(*codes);
+      break;
+    }
+    case TotpOp::kDisable:
+      co_return refused("fleet mode cannot remove a factor yet: an administrator replaces it (vigilctl totp enroll)");
+  }
+  co_return totp_reply(op, id.name, res);
+}
+
 // The change, made by the engine, which wipes its own copy of the code.
 // `code` is the caller's, which wipes it (what the move leaves too).
 Answer run_totp(Request& r, TotpOp op, std::string& code, bool password_proven = false) {
   if (!r.target.lookup.found()) co_return not_found("no such user");
   const auto& id = r.target.lookup.id;
+  if (auto account = r.sv.fleet ? r.sv.fleet->account_of(id.uid, id.name) : std::nullopt) {
+    auto changing = fleet_totp(r, op, std::move(*account), code);  // named: GCC 12
+    Reply reply = co_await std::move(changing);
+    co_return reply;
+  }
   TotpRequest req{op, id.uid, id.name, r.peer.root(), std::move(code), password_proven};
   WipeAtEnd wipe_moved{req.code};
   auto start = [&](auto deliver) { r.sv.engine->totp(std::move(req), std::move(deliver)); };

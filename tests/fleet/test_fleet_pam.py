@@ -125,6 +125,7 @@ class SetupTest(FleetCase):
     def test_setup_is_versioned_and_idempotent(self):
         self.assertIn("applying 001_base.sql (schema version 1)", self.setup_output)
         self.assertIn("applying 002_admin.sql (schema version 2)", self.setup_output)
+        self.assertIn("applying 003_hosts.sql (schema version 3)", self.setup_output)
         self.assertEqual(self.pg.psql("SELECT version FROM vigil.schema_version").strip(), LATEST)
         again = harness.subprocess.run([harness.VIGILD, "--fleet-setup", self.pg.url("postgres")],
                                        capture_output=True, text=True, timeout=60)
@@ -179,6 +180,50 @@ class AttemptBoundTest(FleetCase):
         locks = sum(e.log().count("warning: locked alice fleet-wide") for e in hosts)
         self.assertEqual(locks, 1)
         self.assertEqual(self.blocked("alice"), "")
+
+    def test_kill9_mid_storm_loses_nothing_committed(self):
+        """A host killed in the middle of a storm: every failure a client was
+        answered for is in the database, none is counted twice, and the
+        restarted host enforces the locks the others made meanwhile."""
+        h1, h2 = self.fleet(2)
+        # Every report a counted failure: no lock, no source throttle.
+        self.pg.psql("UPDATE vigil.policy SET deny = 1000, throttle_deny = 0")
+        answered = []
+        lock = threading.Lock()
+
+        def storm(k):
+            for n in range(300):
+                try:
+                    reply = harness.raw_call(h1.socket, "io.vigil.Auth.Report",
+                                             {"user": ["alice", "bob", "carol", "dave"][n % 4], "outcome": "failure",
+                                              "nonce": "k9-%d-%d" % (k, n), "service": "sshd",
+                                              "rhost": "198.51.100.%d" % (k + 1), "tty": "ssh"}, timeout=5)
+                except OSError:
+                    return  # the host is gone
+                if reply.get("parameters", {}).get("verdict") == "deny":
+                    with lock:
+                        answered.append(reply)
+
+        threads = [threading.Thread(target=storm, args=(k,)) for k in range(8)]
+        for t in threads:
+            t.start()
+        time.sleep(0.4)
+        h1.kill9()
+        for t in threads:
+            t.join(30)
+        committed = int(self.pg.psql("SELECT count(*) FROM vigil.failure"))
+        self.assertGreater(len(answered), 0)
+        self.assertGreaterEqual(committed, len(answered))
+        self.assertLess(committed, 8 * 300, "the storm ended before the kill: nothing tested")
+        # Meanwhile h2 locks dave; h1, restarted, enforces it.
+        self.pg.psql("UPDATE vigil.policy SET deny = 3, throttle_deny = 20; "
+                     "DELETE FROM vigil.bucket WHERE key = 'acct:dave'")
+        for i in range(3):
+            h2.login("dave", "wrong", rhost="203.0.113.77")
+        h1.start()
+        h1.wait_log("fleet database connected")
+        self.assertEqual(h1.login("dave", h1.password("dave"), rhost="203.0.113.77"), PAM_AUTH_ERR)
+        self.assertEqual(int(self.pg.psql("SELECT count(*) FROM vigil.failure")), committed + 3)
 
     def test_other_accounts_and_hosts_stay_open(self):
         hosts = self.fleet(2)
@@ -473,6 +518,211 @@ class RecoveryTest(FleetCase):
         self.assertEqual(self.blocked("carol"), "")
 
 
+class QuarantineTest(RecoveryTest):
+    """vigilctl fleet quarantine: an administrator's fresh code, checked by
+    the database, makes it refuse every call of a (compromised) host."""
+
+    def test_quarantine_and_lift(self):
+        h1, h2, h3 = self.admin_hosts(3)
+        p = self.as_admin(h1, "bob", "fleet", "quarantine", "h3", "--reason", "rootkit found", code=self.code("bob"))
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn("quarantined h3", p.stdout)
+        self.assertEqual(self.pg.psql("SELECT quarantined FROM vigil.host WHERE name = 'h3'").strip(), "t")
+        # The quarantined host's fleet logins get the failmode; the others work.
+        self.assertEqual(h3.login("alice", "alice-pw", rhost="192.0.2.30"), PAM_AUTHINFO_UNAVAIL)
+        self.assertEqual(h2.login("dave", "dave-pw", rhost="192.0.2.30"), PAM_SUCCESS)
+        st = json.loads(h1.ctl("fleet", "status", "--json", check=True).stdout)
+        self.assertEqual([h["quarantined"] for h in st["hosts"]], [False, False, True, False])
+        self.assertIn("QUARANTINED", h1.ctl("fleet", "status", check=True).stdout)
+        # It cannot lift its own quarantine; a code is needed; one code once.
+        p = self.as_admin(h3, "dave", "fleet", "quarantine", "h3", "--lift", "--reason", "me", code=self.code("dave"))
+        self.assertNotEqual(p.returncode, 0)
+        p = self.as_admin(h2, "dave", "fleet", "quarantine", "h3", "--lift", "--reason", "x")
+        self.assertNotEqual(p.returncode, 0)
+        self.assertIn("step-up", p.stderr)
+        p = self.as_admin(h2, "bob", "fleet", "quarantine", "h3", "--lift", "--reason", "x", code=self.code("bob"))
+        self.assertNotEqual(p.returncode, 0)
+        self.assertIn("already used", p.stderr)
+        p = self.as_admin(h2, "carol", "fleet", "quarantine", "h3", "--lift", "--reason", "x", code="123456")
+        self.assertNotEqual(p.returncode, 0)
+        self.assertIn("not an administrator in the fleet", p.stderr)
+        p = self.as_admin(h2, "dave", "fleet", "quarantine", "h3", "--lift", "--reason", "reinstalled",
+                          code=self.code("dave"))
+        self.assertEqual(p.returncode, 0, p.stderr)
+        # A recovery code serves as a step-up too (once).
+        spare = self.pg.psql("SELECT vigil.recovery_codes('dave', NULL, NULL)").split()[0]
+        p = self.as_admin(h2, "dave", "fleet", "quarantine", "h9", "--reason", "x", code=spare)
+        self.assertNotEqual(p.returncode, 0)
+        self.assertIn("no host h9", p.stderr)
+        kinds = self.pg.psql("SELECT kind || '|' || host FROM vigil.event ORDER BY seq").split()
+        self.assertEqual(kinds, ["quarantine|h1", "unquarantine|h2"])
+        self.assertEqual(h3.login("alice", "alice-pw", rhost="192.0.2.30"), PAM_SUCCESS)
+
+
+class LoginFactorTest(FleetCase):
+    """[totp] require on fleet hosts: the code of a right password is checked
+    in the database, so a code used on one host is refused on every other,
+    and the prompt never tells a right password from a wrong one."""
+
+    def setUp(self):
+        super().setUp()
+        self.pg.psql("DELETE FROM vigil.totp; DELETE FROM vigil.recovery_code")
+        harness.wait_for_fresh_step(margin=8)
+        self.secret = self.pg.psql("SELECT vigil.totp_enroll('alice', NULL, NULL)").strip()
+        ok = self.pg.psql("SELECT vigil.totp_confirm('alice', '%s')" % harness.oathtool(self.secret)).strip()
+        self.assertEqual(ok, "t")
+
+    def factor_hosts(self, n=2):
+        envs = []
+        for h in HOSTS[:n]:
+            env = self.host(h, start=False)
+            # Required of administrators: alice (enrolled) and carol (not).
+            env.conf["roles"] = {"admin_groups": ["alice", "carol"]}
+            env.conf["totp"] = {"require": "admins"}
+            env.write_conf()
+            env.start()
+            env.wait_log("fleet database connected")
+            envs.append(env)
+        return envs
+
+    def login(self, env, user, password, code):
+        return env.pam(user, [password, code], service="vigil-authtok", rhost="192.0.2.20")
+
+    def test_a_code_used_on_h1_is_refused_on_h2(self):
+        h1, h2 = self.factor_hosts(2)
+        code = harness.oathtool(self.secret, 30)
+        self.assertEqual(self.login(h1, "alice", "alice-pw", code)["results"][0]["rc"], PAM_SUCCESS)
+        self.assertEqual(self.login(h2, "alice", "alice-pw", code)["results"][0]["rc"], PAM_AUTH_ERR)
+        # Wrong codes are counted in the database, whichever host saw them.
+        self.assertEqual(self.login(h2, "alice", "alice-pw", "000000")["results"][0]["rc"], PAM_AUTH_ERR)
+        failures = self.pg.psql("SELECT cardinality(failures) FROM vigil.totp WHERE account = 'alice'").strip()
+        self.assertEqual(failures, "2")
+
+    def test_both_at_once_on_two_hosts_exactly_one_wins(self):
+        h1, h2 = self.factor_hosts(2)
+        code = harness.oathtool(self.secret, 30)
+        runs = [h.pam_async("alice", ["alice-pw", code], service="vigil-authtok", rhost="192.0.2.21")
+                for h in (h1, h2)]
+        for t, _ in runs:
+            t.join(30)
+        rcs = sorted(r["results"][0]["rc"] for _, r in runs)
+        self.assertEqual(rcs, [PAM_SUCCESS, PAM_AUTH_ERR])
+
+    def test_enrolment_on_h1_works_on_h4(self):
+        envs = []
+        for h in ("h1", "h4"):
+            env = self.host(h, start=False)
+            env.conf["totp"] = {"require": "admins"}
+            env.conf["roles"] = {"admin_groups": ["alice"]}
+            env.daemon_uses_pam()  # self-enrolment checks the password through PAM
+            env.start()
+            env.wait_log("fleet database connected")
+            envs.append(env)
+        h1, h4 = envs
+        p = h1.ctl("totp", "enroll", "--json", uid=1004, env={"VIGIL_PASSWORD": "dave-pw"})
+        self.assertEqual(p.returncode, 0, p.stderr)
+        secret = json.loads(p.stdout)["secret"]
+        # Generated in the database, shown once, never on a host's disk.
+        for env in envs:
+            with open(os.path.join(env.state, "vigil.db"), "rb") as f:
+                self.assertNotIn(secret, f.read().decode("latin-1"))
+        harness.wait_for_fresh_step()
+        p = h1.ctl("totp", "confirm", uid=1004, env={"VIGIL_CODE": harness.oathtool(secret)})
+        self.assertEqual(p.returncode, 0, p.stderr)
+        # The factor is dave's on every host: h4 asks it and checks it.
+        self.assertEqual(self.login(h4, "dave", "dave-pw", harness.oathtool(secret, 30))["results"][0]["rc"],
+                         PAM_SUCCESS)
+        self.assertEqual(self.login(h4, "dave", "dave-pw", "000000")["results"][0]["rc"], PAM_AUTH_ERR)
+        # Replacing it needs its current code; root of a host may not enrol a fleet account.
+        p = h4.ctl("totp", "enroll", "--json", uid=1004, env={"VIGIL_PASSWORD": "dave-pw", "VIGIL_CODE": "000000"})
+        self.assertNotEqual(p.returncode, 0)
+        p = h4.ctl("totp", "enroll", "dave", "--json")
+        self.assertNotEqual(p.returncode, 0)
+        self.assertIn("fleet account", p.stderr)
+
+    def test_prompts_and_accounts_without_a_factor(self):
+        (h1,) = self.factor_hosts(1)
+        right = self.login(h1, "alice", "alice-pw", "123456")
+        wrong = self.login(h1, "alice", "nope", "123456")
+        self.assertEqual(right["messages"], wrong["messages"])
+        self.assertEqual(len(right["messages"]), 2, right["messages"])
+        # bob: no factor, none required: his right password takes any answer.
+        self.assertEqual(self.login(h1, "bob", "bob-pw", "x")["results"][0]["rc"], PAM_SUCCESS)
+        # carol: required (an administrator) and none enrolled: refused.
+        self.assertEqual(self.login(h1, "carol", "carol-pw", "123456")["results"][0]["rc"], PAM_AUTH_ERR)
+        self.assertIn("refused carol: a second factor is required", h1.log())
+
+
+class MigrationTest(FleetCase):
+    """vigild --migrate-to: two hosts' SQLite states, with conflicting locks
+    and blocks, merge conservatively and idempotently into the fleet."""
+
+    def migrate(self, env, host, *extra):
+        env.conf["fleet"] = fleet_conf(self.pg, host)
+        env.write_conf()
+        return harness.subprocess.run([harness.VIGILD, "--config", env.conf_path, "--migrate-to",
+                                       self.pg.url("postgres")] + list(extra),
+                                      capture_output=True, text=True, timeout=60, env=env.nss_env())
+
+    def local(self, env, user):
+        return json.loads(env.ctl("status", user, "--json", check=True).stdout)
+
+    def test_two_hosts_merge(self):
+        self.pg.psql("DELETE FROM vigil.totp; DELETE FROM vigil.migration")
+        a, b = Env(), Env()
+        self.envs += [a, b]
+        a.start()
+        for i in range(3):
+            a.login("alice", "wrong", rhost="198.51.100.%d" % (i + 1))
+        self.assertEqual(a.ctl("block", "bob", "--reason", "first, on a").returncode, 0)
+        p = a.ctl("totp", "enroll", "dave", "--json")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        secret = json.loads(p.stdout)["secret"]
+        harness.wait_for_fresh_step()
+        self.assertEqual(a.ctl("totp", "confirm", "dave", env={"VIGIL_CODE": harness.oathtool(secret)}).returncode, 0)
+        a_alice = self.local(a, "alice")
+        time.sleep(1.1)
+        b.start()
+        for i in range(3):
+            b.login("alice", "wrong", rhost="203.0.113.%d" % (i + 1))
+        self.assertEqual(b.ctl("block", "bob", "--reason", "later, on b").returncode, 0)
+        b_alice = self.local(b, "alice")
+        self.assertTrue(a_alice["locked"] and b_alice["locked"])
+        # Refused while vigild runs: it holds the state directory.
+        out = self.migrate(a, "h1")
+        self.assertEqual(out.returncode, 1)
+        self.assertIn("vigild is running", out.stderr)
+        a.stop()
+        b.stop()
+        # --check writes nothing.
+        out = self.migrate(a, "h1", "--check")
+        self.assertEqual(out.returncode, 0, out.stderr)
+        self.assertIn("--check: nothing written", out.stdout)
+        self.assertEqual(self.pg.psql("SELECT count(*) FROM vigil.bucket").strip(), "0")
+        for env, host in ((a, "h1"), (b, "h2")):
+            out = self.migrate(env, host)
+            self.assertEqual(out.returncode, 0, out.stdout + out.stderr)
+            self.assertIn("migrate: done", out.stdout)
+        # The latest lock wins; the earliest block wins (a conflict, said).
+        until = int(self.pg.psql("SELECT extract(epoch FROM locked_until)::bigint FROM vigil.bucket "
+                                 "WHERE key = 'acct:alice'"))
+        self.assertEqual(until, max(a_alice["until"], b_alice["until"]))
+        reason = self.pg.psql("SELECT reason FROM vigil.block WHERE account = 'bob'").strip()
+        self.assertIn("first, on a", reason)
+        self.assertIn("conflict", out.stdout)
+        # dave's factor moved, sealed again: a code from the app works in the fleet.
+        ok = self.pg.psql("SELECT ok FROM vigil.verify('dave', '%s')" % harness.oathtool(secret, 30),
+                          user="h1").strip()
+        self.assertEqual(ok, "t")
+        # Idempotent: a second run imports nothing.
+        before = self.pg.psql("SELECT key, locked_until, lock_count, failures FROM vigil.bucket ORDER BY key")
+        out = self.migrate(a, "h1")
+        self.assertEqual(out.returncode, 0, out.stderr)
+        self.assertIn("buckets: 0 imported", out.stdout)
+        self.assertEqual(self.pg.psql("SELECT key, locked_until, lock_count, failures FROM vigil.bucket "
+                                      "ORDER BY key"), before)
+
+
 class UnreachableTest(FleetCase):
     """Until the degraded mode lands (the next issue), a host without its
     database answers fleet accounts as an absent daemon: the module's
@@ -503,7 +753,12 @@ class UnreachableTest(FleetCase):
             notify.close()
 
     def test_server_stopped_under_a_running_host(self):
-        (h1,) = self.fleet(1)
+        h1 = self.host("h1", fleet=fleet_conf(self.pg, "h1", fence="1s"))
+        p = h1.ctl("token", "issue", "--owner", "carol", "--name", "ci", "--scope", "deploy", "--json")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        token = json.loads(p.stdout)["token"]
+        check = PropagationTest.token_verdict
+        self.assertTrue(PropagationTest.wait_for(self, lambda: check(self, h1, token) == "valid"))
         self.assertEqual(h1.login("alice", h1.password("alice")), PAM_SUCCESS)
         data = os.path.join(self.pg.dir, "data")
         pg_ctl = str(PG_BIN / "pg_ctl")
@@ -513,6 +768,9 @@ class UnreachableTest(FleetCase):
             self.assertEqual(h1.login("alice", h1.password("alice")), PAM_AUTHINFO_UNAVAIL)
             self.assertLess(time.monotonic() - t0, 5.0)
             self.assertIn("fleet database unreachable", h1.wait_log("fleet database unreachable"))
+            # Past [fleet] fence the replica vouches for no token: a
+            # revocation may be waiting in the database (503 over HTTP).
+            self.assertTrue(PropagationTest.wait_for(self, lambda: check(self, h1, token) == "stale", timeout=4))
         finally:
             # The same port: the hosts' URL names it.
             opts = "-k %s -c listen_addresses=127.0.0.1 -p %d -c fsync=off" % (self.pg.dir, self.pg.port)
@@ -524,6 +782,7 @@ class UnreachableTest(FleetCase):
             time.sleep(0.1)
         self.assertEqual(h1.log().count("connected as host h1"), 2)
         self.assertEqual(h1.login("alice", h1.password("alice")), PAM_SUCCESS)
+        self.assertTrue(PropagationTest.wait_for(self, lambda: check(self, h1, token) == "valid", timeout=5))
 
 
 if __name__ == "__main__":

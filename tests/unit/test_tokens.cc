@@ -70,6 +70,10 @@ TEST(Tokens, Decide) {
     EXPECT_EQ(v, r.want) << r.name << ": " << verdict_name(v);
     EXPECT_EQ(http_status(v), r.http) << r.name;
   }
+  // Fleet mode, a replica older than [fleet] fence: no token is vouched
+  // for, and nginx's auth_request takes 503 as an error (refused).
+  EXPECT_STREQ(verdict_name(Verdict::kStale), "stale");
+  EXPECT_EQ(http_status(Verdict::kStale), 503);
 }
 
 TEST(Tokens, States) {
