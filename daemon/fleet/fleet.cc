@@ -56,7 +56,7 @@ std::vector<Prepared> statements() {
        "SELECT name, trust_group, quarantined, applied_seq, coalesce(extract(epoch FROM last_seen)::bigint, 0), "
        "auto_blocks, (SELECT n FROM vigil.seq) FROM vigil.host ORDER BY name",
        0},
-      {kHeartbeat, "SELECT max_seq, quarantined FROM vigil.heartbeat($1)", 1},
+      {kHeartbeat, "SELECT max_seq, quarantined, trust_group FROM vigil.heartbeat($1)", 1},
       // One statement, one snapshot: the blocks in force and the seq they
       // are current at.
       {kSnapshot,
@@ -470,6 +470,14 @@ void Fleet::heartbeat() {
   conn_->call(kHeartbeat, {Value(std::to_string(position_.applied))}, [this](Result<Rows> r) {
     if (!r || r->rows.size() != 1) return replicated(false);
     position_.max_seen = std::max(position_.max_seen, number(*r, "max_seq"));
+    // The trust group that counts is the database's record of this host;
+    // a different one in vigil.conf is a mistake worth saying, once.
+    const std::string group = text(*r, "trust_group");
+    if (group != cfg_.trust_group && group != warned_group_) {
+      warned_group_ = group;
+      log::warning("[fleet] trust_group is \"" + cfg_.trust_group + "\" but the fleet records host " + host_name_ +
+                   " in trust group \"" + group + "\": the database's record counts (vigil.add_host sets it)");
+    }
     if (position_.max_seen <= position_.applied) return replicated(true);
     fetch_events();
   });

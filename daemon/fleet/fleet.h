@@ -225,6 +225,7 @@ class Fleet {
   std::string position_file_;
   Position position_;
   bool replicating_ = false;
+  std::string warned_group_;
   std::chrono::steady_clock::time_point caught_up_{};  // the last time the replica had applied the whole log
   bool again_ = false;  // a poke arrived while replicating
   bool stopped_ = false;

@@ -24,6 +24,8 @@ sys.path.insert(0, os.path.join(HERE, "..", "e2e"))
 
 import json  # noqa: E402
 
+import shutil  # noqa: E402
+
 import harness  # noqa: E402
 from harness import Env, PAM_AUTH_ERR, PAM_AUTHINFO_UNAVAIL, PAM_PERM_DENIED, PAM_SUCCESS  # noqa: E402
 from pgserver import PG_BIN, PgServer  # noqa: E402
@@ -385,6 +387,8 @@ class PropagationTest(FleetCase):
         # h3 and h4 run no vigild here: never seen, so stale.
         self.assertEqual([h["stale"] for h in st["hosts"]], [False, False, True, True])
         self.assertEqual(st["hosts"][3]["last_seen"], 0)
+        # vigil.conf's trust group differs from the database's record: said once.
+        self.assertEqual(hosts[0].log().count('the fleet records host h1 in trust group "A"'), 1)
         text = hosts[1].ctl("fleet", "status", check=True).stdout
         self.assertIn("database:   connected", text)
         self.assertIn("replica:    applied 1 of 1 (lag 0)", text)
@@ -721,6 +725,80 @@ class MigrationTest(FleetCase):
         self.assertIn("buckets: 0 imported", out.stdout)
         self.assertEqual(self.pg.psql("SELECT key, locked_until, lock_count, failures FROM vigil.bucket "
                                       "ORDER BY key"), before)
+
+
+class TlsTest(FleetCase):
+    """Each host logs in as its own role with a client certificate (CN = its
+    name) over TLS with the server's name verified; no password anywhere."""
+
+    def openssl(self, *args):
+        harness.subprocess.run(["openssl"] + list(args), check=True, capture_output=True, cwd=self.certs)
+
+    def setUp(self):
+        super().setUp()
+        self.certs = tempfile.mkdtemp(prefix="vigil-certs-", dir="/tmp")
+        ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"]
+        self.openssl("req", "-x509", *ec, "-keyout", "ca.key", "-out", "ca.crt", "-subj", "/CN=fleet-ca", "-days", "2")
+        for name in ("server", "tlsh", "other"):
+            cn = "localhost" if name == "server" else name
+            self.openssl("req", "-new", *ec, "-keyout", name + ".key", "-out", name + ".csr", "-subj", "/CN=" + cn)
+            self.openssl("x509", "-req", "-in", name + ".csr", "-CA", "ca.crt", "-CAkey", "ca.key",
+                         "-CAcreateserial", "-out", name + ".crt", "-days", "2")
+        # A second CA that signed nothing the server uses.
+        self.openssl("req", "-x509", *ec, "-keyout", "bad.key", "-out", "bad.crt", "-subj", "/CN=bad", "-days", "2")
+        data = os.path.join(self.pg.dir, "data")
+        import pwd
+        pw = pwd.getpwnam("postgres")
+        for f in ("server.crt", "server.key", "ca.crt"):
+            dst = os.path.join(data, "tls-" + f)
+            shutil.copy(os.path.join(self.certs, f), dst)
+            os.chown(dst, pw.pw_uid, pw.pw_gid)
+            os.chmod(dst, 0o600)
+        with open(os.path.join(data, "pg_hba.conf")) as f:
+            hba = f.read()
+        if "tlsh" not in hba:
+            # Before the trust lines: the TLS host only with its certificate.
+            with open(os.path.join(data, "pg_hba.conf"), "w") as f:
+                f.write("hostssl vigil tlsh 127.0.0.1/32 cert\nhost vigil tlsh 127.0.0.1/32 reject\n" + hba)
+        self.pg.psql("ALTER SYSTEM SET ssl = on; ALTER SYSTEM SET ssl_cert_file = 'tls-server.crt'; "
+                     "ALTER SYSTEM SET ssl_key_file = 'tls-server.key'; ALTER SYSTEM SET ssl_ca_file = 'tls-ca.crt'; "
+                     "SELECT pg_reload_conf()")
+        if "tlsh" not in self.pg.psql("SELECT name FROM vigil.host"):
+            self.pg.add_host("tlsh")
+
+    def tearDown(self):
+        super().tearDown()
+        shutil.rmtree(self.certs, ignore_errors=True)
+
+    def tls_conf(self, cert="tlsh", ca="ca.crt"):
+        conf = {"hostaddr": "127.0.0.1", "host": "localhost", "port": self.pg.port, "dbname": "vigil",
+                "host_name": "tlsh", "db_timeout": "2s", "sslmode": "verify-full",
+                "sslrootcert": os.path.join(self.certs, ca)}
+        if cert:
+            conf["sslcert"] = os.path.join(self.certs, cert + ".crt")
+            conf["sslkey"] = os.path.join(self.certs, cert + ".key")
+        return conf
+
+    def test_client_certificate_login(self):
+        env = self.host("tlsh", fleet=self.tls_conf())
+        with open(env.conf_path) as f:
+            self.assertNotIn("password", f.read())
+        self.assertEqual(env.login("alice", env.password("alice"), rhost="192.0.2.60"), PAM_SUCCESS)
+        ssl = self.pg.psql("SELECT s.ssl FROM pg_stat_ssl s JOIN pg_stat_activity a USING (pid) "
+                           "WHERE a.usename = 'tlsh'").split()
+        self.assertIn("t", ssl)
+
+    def test_without_its_certificate_or_with_the_wrong_ca_it_cannot_connect(self):
+        for fleet, why in ((self.tls_conf(cert=None), "certificate"),
+                           (self.tls_conf(cert="other"), "authentication failed"),
+                           (self.tls_conf(ca="bad.crt"), "certificate verify failed")):
+            env = self.host("tlsh", fleet=fleet, start=False)
+            env.start()
+            log = env.wait_log("fleet database unreachable")
+            self.assertIn("fleet database unreachable", log)
+            self.assertIn(why, log)
+            self.assertEqual(env.login("alice", env.password("alice"), rhost="192.0.2.61"), PAM_AUTHINFO_UNAVAIL)
+            env.stop()
 
 
 class UnreachableTest(FleetCase):
