@@ -171,7 +171,9 @@ int run_storm(const char* path, int clients, int total, bool distinct) {
       call.method = vigil::proto::kAuthReport;
       call.params["user"] = "u" + std::to_string(rng() % 50);
       call.params["outcome"] = vigil::proto::kOutcomeFailure;
-      call.params["nonce"] = "storm-" + std::to_string(i);
+      // Unique across runs and processes: a daemon remembers nonces for
+      // two minutes, and a repeated one is not counted again.
+      call.params["nonce"] = "storm-" + std::to_string(::getpid()) + "-" + std::to_string(i);
       call.params["service"] = "bench";
       if (distinct) {
         call.params["rhost"] = "10." + std::to_string((i >> 16) & 255) + "." + std::to_string((i >> 8) & 255) +
