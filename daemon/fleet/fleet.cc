@@ -17,6 +17,16 @@
 namespace vigil::fleet {
 namespace {
 
+// Parameters moved in, never copied: call() wipes what it holds, and an
+// initializer_list would leave unwiped copies of codes behind.
+template <class... A>
+std::vector<Value> params_of(A&&... a) {
+  std::vector<Value> v;
+  v.reserve(sizeof...(A));
+  (v.emplace_back(std::forward<A>(a)), ...);
+  return v;
+}
+
 constexpr char kReport[] = "vigil_report";
 constexpr char kBlockOf[] = "vigil_block_of";
 constexpr char kBlockAccount[] = "vigil_block_account";
@@ -147,6 +157,8 @@ std::vector<std::pair<std::string, std::string>> connection_params(const FleetCo
   set("sslrootcert", cfg.sslrootcert);
   p.emplace_back("user", host_name);
   p.emplace_back("application_name", "vigild");
+  // No Kerberos exchange on the I/O thread (libpq's GSSAPI would block it).
+  p.emplace_back("gssencmode", "disable");
   // The server gives up on a statement or a row lock a little after the
   // host has (the host drops the connection at db_timeout).
   const auto ms = std::to_string(cfg.db_timeout.count() * 2);
@@ -281,16 +293,16 @@ void Fleet::block(std::string account, std::string reason, std::string actor,
 
 void Fleet::totp_enroll(std::string account, std::string actor, std::string actor_code,
                         std::function<void(Result<std::optional<std::string>>)> done) {
-  conn_->call(kTotpEnroll, {Value(std::move(account)), Value(std::move(actor)), Value(std::move(actor_code))},
+  conn_->call(kTotpEnroll, params_of(std::move(account), std::move(actor), std::move(actor_code)),
               [done = std::move(done)](Result<Rows> r) {
                 if (!r) return done(r.error());
                 if (r->rows.size() != 1) return done(Error::Store("vigil.totp_enroll() gave no answer"));
-                done(r->rows[0][0]);
+                done(std::move(r->rows[0][0]));
               });
 }
 
 void Fleet::totp_confirm(std::string account, std::string code, std::function<void(Result<bool>)> done) {
-  conn_->call(kTotpConfirm, {Value(std::move(account)), Value(std::move(code))}, [done = std::move(done)](Result<Rows> r) {
+  conn_->call(kTotpConfirm, params_of(std::move(account), std::move(code)), [done = std::move(done)](Result<Rows> r) {
     if (!r) return done(r.error());
     done(!r->rows.empty() && flag(*r, "ok"));
   });
@@ -298,7 +310,7 @@ void Fleet::totp_confirm(std::string account, std::string code, std::function<vo
 
 void Fleet::recovery_codes(std::string account, std::string actor, std::string actor_code,
                            std::function<void(Result<std::vector<std::string>>)> done) {
-  conn_->call(kRecoveryCodes, {Value(std::move(account)), Value(std::move(actor)), Value(std::move(actor_code))},
+  conn_->call(kRecoveryCodes, params_of(std::move(account), std::move(actor), std::move(actor_code)),
               [done = std::move(done)](Result<Rows> r) {
                 if (!r) return done(r.error());
                 std::vector<std::string> codes;
@@ -335,7 +347,7 @@ std::optional<Challenge> Fleet::take_challenge(const std::string& key) {
 }
 
 void Fleet::verify(std::string account, std::string code, std::function<void(Result<std::string>)> done) {
-  conn_->call(kVerify, {Value(std::move(account)), Value(std::move(code))}, [done = std::move(done)](Result<Rows> r) {
+  conn_->call(kVerify, params_of(std::move(account), std::move(code)), [done = std::move(done)](Result<Rows> r) {
     if (!r) return done(r.error());
     if (r->rows.size() != 1) return done(Error::Store("vigil.verify() gave no answer"));
     done(text(*r, "reason"));
@@ -345,8 +357,8 @@ void Fleet::verify(std::string account, std::string code, std::function<void(Res
 void Fleet::recover(std::string account, std::string actor, std::string actor_code, std::optional<std::string> proof,
                     std::string reason, std::function<void(Result<RecoverOut>)> done) {
   conn_->call(kRecover,
-              {Value(std::move(account)), Value(std::move(actor)), Value(std::move(actor_code)), std::move(proof),
-               Value(std::move(reason))},
+              params_of(std::move(account), std::move(actor), std::move(actor_code), std::move(proof),
+                        std::move(reason)),
               [this, done = std::move(done)](Result<Rows> r) {
                 if (!r) return done(r.error());
                 if (r->rows.size() != 1) return done(Error::Store("vigil.recover() gave no answer"));
@@ -359,8 +371,8 @@ void Fleet::recover(std::string account, std::string actor, std::string actor_co
 void Fleet::quarantine(std::string host, std::string actor, std::string actor_code, bool on, std::string reason,
                        std::function<void(Result<RecoverOut>)> done) {
   conn_->call(kQuarantine,
-              {Value(std::move(host)), Value(std::move(actor)), Value(std::move(actor_code)),
-               Value(on ? "true" : "false"), Value(std::move(reason))},
+              params_of(std::move(host), std::move(actor), std::move(actor_code), std::string(on ? "true" : "false"),
+                        std::move(reason)),
               [done = std::move(done)](Result<Rows> r) {
                 if (!r) return done(r.error());
                 if (r->rows.size() != 1) return done(Error::Store("vigil.quarantine() gave no answer"));

@@ -1,6 +1,7 @@
 #include "daemon/fleet/pg.h"
 
 #include <libpq-fe.h>
+#include <sodium.h>
 
 #include <algorithm>
 #include <boost/asio/post.hpp>
@@ -35,6 +36,11 @@ Result<Rows> rows_of(PGresult* res) {
                                                                         static_cast<std::size_t>(PQgetlength(res, t, f)))));
     out.rows.push_back(std::move(row));
   }
+  // The values may be secrets (a new factor's, recovery codes): not left
+  // in the freed result.
+  for (int t = 0; t < nt; ++t)
+    for (int f = 0; f < nf; ++f)
+      if (int len = PQgetlength(res, t, f); len > 0) sodium_memzero(PQgetvalue(res, t, f), static_cast<std::size_t>(len));
   return out;
 }
 
@@ -171,6 +177,15 @@ void PgConnection::flush() {
   const int r = PQflush(conn_);
   if (r < 0) return fail(pq_error(conn_));
   if (r == 1 && !waiting_write_) wait_socket(true, &PgConnection::flush);
+  // Sending may have read the server's answers into libpq's buffer, where
+  // the socket no longer shows them: take them soon (posted, so that no
+  // caller of call() is re-entered).
+  const uint64_t gen = generation_;
+  asio::post(ex_, [this, gen] {
+    if (gen != generation_ || !conn_) return;
+    drain();
+    notifications();
+  });
 }
 
 void PgConnection::on_readable() {

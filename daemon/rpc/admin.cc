@@ -44,8 +44,19 @@ boost::asio::awaitable<std::optional<Reply>> step_up(Services& sv, const Actor& 
   if (!rc.step_up || actor.uid == 0) co_return std::nullopt;
   const std::optional<std::string> fleet_actor =
       sv.fleet ? sv.fleet->account_of(actor.uid, actor.name) : std::nullopt;
-  if (fleet_actor && (method == proto::kAccountUnblock || method == proto::kFleetQuarantine)) {
-    if (take(p, "step_up_code").empty())
+  // Only where the database checks the code itself: a quarantine, and the
+  // recovery of a fleet account (a local account's is this host's own).
+  bool in_database = fleet_actor && method == proto::kFleetQuarantine;
+  if (fleet_actor && method == proto::kAccountUnblock) {
+    auto target = sv.resolver->by_name(param(p, "user", 256));  // named: GCC 12 and co_await temporaries
+    const Lookup l = co_await std::move(target);
+    in_database = l.found() && sv.fleet->account_of(l.id.uid, l.id.name).has_value();
+  }
+  if (in_database) {
+    std::string given = take(p, "step_up_code");
+    const bool none = given.empty();
+    wipe(given);
+    if (none)
       co_return Reply::failure(proto::kErrStepUpRequired,
                                "step-up required: this always needs your own current code "
                                "(VIGIL_CODE, or the terminal prompt), checked by the fleet's database");

@@ -172,10 +172,13 @@ Answer fleet_report(Request& r, ReportRequest req, std::string account) {
     if (local->blocked && cfg.daemon.mode != DaemonMode::kReport)
       co_return Reply::success(api::AuthReportReply{proto::kVerdictDeny, false, {}}.to_json());
   }
-  // The host prompts for a code when [totp] require asks for factors: then
-  // every right password is "password_ok" and answered "verify", so that
-  // the prompt tells nothing about the password (engine.h, second factor).
-  const bool prompt = cfg.totp.require != TotpRequire::kNone;
+  // A fleet host always prompts for a code: any fleet account may have a
+  // factor (enrolled on another host, or migrated), and the prompt is the
+  // host's, never the account's. Every right password is "password_ok" and
+  // answered "verify", so the prompt tells nothing about the password
+  // (engine.h, second factor); an account that needs no code takes any
+  // answer.
+  const bool prompt = true;
   const bool failure = req.outcome == Outcome::kFailure;
   fleet::ReportIn f;
   f.account = std::move(account);
@@ -192,7 +195,7 @@ Answer fleet_report(Request& r, ReportRequest req, std::string account) {
   // Whether this account needs a code: its factor in the database, or the
   // policy's requirement (fleet mode keeps no grace period).
   bool has_factor = false;
-  if (prompt && !failure && found && !f.account.empty()) {
+  if (!failure && found && !f.account.empty()) {
     auto fstart = [&](auto deliver) { r.sv.fleet->factor(f.account, std::move(deliver)); };
     auto fa = co_await await_callback<Result<bool>>(fstart);
     if (!fa) co_return database_unreachable(fa.error());
