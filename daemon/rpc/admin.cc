@@ -122,7 +122,8 @@ boost::asio::awaitable<std::optional<Reply>> unknown_subject(Services& sv, const
   for (const char* key : {"user", "owner"}) {
     const std::string name = param(p, key, 256);
     if (!valid_user_name(name)) continue;
-    auto l = co_await sv.resolver->by_name(name);
+    auto looking = sv.resolver->by_name(name);  // named: GCC 12 and co_await temporaries
+    auto l = co_await std::move(looking);
     if (l.status == Lookup::Status::kError) co_return unavailable("user lookup failed (NSS error)");
     if (!l.found()) co_return not_found("no such user: " + name);
   }

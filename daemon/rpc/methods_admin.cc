@@ -192,7 +192,8 @@ Answer admin_password_changed(Request& r) {
   if (id.uid == r.actor.uid)
     co_return refused("you cannot record your own password change: a PAM password change (passwd) "
                       "or another administrator does");
-  Reply reply = co_await password_changed_reply(r.sv, id, r.actor.name + ": " + in->reason);
+  auto recording = password_changed_reply(r.sv, id, r.actor.name + ": " + in->reason);  // named: GCC 12
+  Reply reply = co_await std::move(recording);
   co_return reply;
 }
 

@@ -393,8 +393,9 @@ Answer password_changed(Request& r) {
   if (!r.target.lookup.found()) co_return not_found("no such user");
   auto in = request_of<api::PasswordChanged>(r.params);
   if (!in) co_return invalid(in.error().message);
-  Reply reply = co_await password_changed_reply(r.sv, r.target.lookup.id,
-                                                "PAM password change (" + in->login.service + ")");
+  auto recording = password_changed_reply(r.sv, r.target.lookup.id,
+                                          "PAM password change (" + in->login.service + ")");  // named: GCC 12
+  Reply reply = co_await std::move(recording);
   co_return reply;
 }
 
