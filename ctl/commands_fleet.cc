@@ -28,8 +28,19 @@ int run_fleet_status(Global& g, const Args& a) {
     std::printf("database:   connected, %.1f ms per call\n", static_cast<double>(reply->latency_us) / 1000.0);
   else
     std::printf("database:   UNREACHABLE: %s\n", terminal_safe(reply->why).c_str());
-  std::printf("replica:    applied %lld of %lld (lag %lld)\n\n", (long long)reply->applied,
+  std::printf("replica:    applied %lld of %lld (lag %lld)\n", (long long)reply->applied,
               (long long)reply->max_seq, (long long)reply->lag);
+  if (reply->degraded) {
+    const std::string since = reply->degraded_since ? "since " + when(reply->degraded_since) : "since vigild started";
+    std::printf("mode:       DEGRADED %s: %s\n", since.c_str(), terminal_safe(reply->degraded_why).c_str());
+    std::printf("            fleet accounts are decided on this host alone and journaled%s\n",
+                reply->catch_up.empty() ? "" : ("; catching up: " + terminal_safe(reply->catch_up)).c_str());
+  } else {
+    std::printf("mode:       deciding in the database%s\n",
+                reply->healed_at ? (" (caught up " + when(reply->healed_at) + ")").c_str() : "");
+  }
+  std::printf("journal:    %lld decision(s) waiting; %lld replayed, %lld block(s) re-asserted since vigild started\n\n",
+              (long long)reply->journal, (long long)reply->replayed, (long long)reply->reasserted);
   if (!reply->connected) {
     std::printf("(the other hosts are listed while the database answers)\n");
     return 0;

@@ -21,6 +21,14 @@ inline constexpr char kQuarantined[] = "quarantined";
 inline constexpr char kAutoBlocks[] = "auto_blocks";
 inline constexpr char kStale[] = "stale";
 inline constexpr char kLift[] = "lift";
+inline constexpr char kDegraded[] = "degraded";
+inline constexpr char kDegradedSince[] = "degraded_since";
+inline constexpr char kDegradedWhy[] = "degraded_why";
+inline constexpr char kCatchUp[] = "catch_up";
+inline constexpr char kJournal[] = "journal";
+inline constexpr char kReplayed[] = "replayed";
+inline constexpr char kReasserted[] = "reasserted";
+inline constexpr char kHealedAt[] = "healed_at";
 }  // namespace key
 
 // One host of the fleet, as the database records it.
@@ -57,6 +65,15 @@ struct FleetStatusReply {
   int64_t applied = 0;      // this host's replica position
   int64_t max_seq = 0;      // the newest event this host has seen
   int64_t lag = 0;
+  // Degraded mode (vigild(8), FLEET): deciding alone and journaling.
+  bool degraded = false;
+  int64_t degraded_since = 0;  // epoch; 0: since vigild started
+  std::string degraded_why;
+  std::string catch_up;        // the catch-up's step ("" when none runs)
+  int64_t journal = 0;         // decisions journaled here, not yet replayed
+  int64_t replayed = 0;        // journal entries replayed since vigild started
+  int64_t reasserted = 0;      // blocks re-asserted since vigild started
+  int64_t healed_at = 0;       // epoch of the last time degraded mode was left; 0: never
   std::vector<FleetHost> hosts;  // every host (empty while not connected)
 
   template <class S, class V>
@@ -68,6 +85,14 @@ struct FleetStatusReply {
     v(key::kApplied, s.applied, kAlwaysSent);
     v(key::kMaxSeq, s.max_seq, kAlwaysSent);
     v(key::kLag, s.lag, kAlwaysSent);
+    v(key::kDegraded, s.degraded, kAlwaysSent);
+    v(key::kDegradedSince, s.degraded_since, kAlwaysSent);
+    v(key::kDegradedWhy, s.degraded_why, kAlwaysSent);
+    v(key::kCatchUp, s.catch_up, kAlwaysSent);
+    v(key::kJournal, s.journal, kAlwaysSent);
+    v(key::kReplayed, s.replayed, kAlwaysSent);
+    v(key::kReasserted, s.reasserted, kAlwaysSent);
+    v(key::kHealedAt, s.healed_at, kAlwaysSent);
     v(key::kHosts, s.hosts, kAlwaysSent);
   }
   boost::json::object to_json() const;

@@ -459,6 +459,11 @@ const std::map<std::string, std::map<std::string, Setter>>& schema() {
            {"system_accounts", choice_setter(&Config::fleet, &FleetConfig::system_accounts_fleet,
                                              {{"local", false}, {"fleet", true}})},
            {"uid_min", int_setter(&Config::fleet, &FleetConfig::uid_min, 1, 2147483647)},
+           {"deny_offline", int_setter(&Config::fleet, &FleetConfig::deny_offline, 1, 1000)},
+           {"offline_totp", choice_setter(&Config::fleet, &FleetConfig::offline_totp_password_only,
+                                          {{"deny", false}, {"password_only", true}})},
+           {"offline_admins", choice_setter(&Config::fleet, &FleetConfig::offline_admins_allow,
+                                            {{"deny", false}, {"allow", true}})},
        }},
   };
   return *s;

@@ -166,6 +166,16 @@ struct FleetConfig {
   // system_accounts is "fleet": root on A is not root on B.
   bool system_accounts_fleet = false;
   int uid_min = 1000;
+  // Degraded mode (the database missed a deadline): failures are decided by
+  // this host's own policy with this deny, and journaled for the fleet.
+  int deny_offline = 3;
+  // A second factor cannot be checked without the database: "deny" refuses
+  // every fleet account that has one or may have one; password_only lets
+  // the password alone open an account that has one.
+  bool offline_totp_password_only = false;
+  // Administrators ([roles] admin_groups) are refused while degraded
+  // ("deny"); the console stays the way in.
+  bool offline_admins_allow = false;
 
   bool enabled() const { return !url.empty() || !host.empty() || !hostaddr.empty(); }
 };

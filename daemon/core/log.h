@@ -70,11 +70,18 @@ inline constexpr char kMsgPasswordChanged[] = "2afc8b0d88ab473ebaa9bb1455be33fd"
 // Report mode ([daemon] mode = "report"): a refusal, or a block's effect on
 // tokens and sessions, that was decided and recorded but not enforced.
 inline constexpr char kMsgNotEnforced[] = "0a56d156860e40c5ac244b67648d0818";
-// Fleet mode: the shared database became unreachable (every fleet account's
-// login is then answered as by an absent daemon: the module's failmode), and
-// it answers again.
+// Fleet mode: the shared database could not be reached (again, while the
+// host was already degraded), and a connection to it was made.
 inline constexpr char kMsgFleetUnreachable[] = "319d454e65b542548ef3eb4f79591bef";
 inline constexpr char kMsgFleetConnected[] = "d404f799aae04fbfac9c888bee07dc28";
+// Fleet degraded mode: entered (a missed deadline, a lost connection: the
+// host decides alone and journals), and left (caught up: the journal
+// replayed, the events applied).
+inline constexpr char kMsgFleetDegraded[] = "4b3d941333cf46f4a09b1c78fd766f3d";
+inline constexpr char kMsgFleetHealed[] = "a2c36c4091bd4686bfc336d3b2ed80e0";
+// Fleet: the database had lost history this host had applied (a restore,
+// a rewind, a failover to a standby that was behind): its blocks re-asserted.
+inline constexpr char kMsgFleetReasserted[] = "64ccf53ba70b432a9005aec6189df706";
 
 void init();  // detects journald; call once at start
 void set_debug(bool on);

@@ -124,6 +124,17 @@ struct FailureRecord {
   std::string service;  // the PAM service
 };
 
+// Fleet degraded mode: one decision made on this host while the fleet's
+// database was unreachable, kept until vigil.replay() has taken it
+// (fleet.h). local_seq is assigned by the store, increasing, never reused.
+struct JournalEntry {
+  int64_t local_seq = 0;
+  TimePoint at{};
+  std::string kind;     // "failure", "success", "refused", "block"
+  std::string account;  // the fleet's key of the account ("" for an unresolved name)
+  std::string entry;    // JSON: the fields vigil.replay() reads
+};
+
 struct BucketRecord {
   std::string key;
   std::optional<int64_t> uid;  // empty for unknown names

@@ -166,8 +166,16 @@ class Engine {
   // `admin`: the account is an administrator's, so its block revokes its
   // tokens and freezes the token API (see set_block; with [tokens]
   // freeze_on = "any" every block freezes it).
+  // `journal` (fleet degraded mode): the fleet's key of the account; the
+  // block is then journaled (kind "block") in its own transaction.
   void block(int64_t uid, std::string name, std::string reason, std::string by, bool admin,
-             std::function<void(BlockResult)> done);
+             std::function<void(BlockResult)> done, std::optional<std::string> journal = std::nullopt);
+  // Fleet degraded mode's journal (store.h): the entries after `after`
+  // (at most `limit`), its name and size, and the erasure of the entries
+  // the fleet has taken.
+  void journal(int64_t after, int64_t limit, std::function<void(Result<std::vector<JournalEntry>>)> done);
+  void journal_info(std::function<void(Result<std::pair<std::string, int64_t>>)> done);
+  void journal_taken(int64_t upto, std::function<void(Status)> done);
   // Checks a code of the account outside a login (step-up, identity proof).
   // Good codes are consumed (a step is never accepted twice). Wrong and
   // replayed ones count toward [totp] max_failures (and lock when lockable);
@@ -365,6 +373,8 @@ class Engine {
   void report_decide(Login& l) REQUIRES(run_mu_);
   void report_escalation(Login& l, const Decision& d) REQUIRES(run_mu_);
   void report_log(Login& l, const Decision& d) REQUIRES(run_mu_);
+  void journal_offline(Login& l, const char* kind) REQUIRES(run_mu_);
+  void journal_add(Txn& t, std::string kind, std::string account, std::string entry) REQUIRES(run_mu_);
   bool report_error(Login& l, const Error& e);        // the one way a stage answers an error
   // The one way a report is refused (a stage's refusal, the decision's);
   // in report mode, where a right password's refusal is waived.

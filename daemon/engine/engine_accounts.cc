@@ -4,6 +4,8 @@
 // a login (Status.Get, listings, reset, forgetting devices, the account
 // phase, an administrative block, sessions, counts). See engine.h.
 #include <algorithm>
+#include <boost/json/object.hpp>
+#include <boost/json/serialize.hpp>
 #include <map>
 #include <set>
 #include <unordered_set>
@@ -451,9 +453,9 @@ void Engine::account(int64_t uid, std::string device, uint32_t audit_session, Ru
 }
 
 void Engine::block(int64_t uid, std::string name, std::string reason, std::string by, bool admin,
-                   std::function<void(BlockResult)> done) {
+                   std::function<void(BlockResult)> done, std::optional<std::string> journal) {
   submit([this, uid, name = std::move(name), reason = std::move(reason), by = std::move(by), admin,
-          done = std::move(done)](Txn& t) mutable {
+          done = std::move(done), journal = std::move(journal)](Txn& t) mutable {
     in_batch();
     BlockResult r;
     auto e = account_with_block(uid);
@@ -465,6 +467,10 @@ void Engine::block(int64_t uid, std::string name, std::string reason, std::strin
     (*e)->record.uid = uid;
     (*e)->record.name = name;
     set_block(t, *e, BlockRecord{reason, t.now, by, "{}"}, compromise(admin));
+    if (journal) {
+      boost::json::object b{{"reason", reason}, {"by", by}, {"auto", false}};
+      journal_add(t, "block", std::move(*journal), boost::json::serialize(b));
+    }
     r.changed = true;
     t.after_commit.push_back([done = std::move(done), r](const Status& st) mutable {
       r.status = st;
@@ -494,6 +500,33 @@ void Engine::session_open(uint32_t audit_session, int64_t uid, std::string devic
     if (sessions_.size() >= kSessionsMax) sessions_.clear();  // a cache: the store keeps them
     sessions_.emplace(audit_session, rec);
     ops_.push_back([boot = boot_id_, rec](Store& s) { return s.put_session(boot, rec); });
+  });
+}
+
+void Engine::journal(int64_t after, int64_t limit,
+                     std::function<void(Result<std::vector<JournalEntry>>)> done) {
+  submit([this, after, limit, done = std::move(done)](Txn&) {
+    in_batch();
+    done(store_->journal(after, limit));
+  });
+}
+
+void Engine::journal_info(std::function<void(Result<std::pair<std::string, int64_t>>)> done) {
+  submit([this, done = std::move(done)](Txn&) {
+    in_batch();
+    auto id = store_->journal_id();
+    if (!id) return done(id.error());
+    auto n = store_->journal_size();
+    if (!n) return done(n.error());
+    done(std::make_pair(std::move(*id), *n));
+  });
+}
+
+void Engine::journal_taken(int64_t upto, std::function<void(Status)> done) {
+  submit([this, upto, done = std::move(done)](Txn& t) {
+    in_batch();
+    ops_.push_back([upto](Store& s) { return s.erase_journal(upto); });
+    t.after_commit.push_back(std::move(done));
   });
 }
 

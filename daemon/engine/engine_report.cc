@@ -3,6 +3,7 @@
 // the rules, the block, the source's throttle, credential stuffing, then the
 // decision and its record. Each stage either answers the report (and the
 // login stops there) or passes it on. See engine.h for the contract.
+#include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
 
@@ -44,6 +45,7 @@ struct Engine::Login {
   Outcome outcome = Outcome::kFailure;
   // The second factor: the host prompts; the account may need a code.
   bool prompt = false, has_factor = false, no_factor = false, needs_code = false, in_grace = false;
+  bool journaled = false;  // offline: its journal entry is written
   TimePoint grace_ends{};
 
   LockState& state() { return bucket->record.state; }
@@ -69,6 +71,7 @@ bool Engine::report_error(Login& l, const Error& e) {
 }
 
 bool Engine::report_refusal(Login& l, Entry* write, ReportResult r) {
+  journal_offline(l, l.outcome == Outcome::kFailure ? "failure" : "refused");
   r.prompt = l.prompt;
   r.state = l.state();
   if (report_only() && l.req.outcome == Outcome::kSuccess && l.req.uid) report_waive(l, r);
@@ -132,6 +135,7 @@ bool Engine::report_account(Login& l) {
 // Whether to prompt is the host's, the same for every name; whether a code
 // is then needed is the account's.
 bool Engine::report_second_factor(Login& l) {
+  if (l.req.offline) return false;  // the caller's (ReportRequest::Offline)
   l.prompt = host_prompts(l.t);
   if (!l.req.uid) return false;
   if (auto st = load_totp(l.acct, *l.req.uid); !st) return report_error(l, st.error());
@@ -208,6 +212,17 @@ bool Engine::report_rules(Login& l) {
     } else if (rule && rule->action == RuleAction::kSkipTotp) {
       l.needs_code = false;
       l.no_factor = false;
+    }
+  }
+  if (l.req.offline && l.outcome != Outcome::kFailure) {
+    std::string why = l.req.offline->refuse;
+    if (why.empty() && l.needs_code && l.req.offline->code_refuses)
+      why = "a device rule requires a code, and none can be checked while the fleet's database is unreachable";
+    if (!why.empty()) {
+      log::info("refused " + who(l.acct->record) + ": " + why,
+                {{"VIGIL_USER", who(l.acct->record)}, {"VIGIL_SERVICE", l.req.service},
+                 {"VIGIL_REASON", "fleet degraded mode"}});
+      return report_refusal(l, l.bucket, ReportResult{});
     }
   }
   if (l.outcome == Outcome::kSuccess && l.prompt) l.outcome = Outcome::kPasswordOk;
@@ -307,6 +322,10 @@ bool Engine::report_stuffing(Login& l) {
                         "{\"device\":" + quoted(l.req.device) + ",\"source\":" + quoted(l.req.source) +
                             ",\"failed_sources\":" + boost::json::serialize(failed) + "}"},
             compromise(l.req.admin), l.req.source, l.req.service);
+  if (l.req.offline) {
+    boost::json::object b{{"reason", l.acct->block->reason}, {"by", "vigild"}, {"auto", true}};
+    journal_add(l.t, "block", l.req.offline->account, boost::json::serialize(b));
+  }
   ReportResult r;
   r.blocked = true;
   r.blocked_now = true;
@@ -317,7 +336,9 @@ bool Engine::report_stuffing(Login& l) {
 // complete success's trust, the call's nonce, the challenge for a code.
 void Engine::report_decide(Login& l) {
   Attempt a{l.outcome, l.req.root_caller, l.req.exempt, l.t.now, l.known ? std::string() : l.req.source};
-  Decision d = decide(l.state(), a, l.t.cfg);
+  LockoutConfig policy = l.t.cfg;
+  if (l.req.offline) policy.deny = l.req.offline->deny;
+  Decision d = decide(l.state(), a, policy);
   if (d.counted && l.req.uid)
     ops_.push_back([f = FailureRecord{*l.req.uid, l.t.now, l.bucket->record.key, l.req.source, l.req.service}](
                        Store& s) { return s.add_failure(f); });
@@ -350,6 +371,7 @@ void Engine::report_decide(Login& l) {
     d.allow = false;  // not yet: the code decides
   }
   report_log(l, d);
+  journal_offline(l, l.outcome == Outcome::kFailure ? "failure" : d.allow ? "success" : "refused");
   ReportResult r;
   r.decision = d;
   r.state = l.state();
@@ -364,7 +386,7 @@ void Engine::report_decide(Login& l) {
   // wrong password does, and report mode may waive it (report_refusal).
   if (refused) {
     report_refusal(l, l.bucket, std::move(r));
-  } else if (d.must_commit || store_failing_ || !d.allow) {
+  } else if (d.must_commit || store_failing_ || !d.allow || l.req.offline) {
     if (!d.allow) mark_dirty(l.bucket);
     l.t.after_commit.push_back([done = std::move(l.done), r](const Status& st) mutable {
       r.status = st;
@@ -389,6 +411,24 @@ void Engine::report_escalation(Login& l, const Decision& d) {
                             " locks in a row (escalate_after_locks): wrong passwords alone",
                         l.t.now, "vigild", "{\"device\":" + quoted(l.req.device) + "}"},
             TokenEffect::kSuspend, l.req.source, l.req.service);
+}
+
+// Fleet degraded mode: the report's decision, journaled in its batch's
+// transaction (ReportRequest::Offline). Every answered report is, once.
+void Engine::journal_offline(Login& l, const char* kind) {
+  if (!l.req.offline || l.journaled) return;
+  l.journaled = true;
+  boost::system::error_code ec;
+  boost::json::value v = boost::json::parse(l.req.offline->entry, ec);
+  boost::json::object o = !ec && v.is_object() ? std::move(v.as_object()) : boost::json::object();
+  o["verdict"] = kind;
+  journal_add(l.t, kind, l.req.offline->account, boost::json::serialize(o));
+}
+
+void Engine::journal_add(Txn& t, std::string kind, std::string account, std::string entry) {
+  ops_.push_back([e = JournalEntry{0, t.now, std::move(kind), std::move(account), std::move(entry)}](Store& s) {
+    return s.add_journal(e);
+  });
 }
 
 void Engine::report_log(Login& l, const Decision& d) {

@@ -38,6 +38,26 @@ struct ReportRequest {
   // For the device rules:
   std::vector<std::string> groups;
   std::string service, rhost, tty;
+  // Fleet degraded mode (fleet.h): the report of a fleet account decided on
+  // this host while the fleet's database is unreachable. The caller has
+  // decided the second factor (the engine neither prompts nor keeps a
+  // challenge), the lock's deny is `deny`, and the decision is journaled
+  // (store.h) in the transaction that records it, answered only after its
+  // commit: kind "failure" for a wrong password, "success" or "refused" for
+  // a right one, with `entry` (JSON) as its fields. A block the report makes
+  // is journaled too (kind "block").
+  struct Offline {
+    int deny = 0;
+    std::string account;  // the fleet's key of the account ("" for an unresolved name)
+    std::string entry;    // JSON object; the engine adds "verdict"
+    // A device rule that requires a code refuses the right password (no
+    // code can be checked): [fleet] offline_totp = "deny".
+    bool code_refuses = true;
+    // Why the caller refuses a right password ("" when it does not): it is
+    // refused after the block and the rules, not counted, and journaled.
+    std::string refuse;
+  };
+  std::optional<Offline> offline;
 };
 
 struct ReportResult {

@@ -42,9 +42,13 @@ constexpr char kHeartbeat[] = "vigil_heartbeat";
 constexpr char kSnapshot[] = "vigil_snapshot";
 constexpr char kEvents[] = "vigil_events";
 constexpr char kChannel[] = "vigil_events";
+constexpr char kIdentity[] = "vigil_identity";
+constexpr char kReplay[] = "vigil_replay";
 // Events read per call; more are read at once after a full batch.
 constexpr int kEventBatch = 500;
 constexpr auto kNonceTtl = std::chrono::minutes(2);
+// One event's kind, account and commit time, to the microsecond.
+constexpr char kFingerprint[] = "e.kind || '/' || coalesce(e.account, '') || '/' || extract(epoch FROM e.at)::text";
 
 std::vector<Prepared> statements() {
   return {
@@ -74,9 +78,19 @@ std::vector<Prepared> statements() {
        "ORDER BY b.account",
        0},
       {kEvents,
-       "SELECT seq, kind, coalesce(account, ''), coalesce(host, ''), coalesce(actor, ''), details::text "
-       "FROM vigil.event WHERE seq > $1 ORDER BY seq LIMIT " + std::to_string(kEventBatch),
+       "SELECT seq, kind, coalesce(account, ''), coalesce(host, ''), coalesce(actor, ''), details::text, "
+       + std::string(kFingerprint) + " FROM vigil.event e WHERE seq > $1 ORDER BY seq LIMIT " +
+           std::to_string(kEventBatch),
        1},
+      // The server's identity, its newest seq, and the fingerprint of the
+      // event at $1 (degraded.cc: a different one is another history).
+      {kIdentity,
+       "SELECT (SELECT system_identifier FROM pg_control_system())::text AS sysid, "
+       "CASE WHEN pg_is_in_recovery() THEN '' ELSE pg_walfile_name(pg_current_wal_lsn()) END AS wal, "
+       "(SELECT n FROM vigil.seq) AS max_seq, "
+       "(SELECT " + std::string(kFingerprint) + " FROM vigil.event e WHERE e.seq = $1) AS fingerprint",
+       1},
+      {kReplay, "SELECT local_seq, result FROM vigil.replay($1, $2::jsonb)", 2},
   };
 }
 
@@ -172,7 +186,8 @@ std::vector<std::pair<std::string, std::string>> connection_params(const FleetCo
 }
 
 Fleet::Fleet(boost::asio::any_io_executor ex, FleetConfig cfg, std::string host_name)
-    : cfg_(std::move(cfg)), host_name_(std::move(host_name)), ex_(ex) {
+    : cfg_(std::move(cfg)), host_name_(std::move(host_name)), ex_(ex),
+      degraded_steady_(std::chrono::steady_clock::now()) {
   PgConnection::Options o;
   o.params = connection_params(cfg_, host_name_);
   o.statements = statements();
@@ -180,16 +195,13 @@ Fleet::Fleet(boost::asio::any_io_executor ex, FleetConfig cfg, std::string host_
   o.listen = {kChannel};
   o.on_notify = [this](const std::string&, const std::string&) { poke(); };
   o.on_state = [this](bool ready, const std::string& why) {
-    if (ready) poke();
-    if (ready)
+    if (ready) {
       log::event(log::Priority::kNotice, log::kMsgFleetConnected,
-                 "fleet database connected as host " + host_name_, {{"VIGIL_HOST", host_name_}});
-    else
-      log::event(log::Priority::kErr, log::kMsgFleetUnreachable,
-                 "fleet database unreachable: " + why +
-                     "; fleet accounts' logins are answered as by an absent daemon (the module's failmode) "
-                     "until it answers again",
-                 {{"VIGIL_HOST", host_name_}, {"VIGIL_REASON", why}});
+                 "fleet database connected as host " + host_name_ + "; catching up", {{"VIGIL_HOST", host_name_}});
+      catch_up();
+    } else {
+      enter_degraded(why);
+    }
     if (on_change_) on_change_();
   };
   conn_ = std::make_unique<PgConnection>(ex, std::move(o));
@@ -321,10 +333,19 @@ void Fleet::recovery_codes(std::string account, std::string actor, std::string a
 }
 
 void Fleet::factor(std::string account, std::function<void(Result<bool>)> done) {
-  conn_->call(kFactor, {Value(std::move(account))}, [done = std::move(done)](Result<Rows> r) {
+  conn_->call(kFactor, {Value(account)}, [this, account, done = std::move(done)](Result<Rows> r) {
     if (!r) return done(r.error());
-    done(!r->rows.empty() && flag(*r, "active"));
+    const bool active = !r->rows.empty() && flag(*r, "active");
+    if (factors_.size() >= kChallengeMax && !factors_.count(account)) factors_.clear();
+    factors_[account] = active;
+    done(active);
   });
+}
+
+std::optional<bool> Fleet::factor_known(const std::string& account) const {
+  auto it = factors_.find(account);
+  if (it == factors_.end()) return std::nullopt;
+  return it->second;
 }
 
 bool Fleet::add_challenge(const std::string& key, Challenge c) {
@@ -404,11 +425,18 @@ void Fleet::replicate(Applier apply, std::string position_file) {
   apply_ = std::move(apply);
   position_file_ = std::move(position_file);
   poll_timer_ = std::make_unique<boost::asio::steady_timer>(ex_);
+  // "APPLIED\nFINGERPRINT\nSYSTEM_IDENTIFIER\nTIMELINE\n" (the lines after
+  // the first may be missing or empty).
   std::ifstream in(position_file_);
   int64_t applied = -1;
   if (in >> applied && applied >= 0) {
     position_.applied = applied;
     position_.known = true;
+    std::string rest;
+    std::getline(in, rest);
+    std::getline(in, position_.fingerprint);
+    std::getline(in, position_.system_identifier);
+    std::getline(in, position_.timeline);
   }
 }
 
@@ -432,12 +460,23 @@ void Fleet::arm_poll() {
 }
 
 void Fleet::tick() {
-  if (!apply_ || replicating_ || stopped_ || !conn_->ready()) return;
+  if (!apply_ || replicating_ || stopped_ || catching() || !conn_->ready()) return;
+  if (state_.degraded) return catch_up();  // an earlier catch-up failed: again
   replicating_ = true;
   again_ = false;
   position_.last_poll = std::chrono::system_clock::now();
-  if (!position_.known) snapshot();
-  else heartbeat();
+  auto events = [this] {
+    if (!position_.known) snapshot();
+    else heartbeat();
+  };
+  if (!journal_pending_ || !journal_.read) return events();
+  // A decision journaled as the host left degraded mode, or one cut by a
+  // deadline that did not drop the connection.
+  journal_pending_ = false;
+  replay_journal([this, events](bool ok) {
+    if (!ok) return replicated(false);
+    events();
+  });
 }
 
 bool Fleet::replica_fresh() const {
@@ -450,6 +489,17 @@ void Fleet::replicated(bool ok) {
   replicating_ = false;
   if (ok && position_.known && position_.applied >= position_.max_seen)
     caught_up_ = std::chrono::steady_clock::now();
+  if (state_.phase == "events") {
+    if (!ok) return catch_up_failed("the events could not be applied");
+    // The journal once more (decisions made during the catch-up), then out.
+    state_.phase = "replay";
+    const uint64_t gen = catch_gen_;
+    return replay_journal([this, gen](bool done) {
+      if (gen != catch_gen_) return;
+      if (!done) return catch_up_failed("the journal could not be replayed");
+      leave_degraded();
+    });
+  }
   if (ok && again_) poke();
 }
 
@@ -467,6 +517,7 @@ void Fleet::snapshot() {
                               boost::json::serialize(d)});
     }
     for (auto& e : *events) e.seq = seq;
+    position_.fingerprint.clear();  // a snapshot's seq has no event of its own here
     if (events->empty()) {
       position_.applied = seq;
       position_.known = true;
@@ -508,6 +559,7 @@ void Fleet::fetch_events() {
       e.host = row[3].value_or("");
       e.actor = row[4].value_or("");
       e.details = row[5].value_or("{}");
+      e.fingerprint = row.size() > 6 ? row[6].value_or("") : std::string();
       events->push_back(std::move(e));
     }
     if (events->empty()) return replicated(true);
@@ -519,6 +571,7 @@ void Fleet::apply_from(std::shared_ptr<std::vector<Event>> events, std::size_t i
   if (stopped_) return;
   if (i == events->size()) {
     position_.applied = events->back().seq;
+    position_.fingerprint = events->back().fingerprint;
     position_.known = true;
     position_.max_seen = std::max(position_.max_seen, position_.applied);
     save_position();
@@ -533,6 +586,7 @@ void Fleet::apply_from(std::shared_ptr<std::vector<Event>> events, std::size_t i
         // later. A snapshot (every event at one seq) is all or nothing.
         if (i > 0 && (*events)[i - 1].seq != (*events)[i].seq) {
           position_.applied = (*events)[i - 1].seq;
+          position_.fingerprint = (*events)[i - 1].fingerprint;
           save_position();
         }
         return replicated(false);
@@ -549,7 +603,10 @@ void Fleet::save_position() {
   const std::string tmp = position_file_ + ".tmp";
   {
     std::ofstream out(tmp, std::ios::trunc);
-    out << position_.applied << "\n";
+    out << position_.applied << "\n"
+        << position_.fingerprint << "\n"
+        << position_.system_identifier << "\n"
+        << position_.timeline << "\n";
     out.flush();
     if (!out) {
       log::error("cannot write " + tmp + ": the fleet position is kept in memory only");
@@ -565,7 +622,9 @@ void Fleet::save_position() {
 }
 
 std::string Fleet::status_text() const {
-  if (!conn_->ready()) return "fleet database UNREACHABLE (" + conn_->why_not() + ")";
+  if (state_.degraded && !conn_->ready())
+    return "fleet DEGRADED: database unreachable (" + conn_->why_not() + "); deciding alone, journaling";
+  if (state_.degraded) return "fleet DEGRADED: catching up (" + state_.phase + ")";
   char buf[32];
   const double ms = static_cast<double>(conn_->latency().count()) / 1000.0;
   std::snprintf(buf, sizeof buf, "%.1fms", ms);

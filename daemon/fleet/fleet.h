@@ -15,14 +15,26 @@
 //    loosen it. A call that repeats a failure's nonce (the same
 //    pam_authenticate reporting twice) is answered "deny" without counting
 //    again.
-//  * While the database is unreachable (not connected, or a call missed its
-//    deadline), report() and blocked() fail at once with Error::Store: the
-//    caller answers as an absent daemon (the module's failmode). Reconnects
-//    run in the background; a call never waits for one.
+//  * Degraded mode (vigild(8), FLEET): from the start, and from the first
+//    lost connection or missed deadline (pg.h drops the connection then),
+//    the host is degraded() until it has caught up: while degraded, calls
+//    fail at once with Error::Store, and the caller decides alone, with
+//    [fleet] deny_offline, journaling each decision in this host's store
+//    (rpc/methods_login.cc, JournalAccess). Reconnects run in the
+//    background (pg.h); a login never waits for one. Once connected, the
+//    catch-up runs in order: the server's identity (system_identifier, the
+//    timeline, max(seq), and the event this host applied last: a history
+//    that lost it is a rewind, and this host re-asserts the blocks it holds
+//    that the database lacks, then takes a snapshot); the journal, through
+//    vigil.replay() (idempotent on journal and local_seq; an entry is
+//    erased here only after its batch committed); the events missed; the
+//    journal once more; and only then is the host no longer degraded. A
+//    decision journaled after that is replayed at the next tick.
 //  * The role is the host name: each host has its own role (and client
 //    certificate); no password is ever configured.
 #pragma once
 
+#include <array>
 #include <chrono>
 #include <functional>
 #include <memory>
@@ -36,6 +48,7 @@
 
 #include "daemon/core/config.h"
 #include "daemon/core/device.h"
+#include "daemon/core/records.h"
 #include "daemon/fleet/pg.h"
 
 namespace vigil::fleet {
@@ -57,6 +70,7 @@ struct Challenge {
   ReportIn success;         // the report that completes the login, once the code is good
   bool needs_code = false;  // the account has a factor, or one is required
   bool no_factor = false;   // one is required and the account has none: refused
+  bool decided = false;     // degraded mode: decided and recorded here; any answer completes it
   std::chrono::steady_clock::time_point expires{};
 };
 
@@ -91,6 +105,7 @@ struct Event {
   std::string host;     // the host whose call made it
   std::string actor;
   std::string details;  // JSON text
+  std::string fingerprint;  // kind, account and commit time ("" in a snapshot)
 };
 
 // Applies one event on this host; calls `done(true)` once it is durable
@@ -103,7 +118,35 @@ struct Position {
   int64_t applied = 0;
   int64_t max_seen = 0;
   bool known = false;  // a position was read or a snapshot taken
+  // The applied event's kind, account and time ("" after a snapshot): the
+  // same event at that seq on the server means the same history.
+  std::string fingerprint;
+  std::string system_identifier, timeline;  // the server's, when last caught up
   std::chrono::system_clock::time_point last_poll{};
+};
+
+// Degraded mode, for status.
+struct DegradedState {
+  bool degraded = true;
+  std::string why = "starting: not caught up with the fleet yet";
+  std::chrono::system_clock::time_point since{};  // when it was entered (epoch 0: at start)
+  std::string phase;          // "", "identity", "reassert", "replay", "events"
+  int64_t replayed = 0;       // journal entries taken by vigil.replay() since vigild started
+  int64_t reasserted = 0;     // blocks re-asserted since vigild started
+  std::chrono::system_clock::time_point healed{};  // when it was last left
+};
+
+// What degraded mode needs of this host's store (the rpc layer gives it,
+// through the engine). Callbacks may run on any thread.
+struct JournalAccess {
+  // The journal's name and its size.
+  std::function<void(std::function<void(Result<std::pair<std::string, int64_t>>)>)> info;
+  // The oldest entries, at most `limit`.
+  std::function<void(int64_t limit, std::function<void(Result<std::vector<JournalEntry>>)>)> read;
+  // Erases every entry up to local_seq `upto`: vigil.replay() has taken them.
+  std::function<void(int64_t upto, std::function<void(Status)>)> taken;
+  // The blocks this host holds for fleet accounts: (account, reason, by).
+  std::function<void(std::function<void(Result<std::vector<std::array<std::string, 3>>>)>)> blocks;
 };
 
 // One host's row, for vigilctl fleet status.
@@ -140,6 +183,13 @@ class Fleet {
 
   const std::string& host_name() const { return host_name_; }
   bool ready() const { return conn_->ready(); }
+  // Degraded mode (above): decide alone, and journal.
+  bool degraded() const { return state_.degraded; }
+  const DegradedState& degraded_state() const { return state_; }
+  // Set before start().
+  void journal(JournalAccess j) { journal_ = std::move(j); }
+  // A decision was journaled: replayed at the next tick when not degraded.
+  void journaled() { journal_pending_ = true; }
   int64_t latency_us() const { return conn_->latency().count(); }
   // The fleet's key of this account, or nothing when it stays this host's.
   std::optional<std::string> account_of(int64_t uid, const std::string& name) const;
@@ -158,8 +208,11 @@ class Fleet {
   void totp_confirm(std::string account, std::string code, std::function<void(Result<bool>)> done);
   void recovery_codes(std::string account, std::string actor, std::string actor_code,
                       std::function<void(Result<std::vector<std::string>>)> done);
-  // Whether the account has an active second factor (vigil.factor).
+  // Whether the account has an active second factor (vigil.factor). The
+  // answer is remembered (host memory) for degraded mode: factor_known().
   void factor(std::string account, std::function<void(Result<bool>)> done);
+  // The database's last answer about the account's factor, if any.
+  std::optional<bool> factor_known(const std::string& account) const;
   // Challenges (host memory): at most kChallengeMax; expired ones are dropped.
   static constexpr std::size_t kChallengeMax = 100000;
   bool add_challenge(const std::string& key, Challenge c);
@@ -215,6 +268,15 @@ class Fleet {
   void apply_from(std::shared_ptr<std::vector<Event>> events, std::size_t i, bool full);
   void replicated(bool ok);
   void save_position();
+  // Degraded mode (degraded.cc).
+  void enter_degraded(const std::string& why);
+  void catch_up();
+  void catch_up_identity();
+  void catch_up_reassert(std::shared_ptr<std::vector<std::array<std::string, 3>>> blocks, std::size_t i, int n);
+  void catch_up_failed(const std::string& why);
+  void replay_journal(std::function<void(bool ok)> then);
+  void leave_degraded();
+  bool catching() const { return !state_.phase.empty(); }
 
   FleetConfig cfg_;
   std::string host_name_;
@@ -234,6 +296,14 @@ class Fleet {
   static constexpr std::size_t kNonceMax = 50000;
   std::unordered_map<std::string, std::chrono::steady_clock::time_point> failed_nonces_;
   std::unordered_map<std::string, Challenge> challenges_;
+  std::unordered_map<std::string, bool> factors_;  // at most kChallengeMax
+  DegradedState state_;
+  JournalAccess journal_;
+  std::string journal_id_;
+  bool journal_pending_ = true;  // the journal may hold entries (at start: unknown)
+  uint64_t catch_gen_ = 0;       // a catch-up cut by a lost connection stops
+  std::chrono::steady_clock::time_point degraded_steady_{};
+  int64_t replayed_this_time_ = 0, applied_at_degrade_ = 0;
 };
 
 }  // namespace vigil::fleet

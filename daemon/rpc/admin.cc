@@ -168,6 +168,7 @@ boost::asio::awaitable<Reply> admin_call(Services& sv, const Peer& peer, const p
   if (auto why = recovery::admin_refusal(peer.uid, admin, blocked, sv.config->recovery.allow_root))
     co_return finish(refused(*why));
   if (auto bad = m->validate(call.params)) co_return finish(*bad);
+  if (auto no = fleet_degraded_refusal(sv, m->name)) co_return finish(*no);
   if (auto missing = co_await unknown_subject(sv, call.params)) co_return finish(*missing);
   if (m->step_up != StepUp::kNone) {
     if (auto no = co_await step_up(sv, actor, call.params, m->step_up, m->name)) co_return finish(*no);

@@ -129,6 +129,7 @@ boost::asio::awaitable<Reply> public_call(Services& sv, const Peer& peer, const 
   }
   if (m->who == Who::kRoot && !peer.root()) co_return denied(peer, m->name, "only root may call this method");
   if (auto bad = m->validate(call.params)) co_return *bad;
+  if (auto no = fleet_degraded_refusal(sv, m->name)) co_return *no;
   Request r{sv, peer, call.params, {}, {}};
   if (m->subject != Subject::kNone) {
     if (auto stop = co_await resolve_subject(*m, r)) co_return std::move(*stop);
@@ -152,6 +153,30 @@ const SecretFields& secret_fields(bool admin_socket, std::string_view method) {
   static const SecretFields kUnknownPublic{{"code", "password", "token"}, {}};
   static const SecretFields kUnknownAdmin{{"step_up_code", "verify_code"}, {}};
   return admin_socket ? kUnknownAdmin : kUnknownPublic;
+}
+
+std::optional<Reply> fleet_degraded_refusal(const Services& sv, std::string_view method) {
+  if (!sv.fleet || !sv.fleet->degraded()) return std::nullopt;
+  static constexpr std::string_view kNeedsDatabase[][2] = {
+      {proto::kAccountUnblock, "recovery"},      {proto::kRecoveryApprove, "recovery"},
+      {proto::kAccountReset, "recovery"},        {proto::kTotpEnroll, "enrolment"},
+      {proto::kTotpConfirm, "enrolment"},        {proto::kTotpDisable, "enrolment"},
+      {proto::kTotpRecoveryCodes, "enrolment"},  {proto::kTokenIssue, "a token change"},
+      {proto::kFleetQuarantine, "a quarantine"},
+  };
+  for (const auto& [name, what] : kNeedsDatabase) {
+    if (name != method) continue;
+    const auto& st = sv.fleet->degraded_state();
+    const std::string since = st.since == std::chrono::system_clock::time_point{}
+                                  ? std::string("since vigild started")
+                                  : "since " + utc_text(std::chrono::time_point_cast<Seconds>(st.since));
+    return Reply::failure(proto::kErrDatabaseUnreachable,
+                          "refused: this host is in fleet degraded mode (" + since + ": " + st.why + "), and " +
+                              std::string(what) +
+                              " needs the fleet's database; try again once `vigilctl fleet status` shows "
+                              "it caught up");
+  }
+  return std::nullopt;
 }
 
 boost::asio::awaitable<Reply> dispatch(Services& sv, const Peer& peer, const proto::Call& call) {

@@ -82,6 +82,11 @@ const SecretFields& secret_fields(bool admin_socket, std::string_view method);
 boost::asio::awaitable<proto::Reply> dispatch(Services& services, const Peer& peer,
                                               const proto::Call& call);
 
+// Fleet degraded mode (fleet.h): recovery, enrolment, token issuing and
+// quarantines need the fleet's database, and are refused with a reply that
+// says so while the host is degraded; nothing otherwise.
+std::optional<proto::Reply> fleet_degraded_refusal(const Services& sv, std::string_view method);
+
 // Token checks, for the public socket and the HTTP checker. The token is
 // hashed and wiped at once.
 boost::asio::awaitable<TokenCheckResult> check_token(Services& sv, std::string token, std::string scope);

@@ -94,6 +94,28 @@ asio::awaitable<bool> fleet_applied(Services& sv, int64_t seq) {
   co_return true;
 }
 
+fleet::JournalAccess fleet_journal(Services& sv) {
+  fleet::JournalAccess j;
+  Engine* engine = sv.engine;
+  j.info = [engine](auto done) { engine->journal_info(std::move(done)); };
+  j.read = [engine](int64_t limit, auto done) { engine->journal(0, limit, std::move(done)); };
+  j.taken = [engine](int64_t upto, auto done) { engine->journal_taken(upto, std::move(done)); };
+  // The blocks of fleet accounts; account_of() reads the configuration only.
+  j.blocks = [engine, fleet = sv.fleet](auto done) {
+    engine->list([fleet, done = std::move(done)](Result<std::vector<AccountSummary>> rows) {
+      if (!rows) return done(rows.error());
+      std::vector<std::array<std::string, 3>> out;
+      for (const auto& a : *rows) {
+        if (!a.block || !a.account.uid) continue;
+        if (auto key = fleet->account_of(*a.account.uid, a.account.name))
+          out.push_back({*key, a.block->reason, a.block->by});
+      }
+      done(std::move(out));
+    });
+  };
+  return j;
+}
+
 fleet::Applier fleet_applier(Services& sv, asio::io_context& io) {
   return [&sv, &io](const fleet::Event& e, std::function<void(bool)> done) {
     asio::co_spawn(make_priority_executor(io), apply(sv, e, std::move(done)), asio::detached);

@@ -24,6 +24,10 @@
 
 namespace vigil {
 
+// Degraded mode's access to this host's store (fleet.h: JournalAccess),
+// through the engine.
+fleet::JournalAccess fleet_journal(Services& sv);
+
 fleet::Applier fleet_applier(Services& sv, boost::asio::io_context& io);
 
 // Waits until this host's replica has applied `seq` (a change this host

@@ -157,26 +157,42 @@ Answer block(Request& r) {
   const Identity id = *t;
   std::string reason = "administrator: " + in->reason;  // at most 512 bytes (admin_params)
   const bool admin = is_admin(*r.sv.config, id) || id.uid == 0;
-  if (auto account = r.sv.fleet ? r.sv.fleet->account_of(id.uid, id.name) : std::nullopt) {
+  std::optional<std::string> journal;  // fleet degraded mode: blocked here, journaled for the fleet
+  if (auto account = r.sv.fleet ? r.sv.fleet->account_of(id.uid, id.name) : std::nullopt;
+      account && !r.sv.fleet->degraded()) {
     // Fleet mode: the block is the fleet's (vigil.block_account, attributed
     // to this host and the actor); every host, this one too, applies it from
     // the event log (rpc/fleet_replica.h). Answered once applied here.
     auto start = [&](auto deliver) { r.sv.fleet->block(*account, reason, r.actor.name, std::move(deliver)); };
     auto res = co_await await_callback<Result<fleet::BlockOut>>(start);
     if (!res && res.error().code == Error::Code::kRefused) co_return refused(res.error().message);
-    if (!res) co_return unavailable("the fleet database is unreachable: nothing was blocked (" + res.error().message + ")");
+    if (!res && r.sv.fleet->degraded()) journal = *account;  // lost during the call: blocked here
+    else if (!res) co_return unavailable("the fleet database is unreachable: nothing was blocked (" + res.error().message + ")");
     if (res->changed) {
       const bool applied = co_await fleet_applied(r.sv, res->seq);
       if (!applied) log::warning("the fleet block of " + id.name + " is not applied on this host yet");
     }
-    r.sv.drop_step_ups(id.uid);
-    co_return Reply::success(api::AccountBlockReply{id.name, res->changed}.to_json());
+    if (!journal) {
+      r.sv.drop_step_ups(id.uid);
+      co_return Reply::success(api::AccountBlockReply{id.name, res->changed}.to_json());
+    }
+  } else if (account) {
+    journal = *account;
   }
+  // A single host's block, or fleet degraded mode's: enforced here at once
+  // (tokens, freeze, sessions), journaled in the same transaction, and
+  // made the fleet's by vigil.replay() once the database answers.
   auto start = [&](auto deliver) {
-    r.sv.engine->block(id.uid, id.name, reason, r.actor.name, admin, std::move(deliver));
+    r.sv.engine->block(id.uid, id.name, reason, r.actor.name, admin, std::move(deliver), journal);
   };
   auto res = co_await await_callback<BlockResult>(start);
   if (!res.status) co_return unavailable("the change could not be recorded");
+  if (journal) {
+    r.sv.fleet->journaled();
+    log::warning("blocked " + id.name + " on this host only for now: the fleet's database is unreachable; the block "
+                 "is journaled and made fleet-wide when it answers",
+                 {{"VIGIL_USER", id.name}, {"VIGIL_REASON", "fleet degraded mode"}});
+  }
   r.sv.drop_step_ups(id.uid);
   co_return Reply::success(api::AccountBlockReply{id.name, res.changed}.to_json());
 }

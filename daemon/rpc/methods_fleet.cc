@@ -38,6 +38,21 @@ Answer fleet_status(Request& r) {
     }
   }
   out.latency_us = f.latency_us();
+  const fleet::DegradedState& st = f.degraded_state();
+  auto epoch = [](std::chrono::system_clock::time_point t) {
+    return std::chrono::duration_cast<std::chrono::seconds>(t.time_since_epoch()).count();
+  };
+  out.degraded = st.degraded;
+  out.degraded_since = st.degraded ? epoch(st.since) : 0;
+  out.degraded_why = st.degraded ? st.why : std::string();
+  out.catch_up = st.phase;
+  out.replayed = st.replayed;
+  out.reasserted = st.reasserted;
+  out.healed_at = epoch(st.healed);
+  auto jstart = [&](auto deliver) { r.sv.engine->journal_info(std::move(deliver)); };
+  auto journal = co_await await_callback<Result<std::pair<std::string, int64_t>>>(jstart);
+  if (!journal) co_return unavailable("the journal cannot be read: " + journal.error().message);
+  out.journal = journal->second;
   co_return Reply::success(out.to_json());
 }
 

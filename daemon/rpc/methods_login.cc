@@ -1,6 +1,9 @@
 // The module's calls: a password's outcome, the account phase, the second
 // factor, a session's start, a password change; and the liveness ping.
 #include <algorithm>
+#include <boost/json/array.hpp>
+#include <boost/json/object.hpp>
+#include <boost/json/serialize.hpp>
 
 #include "daemon/core/device.h"
 #include "daemon/core/log.h"
@@ -156,9 +159,70 @@ Reply database_unreachable(const Error& e) {
   return Reply::failure(proto::kErrDatabaseUnreachable, "no decision: " + e.message);
 }
 
+// Fleet degraded mode (fleet.h): the report of a fleet account decided on
+// this host alone, by the engine with [fleet] deny_offline, against its own
+// view (the replica's blocks, its own counters), journaled in the
+// transaction that records it. A right password is refused where a code
+// would be needed and cannot be checked ([fleet] offline_totp), and for an
+// administrator ([fleet] offline_admins); the console excepted. Every
+// answer prompts, as a fleet host's always do: an allowed login takes any
+// answer to the prompt (Challenge::decided).
+Answer fleet_offline_report(Request& r, ReportRequest req, std::string account) {
+  const auto& fc = r.sv.config->fleet;
+  const bool found = r.target.lookup.found();
+  const bool failure = req.outcome == Outcome::kFailure;
+  std::string refuse;
+  if (!failure && found && !req.console) {
+    const std::optional<bool> factor = r.sv.fleet->factor_known(account);
+    if (req.admin && !fc.offline_admins_allow)
+      refuse = "an administrator, while the fleet's database is unreachable ([fleet] offline_admins = \"deny\")";
+    else if (!fc.offline_totp_password_only && (req.totp_required || factor.value_or(true)))
+      refuse = std::string(factor ? "the account has a second factor" : "the account may have a second factor") +
+               ", and no code can be checked while the fleet's database is unreachable ([fleet] offline_totp = "
+               "\"deny\")";
+  }
+  const device::Source src = device::parse_source(req.rhost);
+  boost::json::array keys, scales;
+  if (!r.sv.config->throttle.trusted(src))
+    for (const auto& k : device::throttle_keys(src)) {
+      keys.emplace_back(k.key);
+      scales.emplace_back(k.scale);
+    }
+  boost::json::object entry{{"source", req.source},           {"device", req.device},
+                            {"service", req.service},         {"throttle_keys", std::move(keys)},
+                            {"throttle_scales", std::move(scales)}, {"root_caller", req.root_caller},
+                            {"exempt", req.exempt},           {"console", req.console}};
+  req.offline = ReportRequest::Offline{fc.deny_offline, account, boost::json::serialize(entry),
+                                       !fc.offline_totp_password_only, std::move(refuse)};
+  req.totp_required = false;  // decided above
+  const std::string nonce = req.nonce;
+  auto start = [&](auto deliver) { r.sv.engine->report(std::move(req), std::move(deliver)); };
+  ReportResult res = co_await await_callback<ReportResult>(start);
+  if (!res.status) co_return unavailable("the decision could not be recorded");
+  if (!res.duplicate) r.sv.fleet->journaled();
+  std::string verdict = found && res.decision.allow && !failure ? "verify" : "deny";
+  if (verdict == "verify") {
+    fleet::Challenge c;
+    c.decided = true;
+    if (nonce.empty() || !r.sv.fleet->add_challenge(account + '\n' + nonce, std::move(c))) verdict = "deny";
+  }
+  api::AuthReportReply out;
+  out.verdict = verdict == "verify" ? proto::kVerdictVerify : proto::kVerdictDeny;
+  out.prompt = true;
+  co_return Reply::success(out.to_json());
+}
+
 // Fleet mode: the decision is vigil.report()'s (fleet.h). A block made on
 // this host alone (break-glass, an older single-host block) still refuses.
+// In degraded mode, or when the database is lost during the call, the host
+// decides alone (fleet_offline_report).
 Answer fleet_report(Request& r, ReportRequest req, std::string account) {
+  if (r.sv.fleet->degraded()) {
+    auto deciding = fleet_offline_report(r, std::move(req), std::move(account));  // named: GCC 12
+    Reply reply = co_await std::move(deciding);
+    co_return reply;
+  }
+  const ReportRequest kept = req;  // for a decision made here after all
   const auto& cfg = *r.sv.config;
   const bool found = r.target.lookup.found();
   if (found && !req.console) {
@@ -195,11 +259,18 @@ Answer fleet_report(Request& r, ReportRequest req, std::string account) {
   // Whether this account needs a code: its factor in the database, or the
   // policy's requirement (fleet mode keeps no grace period).
   bool has_factor = false;
+  bool lost = false;  // the database was lost during this call: decided here
   if (!failure && found && !f.account.empty()) {
     auto fstart = [&](auto deliver) { r.sv.fleet->factor(f.account, std::move(deliver)); };
     auto fa = co_await await_callback<Result<bool>>(fstart);
-    if (!fa) co_return database_unreachable(fa.error());
-    has_factor = *fa;
+    if (!fa && r.sv.fleet->degraded()) lost = true;
+    else if (!fa) co_return database_unreachable(fa.error());
+    else has_factor = *fa;
+  }
+  if (lost) {
+    auto deciding = fleet_offline_report(r, kept, f.account);  // named: GCC 12
+    Reply reply = co_await std::move(deciding);
+    co_return reply;
   }
   const bool required = found && req.totp_required;
   f.needs_code = has_factor || required;
@@ -212,6 +283,14 @@ Answer fleet_report(Request& r, ReportRequest req, std::string account) {
     log::error("the fleet database refused this host's report: " + res.error().message,
                {{"VIGIL_REASON", "fleet role refused"}});
     co_return database_unreachable(res.error());
+  }
+  // Lost during the call (the deadline dropped the connection: degraded
+  // now): decided here and journaled. The report may have committed there
+  // too; a failure then counts twice, never less.
+  if (!res && r.sv.fleet->degraded()) {
+    auto deciding = fleet_offline_report(r, kept, success.account);  // named: GCC 12
+    Reply reply = co_await std::move(deciding);
+    co_return reply;
   }
   if (!res) co_return database_unreachable(res.error());
   const std::string name = found ? r.target.lookup.id.name : std::string("(unresolved name)");
@@ -266,6 +345,7 @@ Answer fleet_verify(Request& r, std::string account, std::string nonce, std::str
   const auto deny = [] { return Reply::success(api::AuthVerifyReply{proto::kVerdictDeny, {}}.to_json()); };
   auto c = r.sv.fleet->take_challenge(account + '\n' + nonce);
   if (!c) co_return deny();
+  if (c->decided) co_return Reply::success(api::AuthVerifyReply{proto::kVerdictAllow, {}}.to_json());
   const std::string& name = r.target.lookup.id.name;
   if (c->no_factor) {
     log::event(log::Priority::kWarning, log::kMsgTotpMissing,
@@ -278,6 +358,9 @@ Answer fleet_verify(Request& r, std::string account, std::string nonce, std::str
     if (code.empty()) co_return deny();
     auto vstart = [&](auto deliver) { r.sv.fleet->verify(account, std::move(code), std::move(deliver)); };
     auto checked = co_await await_callback<Result<std::string>>(vstart);
+    // A code cannot be checked without the database: refused (the next
+    // attempt is decided in degraded mode).
+    if (!checked && r.sv.fleet->degraded()) co_return deny();
     if (!checked) co_return database_unreachable(checked.error());
     if (*checked != "ok" && *checked != "recovery_code") {
       log::event(log::Priority::kWarning, log::kMsgCodeRefused, "refused a code of " + name + " (" + *checked + ")",
@@ -287,6 +370,7 @@ Answer fleet_verify(Request& r, std::string account, std::string nonce, std::str
   }
   auto start = [&](auto deliver) { r.sv.fleet->report(std::move(c->success), std::move(deliver)); };
   auto res = co_await await_callback<Result<fleet::ReportOut>>(start);
+  if (!res && r.sv.fleet->degraded()) co_return deny();
   if (!res) co_return database_unreachable(res.error());
   co_return Reply::success(
       api::AuthVerifyReply{res->verdict == "allow" ? proto::kVerdictAllow : proto::kVerdictDeny, {}}.to_json());
@@ -333,11 +417,12 @@ Answer account(Request& r) {
   };
   auto v = co_await await_callback<Result<AccountVerdict>>(start);
   if (!v) co_return unavailable("state unavailable");
-  if (auto account = fleet_account(r); account && !console && !v->blocked) {
+  // Degraded mode: the replica's blocks (the engine's) decide.
+  if (auto account = fleet_account(r); account && !console && !v->blocked && !r.sv.fleet->degraded()) {
     auto fstart = [&](auto deliver) { r.sv.fleet->block_of(*account, std::move(deliver)); };
     auto blocked = co_await await_callback<Result<std::optional<std::string>>>(fstart);
-    if (!blocked) co_return database_unreachable(blocked.error());
-    v->blocked = blocked->has_value() && r.sv.config->daemon.mode != DaemonMode::kReport;
+    if (!blocked && !r.sv.fleet->degraded()) co_return database_unreachable(blocked.error());
+    if (blocked) v->blocked = blocked->has_value() && r.sv.config->daemon.mode != DaemonMode::kReport;
   }
   if (v->denied_by_rule)
     log::info("account phase: " + id.name + " denied by the rule at line " + std::to_string(v->denied_by_rule),

@@ -21,7 +21,7 @@ class Statement;  // sqlite_statement.h
 
 class SqliteStore final : public Store {
  public:
-  static constexpr int kSchemaVersion = 9;
+  static constexpr int kSchemaVersion = 10;
 
   static Result<std::unique_ptr<SqliteStore>> open(const std::string& path);
   ~SqliteStore() override;
@@ -66,6 +66,11 @@ class SqliteStore final : public Store {
   Result<std::vector<RecoveryRecord>> list_recovery() override;
   Status add_failure(const FailureRecord& f) override;
   Result<std::vector<FailureRecord>> failures_of(int64_t uid, int64_t limit) override;
+  Status add_journal(const JournalEntry& e) override;
+  Result<std::vector<JournalEntry>> journal(int64_t after, int64_t limit) override;
+  Status erase_journal(int64_t upto) override;
+  Result<int64_t> journal_size() override;
+  Result<std::string> journal_id() override;
   Status add_history(const HistoryRecord& h) override;
   Result<std::vector<HistoryRecord>> unreported_history() override;
   Status mark_history_reported(int64_t id) override;

@@ -146,6 +146,16 @@ const char* const kMigrations[] = {
     "  service TEXT NOT NULL"
     ");"
     "CREATE INDEX failure_log_uid ON failure_log(uid, at);",
+    // 9 -> 10: fleet degraded mode's journal, and its random name.
+    "CREATE TABLE fleet_journal("
+    "  local_seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  at INTEGER NOT NULL,"
+    "  kind TEXT NOT NULL,"
+    "  account TEXT NOT NULL,"
+    "  entry TEXT NOT NULL"
+    ");"
+    "CREATE TABLE fleet_meta(key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;"
+    "INSERT INTO fleet_meta VALUES('journal_id', lower(hex(randomblob(16))));",
 };
 static_assert(std::size(kMigrations) == SqliteStore::kSchemaVersion);
 

@@ -96,6 +96,16 @@ class Store {
   virtual Status add_failure(const FailureRecord& f) = 0;
   virtual Result<std::vector<FailureRecord>> failures_of(int64_t uid, int64_t limit) = 0;
 
+  // Fleet degraded mode's journal (records.h: JournalEntry), oldest first.
+  // journal_id names this journal (random, made with the table): with
+  // local_seq it identifies an entry for vigil.replay(), so a new state
+  // directory never collides with an old one's entries.
+  virtual Status add_journal(const JournalEntry& e) = 0;
+  virtual Result<std::vector<JournalEntry>> journal(int64_t after, int64_t limit) = 0;
+  virtual Status erase_journal(int64_t upto) = 0;  // every entry with local_seq <= upto
+  virtual Result<int64_t> journal_size() = 0;
+  virtual Result<std::string> journal_id() = 0;
+
   // History (break-glass). Writes inside begin()/commit().
   virtual Status add_history(const HistoryRecord& h) = 0;
   virtual Result<std::vector<HistoryRecord>> unreported_history() = 0;
@@ -182,6 +192,13 @@ class StoreWrapper : public Store {
   Result<std::vector<FailureRecord>> failures_of(int64_t uid, int64_t limit) override {
     return inner_->failures_of(uid, limit);
   }
+  Status add_journal(const JournalEntry& e) override { return inner_->add_journal(e); }
+  Result<std::vector<JournalEntry>> journal(int64_t after, int64_t limit) override {
+    return inner_->journal(after, limit);
+  }
+  Status erase_journal(int64_t upto) override { return inner_->erase_journal(upto); }
+  Result<int64_t> journal_size() override { return inner_->journal_size(); }
+  Result<std::string> journal_id() override { return inner_->journal_id(); }
   Status add_history(const HistoryRecord& h) override { return inner_->add_history(h); }
   Result<std::vector<HistoryRecord>> unreported_history() override { return inner_->unreported_history(); }
   Status mark_history_reported(int64_t id) override { return inner_->mark_history_reported(id); }

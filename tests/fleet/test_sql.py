@@ -498,7 +498,7 @@ class Privileges(FleetServer):
             # quarantine from 003_hosts.sql (tests/fleet/test_sql_hosts.py);
             # the others from 002_admin.sql (tests/fleet/test_sql_admin.py).
             "block_account,decide,distinct_sources,factor,heartbeat,quarantine,recover,"
-            "recovery_codes,report,totp_confirm,totp_enroll,verify")
+            "recovery_codes,replay,report,totp_confirm,totp_enroll,verify")
         self.assertEqual(self.q(
             "SELECT string_agg(c.relname, ',' ORDER BY c.relname) FROM pg_class c "
             "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'vigil' "

@@ -657,7 +657,7 @@ class LeastPrivilege(AdminServer):
             "JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = 'vigil' "
             "AND has_function_privilege('h3', p.oid, 'EXECUTE')"),
             "block_account,decide,distinct_sources,factor,heartbeat,quarantine,recover,"
-            "recovery_codes,report,totp_confirm,totp_enroll,verify")
+            "recovery_codes,replay,report,totp_confirm,totp_enroll,verify")
         self.assertEqual(self.q(
             "SELECT string_agg(c.relname, ',' ORDER BY c.relname) FROM pg_class c "
             "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'vigil' "
