@@ -211,7 +211,7 @@ Status Daemon::start_engine(const Config& cfg) {
     // anywhere are applied here too (rpc/fleet_replica.h).
     fleet_->replicate(fleet_applier(services_, io_), cfg.daemon.state_dir + "/fleet-position");
     // Degraded mode journals in this host's store (fleet.h).
-    fleet_->journal(fleet_journal(services_));
+    fleet_->journal(fleet_journal(services_, io_));
   }
   server_ = std::make_unique<Server>(io_, services_);
   http_server_ = std::make_unique<TokenHttpServer>(io_, services_);

@@ -94,25 +94,42 @@ asio::awaitable<bool> fleet_applied(Services& sv, int64_t seq) {
   co_return true;
 }
 
-fleet::JournalAccess fleet_journal(Services& sv) {
+// The blocks of fleet accounts this host holds, for a re-assertion: the
+// engine knows a block-only account by uid, so its name comes from NSS.
+asio::awaitable<void> held_blocks(
+    Services& sv, std::function<void(Result<std::vector<std::array<std::string, 3>>>)> done) {
+  auto start = [&](auto deliver) { sv.engine->list(std::move(deliver)); };
+  auto rows = co_await await_callback<Result<std::vector<AccountSummary>>>(start);
+  if (!rows) {
+    done(rows.error());
+    co_return;
+  }
+  std::vector<std::array<std::string, 3>> out;
+  for (const auto& a : *rows) {
+    if (!a.block || !a.account.uid) continue;
+    std::string name = a.account.name;
+    if (name.empty()) {
+      auto looking = sv.resolver->by_uid(static_cast<uid_t>(*a.account.uid));  // named: GCC 12
+      const Lookup l = co_await std::move(looking);
+      if (l.status == Lookup::Status::kError) {
+        done(Error::Store("user lookup failed (NSS error)"));
+        co_return;
+      }
+      if (!l.found()) continue;
+      name = l.id.name;
+    }
+    if (auto key = sv.fleet->account_of(*a.account.uid, name)) out.push_back({*key, a.block->reason, a.block->by});
+  }
+  done(std::move(out));
+}
+
+fleet::JournalAccess fleet_journal(Services& sv, asio::io_context& io) {
   fleet::JournalAccess j;
   Engine* engine = sv.engine;
   j.info = [engine](auto done) { engine->journal_info(std::move(done)); };
   j.read = [engine](int64_t limit, auto done) { engine->journal(0, limit, std::move(done)); };
   j.taken = [engine](int64_t upto, auto done) { engine->journal_taken(upto, std::move(done)); };
-  // The blocks of fleet accounts; account_of() reads the configuration only.
-  j.blocks = [engine, fleet = sv.fleet](auto done) {
-    engine->list([fleet, done = std::move(done)](Result<std::vector<AccountSummary>> rows) {
-      if (!rows) return done(rows.error());
-      std::vector<std::array<std::string, 3>> out;
-      for (const auto& a : *rows) {
-        if (!a.block || !a.account.uid) continue;
-        if (auto key = fleet->account_of(*a.account.uid, a.account.name))
-          out.push_back({*key, a.block->reason, a.block->by});
-      }
-      done(std::move(out));
-    });
-  };
+  j.blocks = [&sv, &io](auto done) { asio::co_spawn(io, held_blocks(sv, std::move(done)), asio::detached); };
   return j;
 }
 

@@ -26,7 +26,7 @@ namespace vigil {
 
 // Degraded mode's access to this host's store (fleet.h: JournalAccess),
 // through the engine.
-fleet::JournalAccess fleet_journal(Services& sv);
+fleet::JournalAccess fleet_journal(Services& sv, boost::asio::io_context& io);
 
 fleet::Applier fleet_applier(Services& sv, boost::asio::io_context& io);
 

@@ -158,24 +158,27 @@ Answer block(Request& r) {
   std::string reason = "administrator: " + in->reason;  // at most 512 bytes (admin_params)
   const bool admin = is_admin(*r.sv.config, id) || id.uid == 0;
   std::optional<std::string> journal;  // fleet degraded mode: blocked here, journaled for the fleet
-  if (auto account = r.sv.fleet ? r.sv.fleet->account_of(id.uid, id.name) : std::nullopt;
-      account && !r.sv.fleet->degraded()) {
+  // (Declared out here, not in the if: GCC 12 and variables of an if's
+  // initializer across a co_await.)
+  const std::optional<std::string> account = r.sv.fleet ? r.sv.fleet->account_of(id.uid, id.name) : std::nullopt;
+  if (account && !r.sv.fleet->degraded()) {
     // Fleet mode: the block is the fleet's (vigil.block_account, attributed
     // to this host and the actor); every host, this one too, applies it from
     // the event log (rpc/fleet_replica.h). Answered once applied here.
     auto start = [&](auto deliver) { r.sv.fleet->block(*account, reason, r.actor.name, std::move(deliver)); };
     auto res = co_await await_callback<Result<fleet::BlockOut>>(start);
     if (!res && res.error().code == Error::Code::kRefused) co_return refused(res.error().message);
-    if (!res && r.sv.fleet->degraded()) journal = *account;  // lost during the call: blocked here
-    else if (!res) co_return unavailable("the fleet database is unreachable: nothing was blocked (" + res.error().message + ")");
-    if (res->changed) {
-      const bool applied = co_await fleet_applied(r.sv, res->seq);
-      if (!applied) log::warning("the fleet block of " + id.name + " is not applied on this host yet");
-    }
-    if (!journal) {
+    if (!res && !r.sv.fleet->degraded())
+      co_return unavailable("the fleet database is unreachable: nothing was blocked (" + res.error().message + ")");
+    if (res) {
+      if (res->changed) {
+        const bool applied = co_await fleet_applied(r.sv, res->seq);
+        if (!applied) log::warning("the fleet block of " + id.name + " is not applied on this host yet");
+      }
       r.sv.drop_step_ups(id.uid);
       co_return Reply::success(api::AccountBlockReply{id.name, res->changed}.to_json());
     }
+    journal = *account;  // lost during the call (degraded now): blocked here
   } else if (account) {
     journal = *account;
   }
