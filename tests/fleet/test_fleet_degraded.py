@@ -462,5 +462,93 @@ class RewindTest(DegradedCase):
             self.assertFalse(self.degraded(env))
 
 
+class FailoverTest(DegradedCase):
+    """A primary and a synchronous standby (synchronous_standby_names); the
+    hosts name both, with target_session_attrs=read-write. The primary
+    crashes right after a block, the standby is promoted: nothing is lost,
+    and every host finds the new primary by itself."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        pg = cls.pg
+        cls.standby = os.path.join(pg.dir, "standby")
+        r = pg._run_as_server_user([str(PG_BIN / "pg_basebackup"), "-h", "127.0.0.1", "-p", str(pg.port),
+                                    "-U", "postgres", "-D", cls.standby, "-R", "-X", "stream", "--no-sync",
+                                    "--checkpoint=fast"])
+        if r.returncode != 0:
+            raise RuntimeError("pg_basebackup: " + r.stdout + r.stderr)
+        with socket.socket() as sk:
+            sk.bind(("127.0.0.1", 0))
+            cls.standby_port = sk.getsockname()[1]
+        opts = ("-k %s -c listen_addresses=127.0.0.1 -p %d -c fsync=off -c cluster_name=standby1 "
+                "-c hot_standby=on" % (pg.dir, cls.standby_port))
+        r = pg._run_as_server_user([str(PG_BIN / "pg_ctl"), "-w", "-D", cls.standby, "-l",
+                                    os.path.join(pg.dir, "standby.log"), "-o", opts, "start"])
+        if r.returncode != 0:
+            raise RuntimeError("standby start: " + r.stdout + r.stderr)
+        pg.psql("ALTER SYSTEM SET synchronous_standby_names = 'standby1'")
+        pg.psql("SELECT pg_reload_conf()")
+        deadline = time.time() + 20
+        while time.time() < deadline:
+            if pg.psql("SELECT sync_state FROM pg_stat_replication").strip() == "sync":
+                break
+            time.sleep(0.1)
+        else:
+            raise RuntimeError("the standby never became synchronous")
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.pg._run_as_server_user([str(PG_BIN / "pg_ctl"), "-w", "-D", cls.standby, "-m", "immediate", "stop"])
+        super().tearDownClass()
+
+    def both(self, name):
+        return ("postgresql://%s@127.0.0.1:%d,127.0.0.1:%d/vigil?target_session_attrs=read-write"
+                % (name, self.pg.port, self.standby_port))
+
+    def test_a_switchover_loses_no_block_revocation_or_freeze(self):
+        envs = []
+        for h in HOSTS:
+            env = self.host(h, fleet=base.fleet_conf(self.pg, h, url=self.both(h), db_timeout="1s"), start=False)
+            env.conf["roles"] = {"admin_groups": ["alice", harness.ADMIN_SOCKET_GROUP[0]]}
+            env.write_conf()
+            env.start()
+            env.wait_log("fleet: caught up as host")
+            envs.append(env)
+        token = json.loads(envs[3].ctl("token", "issue", "--owner", "alice", "--name", "ci", "--scope", "deploy",
+                                       "--json", check=True).stdout)["token"]
+        for i in range(2):
+            self.assertEqual(envs[1].login("carol", "wrong-%d" % i, rhost="192.0.2.%d" % (120 + i)), PAM_AUTH_ERR)
+        # alice (an administrator) blocked on h1; the primary dies the moment
+        # vigilctl has its answer, and the standby is promoted.
+        q = ["psql", "-X", "-A", "-t", "-h", "127.0.0.1", "-p", str(self.standby_port), "-U", "postgres", "vigil",
+             "-c"]
+        on_new = lambda sql: subprocess.run(q + [sql], capture_output=True, text=True,  # noqa: E731
+                                            env=self.pg.env()).stdout.strip()
+        self.assertEqual(envs[0].ctl("block", "alice", "--reason", "phished").returncode, 0)
+        # remote_apply: visible on the standby by the time the block is answered.
+        self.assertEqual(on_new("SELECT host FROM vigil.block WHERE account = 'alice'"), "h1")
+        self.pg_ctl("-m", "immediate", "stop")
+        self.pg._run_as_server_user([str(PG_BIN / "pg_ctl"), "-w", "-D", self.standby, "promote"], check=True)
+        self.assertEqual(on_new("SELECT host FROM vigil.block WHERE account = 'alice'"), "h1")
+        self.assertEqual(on_new("SELECT count(*) FROM vigil.failure WHERE account = 'carol'"), "2")
+        # Every host finds the new primary alone, and enforces the block: the
+        # token revoked, the token API frozen, the password refused.
+        for env in envs:
+            self.assertTrue(self.wait_for(lambda e=env: not self.degraded(e) and
+                                          json.loads(e.ctl("status", "alice", "--json", check=True).stdout)
+                                          ["state"] == "blocked", 30), env.log()[-2000:])
+            self.assertEqual(env.login("alice", env.password("alice"), rhost="192.0.2.130"), PAM_AUTH_ERR)
+        self.assertNotEqual(harness.raw_call(envs[3].socket, "io.vigil.Token.Check",
+                                             {"token": token, "scope": "deploy"})["parameters"]["verdict"], "valid")
+        self.assertTrue(json.loads(envs[3].ctl("token", "list", "--json", check=True).stdout)["frozen"])
+        # The same history: nothing to re-assert.
+        for env in envs:
+            self.assertNotIn("lost history", env.log())
+        # A failure after the switchover is decided by the new primary.
+        self.assertEqual(envs[2].login("carol", "wrong-3", rhost="192.0.2.140"), PAM_AUTH_ERR)
+        self.assertEqual(on_new("SELECT count(*) FROM vigil.failure WHERE account = 'carol'"), "3")
+
+
 if __name__ == "__main__":
     unittest.main()
