@@ -20,6 +20,12 @@ on SQLite, all on this machine:
                every host, io.vigil.Token.Check); p50/p99/max
   hot account  counted failures per second on one attacked account, from
                every host at once: the row is held through the commit flush
+  degraded     hosts behind TCP proxies (tests/fleet/tcpproxy.py) that the
+               run pauses: the time to degrade (the first report's answer,
+               and the host saying so), PAM latency while degraded, the
+               catch-up of 10,000 journaled reports (replay, events, out of
+               degraded mode), and the guesses honoured with 2 of 4 hosts cut
+               off beside the bound deny + 2 x deny_offline
 
   bench/fleet.py            full run
   bench/fleet.py --quick    a few seconds: proves the benchmark works
@@ -40,6 +46,7 @@ os.environ.setdefault("VIGIL_BUILD_DIR", os.path.join(ROOT, os.environ.get("BUIL
 
 import harness  # noqa: E402
 from pgserver import PgServer  # noqa: E402
+from tcpproxy import TcpProxy  # noqa: E402
 
 PAMLOOP = os.path.join(harness.BUILD, "bench", "pamloop")
 USERS = ["u%d" % i for i in range(50)]
@@ -91,7 +98,7 @@ class Fleet:
             env.write_conf()
             add_users(env)
             env.start()
-            env.wait_log("fleet database connected", timeout=10)
+            env.wait_log("fleet: caught up as host", timeout=10)
             self.envs.append(env)
         self.policy(deny=1000, throttle_deny=0, fail_interval="'1 minute'", max_auto_blocks_per_host=100000)
 
@@ -270,6 +277,161 @@ def hot_account(fleet, seconds):
             "counted_per_second": round(min(n, 800) / wall)}
 
 
+class Proxied:
+    """H more hosts, each behind its own TCP proxy (db_timeout 300 ms, the
+    default)."""
+
+    def __init__(self, fleet, hosts, **conf):
+        self.fleet, self.envs, self.proxies = fleet, [], []
+        for i in range(hosts):
+            name = "bd%d" % (i + 1)
+            fleet.pg.add_host(name)
+            proxy = TcpProxy(fleet.pg.port)
+            env = harness.Env()
+            env.conf["fleet"] = dict({"url": "postgresql://%s@127.0.0.1:%d/vigil" % (name, proxy.port),
+                                      "host_name": name, "sslmode": "disable", "propagation": "1s"}, **conf)
+            env.write_conf()
+            add_users(env)
+            env.start()
+            env.wait_log("fleet: caught up as host", timeout=10)
+            self.envs.append(env)
+            self.proxies.append(proxy)
+
+    def close(self):
+        for e in self.envs:
+            e.close()
+        for p in self.proxies:
+            p.close()
+
+
+def wait_until(what, timeout):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if what():
+            return True
+        time.sleep(0.002)
+    return what()
+
+
+def report(env, user, outcome, nonce, rhost):
+    return harness.raw_call(env.socket, "io.vigil.Auth.Report", {"user": user, "outcome": outcome, "nonce": nonce,
+                                                                 "service": "bench", "rhost": rhost}, timeout=10)
+
+
+def degraded(fleet, samples, journal, pam_count):
+    out = {}
+    px = Proxied(fleet, 1)
+    try:
+        env, proxy = px.envs[0], px.proxies[0]
+        # Time to degrade: the first report after the pause waits one
+        # db_timeout (300 ms) and is decided here; the status says so.
+        answered, noticed, healed = [], [], []
+        for k in range(samples):
+            proxy.pause()
+            t0 = time.monotonic()
+            report(env, "u3", "failure", "deg-%d-%d" % (os.getpid(), k), "192.0.2.%d" % (1 + k % 250))
+            answered.append((time.monotonic() - t0) * 1000)
+            if not wait_until(lambda: fleet_status(env)["degraded"], 10):
+                raise RuntimeError("the host never said it was degraded")
+            noticed.append((time.monotonic() - t0) * 1000)
+            proxy.resume()
+            t1 = time.monotonic()
+            if not wait_until(lambda: not fleet_status(env)["degraded"], 30):
+                raise RuntimeError("the host never caught up")
+            healed.append((time.monotonic() - t1) * 1000)
+        out["time_to_degrade"] = {"n": samples, "db_timeout_ms": 300,
+                                  "answered_p50_ms": round(pct(answered, 50), 1),
+                                  "answered_max_ms": round(max(answered), 1),
+                                  "reported_p50_ms": round(pct(noticed, 50), 1),
+                                  "reported_max_ms": round(max(noticed), 1),
+                                  "healed_p50_ms": round(pct(healed, 50), 1)}
+        print("degraded: time to degrade done", file=sys.stderr)
+        # PAM latency while degraded, beside the same host online. u1 logs
+        # in once online first: the database said it has no factor, so its
+        # right password is decided here (offline_totp = deny refuses only
+        # an account that has, or may have, one).
+        env.add_service("bench-c", harness.STACK.format(matrix=harness.PAM_MATRIX, passdb=env.passdb,
+                                                         module=harness.MODULE, args=env.module_args,
+                                                         python=harness.PY, checkpw=""))
+        e = pam_env(env)
+        lat = {}
+        fleet.policy(deny=1000)
+        online_ok = loop(e, "pam", "bench-c", "u1", "pw-u1", pam_count, "192.0.2.1")
+        online_bad = loop(e, "pam", "bench-c", "u%d", "wrong", pam_count, "192.0.2.1")
+        proxy.pause()
+        report(env, "u3", "failure", "deg-pam-%d" % os.getpid(), "192.0.2.250")
+        off_ok = loop(e, "pam", "bench-c", "u1", "pw-u1", pam_count, "192.0.2.1")
+        off_bad = loop(e, "pam", "bench-c", "u%d", "wrong", pam_count, "192.0.2.1")
+        for k, r in (("online_success", online_ok), ("online_failure", online_bad),
+                     ("degraded_success", off_ok), ("degraded_failure", off_bad)):
+            lat[k] = {"p50_us": r["median_us"], "p99_us": r["p99_us"]}
+        out["pam_latency"] = lat
+        print("degraded: PAM latency done", file=sys.stderr)
+        # Catch-up: `journal` failure reports journaled while degraded, then
+        # the proxy resumes: until the host has replayed them all, applied
+        # the events and left degraded mode.
+        fleet.pg.psql("TRUNCATE vigil.replayed")
+        before = fleet_status(env)["journal"]
+        storm = loop(None, "storm", env.socket, 4, journal)
+        if storm["errors"]:
+            raise RuntimeError("degraded storm: %d errors" % storm["errors"])
+        waiting = fleet_status(env)["journal"]
+        t0 = time.monotonic()
+        proxy.resume()
+        if not wait_until(lambda: not fleet_status(env)["degraded"], 600):
+            raise RuntimeError("the host never caught up")
+        took = time.monotonic() - t0
+        replayed = int(fleet.pg.psql("SELECT count(*) FROM vigil.replayed WHERE host = 'bd1'"))
+        out["catch_up"] = {"journaled": waiting - before, "journal": waiting, "replayed": replayed,
+                           "seconds": round(took, 2), "per_second": round(replayed / took),
+                           "journaled_per_second": storm["per_second"]}
+        print("degraded: catch-up done", file=sys.stderr)
+    finally:
+        px.close()
+    # The bound under partition: deny = 3, deny_offline = 3, 2 of 4 hosts
+    # cut off; one account guessed on every host, from ever new sources.
+    fleet.reset()
+    fleet.policy(deny=3)
+    part = Proxied(fleet, 0)
+    try:
+        for i in range(4):
+            name = "bp%d" % (i + 1)
+            fleet.pg.add_host(name)
+            proxy = TcpProxy(fleet.pg.port)
+            env = harness.Env()
+            env.conf["fleet"] = {"url": "postgresql://%s@127.0.0.1:%d/vigil" % (name, proxy.port),
+                                 "host_name": name, "sslmode": "disable", "propagation": "1s", "deny_offline": 3}
+            env.write_conf()
+            add_users(env)
+            env.start()
+            env.wait_log("fleet: caught up as host", timeout=10)
+            part.envs.append(env)
+            part.proxies.append(proxy)
+        for i in (2, 3):
+            part.proxies[i].pause()
+            report(part.envs[i], "u40", "failure", "cut-%d-%d" % (os.getpid(), i), "192.0.2.%d" % (200 + i))
+        n = 0
+        for env in part.envs:
+            for _ in range(10):
+                n += 1
+                report(env, "u9", "failure", "guess-%d-%d" % (os.getpid(), n), "198.51.100.%d" % n)
+        online = int(fleet.pg.psql("SELECT count(*) FROM vigil.failure WHERE account = 'u9'"))
+        offline = [len(json.loads(env.ctl("status", "u9", "--json", check=True).stdout)["recent_failures"])
+                   for env in part.envs[2:]]
+        for i in (2, 3):
+            part.proxies[i].resume()
+        for env in part.envs[2:]:
+            wait_until(lambda e=env: not fleet_status(e)["degraded"], 30)
+        locked = fleet.pg.psql("SELECT locked_until > now() FROM vigil.bucket WHERE key = 'acct:u9'").strip() == "t"
+        out["partition"] = {"hosts": 4, "cut_off": 2, "deny": 3, "deny_offline": 3, "guesses": n,
+                            "honoured": online + sum(offline), "online": online, "offline": offline,
+                            "bound": 3 + 2 * 3, "locked_after_healing": locked}
+    finally:
+        part.close()
+        fleet.policy(deny=1000)
+    return out
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true")
@@ -289,6 +451,9 @@ def main():
         out["propagation"] = propagation(fleet, 5 if args.quick else 100)
         print("propagation done", file=sys.stderr)
         out["hot_account"] = hot_account(fleet, 1 if args.quick else 3)
+        print("hot account done", file=sys.stderr)
+        out["degraded"] = degraded(fleet, 2 if args.quick else 10, 1000 if args.quick else 10000,
+                                   20 if args.quick else 200)
     finally:
         fleet.close()
     print_report(out)
@@ -314,6 +479,25 @@ def print_report(out):
     h = out["hot_account"]
     print("\nhot account: %d clients on one account, %.2f s: %d counted failures/s"
           % (h["clients"], h["seconds"], h["counted_per_second"]))
+    d = out["degraded"]
+    t = d["time_to_degrade"]
+    print("\ndegraded mode (one host behind a paused proxy, db_timeout %d ms, n=%d):" % (t["db_timeout_ms"], t["n"]))
+    print("  first report answered  p50 %6.1f ms  max %6.1f ms" % (t["answered_p50_ms"], t["answered_max_ms"]))
+    print("  degraded reported      p50 %6.1f ms  max %6.1f ms" % (t["reported_p50_ms"], t["reported_max_ms"]))
+    print("  caught up after resume p50 %6.1f ms" % t["healed_p50_ms"])
+    print("  PAM transaction on that host (p50 / p99, us; online goes through the proxy, a Python thread each way):")
+    for path in ("success", "failure"):
+        on, off = d["pam_latency"]["online_" + path], d["pam_latency"]["degraded_" + path]
+        print("    %-8s online %7.0f / %7.0f    degraded %7.0f / %7.0f" % (path, on["p50_us"], on["p99_us"],
+                                                                         off["p50_us"], off["p99_us"]))
+    c = d["catch_up"]
+    print("  catch-up of %d journaled reports (journaled at %d/s): %.2f s, %d replayed/s"
+          % (c["journaled"], c["journaled_per_second"], c["seconds"], c["per_second"]))
+    p = d["partition"]
+    print("  partition: %d of %d hosts cut off, %d guesses: %d honoured (%d online, offline %s), bound deny + %d x "
+          "deny_offline = %d; locked everywhere after healing: %s"
+          % (p["cut_off"], p["hosts"], p["guesses"], p["honoured"], p["online"], p["offline"], p["cut_off"],
+             p["bound"], "yes" if p["locked_after_healing"] else "NO"))
 
 
 if __name__ == "__main__":
