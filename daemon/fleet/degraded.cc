@@ -7,6 +7,7 @@
 #include <charconv>
 #include <cstdio>
 
+#include "daemon/core/clock.h"
 #include "daemon/core/log.h"
 #include "daemon/fleet/fleet.h"
 
@@ -74,7 +75,7 @@ void Fleet::catch_up() {
   journal_.info([this, gen](Result<std::pair<std::string, int64_t>> r) {
     boost::asio::post(ex_, [this, gen, r = std::move(r)] {
       if (gen != catch_gen_ || stopped_) return;
-      if (!r) return catch_up_failed("the journal cannot be read: " + r.error().message);
+      if (!r) return catch_up_failed(Error::Store("the journal cannot be read: " + r.error().message));
       journal_id_ = r->first;
       if (r->second > 0) journal_pending_ = true;
       catch_up_identity();
@@ -89,8 +90,8 @@ void Fleet::catch_up_identity() {
   const uint64_t gen = catch_gen_;
   conn_->call("vigil_identity", {Value(std::to_string(position_.applied))}, [this, gen](Result<Rows> r) {
     if (gen != catch_gen_ || stopped_) return;
-    if (!r) return catch_up_failed("the server's identity: " + r.error().message);
-    if (r->rows.size() != 1) return catch_up_failed("the server's identity: no answer");
+    if (!r) return catch_up_failed(r.error());
+    if (r->rows.size() != 1) return catch_up_failed(Error::Store("the server's identity: no answer"));
     const std::string sysid = column(*r, "sysid");
     const std::string wal = column(*r, "wal");
     const std::string timeline = wal.size() >= 8 ? wal.substr(0, 8) : std::string();
@@ -103,11 +104,14 @@ void Fleet::catch_up_identity() {
       log::info("fleet: the database's timeline is now " + timeline + " (was " + position_.timeline +
                   "): a failover, a rewind or a point-in-time restore");
     std::string lost;
+    const bool other_cluster = !position_.system_identifier.empty() && sysid != position_.system_identifier;
     if (position_.known && max_seq < position_.applied)
       lost = "its newest event is " + std::to_string(max_seq) + ", and this host had applied " +
              std::to_string(position_.applied);
     else if (position_.known && !position_.fingerprint.empty() && fp != position_.fingerprint)
       lost = "its event " + std::to_string(position_.applied) + " is not the one this host applied";
+    else if (position_.known && position_.fingerprint.empty() && other_cluster && position_.applied > 0)
+      lost = "another cluster, and this host cannot tell its history from the one it applied";
     position_.system_identifier = sysid;
     if (!timeline.empty()) position_.timeline = timeline;
     position_.max_seen = max_seq;
@@ -115,7 +119,7 @@ void Fleet::catch_up_identity() {
       state_.phase = "replay";
       replay_journal([this, gen](bool ok) {
         if (gen != catch_gen_) return;
-        if (!ok) return catch_up_failed("the journal could not be replayed");
+        if (!ok) return catch_up_failed(last_replay_error_);
         state_.phase = "events";
         replicating_ = true;
         again_ = false;
@@ -137,7 +141,7 @@ void Fleet::catch_up_identity() {
     journal_.blocks([this, gen](Result<std::vector<std::array<std::string, 3>>> b) {
       boost::asio::post(ex_, [this, gen, b = std::move(b)]() mutable {
         if (gen != catch_gen_ || stopped_) return;
-        if (!b) return catch_up_failed("this host's blocks cannot be read: " + b.error().message);
+        if (!b) return catch_up_failed(Error::Store("this host's blocks cannot be read: " + b.error().message));
         catch_up_reassert(std::make_shared<std::vector<std::array<std::string, 3>>>(std::move(*b)), 0, 0);
       });
     });
@@ -160,7 +164,7 @@ void Fleet::catch_up_reassert(std::shared_ptr<std::vector<std::array<std::string
     state_.phase = "replay";
     return replay_journal([this, gen](bool ok) {
       if (gen != catch_gen_) return;
-      if (!ok) return catch_up_failed("the journal could not be replayed");
+      if (!ok) return catch_up_failed(last_replay_error_);
       state_.phase = "events";
       replicating_ = true;
       again_ = false;
@@ -170,7 +174,7 @@ void Fleet::catch_up_reassert(std::shared_ptr<std::vector<std::array<std::string
   const auto& b = (*blocks)[i];
   block_of(b[0], [this, gen, blocks, i, n](Result<std::optional<std::string>> r) {
     if (gen != catch_gen_ || stopped_) return;
-    if (!r) return catch_up_failed("re-asserting a block: " + r.error().message);
+    if (!r) return catch_up_failed(r.error());
     if (r->has_value()) return catch_up_reassert(blocks, i + 1, n);
     const auto& b = (*blocks)[i];
     block(b[0], "re-asserted by host " + host_name_ + " (the fleet database had lost it): " + b[1],
@@ -181,19 +185,34 @@ void Fleet::catch_up_reassert(std::shared_ptr<std::vector<std::array<std::string
                          o.error().message);
               return catch_up_reassert(blocks, i + 1, n);
             }
-            if (!o) return catch_up_failed("re-asserting a block: " + o.error().message);
+            if (!o) return catch_up_failed(o.error());
             catch_up_reassert(blocks, i + 1, n + (o->changed ? 1 : 0));
           });
   });
 }
 
-void Fleet::catch_up_failed(const std::string& why) {
-  log::warning("fleet: the catch-up stopped: " + why + "; still in degraded mode, trying again within " +
-                   std::to_string(cfg_.propagation.count()) + " s",
-               {{"VIGIL_HOST", host_name_}, {"VIGIL_REASON", why}});
+// A refusal (42501: this host's role quarantined, or not a host) is not
+// an outage: the host stops deciding alone (refuse()). Anything else: still
+// degraded, and the next tick tries again.
+void Fleet::catch_up_failed(const Error& why) {
   ++catch_gen_;
   state_.phase.clear();
   replicating_ = false;
+  if (why.code == Error::Code::kRefused) return refuse(why.message);
+  log::warning("fleet: the catch-up stopped: " + why.message + "; still in degraded mode, trying again within " +
+                   std::to_string(cfg_.propagation.count()) + " s",
+               {{"VIGIL_HOST", host_name_}, {"VIGIL_REASON", why.message}});
+}
+
+void Fleet::refuse(const std::string& why) {
+  if (state_.refused.empty())
+    log::event(log::Priority::kErr, log::kMsgFleetDegraded,
+               "fleet: the database refuses this host (" + why +
+                   "): fleet accounts get the module's failmode, and nothing is decided here alone; the journal "
+                   "is kept until the database takes it (a quarantine lifted, or vigild --fleet-setup run)",
+               {{"VIGIL_HOST", host_name_}, {"VIGIL_REASON", why}});
+  state_.refused = why;
+  if (on_change_) on_change_();
 }
 
 // Takes the journal to vigil.replay() in batches, each erased here once its
@@ -202,14 +221,21 @@ void Fleet::catch_up_failed(const std::string& why) {
 void Fleet::replay_journal(std::function<void(bool ok)> then) {
   if (!journal_.read) return then(true);
   if (journal_id_.empty()) {
-    log::error("fleet: the journal has no name: not replayed");
+    last_replay_error_ = Error::Store("the journal has no name");
     return then(false);
   }
-  journal_.read(kReplayBatch, [this, then = std::move(then)](Result<std::vector<JournalEntry>> r) mutable {
-    boost::asio::post(ex_, [this, then = std::move(then), r = std::move(r)]() mutable {
+  // One chain at a time: a chain of an older connection stops at its next
+  // step (catch_gen_), and its caller hears it failed.
+  const uint64_t gen = catch_gen_;
+  journal_.read(replay_batch_, [this, gen, then = std::move(then)](Result<std::vector<JournalEntry>> r) mutable {
+    boost::asio::post(ex_, [this, gen, then = std::move(then), r = std::move(r)]() mutable {
       if (stopped_) return;
+      if (gen != catch_gen_) {
+        last_replay_error_ = Error::Store("the connection was lost");
+        return then(false);
+      }
       if (!r) {
-        log::error("fleet: the journal cannot be read: " + r.error().message);
+        last_replay_error_ = Error::Store("the journal cannot be read: " + r.error().message);
         return then(false);
       }
       if (r->empty()) return then(true);
@@ -221,25 +247,50 @@ void Fleet::replay_journal(std::function<void(bool ok)> then) {
         o["local_seq"] = e.local_seq;
         o["kind"] = e.kind;
         o["account"] = e.account;
+        o["at"] = to_epoch(e.at);
         batch.push_back(std::move(o));
       }
       const int64_t last = r->back().local_seq;
       const auto n = static_cast<int64_t>(r->size());
       conn_->call("vigil_replay", {Value(journal_id_), Value(boost::json::serialize(batch))},
-                  [this, then = std::move(then), last, n](Result<Rows> res) mutable {
+                  [this, gen, then = std::move(then), last, n](Result<Rows> res) mutable {
                     if (stopped_) return;
                     if (!res) {
+                      // A batch too slow for db_timeout is halved next time.
+                      replay_batch_ = std::max<int64_t>(1, replay_batch_ / 2);
+                      last_replay_error_ = res.error();
                       log::warning("fleet: the journal's replay failed: " + res.error().message,
                                    {{"VIGIL_HOST", host_name_}, {"VIGIL_REASON", res.error().message}});
                       return then(false);
                     }
-                    state_.replayed += n;
-                    replayed_this_time_ += n;
-                    journal_.taken(last, [this, then = std::move(then)](Status st) mutable {
-                      boost::asio::post(ex_, [this, then = std::move(then), st]() mutable {
+                    replay_batch_ = 100;
+                    int64_t capped = 0, duplicates = 0;
+                    const int ri = res->column("result");
+                    for (const auto& row : res->rows) {
+                      const std::string v = ri >= 0 && row[ri] ? *row[ri] : std::string();
+                      capped += v == "cap";
+                      duplicates += v == "duplicate";
+                    }
+                    if (capped)
+                      log::event(log::Priority::kCrit, log::kMsgFleetDegraded,
+                                 "fleet: " + std::to_string(capped) +
+                                     " block(s) made here while degraded were NOT made fleet-wide: this host is at "
+                                     "its cap (vigil.policy max_auto_blocks_per_host); they stay enforced here only",
+                                 {{"VIGIL_HOST", host_name_}, {"VIGIL_REASON", "auto block cap"}});
+                    if (gen == catch_gen_) {
+                      state_.replayed += n - duplicates;
+                      replayed_this_time_ += n - duplicates;
+                    }
+                    journal_.taken(last, [this, gen, then = std::move(then)](Status st) mutable {
+                      boost::asio::post(ex_, [this, gen, then = std::move(then), st]() mutable {
                         if (stopped_) return;
                         if (!st) {
-                          log::error("fleet: the replayed journal entries cannot be erased: " + st.error().message);
+                          last_replay_error_ =
+                              Error::Store("the replayed journal entries cannot be erased: " + st.error().message);
+                          return then(false);
+                        }
+                        if (gen != catch_gen_) {
+                          last_replay_error_ = Error::Store("the connection was lost");
                           return then(false);
                         }
                         replay_journal(std::move(then));
@@ -252,6 +303,10 @@ void Fleet::replay_journal(std::function<void(bool ok)> then) {
 
 void Fleet::leave_degraded() {
   const bool at_start = state_.since == std::chrono::system_clock::time_point{};
+  // Logins decided here and waiting for their prompt's answer: the
+  // database decides them now (asked again).
+  std::erase_if(challenges_, [](const auto& c) { return c.second.decided; });
+  state_.refused.clear();
   const int64_t applied = std::max<int64_t>(0, position_.applied - applied_at_degrade_);
   state_.degraded = false;
   state_.phase.clear();

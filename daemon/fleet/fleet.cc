@@ -60,7 +60,9 @@ std::vector<Prepared> statements() {
       {kBlockOf, "SELECT reason FROM vigil.block WHERE account = $1", 1},
       {kBlockAccount, "SELECT seq, changed FROM vigil.block_account($1, $2, $3)", 3},
       {kVerify, "SELECT ok, reason FROM vigil.verify($1, $2)", 2},
-      {kFactor, "SELECT active FROM vigil.factor($1)", 1},
+      {kFactor,
+       "SELECT f.active, EXISTS (SELECT 1 FROM vigil.admin a WHERE a.account = $1) AS admin FROM vigil.factor($1) f",
+       1},
       {kQuarantine, "SELECT ok, reason, seq FROM vigil.quarantine($1, $2, $3, $4::boolean, $5)", 5},
       {kTotpEnroll, "SELECT vigil.totp_enroll($1, $2, $3) AS secret", 3},
       {kTotpConfirm, "SELECT vigil.totp_confirm($1, $2) AS ok", 2},
@@ -74,8 +76,9 @@ std::vector<Prepared> statements() {
       // One statement, one snapshot: the blocks in force and the seq they
       // are current at.
       {kSnapshot,
-       "SELECT s.n, b.account, b.reason, b.by, b.host FROM vigil.seq s LEFT JOIN vigil.block b ON true "
-       "ORDER BY b.account",
+       "SELECT s.n, b.account, b.reason, b.by, b.host, (SELECT " + std::string(kFingerprint) +
+           " FROM vigil.event e WHERE e.seq = s.n) FROM vigil.seq s LEFT JOIN vigil.block b ON true "
+           "ORDER BY b.account",
        0},
       {kEvents,
        "SELECT seq, kind, coalesce(account, ''), coalesce(host, ''), coalesce(actor, ''), details::text, "
@@ -195,7 +198,10 @@ Fleet::Fleet(boost::asio::any_io_executor ex, FleetConfig cfg, std::string host_
   o.listen = {kChannel};
   o.on_notify = [this](const std::string&, const std::string&) { poke(); };
   o.on_state = [this](bool ready, const std::string& why) {
-    if (ready) {
+    if (stopped_) return;
+    if (!ready && conn_->refused()) {
+      refuse(why);
+    } else if (ready) {
       log::event(log::Priority::kNotice, log::kMsgFleetConnected,
                  "fleet database connected as host " + host_name_ + "; catching up", {{"VIGIL_HOST", host_name_}});
       catch_up();
@@ -314,10 +320,14 @@ void Fleet::totp_enroll(std::string account, std::string actor, std::string acto
 }
 
 void Fleet::totp_confirm(std::string account, std::string code, std::function<void(Result<bool>)> done) {
-  conn_->call(kTotpConfirm, params_of(std::move(account), std::move(code)), [done = std::move(done)](Result<Rows> r) {
-    if (!r) return done(r.error());
-    done(!r->rows.empty() && flag(*r, "ok"));
-  });
+  std::string key = account;
+  conn_->call(kTotpConfirm, params_of(std::move(account), std::move(code)),
+              [this, key, done = std::move(done)](Result<Rows> r) {
+                if (!r) return done(r.error());
+                const bool ok = !r->rows.empty() && flag(*r, "ok");
+                if (ok) known_.erase(key);  // it has one now: asked again before it is trusted
+                done(ok);
+              });
 }
 
 void Fleet::recovery_codes(std::string account, std::string actor, std::string actor_code,
@@ -336,15 +346,15 @@ void Fleet::factor(std::string account, std::function<void(Result<bool>)> done) 
   conn_->call(kFactor, {Value(account)}, [this, account, done = std::move(done)](Result<Rows> r) {
     if (!r) return done(r.error());
     const bool active = !r->rows.empty() && flag(*r, "active");
-    if (factors_.size() >= kChallengeMax && !factors_.count(account)) factors_.clear();
-    factors_[account] = active;
+    if (known_.size() >= kChallengeMax && !known_.count(account)) known_.clear();
+    known_[account] = Known{active, !r->rows.empty() && flag(*r, "admin"), std::chrono::steady_clock::now()};
     done(active);
   });
 }
 
-std::optional<bool> Fleet::factor_known(const std::string& account) const {
-  auto it = factors_.find(account);
-  if (it == factors_.end()) return std::nullopt;
+std::optional<Fleet::Known> Fleet::known(const std::string& account) const {
+  auto it = known_.find(account);
+  if (it == known_.end() || std::chrono::steady_clock::now() - it->second.at > kKnownFor) return std::nullopt;
   return it->second;
 }
 
@@ -474,7 +484,10 @@ void Fleet::tick() {
   // deadline that did not drop the connection.
   journal_pending_ = false;
   replay_journal([this, events](bool ok) {
-    if (!ok) return replicated(false);
+    if (!ok) {
+      journal_pending_ = true;  // tried again at the next tick
+      return replicated(false);
+    }
     events();
   });
 }
@@ -490,13 +503,13 @@ void Fleet::replicated(bool ok) {
   if (ok && position_.known && position_.applied >= position_.max_seen)
     caught_up_ = std::chrono::steady_clock::now();
   if (state_.phase == "events") {
-    if (!ok) return catch_up_failed("the events could not be applied");
+    if (!ok) return catch_up_failed(Error::Store("the events could not be applied"));
     // The journal once more (decisions made during the catch-up), then out.
     state_.phase = "replay";
     const uint64_t gen = catch_gen_;
     return replay_journal([this, gen](bool done) {
       if (gen != catch_gen_) return;
-      if (!done) return catch_up_failed("the journal could not be replayed");
+      if (!done) return catch_up_failed(last_replay_error_);
       leave_degraded();
     });
   }
@@ -516,8 +529,13 @@ void Fleet::snapshot() {
       events->push_back(Event{0, "block", *row[1], row[4].value_or(""), row[3].value_or(""),
                               boost::json::serialize(d)});
     }
-    for (auto& e : *events) e.seq = seq;
-    position_.fingerprint.clear();  // a snapshot's seq has no event of its own here
+    // The event at the snapshot's seq (its fingerprint: the catch-up's check).
+    std::string fp = r->rows[0].size() > 5 ? r->rows[0][5].value_or("") : std::string();
+    for (auto& e : *events) {
+      e.seq = seq;
+      e.fingerprint = fp;
+    }
+    position_.fingerprint = fp;
     if (events->empty()) {
       position_.applied = seq;
       position_.known = true;
@@ -603,7 +621,8 @@ void Fleet::save_position() {
   const std::string tmp = position_file_ + ".tmp";
   {
     std::ofstream out(tmp, std::ios::trunc);
-    out << position_.applied << "\n"
+    // -1: no position yet (a snapshot comes first), never 0 (the whole log).
+    out << (position_.known ? position_.applied : int64_t(-1)) << "\n"
         << position_.fingerprint << "\n"
         << position_.system_identifier << "\n"
         << position_.timeline << "\n";
@@ -622,6 +641,8 @@ void Fleet::save_position() {
 }
 
 std::string Fleet::status_text() const {
+  if (!state_.refused.empty())
+    return "fleet REFUSED by the database (" + state_.refused + "); fleet accounts get the module's failmode";
   if (state_.degraded && !conn_->ready())
     return "fleet DEGRADED: database unreachable (" + conn_->why_not() + "); deciding alone, journaling";
   if (state_.degraded) return "fleet DEGRADED: catching up (" + state_.phase + ")";

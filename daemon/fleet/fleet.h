@@ -133,6 +133,7 @@ struct DegradedState {
   std::string phase;          // "", "identity", "reassert", "replay", "events"
   int64_t replayed = 0;       // journal entries taken by vigil.replay() since vigild started
   int64_t reasserted = 0;     // blocks re-asserted since vigild started
+  std::string refused;        // the database refuses this host (why): the module's failmode, not degraded
   std::chrono::system_clock::time_point healed{};  // when it was last left
 };
 
@@ -183,8 +184,12 @@ class Fleet {
 
   const std::string& host_name() const { return host_name_; }
   bool ready() const { return conn_->ready(); }
-  // Degraded mode (above): decide alone, and journal.
-  bool degraded() const { return state_.degraded; }
+  // Degraded mode (above): decide alone, and journal. Not while the
+  // database answers but refuses this host (its role quarantined, its
+  // statements refused: a schema older than this vigild): calls then fail
+  // and fleet accounts get the module's failmode, as a host the fleet
+  // refuses must not decide for it.
+  bool degraded() const { return state_.degraded && state_.refused.empty(); }
   const DegradedState& degraded_state() const { return state_; }
   // Set before start().
   void journal(JournalAccess j) { journal_ = std::move(j); }
@@ -209,10 +214,18 @@ class Fleet {
   void recovery_codes(std::string account, std::string actor, std::string actor_code,
                       std::function<void(Result<std::vector<std::string>>)> done);
   // Whether the account has an active second factor (vigil.factor). The
-  // answer is remembered (host memory) for degraded mode: factor_known().
+  // answer, and whether the account is one of the fleet's administrators
+  // (vigil.admin), is remembered in host memory for degraded mode: known().
   void factor(std::string account, std::function<void(Result<bool>)> done);
-  // The database's last answer about the account's factor, if any.
-  std::optional<bool> factor_known(const std::string& account) const;
+  // What the database last said of the account, within kKnownFor; nothing
+  // when it has not been asked since (a factor enrolled on another host
+  // meanwhile is then not missed for longer than that).
+  struct Known {
+    bool factor = false, admin = false;
+    std::chrono::steady_clock::time_point at{};
+  };
+  static constexpr auto kKnownFor = std::chrono::minutes(15);
+  std::optional<Known> known(const std::string& account) const;
   // Challenges (host memory): at most kChallengeMax; expired ones are dropped.
   static constexpr std::size_t kChallengeMax = 100000;
   bool add_challenge(const std::string& key, Challenge c);
@@ -273,8 +286,9 @@ class Fleet {
   void catch_up();
   void catch_up_identity();
   void catch_up_reassert(std::shared_ptr<std::vector<std::array<std::string, 3>>> blocks, std::size_t i, int n);
-  void catch_up_failed(const std::string& why);
+  void catch_up_failed(const Error& why);
   void replay_journal(std::function<void(bool ok)> then);
+  void refuse(const std::string& why);
   void leave_degraded();
   bool catching() const { return !state_.phase.empty(); }
 
@@ -296,12 +310,14 @@ class Fleet {
   static constexpr std::size_t kNonceMax = 50000;
   std::unordered_map<std::string, std::chrono::steady_clock::time_point> failed_nonces_;
   std::unordered_map<std::string, Challenge> challenges_;
-  std::unordered_map<std::string, bool> factors_;  // at most kChallengeMax
+  std::unordered_map<std::string, Known> known_;  // at most kChallengeMax
   DegradedState state_;
   JournalAccess journal_;
   std::string journal_id_;
   bool journal_pending_ = true;  // the journal may hold entries (at start: unknown)
-  uint64_t catch_gen_ = 0;       // a catch-up cut by a lost connection stops
+  uint64_t catch_gen_ = 0;       // a catch-up (or a replay) cut by a lost connection stops
+  int64_t replay_batch_ = 100;   // halved after a failed batch, back to 100 after a good one
+  Error last_replay_error_ = Error::Store("");
   std::chrono::steady_clock::time_point degraded_steady_{};
   int64_t replayed_this_time_ = 0, applied_at_degrade_ = 0;
 };

@@ -95,6 +95,7 @@ void PgConnection::close() {
 
 void PgConnection::connect() {
   close();
+  refused_ = false;
   std::vector<const char*> keys, values;
   for (const auto& [k, v] : opt_.params) {
     keys.push_back(k.c_str());
@@ -246,7 +247,12 @@ void PgConnection::finish_call(Result<Rows> r) {
   calls_.pop_front();
   arm_deadline();
   if (c.prepare) {
+    if (!r && r.error().message != "pipeline aborted") {
+      refused_ = true;
+      return fail("the server refused this host's statements: " + r.error().message);
+    }
     if (!r) return fail("preparing the statements: " + r.error().message);
+    refused_ = false;
     state_ = State::kReady;
     why_.clear();
     backoff_ = std::chrono::milliseconds(0);

@@ -95,6 +95,10 @@ class PgConnection {
   bool ready() const { return state_ == State::kReady; }
   // Why the connection is not ready ("" when it is).
   const std::string& why_not() const { return why_; }
+  // The last connection reached the server, which refused this role's
+  // statements (their preparation failed: a missing function, a missing
+  // grant): not an outage but a refusal. Cleared when one is ready.
+  bool refused() const { return refused_; }
   // Smoothed round trip of the calls answered (EWMA), and the last one.
   std::chrono::microseconds latency() const { return latency_; }
   std::size_t in_flight() const { return calls_.size(); }
@@ -134,6 +138,7 @@ class PgConnection {
   std::deque<Call> calls_;
   std::chrono::milliseconds backoff_{0};
   std::string why_ = "not connected yet";
+  bool refused_ = false;
   std::chrono::microseconds latency_{0};
 };
 

@@ -168,8 +168,17 @@ boost::asio::awaitable<Reply> admin_call(Services& sv, const Peer& peer, const p
   if (auto why = recovery::admin_refusal(peer.uid, admin, blocked, sv.config->recovery.allow_root))
     co_return finish(refused(*why));
   if (auto bad = m->validate(call.params)) co_return finish(*bad);
-  if (auto no = fleet_degraded_refusal(sv, m->name)) co_return finish(*no);
   if (auto missing = co_await unknown_subject(sv, call.params)) co_return finish(*missing);
+  if (sv.fleet && sv.fleet->degraded()) {
+    std::optional<bool> fleet_subject;
+    const std::string user = param(call.params, "user", 256);
+    if (valid_user_name(user)) {
+      auto looking = sv.resolver->by_name(user);  // named: GCC 12 and co_await temporaries
+      const Lookup l = co_await std::move(looking);
+      if (l.found()) fleet_subject = sv.fleet->account_of(l.id.uid, l.id.name).has_value();
+    }
+    if (auto no = fleet_degraded_refusal(sv, m->name, fleet_subject)) co_return finish(*no);
+  }
   if (m->step_up != StepUp::kNone) {
     if (auto no = co_await step_up(sv, actor, call.params, m->step_up, m->name)) co_return finish(*no);
   }

@@ -129,10 +129,15 @@ boost::asio::awaitable<Reply> public_call(Services& sv, const Peer& peer, const 
   }
   if (m->who == Who::kRoot && !peer.root()) co_return denied(peer, m->name, "only root may call this method");
   if (auto bad = m->validate(call.params)) co_return *bad;
-  if (auto no = fleet_degraded_refusal(sv, m->name)) co_return *no;
   Request r{sv, peer, call.params, {}, {}};
   if (m->subject != Subject::kNone) {
     if (auto stop = co_await resolve_subject(*m, r)) co_return std::move(*stop);
+  }
+  if (sv.fleet) {
+    const auto& l = r.target.lookup;
+    const std::optional<bool> fleet_subject =
+        l.found() ? std::optional<bool>(sv.fleet->account_of(l.id.uid, l.id.name).has_value()) : std::nullopt;
+    if (auto no = fleet_degraded_refusal(sv, m->name, fleet_subject)) co_return *no;
   }
   co_return co_await m->handle(r);
 }
@@ -155,17 +160,27 @@ const SecretFields& secret_fields(bool admin_socket, std::string_view method) {
   return admin_socket ? kUnknownAdmin : kUnknownPublic;
 }
 
-std::optional<Reply> fleet_degraded_refusal(const Services& sv, std::string_view method) {
+std::optional<Reply> fleet_degraded_refusal(const Services& sv, std::string_view method,
+                                            std::optional<bool> fleet_subject) {
   if (!sv.fleet || !sv.fleet->degraded()) return std::nullopt;
-  static constexpr std::string_view kNeedsDatabase[][2] = {
-      {proto::kAccountUnblock, "recovery"},      {proto::kRecoveryApprove, "recovery"},
-      {proto::kAccountReset, "recovery"},        {proto::kTotpEnroll, "enrolment"},
-      {proto::kTotpConfirm, "enrolment"},        {proto::kTotpDisable, "enrolment"},
-      {proto::kTotpRecoveryCodes, "enrolment"},  {proto::kTokenIssue, "a token change"},
-      {proto::kFleetQuarantine, "a quarantine"},
+  // Recovery and enrolment of a fleet account (or of no account named: an
+  // approval) need the database; those of this host's own accounts (root,
+  // system accounts: break-glass territory) do not. A token or a
+  // quarantine always does: the freeze may have changed fleet-wide.
+  struct Need {
+    std::string_view method, what;
+    bool any_subject;
   };
-  for (const auto& [name, what] : kNeedsDatabase) {
+  static constexpr Need kNeedsDatabase[] = {
+      {proto::kAccountUnblock, "recovery", false},     {proto::kRecoveryApprove, "recovery", false},
+      {proto::kAccountReset, "recovery", false},       {proto::kTotpEnroll, "enrolment", false},
+      {proto::kTotpConfirm, "enrolment", false},       {proto::kTotpDisable, "enrolment", false},
+      {proto::kTotpRecoveryCodes, "enrolment", false}, {proto::kTokenIssue, "a token change", true},
+      {proto::kFleetQuarantine, "a quarantine", true},
+  };
+  for (const auto& [name, what, any_subject] : kNeedsDatabase) {
     if (name != method) continue;
+    if (!any_subject && fleet_subject == false) return std::nullopt;
     const auto& st = sv.fleet->degraded_state();
     const std::string since = st.since == std::chrono::system_clock::time_point{}
                                   ? std::string("since vigild started")

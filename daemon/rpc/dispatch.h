@@ -82,10 +82,13 @@ const SecretFields& secret_fields(bool admin_socket, std::string_view method);
 boost::asio::awaitable<proto::Reply> dispatch(Services& services, const Peer& peer,
                                               const proto::Call& call);
 
-// Fleet degraded mode (fleet.h): recovery, enrolment, token issuing and
-// quarantines need the fleet's database, and are refused with a reply that
-// says so while the host is degraded; nothing otherwise.
-std::optional<proto::Reply> fleet_degraded_refusal(const Services& sv, std::string_view method);
+// Fleet degraded mode (fleet.h): recovery and enrolment of a fleet account
+// (`fleet_subject`: the request's account is one; nullopt: none named, or
+// unknown), token issuing and quarantines need the fleet's database, and
+// are refused with a reply that says so while the host is degraded;
+// nothing otherwise.
+std::optional<proto::Reply> fleet_degraded_refusal(const Services& sv, std::string_view method,
+                                                   std::optional<bool> fleet_subject);
 
 // Token checks, for the public socket and the HTTP checker. The token is
 // hashed and wiped at once.

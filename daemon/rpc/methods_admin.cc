@@ -190,7 +190,7 @@ Answer block(Request& r) {
   };
   auto res = co_await await_callback<BlockResult>(start);
   if (!res.status) co_return unavailable("the change could not be recorded");
-  if (journal) {
+  if (journal && res.changed) {
     r.sv.fleet->journaled();
     log::warning("blocked " + id.name + " on this host only for now: the fleet's database is unreachable; the block "
                  "is journaled and made fleet-wide when it answers",

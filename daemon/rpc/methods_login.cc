@@ -173,11 +173,17 @@ Answer fleet_offline_report(Request& r, ReportRequest req, std::string account) 
   const bool failure = req.outcome == Outcome::kFailure;
   std::string refuse;
   if (!failure && found && !req.console) {
-    const std::optional<bool> factor = r.sv.fleet->factor_known(account);
-    if (req.admin && !fc.offline_admins_allow)
-      refuse = "an administrator, while the fleet's database is unreachable ([fleet] offline_admins = \"deny\")";
-    else if (!fc.offline_totp_password_only && (req.totp_required || factor.value_or(true)))
-      refuse = std::string(factor ? "the account has a second factor" : "the account may have a second factor") +
+    // What the database said of the account in the last kKnownFor; an
+    // account it was not asked about may have a factor, and may be one of
+    // the fleet's administrators (vigil.admin).
+    const std::optional<fleet::Fleet::Known> known = r.sv.fleet->known(account);
+    const bool admin = req.admin || !known || known->admin;
+    const bool factor = !known || known->factor;
+    if (admin && !fc.offline_admins_allow)
+      refuse = std::string(req.admin || known ? "an administrator" : "possibly an administrator (not asked lately)") +
+               ", while the fleet's database is unreachable ([fleet] offline_admins = \"deny\")";
+    else if (!fc.offline_totp_password_only && (req.totp_required || factor))
+      refuse = std::string(known ? "the account has a second factor" : "the account may have a second factor") +
                ", and no code can be checked while the fleet's database is unreachable ([fleet] offline_totp = "
                "\"deny\")";
   }
@@ -380,7 +386,8 @@ Answer report(Request& r) {
   auto in = request_of<api::AuthReport>(r.params);
   if (!in) co_return invalid(in.error().message);
   ReportRequest req = report_request(r, *in);
-  if (auto account = fleet_account(r)) {
+  std::optional<std::string> account = fleet_account(r);  // not in the if: GCC 12 across co_await
+  if (account) {
     auto reporting = fleet_report(r, std::move(req), std::move(*account));  // named: GCC 12 and co_await temporaries
     Reply reply = co_await std::move(reporting);
     co_return reply;
@@ -418,7 +425,8 @@ Answer account(Request& r) {
   auto v = co_await await_callback<Result<AccountVerdict>>(start);
   if (!v) co_return unavailable("state unavailable");
   // Degraded mode: the replica's blocks (the engine's) decide.
-  if (auto account = fleet_account(r); account && !console && !v->blocked && !r.sv.fleet->degraded()) {
+  const std::optional<std::string> account = fleet_account(r);  // not in the if: GCC 12 across co_await
+  if (account && !console && !v->blocked && !r.sv.fleet->degraded()) {
     auto fstart = [&](auto deliver) { r.sv.fleet->block_of(*account, std::move(deliver)); };
     auto blocked = co_await await_callback<Result<std::optional<std::string>>>(fstart);
     if (!blocked && !r.sv.fleet->degraded()) co_return database_unreachable(blocked.error());
@@ -438,7 +446,8 @@ Answer verify(Request& r) {
   // so that it is answered as late as a known one.
   const bool found = r.target.lookup.found();
   const auto& id = r.target.lookup.id;
-  if (auto account = fleet_account(r); account && !account->empty()) {
+  std::optional<std::string> account = fleet_account(r);  // not in the if: GCC 12 across co_await
+  if (account && !account->empty()) {
     auto verifying = fleet_verify(r, std::move(*account), in->nonce, std::move(in->code));  // named: GCC 12
     wipe(in->code);
     Reply reply = co_await std::move(verifying);

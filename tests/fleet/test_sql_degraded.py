@@ -48,6 +48,9 @@ class Replay(adm.AdminServer):
         self.assertEqual(self.replay(entries), ["%d:duplicate" % i for i in range(1, 6)])
         self.assertEqual(self.q("SELECT count(*) FROM vigil.failure WHERE account = 'alice'"), "3")
         self.assertEqual(self.q("SELECT locked_until > now() FROM vigil.bucket WHERE key = 'acct:alice'"), "t")
+        # The same number with other content (a state directory restored
+        # from a backup numbers on from there) is another entry.
+        self.assertEqual(self.replay([failure(1, "bob")]), ["1:counted"])
         # The same local_seq from another host, or another journal of the
         # same host (a new state directory), is another entry.
         self.assertEqual(self.replay([failure(1, "bob")], host="h2"), ["1:counted"])
@@ -112,6 +115,12 @@ class Replay(adm.AdminServer):
         out = self.q("BEGIN; SELECT verdict FROM vigil.report('frank', 'failure', '', '', '{}', '{}', false, "
                      "true, false, false, 'sshd'); SHOW synchronous_commit; COMMIT;", user="h1")
         self.assertEqual(out.split("\n")[-1], "on", "a failure: on (no event)")
+
+    def test_a_batch_with_a_block_commits_with_remote_apply(self):
+        entries = json.dumps([{"local_seq": 1, "kind": "block", "account": "gus", "reason": "x"}, failure(2)])
+        out = self.q(f"BEGIN; SELECT count(*) FROM vigil.replay('j1', {lit(entries)}::jsonb); "
+                     "SHOW synchronous_commit; COMMIT;", user="h1")
+        self.assertEqual(out.split("\n")[-1], "remote_apply")
 
     def test_the_replay_record_is_out_of_reach(self):
         for sql in ("SELECT * FROM vigil.replayed",

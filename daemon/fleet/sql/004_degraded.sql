@@ -27,18 +27,22 @@ SET ROLE vigil_owner;
 ---------------------------------------------------------------------------
 
 -- The journal entries each host has replayed: one row per (host, journal,
--- local_seq), `journal` being the random name of the host's journal (a
--- new state directory starts a new one, whose local_seq start again at 1).
--- Hosts read nothing here; only vigil.replay() writes.
+-- local_seq, digest), `journal` being the random name of the host's journal
+-- (a new state directory starts a new one, whose local_seq start again at
+-- 1) and `digest` the entry's own (md5 of its jsonb text): a state
+-- directory restored from a backup numbers its new entries as it did after
+-- the backup, and those are other entries, not replays. Hosts read nothing
+-- here; only vigil.replay() writes.
 CREATE TABLE vigil.replayed (
   host text NOT NULL,
   journal text NOT NULL,
   local_seq bigint NOT NULL,
+  digest text NOT NULL,
   at timestamptz NOT NULL DEFAULT now(),
   kind text NOT NULL,
   account text,
   result text NOT NULL,
-  PRIMARY KEY (host, journal, local_seq)
+  PRIMARY KEY (host, journal, local_seq, digest)
 );
 
 ---------------------------------------------------------------------------
@@ -71,8 +75,10 @@ $$;
 
 -- Takes a batch of the calling host's journal (p_journal: its name;
 -- p_entries: a JSON array of at most 1000 objects), in the caller's
--- transaction. Each entry:
+-- transaction. Idempotent on (host, journal, local_seq, the entry's
+-- digest). Each entry:
 --   local_seq   bigint > 0, the entry's number in the journal
+--   at          when the host decided it (epoch seconds; recorded only)
 --   kind        'failure' | 'success' | 'refused' | 'block'
 --   account     the fleet's key of the account; "" or null for a name
 --               that resolved to no account (a failure: its source counts)
@@ -89,7 +95,8 @@ $$;
 -- for a failure ('counted', 'locked', 'blocked', 'throttled', 'no_account'),
 -- 'blocked', 'already_blocked' or 'cap' for a block, 'recorded' otherwise.
 -- The calling host must exist and not be quarantined (else 42501: its
--- journal is refused whole, and kept on the host).
+-- journal is refused whole, and kept on the host). A batch that made a
+-- block commits with remote_apply, whatever the entries after it set.
 CREATE FUNCTION vigil.replay(p_journal text, p_entries jsonb)
 RETURNS TABLE (local_seq bigint, result text)
 LANGUAGE plpgsql SECURITY DEFINER
@@ -105,6 +112,7 @@ DECLARE
   v_by text;
   v_keys text[];
   v_scales int[];
+  v_emitted boolean := false;
 BEGIN
   SELECT * INTO v_host FROM vigil.host h WHERE h.name = session_user;
   IF NOT FOUND OR v_host.quarantined THEN
@@ -131,8 +139,8 @@ BEGIN
     v_kind := v_e ->> 'kind';
     v_account := nullif(v_e ->> 'account', '');
 
-    INSERT INTO vigil.replayed AS r (host, journal, local_seq, kind, account, result)
-    VALUES (session_user, p_journal, local_seq, v_kind, v_account, '')
+    INSERT INTO vigil.replayed AS r (host, journal, local_seq, digest, kind, account, result)
+    VALUES (session_user, p_journal, local_seq, md5(v_e::text), v_kind, v_account, '')
     ON CONFLICT ON CONSTRAINT replayed_pkey DO NOTHING;
     IF NOT FOUND THEN
       result := 'duplicate';
@@ -175,6 +183,7 @@ BEGIN
                                                 'admin', EXISTS (SELECT 1 FROM vigil.admin a
                                                                   WHERE a.account = v_account)));
           result := 'blocked';
+          v_emitted := true;
         ELSE
           result := 'already_blocked';
         END IF;
@@ -183,9 +192,15 @@ BEGIN
       result := 'recorded';
     END IF;
     UPDATE vigil.replayed AS r SET result = replay.result
-     WHERE r.host = session_user AND r.journal = p_journal AND r.local_seq = replay.local_seq;
+     WHERE r.host = session_user AND r.journal = p_journal AND r.local_seq = replay.local_seq
+       AND r.digest = md5(v_e::text);
     RETURN NEXT;
   END LOOP;
+  -- vigil.report() of a later entry set synchronous_commit = on: a block
+  -- made in this batch still waits for the standby.
+  IF v_emitted THEN
+    PERFORM set_config('synchronous_commit', 'remote_apply', true);
+  END IF;
 END
 $$;
 
