@@ -30,7 +30,10 @@ int run_fleet_status(Global& g, const Args& a) {
     std::printf("database:   UNREACHABLE: %s\n", terminal_safe(reply->why).c_str());
   std::printf("replica:    applied %lld of %lld (lag %lld)\n", (long long)reply->applied,
               (long long)reply->max_seq, (long long)reply->lag);
-  if (reply->degraded) {
+  if (!reply->refused.empty()) {
+    std::printf("mode:       REFUSED by the database: %s\n", terminal_safe(reply->refused).c_str());
+    std::printf("            fleet accounts get the module's failmode; nothing is decided here alone\n");
+  } else if (reply->degraded) {
     const std::string since = reply->degraded_since ? "since " + when(reply->degraded_since) : "since vigild started";
     std::printf("mode:       DEGRADED %s: %s\n", since.c_str(), terminal_safe(reply->degraded_why).c_str());
     std::printf("            fleet accounts are decided on this host alone and journaled%s\n",

@@ -74,6 +74,7 @@ struct FleetStatusReply {
   int64_t replayed = 0;        // journal entries replayed since vigild started
   int64_t reasserted = 0;      // blocks re-asserted since vigild started
   int64_t healed_at = 0;       // epoch of the last time degraded mode was left; 0: never
+  std::string refused;         // the database answers but refuses this host (why): the module's failmode
   std::vector<FleetHost> hosts;  // every host (empty while not connected)
 
   template <class S, class V>
@@ -93,6 +94,7 @@ struct FleetStatusReply {
     v(key::kReplayed, s.replayed, kAlwaysSent);
     v(key::kReasserted, s.reasserted, kAlwaysSent);
     v(key::kHealedAt, s.healed_at, kAlwaysSent);
+    v(key::kRefused, s.refused, kAlwaysSent);
     v(key::kHosts, s.hosts, kAlwaysSent);
   }
   boost::json::object to_json() const;

@@ -42,9 +42,10 @@ Answer fleet_status(Request& r) {
   auto epoch = [](std::chrono::system_clock::time_point t) {
     return std::chrono::duration_cast<std::chrono::seconds>(t.time_since_epoch()).count();
   };
-  out.degraded = st.degraded;
-  out.degraded_since = st.degraded ? epoch(st.since) : 0;
-  out.degraded_why = st.degraded ? st.why : std::string();
+  out.degraded = f.degraded();
+  out.degraded_since = out.degraded ? epoch(st.since) : 0;
+  out.degraded_why = out.degraded ? st.why : std::string();
+  out.refused = st.refused;
   out.catch_up = st.phase;
   out.replayed = st.replayed;
   out.reasserted = st.reasserted;

@@ -256,6 +256,47 @@ class PartitionTest(DegradedCase):
             self.assertEqual(env.login("bob", env.password("bob"), rhost="192.0.2.12"), PAM_AUTH_ERR)
 
 
+class RefusedTest(DegradedCase):
+    """A database that answers but refuses this host is not an outage: the
+    host does not decide alone (that would let a quarantined host, or one
+    the schema does not serve, go on deciding for the fleet); fleet
+    accounts get the module's failmode, and the journal waits."""
+
+    def test_a_host_quarantined_while_cut_off_stops_deciding_alone_when_it_reconnects(self):
+        (h1,) = self.hosts(1)
+        self.proxies["h1"].pause()
+        self.assertEqual(h1.login("alice", "wrong-1", rhost="192.0.2.150"), PAM_AUTH_ERR)
+        self.assertTrue(self.wait_for(lambda: self.degraded(h1), 5))
+        self.pg.psql("UPDATE vigil.host SET quarantined = true WHERE name = 'h1'")
+        self.proxies["h1"].resume()
+        self.assertTrue(self.wait_for(lambda: "the database refuses this host" in h1.log(), 15), h1.log()[-2000:])
+        st = self.status(h1)
+        self.assertFalse(st["degraded"], "refused, not degraded: nothing decided alone")
+        self.assertGreaterEqual(st["journal"], 1, "the journal is kept")
+        self.assertEqual(h1.login("alice", h1.password("alice"), rhost="192.0.2.151"), harness.PAM_AUTHINFO_UNAVAIL)
+        self.assertEqual(self.pg.psql("SELECT count(*) FROM vigil.replayed").strip(), "0")
+        # The quarantine lifted: the journal is taken, the host heals.
+        self.pg.psql("UPDATE vigil.host SET quarantined = false WHERE name = 'h1'")
+        self.assertTrue(self.healed(h1, 2), h1.log()[-2000:])
+        self.assertEqual(self.pg.psql("SELECT result FROM vigil.replayed WHERE host = 'h1'").strip(), "counted")
+
+    def test_a_server_that_refuses_the_statements_gets_the_failmode(self):
+        # vigil.replay() missing: a schema older than this vigild.
+        self.pg.psql("ALTER FUNCTION vigil.replay(text, jsonb) RENAME TO replay_gone")
+        try:
+            env = self.proxied("h1", start=False)
+            env.start()
+            self.assertTrue(self.wait_for(lambda: "refused this host's statements" in env.log(), 10), env.log())
+            self.assertFalse(self.status(env)["degraded"])
+            self.assertEqual(env.login("alice", env.password("alice"), rhost="192.0.2.152"),
+                             harness.PAM_AUTHINFO_UNAVAIL)
+        finally:
+            self.pg.psql("ALTER FUNCTION vigil.replay_gone(text, jsonb) RENAME TO replay")
+        # Once the schema serves it, the host connects and catches up alone.
+        self.assertTrue(self.healed(env, 1), env.log()[-2000:])
+        self.assertEqual(env.login("alice", env.password("alice"), rhost="192.0.2.153"), PAM_SUCCESS)
+
+
 class StaleTokenTest(DegradedCase):
     def test_a_token_revoked_while_partitioned_is_503_after_the_fence_and_403_after_healing(self):
         h1, h2 = [self.proxied(h, fence="2s", start=False) for h in HOSTS[:2]]
