@@ -35,6 +35,7 @@ import test_fleet_pam as base  # noqa: E402
 from harness import PAM_AUTH_ERR, PAM_SUCCESS  # noqa: E402
 from pgserver import PG_BIN  # noqa: E402
 from tcpproxy import TcpProxy  # noqa: E402
+from test_tokens import Nginx  # noqa: E402  (nginx with the shipped auth_request snippets)
 
 HOSTS = base.HOSTS
 
@@ -308,19 +309,30 @@ class StaleTokenTest(DegradedCase):
             env.write_conf()
             env.start()
             env.wait_log("fleet: caught up as host")
-        token = json.loads(h2.ctl("token", "issue", "--owner", "alice", "--name", "ci", "--scope", "deploy",
-                                  "--json", check=True).stdout)["token"]
-        self.assertEqual(checker_status(http[h2], token), 200)
-        self.proxies["h2"].pause()
-        # alice, an administrator, is blocked on h1: every host revokes her
-        # tokens and freezes its token API when it learns of it; h2 cannot.
-        self.assertEqual(h1.ctl("block", "alice", "--reason", "phished").returncode, 0)
-        t0 = time.monotonic()
-        self.assertEqual(checker_status(http[h2], token), 200, "within the fence, the replica vouches")
-        self.assertTrue(self.wait_for(lambda: checker_status(http[h2], token) == 503, 6))
-        print("\nstale token: 503 after %.1fs (fence 2s)" % (time.monotonic() - t0))
-        self.proxies["h2"].resume()
-        self.assertTrue(self.wait_for(lambda: checker_status(http[h2], token) == 403, 15))
+        # A real nginx with auth_request in front of h2's checker (the
+        # shipped snippets, tests/e2e/test_tokens.py).
+        nginx = Nginx(h2.dir, http[h2])
+        try:
+            token = json.loads(h2.ctl("token", "issue", "--owner", "alice", "--name", "ci", "--scope", "reports",
+                                      "--json", check=True).stdout)["token"]
+            self.assertEqual(checker_status(http[h2], token, "reports"), 200)
+            self.assertEqual(nginx.get("/reports/q3.txt", token)[0], 200)
+            self.proxies["h2"].pause()
+            # alice, an administrator, is blocked on h1: every host revokes
+            # her tokens and freezes its token API when it learns of it; h2
+            # cannot.
+            self.assertEqual(h1.ctl("block", "alice", "--reason", "phished").returncode, 0)
+            t0 = time.monotonic()
+            self.assertEqual(checker_status(http[h2], token, "reports"), 200, "within the fence, the replica vouches")
+            self.assertTrue(self.wait_for(lambda: checker_status(http[h2], token, "reports") == 503, 6))
+            print("\nstale token: 503 after %.1fs (fence 2s)" % (time.monotonic() - t0))
+            # nginx fails closed on the checker's 503 (its 500).
+            self.assertEqual(nginx.get("/reports/q3.txt", token)[0], 500)
+            self.proxies["h2"].resume()
+            self.assertTrue(self.wait_for(lambda: checker_status(http[h2], token, "reports") == 403, 15))
+            self.assertEqual(nginx.get("/reports/q3.txt", token)[0], 403)
+        finally:
+            nginx.close()
         listing = json.loads(h2.ctl("token", "list", "--json", check=True).stdout)
         self.assertTrue(listing["frozen"])
         self.assertEqual([t["state"] for t in listing["tokens"]], ["revoked"])
