@@ -278,13 +278,13 @@ def hot_account(fleet, seconds):
 
 
 class Proxied:
-    """H more hosts, each behind its own TCP proxy (db_timeout 300 ms, the
-    default)."""
+    """H more hosts (PREFIX1..PREFIXH), each behind its own TCP proxy
+    (db_timeout 300 ms, the default)."""
 
-    def __init__(self, fleet, hosts, **conf):
+    def __init__(self, fleet, hosts, prefix="bd", **conf):
         self.fleet, self.envs, self.proxies = fleet, [], []
         for i in range(hosts):
-            name = "bd%d" % (i + 1)
+            name = "%s%d" % (prefix, i + 1)
             fleet.pg.add_host(name)
             proxy = TcpProxy(fleet.pg.port)
             env = harness.Env()
@@ -392,21 +392,8 @@ def degraded(fleet, samples, journal, pam_count):
     # cut off; one account guessed on every host, from ever new sources.
     fleet.reset()
     fleet.policy(deny=3)
-    part = Proxied(fleet, 0)
+    part = Proxied(fleet, 4, prefix="bp", deny_offline=3)
     try:
-        for i in range(4):
-            name = "bp%d" % (i + 1)
-            fleet.pg.add_host(name)
-            proxy = TcpProxy(fleet.pg.port)
-            env = harness.Env()
-            env.conf["fleet"] = {"url": "postgresql://%s@127.0.0.1:%d/vigil" % (name, proxy.port),
-                                 "host_name": name, "sslmode": "disable", "propagation": "1s", "deny_offline": 3}
-            env.write_conf()
-            add_users(env)
-            env.start()
-            env.wait_log("fleet: caught up as host", timeout=10)
-            part.envs.append(env)
-            part.proxies.append(proxy)
         for i in (2, 3):
             part.proxies[i].pause()
             report(part.envs[i], "u40", "failure", "cut-%d-%d" % (os.getpid(), i), "192.0.2.%d" % (200 + i))

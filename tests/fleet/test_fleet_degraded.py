@@ -93,14 +93,6 @@ class DegradedCase(base.FleetCase):
         self.assertEqual(p.returncode, 0, p.stderr)
         return json.loads(p.stdout)
 
-    def wait_for(self, what, timeout=10.0):
-        deadline = time.time() + timeout
-        while time.time() < deadline:
-            if what():
-                return True
-            time.sleep(0.05)
-        return what()
-
     def degraded(self, env):
         return self.status(env)["degraded"]
 

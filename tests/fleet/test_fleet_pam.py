@@ -118,6 +118,14 @@ class FleetCase(unittest.TestCase):
     def fleet(self, n=4):
         return [self.host(h) for h in HOSTS[:n]]
 
+    def wait_for(self, what, timeout=10.0):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if what():
+                return True
+            time.sleep(0.05)
+        return what()
+
     def failures(self, account):
         return int(self.pg.psql("SELECT count(*) FROM vigil.failure WHERE account = '%s'" % account))
 
@@ -290,14 +298,6 @@ class PropagationTest(FleetCase):
     def token_verdict(self, env, token):
         reply = harness.raw_call(env.socket, "io.vigil.Token.Check", {"token": token, "scope": "deploy"})
         return reply["parameters"]["verdict"]
-
-    def wait_for(self, what, timeout=5.0):
-        deadline = time.time() + timeout
-        while time.time() < deadline:
-            if what():
-                return True
-            time.sleep(0.05)
-        return what()
 
     def test_admin_block_on_h2_revokes_and_freezes_on_every_host(self):
         hosts = self.admin_hosts(4)
