@@ -15,6 +15,11 @@ failures are spread over 50 users, deny is far away). The floor is measured
 in the same run: one vigil round trip (connect, call, close) and one SQLite
 WAL commit.
 
+A login as sshd pays it (bench/perprocess.py): the same four stacks with
+one fresh process per transaction (bench/pamonce, a C caller linked with
+libpam only), its CPU time from wait4() and its wall time, interleaved;
+the ratio beside the in-process one.
+
 Also, each on a daemon of its own: the brute-force storm (with the default
 policy, and with deny=1000 so that every decision is a counted failure,
 beside its floor: the same clients against a server that answers at once), the
@@ -43,8 +48,10 @@ sys.path.insert(0, os.path.join(ROOT, "tests", "e2e"))
 os.environ.setdefault("VIGIL_BUILD_DIR", os.path.join(ROOT, os.environ.get("BUILD_DIR", "build")))
 
 import harness  # noqa: E402
+import perprocess  # noqa: E402
 
 PAMLOOP = os.path.join(harness.BUILD, "bench", "pamloop")
+PAMONCE = os.path.join(harness.BUILD, "bench", "pamonce")
 TOTP_COST = os.path.join(harness.BUILD, "bench", "totp_cost")
 FAILLOCK = "/usr/lib/x86_64-linux-gnu/security/pam_faillock.so"
 USERS = ["u%d" % i for i in range(50)]
@@ -315,6 +322,9 @@ def main():
             floors["rtt"].append(b.loop("rtt", b.env.socket, count * 2)["median_us"])
             floors["commit"].append(b.loop("commit", b.env.dir, count * 2)["median_us"])
             print("round %d/%d done" % (r + 1, rounds), file=sys.stderr)
+        # A login as sshd pays it: one fresh process per transaction.
+        per_process = perprocess.measure(PAMONCE, b.env.nss_env(), b.env.svc, 1 if a.quick else 5,
+                                         10 if a.quick else 100, log=lambda m: print(m, file=sys.stderr))
         # Nothing may have locked: the failure path stays below every threshold.
         st = b.env.status("u0")
         if st["locked"]:
@@ -362,7 +372,7 @@ def main():
                              "p50_us": summary([x["p50_us"] for x in storms_default]),
                              "p99_us": summary([x["p99_us"] for x in storms_default]),
                              "max_us": summary([x["max_us"] for x in storms_default])},
-           "scale": state,
+           "scale": state, "per_process": per_process,
            "startup": {"accounts": boot["accounts"], "seconds": summary(boot["seconds"])}}
     for path in ("success", "failure"):
         A, B, C = (summary(per[(s, path)]) for s in "ABC")
@@ -409,6 +419,19 @@ def print_report(out):
               % (r["faillock_cost_us"], r["vigil_cost_us"], ratio))
         print("  of vigil's cost: the module and its round trip (D-A) %.0f µs, vigild's own share (C-D) %.0f µs"
               % (r["module_and_round_trip_us"], r["daemon_share_us"]))
+    pp = out["per_process"]
+    print("\na login as sshd pays it: one fresh process per transaction (bench/pamonce; %d rounds x %d; "
+          "medians; CPU user+system from wait4, and wall, µs)" % (pp["rounds"], pp["count"]))
+    for path, r in pp["paths"].items():
+        c, w = r["cpu_us"], r["wall_us"]
+        ratio = "n/a" if r["ratio"] is None else "%.2f" % r["ratio"]
+        inproc = out["paths"][path]["ratio"]
+        print("  %-8s CPU A %6.0f  B %6.0f  C %6.0f  D %6.0f   wall A %6.0f  B %6.0f  C %6.0f  D %6.0f" % (
+            path, c["A"], c["B"], c["C"], c["D"], w["A"], w["B"], w["C"], w["D"]))
+        print("           CPU per login: faillock (B-A) %.0f, vigil (C-A) %.0f, module alone (D-A) %.0f; "
+              "ratio (C-A)/(B-A) %s per process, %s in one process" % (
+                  r["faillock_cost_us"], r["vigil_cost_us"], r["module_cost_us"], ratio,
+                  "n/a" if inproc is None else "%.2f" % inproc))
     f = out["floor"]
     print("\nfloor, same run: one vigil round trip %s µs; one SQLite WAL commit %s µs"
           % (fmt(f["rtt"]), fmt(f["commit"])))
@@ -464,6 +487,24 @@ def record(out):
             p, fmt(r["A_matrix"]), fmt(r["B_faillock"]), fmt(r["C_vigil"]), fmt(r["D_module_only"]),
             r["faillock_cost_us"], r["vigil_cost_us"], "n/a" if r["ratio"] is None else "%.2f" % r["ratio"],
             r["module_and_round_trip_us"], r["daemon_share_us"]))
+    pp = out["per_process"]
+    lines += ["", "### A login as sshd pays it: one fresh process per transaction", "",
+              "`bench/pamonce` (C, linked with libpam only, as sshd, sudo, su, login and cron are) runs one "
+              "transaction and exits; the parent takes its CPU time (user + system) and wall time from "
+              "wait4(). %d rounds of %d processes per stack and path, interleaved; the median per round, then "
+              "the median over the rounds (the costs: of each round's own difference). µs per process." %
+              (pp["rounds"], pp["count"]), "",
+              "| path | CPU A | CPU B | CPU C | CPU D | wall A | wall B | wall C | wall D | B−A | C−A | D−A "
+              "| (C−A)/(B−A) per process | in one process |",
+              "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for p, r in pp["paths"].items():
+        c, w = r["cpu_us"], r["wall_us"]
+        inproc = out["paths"][p]["ratio"]
+        lines.append("| %s | %.0f | %.0f | %.0f | %.0f | %.0f | %.0f | %.0f | %.0f | %.0f | %.0f | %.0f | %s | %s |"
+                     % (p, c["A"], c["B"], c["C"], c["D"], w["A"], w["B"], w["C"], w["D"], r["faillock_cost_us"],
+                        r["vigil_cost_us"], r["module_cost_us"],
+                        "n/a" if r["ratio"] is None else "%.2f" % r["ratio"],
+                        "n/a" if inproc is None else "%.2f" % inproc))
     f = out["floor"]
     lines += ["", "Floor in the same run: one vigil round trip (connect, call, close) %s µs; "
               "one SQLite WAL commit (synchronous=NORMAL) %s µs." % (fmt(f["rtt"]), fmt(f["commit"])), ""]
