@@ -48,6 +48,7 @@ sys.path.insert(0, os.path.join(ROOT, "tests", "e2e"))
 os.environ.setdefault("VIGIL_BUILD_DIR", os.path.join(ROOT, os.environ.get("BUILD_DIR", "build")))
 
 import harness  # noqa: E402
+import loadcost  # noqa: E402
 import perprocess  # noqa: E402
 
 PAMLOOP = os.path.join(harness.BUILD, "bench", "pamloop")
@@ -325,6 +326,8 @@ def main():
         # A login as sshd pays it: one fresh process per transaction.
         per_process = perprocess.measure(PAMONCE, b.env.nss_env(), b.env.svc, 1 if a.quick else 5,
                                          10 if a.quick else 100, log=lambda m: print(m, file=sys.stderr))
+        per_process["load_us"] = loadcost.measure(loadcost.default_modules(), 1 if a.quick else 5,
+                                                  10 if a.quick else 100)
         # Nothing may have locked: the failure path stays below every threshold.
         st = b.env.status("u0")
         if st["locked"]:
@@ -432,6 +435,9 @@ def print_report(out):
               "ratio (C-A)/(B-A) %s per process, %s in one process" % (
                   r["faillock_cost_us"], r["vigil_cost_us"], r["module_cost_us"], ratio,
                   "n/a" if inproc is None else "%.2f" % inproc))
+    ld = pp["load_us"]
+    print("  loading the module alone (bench/dlonce, CPU per process): pam_permit %.0f, pam_faillock %.0f, "
+          "pam_vigil %.0f" % (ld["pam_permit"], ld["pam_faillock"], ld["pam_vigil"]))
     f = out["floor"]
     print("\nfloor, same run: one vigil round trip %s µs; one SQLite WAL commit %s µs"
           % (fmt(f["rtt"]), fmt(f["commit"])))
@@ -505,6 +511,10 @@ def record(out):
                         r["vigil_cost_us"], r["module_cost_us"],
                         "n/a" if r["ratio"] is None else "%.2f" % r["ratio"],
                         "n/a" if inproc is None else "%.2f" % inproc))
+    ld = pp["load_us"]
+    lines += ["", "Loading the module alone in a fresh C process (`bench/dlonce`: dlopen RTLD_NOW, then exit; "
+              "CPU µs per process): pam_permit %.0f, pam_faillock %.0f, pam_vigil %.0f." %
+              (ld["pam_permit"], ld["pam_faillock"], ld["pam_vigil"])]
     f = out["floor"]
     lines += ["", "Floor in the same run: one vigil round trip (connect, call, close) %s µs; "
               "one SQLite WAL commit (synchronous=NORMAL) %s µs." % (fmt(f["rtt"]), fmt(f["commit"])), ""]
