@@ -86,6 +86,13 @@ class Bench:
         self.env = harness.Env(lockout={"deny": 1000, "fail_interval": "15m"})
         self.env.conf["throttle"] = {"deny": 0}
         self.env.write_conf()
+        # The module reads vigil.conf in every login process: give it one the
+        # size of the shipped file (its comments, 17 KB, after the settings),
+        # as a host that installed the package has.
+        with open(os.path.join(ROOT, "conf", "vigil.conf")) as f:
+            comments = [line for line in f if line.lstrip().startswith("#") or not line.strip()]
+        with open(self.env.conf_path, "a") as f:
+            f.write("\n" + "".join(comments))
         with open(self.env.passwd, "a") as f, open(self.env.passdb, "a") as g:
             for i, u in enumerate(USERS):
                 f.write("%s:x:%d:%d::/nonexistent:/bin/sh\n" % (u, 2000 + i, 2000 + i))

@@ -74,12 +74,12 @@ std::string last_good_path_for(const std::vector<std::string_view>& args);
 // The `conf=PATH` argument, or the default path.
 std::string config_path_from_args(const std::vector<std::string_view>& args);
 
-// Reads the config file and parses, keeping the last results (one per
-// distinct arguments, up to 4: a stack's authfail, authsucc and account
-// lines) while the arguments and the file's text are the same: the module
-// stays loaded (-z nodelete), so a process that runs many transactions
-// parses once per line. Thread-safe; it only ever try_locks, so a child
-// forked while another thread held the lock never waits (it parses).
+// Reads the config file and parses, keeping the files' parse (up to 4
+// distinct sets of files) while their text is the same, and applies the
+// arguments on top at each call: the module stays loaded (-z nodelete), so
+// a process parses vigil.conf once, whatever line of its stack (authfail,
+// authsucc, account) asks first. Thread-safe; it only ever try_locks, so a
+// child forked while another thread held the lock never waits (it parses).
 ParsedOptions load_options_cached(const std::vector<std::string_view>& args);
 // How many calls the cache answered, for tests.
 std::uint64_t options_cache_hits();

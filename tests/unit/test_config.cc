@@ -1,9 +1,11 @@
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <fstream>
 #include <sstream>
 
 #include "daemon/core/config.h"
+#include "protocol/config_text.h"
 
 namespace vigil {
 namespace {
@@ -265,6 +267,40 @@ TEST(Config, EveryKeyIsInTheManPage) {
     auto at = text.find("\n.B " + name + "\n", section);
     EXPECT_TRUE(at != std::string::npos && at < next) << key << " is not documented in vigil.conf(5)";
   }
+}
+
+// pam_vigil.so blanks the comment-only lines before it parses (a tenth of
+// the parse on the shipped file, protocol/config_text.h): the daemon's own
+// parser must find the same meaning, the same errors and the same lines
+// either way.
+TEST(Config, BlankingCommentLinesChangesNothing) {
+  std::ifstream in(VIGIL_SOURCE_ROOT "/conf/vigil.conf");
+  ASSERT_TRUE(in.good());
+  std::stringstream ss;
+  ss << in.rdbuf();
+  const std::vector<std::string> texts = {
+      ss.str(),
+      "# a comment\n[daemon\n",
+      "[lockout]\ndeny = 3 # trailing\n  # indented\n\tdeny = 4\n",
+      "[devices]\nremote_services = [\n  \"sshd\", # one\n  # between\n  \"login\",\n]\n",
+      "[recovery]\nnotify_command = \"\"\"\n# inside a string\n\"\"\"\n",
+      "[recovery]\nnotify_command = \'\'\'\n# inside a string\n\'\'\'\n",
+      "[daemon]\r\n# crlf\r\nmode = \"enforce\"\r\n",
+      "#\n#\n#\n[lockout]\ndeny = \"three\"\n",
+  };
+  for (const auto& text : texts) {
+    const std::string blanked = without_comment_lines(text);
+    EXPECT_EQ(std::count(text.begin(), text.end(), '\n'), std::count(blanked.begin(), blanked.end(), '\n'));
+    auto a = parse_config(text, "vigil.conf");
+    auto b = parse_config(blanked, "vigil.conf");
+    ASSERT_EQ(a.ok(), b.ok()) << text;
+    if (!a.ok()) {
+      EXPECT_EQ(a.error().message, b.error().message) << text;
+    }
+  }
+  auto shipped = parse_config(without_comment_lines(texts[0]), "vigil.conf");
+  ASSERT_TRUE(shipped.ok());
+  EXPECT_EQ(shipped->lockout.deny, 3);
 }
 
 }  // namespace

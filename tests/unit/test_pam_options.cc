@@ -7,6 +7,7 @@
 #include <cstdlib>
 
 #include "pam_module/options.h"
+#include "protocol/config_text.h"
 
 namespace vigil::pam {
 namespace {
@@ -225,7 +226,8 @@ TEST(PamOptions, DropInsApplyInOrder) {
 }
 
 // A stack calls the module from several lines with different arguments, in
-// turn: each keeps its own parse, so none is parsed again.
+// turn: the file is parsed once for all of them (a login process pays one
+// parse), and each line still gets its own arguments.
 TEST(PamOptions, EachModuleLineKeepsItsParse) {
   char tmpl[] = "/tmp/vigil-pamopts-XXXXXX";
   ASSERT_NE(mkdtemp(tmpl), nullptr);
@@ -233,16 +235,48 @@ TEST(PamOptions, EachModuleLineKeepsItsParse) {
   const std::string arg = "conf=" + conf;
   write_file(conf, "[daemon]\nsocket = \"/run/a.sock\"\n");
   std::vector<std::string_view> fail = {"authfail", arg}, succ = {"authsucc", arg}, acct = {arg};
+  auto before = options_cache_hits();
   for (auto* a : {&fail, &succ, &acct}) EXPECT_EQ(load_options_cached(*a).options.socket, "/run/a.sock");
-  const auto before = options_cache_hits();
-  for (int i = 0; i < 5; ++i)
-    for (auto* a : {&fail, &succ, &acct}) EXPECT_EQ(load_options_cached(*a).options.socket, "/run/a.sock");
-  EXPECT_EQ(options_cache_hits() - before, 15u) << "every call after the first three came from the cache";
+  EXPECT_EQ(options_cache_hits() - before, 2u) << "the first line parsed; the next two used its parse";
+  before = options_cache_hits();
+  for (int i = 0; i < 5; ++i) {
+    EXPECT_EQ(load_options_cached(fail).options.mode, Mode::kAuthFail);
+    EXPECT_EQ(load_options_cached(succ).options.mode, Mode::kAuthSucc);
+    EXPECT_EQ(load_options_cached(acct).options.mode, Mode::kNone);
+  }
+  EXPECT_EQ(options_cache_hits() - before, 15u) << "every call after the first came from the cache";
+  // The arguments still apply on top of the cached parse.
+  std::vector<std::string_view> other = {"authfail", arg, "socket=/run/arg.sock"};
+  EXPECT_EQ(load_options_cached(other).options.socket, "/run/arg.sock");
+  EXPECT_EQ(load_options_cached(fail).options.socket, "/run/a.sock");
   // An edit is still seen by every line.
   write_file(conf, "[daemon]\nsocket = \"/run/z.sock\"\n");
   for (auto* a : {&fail, &succ, &acct}) EXPECT_EQ(load_options_cached(*a).options.socket, "/run/z.sock");
   std::remove(conf.c_str());
   std::remove(tmpl);
+}
+
+// What the module hands to toml++: comment-only lines made empty, newlines
+// kept; texts where a line starting with '#' might not be a comment are
+// left as they are.
+TEST(PamOptions, CommentLinesAreBlanked) {
+  struct Case {
+    const char* in;
+    const char* out;
+  };
+  const Case cases[] = {
+      {"# a\n[daemon]\n  # b\n\t# c\nsocket = \"/x\" # kept\n#", "\n[daemon]\n\n\nsocket = \"/x\" # kept\n"},
+      {"", ""},
+      {"no newline", "no newline"},
+      {"a = 1\n\n#\n", "a = 1\n\n\n"},
+      {"s = \"\"\"\n# in a string\n\"\"\"\n", "s = \"\"\"\n# in a string\n\"\"\"\n"},
+      {"s = \'\'\'\n# in a string\n\'\'\'\n", "s = \'\'\'\n# in a string\n\'\'\'\n"},
+      {"# crlf\r\na = 1\r\n", "# crlf\r\na = 1\r\n"},
+  };
+  for (const auto& c : cases) EXPECT_EQ(without_comment_lines(c.in), c.out) << c.in;
+  // Errors still name the line they are on.
+  auto p = parse_options({}, std::optional<std::string>("# one\n# two\n[daemon\n"));
+  EXPECT_NE(p.config_error.find(":3: "), std::string::npos) << p.config_error;
 }
 
 }  // namespace
