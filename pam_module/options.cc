@@ -243,8 +243,10 @@ ParseCache& parse_cache() {
 
 }  // namespace
 
-ParsedOptions load_options_cached(const std::vector<std::string_view>& args) {
-  const std::vector<ConfigSource> files = read_config(config_path_from_args(args));
+namespace {
+
+// The files' parse, from the cache when the same text was parsed before.
+FileOptions parse_files_cached(const std::vector<ConfigSource>& files) {
   std::string key;
   for (const auto& f : files) {
     key += f.path;
@@ -283,7 +285,24 @@ ParsedOptions load_options_cached(const std::vector<std::string_view>& args) {
       victim->used = ++c.clock;
     }
   }
-  auto parsed = apply_args(args, *cached);
+  return *cached;
+}
+
+}  // namespace
+
+ParsedOptions load_options_cached(const std::vector<std::string_view>& args) {
+  const std::string path = config_path_from_args(args);
+  // While the files are the ones vigild accepted (the same stamp, from stat
+  // alone), the settings it published are theirs: no read, no parse of
+  // vigil.conf (protocol/config_files.h, ConfigStamp).
+  if (auto now = config_stamp_now(path)) {
+    const std::string lg_path = last_good_path_for(args);
+    if (auto text = read_last_good(lg_path); text && last_good_stamp(*text) == *now) {
+      FileOptions published = parse_files_cached(std::vector<ConfigSource>{ConfigSource{lg_path, *text}});
+      if (published.config_error.empty()) return apply_args(args, published);
+    }
+  }
+  auto parsed = apply_args(args, parse_files_cached(read_config(path)));
   if (!parsed.config_error.empty()) {
     // A broken file: the last good settings vigild published (a few lines,
     // read and parsed again at each call while the file stays broken).

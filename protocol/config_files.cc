@@ -53,11 +53,69 @@ std::string quoted(const std::string& s) {
 bool trusted(const struct stat& st) { return st.st_uid == 0 && (st.st_mode & (S_IWGRP | S_IWOTH)) == 0; }
 }  // namespace
 
-std::string last_good_text(const std::string& socket, const std::string& admin_socket, bool console_exempt) {
+std::string last_good_text(const std::string& socket, const std::string& admin_socket, bool console_exempt,
+                           const std::string& stamp) {
   return "# Written by vigild: the settings of the last configuration it accepted that\n"
-         "# pam_vigil and vigilctl read while vigil.conf fails to parse. Do not edit.\n"
+         "# pam_vigil and vigilctl read while vigil.conf fails to parse, and pam_vigil\n"
+         "# reads instead of it while its files' stamp is the same. Do not edit.\n" +
+         (stamp.empty() ? std::string() : "stamp = " + quoted(stamp) + "\n") +
          "[daemon]\nsocket = " + quoted(socket) + "\nadmin_socket = " + quoted(admin_socket) +
          "\n[lockout]\nconsole_exempt = " + (console_exempt ? "true" : "false") + "\n";
+}
+
+std::string last_good_stamp(std::string_view text) {
+  // vigild writes it in one form, on a line of its own before any table.
+  constexpr std::string_view kKey = "stamp = \"";
+  size_t pos = 0;
+  while (pos < text.size()) {
+    size_t end = text.find('\n', pos);
+    std::string_view line = text.substr(pos, end == std::string_view::npos ? std::string_view::npos : end - pos);
+    if (!line.empty() && line[0] == '[') break;
+    if (line.starts_with(kKey) && line.size() > kKey.size() + 1 && line.back() == '"') {
+      std::string_view v = line.substr(kKey.size(), line.size() - kKey.size() - 1);
+      if (v.find_first_of("\"\\") == std::string_view::npos) return std::string(v);
+    }
+    if (end == std::string_view::npos) break;
+    pos = end + 1;
+  }
+  return {};
+}
+
+void ConfigStamp::add(const std::string& path, const struct stat& st) {
+  std::string line = path;
+  for (long long v : {static_cast<long long>(st.st_dev), static_cast<long long>(st.st_ino),
+                      static_cast<long long>(st.st_size), static_cast<long long>(st.st_mtim.tv_sec),
+                      static_cast<long long>(st.st_mtim.tv_nsec), static_cast<long long>(st.st_ctim.tv_sec),
+                      static_cast<long long>(st.st_ctim.tv_nsec)}) {
+    line.push_back('\0');
+    line += std::to_string(v);
+  }
+  line.push_back('\n');
+  for (unsigned char c : line) {
+    hash_ ^= c;
+    hash_ *= 1099511628211ull;
+  }
+}
+
+std::string ConfigStamp::digest() const {
+  static const char hex[] = "0123456789abcdef";
+  std::string out = "v1:";
+  for (int shift = 60; shift >= 0; shift -= 4) out += hex[(hash_ >> shift) & 15];
+  return out;
+}
+
+std::optional<std::string> config_stamp_now(const std::string& config_path) {
+  ConfigStamp stamp;
+  struct stat st {};
+  if (::stat(config_path.c_str(), &st) != 0) return std::nullopt;
+  stamp.add(config_path, st);
+  auto dropins = dropin_paths(config_path);
+  if (!dropins) return std::nullopt;
+  for (const auto& p : *dropins) {
+    if (::stat(p.c_str(), &st) != 0) return std::nullopt;
+    stamp.add(p, st);
+  }
+  return stamp.digest();
 }
 
 std::optional<std::string> read_last_good(const std::string& path) {

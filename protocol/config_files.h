@@ -16,8 +16,12 @@
 //    first (daemon/core/config.h).
 #pragma once
 
+#include <sys/stat.h>
+
+#include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "protocol/result.h"
@@ -44,7 +48,43 @@ Result<std::vector<std::string>> dropin_paths(const std::string& config_path);
 // owned by root that group and others cannot write, in a directory the
 // same holds for: anyone else's file could point them at a fake daemon.
 std::string last_good_path(const std::string& socket);
-std::string last_good_text(const std::string& socket, const std::string& admin_socket, bool console_exempt);
+// `stamp`: the stamp of the files these settings were read from (below);
+// empty: none (the built-in defaults, no file).
+std::string last_good_text(const std::string& socket, const std::string& admin_socket, bool console_exempt,
+                           const std::string& stamp = {});
+// client.conf's stamp, or "" when it has none.
+std::string last_good_stamp(std::string_view text);
+
+// The stamp of the configuration files as they are on disk, from stat
+// alone: each file's path, device, inode, size, and modification and change
+// times in nanoseconds, in the order they apply, folded into a 64-bit
+// FNV-1a digest ("v1:" and 16 hex digits).
+//  * vigild stamps the files it parsed, each from fstat on the descriptor
+//    it then reads (so a later edit cannot be stamped as what it read), and
+//    writes the stamp into client.conf with the settings.
+//  * pam_vigil.so stamps the files now (config_stamp_now): when the two are
+//    the same, client.conf's settings are the files' (vigild accepted
+//    exactly these files, and the module reads less of them than vigild
+//    does), so the module takes them without reading or parsing vigil.conf:
+//    a login process saves the parse of about 18 KB of TOML.
+//  * An edit changes the file's times (and usually its size or inode); a
+//    drop-in added or removed changes the list: the stamps differ, and the
+//    module reads and parses the files as before. The times come from the
+//    kernel's file clock, which ticks every few milliseconds: an edit in the
+//    same tick as vigild's read, keeping the size and the inode, would go
+//    unseen until the next change of the file; the module would then use
+//    the settings vigild runs with.
+class ConfigStamp {
+ public:
+  void add(const std::string& path, const struct stat& st);
+  std::string digest() const;
+
+ private:
+  std::uint64_t hash_ = 14695981039346656037ull;
+};
+// The files' stamp now: nullopt when the file is absent or any file (or the
+// drop-in directory) cannot be stat'ed or listed.
+std::optional<std::string> config_stamp_now(const std::string& config_path);
 // The trusted file's text, or nullopt (absent, not trusted, unreadable,
 // over 64 KiB).
 std::optional<std::string> read_last_good(const std::string& path);

@@ -194,6 +194,10 @@ struct Config {
   // What the file set that this version does not know ("FILE:LINE: unknown
   // key ..., ignored"); vigild logs them, --check-config prints them.
   std::vector<std::string> warnings;
+  // Not a setting: the stamp of the files this was read from
+  // (load_daemon_config, protocol/config_files.h), published in client.conf;
+  // empty for the built-in defaults.
+  std::string source_stamp;
 
   std::string totp_key_path() const {
     return totp.key_file.empty() ? daemon.state_dir + "/totp.key" : totp.key_file;

@@ -59,8 +59,10 @@ std::string config_file_problem(const struct stat& st, const std::string& path, 
 
 namespace {
 
-// One file: opened, checked on its descriptor, read from it.
-Result<ConfigSource> read_checked(const std::string& path) {
+// One file: opened, checked on its descriptor, stamped from that check
+// (before the read, so that a later edit is never stamped as what was
+// read), read from it.
+Result<ConfigSource> read_checked(const std::string& path, ConfigStamp& stamp) {
   // O_NONBLOCK: opening a FIFO left at the path must not hang; it is refused below.
   UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK));
   if (!fd.ok()) return file_error(path + ": cannot open: " + std::strerror(errno));
@@ -68,6 +70,7 @@ Result<ConfigSource> read_checked(const std::string& path) {
   if (::fstat(fd.get(), &st) != 0) return file_error(path + ": cannot stat: " + std::strerror(errno));
   if (auto problem = config_file_problem(st, path, ::geteuid()); !problem.empty())
     return file_error(problem);
+  stamp.add(path, st);
   auto text = read_all(fd.get(), path);
   if (!text) return text.error();
   return ConfigSource{path, std::move(*text)};
@@ -93,25 +96,28 @@ Status check_dropin_dir(const std::string& config_path) {
 }  // namespace
 
 Result<Config> load_daemon_config(const std::string& path) {
-  auto main = read_checked(path);
+  ConfigStamp stamp;
+  auto main = read_checked(path, stamp);
   if (!main) return main.error();
   if (auto dir = check_dropin_dir(path); !dir) return dir.error();
   auto dropins = dropin_paths(path);
   if (!dropins) return dropins.error();
   std::vector<ConfigSource> sources{std::move(*main)};
   for (const auto& p : *dropins) {
-    auto src = read_checked(p);
+    auto src = read_checked(p, stamp);
     if (!src) return src.error();
     sources.push_back(std::move(*src));
   }
-  return parse_config(sources);
+  auto cfg = parse_config(sources);
+  if (cfg) cfg->source_stamp = stamp.digest();
+  return cfg;
 }
 
 Status publish_client_settings(const Config& cfg) {
   const std::string path = last_good_path(cfg.daemon.socket);
   const std::string tmp = path + ".new";
   const std::string text =
-      last_good_text(cfg.daemon.socket, cfg.daemon.admin_socket, cfg.lockout.console_exempt);
+      last_good_text(cfg.daemon.socket, cfg.daemon.admin_socket, cfg.lockout.console_exempt, cfg.source_stamp);
   ::unlink(tmp.c_str());
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0644);
   if (fd < 0) return Error::State(tmp + ": cannot create: " + std::strerror(errno));

@@ -16,7 +16,9 @@
 //    and checked the same way, after the directory itself: it must be a
 //    directory owned by root (or vigild's uid) that group and others cannot
 //    write, since a file added there is read as root's. Otherwise the result
-//    is parse_config()'s over FILE and its drop-ins, in order.
+//    is parse_config()'s over FILE and its drop-ins, in order, with
+//    source_stamp set to the files' stamp (protocol/config_files.h) taken
+//    from each descriptor's fstat before it was read.
 //  * config_file_problem() is that check alone, pure: "" when the file is
 //    acceptable.
 //  * vigilctl does not use this: it runs commands for nobody.
@@ -36,7 +38,9 @@ std::string config_file_problem(const struct stat& st, const std::string& path, 
 Result<Config> load_daemon_config(const std::string& path);
 
 // Writes the settings vigild's clients read while vigil.conf fails to parse
-// (protocol/config_files.h, last_good_path) for this configuration: a new
+// (protocol/config_files.h, last_good_path) for this configuration, with
+// the stamp of its files (pam_vigil.so reads them instead of the files
+// while the files' stamp is the same): a new
 // file, mode 0644, renamed over the old one. An error says what failed; the
 // caller logs it (clients then fall back to the built-in defaults).
 Status publish_client_settings(const Config& cfg);

@@ -108,6 +108,23 @@ TEST_F(LoadDaemonConfig, ReadsASafeFile) {
   EXPECT_EQ(c->lockout.deny, 7);
 }
 
+// vigild stamps the files it read (from each descriptor), as pam_vigil.so
+// stamps them from stat; the stamp is published in client.conf.
+TEST_F(LoadDaemonConfig, StampsTheFilesItRead) {
+  const std::string path = write("vigil.conf", "[lockout]\ndeny = 7\n", 0644);
+  ::mkdir((path + ".d").c_str(), 0755);
+  write("vigil.conf.d/10-x.conf", "[lockout]\ndeny = 8\n", 0644);
+  auto c = load_daemon_config(path);
+  ASSERT_TRUE(c.ok()) << c.error().message;
+  EXPECT_EQ(c->lockout.deny, 8);
+  ASSERT_TRUE(config_stamp_now(path).has_value());
+  EXPECT_EQ(c->source_stamp, *config_stamp_now(path));
+  const struct timespec when[2] = {{1, 0}, {1, 0}};
+  ASSERT_EQ(::utimensat(AT_FDCWD, (path + ".d/10-x.conf").c_str(), when, 0), 0);
+  EXPECT_NE(c->source_stamp, *config_stamp_now(path)) << "a drop-in touched since";
+  EXPECT_EQ(last_good_stamp(last_good_text("/s", "/a", true, c->source_stamp)), c->source_stamp);
+}
+
 TEST_F(LoadDaemonConfig, RefusesWhatOthersMayWrite) {
   auto c = load_daemon_config(write("vigil.conf", "[lockout]\ndeny = 7\n", 0666));
   ASSERT_FALSE(c.ok());

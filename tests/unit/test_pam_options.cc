@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -277,6 +278,79 @@ TEST(PamOptions, CommentLinesAreBlanked) {
   // Errors still name the line they are on.
   auto p = parse_options({}, std::optional<std::string>("# one\n# two\n[daemon\n"));
   EXPECT_NE(p.config_error.find(":3: "), std::string::npos) << p.config_error;
+}
+
+// The stamp of the files, from stat alone: the same files give the same
+// stamp; a change of time, a new drop-in or a removed file changes it.
+TEST(PamOptions, ConfigStampFollowsTheFiles) {
+  char tmpl[] = "/tmp/vigil-stamp-XXXXXX";
+  ASSERT_NE(mkdtemp(tmpl), nullptr);
+  const std::string conf = std::string(tmpl) + "/vigil.conf";
+  EXPECT_FALSE(config_stamp_now(conf).has_value()) << "no file, no stamp";
+  write_file(conf, "[lockout]\ndeny = 3\n");
+  auto first = config_stamp_now(conf);
+  ASSERT_TRUE(first.has_value());
+  EXPECT_EQ(first->size(), 3u + 16u);
+  EXPECT_EQ(config_stamp_now(conf), first) << "nothing changed";
+  const struct timespec when[2] = {{1, 0}, {1, 0}};
+  ASSERT_EQ(utimensat(AT_FDCWD, conf.c_str(), when, 0), 0);
+  auto touched = config_stamp_now(conf);
+  EXPECT_NE(touched, first) << "the times changed";
+  ASSERT_EQ(mkdir((conf + ".d").c_str(), 0755), 0);
+  EXPECT_EQ(config_stamp_now(conf), touched) << "an empty drop-in directory adds nothing";
+  write_file(conf + ".d/10-x.conf", "[lockout]\ndeny = 4\n");
+  EXPECT_NE(config_stamp_now(conf), touched) << "a new drop-in";
+  std::remove((conf + ".d/10-x.conf").c_str());
+  EXPECT_EQ(config_stamp_now(conf), touched) << "the drop-in gone again";
+  // client.conf carries it on a line of its own, before the tables.
+  const std::string text = last_good_text("/s/v.sock", "/s/a.sock", true, *first);
+  EXPECT_EQ(last_good_stamp(text), *first);
+  EXPECT_EQ(last_good_stamp(last_good_text("/s/v.sock", "/s/a.sock", true)), "");
+  EXPECT_EQ(last_good_stamp("[daemon]\nstamp = \"v1:0\"\n"), "") << "inside a table it is not the stamp";
+  rmdir((conf + ".d").c_str());
+  std::remove(conf.c_str());
+  rmdir(tmpl);
+}
+
+// While the files' stamp is the one in client.conf, the module takes the
+// published settings without reading vigil.conf; once the file changes, it
+// reads the file again. (client.conf says console_exempt = false and the
+// file true here, which vigild never publishes, to see which one is used.)
+TEST(PamOptions, PublishedSettingsStandInForTheSameFiles) {
+  if (geteuid() != 0) GTEST_SKIP() << "client.conf is trusted only when root's";
+  char tmpl[] = "/tmp/vigil-published-XXXXXX";
+  ASSERT_NE(mkdtemp(tmpl), nullptr);
+  ASSERT_EQ(chmod(tmpl, 0755), 0);
+  const std::string dir = tmpl, conf = dir + "/vigil.conf", sock = dir + "/vigil.sock";
+  const std::string conf_arg = "conf=" + conf, sock_arg = "socket=" + sock;
+  std::vector<std::string_view> args = {"authfail", conf_arg, sock_arg};
+  write_file(conf, "[lockout]\nconsole_exempt = true\n");
+  auto stamp = config_stamp_now(conf);
+  ASSERT_TRUE(stamp.has_value());
+  write_file(dir + "/client.conf", last_good_text(sock, dir + "/admin.sock", false, *stamp));
+  ASSERT_EQ(chmod((dir + "/client.conf").c_str(), 0644), 0);
+  auto p = load_options_cached(args);
+  EXPECT_FALSE(p.options.console_exempt) << "the published settings, the file unread";
+  EXPECT_TRUE(p.config_error.empty()) << p.config_error;
+  EXPECT_EQ(p.options.mode, Mode::kAuthFail) << "the arguments still apply";
+  // A change of mode changes the change time: the file is read again.
+  ASSERT_EQ(chmod(conf.c_str(), 0640), 0);
+  EXPECT_TRUE(load_options_cached(args).options.console_exempt) << "ctime moved";
+  // An edit: the stamp differs, the file is read.
+  write_file(conf, "[lockout]\nconsole_exempt = true\ndeny = 3\n");
+  EXPECT_TRUE(load_options_cached(args).options.console_exempt) << "the edited file";
+  // A stamp from other files: the file is read.
+  write_file(dir + "/client.conf", last_good_text(sock, dir + "/admin.sock", false, "v1:0000000000000000"));
+  ASSERT_EQ(chmod((dir + "/client.conf").c_str(), 0644), 0);
+  EXPECT_TRUE(load_options_cached(args).options.console_exempt);
+  // client.conf not root's alone: never trusted, even with the right stamp.
+  stamp = config_stamp_now(conf);
+  write_file(dir + "/client.conf", last_good_text(sock, dir + "/admin.sock", false, *stamp));
+  ASSERT_EQ(chmod((dir + "/client.conf").c_str(), 0666), 0);
+  EXPECT_TRUE(load_options_cached(args).options.console_exempt);
+  std::remove((dir + "/client.conf").c_str());
+  std::remove(conf.c_str());
+  rmdir(tmpl);
 }
 
 }  // namespace
