@@ -114,6 +114,10 @@ class Bench:
             if time.time() > deadline or self.echo.poll() is not None:
                 raise RuntimeError("pamloop echo did not start")
             time.sleep(0.01)
+        # A host's vigil.conf has not changed in the seconds before vigild
+        # read it: otherwise client.conf cannot stand for it (racily clean,
+        # protocol/config_files.h) and the module parses it in every process.
+        time.sleep(2.5)
         self.env.start()
 
     def pam_env(self):

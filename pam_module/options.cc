@@ -222,8 +222,8 @@ std::vector<ConfigSource> read_config(const std::string& path) {
 // on several lines, authfail, authsucc and the account line, each with its
 // own arguments, which are applied on top at every call: they cost nothing).
 // Up to 4 entries, for stacks that point lines at different conf= files.
-// Reading the file is cheap; parsing is what costs. Comparing the text, not
-// timestamps, never misses an edit.
+// Reading the file is cheap; parsing is what costs. The key is the text
+// itself, not timestamps, so the cache never misses an edit.
 struct ParseCache {
   static constexpr std::size_t kEntries = 4;
   struct Entry {
@@ -295,9 +295,10 @@ ParsedOptions load_options_cached(const std::vector<std::string_view>& args) {
   // While the files are the ones vigild accepted (the same stamp, from stat
   // alone), the settings it published are theirs: no read, no parse of
   // vigil.conf (protocol/config_files.h, ConfigStamp).
-  if (auto now = config_stamp_now(path)) {
+  {
     const std::string lg_path = last_good_path_for(args);
-    if (auto text = read_last_good(lg_path); text && last_good_stamp(*text) == *now) {
+    struct timespec written {};
+    if (auto text = read_last_good(lg_path, &written); text && published_stands_for(path, *text, written)) {
       FileOptions published = parse_files_cached(std::vector<ConfigSource>{ConfigSource{lg_path, *text}});
       if (published.config_error.empty()) return apply_args(args, published);
     }

@@ -74,7 +74,10 @@ std::string last_good_path_for(const std::vector<std::string_view>& args);
 // The `conf=PATH` argument, or the default path.
 std::string config_path_from_args(const std::vector<std::string_view>& args);
 
-// Reads the config file and parses, keeping the files' parse (up to 4
+// The settings for these arguments: client.conf's while it stands for the
+// config files as they are (protocol/config_files.h, ConfigStamp: no read,
+// no parse of vigil.conf); otherwise reads the config file and parses,
+// keeping the files' parse (up to 4
 // distinct sets of files) while their text is the same, and applies the
 // arguments on top at each call: the module stays loaded (-z nodelete), so
 // a process parses vigil.conf once, whatever line of its stack (authfail,

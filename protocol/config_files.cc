@@ -81,9 +81,19 @@ std::string last_good_stamp(std::string_view text) {
   return {};
 }
 
+namespace {
+bool later(const struct timespec& a, const struct timespec& b) {
+  return a.tv_sec != b.tv_sec ? a.tv_sec > b.tv_sec : a.tv_nsec > b.tv_nsec;
+}
+}  // namespace
+
 void ConfigStamp::add(const std::string& path, const struct stat& st) {
+  if (later(st.st_mtim, newest_)) newest_ = st.st_mtim;
+  if (later(st.st_ctim, newest_)) newest_ = st.st_ctim;
   std::string line = path;
   for (long long v : {static_cast<long long>(st.st_dev), static_cast<long long>(st.st_ino),
+                      static_cast<long long>(st.st_mode), static_cast<long long>(st.st_uid),
+                      static_cast<long long>(st.st_gid),
                       static_cast<long long>(st.st_size), static_cast<long long>(st.st_mtim.tv_sec),
                       static_cast<long long>(st.st_mtim.tv_nsec), static_cast<long long>(st.st_ctim.tv_sec),
                       static_cast<long long>(st.st_ctim.tv_nsec)}) {
@@ -104,7 +114,7 @@ std::string ConfigStamp::digest() const {
   return out;
 }
 
-std::optional<std::string> config_stamp_now(const std::string& config_path) {
+std::optional<ConfigStamp> stamp_config_now(const std::string& config_path) {
   ConfigStamp stamp;
   struct stat st {};
   if (::stat(config_path.c_str(), &st) != 0) return std::nullopt;
@@ -115,10 +125,25 @@ std::optional<std::string> config_stamp_now(const std::string& config_path) {
     if (::stat(p.c_str(), &st) != 0) return std::nullopt;
     stamp.add(p, st);
   }
-  return stamp.digest();
+  return stamp;
 }
 
-std::optional<std::string> read_last_good(const std::string& path) {
+std::optional<std::string> config_stamp_now(const std::string& config_path) {
+  auto stamp = stamp_config_now(config_path);
+  if (!stamp) return std::nullopt;
+  return stamp->digest();
+}
+
+bool published_stands_for(const std::string& config_path, std::string_view client_text,
+                          const struct timespec& client_mtime) {
+  auto now = stamp_config_now(config_path);
+  if (!now || last_good_stamp(client_text) != now->digest()) return false;
+  struct timespec settled = now->newest();
+  settled.tv_sec += kRacyWindowSeconds;
+  return later(client_mtime, settled);
+}
+
+std::optional<std::string> read_last_good(const std::string& path, struct timespec* mtime) {
   struct stat dir {};
   const std::string parent = path.substr(0, path.rfind('/') == std::string::npos ? 0 : path.rfind('/'));
   if (::stat(parent.empty() ? "/" : parent.c_str(), &dir) != 0 || !S_ISDIR(dir.st_mode) || !trusted(dir))
@@ -130,7 +155,10 @@ std::optional<std::string> read_last_good(const std::string& path) {
   if (::fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && trusted(st) && st.st_size <= 65536) {
     std::string buf(static_cast<size_t>(st.st_size), '\0');
     ssize_t n = ::read(fd, buf.data(), buf.size());
-    if (n == st.st_size) text = std::move(buf);
+    if (n == st.st_size) {
+      text = std::move(buf);
+      if (mtime) *mtime = st.st_mtim;
+    }
   }
   ::close(fd);
   return text;

@@ -56,9 +56,9 @@ std::string last_good_text(const std::string& socket, const std::string& admin_s
 std::string last_good_stamp(std::string_view text);
 
 // The stamp of the configuration files as they are on disk, from stat
-// alone: each file's path, device, inode, size, and modification and change
-// times in nanoseconds, in the order they apply, folded into a 64-bit
-// FNV-1a digest ("v1:" and 16 hex digits).
+// alone: each file's path, device, inode, mode, owner, group, size, and
+// modification and change times in nanoseconds, in the order they apply,
+// folded into a 64-bit FNV-1a digest ("v1:" and 16 hex digits).
 //  * vigild stamps the files it parsed, each from fstat on the descriptor
 //    it then reads (so a later edit cannot be stamped as what it read), and
 //    writes the stamp into client.conf with the settings.
@@ -69,24 +69,41 @@ std::string last_good_stamp(std::string_view text);
 //    a login process saves the parse of about 18 KB of TOML.
 //  * An edit changes the file's times (and usually its size or inode); a
 //    drop-in added or removed changes the list: the stamps differ, and the
-//    module reads and parses the files as before. The times come from the
-//    kernel's file clock, which ticks every few milliseconds: an edit in the
-//    same tick as vigild's read, keeping the size and the inode, would go
-//    unseen until the next change of the file; the module would then use
-//    the settings vigild runs with.
+//    module reads and parses the files as before.
+//  * File times have a granularity (a tick of the kernel's file clock, a
+//    second on some file systems): a file changed just before vigild read
+//    it might change again within the same tick, keeping its size, unseen
+//    in the stamp. So, as git does with "racily clean" files, the settings
+//    stand for the files only when every file last changed (mtime and
+//    ctime) more than kRacyWindow before vigild wrote client.conf;
+//    otherwise the module reads and parses the files, until vigild
+//    publishes again (its next start or reload).
+//  * Not covered: a file system whose stat answers from a cache that may be
+//    stale (NFS attribute caching): keep vigil.conf on a local file system.
 class ConfigStamp {
  public:
   void add(const std::string& path, const struct stat& st);
   std::string digest() const;
+  // The latest mtime or ctime of the files added.
+  struct timespec newest() const { return newest_; }
 
  private:
   std::uint64_t hash_ = 14695981039346656037ull;
+  struct timespec newest_ {};
 };
+constexpr long kRacyWindowSeconds = 2;
 // The files' stamp now: nullopt when the file is absent or any file (or the
 // drop-in directory) cannot be stat'ed or listed.
+std::optional<ConfigStamp> stamp_config_now(const std::string& config_path);
+// Its digest alone.
 std::optional<std::string> config_stamp_now(const std::string& config_path);
+// Whether client.conf (its text, and its modification time) stands for the
+// files at config_path now: the same stamp, and no file changed within
+// kRacyWindowSeconds before client.conf was written.
+bool published_stands_for(const std::string& config_path, std::string_view client_text,
+                          const struct timespec& client_mtime);
 // The trusted file's text, or nullopt (absent, not trusted, unreadable,
-// over 64 KiB).
-std::optional<std::string> read_last_good(const std::string& path);
+// over 64 KiB); its modification time in *mtime when asked.
+std::optional<std::string> read_last_good(const std::string& path, struct timespec* mtime = nullptr);
 
 }  // namespace vigil

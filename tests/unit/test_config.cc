@@ -296,6 +296,11 @@ TEST(Config, BlankingCommentLinesChangesNothing) {
     ASSERT_EQ(a.ok(), b.ok()) << text;
     if (!a.ok()) {
       EXPECT_EQ(a.error().message, b.error().message) << text;
+    } else {
+      EXPECT_EQ(a->lockout.deny, b->lockout.deny) << text;
+      EXPECT_EQ(a->daemon.socket, b->daemon.socket) << text;
+      EXPECT_EQ(a->devices.remote_services, b->devices.remote_services) << text;
+      EXPECT_EQ(a->recovery.notify_command, b->recovery.notify_command) << text;
     }
   }
   auto shipped = parse_config(without_comment_lines(texts[0]), "vigil.conf");

@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 
 #include <fcntl.h>
+#include <time.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -322,33 +323,47 @@ TEST(PamOptions, PublishedSettingsStandInForTheSameFiles) {
   ASSERT_NE(mkdtemp(tmpl), nullptr);
   ASSERT_EQ(chmod(tmpl, 0755), 0);
   const std::string dir = tmpl, conf = dir + "/vigil.conf", sock = dir + "/vigil.sock";
+  const std::string client = dir + "/client.conf";
   const std::string conf_arg = "conf=" + conf, sock_arg = "socket=" + sock;
   std::vector<std::string_view> args = {"authfail", conf_arg, sock_arg};
+  // vigild publishes; `settled`: written well after the files last changed.
+  auto publish = [&](const std::string& stamp, bool settled) {
+    write_file(client, last_good_text(sock, dir + "/admin.sock", false, stamp));
+    ASSERT_EQ(chmod(client.c_str(), 0644), 0);
+    if (settled) {
+      struct timespec t[2];
+      clock_gettime(CLOCK_REALTIME, &t[0]);
+      t[0].tv_sec += kRacyWindowSeconds + 5;
+      t[1] = t[0];
+      ASSERT_EQ(utimensat(AT_FDCWD, client.c_str(), t, 0), 0);
+    }
+  };
   write_file(conf, "[lockout]\nconsole_exempt = true\n");
-  auto stamp = config_stamp_now(conf);
-  ASSERT_TRUE(stamp.has_value());
-  write_file(dir + "/client.conf", last_good_text(sock, dir + "/admin.sock", false, *stamp));
-  ASSERT_EQ(chmod((dir + "/client.conf").c_str(), 0644), 0);
+  publish(*config_stamp_now(conf), true);
   auto p = load_options_cached(args);
   EXPECT_FALSE(p.options.console_exempt) << "the published settings, the file unread";
   EXPECT_TRUE(p.config_error.empty()) << p.config_error;
   EXPECT_EQ(p.options.mode, Mode::kAuthFail) << "the arguments still apply";
-  // A change of mode changes the change time: the file is read again.
+  // Written right after the file last changed: racy, the file is read.
+  publish(*config_stamp_now(conf), false);
+  EXPECT_TRUE(load_options_cached(args).options.console_exempt) << "racily published";
+  publish(*config_stamp_now(conf), true);
+  EXPECT_FALSE(load_options_cached(args).options.console_exempt);
+  // A change of mode: the stamp differs, the file is read again.
   ASSERT_EQ(chmod(conf.c_str(), 0640), 0);
-  EXPECT_TRUE(load_options_cached(args).options.console_exempt) << "ctime moved";
+  EXPECT_TRUE(load_options_cached(args).options.console_exempt) << "the mode changed";
   // An edit: the stamp differs, the file is read.
+  publish(*config_stamp_now(conf), true);
   write_file(conf, "[lockout]\nconsole_exempt = true\ndeny = 3\n");
   EXPECT_TRUE(load_options_cached(args).options.console_exempt) << "the edited file";
   // A stamp from other files: the file is read.
-  write_file(dir + "/client.conf", last_good_text(sock, dir + "/admin.sock", false, "v1:0000000000000000"));
-  ASSERT_EQ(chmod((dir + "/client.conf").c_str(), 0644), 0);
+  publish("v1:0000000000000000", true);
   EXPECT_TRUE(load_options_cached(args).options.console_exempt);
   // client.conf not root's alone: never trusted, even with the right stamp.
-  stamp = config_stamp_now(conf);
-  write_file(dir + "/client.conf", last_good_text(sock, dir + "/admin.sock", false, *stamp));
-  ASSERT_EQ(chmod((dir + "/client.conf").c_str(), 0666), 0);
+  publish(*config_stamp_now(conf), true);
+  ASSERT_EQ(chmod(client.c_str(), 0666), 0);
   EXPECT_TRUE(load_options_cached(args).options.console_exempt);
-  std::remove((dir + "/client.conf").c_str());
+  std::remove(client.c_str());
   std::remove(conf.c_str());
   rmdir(tmpl);
 }
