@@ -116,7 +116,8 @@ class Bench:
             time.sleep(0.01)
         # A host's vigil.conf has not changed in the seconds before vigild
         # read it: otherwise client.conf cannot stand for it (racily clean,
-        # protocol/config_files.h) and the module parses it in every process.
+        # protocol/config_files.h) and the module parses it in every process
+        # until vigild publishes again, 2 s later.
         time.sleep(2.5)
         self.env.start()
 

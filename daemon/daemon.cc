@@ -312,14 +312,54 @@ int Daemon::run(const Reread& reread) {
   };
   if (sd_watchdog_enabled(0, &wd_usec) > 0 && wd_usec > 0) pet();
 
+  // client.conf stands for the config files only when none of them changed
+  // within kRacyWindowSeconds before it was written (protocol/config_files.h:
+  // file times have a granularity). A stamp taken that soon after an edit
+  // (a start or reload right after the file was written, as a package
+  // install or a deployment tool does) is published again once the window
+  // has passed, if the files still hold the very text vigild runs with; an
+  // edit since waits for its reload. Until then pam_vigil parses the files.
+  asio::steady_timer settle(io_);
+  std::function<void(const Config&)> settle_published = [&](const Config& basis) {
+    settle.cancel();
+    if (basis.source_stamp.empty()) return;
+    struct timespec now {};
+    ::clock_gettime(CLOCK_REALTIME, &now);
+    const auto newest = std::chrono::seconds(basis.source_newest.tv_sec) +
+                        std::chrono::nanoseconds(basis.source_newest.tv_nsec);
+    const auto current = std::chrono::seconds(now.tv_sec) + std::chrono::nanoseconds(now.tv_nsec);
+    const auto due = newest + std::chrono::seconds(kRacyWindowSeconds) + std::chrono::milliseconds(200) - current;
+    if (due <= std::chrono::milliseconds(150)) return;  // published after the window already
+    settle.expires_after(std::chrono::duration_cast<std::chrono::steady_clock::duration>(due));
+    settle.async_wait([&](boost::system::error_code ec) {
+      if (ec) return;
+      auto fresh = reread();
+      if (!fresh || fresh->source_digest != services_.config->source_digest) return;
+      struct timespec at {};
+      ::clock_gettime(CLOCK_REALTIME, &at);
+      if (std::chrono::seconds(fresh->source_newest.tv_sec + kRacyWindowSeconds) +
+              std::chrono::nanoseconds(fresh->source_newest.tv_nsec) >=
+          std::chrono::seconds(at.tv_sec) + std::chrono::nanoseconds(at.tv_nsec)) {
+        settle_published(*fresh);  // touched again meanwhile: wait once more
+        return;
+      }
+      Config settled = *services_.config;
+      settled.source_stamp = fresh->source_stamp;
+      settled.source_newest = fresh->source_newest;
+      publish(settled);
+    });
+  };
+  settle_published(*services_.config);
+
   asio::signal_set signals(io_, SIGTERM, SIGINT, SIGHUP);
   std::function<void(boost::system::error_code, int)> on_signal = [&](boost::system::error_code ec, int sig) {
     if (ec) return;
     if (sig == SIGHUP) {
       sd_notify(0, "RELOADING=1");
-      if (auto fresh = reread(); fresh)
+      if (auto fresh = reread(); fresh) {
         reload(*fresh);
-      else
+        settle_published(*fresh);
+      } else
         log::event(log::Priority::kErr, log::kMsgConfigRejected,
                    "reload refused, keeping the running configuration: " + fresh.error().message);
       sd_notify(0, "READY=1");

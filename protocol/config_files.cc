@@ -114,6 +114,26 @@ std::string ConfigStamp::digest() const {
   return out;
 }
 
+std::string sources_digest(const std::vector<ConfigSource>& sources) {
+  std::uint64_t h = 14695981039346656037ull;
+  auto fold = [&h](std::string_view bytes) {
+    for (unsigned char c : bytes) {
+      h ^= c;
+      h *= 1099511628211ull;
+    }
+    h ^= 0xff;  // a separator no text holds (config_text.h: ASCII only)
+    h *= 1099511628211ull;
+  };
+  for (const auto& src : sources) {
+    fold(src.path);
+    fold(src.text);
+  }
+  static const char hex[] = "0123456789abcdef";
+  std::string out = "t1:";
+  for (int shift = 60; shift >= 0; shift -= 4) out += hex[(h >> shift) & 15];
+  return out;
+}
+
 std::optional<ConfigStamp> stamp_config_now(const std::string& config_path) {
   ConfigStamp stamp;
   struct stat st {};

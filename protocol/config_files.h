@@ -77,7 +77,8 @@ std::string last_good_stamp(std::string_view text);
 //    stand for the files only when every file last changed (mtime and
 //    ctime) more than kRacyWindow before vigild wrote client.conf;
 //    otherwise the module reads and parses the files, until vigild
-//    publishes again (its next start or reload).
+//    publishes again: it does so once the window has passed, when the files
+//    still hold the text it runs with (daemon.cc, settle_published).
 //  * Not covered: a file system whose stat answers from a cache that may be
 //    stale (NFS attribute caching): keep vigil.conf on a local file system.
 class ConfigStamp {
@@ -92,6 +93,9 @@ class ConfigStamp {
   struct timespec newest_ {};
 };
 constexpr long kRacyWindowSeconds = 2;
+// A digest of the files' paths and texts (FNV-1a 64, "t1:" and 16 hex
+// digits): whether vigild would read the same files again.
+std::string sources_digest(const std::vector<ConfigSource>& sources);
 // The files' stamp now: nullopt when the file is absent or any file (or the
 // drop-in directory) cannot be stat'ed or listed.
 std::optional<ConfigStamp> stamp_config_now(const std::string& config_path);

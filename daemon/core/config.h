@@ -17,6 +17,8 @@
 //    the files.
 #pragma once
 
+#include <time.h>
+
 #include <chrono>
 #include <span>
 #include <string>
@@ -198,6 +200,11 @@ struct Config {
   // (load_daemon_config, protocol/config_files.h), published in client.conf;
   // empty for the built-in defaults.
   std::string source_stamp;
+  // Not settings either: a digest of the files' text, and their latest mtime
+  // or ctime, for the re-publishing of a stamp taken too soon after an edit
+  // (daemon.cc, settle_published).
+  std::string source_digest;
+  struct timespec source_newest {};
 
   std::string totp_key_path() const {
     return totp.key_file.empty() ? daemon.state_dir + "/totp.key" : totp.key_file;

@@ -109,7 +109,11 @@ Result<Config> load_daemon_config(const std::string& path) {
     sources.push_back(std::move(*src));
   }
   auto cfg = parse_config(sources);
-  if (cfg) cfg->source_stamp = stamp.digest();
+  if (cfg) {
+    cfg->source_stamp = stamp.digest();
+    cfg->source_newest = stamp.newest();
+    cfg->source_digest = sources_digest(sources);
+  }
   return cfg;
 }
 

@@ -104,6 +104,47 @@ class Signals(VigilTestCase):
                            env=self.env.nss_env(), capture_output=True, text=True, timeout=30)
         self.assertEqual(p.returncode, 1, "without them vigilctl refuses a config that fails to parse")
 
+    def test_client_conf_is_published_again_once_the_config_has_settled(self):
+        # The module takes client.conf's settings instead of parsing
+        # vigil.conf only when no config file changed within 2 s before
+        # client.conf was written (file times have a granularity). setUp
+        # wrote vigil.conf just before vigild started: vigild publishes
+        # again once the window has passed, if the file still holds the text
+        # it runs with.
+        last_good = os.path.join(os.path.dirname(self.env.socket), "client.conf")
+
+        def published():
+            st = os.stat(last_good)
+            with open(last_good) as f:
+                return st.st_mtime_ns, f.read()
+
+        def newest_change():
+            st = os.stat(self.env.conf_path)
+            return max(st.st_mtime_ns, st.st_ctime_ns)
+
+        first, text = published()
+        self.assertRegex(text, r'(?m)^stamp = "v1:[0-9a-f]{16}"$')
+        if first > newest_change() + 2 * 10**9:
+            self.skipTest("this machine took over 2 s to start vigild: nothing was racy")
+        deadline = time.time() + 8
+        while published()[0] == first and time.time() < deadline:
+            time.sleep(0.1)
+        again, text2 = published()
+        self.assertGreater(again, newest_change() + 2 * 10**9, "published again after the window")
+        self.assertEqual(text2.split("[daemon]")[1], text.split("[daemon]")[1], "the same settings")
+        # An edit after a reload: the running text is no longer the file's,
+        # so nothing is published again (the edit waits for its reload).
+        with open(self.env.conf_path, "a") as f:
+            f.write("# first edit\n")
+        self.env.reload()
+        self.env.wait_log("configuration reloaded")
+        time.sleep(0.2)
+        with open(self.env.conf_path, "a") as f:
+            f.write("# second edit, not reloaded\n")
+        after_reload = published()[0]
+        time.sleep(3.5)
+        self.assertEqual(published()[0], after_reload, "not published for a text vigild does not run")
+
     def test_sigterm_stops_cleanly(self):
         # With connections still open: their sessions end after the server.
         import socket
