@@ -57,6 +57,7 @@ sys.path.insert(0, os.path.join(ROOT, "tests", "e2e"))
 os.environ.setdefault("VIGIL_BUILD_DIR", os.path.join(ROOT, os.environ.get("BUILD_DIR", "build")))
 
 import harness  # noqa: E402
+from procstat import TICK, cpu_of, stat_fields  # noqa: E402
 from run import cpu_model  # noqa: E402
 
 COUNTER = os.path.join(harness.BUILD, "bench", "pam_benchcount.so")
@@ -66,7 +67,6 @@ SSHG = "/usr/libexec/sshguard"
 DEFENDERS = ["none", "faillock", "fail2ban", "sshguard", "vigil"]
 PASSWORD = "right-horse-battery-staple"
 LEGIT_SOURCE = "127.0.0.5"
-TICK = os.sysconf("SC_CLK_TCK")
 PREFIX = "vigilatk"  # the test accounts and PAM services this script makes
 
 SSHD_CONFIG = """ListenAddress 127.0.0.1
@@ -112,22 +112,6 @@ def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-def stat_fields(pid):
-    with open("/proc/%d/stat" % pid) as f:
-        s = f.read()
-    return s[s.rindex(")") + 2:].split()
-
-
-def cpu_of(pid, children=True):
-    """CPU seconds of a live process (all its threads), with its reaped
-    children's when asked."""
-    f = stat_fields(pid)
-    t = int(f[11]) + int(f[12])
-    if children:
-        t += int(f[13]) + int(f[14])
-    return t / TICK
 
 
 def group_cpu(pgid):

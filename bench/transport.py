@@ -32,20 +32,19 @@ import sys
 import tempfile
 import time
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from procstat import cpu_of  # noqa: E402
+
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
 BUILD = os.environ.get("VIGIL_BUILD_DIR", os.path.join(ROOT, "build"))
 TRANSPORT = os.path.join(BUILD, "bench", "transport")
 KINDS = ["stream", "stream-first", "seqpacket", "dgram"]
-TICK = os.sysconf("SC_CLK_TCK")
 
 
 def server_counters(pid):
     with open("/proc/%d/status" % pid) as f:
         sw = [int(line.split()[1]) for line in f if line.startswith("voluntary_ctxt_switches")][0]
-    with open("/proc/%d/stat" % pid) as f:
-        s = f.read()
-    fields = s[s.rindex(")") + 2:].split()
-    return sw, (int(fields[11]) + int(fields[12])) / TICK
+    return sw, cpu_of(pid, children=False)
 
 
 def main():

@@ -320,26 +320,28 @@ int Daemon::run(const Reread& reread) {
   // has passed, if the files still hold the very text vigild runs with; an
   // edit since waits for its reload. Until then pam_vigil parses the files.
   asio::steady_timer settle(io_);
+  // How long until the files' last change is kRacyWindowSeconds old
+  // (negative: it is older), on the file clock's time (CLOCK_REALTIME).
+  auto until_settled = [](const Config& c) {
+    struct timespec now {};
+    ::clock_gettime(CLOCK_REALTIME, &now);
+    auto since_epoch = [](const struct timespec& t) {
+      return std::chrono::seconds(t.tv_sec) + std::chrono::nanoseconds(t.tv_nsec);
+    };
+    return since_epoch(c.source_newest) + std::chrono::seconds(kRacyWindowSeconds) - since_epoch(now);
+  };
   std::function<void(const Config&)> settle_published = [&](const Config& basis) {
     settle.cancel();
     if (basis.source_stamp.empty()) return;
-    struct timespec now {};
-    ::clock_gettime(CLOCK_REALTIME, &now);
-    const auto newest = std::chrono::seconds(basis.source_newest.tv_sec) +
-                        std::chrono::nanoseconds(basis.source_newest.tv_nsec);
-    const auto current = std::chrono::seconds(now.tv_sec) + std::chrono::nanoseconds(now.tv_nsec);
-    const auto due = newest + std::chrono::seconds(kRacyWindowSeconds) + std::chrono::milliseconds(200) - current;
-    if (due <= std::chrono::milliseconds(150)) return;  // published after the window already
-    settle.expires_after(std::chrono::duration_cast<std::chrono::steady_clock::duration>(due));
+    const auto left = until_settled(basis);
+    if (left <= -std::chrono::milliseconds(50)) return;  // published after the window already
+    settle.expires_after(
+        std::chrono::duration_cast<std::chrono::steady_clock::duration>(left + std::chrono::milliseconds(200)));
     settle.async_wait([&](boost::system::error_code ec) {
       if (ec) return;
       auto fresh = reread();
       if (!fresh || fresh->source_digest != services_.config->source_digest) return;
-      struct timespec at {};
-      ::clock_gettime(CLOCK_REALTIME, &at);
-      if (std::chrono::seconds(fresh->source_newest.tv_sec + kRacyWindowSeconds) +
-              std::chrono::nanoseconds(fresh->source_newest.tv_nsec) >=
-          std::chrono::seconds(at.tv_sec) + std::chrono::nanoseconds(at.tv_nsec)) {
+      if (until_settled(*fresh) >= std::chrono::nanoseconds(0)) {
         settle_published(*fresh);  // touched again meanwhile: wait once more
         return;
       }

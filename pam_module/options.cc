@@ -295,23 +295,19 @@ ParsedOptions load_options_cached(const std::vector<std::string_view>& args) {
   // While the files are the ones vigild accepted (the same stamp, from stat
   // alone), the settings it published are theirs: no read, no parse of
   // vigil.conf (protocol/config_files.h, ConfigStamp).
-  {
-    const std::string lg_path = last_good_path_for(args);
-    struct timespec written {};
-    if (auto text = read_last_good(lg_path, &written); text && published_stands_for(path, *text, written)) {
-      FileOptions published = parse_files_cached(std::vector<ConfigSource>{ConfigSource{lg_path, *text}});
-      if (published.config_error.empty()) return apply_args(args, published);
-    }
+  // client.conf is read once, for both of its uses.
+  const std::string lg_path = last_good_path_for(args);
+  struct timespec written {};
+  std::optional<ConfigSource> last_good;
+  if (auto text = read_last_good(lg_path, &written)) last_good = ConfigSource{lg_path, std::move(*text)};
+  if (last_good && published_stands_for(path, last_good->text, written)) {
+    FileOptions published = parse_files_cached(std::vector<ConfigSource>{*last_good});
+    if (published.config_error.empty()) return apply_args(args, published);
   }
   auto parsed = apply_args(args, parse_files_cached(read_config(path)));
-  if (!parsed.config_error.empty()) {
-    // A broken file: the last good settings vigild published (a few lines,
-    // read and parsed again at each call while the file stays broken).
-    const std::string path = last_good_path_for(args);
-    std::optional<ConfigSource> last_good;
-    if (auto text = read_last_good(path)) last_good = ConfigSource{path, std::move(*text)};
-    parsed = with_last_good(args, std::move(parsed), last_good);
-  }
+  // A broken file: the last good settings vigild published (a few lines,
+  // parsed again at each call while the file stays broken).
+  if (!parsed.config_error.empty()) parsed = with_last_good(args, std::move(parsed), last_good);
   return parsed;
 }
 
