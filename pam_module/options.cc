@@ -3,11 +3,6 @@
 #include "protocol/config_files.h"
 #include "protocol/config_text.h"
 
-// Header-only toml++ without exceptions: nothing may throw across the PAM ABI.
-#define TOML_HEADER_ONLY 1
-#define TOML_EXCEPTIONS 0
-#include <toml++/toml.h>
-
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -19,10 +14,9 @@
 
 namespace vigil::pam {
 namespace {
-
 bool starts(std::string_view s, std::string_view p) { return s.substr(0, p.size()) == p; }
+}  // namespace
 
-// The shared setter: config keys and module arguments go through here.
 std::string set_option(Options& o, std::string_view key, std::string_view value) {
   if (key == "socket") {
     if (value.empty() || value[0] != '/') return "socket= needs an absolute path";
@@ -55,43 +49,12 @@ std::string set_option(Options& o, std::string_view key, std::string_view value)
   return {};
 }
 
-}  // namespace
-
 std::string config_path_from_args(const std::vector<std::string_view>& args) {
   std::string path = Options{}.config_path;
   for (auto a : args)
     if (starts(a, "conf=")) path = std::string(a.substr(5));
   return path;
 }
-
-namespace {
-
-// One file's keys for the module, over what the files before it set; "" or
-// the error, naming the file and line.
-std::string apply_file(const ConfigSource& src, Options& from_file) {
-  if (auto problem = config_text_problem(src.text)) return src.path + ": " + *problem;
-  // Comment-only lines blanked first (protocol/config_text.h): the same
-  // meaning and line numbers, a tenth of the parse on the shipped file.
-  const std::string text = without_comment_lines(src.text);
-  toml::parse_result parsed = toml::parse(text, src.path);
-  if (!parsed)
-    return src.path + ":" + std::to_string(parsed.error().source().begin.line) + ": " +
-           std::string(parsed.error().description());
-  const toml::table& t = parsed.table();
-  if (auto node = t.at_path("daemon.socket")) {
-    auto v = node.value_exact<std::string>();
-    if (!v) return src.path + ": daemon.socket must be a string";
-    if (auto e = set_option(from_file, "socket", *v); !e.empty()) return src.path + ": daemon.socket: " + e;
-  }
-  if (auto node = t.at_path("lockout.console_exempt")) {
-    auto v = node.value_exact<bool>();
-    if (!v) return src.path + ": lockout.console_exempt must be true or false";
-    from_file.console_exempt = *v;
-  }
-  return {};
-}
-
-}  // namespace
 
 ParsedOptions parse_options(const std::vector<std::string_view>& args,
                             const std::optional<std::string>& config_text) {
@@ -102,29 +65,10 @@ ParsedOptions parse_options(const std::vector<std::string_view>& args,
 
 namespace {
 
-// What the files say, before any argument: the part that costs (toml++),
-// and so the part the cache keeps, whatever line of the stack asks.
-struct FileOptions {
-  std::string socket = Options{}.socket;
-  bool console_exempt = Options{}.console_exempt;
-  std::string config_error;  // non-empty: the files were ignored
-};
-
-FileOptions parse_files(const std::vector<ConfigSource>& files) {
-  FileOptions out;
-  if (files.empty()) return out;
-  Options from_file;
-  std::string err;
-  for (const auto& f : files)
-    if (err = apply_file(f, from_file); !err.empty()) break;
-  if (err.empty()) {
-    out.socket = from_file.socket;
-    out.console_exempt = from_file.console_exempt;
-  } else {
-    out.config_error = err;
-    out.console_exempt = false;  // the strict reading
-  }
-  return out;
+// The files' options: the defaults when there are none (no file: nothing
+// to parse, and no helper to load).
+FileOptions files_options(const std::vector<ConfigSource>& files) {
+  return files.empty() ? FileOptions{} : parse_files(files);
 }
 
 ParsedOptions apply_args(const std::vector<std::string_view>& args, const FileOptions& files) {
@@ -157,16 +101,92 @@ ParsedOptions apply_args(const std::vector<std::string_view>& args, const FileOp
 }  // namespace
 
 ParsedOptions parse_options(const std::vector<std::string_view>& args, const std::vector<ConfigSource>& files) {
-  return apply_args(args, parse_files(files));
+  return apply_args(args, files_options(files));
 }
 
 ParsedOptions with_last_good(const std::vector<std::string_view>& args, ParsedOptions broken,
                              const std::optional<ConfigSource>& last_good) {
   if (broken.config_error.empty() || !broken.error.empty() || !last_good) return broken;
-  ParsedOptions alt = parse_options(args, std::vector<ConfigSource>{*last_good});
+  // vigild's own text is read without toml++; any other, with it.
+  ParsedOptions alt;
+  if (auto published = read_published(last_good->text)) alt = apply_args(args, *published);
+  else alt = parse_options(args, std::vector<ConfigSource>{*last_good});
   if (!alt.config_error.empty() || !alt.error.empty()) return broken;
   alt.config_error = broken.config_error + "; using the last good settings vigild published in " + last_good->path;
   return alt;
+}
+
+namespace {
+// One line of client.conf, as vigild writes it: `key = "text"` (only \" and
+// \\ escaped) or `key = true|false`. False for anything else.
+bool published_value(std::string_view line, std::string_view* key, std::string* text, int* flag) {
+  const auto eq = line.find(" = ");
+  if (eq == std::string_view::npos || eq == 0) return false;
+  *key = line.substr(0, eq);
+  std::string_view v = line.substr(eq + 3);
+  *flag = -1;
+  text->clear();
+  if (v == "true" || v == "false") {
+    *flag = v == "true";
+    return true;
+  }
+  if (v.size() < 2 || v.front() != '"' || v.back() != '"') return false;
+  v = v.substr(1, v.size() - 2);
+  for (std::size_t i = 0; i < v.size(); ++i) {
+    char c = v[i];
+    if (c == '"') return false;
+    if (c == '\\') {
+      if (i + 1 >= v.size() || (v[i + 1] != '"' && v[i + 1] != '\\')) return false;
+      c = v[++i];
+    }
+    text->push_back(c);
+  }
+  return true;
+}
+}  // namespace
+
+std::optional<FileOptions> read_published(std::string_view client_text) {
+  if (config_text_problem(client_text)) return std::nullopt;
+  FileOptions out;
+  Options o;
+  std::string_view section;
+  bool seen_socket = false, seen_admin = false, seen_exempt = false, seen_stamp = false;
+  std::size_t pos = 0;
+  while (pos < client_text.size()) {
+    std::size_t end = client_text.find('\n', pos);
+    if (end == std::string_view::npos) end = client_text.size();
+    const std::string_view line = client_text.substr(pos, end - pos);
+    pos = end + 1;
+    if (line.empty() || line[0] == '#') continue;
+    if (line == "[daemon]" || line == "[lockout]") {
+      if (line == section || (section == "[lockout]" && line == "[daemon]")) return std::nullopt;
+      section = line;
+      continue;
+    }
+    std::string_view key;
+    std::string text;
+    int flag = -1;
+    if (!published_value(line, &key, &text, &flag)) return std::nullopt;
+    bool* seen = nullptr;
+    if (section.empty() && key == "stamp" && flag < 0) {
+      seen = &seen_stamp;
+    } else if (section == "[daemon]" && key == "socket" && flag < 0) {
+      if (!set_option(o, "socket", text).empty()) return std::nullopt;
+      seen = &seen_socket;
+    } else if (section == "[daemon]" && key == "admin_socket" && flag < 0) {
+      seen = &seen_admin;  // vigilctl's
+    } else if (section == "[lockout]" && key == "console_exempt" && flag >= 0) {
+      o.console_exempt = flag == 1;
+      seen = &seen_exempt;
+    } else {
+      return std::nullopt;
+    }
+    if (*seen) return std::nullopt;
+    *seen = true;
+  }
+  out.socket = o.socket;
+  out.console_exempt = o.console_exempt;
+  return out;
 }
 
 std::string last_good_path_for(const std::vector<std::string_view>& args) {
@@ -273,7 +293,7 @@ FileOptions parse_files_cached(const std::vector<ConfigSource>& files) {
     }
   }
   if (!cached) {
-    cached = parse_files(files);
+    cached = files_options(files);
     std::unique_lock<std::mutex> lock(c.mu, std::try_to_lock);
     if (lock.owns_lock()) {
       // The least recently used entry (an empty one first) takes the parse.
@@ -301,6 +321,7 @@ ParsedOptions load_options_cached(const std::vector<std::string_view>& args) {
   std::optional<ConfigSource> last_good;
   if (auto text = read_last_good(lg_path, &written)) last_good = ConfigSource{lg_path, std::move(*text)};
   if (last_good && published_stands_for(path, last_good->text, written)) {
+    if (auto published = read_published(last_good->text)) return apply_args(args, *published);
     FileOptions published = parse_files_cached(std::vector<ConfigSource>{*last_good});
     if (published.config_error.empty()) return apply_args(args, published);
   }

@@ -54,6 +54,32 @@ struct ParsedOptions {
   std::string config_error;  // non-empty: the config file was ignored; log this
 };
 
+// The shared setter: config keys and module arguments go through here. ""
+// or the error.
+std::string set_option(Options& o, std::string_view key, std::string_view value);
+
+// What the config files say to the module, before any argument.
+struct FileOptions {
+  std::string socket = Options{}.socket;
+  bool console_exempt = Options{}.console_exempt;
+  std::string config_error;  // non-empty: the files were ignored
+};
+
+// The files' keys for the module, in order (a later file's key replaces an
+// earlier one's), read with toml++; config_error names the file and line of
+// the first that fails. `files` is not empty. Defined in options_toml.cc,
+// which the unit tests link and the helper pam_vigil/config.so is built
+// from; pam_vigil.so itself calls that helper (config_helper.h), so that a
+// login maps toml++ only when it must parse vigil.conf.
+FileOptions parse_files(const std::vector<ConfigSource>& files);
+
+// client.conf's settings when its text is exactly what vigild writes
+// (last_good_text: comments, stamp, [daemon] socket and admin_socket,
+// [lockout] console_exempt, each on its own line, strings with only \"
+// and \\ escaped); nullopt for any other text, which parse_files() then
+// reads. Pure, and no toml++: the common case of a login.
+std::optional<FileOptions> read_published(std::string_view client_text);
+
 // Reads `conf=` from args first (so the file can be read), then the file,
 // then applies every argument.
 ParsedOptions parse_options(const std::vector<std::string_view>& args,

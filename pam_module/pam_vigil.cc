@@ -40,7 +40,8 @@
 #include "pam_module/options.h"
 #include "protocol/wipe.h"
 #include "protocol/api.h"
-#include "protocol/client.h"
+#include "protocol/api_lite.h"
+#include "protocol/transport.h"
 #include "protocol/login.h"
 #include "protocol/names.h"
 #include "protocol/utf8.h"
@@ -226,6 +227,37 @@ int unavailable(pam_handle_t* pamh, const Options& o, proto::Transport t, const 
 
 using vigil::wipe;  // protocol/wipe.h
 
+// One call to vigild and its reply, encoded and decoded without Boost.JSON
+// (protocol/api_lite.h); the request frame is wiped once sent.
+struct Answer {
+  proto::Transport transport = proto::Transport::kIo;
+  std::string detail;          // when transport != kOk
+  api::lite::Reply reply;      // when transport == kOk
+};
+
+template <class T>
+Answer ask(const Options& o, const T& request) {
+  Answer a;
+  auto frame = api::lite::encode_call(request);
+  if (!frame) {
+    a.detail = frame.error().message;
+    return a;
+  }
+  proto::FrameCall sent = proto::call_frame(proto::ClientOptions{o.socket, o.timeout, true}, *frame);
+  wipe(*frame);
+  a.transport = sent.transport;
+  a.detail = std::move(sent.detail);
+  if (a.transport != proto::Transport::kOk) return a;
+  auto reply = api::lite::decode_reply(sent.reply);
+  if (!reply) {
+    a.transport = proto::Transport::kGarbage;
+    a.detail = reply.error().message;
+    return a;
+  }
+  a.reply = std::move(*reply);
+  return a;
+}
+
 constexpr char kCodePrompt[] = "Verification code: ";
 
 // Asks for the second factor. Returns false when the conversation fails.
@@ -256,7 +288,7 @@ void ask_and_discard(pam_handle_t* pamh, const Options& o, const api::AuthReport
   std::string code;
   if (o.can_prompt) ask_code(pamh, &code);
   wipe(code);
-  proto::call(proto::ClientOptions{o.socket, o.timeout, true}, api::make_call(verify_request(report, "", o)));
+  ask(o, verify_request(report, "", o));
 }
 
 // The daemon's warning to the user (a second factor required soon), unless
@@ -290,20 +322,15 @@ int second_factor(pam_handle_t* pamh, int flags, const Options& o, const api::Au
   wipe(authtok);
   api::AuthVerify verify = verify_request(report, code, o);
   wipe(code);
-  proto::Call vcall = api::make_call(verify);
+  Answer vres = ask(o, verify);
   wipe(verify.code);
-  proto::CallResult vres = proto::call(proto::ClientOptions{o.socket, o.timeout, true}, vcall);
-  if (auto c = vcall.params.find(api::key::kCode); c != vcall.params.end() && c->value().is_string()) {
-    auto& js = c->value().get_string();
-    explicit_bzero(js.data(), js.size());
-  }
   if (vres.transport != proto::Transport::kOk) {
     // The daemon answered the password step: it is there. Never "safe" here.
     pam_syslog(pamh, LOG_ERR, "vigild did not answer the code check (%s); refusing",
                proto::transport_name(vres.transport));
     return PAM_AUTHINFO_UNAVAIL;
   }
-  auto vreply = api::AuthVerifyReply::from_json(vres.reply.params);
+  auto vreply = api::lite::decode_params<api::AuthVerifyReply>(vres.reply.params);
   bool allow = vres.reply.ok() && vreply && vreply->verdict == proto::kVerdictAllow;
   remember(pamh, user, allow);
   if (allow) show_warning(pamh, flags, vreply->warning);
@@ -333,8 +360,7 @@ int authenticate(pam_handle_t* pamh, int flags, int argc, const char** argv) {
   const api::AuthReport report{login_of(pamh, user),
                                failed_password ? proto::kOutcomeFailure : proto::kOutcomeSuccess,
                                call_nonce(pamh)};
-  proto::ClientOptions co{o.socket, o.timeout, true};
-  proto::CallResult res = proto::call(co, api::make_call(report));
+  Answer res = ask(o, report);
 
   if (failed_password) {
     // The password already failed: report it (done above) and fail, always.
@@ -346,7 +372,7 @@ int authenticate(pam_handle_t* pamh, int flags, int argc, const char** argv) {
       pam_syslog(pamh, LOG_WARNING, "vigild refused a failure report: %s",
                  res.reply.error.c_str());
     if (res.transport == proto::Transport::kOk && res.reply.ok()) {
-      if (auto reply = api::AuthReportReply::from_json(res.reply.params); reply && reply->prompt)
+      if (auto reply = api::lite::decode_params<api::AuthReportReply>(res.reply.params); reply && reply->prompt)
         ask_and_discard(pamh, o, report);
     }
     return PAM_AUTH_ERR;
@@ -369,7 +395,7 @@ int authenticate(pam_handle_t* pamh, int flags, int argc, const char** argv) {
     }
     return unavailable(pamh, o, proto::Transport::kGarbage, res.reply.error);
   }
-  auto reply = api::AuthReportReply::from_json(res.reply.params);
+  auto reply = api::lite::decode_params<api::AuthReportReply>(res.reply.params);
   if (!reply) {
     remember(pamh, user, false);
     return unavailable(pamh, o, proto::Transport::kGarbage, "reply without a verdict");
@@ -414,8 +440,7 @@ int account(pam_handle_t* pamh, int argc, const char** argv) {
   // The account phase answers to failmode_account= when it is given.
   Options ao = o;
   if (o.failmode_account) ao.failmode = *o.failmode_account;
-  proto::ClientOptions co{o.socket, o.timeout, true};
-  proto::CallResult res = proto::call(co, api::make_call(api::AccountCheck{login_of(pamh, user)}));
+  Answer res = ask(o, api::AccountCheck{login_of(pamh, user)});
   if (res.transport != proto::Transport::kOk)
     return unavailable(pamh, ao, res.transport, res.detail);
   if (!res.reply.ok()) {
@@ -424,7 +449,7 @@ int account(pam_handle_t* pamh, int argc, const char** argv) {
       return unavailable(pamh, ao, proto::Transport::kAbsent, "vigild's fleet database is unreachable");
     return unavailable(pamh, ao, proto::Transport::kGarbage, res.reply.error);
   }
-  auto reply = api::AccountCheckReply::from_json(res.reply.params);
+  auto reply = api::lite::decode_params<api::AccountCheckReply>(res.reply.params);
   if (!reply) return unavailable(pamh, ao, proto::Transport::kGarbage, "reply without a verdict");
   return reply->verdict == proto::kVerdictAllow ? PAM_SUCCESS : PAM_PERM_DENIED;
 }
@@ -469,8 +494,7 @@ VIGIL_EXPORT int pam_sm_open_session(pam_handle_t* pamh, int, int argc, const ch
     if (::geteuid() != 0 || ::getuid() != 0 || !item(pamh, PAM_RUSER).empty()) return PAM_IGNORE;
     const api::SessionOpen session{login_of(pamh, user)};
     if (session.login.audit_session == 0) return PAM_IGNORE;
-    proto::ClientOptions co{o.socket, o.timeout, true};
-    proto::call(co, api::make_call(session));
+    ask(o, session);
     return PAM_IGNORE;
   });
 }
@@ -491,8 +515,7 @@ VIGIL_EXPORT int pam_sm_chauthtok(pam_handle_t* pamh, int flags, int argc, const
     const char* user = nullptr;
     if (pam_get_user(pamh, &user, nullptr) != PAM_SUCCESS || !user || !*user) return PAM_IGNORE;
     if (::geteuid() != 0) return PAM_IGNORE;
-    proto::ClientOptions co{o.socket, o.timeout, true};
-    proto::CallResult res = proto::call(co, api::make_call(api::PasswordChanged{login_of(pamh, user)}));
+    Answer res = ask(o, api::PasswordChanged{login_of(pamh, user)});
     if (res.transport != proto::Transport::kOk || !res.reply.ok())
       pam_syslog(pamh, LOG_WARNING, "could not tell vigild about a password change (%s%s%s)",
                  proto::transport_name(res.transport), res.reply.ok() ? "" : ": ",

@@ -17,11 +17,10 @@
 #include <string>
 #include <string_view>
 
+#include "protocol/frame.h"
 #include "protocol/result.h"
 
 namespace vigil::proto {
-
-inline constexpr std::size_t kMaxFrame = 64 * 1024;
 
 struct Call {
   std::string method;
@@ -48,32 +47,6 @@ Result<std::string> encode(const Reply& reply);
 Result<Call> decode_call(std::string_view frame);
 Result<Reply> decode_reply(std::string_view frame);
 
-// Splits a byte stream into frames. Feed it what arrives; take frames out.
-// After an oversized frame or a NUL-free overflow the reader is poisoned:
-// every later next() reports the error, so the caller closes the connection.
-class FrameReader {
- public:
-  enum class State { kNeedMore, kFrame, kTooLarge };
-
-  FrameReader() = default;
-  FrameReader(const FrameReader&) = delete;
-  FrameReader& operator=(const FrameReader&) = delete;
-  // Frames carry codes: no copy of their bytes outlives the reader.
-  ~FrameReader();
-
-  // Appends bytes; cheap, never fails. A growing buffer is moved by hand so
-  // that the old one is wiped, never left to the allocator as it was.
-  void feed(std::string_view bytes);
-  // Extracts the next complete frame into *frame (without its NUL).
-  State next(std::string* frame);
-  // Bytes held that are not yet a complete frame.
-  std::size_t pending() const { return buf_.size() - pos_; }
-
- private:
-  std::string buf_;
-  std::size_t pos_ = 0;
-  bool poisoned_ = false;
-};
 
 // Helpers for handlers and clients: typed parameter access, with errors that
 // name the parameter. An absent optional field yields std::nullopt; a field of

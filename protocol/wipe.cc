@@ -4,11 +4,6 @@
 
 namespace vigil {
 
-void wipe(std::string& s) {
-  explicit_bzero(s.data(), s.capacity());
-  s.clear();
-}
-
 void wipe_fields(boost::json::object& o, std::span<const std::string_view> names) {
   auto wipe_string = [](boost::json::value& v) {
     if (!v.is_string()) return;

@@ -9,6 +9,8 @@
 //    and the strings of the named arrays; other fields are left alone.
 #pragma once
 
+#include <string.h>
+
 #include <boost/json/object.hpp>
 
 #include <initializer_list>
@@ -18,7 +20,12 @@
 
 namespace vigil {
 
-void wipe(std::string& s);
+// Inline, so that pam_vigil.so, which has no Boost.JSON, has it without
+// wipe.cc.
+inline void wipe(std::string& s) {
+  explicit_bzero(s.data(), s.capacity());
+  s.clear();
+}
 
 void wipe_fields(boost::json::object& o, std::span<const std::string_view> names);
 inline void wipe_fields(boost::json::object& o, std::initializer_list<std::string_view> names) {

@@ -64,6 +64,13 @@ def _stage_for_other_uids():
         shutil.copy2(path, dest)
         os.chmod(dest, 0o755)
         return dest
+    # The module's helper (pam_module/config_helper.h) is looked up beside
+    # the module file, in pam_vigil/.
+    helper = os.path.join(os.path.dirname(MODULE), "pam_vigil", "config.so")
+    if os.path.exists(helper):
+        os.mkdir(os.path.join(stage, "pam_vigil"), 0o755)
+        shutil.copy2(helper, os.path.join(stage, "pam_vigil", "config.so"))
+        os.chmod(os.path.join(stage, "pam_vigil", "config.so"), 0o755)
     PAMDRIVE, MODULE, VIGILCTL, CHECKPW = copy(PAMDRIVE), copy(MODULE), copy(VIGILCTL), copy(CHECKPW)
 
 

@@ -2,6 +2,8 @@
 size, configuration checks, help texts, and the concurrency bound under
 parallel logins."""
 import os
+import shutil
+import tempfile
 import signal
 import subprocess
 import threading
@@ -103,6 +105,43 @@ class Signals(VigilTestCase):
         p = subprocess.run([VIGILCTL, "--config", self.env.conf_path, "--socket", self.env.socket, "audit"],
                            env=self.env.nss_env(), capture_output=True, text=True, timeout=30)
         self.assertEqual(p.returncode, 1, "without them vigilctl refuses a config that fails to parse")
+
+    def test_the_module_without_its_config_helper_keeps_to_the_published_settings(self):
+        # pam_vigil.so parses vigil.conf through its helper pam_vigil/config.so
+        # (toml++), beside the module file, only when client.conf does not
+        # stand for the files. A module whose helper is missing takes that as
+        # a config that fails to parse: the last good settings, else the
+        # strict reading; never a guess.
+        import harness
+        bare = tempfile.mkdtemp(prefix="vigil-nohelper-", dir=os.path.dirname(os.path.dirname(harness.MODULE)))
+        self.addCleanup(shutil.rmtree, bare, True)
+        os.chmod(bare, 0o755)
+        module = os.path.join(bare, "pam_vigil.so")
+        shutil.copy2(harness.MODULE, module)
+        self.assertFalse(os.path.exists(os.path.join(bare, "pam_vigil", "config.so")))
+        self.env.add_service("vigil-nohelper", harness.STACK.format(
+            matrix=harness.PAM_MATRIX, passdb=self.env.passdb, module=module, args=self.env.module_args))
+        # An edit vigild has not read: client.conf no longer stands for the file.
+        with open(self.env.conf_path, "a") as f:
+            f.write("# edited\n")
+        r = self.env.pam("alice", ["wrong"], service="vigil-nohelper")
+        self.assertEqual(r["results"][0]["rc"], PAM_AUTH_ERR)
+        self.assertIn("cannot load the module's config reader", r["stderr"])
+        self.assertIn("using the last good settings vigild published", r["stderr"])
+        self.assertEqual(self.env.status("alice")["failures"], 1, "the failure still reached vigild")
+        # The same module with its helper parses the edited file itself.
+        r = self.env.pam("bob", ["wrong"])
+        self.assertNotIn("config reader", r["stderr"])
+        self.assertEqual(self.env.status("bob")["failures"], 1)
+        # Without the last good settings either: the strict reading. With
+        # vigild down, root's console login is refused (no exemption), where
+        # the module with its helper reads console_exempt = true and lets it
+        # through to the password.
+        self.env.stop()
+        os.unlink(os.path.join(os.path.dirname(self.env.socket), "client.conf"))
+        self.assertEqual(self.env.login("root", "rootpw", rhost=None, tty="tty1"), PAM_SUCCESS)
+        self.assertNotEqual(self.env.login("root", "rootpw", rhost=None, tty="tty1", service="vigil-nohelper"),
+                            PAM_SUCCESS)
 
     def test_client_conf_is_published_again_once_the_config_has_settled(self):
         # The module takes client.conf's settings instead of parsing

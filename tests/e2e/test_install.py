@@ -14,6 +14,7 @@ EXPECTED = [
     "sbin/vigild",
     "bin/vigilctl",
     "security/pam_vigil.so",
+    "security/pam_vigil/config.so",
     "lib/systemd/system/vigild.service",
     "lib/systemd/system/vigild.socket",
     "lib/systemd/system/vigild-admin.socket",

@@ -9,7 +9,9 @@
 //
 // Checked besides the sanitizers: the chunked reader yields a prefix of the
 // frames the one-shot reader yields; no frame reaches kMaxFrame; a decoded
-// message survives encode/decode unchanged.
+// message survives encode/decode unchanged; pam_vigil.so's own reader
+// (protocol/api_lite.h) accepts exactly the replies message.h accepts, and
+// reads an Auth.Report reply from them exactly as api_codec.h does.
 //
 // dispatch.cc's request validators live in an anonymous namespace and are
 // not reachable from here.
@@ -25,6 +27,8 @@
 #include <string_view>
 #include <vector>
 
+#include "protocol/api.h"
+#include "protocol/api_lite.h"
 #include "protocol/message.h"
 
 namespace {
@@ -44,8 +48,23 @@ void exercise_params(const boost::json::object& p) {
   }
 }
 
+// The module's reading of a reply against vigilctl's.
+void compare_lite(std::string_view frame) {
+  auto theirs = vigil::proto::decode_reply(frame);
+  auto mine = vigil::proto::api::lite::decode_reply(frame);
+  if (bool(theirs) != bool(mine)) fail("api_lite and message.h disagree on a reply");
+  if (!theirs) return;
+  if (theirs->error != mine->error) fail("api_lite reads another error name");
+  auto t = vigil::proto::api::AuthReportReply::from_json(theirs->params);
+  auto m = vigil::proto::api::lite::decode_params<vigil::proto::api::AuthReportReply>(mine->params);
+  if (bool(t) != bool(m)) fail("api_lite and api_codec disagree on a reply's parameters");
+  if (t && (t->verdict != m->verdict || t->prompt != m->prompt || t->warning != m->warning))
+    fail("api_lite reads other values");
+}
+
 void decode_frame(std::string_view frame) {
   if (frame.size() >= kMaxFrame) fail("a frame reached kMaxFrame");
+  compare_lite(frame);
   if (auto call = vigil::proto::decode_call(frame)) {
     exercise_params(call->params);
     auto enc = vigil::proto::encode(*call);
@@ -92,6 +111,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
 
   // The raw input as one frame.
   (void)vigil::proto::decode_call(all);
+  if (all.size() < kMaxFrame) compare_lite(all);
 
   // 1. All at once.
   std::vector<std::string> whole;

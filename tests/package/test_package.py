@@ -404,6 +404,7 @@ class DebianPackage(unittest.TestCase):
         expected = [
             "/usr/sbin/vigild", "/usr/bin/vigilctl",
             "/usr/lib/%s/security/pam_vigil.so" % ma,
+            "/usr/lib/%s/security/pam_vigil/config.so" % ma,
             "/usr/lib/sysusers.d/vigil.conf",
             "/etc/vigil/vigil.conf", "/etc/pam.d/vigil",
             "/usr/share/pam-configs/vigil", "/usr/share/pam-configs/vigil-authfail",

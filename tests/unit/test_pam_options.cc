@@ -370,3 +370,57 @@ TEST(PamOptions, PublishedSettingsStandInForTheSameFiles) {
 
 }  // namespace
 }  // namespace vigil::pam
+
+namespace vigil::pam {
+namespace {
+
+// client.conf as vigild writes it is read without toml++ (the helper stays
+// unloaded at a login), with exactly toml++'s result; any other text is left
+// to toml++.
+TEST(PamOptions, PublishedTextIsReadWithoutToml) {
+  for (const std::string& sock : {std::string("/run/vigil/vigil.sock"), std::string("/run/a \"b\" \\c.sock")})
+    for (bool exempt : {true, false})
+      for (const std::string& stamp : {std::string(), std::string("v1:0123456789abcdef")}) {
+        const std::string text = last_good_text(sock, "/run/vigil/admin.sock", exempt, stamp);
+        auto mine = read_published(text);
+        ASSERT_TRUE(mine) << text;
+        FileOptions theirs = parse_files({ConfigSource{"client.conf", text}});
+        ASSERT_TRUE(theirs.config_error.empty()) << theirs.config_error;
+        EXPECT_EQ(mine->socket, theirs.socket) << text;
+        EXPECT_EQ(mine->console_exempt, theirs.console_exempt) << text;
+        EXPECT_EQ(mine->socket, sock);
+        EXPECT_EQ(mine->console_exempt, exempt);
+      }
+  const std::string good = last_good_text("/run/x.sock", "/run/a.sock", false, "v1:00");
+  auto edit = [&](const std::string& from, const std::string& to) {
+    std::string t = good;
+    auto at = t.find(from);
+    EXPECT_NE(at, std::string::npos) << from;
+    return t.replace(at, from.size(), to);
+  };
+  const std::vector<std::string> others = {
+      edit("console_exempt = false", "console_exempt = false # a comment"),
+      edit("console_exempt = false", "console_exempt=false"),
+      edit("console_exempt = false", "console_exempt = \"false\""),
+      edit("socket = \"/run/x.sock\"", "socket = '/run/x.sock'"),
+      edit("socket = \"/run/x.sock\"", "socket = \"/run/\\u0078.sock\""),
+      edit("socket = \"/run/x.sock\"", "socket = \"relative.sock\""),
+      edit("socket = \"/run/x.sock\"", "socket = \"/run/x.sock\"\nsocket = \"/run/y.sock\""),
+      edit("socket = \"/run/x.sock\"", "sockets = \"/run/x.sock\""),
+      edit("[lockout]\n", "[lockout]\ndeny = 3\n"),
+      edit("[lockout]\n", "[daemon]\n"),
+      edit("stamp = \"v1:00\"\n[daemon]\n", "[daemon]\nstamp = \"v1:00\"\n"),
+      edit("[daemon]\n", "[ daemon ]\n"),
+      edit("[daemon]\n", "\t[daemon]\n"),
+      "[lockout]\nconsole_exempt = true\n[daemon]\nsocket = \"/run/x.sock\"\n",
+      good + "\x01",
+  };
+  for (const auto& t : others) EXPECT_FALSE(read_published(t)) << t;
+  // toml++ still reads the valid ones among them, as before.
+  EXPECT_TRUE(parse_files({ConfigSource{"c", others[0]}}).config_error.empty());
+  EXPECT_EQ(parse_files({ConfigSource{"c", others[3]}}).socket, "/run/x.sock");
+  EXPECT_TRUE(read_published("# only a comment\n")) << "vigild's defaults: no key at all";
+}
+
+}  // namespace
+}  // namespace vigil::pam
