@@ -3,6 +3,8 @@
 //   pamloop pam SERVICE USER PASSWORD COUNT [RHOST]
 //       pam_start, pam_authenticate, pam_acct_mgmt, pam_end, COUNT times;
 //       USER may contain %d, replaced by i % 50 (spreads failures over users).
+//       Also prints cpu_us: this process's CPU (user + system) per
+//       transaction, over the whole run (10 ms ticks: use a large COUNT).
 //   pamloop rtt SOCKET COUNT     one vigil round trip (connect, Ping, close)
 //   pamloop commit DIR COUNT     one SQLite WAL commit (synchronous=NORMAL)
 //   pamloop storm SOCKET CLIENTS TOTAL [distinct]
@@ -24,6 +26,7 @@
 #include <security/pam_appl.h>
 #include <sqlite3.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -67,11 +70,21 @@ int conv(int n, const struct pam_message** msg, struct pam_response** resp, void
   return PAM_SUCCESS;
 }
 
-void report(std::vector<double>& us, const std::map<int, int>& rcs) {
+// cpu_us: this process's CPU time (user + system) per operation, or < 0.
+double cpu_seconds() {
+  rusage ru{};
+  getrusage(RUSAGE_SELF, &ru);
+  return static_cast<double>(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+         static_cast<double>(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+}
+
+void report(std::vector<double>& us, const std::map<int, int>& rcs, double cpu_us = -1) {
   std::sort(us.begin(), us.end());
   auto at = [&](double q) { return us[std::min(us.size() - 1, static_cast<size_t>(q * us.size()))]; };
-  std::printf("{\"count\":%zu,\"min_us\":%.1f,\"median_us\":%.1f,\"p99_us\":%.1f,\"max_us\":%.1f,\"rc\":{",
+  std::printf("{\"count\":%zu,\"min_us\":%.1f,\"median_us\":%.1f,\"p99_us\":%.1f,\"max_us\":%.1f,",
               us.size(), us.front(), at(0.5), at(0.99), us.back());
+  if (cpu_us >= 0) std::printf("\"cpu_us\":%.1f,", cpu_us);
+  std::printf("\"rc\":{");
   bool first = true;
   for (auto [rc, n] : rcs) {
     std::printf("%s\"%d\":%d", first ? "" : ",", rc, n);
@@ -86,6 +99,7 @@ int run_pam(const char* service, const char* user_pattern, const char* password,
   std::vector<double> us;
   std::map<int, int> rcs;
   us.reserve(static_cast<size_t>(count));
+  const double cpu0 = cpu_seconds();
   for (int i = 0; i < count; ++i) {
     char user[64];
     std::snprintf(user, sizeof user, user_pattern, i % 50);
@@ -102,7 +116,7 @@ int run_pam(const char* service, const char* user_pattern, const char* password,
     us.push_back(std::chrono::duration<double, std::micro>(Clock::now() - t0).count());
     ++rcs[rc];
   }
-  report(us, rcs);
+  report(us, rcs, (cpu_seconds() - cpu0) * 1e6 / count);
   return 0;
 }
 

@@ -71,6 +71,8 @@ FileOptions files_options(const std::vector<ConfigSource>& files) {
   return files.empty() ? FileOptions{} : parse_files(files);
 }
 
+}  // namespace
+
 ParsedOptions apply_args(const std::vector<std::string_view>& args, const FileOptions& files) {
   ParsedOptions out;
   Options& o = out.options;
@@ -98,7 +100,6 @@ ParsedOptions apply_args(const std::vector<std::string_view>& args, const FileOp
   return out;
 }
 
-}  // namespace
 
 ParsedOptions parse_options(const std::vector<std::string_view>& args, const std::vector<ConfigSource>& files) {
   return apply_args(args, files_options(files));
@@ -310,7 +311,14 @@ FileOptions parse_files_cached(const std::vector<ConfigSource>& files) {
 
 }  // namespace
 
-ParsedOptions load_options_cached(const std::vector<std::string_view>& args) {
+std::string files_key(const std::vector<std::string_view>& args) {
+  std::string key = config_path_from_args(args);
+  key.push_back('\0');
+  key += last_good_path_for(args);
+  return key;
+}
+
+FileOptions load_files(const std::vector<std::string_view>& args) {
   const std::string path = config_path_from_args(args);
   // While the files are the ones vigild accepted (the same stamp, from stat
   // alone), the settings it published are theirs: no read, no parse of
@@ -321,15 +329,23 @@ ParsedOptions load_options_cached(const std::vector<std::string_view>& args) {
   std::optional<ConfigSource> last_good;
   if (auto text = read_last_good(lg_path, &written)) last_good = ConfigSource{lg_path, std::move(*text)};
   if (last_good && published_stands_for(path, last_good->text, written)) {
-    if (auto published = read_published(last_good->text)) return apply_args(args, *published);
+    if (auto published = read_published(last_good->text)) return *published;
     FileOptions published = parse_files_cached(std::vector<ConfigSource>{*last_good});
-    if (published.config_error.empty()) return apply_args(args, published);
+    if (published.config_error.empty()) return published;
   }
-  auto parsed = apply_args(args, parse_files_cached(read_config(path)));
+  FileOptions files = parse_files_cached(read_config(path));
   // A broken file: the last good settings vigild published (a few lines,
-  // parsed again at each call while the file stays broken).
-  if (!parsed.config_error.empty()) parsed = with_last_good(args, std::move(parsed), last_good);
-  return parsed;
+  // read again at each call while the file stays broken).
+  if (files.config_error.empty() || !last_good) return files;
+  auto alt = read_published(last_good->text);
+  if (!alt) alt = files_options(std::vector<ConfigSource>{*last_good});
+  if (!alt->config_error.empty()) return files;
+  alt->config_error = files.config_error + "; using the last good settings vigild published in " + last_good->path;
+  return *alt;
+}
+
+ParsedOptions load_options_cached(const std::vector<std::string_view>& args) {
+  return apply_args(args, load_files(args));
 }
 
 std::uint64_t options_cache_hits() {

@@ -110,6 +110,17 @@ std::string config_path_from_args(const std::vector<std::string_view>& args);
 // authsucc, account) asks first. Thread-safe; it only ever try_locks, so a
 // child forked while another thread held the lock never waits (it parses).
 ParsedOptions load_options_cached(const std::vector<std::string_view>& args);
+// Its two halves: what the files say for these arguments (the stamp check,
+// the reads, the parse and the last good settings; config_error set when
+// the files were ignored), and the arguments applied on top (pure, cheap:
+// a bad argument is its error).
+FileOptions load_files(const std::vector<std::string_view>& args);
+ParsedOptions apply_args(const std::vector<std::string_view>& args, const FileOptions& files);
+// Which files load_files() reads for these arguments (conf= and the
+// directory of socket=): two module lines with the same key read the same
+// files. pam_vigil.cc reuses one line's load_files() for the next lines of
+// the same transaction.
+std::string files_key(const std::vector<std::string_view>& args);
 // How many calls the cache answered, for tests.
 std::uint64_t options_cache_hits();
 

@@ -30,6 +30,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstdio>
 #include <mutex>
 #include <cstdlib>
@@ -90,9 +91,38 @@ std::string wire_text(std::string_view in, size_t max, bool keep_newlines = fals
   return out;
 }
 
+// What the config files said to the previous module line of this
+// transaction (its key: the files it read), and when. A login's lines run
+// within milliseconds of each other (authsucc, then the account line): the
+// next line takes the same files' answer instead of checking them again,
+// so a login looks at them once. Never older than kFilesMemoTtl: a handle
+// kept for long (a screen locker's) checks the files again.
+constexpr char kFilesData[] = "vigil.files";
+constexpr auto kFilesMemoTtl = std::chrono::seconds(2);
+struct FilesMemo {
+  std::string key;
+  vigil::pam::FileOptions files;
+  std::chrono::steady_clock::time_point at;
+};
+void free_files_memo(pam_handle_t*, void* data, int) { delete static_cast<FilesMemo*>(data); }
+
+vigil::pam::FileOptions files_for(pam_handle_t* pamh, const std::vector<std::string_view>& args) {
+  const std::string key = vigil::pam::files_key(args);
+  const auto now = std::chrono::steady_clock::now();
+  const void* data = nullptr;
+  if (pam_get_data(pamh, kFilesData, &data) == PAM_SUCCESS && data) {
+    const auto* m = static_cast<const FilesMemo*>(data);
+    if (m->key == key && now - m->at < kFilesMemoTtl) return m->files;
+  }
+  auto* m = new FilesMemo{key, vigil::pam::load_files(args), now};
+  vigil::pam::FileOptions files = m->files;
+  if (pam_set_data(pamh, kFilesData, m, free_files_memo) != PAM_SUCCESS) delete m;
+  return files;
+}
+
 bool load_options(pam_handle_t* pamh, int argc, const char** argv, Options* out) {
   std::vector<std::string_view> args(argv, argv + argc);
-  auto parsed = vigil::pam::load_options_cached(args);
+  auto parsed = vigil::pam::apply_args(args, files_for(pamh, args));
   if (!parsed.error.empty()) {
     pam_syslog(pamh, LOG_ERR, "bad module argument, refusing: %s", parsed.error.c_str());
     return false;

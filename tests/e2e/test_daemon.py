@@ -1,6 +1,7 @@
 """vigild as a process: durability across kill -9, signals, the NSS pool's
 size, configuration checks, help texts, and the concurrency bound under
 parallel logins."""
+import json
 import os
 import shutil
 import tempfile
@@ -142,6 +143,24 @@ class Signals(VigilTestCase):
         self.assertEqual(self.env.login("root", "rootpw", rhost=None, tty="tty1"), PAM_SUCCESS)
         self.assertNotEqual(self.env.login("root", "rootpw", rhost=None, tty="tty1", service="vigil-nohelper"),
                             PAM_SUCCESS)
+
+    def test_one_login_looks_at_the_config_files_once(self):
+        # The account line takes the files' answer the auth line got in the
+        # same transaction (pam_vigil.cc, files_for): one look at client.conf
+        # per login, not one per module line. Each new transaction looks
+        # again, so an edit still applies from the next login on.
+        import harness
+        trace = os.path.join(self.env.dir, "login.strace")
+        argv = ["strace", "-f", "-e", "trace=openat", "-o", trace, harness.PAMDRIVE, "--service", "vigil",
+                "--user", "alice", "--ops", "auth,account", "--answer", self.env.password("alice"),
+                "--rhost", "203.0.113.7", "--tty", "ssh"]
+        p = subprocess.run(argv, env=self.env.pam_env(), capture_output=True, text=True, timeout=60)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        out = json.loads(p.stdout.strip().splitlines()[-1])
+        self.assertEqual([r["rc"] for r in out["results"]], [PAM_SUCCESS, PAM_SUCCESS])
+        with open(trace) as f:
+            opens = [line for line in f if "client.conf" in line]
+        self.assertEqual(len(opens), 1, "".join(opens))
 
     def test_client_conf_is_published_again_once_the_config_has_settled(self):
         # The module takes client.conf's settings instead of parsing
