@@ -509,7 +509,8 @@ def record(out):
     lines += ["", "### A login as sshd pays it: one fresh process per transaction", "",
               "`bench/pamonce` (C, linked with libpam only, as sshd, sudo, su, login and cron are) runs one "
               "transaction and exits; the parent takes its CPU time (user + system) and wall time from "
-              "wait4(). %d rounds of %d processes per stack and path, interleaved; the median per round, then "
+              "wait4(). %d rounds of %d processes per stack and path, the four stacks taking turns process by "
+              "process (the order rotated at each one); the median per round, then "
               "the median over the rounds (the costs: of each round's own difference). µs per process." %
               (pp["rounds"], pp["count"]), "",
               "| path | CPU A | CPU B | CPU C | CPU D | wall A | wall B | wall C | wall D | B−A | C−A | D−A "
