@@ -44,7 +44,10 @@ vigil_pam_parse_files_fn helper(std::string* why) {
     *why = "cannot find pam_vigil.so's own path";
     return nullptr;
   }
-  std::string dir = info.dli_fname;
+  // Beside the module file itself, when it was loaded through a symlink.
+  char* real = realpath(info.dli_fname, nullptr);
+  std::string dir = real ? real : info.dli_fname;
+  free(real);
   const auto slash = dir.rfind('/');
   dir = slash == std::string::npos ? std::string(".") : dir.substr(0, slash);
   dir += "/";
@@ -55,6 +58,7 @@ vigil_pam_parse_files_fn helper(std::string* why) {
     *why = std::string(info.dli_fname) + ": " + strerror(errno);
     return nullptr;
   }
+  // (stat follows a symlink: the owner is the module file's.)
   if (!trusted(dir, true, self.st_uid, why) || !trusted(path, false, self.st_uid, why)) return nullptr;
   void* h = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE);
   if (!h) {

@@ -5,7 +5,8 @@
 //
 // Contract:
 //  * The helper lives in the directory "pam_vigil" beside the module file
-//    (dladdr), e.g. /usr/lib/x86_64-linux-gnu/security/pam_vigil/config.so.
+//    (dladdr, then realpath: beside the file a symlink points to), e.g.
+//    /usr/lib/x86_64-linux-gnu/security/pam_vigil/config.so.
 //    The module loads it only when the file and that directory are owned by
 //    root (or by the module file's owner, who already chooses the code the
 //    module runs: a build tree) and not writable by group or others.

@@ -130,10 +130,19 @@ class Signals(VigilTestCase):
         self.assertIn("cannot load the module's config reader", r["stderr"])
         self.assertIn("using the last good settings vigild published", r["stderr"])
         self.assertEqual(self.env.status("alice")["failures"], 1, "the failure still reached vigild")
-        # The same module with its helper parses the edited file itself.
+        # The same module with its helper parses the edited file itself,
+        # also when the stack names it through a symlink elsewhere (the
+        # helper is found beside the file the link points to).
         r = self.env.pam("bob", ["wrong"])
         self.assertNotIn("config reader", r["stderr"])
         self.assertEqual(self.env.status("bob")["failures"], 1)
+        link = os.path.join(bare, "linked.so")
+        os.symlink(harness.MODULE, link)
+        self.env.add_service("vigil-linked", harness.STACK.format(
+            matrix=harness.PAM_MATRIX, passdb=self.env.passdb, module=link, args=self.env.module_args))
+        r = self.env.pam("carol", ["wrong"], service="vigil-linked")
+        self.assertNotIn("config reader", r["stderr"])
+        self.assertEqual(self.env.status("carol")["failures"], 1)
         # Without the last good settings either: the strict reading. With
         # vigild down, root's console login is refused (no exemption), where
         # the module with its helper reads console_exempt = true and lets it
