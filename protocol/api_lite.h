@@ -8,7 +8,9 @@
 //
 // Contract:
 //  * encode_call(T) is the whole frame, {"method":...,"parameters":{...}},
-//    its NUL included; an Error when it would exceed kMaxFrame.
+//    its NUL included; an Error (the partial frame wiped) when it would
+//    exceed kMaxFrame. Its buffer is reserved once: it never reallocates,
+//    so a code it carries is in that buffer alone, which the caller wipes.
 //  * decode_reply(frame) reads a reply as protocol/message.h's decode_reply
 //    does: an "error" must be a non-empty string, "parameters" an object.
 //  * decode_params<T>() reads T from the parameters as api_codec.h's
@@ -66,9 +68,24 @@ struct Writer {
   }
 };
 
+// An upper bound of the encoded size (each byte of a string may become
+// \u00XX): encode_call reserves it, so that the frame never grows, and no
+// freed buffer keeps a partial copy of a code.
+struct Sizer {
+  std::size_t n = 0;
+  void operator()(std::string_view k, const std::string& s, Spec) { n += 6 * k.size() + 4 + 6 * s.size() + 2; }
+  void operator()(std::string_view k, bool, Spec) { n += 6 * k.size() + 4 + 5; }
+  void operator()(std::string_view k, uint32_t, Spec) { n += 6 * k.size() + 4 + 20; }
+  void operator()(std::string_view k, const int64_t&, Spec) { n += 6 * k.size() + 4 + 20; }
+};
+
 template <class T>
 Result<std::string> encode_call(const T& t) {
-  std::string out = "{\"method\":";
+  Sizer size;
+  T::fields(t, size);
+  std::string out;
+  out.reserve(size.n + 6 * std::char_traits<char>::length(T::kMethod) + 64);
+  out += "{\"method\":";
   proto::lite::append_json_string(out, T::kMethod);
   out += ",\"parameters\":{";
   T::fields(t, Writer{out});

@@ -182,6 +182,26 @@ TEST(ApiLite, VigildReadsTheModulesCalls) {
   }
 }
 
+// The worst case of escaping (every byte a control character, \u00XX)
+// still fits the buffer encode_call reserves: the frame never reallocates,
+// so no freed buffer keeps part of a code.
+TEST(ApiLite, TheFrameFitsTheBufferReservedForIt) {
+  const std::string worst(200, '\x01');
+  api::AuthReport r{api::Login{worst, worst, worst, worst, worst, worst, 4294967294u, true}, worst, worst};
+  api::lite::Sizer bound;
+  api::AuthReport::fields(r, bound);
+  auto frame = api::lite::encode_call(r);
+  ASSERT_TRUE(frame);
+  EXPECT_LE(frame->size(), bound.n + 6 * std::string_view(api::AuthReport::kMethod).size() + 64);
+  EXPECT_GT(frame->size(), 6 * 200 * 8) << "every byte escaped";
+  api::AuthVerify v{worst, worst, worst, true};
+  api::lite::Sizer vb;
+  api::AuthVerify::fields(v, vb);
+  auto vf = api::lite::encode_call(v);
+  ASSERT_TRUE(vf);
+  EXPECT_LE(vf->size(), vb.n + 6 * std::string_view(api::AuthVerify::kMethod).size() + 64);
+}
+
 TEST(ApiLite, OversizedCallIsRefused) {
   api::AccountCheck big{api::Login{std::string(kMaxFrame, 'x'), "", "", "", "", "", 0, false}};
   auto frame = api::lite::encode_call(big);
