@@ -235,19 +235,39 @@ class FleetServer(unittest.TestCase):
     def q(self, sql):
         return self.pg.psql(sql).strip()
 
+    def wait_for(self, condition, what, timeout=60):
+        deadline = time.monotonic() + timeout
+        while not condition():
+            if time.monotonic() > deadline:
+                self.fail(f"timed out waiting until {what}")
+            time.sleep(0.05)
+
 
 class Report(FleetServer):
 
     def test_concurrent_failures_count_exactly_deny(self):
         # 16 sessions over 4 host roles report a wrong password for one
-        # account at the same instant (each waits for a common start time),
-        # each holding its transaction open a moment after the report.
-        start = time.time() + 1.5
+        # account at the same instant, each holding its transaction open a
+        # moment after the report. The start is a barrier, not a clock: every
+        # session first waits for a shared advisory lock that this test holds
+        # exclusively, and the test lets go once all 16 are queued on it, so
+        # a slow machine that connects them one by one still starts them
+        # together.
+        barrier = 4242
+        gate = subprocess.Popen(self.pg.psql_command(), stdin=subprocess.PIPE,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                                env=PgServer.env())
+        gate.stdin.write(f"SELECT pg_advisory_lock({barrier});\n")
+        gate.stdin.flush()
+        waiting = ("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' "
+                   f"AND objid = {barrier} AND granted = {{}}")
+        self.wait_for(lambda: self.q(waiting.format("true")) == "1", "the barrier is held")
         procs = []
         for i in range(16):
             host = f"h{i % 4 + 1}"
             src = f"203.0.113.{i + 1}"
-            sql = (f"SELECT pg_sleep(greatest(0, {start} - extract(epoch FROM clock_timestamp())));\n"
+            sql = (f"SELECT pg_advisory_lock_shared({barrier});\n"
+                   f"SELECT pg_advisory_unlock_shared({barrier});\n"
                    "BEGIN;\nSELECT 'began', extract(epoch FROM clock_timestamp());\n"
                    f"{report_sql('carol', 'failure', source=src)}"
                    "SELECT pg_sleep(0.02);\nCOMMIT;\n"
@@ -259,6 +279,14 @@ class Report(FleetServer):
         for p, sql in procs:
             p.stdin.write(sql)
             p.stdin.close()
+        try:
+            self.wait_for(lambda: self.q(waiting.format("false")) == "16",
+                          "all 16 sessions wait at the barrier")
+        finally:
+            gate.stdin.write(f"SELECT pg_advisory_unlock({barrier});\n")
+            gate.stdin.close()
+            self.assertEqual(gate.wait(timeout=60), 0, gate.stderr.read())
+            gate.stderr.close()
         results, began, committed = [], [], []
         for p, _ in procs:
             out = p.stdout.read()
