@@ -105,16 +105,14 @@ ParsedOptions parse_options(const std::vector<std::string_view>& args, const std
   return apply_args(args, files_options(files));
 }
 
-ParsedOptions with_last_good(const std::vector<std::string_view>& args, ParsedOptions broken,
-                             const std::optional<ConfigSource>& last_good) {
-  if (broken.config_error.empty() || !broken.error.empty() || !last_good) return broken;
+FileOptions with_last_good(FileOptions files, const std::optional<ConfigSource>& last_good) {
+  if (files.config_error.empty() || !last_good) return files;
   // vigild's own text is read without toml++; any other, with it.
-  ParsedOptions alt;
-  if (auto published = read_published(last_good->text)) alt = apply_args(args, *published);
-  else alt = parse_options(args, std::vector<ConfigSource>{*last_good});
-  if (!alt.config_error.empty() || !alt.error.empty()) return broken;
-  alt.config_error = broken.config_error + "; using the last good settings vigild published in " + last_good->path;
-  return alt;
+  auto alt = read_published(last_good->text);
+  if (!alt) alt = files_options(std::vector<ConfigSource>{*last_good});
+  if (!alt->config_error.empty()) return files;
+  alt->config_error = files.config_error + "; using the last good settings vigild published in " + last_good->path;
+  return *alt;
 }
 
 namespace {
@@ -333,15 +331,9 @@ FileOptions load_files(const std::vector<std::string_view>& args) {
     FileOptions published = parse_files_cached(std::vector<ConfigSource>{*last_good});
     if (published.config_error.empty()) return published;
   }
-  FileOptions files = parse_files_cached(read_config(path));
   // A broken file: the last good settings vigild published (a few lines,
   // read again at each call while the file stays broken).
-  if (files.config_error.empty() || !last_good) return files;
-  auto alt = read_published(last_good->text);
-  if (!alt) alt = files_options(std::vector<ConfigSource>{*last_good});
-  if (!alt->config_error.empty()) return files;
-  alt->config_error = files.config_error + "; using the last good settings vigild published in " + last_good->path;
-  return *alt;
+  return with_last_good(parse_files_cached(read_config(path)), last_good);
 }
 
 ParsedOptions load_options_cached(const std::vector<std::string_view>& args) {

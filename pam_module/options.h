@@ -88,11 +88,11 @@ ParsedOptions parse_options(const std::vector<std::string_view>& args,
 // is absent); a later file's key replaces an earlier one's.
 ParsedOptions parse_options(const std::vector<std::string_view>& args, const std::vector<ConfigSource>& files);
 
-// A parse whose config file failed (config_error set), retried over the
-// last good settings (`last_good`: client.conf's path and text), when they
-// parse: its config_error then says so. Pure.
-ParsedOptions with_last_good(const std::vector<std::string_view>& args, ParsedOptions broken,
-                             const std::optional<ConfigSource>& last_good);
+// The files' options when they failed to parse (config_error set): the
+// last good settings (`last_good`: client.conf's path and text) when they
+// parse, with a config_error that says so; otherwise `files` as they are.
+// Pure; load_files() falls back through it.
+FileOptions with_last_good(FileOptions files, const std::optional<ConfigSource>& last_good);
 // Where the last good settings are for these arguments: beside socket=, or
 // the built-in socket.
 std::string last_good_path_for(const std::vector<std::string_view>& args);

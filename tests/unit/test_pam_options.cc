@@ -54,11 +54,11 @@ struct LastGoodCase {
 class LastGood : public ::testing::TestWithParam<LastGoodCase> {};
 TEST_P(LastGood, TakesOverFromABrokenFile) {
   const auto& c = GetParam();
-  auto broken = parse_options(c.args, std::string("[daemon]\nsocket = \"/new.sock\"\n[lockout\n"));
+  auto broken = parse_files({ConfigSource{"/etc/vigil/vigil.conf", "[daemon]\nsocket = \"/new.sock\"\n[lockout\n"}});
   ASSERT_FALSE(broken.config_error.empty());
   std::optional<ConfigSource> lg;
   if (c.last_good) lg = ConfigSource{"/run/x/client.conf", *c.last_good};
-  auto p = with_last_good(c.args, broken, lg);
+  auto p = apply_args(c.args, with_last_good(broken, lg));
   EXPECT_TRUE(p.error.empty());
   EXPECT_EQ(p.options.socket, c.socket);
   EXPECT_EQ(p.options.console_exempt, c.console_exempt);
@@ -80,8 +80,8 @@ INSTANTIATE_TEST_SUITE_P(
 TEST(PamOptions, LastGoodIsBesideTheSocketItWouldUse) {
   EXPECT_EQ(last_good_path_for({"authfail"}), "/run/vigil/client.conf");
   EXPECT_EQ(last_good_path_for({"socket=/srv/v/vigil.sock"}), "/srv/v/client.conf");
-  auto fine = parse_options({}, std::string("[lockout]\ndeny = 3\n"));
-  EXPECT_EQ(with_last_good({}, fine, ConfigSource{"x", kLastGood}).options.socket, "/run/vigil/vigil.sock")
+  auto fine = parse_files({ConfigSource{"/etc/vigil/vigil.conf", "[lockout]\ndeny = 3\n"}});
+  EXPECT_EQ(with_last_good(fine, ConfigSource{"x", kLastGood}).socket, "/run/vigil/vigil.sock")
       << "a file that parses is never replaced";
 }
 
