@@ -20,11 +20,13 @@ import unittest
 HERE = os.path.dirname(os.path.abspath(__file__))
 BUILD = os.environ.get("VIGIL_BUILD_DIR", os.path.join(os.path.dirname(__file__), "..", "..", "build"))
 SOURCE = os.environ.get("VIGIL_SOURCE_DIR", os.path.join(os.path.dirname(__file__), "..", ".."))
-# scripts/test's ASan pass runs the plain build's suites against a vigild
-# and vigilctl from another build (VIGIL_DAEMON_BUILD_DIR).
+# scripts/test's ASan passes run the plain build's suites against a vigild
+# and vigilctl from another build (VIGIL_DAEMON_BUILD_DIR); vigilctl may
+# come from a third (VIGIL_CTL_BUILD_DIR: the default pass sanitizes vigild
+# alone, the process that reads hostile input).
 DAEMON_BUILD = os.environ.get("VIGIL_DAEMON_BUILD_DIR", BUILD)
 VIGILD = os.path.join(DAEMON_BUILD, "daemon", "vigild")
-VIGILCTL = os.path.join(DAEMON_BUILD, "ctl", "vigilctl")
+VIGILCTL = os.path.join(os.environ.get("VIGIL_CTL_BUILD_DIR", DAEMON_BUILD), "ctl", "vigilctl")
 # pam_wrapper dlopens libpam with RTLD_DEEPBIND, which AddressSanitizer
 # refuses: a sanitizer run takes pamdrive and the module from a plain build.
 PAM_BUILD = os.environ.get("VIGIL_PAM_BUILD_DIR", BUILD)
