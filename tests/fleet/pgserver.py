@@ -58,6 +58,17 @@ class PsqlError(RuntimeError):
         self.user = user
 
 
+def wait_until(condition, timeout=10.0, interval=0.05):
+    """Polls condition() until it is true or `timeout` seconds have passed;
+    returns its last value."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(interval)
+    return condition()
+
+
 def _free_port():
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))

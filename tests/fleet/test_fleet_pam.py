@@ -28,7 +28,7 @@ import shutil  # noqa: E402
 
 import harness  # noqa: E402
 from harness import Env, PAM_AUTH_ERR, PAM_AUTHINFO_UNAVAIL, PAM_PERM_DENIED, PAM_SUCCESS  # noqa: E402
-from pgserver import PG_BIN, PgServer  # noqa: E402
+from pgserver import PG_BIN, PgServer, wait_until  # noqa: E402
 
 SOURCE = os.environ.get("VIGIL_SOURCE_DIR", os.path.join(HERE, "..", ".."))
 HOSTS = ["h1", "h2", "h3", "h4"]
@@ -119,12 +119,7 @@ class FleetCase(unittest.TestCase):
         return [self.host(h) for h in HOSTS[:n]]
 
     def wait_for(self, what, timeout=10.0):
-        deadline = time.time() + timeout
-        while time.time() < deadline:
-            if what():
-                return True
-            time.sleep(0.05)
-        return what()
+        return wait_until(what, timeout)
 
     def failures(self, account):
         return int(self.pg.psql("SELECT count(*) FROM vigil.failure WHERE account = '%s'" % account))

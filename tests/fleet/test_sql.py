@@ -21,7 +21,7 @@ import unittest
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from pgserver import PgServer, PsqlError  # noqa: E402
+from pgserver import PgServer, PsqlError, wait_until  # noqa: E402
 
 SOURCE_DIR = Path(os.environ.get("VIGIL_SOURCE_DIR", Path(__file__).resolve().parents[2]))
 SQL_DIR = SOURCE_DIR / "daemon" / "fleet" / "sql"
@@ -236,11 +236,7 @@ class FleetServer(unittest.TestCase):
         return self.pg.psql(sql).strip()
 
     def wait_for(self, condition, what, timeout=60):
-        deadline = time.monotonic() + timeout
-        while not condition():
-            if time.monotonic() > deadline:
-                self.fail(f"timed out waiting until {what}")
-            time.sleep(0.05)
+        self.assertTrue(wait_until(condition, timeout), f"timed out waiting until {what}")
 
 
 class Report(FleetServer):
