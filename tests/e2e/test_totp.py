@@ -37,12 +37,14 @@ class TotpCase(VigilTestCase):
         return subprocess.run(self.env.as_uid(uid, argv), env=env, capture_output=True, text=True,
                               stdin=subprocess.DEVNULL, timeout=30)
 
-    def enroll(self, user):
+    def enroll(self, user, offset=0):
+        """Enrols user, confirming with the code of the step offset seconds
+        from now (0: the current step; -30: the previous one)."""
         p = self.ctl_code("totp", "enroll", user, "--json")
         self.assertEqual(p.returncode, 0, p.stderr)
         secret = json.loads(p.stdout)["secret"]
         wait_for_fresh_step()
-        p = self.ctl_code("totp", "confirm", user, code=oathtool(secret))
+        p = self.ctl_code("totp", "confirm", user, code=oathtool(secret, offset))
         self.assertEqual(p.returncode, 0, p.stderr)
         return secret
 
@@ -114,17 +116,16 @@ class Totp(TotpCase):
                          PAM_AUTH_ERR)
 
     def test_previous_step_accepted_and_outside_window_rejected(self):
-        secret = self.enroll("bob")
+        # Confirmed with the previous step's code: that step is now spent.
+        secret = self.enroll("bob", offset=-30)
         wait_for_fresh_step()
         self.assertEqual(self.login("bob", "bob-pw", oathtool(secret, -90))["results"][0]["rc"],
                          PAM_AUTH_ERR, "three steps back is outside the window")
         self.assertEqual(self.login("bob", "bob-pw", oathtool(secret, +90))["results"][0]["rc"],
                          PAM_AUTH_ERR, "three steps ahead is outside the window")
-        # The enrolment's own code used the current step; wait for the next
-        # one, then the previous step (now - 30 s) is inside the window... but
-        # it is the step confirmation used: still refused. Two steps on, the
-        # previous step is fresh.
-        time.sleep(30 - (time.time() % 30) + 30.3)
+        # One step on, the previous step is the one that was current at the
+        # confirmation: inside the window, and later than the spent one.
+        time.sleep(30 - (time.time() % 30) + 0.3)
         self.assertEqual(self.login("bob", "bob-pw", oathtool(secret, -30))["results"][0]["rc"],
                          PAM_SUCCESS, "the previous step is inside the window")
         self.assertEqual(self.login("bob", "bob-pw", oathtool(secret))["results"][0]["rc"],
