@@ -2,7 +2,6 @@
 
 #include <libpq-fe.h>
 #include <sodium.h>
-#include <sqlite3.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -102,26 +101,6 @@ class Importer {
   std::map<std::string, Counts> counts_;
   std::string error_;
 };
-
-// Every account with a known device: devices outlive the buckets (idle
-// buckets are pruned), so they are listed from their own table.
-Result<std::vector<int64_t>> device_uids(const std::string& db_path) {
-  sqlite3* db = nullptr;
-  if (sqlite3_open_v2(db_path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) != SQLITE_OK) {
-    std::string m = db ? sqlite3_errmsg(db) : "out of memory";
-    sqlite3_close(db);
-    return Error::Store(db_path + ": " + m);
-  }
-  std::vector<int64_t> out;
-  sqlite3_stmt* st = nullptr;
-  int rc = sqlite3_prepare_v2(db, "SELECT DISTINCT uid FROM devices ORDER BY uid", -1, &st, nullptr);
-  while (rc == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW) out.push_back(sqlite3_column_int64(st, 0));
-  const std::string err = rc == SQLITE_OK ? std::string() : sqlite3_errmsg(db);
-  sqlite3_finalize(st);
-  sqlite3_close(db);
-  if (!err.empty()) return Error::Store(db_path + ": " + err);
-  return out;
-}
 
 }  // namespace
 
@@ -245,7 +224,8 @@ int migrate_to(const Config& cfg, const std::string& url, bool check) {
   }
   im.report("blocks");
 
-  auto with_devices = device_uids(state->database_path());
+  // Devices outlive the buckets (idle buckets are pruned): listed from their own table.
+  auto with_devices = st.device_uids();
   if (!with_devices) return fail(with_devices.error().message);
   for (int64_t uid : *with_devices) {
     auto account = account_of(uid);

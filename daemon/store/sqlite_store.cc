@@ -36,6 +36,15 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::open(const std::string& path) 
   if (rc != SQLITE_OK) return store->sql_error("cannot open " + path);
   sqlite3_busy_timeout(db, 2000);
   sqlite3_extended_result_codes(db, 1);
+  // Before the first read: in this mode the WAL needs no -shm file.
+  if (auto s = store->exec("PRAGMA locking_mode=EXCLUSIVE"); !s) return s.error();
+  {
+    auto begin = store->prepare("BEGIN IMMEDIATE");
+    auto commit = store->prepare("COMMIT");
+    auto rollback = store->prepare("ROLLBACK");
+    if (!begin || !commit || !rollback) return store->sql_error("prepare transaction statements");
+    store->txn_.reset(new TxnStatements{std::move(*begin), std::move(*commit), std::move(*rollback)});
+  }
 
   // Before WAL mode: on a new database that is the first write.
   if (auto s = store->enable_incremental_vacuum(); !s) return s.error();
@@ -58,6 +67,7 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::open(const std::string& path) 
 SqliteStore::~SqliteStore() {
   if (in_txn_) rollback();
   buckets_.reset();  // finalized before the close: it fails with statements left
+  txn_.reset();
   sqlite3_close(db_);
 }
 
@@ -103,7 +113,7 @@ Status SqliteStore::begin(bool full_sync) {
     if (auto s = exec("PRAGMA synchronous=FULL"); !s) return s;
     full_sync_ = true;
   }
-  if (auto s = exec("BEGIN IMMEDIATE"); !s) {
+  if (auto s = step_txn(txn_->begin, "BEGIN IMMEDIATE"); !s) {
     if (full_sync_) (void)exec("PRAGMA synchronous=NORMAL");
     full_sync_ = false;
     return s;
@@ -114,13 +124,19 @@ Status SqliteStore::begin(bool full_sync) {
 
 Status SqliteStore::commit() {
   if (!in_txn_) return Error::Store("no transaction open");
-  auto s = exec("COMMIT");
+  auto s = step_txn(txn_->commit, "COMMIT");
   if (!s) {
     rollback();
     return s;
   }
   in_txn_ = false;
   return restore_sync();
+}
+
+Status SqliteStore::step_txn(Statement& st, const char* what) {
+  Statement::Reuse guard(st);
+  if (st.step() != SQLITE_DONE) return Error::Store(std::string(what) + ": " + sqlite3_errmsg(db_));
+  return Ok{};
 }
 
 Status SqliteStore::restore_sync() {
@@ -130,7 +146,7 @@ Status SqliteStore::restore_sync() {
 }
 
 void SqliteStore::rollback() {
-  if (sqlite3_get_autocommit(db_) == 0) (void)exec("ROLLBACK");
+  if (sqlite3_get_autocommit(db_) == 0) (void)step_txn(txn_->rollback, "ROLLBACK");
   in_txn_ = false;
   (void)restore_sync();
 }

@@ -5,7 +5,11 @@
 //    synchronous=NORMAL, and migrates the schema to kSchemaVersion inside a
 //    transaction. A database from a newer vigil is refused, never altered.
 //  * The caller owns the StateDir lock (see state_dir.h); SqliteStore assumes
-//    it is the only writer.
+//    it is the only writer. The connection takes SQLite's lock for itself
+//    (locking_mode EXCLUSIVE) from its first write to its close: no other
+//    connection, in this process or another, reads the file meanwhile, and
+//    a transaction costs no file-lock calls and no shared-memory index
+//    (the WAL's index lives in the connection's heap; no -shm file).
 #pragma once
 
 #include <memory>
@@ -52,6 +56,7 @@ class SqliteStore final : public Store {
   Result<int64_t> count_recovery_codes(int64_t uid) override;
   Result<std::map<int64_t, int64_t>> recovery_code_counts() override;
   Result<std::vector<DeviceRecord>> load_devices(int64_t uid) override;
+  Result<std::vector<int64_t>> device_uids() override;
   Status put_device(int64_t uid, const DeviceRecord& d) override;
   Status erase_device(int64_t uid, const std::string& device) override;
   Result<std::optional<BlockRecord>> load_block(int64_t uid) override;
@@ -100,6 +105,7 @@ class SqliteStore final : public Store {
   // prune()'s part for the failure log, in its transaction (sqlite_store_failures.cc).
   Result<int64_t> prune_failures(TimePoint cutoff);
   struct BucketStatements;  // sqlite_store_internal.h
+  struct TxnStatements;     // sqlite_store_internal.h
 
   explicit SqliteStore(sqlite3* db);
   Status exec(const char* sql);
@@ -126,6 +132,9 @@ class SqliteStore final : public Store {
   bool in_txn_ = false;
   bool full_sync_ = false;  // synchronous=FULL is set for the open transaction
   std::unique_ptr<BucketStatements> buckets_;  // load, put, erase
+  std::unique_ptr<TxnStatements> txn_;         // begin, commit, rollback
+  // Steps one of txn_'s statements; any code but SQLITE_DONE is `what`'s error.
+  Status step_txn(Statement& st, const char* what);
 };
 
 }  // namespace vigil

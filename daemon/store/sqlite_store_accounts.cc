@@ -32,6 +32,16 @@ Result<std::vector<DeviceRecord>> SqliteStore::load_devices(int64_t uid) {
   return out;
 }
 
+Result<std::vector<int64_t>> SqliteStore::device_uids() {
+  auto p = prepare("SELECT DISTINCT uid FROM devices ORDER BY uid");
+  if (!p) return p.error();
+  std::vector<int64_t> out;
+  int rc;
+  while ((rc = p->step()) == SQLITE_ROW) out.push_back(p->int64(0));
+  if (rc != SQLITE_DONE) return sql_error("device uids");
+  return out;
+}
+
 Status SqliteStore::put_device(int64_t uid, const DeviceRecord& d) {
   return run(
       "INSERT INTO devices(uid, device, first_seen, last_seen) VALUES(?1,?2,?3,?4)"

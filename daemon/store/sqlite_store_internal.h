@@ -25,6 +25,13 @@ struct SqliteStore::BucketStatements {
   Statement erase;
 };
 
+// Prepared once at open, before the schema: every batch's transaction.
+struct SqliteStore::TxnStatements {
+  Statement begin;     // BEGIN IMMEDIATE
+  Statement commit;    // COMMIT
+  Statement rollback;  // ROLLBACK
+};
+
 template <class Bind>
 Status SqliteStore::run(const char* sql, Bind bind) {
   auto p = prepare(sql);

@@ -72,6 +72,8 @@ class Store {
 
   // Known devices, by account.
   virtual Result<std::vector<DeviceRecord>> load_devices(int64_t uid) = 0;
+  // Every account with a known device, by uid.
+  virtual Result<std::vector<int64_t>> device_uids() = 0;
   virtual Status put_device(int64_t uid, const DeviceRecord& d) = 0;
   virtual Status erase_device(int64_t uid, const std::string& device) = 0;  // "" = all
 
@@ -176,6 +178,7 @@ class StoreWrapper : public Store {
   Result<int64_t> count_recovery_codes(int64_t u) override { return inner_->count_recovery_codes(u); }
   Result<std::map<int64_t, int64_t>> recovery_code_counts() override { return inner_->recovery_code_counts(); }
   Result<std::vector<DeviceRecord>> load_devices(int64_t u) override { return inner_->load_devices(u); }
+  Result<std::vector<int64_t>> device_uids() override { return inner_->device_uids(); }
   Status put_device(int64_t u, const DeviceRecord& d) override { return inner_->put_device(u, d); }
   Status erase_device(int64_t u, const std::string& d) override { return inner_->erase_device(u, d); }
   Result<std::optional<BlockRecord>> load_block(int64_t u) override { return inner_->load_block(u); }

@@ -49,7 +49,8 @@ def read_frame(s):
 
 def buckets(db_path):
     """uid -> (failures stored, locked_until) for the unknown-device buckets,
-    read straight from the database (a second SQLite connection)."""
+    read straight from the database (a second SQLite connection), while no
+    vigild runs: vigild keeps SQLite's lock on the file while it is open."""
     db = sqlite3.connect(db_path, timeout=10)
     try:
         ok = db.execute("PRAGMA integrity_check").fetchone()[0]
@@ -95,10 +96,10 @@ def assert_fails_closed_then_recovers(test, break_store, repair, while_broken=No
     test.assertEqual(rc, PAM_SUCCESS, "vigild did not recover:\n" + env.log())
     test.assertIn("works again", env.log())
     env.kill9()
-    env.start()
-    test.assertEqual(env.status("alice")["failures"], 2, "the failure made while the store failed was kept")
     ok, _ = buckets(os.path.join(env.state, "vigil.db"))
     test.assertEqual(ok, "ok")
+    env.start()
+    test.assertEqual(env.status("alice")["failures"], 2, "the failure made while the store failed was kept")
 
 
 class KilledMidStorm(VigilTestCase):
@@ -184,8 +185,9 @@ class KilledMidStorm(VigilTestCase):
                     self.assertTrue(e.wait(10), "a client did not pause")
                 with lock:
                     snapshot = dict(answered)
-                start()
+                # The file as the killed vigild left it, before a new one opens it.
                 ok, stored = buckets(db_path)
+                start()
                 self.assertEqual(ok, "ok", "integrity_check after kill %d" % (cycle + 1))
                 now = time.time()
                 for user, n in snapshot.items():
@@ -545,6 +547,7 @@ class Parallel64(VigilTestCase):
         threads = [self.env.pam_async(u, ["wrong"], service="vigil-slow") for u in users]
         for t, _ in threads:
             t.join()
+        self.env.kill9()  # what was answered is on disk
         ok, stored = buckets(os.path.join(self.env.state, "vigil.db"))
         self.assertEqual(ok, "ok")
         counts = [stored.get(4000 + i, (0, 0))[0] for i in range(64)]

@@ -127,15 +127,27 @@ TEST_F(EngineTest, SameNonceCountsOnce) {
 }
 
 TEST_F(EngineTest, StateIsCommittedBeforeTheAnswer) {
-  Engine e(open_store(), clock_, cfg_);
-  e.start();
-  for (int i = 0; i < 3; ++i) report_sync(e, Outcome::kFailure);
-  // Read through a second connection while the engine still runs.
+  // The store keeps SQLite's lock while it is open (no second connection can
+  // read it), so the commits are counted as the answers go out, and the file
+  // is read once the engine has stopped.
+  auto flaky = std::make_unique<FlakyStore>(open_store());
+  FlakyStore* f = flaky.get();
+  {
+    Engine e(std::move(flaky), clock_, cfg_);
+    e.start();
+    for (int i = 0; i < 3; ++i) {
+      const int before = f->commits;
+      std::promise<int> seen;
+      e.report(alice_report("c" + std::to_string(i), Outcome::kFailure),
+               [&](ReportResult) { seen.set_value(f->commits); });
+      EXPECT_GT(seen.get_future().get(), before) << "failure " << i << " was answered before its commit";
+    }
+    e.stop();
+  }
   auto reader = open_store();
   auto rec = reader->load("uid:1001");
   ASSERT_TRUE(rec.ok() && rec->has_value());
   EXPECT_TRUE((*rec)->state.locked_at(clock_.now()));
-  e.stop();
 }
 
 // Under start(post), as in vigild: a success is answered before its batch's
@@ -144,7 +156,8 @@ TEST_F(EngineTest, StateIsCommittedBeforeTheAnswer) {
 TEST_F(EngineTest, PostedBatchAnswersSuccessBeforeCommitAndFailureAfter) {
   auto flaky = std::make_unique<FlakyStore>(open_store());
   FlakyStore* f = flaky.get();
-  Engine e(std::move(flaky), clock_, cfg_);
+  auto engine = std::make_unique<Engine>(std::move(flaky), clock_, cfg_);
+  Engine& e = *engine;
   std::deque<std::function<void()>> posted;
   e.start([&](std::function<void()> fn) { posted.push_back(std::move(fn)); });
   auto run_one = [&] {
@@ -189,6 +202,7 @@ TEST_F(EngineTest, PostedBatchAnswersSuccessBeforeCommitAndFailureAfter) {
   run_one();
   EXPECT_FALSE(answered);
   e.stop();
+  engine.reset();  // closes the store: it holds SQLite's lock while open
   EXPECT_TRUE(answered);
   auto rec = open_store()->load("uid:1001");
   ASSERT_TRUE(rec.ok() && rec->has_value());
@@ -198,7 +212,8 @@ TEST_F(EngineTest, PostedBatchAnswersSuccessBeforeCommitAndFailureAfter) {
 TEST_F(EngineTest, FailedCommitFailsClosedAndRetries) {
   auto flaky = std::make_unique<FlakyStore>(open_store());
   FlakyStore* f = flaky.get();
-  Engine e(std::move(flaky), clock_, cfg_);
+  auto engine = std::make_unique<Engine>(std::move(flaky), clock_, cfg_);
+  Engine& e = *engine;
   e.start();
   f->fail_commits = true;
   auto r = report_sync(e, Outcome::kFailure);
@@ -207,6 +222,7 @@ TEST_F(EngineTest, FailedCommitFailsClosedAndRetries) {
   auto r2 = report_sync(e, Outcome::kFailure);
   EXPECT_TRUE(r2.status.ok());
   e.stop();
+  engine.reset();  // closes the store: it holds SQLite's lock while open
   auto rec = open_store()->load("uid:1001");
   ASSERT_TRUE(rec.ok() && rec->has_value());
   // The first failure was kept in memory and written with the next batch.
@@ -226,7 +242,8 @@ TEST_F(EngineTest, LockExpiresWithTheClock) {
 TEST_F(EngineTest, ResetIsDurable) {
   auto flaky = std::make_unique<FlakyStore>(open_store());
   FlakyStore* f = flaky.get();
-  Engine e(std::move(flaky), clock_, cfg_);
+  auto engine = std::make_unique<Engine>(std::move(flaky), clock_, cfg_);
+  Engine& e = *engine;
   e.start();
   for (int i = 0; i < 3; ++i) report_sync(e, Outcome::kFailure);
   std::promise<ResetResult> p;
@@ -236,6 +253,7 @@ TEST_F(EngineTest, ResetIsDurable) {
   EXPECT_TRUE(r.was_locked);
   EXPECT_EQ(f->full_sync_begins, 1) << "a reset is committed with a full sync";
   e.stop();
+  engine.reset();  // closes the store: it holds SQLite's lock while open
   auto rec = open_store()->load("uid:1001");
   ASSERT_TRUE(rec.ok() && rec->has_value());
   EXPECT_TRUE(is_idle((*rec)->state, clock_.now()));
@@ -257,7 +275,8 @@ R wait_for(F start) {
 TEST_F(EngineTest, AnUnblockThatCannotCommitLeavesTheBlock) {
   auto flaky = std::make_unique<FlakyStore>(open_store());
   FlakyStore* f = flaky.get();
-  Engine e(std::move(flaky), clock_, cfg_);
+  auto engine = std::make_unique<Engine>(std::move(flaky), clock_, cfg_);
+  Engine& e = *engine;
   e.start();
   ASSERT_GE(sodium_init(), 0);
   TokenIssueRequest ti;
@@ -288,6 +307,7 @@ TEST_F(EngineTest, AnUnblockThatCannotCommitLeavesTheBlock) {
   auto c = wait_for<TokenCheckResult>([&](auto done) { e.token_check(tokens::hash_token(issued.secret), "api", done); });
   EXPECT_EQ(c.verdict, tokens::Verdict::kFrozen);
   e.stop();
+  engine.reset();  // closes the store: it holds SQLite's lock while open
   auto store = open_store();
   auto block = store->load_block(1001);
   ASSERT_TRUE(block.ok());
@@ -332,7 +352,10 @@ TEST_F(EngineTest, AnAdminBlockRevokesAndFreezesInItsOwnTransaction) {
   ASSERT_GE(sodium_init(), 0);
   std::string secret;
   {
-    Engine e(open_store(), clock_, cfg_);
+    auto flaky = std::make_unique<FlakyStore>(open_store());
+    FlakyStore* f = flaky.get();
+    auto engine = std::make_unique<Engine>(std::move(flaky), clock_, cfg_);
+    Engine& e = *engine;
     e.start();
     TokenIssueRequest req;
     req.owner_uid = 1002;
@@ -346,7 +369,10 @@ TEST_F(EngineTest, AnAdminBlockRevokesAndFreezesInItsOwnTransaction) {
     secret = issued.secret;
     auto b = wait_for<BlockResult>([&](auto done) { e.block(1002, "bob", "test", "root", true, done); });
     ASSERT_TRUE(b.status.ok());
-    // No other batch after the block's: what is on disk is what it committed.
+    const int commits = f->commits;
+    e.stop();
+    EXPECT_EQ(f->commits.load(), commits) << "no commit after the block's: the file holds what it committed";
+    engine.reset();  // closes the store: it holds SQLite's lock while open
     auto store = open_store();
     auto toks = store->list_tokens();
     ASSERT_TRUE(toks.ok());
@@ -354,7 +380,6 @@ TEST_F(EngineTest, AnAdminBlockRevokesAndFreezesInItsOwnTransaction) {
     EXPECT_EQ((*toks)[0].state, tokens::State::kRevoked);
     EXPECT_EQ(store->list_freezes()->size(), 1u);
     EXPECT_EQ(store->list_outbox()->size(), 1u) << "the revoke hooks' outbox item";
-    e.stop();
   }
   // A new engine (a restart) answers from the stored state.
   Engine e(open_store(), clock_, cfg_);
@@ -454,6 +479,7 @@ TEST_F(TokenFreeze, AnyRecoveryUnfreezesOnlyWhenNoFreezingBlockRemains) {
   EXPECT_EQ(check(probe), tokens::Verdict::kValid);
   // ...and a restart reads the same from the store.
   engine_->stop();
+  engine_.reset();  // closes the store: it holds SQLite's lock while open
   engine(vigil::FreezeOn::kAny);
   EXPECT_EQ(check(probe), tokens::Verdict::kValid);
 }
@@ -631,13 +657,14 @@ TEST_F(EngineTest, TokensAgreeWithBlocks) {
     ASSERT_TRUE(s->put_block(1001, BlockRecord{"restored", clock_.now(), "test", "{}"}).ok());
     ASSERT_TRUE(s->commit().ok());
   }
-  auto store = open_store();
-  Engine e(std::move(store), clock_, cfg_);
+  auto engine = std::make_unique<Engine>(open_store(), clock_, cfg_);
+  Engine& e = *engine;
   e.start();
   std::promise<TokenCheckResult> p;
   e.token_check(hash, "reports", [&](TokenCheckResult r) { p.set_value(std::move(r)); });
   EXPECT_EQ(p.get_future().get().verdict, tokens::Verdict::kSuspended);
   e.stop();
+  engine.reset();  // closes the store: it holds SQLite's lock while open
   // ...and the suspension was written.
   auto listed = open_store()->list_tokens();
   ASSERT_TRUE(listed.ok());

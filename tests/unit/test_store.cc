@@ -125,6 +125,32 @@ TEST_F(StoreTest, SurvivesReopen) {
   EXPECT_EQ((*r)->state, sample().state);
 }
 
+// The open store keeps SQLite's lock: no other connection reads the file
+// meanwhile, and the WAL's index lives in the store's memory (no -shm file).
+// Closed, the file is anyone's again, with every commit in it.
+TEST_F(StoreTest, HoldsTheFileWhileOpen) {
+  auto s = SqliteStore::open(db_);
+  ASSERT_TRUE(s.ok());
+  ASSERT_TRUE((*s)->begin().ok());
+  ASSERT_TRUE((*s)->put(sample(), from_epoch(300)).ok());
+  ASSERT_TRUE((*s)->commit().ok());
+  EXPECT_FALSE(fs::exists(db_ + "-shm"));
+  auto count = [&] {
+    sqlite3* db = nullptr;
+    EXPECT_EQ(sqlite3_open(db_.c_str(), &db), SQLITE_OK);
+    sqlite3_stmt* st = nullptr;
+    int rc = sqlite3_prepare_v2(db, "SELECT count(*) FROM buckets", -1, &st, nullptr);
+    if (rc == SQLITE_OK) rc = sqlite3_step(st);
+    int n = rc == SQLITE_ROW ? sqlite3_column_int(st, 0) : -rc;
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return n;
+  };
+  EXPECT_EQ(count(), -SQLITE_BUSY);
+  s->reset();
+  EXPECT_EQ(count(), 1);
+}
+
 TEST_F(StoreTest, FullSyncAppliesToItsTransactionOnly) {
   auto s = SqliteStore::open(db_);
   ASSERT_TRUE(s.ok());
@@ -199,6 +225,7 @@ TEST_F(StoreTest, FailureListsRoundTripCompactly) {
   ASSERT_TRUE((*s)->begin().ok());
   ASSERT_TRUE((*s)->put(r, from_epoch(3)).ok());
   ASSERT_TRUE((*s)->commit().ok());
+  s->reset();  // the store holds SQLite's lock while open
   sqlite3* db = nullptr;
   ASSERT_EQ(sqlite3_open(db_.c_str(), &db), SQLITE_OK);
   sqlite3_stmt* st = nullptr;
@@ -496,10 +523,11 @@ TEST_F(StoreTest, OlderDatabaseGetsIncrementalVacuum) {
   ASSERT_EQ(av(), 0);
   auto s = SqliteStore::open(db_);
   ASSERT_TRUE(s.ok()) << s.error().message;
-  EXPECT_EQ(av(), 2);
   auto r = (*s)->load("uid:1001");
   ASSERT_TRUE(r.ok() && r->has_value());
   EXPECT_EQ((*r)->state, sample().state);
+  s->reset();  // the store holds SQLite's lock while open
+  EXPECT_EQ(av(), 2);
 }
 
 TEST_F(StoreTest, StateDirLockIsExclusive) {
