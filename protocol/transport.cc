@@ -205,6 +205,9 @@ FrameCall call_frame(const ClientOptions& options, std::string_view frame) {
   if (fd.get() < 0) return fail(Transport::kIo, errno_text("socket", errno));
   if (auto failed = connect_to(options, fd, addr, deadline)) return std::move(*failed);
   if (auto failed = send_all(fd, frame, deadline)) return std::move(*failed);
+  // No more requests: vigild reads the end with the request, answers and
+  // closes without waiting on this connection again (server.h's fast path).
+  (void)::shutdown(fd.get(), SHUT_WR);
   FrameCall r;
   if (auto failed = receive_frame(fd, &r.reply, deadline)) return std::move(*failed);
   r.transport = Transport::kOk;

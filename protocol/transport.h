@@ -3,9 +3,11 @@
 // protocol/json_lite.h, vigilctl with protocol/message.h (client.h).
 //
 // Contract:
-//  * One call = connect, send one frame, receive one frame, close. The socket
-//    is opened with SOCK_CLOEXEC, sent to with MSG_NOSIGNAL, and always closed
-//    before call_frame() returns: no descriptor outlives the call.
+//  * One call = connect, send one frame, half-close (shutdown SHUT_WR: the
+//    server learns there is no second request), receive one frame, close.
+//    The socket is opened with SOCK_CLOEXEC, sent to with MSG_NOSIGNAL, and
+//    always closed before call_frame() returns: no descriptor outlives the
+//    call.
 //  * The whole call obeys one deadline (options.timeout): connect, send and
 //    receive together. call_frame() returns within it (plus scheduling
 //    noise), even against a server that accepts and never answers.

@@ -127,7 +127,7 @@ bool transient_accept_error(int err) {
 
 }  // namespace
 
-asio::awaitable<std::optional<Accepted>> accept_peer(asio::io_context& io, stream_protocol::acceptor& acceptor) {
+asio::awaitable<std::optional<RawAccepted>> accept_raw(asio::io_context& io, stream_protocol::acceptor& acceptor) {
   for (;;) {
     auto [ec] = co_await acceptor.async_wait(stream_protocol::acceptor::wait_read, use_nothrow);
     if (ec == asio::error::operation_aborted || !acceptor.is_open()) co_return std::nullopt;
@@ -139,27 +139,36 @@ asio::awaitable<std::optional<Accepted>> accept_peer(asio::io_context& io, strea
       co_await t.async_wait(use_nothrow);
       continue;
     }
-    stream_protocol::socket sock(io);
-    boost::system::error_code assigned;
-    sock.assign(stream_protocol(), fd, assigned);
-    if (assigned) {
-      ::close(fd);
-      continue;
-    }
+    UniqueFd owned(fd);
     ucred cred{};
     socklen_t len = sizeof(cred);
     if (::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0) continue;
-    co_return Accepted{std::move(sock), cred};
+    co_return RawAccepted{std::move(owned), cred};
+  }
+}
+
+asio::awaitable<std::optional<Accepted>> accept_peer(asio::io_context& io, stream_protocol::acceptor& acceptor) {
+  for (;;) {
+    // Named: GCC 12 mishandles temporaries in co_await operands.
+    auto next = accept_raw(io, acceptor);
+    std::optional<RawAccepted> raw = co_await std::move(next);
+    if (!raw) co_return std::nullopt;
+    stream_protocol::socket sock(io);
+    boost::system::error_code assigned;
+    sock.assign(stream_protocol(), raw->fd.get(), assigned);
+    if (assigned) continue;  // raw->fd closes it
+    raw->fd.release();
+    co_return Accepted{std::move(sock), raw->cred};
   }
 }
 
 asio::awaitable<void> Server::accept_loop(Acceptor& acceptor, Kind kind) {
   for (;;) {
     // Named: GCC 12 mishandles temporaries in co_await operands.
-    auto next = accept_peer(io_, acceptor);
-    std::optional<Accepted> accepted = co_await std::move(next);
+    auto next = accept_raw(io_, acceptor);
+    std::optional<RawAccepted> accepted = co_await std::move(next);
     if (!accepted) co_return;
-    auto& sock = accepted->socket;
+    auto& sock = accepted->fd;
     const ucred& cred = accepted->cred;
     Peer peer{cred.uid, cred.gid, cred.pid, kind == Kind::kAdmin};
     // Read now, while the process that connected is the one that owns pid.
@@ -190,7 +199,7 @@ bool Server::allow_request(const Peer& peer) {
   return verdict.allowed;
 }
 
-asio::awaitable<void> Server::session(stream_protocol::socket raw, Peer peer) {
+asio::awaitable<void> Server::session(UniqueFd fd, Peer peer) {
   ++counts_->per_uid[peer.uid];
   ++counts_->total;
   struct Release {
@@ -202,32 +211,77 @@ asio::awaitable<void> Server::session(stream_protocol::socket raw, Peer peer) {
     }
   } release{counts_, peer.uid};
 
-  // The deadline closes the socket; both are shared so that a late timer
-  // callback never touches a finished session.
-  auto conn = std::make_shared<stream_protocol::socket>(std::move(raw));
-  auto& sock = *conn;
-  auto timer = std::make_shared<asio::steady_timer>(io_);
-  auto arm = [&] { arm_deadline(*timer, conn, services_.config->daemon.request_timeout); };
+  // Without waiting first (the contract's fast path), the connection is read
+  // and written straight through fd. At its first wait it moves into Asio:
+  // conn, and a deadline that closes it; both are shared so that a late
+  // timer callback never touches a finished session.
+  std::shared_ptr<stream_protocol::socket> conn;
+  std::shared_ptr<asio::steady_timer> timer;
+  auto wait_from_now = [&]() -> bool {
+    if (!conn) {
+      conn = std::make_shared<stream_protocol::socket>(io_);
+      boost::system::error_code assigned;
+      conn->assign(stream_protocol(), fd.get(), assigned);
+      if (assigned) return false;  // fd closes it
+      fd.release();
+      timer = std::make_shared<asio::steady_timer>(io_);
+    }
+    arm_deadline(*timer, conn, services_.config->daemon.request_timeout);
+    return true;
+  };
+  // Sends out whole: at once while the socket takes it, the rest under the
+  // deadline. False: the connection failed.
+  auto send_reply = [&](const std::string& out) -> asio::awaitable<bool> {
+    std::size_t sent = 0;
+    if (!conn) {
+      while (sent < out.size()) {
+        ssize_t n = ::send(fd.get(), out.data() + sent, out.size() - sent, MSG_DONTWAIT | MSG_NOSIGNAL);
+        if (n > 0) sent += static_cast<std::size_t>(n);
+        else if (n < 0 && errno == EINTR) continue;
+        else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
+        else co_return false;
+      }
+      if (sent == out.size()) co_return true;
+    }
+    if (!wait_from_now() || !conn->is_open()) co_return false;
+    auto [ec, n] = co_await asio::async_write(*conn, asio::buffer(out.data() + sent, out.size() - sent),
+                                              use_nothrow);
+    co_return !ec;
+  };
 
   proto::FrameReader reader;
   std::array<char, 8192> buf;
   std::string frame;
-  arm();
   for (;;) {
     auto state = reader.next(&frame);
     if (state == proto::FrameReader::State::kTooLarge) {
       auto out = proto::encode(proto::Reply::failure(proto::kErrInvalidRequest, "frame exceeds 64 KiB"));
-      if (out) co_await asio::async_write(sock, asio::buffer(*out), use_nothrow);
+      if (out) {
+        auto sending = send_reply(*out);
+        co_await std::move(sending);
+      }
       break;
     }
     if (state == proto::FrameReader::State::kNeedMore) {
-      auto [ec, n] = co_await sock.async_read_some(asio::buffer(buf), use_nothrow);
-      if (ec) break;
-      reader.feed(std::string_view(buf.data(), n));
-      explicit_bzero(buf.data(), n);
+      std::size_t got = 0;
+      if (!conn) {
+        ssize_t n = ::recv(fd.get(), buf.data(), buf.size(), MSG_DONTWAIT);
+        if (n < 0 && errno == EINTR) continue;
+        if (n == 0) break;  // the peer closed (or half-closed: no more requests)
+        if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) break;
+        if (n > 0) got = static_cast<std::size_t>(n);
+        else if (!wait_from_now()) break;
+      }
+      if (conn) {
+        auto [ec, n] = co_await conn->async_read_some(asio::buffer(buf), use_nothrow);
+        if (ec) break;
+        got = n;
+      }
+      reader.feed(std::string_view(buf.data(), got));
+      explicit_bzero(buf.data(), got);
       continue;
     }
-    timer->cancel();
+    if (timer) timer->cancel();
     proto::Reply reply;
     bool close_after = false;
     const SecretFields* secrets = nullptr;
@@ -248,15 +302,17 @@ asio::awaitable<void> Server::session(stream_protocol::socket raw, Peer peer) {
     auto out = proto::encode(reply);
     if (secrets) wipe_fields(reply.params, secrets->reply);
     if (!out) out = proto::encode(proto::Reply::failure(proto::kErrInternal, "reply too large"));
-    if (!sock.is_open()) break;
-    arm();
-    auto [wec, wn] = co_await asio::async_write(sock, asio::buffer(*out), use_nothrow);
+    if (conn && !conn->is_open()) break;  // the deadline closed it
+    auto sending = send_reply(*out);
+    const bool sent = co_await std::move(sending);
     explicit_bzero(out->data(), out->size());  // replies carry new tokens and secrets
-    if (wec || close_after) break;
+    if (!sent || close_after) break;
   }
-  timer->cancel();
-  boost::system::error_code ignored;
-  sock.close(ignored);
+  if (timer) timer->cancel();
+  if (conn) {
+    boost::system::error_code ignored;
+    conn->close(ignored);
+  }
 }
 
 }  // namespace vigil

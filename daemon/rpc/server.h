@@ -20,6 +20,12 @@
 //  * A connection must deliver each complete frame within request_timeout,
 //    or it is closed. Frames are capped at 64 KiB; an oversized or malformed
 //    frame gets an error reply and the connection is closed.
+//  * The fast path: a connection is read and written without waiting (and
+//    without Asio's reactor, its descriptor or a timer) for as long as that
+//    needs no wait: a client that sends its request and half-closes
+//    (shutdown SHUT_WR, as the module's transport does) is answered and
+//    closed in one turn. At the first read or write that would block, the
+//    connection moves into Asio, under the deadline above.
 //  * Requests on one connection are answered in order.
 //  * A connection through the admin socket is marked in its Peer; dispatch()
 //    then uses the admin table (admin.h), never the public one.
@@ -37,6 +43,7 @@
 #include <optional>
 #include <string>
 
+#include "daemon/os/unique_fd.h"
 #include "daemon/rpc/dispatch.h"
 #include "daemon/rpc/rate_limit.h"
 #include "protocol/result.h"
@@ -63,6 +70,14 @@ struct Accepted {
   ucred cred;
 };
 boost::asio::awaitable<std::optional<Accepted>> accept_peer(
+    boost::asio::io_context& io, boost::asio::local::stream_protocol::acceptor& acceptor);
+// The same, with the connection still a bare descriptor (blocking mode),
+// not yet known to Asio's reactor.
+struct RawAccepted {
+  UniqueFd fd;
+  ucred cred;
+};
+boost::asio::awaitable<std::optional<RawAccepted>> accept_raw(
     boost::asio::io_context& io, boost::asio::local::stream_protocol::acceptor& acceptor);
 
 // (Re)starts a connection's deadline: when timer fires after `timeout`,
@@ -98,7 +113,7 @@ class Server {
  private:
   using Acceptor = boost::asio::local::stream_protocol::acceptor;
   boost::asio::awaitable<void> accept_loop(Acceptor& acceptor, Kind kind);
-  boost::asio::awaitable<void> session(boost::asio::local::stream_protocol::socket sock, Peer peer);
+  boost::asio::awaitable<void> session(UniqueFd fd, Peer peer);
 
   boost::asio::io_context& io_;
   Services& services_;

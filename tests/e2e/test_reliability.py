@@ -392,6 +392,98 @@ class HostileInput(VigilTestCase):
         self.assert_still_serving()
 
 
+class HalfClose(VigilTestCase):
+    """A client that sends its requests and half-closes (as the module's
+    transport does) is answered, frame by frame, and closed at once, however
+    its bytes arrive: all before vigild looks (read without waiting), or in
+    parts (vigild then waits for them under the deadline)."""
+
+    PING = b'{"method":"io.vigil.Daemon.Ping","parameters":{}}\0'
+
+    def exchange(self, parts, pause=0.0):
+        """Sends parts (pausing between them), half-closes; returns the
+        frames read until vigild closed, and the seconds that took."""
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.settimeout(10)
+        s.connect(self.env.socket)
+        t0 = time.monotonic()
+        for i, part in enumerate(parts):
+            if i:
+                time.sleep(pause)
+            s.sendall(part)
+        s.shutdown(socket.SHUT_WR)
+        data = b""
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+        s.close()
+        frames = [json.loads(f) for f in data.split(b"\0") if f]
+        return frames, time.monotonic() - t0
+
+    def setUp(self):
+        super().setUp()
+        self.env.conf["daemon"]["request_timeout"] = "4s"
+        self.env.write_conf()
+        self.env.reload()
+        self.env.wait_log("configuration reloaded")
+
+    def test_one_request_is_answered_and_the_connection_closed_at_once(self):
+        frames, took = self.exchange([self.PING])
+        self.assertEqual(len(frames), 1)
+        self.assertIn("version", frames[0]["parameters"])
+        self.assertLess(took, 2, "closed after the answer, not at the 4 s deadline")
+
+    def test_requests_sent_together_are_each_answered_in_order(self):
+        report = (b'{"method":"io.vigil.Auth.Report","parameters":{"user":"nobody-here","outcome":"failure",'
+                  b'"rhost":"192.0.2.7"}}\0')
+        frames, took = self.exchange([self.PING + report + self.PING])
+        self.assertEqual(len(frames), 3)
+        self.assertIn("version", frames[0]["parameters"])
+        self.assertEqual(frames[1]["parameters"]["verdict"], "deny")
+        self.assertIn("version", frames[2]["parameters"])
+        self.assertLess(took, 2)
+
+    def test_a_request_in_parts_is_answered_once_whole(self):
+        frames, took = self.exchange([self.PING[:20], self.PING[20:]], pause=0.3)
+        self.assertEqual(len(frames), 1)
+        self.assertIn("version", frames[0]["parameters"])
+        self.assertLess(took, 2)
+
+    def test_answers_that_outgrow_the_socket_wait_for_the_reader(self):
+        # 3,000 requests already there when vigild looks (it is stopped while
+        # they are sent), and nothing read for a while: the answers overflow
+        # the socket's buffer, and the rest goes out as it drains.
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.settimeout(10)
+        self.env.proc.send_signal(signal.SIGSTOP)
+        try:
+            s.connect(self.env.socket)
+            s.sendall(self.PING * 3000)
+            s.shutdown(socket.SHUT_WR)
+        finally:
+            self.env.proc.send_signal(signal.SIGCONT)
+        time.sleep(0.5)
+        data = b""
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+        s.close()
+        frames = [f for f in data.split(b"\0") if f]
+        self.assertEqual(len(frames), 3000)
+        self.assertIn("version", json.loads(frames[-1])["parameters"])
+        self.assertIn("version", raw_call(self.env.socket, "io.vigil.Daemon.Ping", {})["parameters"])
+
+    def test_half_a_request_then_the_end_gets_no_answer(self):
+        frames, took = self.exchange([self.PING[:20]])
+        self.assertEqual(frames, [])
+        self.assertLess(took, 2, "the end of the stream closes it, not the deadline")
+        self.assertIn("version", raw_call(self.env.socket, "io.vigil.Daemon.Ping", {})["parameters"])
+
+
 class IdleFlood(VigilTestCase):
     def test_1000_idle_connections_of_one_uid_leave_root_answered_within_50ms(self):
         code = ("import resource, socket, sys, time\n"

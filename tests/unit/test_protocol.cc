@@ -5,14 +5,23 @@
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 
+#include <poll.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <filesystem>
 #include <functional>
 #include <optional>
+#include <thread>
 
 #include "tests/unit/api_tables.h"
 #include "protocol/api.h"
 #include "protocol/login.h"
 #include "protocol/message.h"
 #include "protocol/names.h"
+#include "protocol/transport.h"
 
 namespace vigil::proto {
 namespace {
@@ -445,6 +454,53 @@ TEST(Api, SelfServiceDecodersAcceptWhatEncodersWrite) {
   auto bad = api::TokenCheck::from_json(object_of(R"({"token":"t","scope":1})"));
   ASSERT_FALSE(bad.ok());
   EXPECT_STREQ(bad.error().wire_name(), kErrInvalidParameter);
+}
+
+
+// One call through the module's transport: the request, then the end of the
+// stream (the half-close that lets vigild answer and close without waiting
+// on the connection again), then the reply.
+TEST(Transport, OneCallSendsTheFrameThenItsEnd) {
+  char tmpl[] = "/tmp/vigil-transport-XXXXXX";
+  ASSERT_NE(mkdtemp(tmpl), nullptr);
+  const std::string path = std::string(tmpl) + "/s.sock";
+  int listener = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  ASSERT_GE(listener, 0);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::snprintf(addr.sun_path, sizeof addr.sun_path, "%s", path.c_str());
+  ASSERT_EQ(::bind(listener, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  ASSERT_EQ(::listen(listener, 4), 0);
+  std::string received;
+  bool ended = false;
+  std::thread server([&] {
+    int c = ::accept(listener, nullptr, nullptr);
+    if (c < 0) return;
+    char buf[256];
+    for (;;) {  // until the end of the stream, or 2 s without one
+      pollfd p{c, POLLIN, 0};
+      if (::poll(&p, 1, 2000) != 1) break;
+      ssize_t n = ::recv(c, buf, sizeof buf, 0);
+      if (n == 0) ended = true;
+      if (n <= 0) break;
+      received.append(buf, static_cast<size_t>(n));
+    }
+    static const char reply[] = "{\"parameters\":{\"version\":\"t\"}}";
+    (void)::send(c, reply, sizeof reply, MSG_NOSIGNAL);  // its NUL included
+    ::close(c);
+  });
+  ClientOptions opt;
+  opt.socket_path = path;
+  opt.require_root_server = false;
+  const std::string frame("{\"method\":\"io.vigil.Daemon.Ping\",\"parameters\":{}}\0", 50);
+  FrameCall r = call_frame(opt, frame);
+  server.join();
+  ::close(listener);
+  std::filesystem::remove_all(tmpl);
+  ASSERT_EQ(r.transport, Transport::kOk) << r.detail;
+  EXPECT_EQ(r.reply, "{\"parameters\":{\"version\":\"t\"}}");
+  EXPECT_EQ(received, frame);
+  EXPECT_TRUE(ended) << "the call did not half-close after its request";
 }
 
 }  // namespace
