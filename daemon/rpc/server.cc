@@ -307,6 +307,24 @@ asio::awaitable<void> Server::session(UniqueFd fd, Peer peer) {
     const bool sent = co_await std::move(sending);
     explicit_bzero(out->data(), out->size());  // replies carry new tokens and secrets
     if (!sent || close_after) break;
+    if (!conn) {
+      // The fast path answers one request. Then the connection ends here,
+      // when its end is already there, or moves into Asio, each of whose
+      // operations lets the I/O thread serve others in between: a caller
+      // that keeps requests waiting cannot hold the thread.
+      if (reader.pending() == 0) {
+        ssize_t n;
+        do n = ::recv(fd.get(), buf.data(), buf.size(), MSG_DONTWAIT);
+        while (n < 0 && errno == EINTR);
+        if (n == 0) break;
+        if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) break;
+        if (n > 0) {
+          reader.feed(std::string_view(buf.data(), static_cast<std::size_t>(n)));
+          explicit_bzero(buf.data(), static_cast<std::size_t>(n));
+        }
+      }
+      if (!wait_from_now()) break;
+    }
   }
   if (timer) timer->cancel();
   if (conn) {

@@ -20,12 +20,14 @@
 //  * A connection must deliver each complete frame within request_timeout,
 //    or it is closed. Frames are capped at 64 KiB; an oversized or malformed
 //    frame gets an error reply and the connection is closed.
-//  * The fast path: a connection is read and written without waiting (and
-//    without Asio's reactor, its descriptor or a timer) for as long as that
-//    needs no wait: a client that sends its request and half-closes
-//    (shutdown SHUT_WR, as the module's transport does) is answered and
-//    closed in one turn. At the first read or write that would block, the
-//    connection moves into Asio, under the deadline above.
+//  * The fast path: a connection's first request is read and answered
+//    without waiting (and without Asio's reactor, a descriptor registration
+//    or a timer) while that needs no wait: a client that sends its request
+//    and half-closes (shutdown SHUT_WR, as the module's transport does) is
+//    answered and closed in one turn. At the first read or write that would
+//    block, and after that first request in any case, the connection moves
+//    into Asio, under the deadline above, where each operation lets the I/O
+//    thread serve other connections in between.
 //  * Requests on one connection are answered in order.
 //  * A connection through the admin socket is marked in its Peer; dispatch()
 //    then uses the admin table (admin.h), never the public one.

@@ -523,6 +523,49 @@ class IdleFlood(VigilTestCase):
             p.stdout.close()
 
 
+class StreamingFlood(VigilTestCase):
+    def test_a_caller_that_never_stops_sending_leaves_root_answered_within_50ms(self):
+        # One connection of alice's that always has requests waiting and
+        # always reads its answers: vigild must still serve everyone else
+        # between two of them.
+        code = ("import socket, sys, threading, time\n"
+                "s = socket.socket(socket.AF_UNIX); s.connect(%r)\n"
+                "ping = b'{\"method\":\"io.vigil.Daemon.Ping\",\"parameters\":{}}\\0' * 200\n"
+                "s.sendall(ping * 10)\n"
+                "def drain():\n"
+                "    while s.recv(1 << 16):\n"
+                "        pass\n"
+                "threading.Thread(target=drain, daemon=True).start()\n"
+                "print('ready', flush=True)\n"
+                "end = time.time() + 30\n"
+                "while time.time() < end:\n"
+                "    s.sendall(ping)\n" % self.env.socket)
+        # vigild stopped while the first 2,000 requests go in: they are all
+        # there when it accepts the connection.
+        self.env.proc.send_signal(signal.SIGSTOP)
+        try:
+            p = subprocess.Popen(self.env.as_uid(ALICE, [PY, "-c", code]), stdout=subprocess.PIPE, text=True)
+            line = p.stdout.readline().split()
+        finally:
+            self.env.proc.send_signal(signal.SIGCONT)
+        try:
+            self.assertEqual(line, ["ready"])
+            time.sleep(0.3)
+            worst = 0.0
+            for i in range(20):
+                t0 = time.monotonic()
+                r = raw_call(self.env.socket, "io.vigil.Auth.Report",
+                             {"user": "bob", "outcome": "success", "rhost": "192.0.2.1", "tty": "ssh"})
+                worst = max(worst, time.monotonic() - t0)
+                self.assertEqual(r["parameters"]["verdict"], "allow")
+            self.assertIsNone(p.poll(), "the flood stopped early: it tested nothing")
+            self.assertLess(worst, 0.050, "root's slowest login decision took %.1f ms" % (worst * 1000))
+        finally:
+            p.kill()
+            p.wait()
+            p.stdout.close()
+
+
 class BadDaemon(VigilTestCase):
     """The module against a daemon that is absent, silent, garbled or cut
     short: within timeout + 50 ms per call, never success with
