@@ -324,9 +324,14 @@ class Env:
 
     @staticmethod
     def daemon_is_sanitized():
-        """An ASan build of vigild cannot load pam_wrapper (RTLD_DEEPBIND)."""
+        """An ASan build of vigild cannot load pam_wrapper (RTLD_DEEPBIND).
+        GCC links the sanitizer's runtime as a library, clang into the
+        executable (which then exports its entry points)."""
         p = subprocess.run(["ldd", VIGILD], capture_output=True, text=True)
-        return "libasan" in p.stdout or "libtsan" in p.stdout
+        if "libasan" in p.stdout or "libtsan" in p.stdout:
+            return True
+        p = subprocess.run(["nm", "-D", "--defined-only", VIGILD], capture_output=True, text=True)
+        return any(line.split()[-1] in ("__asan_init", "__tsan_init") for line in p.stdout.splitlines() if line)
 
     def start(self, wait=True, extra_env=None):
         assert self.proc is None
