@@ -400,6 +400,18 @@ class HalfClose(VigilTestCase):
 
     PING = b'{"method":"io.vigil.Daemon.Ping","parameters":{}}\0'
 
+    @staticmethod
+    def frames_to_end(s):
+        """Reads s until vigild closes it; closes it; the frames read."""
+        data = b""
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+        s.close()
+        return [json.loads(f) for f in data.split(b"\0") if f]
+
     def exchange(self, parts, pause=0.0):
         """Sends parts (pausing between them), half-closes; returns the
         frames read until vigild closed, and the seconds that took."""
@@ -412,15 +424,7 @@ class HalfClose(VigilTestCase):
                 time.sleep(pause)
             s.sendall(part)
         s.shutdown(socket.SHUT_WR)
-        data = b""
-        while True:
-            chunk = s.recv(65536)
-            if not chunk:
-                break
-            data += chunk
-        s.close()
-        frames = [json.loads(f) for f in data.split(b"\0") if f]
-        return frames, time.monotonic() - t0
+        return self.frames_to_end(s), time.monotonic() - t0
 
     def setUp(self):
         super().setUp()
@@ -465,16 +469,9 @@ class HalfClose(VigilTestCase):
         finally:
             self.env.proc.send_signal(signal.SIGCONT)
         time.sleep(0.5)
-        data = b""
-        while True:
-            chunk = s.recv(65536)
-            if not chunk:
-                break
-            data += chunk
-        s.close()
-        frames = [f for f in data.split(b"\0") if f]
+        frames = self.frames_to_end(s)
         self.assertEqual(len(frames), 3000)
-        self.assertIn("version", json.loads(frames[-1])["parameters"])
+        self.assertIn("version", frames[-1]["parameters"])
         self.assertIn("version", raw_call(self.env.socket, "io.vigil.Daemon.Ping", {})["parameters"])
 
     def test_half_a_request_then_the_end_gets_no_answer(self):
