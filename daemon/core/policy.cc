@@ -119,7 +119,7 @@ Decision decide(LockState& s, const Attempt& a, const LockoutConfig& cfg) {
   } else {
     d.allow = true;
     if (a.root_caller) {
-      s.last_success = a.now;
+      if (success_moves(s.last_success, a.now)) s.last_success = a.now;
       if (!s.failures.empty() || s.lock_count != 0 || s.locked_until != TimePoint{} ||
           s.refused != 0)
         d.reset = true;

@@ -74,6 +74,18 @@ struct Decision {
   std::chrono::seconds lock_for{0};
 };
 
+// Times of success are recorded to the minute: a trusted success within
+// kSuccessRecorded of the time on record leaves that time as it is, so a
+// repeated login changes nothing and writes nothing. (Nothing decides by
+// them: they are shown, and a device stays known for days after its last.)
+inline constexpr std::chrono::seconds kSuccessRecorded{60};
+// Whether a success at `now` moves the time on record, `recorded` (a clock
+// that went back moves it too).
+inline bool success_moves(TimePoint recorded, TimePoint now) {
+  const auto since = now - recorded;
+  return since < std::chrono::seconds(0) || since >= kSuccessRecorded;
+}
+
 // Lifts an expired lock and drops failures older than fail_interval.
 // Returns true when a lock was lifted.
 bool expire(LockState& s, const LockoutConfig& cfg, TimePoint now);

@@ -334,8 +334,13 @@ class Engine {
   // Never anything about the name at hand, so the prompt tells nothing.
   bool host_prompts(const Txn& t) const REQUIRES(run_mu_);
   // A complete successful login from a root caller: the device becomes known.
+  // Its last login is recorded to the minute (success_moves, policy.h).
   void trust_device(Txn& t, Entry* acct, const std::string& device) REQUIRES(run_mu_);
   static constexpr std::size_t kDevicesPerAccount = 64;
+  // A complete successful login, for the account: the escalation count
+  // starts again, and the account records the success (to the minute) when
+  // it was counted in another bucket (a known device's).
+  void note_success(Txn& t, Entry* acct, const Entry* bucket) REQUIRES(run_mu_);
   // The device of `uid`'s login session `id`, or "" (unknown session, or
   // another uid's).
   Result<std::string> session_device(uint32_t id, int64_t uid) REQUIRES(run_mu_);

@@ -116,6 +116,7 @@ void Engine::trust_device(Txn& t, Entry* acct, const std::string& device) {
   bool found = false;
   for (auto& d : acct->devices) {
     if (d.device == device) {
+      if (!success_moves(d.last_seen, t.now)) return;  // on record to the minute
       d.last_seen = t.now;
       rec = d;
       found = true;
@@ -135,6 +136,17 @@ void Engine::trust_device(Txn& t, Entry* acct, const std::string& device) {
               {{"VIGIL_USER", acct->record.name}, {"VIGIL_DEVICE", device}});
   }
   ops_.push_back([uid, rec](Store& s) { return s.put_device(uid, rec); });
+}
+
+void Engine::note_success(Txn& t, Entry* acct, const Entry* bucket) {
+  bool changed = acct->record.escalation != 0;
+  acct->record.escalation = 0;
+  // The account's own bucket has it already, from decide().
+  if (bucket != acct && success_moves(acct->record.state.last_success, t.now)) {
+    acct->record.state.last_success = t.now;
+    changed = true;
+  }
+  if (changed) mark_dirty(acct);
 }
 
 Result<std::string> Engine::session_device(uint32_t id, int64_t uid) {

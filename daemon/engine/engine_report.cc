@@ -350,11 +350,7 @@ void Engine::report_decide(Login& l) {
     // A complete successful login: the device becomes known, and the
     // account remembers it; the escalation count starts again.
     trust_device(l.t, l.acct, l.req.device);
-    if (l.bucket != l.acct || l.acct->record.escalation != 0) {
-      l.acct->record.state.last_success = l.t.now;
-      l.acct->record.escalation = 0;
-      mark_dirty(l.acct);
-    }
+    note_success(l.t, l.acct, l.bucket);
   }
   if (!l.nonce_key.empty())
     remember_nonce(l.nonce_key, Seen{d.allow && l.outcome != Outcome::kPasswordOk, l.t.now, l.prompt});

@@ -111,11 +111,7 @@ bool Engine::apply_success(Txn& t, Entry* acct, Entry* bucket, const Challenge& 
   if (d.changed) mark_dirty(bucket);
   if (d.allow && ch.root_caller) {
     trust_device(t, acct, ch.device);
-    if (bucket != acct || acct->record.escalation != 0) {
-      acct->record.state.last_success = t.now;
-      acct->record.escalation = 0;
-      mark_dirty(acct);
-    }
+    note_success(t, acct, bucket);
   }
   return d.allow;
 }

@@ -18,14 +18,31 @@
 //    statement kept prepared from one call to the next.
 //  * Columns read as SQLite converts them; text() of NULL is "", view()
 //    and bytes() of NULL are empty.
+//
+// StatementCache: statements kept prepared from one use to the next, by
+// their SQL text, so that a login does not parse SQL (sqlite3_prepare is
+// most of a small statement's cost).
+//  * lease() hands out the cached statement for `sql`, preparing it on first
+//    use. A lease is exclusive: while one is out, lease() of the same text
+//    prepares a statement for that lease alone (a nested use never shares
+//    a cursor). Beyond `capacity` texts nothing more is kept.
+//  * When a StatementLease goes, its statement is reset and its bindings
+//    cleared (a cached one is ready for the next lease; another is
+//    finalized). So nothing bound outlives the lease.
+//  * clear() finalizes every cached statement; no lease may be out. The
+//    owner calls it before sqlite3_close. Not thread-safe: one per
+//    connection, used by that connection's thread.
 #pragma once
 
 #include <sqlite3.h>
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
+#include <memory>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -107,5 +124,93 @@ class Statement {
 
   sqlite3_stmt* st_ = nullptr;
 };
+
+class StatementLease;
+
+class StatementCache {
+ public:
+  explicit StatementCache(std::size_t capacity) : capacity_(capacity) {}
+  StatementCache(const StatementCache&) = delete;
+  StatementCache& operator=(const StatementCache&) = delete;
+
+  // SQLite's code; on SQLITE_OK `out` holds the statement.
+  int lease(sqlite3* db, const char* sql, unsigned flags, StatementLease& out);
+  void clear() { kept_.clear(); }
+  std::size_t size() const { return kept_.size(); }
+
+ private:
+  friend class StatementLease;
+  struct Kept {
+    Statement st;
+    bool leased = false;
+  };
+  struct Hash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
+  std::size_t capacity_;
+  std::unordered_map<std::string, std::unique_ptr<Kept>, Hash, std::equal_to<>> kept_;
+};
+
+class StatementLease {
+ public:
+  StatementLease() = default;
+  ~StatementLease() { release(); }
+  StatementLease(StatementLease&& other) noexcept
+      : kept_(std::exchange(other.kept_, nullptr)), own_(std::move(other.own_)) {}
+  StatementLease& operator=(StatementLease&& other) noexcept {
+    if (this != &other) {
+      release();
+      kept_ = std::exchange(other.kept_, nullptr);
+      own_ = std::move(other.own_);
+    }
+    return *this;
+  }
+  StatementLease(const StatementLease&) = delete;
+  StatementLease& operator=(const StatementLease&) = delete;
+
+  Statement& operator*() { return kept_ ? kept_->st : own_; }
+  Statement* operator->() { return &**this; }
+  // Whether the statement is the cache's (false: prepared for this lease).
+  bool cached() const { return kept_ != nullptr; }
+
+ private:
+  friend class StatementCache;
+  void release() {
+    if (kept_) {
+      kept_->st.reset();
+      kept_->leased = false;
+      kept_ = nullptr;
+    } else if (own_) {
+      own_ = Statement();
+    }
+  }
+  StatementCache::Kept* kept_ = nullptr;
+  Statement own_;
+};
+
+inline int StatementCache::lease(sqlite3* db, const char* sql, unsigned flags, StatementLease& out) {
+  out = StatementLease();
+  const std::string_view text(sql);
+  auto it = kept_.find(text);
+  if (it != kept_.end() && !it->second->leased) {
+    it->second->leased = true;
+    out.kept_ = it->second.get();
+    return SQLITE_OK;
+  }
+  Statement st;
+  const int rc = st.prepare(db, sql, flags);
+  if (rc != SQLITE_OK) return rc;
+  if (it == kept_.end() && kept_.size() < capacity_) {
+    auto kept = std::make_unique<Kept>();
+    kept->st = std::move(st);
+    kept->leased = true;
+    out.kept_ = kept.get();
+    kept_.emplace(std::string(text), std::move(kept));
+    return SQLITE_OK;
+  }
+  out.own_ = std::move(st);
+  return SQLITE_OK;
+}
 
 }  // namespace vigil

@@ -15,7 +15,7 @@
 
 namespace vigil {
 
-SqliteStore::SqliteStore(sqlite3* db) : db_(db) {}
+SqliteStore::SqliteStore(sqlite3* db) : db_(db), statements_(std::make_unique<StatementCache>(kStatementsKept)) {}
 
 Error SqliteStore::sql_error(const std::string& what) const {
   return Error::Store(what + ": " + sqlite3_errmsg(db_));
@@ -39,9 +39,9 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::open(const std::string& path) 
   // Before the first read: in this mode the WAL needs no -shm file.
   if (auto s = store->exec("PRAGMA locking_mode=EXCLUSIVE"); !s) return s.error();
   {
-    auto begin = store->prepare("BEGIN IMMEDIATE");
-    auto commit = store->prepare("COMMIT");
-    auto rollback = store->prepare("ROLLBACK");
+    auto begin = store->prepare_kept("BEGIN IMMEDIATE");
+    auto commit = store->prepare_kept("COMMIT");
+    auto rollback = store->prepare_kept("ROLLBACK");
     if (!begin || !commit || !rollback) return store->sql_error("prepare transaction statements");
     store->txn_.reset(new TxnStatements{std::move(*begin), std::move(*commit), std::move(*rollback)});
   }
@@ -68,6 +68,7 @@ SqliteStore::~SqliteStore() {
   if (in_txn_) rollback();
   buckets_.reset();  // finalized before the close: it fails with statements left
   txn_.reset();
+  statements_->clear();
   sqlite3_close(db_);
 }
 
@@ -81,7 +82,13 @@ Status SqliteStore::exec(const char* sql) {
   return Ok{};
 }
 
-Result<Statement> SqliteStore::prepare(const char* sql) {
+SqliteStore::Prepared SqliteStore::prepare(const char* sql) {
+  StatementLease lease;
+  if (statements_->lease(db_, sql, SQLITE_PREPARE_PERSISTENT, lease) != SQLITE_OK) return sql_error("prepare");
+  return lease;
+}
+
+Result<Statement> SqliteStore::prepare_kept(const char* sql) {
   Statement st;
   if (st.prepare(db_, sql, SQLITE_PREPARE_PERSISTENT) != SQLITE_OK) return sql_error("prepare");
   return st;

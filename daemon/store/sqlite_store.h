@@ -12,6 +12,7 @@
 //    (the WAL's index lives in the connection's heap; no -shm file).
 #pragma once
 
+#include <cstddef>
 #include <memory>
 #include <string>
 
@@ -21,7 +22,9 @@ struct sqlite3;
 
 namespace vigil {
 
-class Statement;  // sqlite_statement.h
+class Statement;       // sqlite_statement.h
+class StatementLease;  // sqlite_statement.h
+class StatementCache;  // sqlite_statement.h
 
 class SqliteStore final : public Store {
  public:
@@ -119,8 +122,13 @@ class SqliteStore final : public Store {
   Status restore_sync();
   // The statements every login uses, prepared once (sqlite_store_buckets.cc).
   Status prepare_buckets();
-  // Prepares `sql` with SQLITE_PREPARE_PERSISTENT; a failure is "prepare".
-  Result<Statement> prepare(const char* sql);
+  // The statement for `sql`, from statements_ (prepared with
+  // SQLITE_PREPARE_PERSISTENT on its first use; reset when the lease goes);
+  // a failure is "prepare".
+  class Prepared;  // sqlite_store_internal.h: a StatementLease, or the error
+  Prepared prepare(const char* sql);
+  // A statement of its own for `sql`, for the kept ones (buckets_, txn_).
+  Result<Statement> prepare_kept(const char* sql);
   // Runs a one-off statement: bind(stmt), then step to completion.
   template <class Bind>
   Status run(const char* sql, Bind bind);
@@ -133,6 +141,9 @@ class SqliteStore final : public Store {
   bool full_sync_ = false;  // synchronous=FULL is set for the open transaction
   std::unique_ptr<BucketStatements> buckets_;  // load, put, erase
   std::unique_ptr<TxnStatements> txn_;         // begin, commit, rollback
+  // Every other statement, by its text; at most kStatementsKept texts.
+  static constexpr std::size_t kStatementsKept = 128;
+  std::unique_ptr<StatementCache> statements_;
   // Steps one of txn_'s statements; any code but SQLITE_DONE is `what`'s error.
   Status step_txn(Statement& st, const char* what);
 };

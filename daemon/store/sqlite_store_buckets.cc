@@ -149,9 +149,9 @@ void bind_failures(Statement& st, int col, const std::string& encoded) {
 }
 
 Status SqliteStore::prepare_buckets() {
-  auto load = prepare(("SELECT " + std::string(kColumns) + " FROM buckets WHERE key=?1").c_str());
+  auto load = prepare_kept(("SELECT " + std::string(kColumns) + " FROM buckets WHERE key=?1").c_str());
   if (!load) return load.error();
-  auto put = prepare(
+  auto put = prepare_kept(
       "INSERT INTO buckets(key, uid, name, failures, locked_until, lock_count, refused,"
       " last_failure, last_success, updated_at, sources, escalation)"
       " VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12)"
@@ -161,7 +161,7 @@ Status SqliteStore::prepare_buckets() {
       " last_failure=excluded.last_failure, last_success=excluded.last_success,"
       " updated_at=excluded.updated_at, sources=excluded.sources, escalation=excluded.escalation");
   if (!put) return put.error();
-  auto erase = prepare("DELETE FROM buckets WHERE key=?1");
+  auto erase = prepare_kept("DELETE FROM buckets WHERE key=?1");
   if (!erase) return erase.error();
   buckets_.reset(new BucketStatements{std::move(*load), std::move(*put), std::move(*erase)});
   return Ok{};

@@ -10,13 +10,31 @@
 //    column_failures also reads the decimal text of older databases.
 #pragma once
 
+#include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "daemon/store/sqlite_statement.h"
 #include "daemon/store/sqlite_store.h"
 
 namespace vigil {
+
+// What prepare() answers: the leased statement, or why there is none. Used
+// as a Result: `if (!p) return p.error(); p->bind_int64(...)`.
+class SqliteStore::Prepared {
+ public:
+  Prepared(StatementLease lease) : lease_(std::move(lease)) {}  // NOLINT: implicit, as Result's
+  Prepared(Error error) : error_(std::move(error)) {}            // NOLINT
+  explicit operator bool() const { return !error_; }
+  const Error& error() const { return *error_; }
+  Statement& operator*() { return *lease_; }
+  Statement* operator->() { return &*lease_; }
+
+ private:
+  StatementLease lease_;
+  std::optional<Error> error_;
+};
 
 // Prepared once at open, used for every login (sqlite_store_buckets.cc).
 struct SqliteStore::BucketStatements {

@@ -209,6 +209,42 @@ TEST_F(DeviceFlow, SudoInsideALoginSessionIsThatSessionsDevice) {
   EXPECT_EQ(failures(account_key(1001)), 2u);
 }
 
+// A device's last login, and the account's last success, are recorded to
+// the minute: a repeated login from a known device within a minute commits
+// nothing (the WAL does not grow), a later one moves both, and what the
+// engine shows is what the store holds (read again after a reopen).
+TEST_F(DeviceFlow, RepeatedLoginsFromAKnownDeviceWriteNothingWithinAMinute) {
+  ASSERT_TRUE(complete_login(login(1001, Outcome::kSuccess, kLaptop)));
+  // The first login as a known device makes that device's bucket.
+  ASSERT_TRUE(report(login(1001, Outcome::kSuccess, kLaptop)).known_device);
+  const auto first = clock_.now();
+  const std::string wal = dir_ + "/vigil.db-wal";
+  const auto wal_size = std::filesystem::file_size(wal);
+  clock_.advance(30s);
+  for (int i = 0; i < 3; ++i) {
+    auto r = report(login(1001, Outcome::kSuccess, kLaptop));
+    EXPECT_TRUE(r.decision.allow);
+    EXPECT_TRUE(r.known_device);
+  }
+  EXPECT_EQ(std::filesystem::file_size(wal), wal_size) << "a login within the minute committed";
+  auto v = view(1001);
+  ASSERT_EQ(v.devices.size(), 1u);
+  EXPECT_EQ(v.devices[0].last_seen, first);
+  ASSERT_TRUE(v.bucket);
+  EXPECT_EQ(v.bucket->state.last_success, first);
+
+  clock_.advance(30s);  // a minute after the recorded one
+  ASSERT_TRUE(report(login(1001, Outcome::kSuccess, kLaptop)).decision.allow);
+  EXPECT_GT(std::filesystem::file_size(wal), wal_size);
+  engine_.reset();  // the store closes; a new engine reads it again
+  v = view(1001);
+  ASSERT_EQ(v.devices.size(), 1u);
+  EXPECT_EQ(v.devices[0].first_seen, first);
+  EXPECT_EQ(v.devices[0].last_seen, clock_.now());
+  ASSERT_TRUE(v.bucket);
+  EXPECT_EQ(v.bucket->state.last_success, clock_.now());
+}
+
 TEST_F(DeviceFlow, AForgottenDeviceIsUnknownAgain) {
   ASSERT_TRUE(complete_login(login(1001, Outcome::kSuccess, kLaptop)));
   ASSERT_TRUE(complete_login(login(1001, Outcome::kSuccess, kDesktop)));

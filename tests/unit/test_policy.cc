@@ -276,5 +276,51 @@ TEST(Policy, ResetClearsEverything) {
   EXPECT_TRUE(decide(s, {kOk, true, false, t, {}}, cfg).allow);
 }
 
+// A trusted success's time is recorded to the minute: a success within
+// kSuccessRecorded of the recorded one changes nothing (so nothing is
+// written), one at or after it, or a clock that went back, moves it.
+struct SuccessTimeCase {
+  const char* name;
+  int second_at;  // seconds after the first success
+  bool moves;
+};
+class SuccessTime : public ::testing::TestWithParam<SuccessTimeCase> {};
+TEST_P(SuccessTime, IsRecordedToTheMinute) {
+  const auto& c = GetParam();
+  auto cfg = test_config();
+  LockState s;
+  const TimePoint first = from_epoch(100000);
+  Decision d1 = decide(s, {kOk, true, false, first, {}}, cfg);
+  EXPECT_TRUE(d1.changed);
+  EXPECT_EQ(s.last_success, first);
+  const TimePoint second = first + seconds(c.second_at);
+  Decision d2 = decide(s, {kOk, true, false, second, {}}, cfg);
+  EXPECT_TRUE(d2.allow);
+  EXPECT_EQ(d2.changed, c.moves);
+  EXPECT_EQ(s.last_success, c.moves ? second : first);
+  EXPECT_EQ(success_moves(first, second), c.moves);
+}
+INSTANTIATE_TEST_SUITE_P(Table, SuccessTime,
+                         ::testing::Values(SuccessTimeCase{"Same", 0, false},
+                                           SuccessTimeCase{"Within", 59, false},
+                                           SuccessTimeCase{"AMinute", 60, true},
+                                           SuccessTimeCase{"Later", 3600, true},
+                                           SuccessTimeCase{"ClockBack", -1, true}),
+                         [](const auto& i) { return std::string(i.param.name); });
+
+// Whatever else a success clears is written whatever the time.
+TEST(Policy, ASuccessThatClearsFailuresAlwaysChanges) {
+  auto cfg = test_config();
+  LockState s;
+  const TimePoint t = from_epoch(100000);
+  decide(s, {kOk, true, false, t, {}}, cfg);
+  decide(s, {kFail, true, false, t + seconds(1), {}}, cfg);
+  Decision d = decide(s, {kOk, true, false, t + seconds(2), {}}, cfg);
+  EXPECT_TRUE(d.changed);
+  EXPECT_TRUE(d.reset);
+  EXPECT_TRUE(s.failures.empty());
+  EXPECT_EQ(s.last_success, t) << "the time itself stays to the minute";
+}
+
 }  // namespace
 }  // namespace vigil

@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "daemon/store/sqlite_statement.h"
 #include "daemon/store/sqlite_store.h"
 #include "daemon/os/state_dir.h"
 
@@ -107,6 +108,66 @@ TEST_F(StoreTest, FailureLogKeepsTheNewestOfEachAccount) {
   bob = (*s)->failures_of(1002, 10);
   ASSERT_EQ(bob->size(), 1u) << "older than the cutoff";
   EXPECT_EQ((*bob)[0].source, "2001:db8::/64");
+}
+
+// The statement cache behind SqliteStore::prepare(): one statement per text,
+// kept prepared; a nested lease of the same text gets one of its own; a
+// released lease leaves nothing bound and no cursor open; beyond its capacity
+// nothing more is kept.
+TEST(StatementCache, LeasesOneStatementPerTextAndResetsIt) {
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(":memory:", &db), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(db, "CREATE TABLE t(v INTEGER); INSERT INTO t VALUES(1),(2),(3);", nullptr, nullptr,
+                         nullptr),
+            SQLITE_OK);
+  const char* const kAbove = "SELECT v FROM t WHERE v > ?1 ORDER BY v";
+  {
+    StatementCache cache(2);
+    sqlite3_stmt* first = nullptr;
+    {
+      StatementLease a;
+      ASSERT_EQ(cache.lease(db, kAbove, 0, a), SQLITE_OK);
+      EXPECT_TRUE(a.cached());
+      a->bind_int64(1, 1);
+      ASSERT_EQ(a->step(), SQLITE_ROW);
+      EXPECT_EQ(a->int64(0), 2);  // the cursor stays open on row 2
+      first = sqlite3_next_stmt(db, nullptr);
+      // Nested, the same text: a statement of its own, its own cursor.
+      StatementLease b;
+      ASSERT_EQ(cache.lease(db, kAbove, 0, b), SQLITE_OK);
+      EXPECT_FALSE(b.cached());
+      b->bind_int64(1, 0);
+      ASSERT_EQ(b->step(), SQLITE_ROW);
+      EXPECT_EQ(b->int64(0), 1);
+      ASSERT_EQ(a->step(), SQLITE_ROW);
+      EXPECT_EQ(a->int64(0), 3);
+    }
+    EXPECT_EQ(cache.size(), 1u);
+    {
+      // The kept one again: from its first row, with nothing bound (NULL:
+      // "v > NULL" matches no row), and no statement left busy.
+      StatementLease a;
+      ASSERT_EQ(cache.lease(db, kAbove, 0, a), SQLITE_OK);
+      EXPECT_TRUE(a.cached());
+      EXPECT_EQ(sqlite3_next_stmt(db, nullptr), first);
+      EXPECT_EQ(sqlite3_stmt_busy(first), 0);
+      EXPECT_EQ(a->step(), SQLITE_DONE);
+    }
+    StatementLease c, d, e;
+    ASSERT_EQ(cache.lease(db, "SELECT 1", 0, c), SQLITE_OK);
+    ASSERT_EQ(cache.lease(db, "SELECT 2", 0, d), SQLITE_OK);
+    EXPECT_TRUE(c.cached());
+    EXPECT_FALSE(d.cached()) << "beyond the capacity of 2";
+    EXPECT_EQ(cache.size(), 2u);
+    // A statement that does not prepare: SQLite's code, nothing kept.
+    EXPECT_NE(cache.lease(db, "SELECT FROM", 0, e), SQLITE_OK);
+    EXPECT_EQ(cache.size(), 2u);
+    c = StatementLease();
+    d = StatementLease();
+    cache.clear();
+    EXPECT_EQ(sqlite3_next_stmt(db, nullptr), nullptr) << "clear() finalizes them all";
+  }
+  EXPECT_EQ(sqlite3_close(db), SQLITE_OK);
 }
 
 TEST_F(StoreTest, SurvivesReopen) {
