@@ -14,10 +14,6 @@
 namespace vigil::fleet {
 namespace {
 
-// Journal entries per vigil.replay() call: one transaction, one commit,
-// well within db_timeout.
-constexpr int64_t kReplayBatch = 100;
-
 std::string seconds_since(std::chrono::steady_clock::time_point t) {
   char buf[32];
   const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t);
@@ -263,7 +259,7 @@ void Fleet::replay_journal(std::function<void(bool ok)> then) {
                                    {{"VIGIL_HOST", host_name_}, {"VIGIL_REASON", res.error().message}});
                       return then(false);
                     }
-                    replay_batch_ = 100;
+                    replay_batch_ = kReplayBatch;
                     int64_t capped = 0, duplicates = 0;
                     const int ri = res->column("result");
                     for (const auto& row : res->rows) {

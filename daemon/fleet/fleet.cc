@@ -527,7 +527,7 @@ void Fleet::snapshot() {
       boost::json::object d{{"reason", row[2].value_or("")}, {"by", row[3].value_or("")},
                              {"snapshot", true}};
       events->push_back(Event{0, "block", *row[1], row[4].value_or(""), row[3].value_or(""),
-                              boost::json::serialize(d)});
+                              boost::json::serialize(d), {}});
     }
     // The event at the snapshot's seq (its fingerprint: the catch-up's check).
     std::string fp = r->rows[0].size() > 5 ? r->rows[0][5].value_or("") : std::string();

@@ -316,7 +316,10 @@ class Fleet {
   std::string journal_id_;
   bool journal_pending_ = true;  // the journal may hold entries (at start: unknown)
   uint64_t catch_gen_ = 0;       // a catch-up (or a replay) cut by a lost connection stops
-  int64_t replay_batch_ = 100;   // halved after a failed batch, back to 100 after a good one
+  // Journal entries per vigil.replay() call: one transaction, one commit,
+  // well within db_timeout.
+  static constexpr int64_t kReplayBatch = 100;
+  int64_t replay_batch_ = kReplayBatch;  // halved after a failed batch, back to kReplayBatch after a good one
   Error last_replay_error_ = Error::Store("");
   std::chrono::steady_clock::time_point degraded_steady_{};
   int64_t replayed_this_time_ = 0, applied_at_degrade_ = 0;
