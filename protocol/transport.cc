@@ -4,7 +4,6 @@
 #include <cstring>
 #include <fcntl.h>
 #include <poll.h>
-#include <sched.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -18,7 +17,6 @@ namespace vigil::proto {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-constexpr auto kSpin = std::chrono::microseconds(150);
 
 class Fd {
  public:
@@ -146,7 +144,6 @@ Stage send_all(const Fd& fd, std::string_view out, Clock::time_point deadline) {
 // Reads until one whole reply frame is in *frame.
 Stage receive_frame(const Fd& fd, std::string* frame, Clock::time_point deadline) {
   FrameReader reader;
-  const auto spin_until = std::min(deadline, Clock::now() + kSpin);
   char buf[4096];
   Wiped wipe_buf(buf, sizeof buf);
   for (;;) {
@@ -162,13 +159,9 @@ Stage receive_frame(const Fd& fd, std::string* frame, Clock::time_point deadline
     int err = errno;
     if (err == EINTR) continue;
     if (err == EAGAIN || err == EWOULDBLOCK) {
-      // The reply usually comes within a few tens of microseconds: yield
-      // briefly before sleeping in poll(), so that the caller is not put to
-      // sleep and woken again for every login (costly on virtual machines).
-      if (Clock::now() < spin_until) {
-        sched_yield();
-        continue;
-      }
+      // Sleep in poll() at once: no spin before it. A login process wakes an
+      // idle vigild, and spinning while that vCPU wakes cost the caller
+      // about 300 us of CPU per login process (bench/RESULTS.md, 2026-12-05).
       int w = wait_for(fd.get(), POLLIN, deadline);
       if (w == 0) return fail(Transport::kTimeout, "no reply before the deadline");
       if (w < 0) return fail(Transport::kIo, errno_text("poll", errno));
