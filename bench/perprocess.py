@@ -14,9 +14,13 @@ pam_wrapper, so that nothing else is preloaded into it.
 The stacks are bench/run.py's (services bench-a .. bench-d on its Env):
   A  pam_matrix alone            B  + pam_faillock
   C  + pam_vigil, a live vigild  D  C against `pamloop echo`
-interleaved process by process (the order rotated at each one), the
-median of each stack's processes per round; the costs B-A and C-A are the median over the rounds
-of each round's own difference, as in the in-process part.
+interleaved process by process (the order rotated at each one). One
+process's CPU time moves by hundreds of µs on this VM, more than the costs
+measured, so the costs are taken over every process of the run: B-A and
+C-A are the differences of the stacks' medians over all their processes
+(the interleaving puts the machine's drift on all four alike), and the
+ratio (C-A)/(B-A) has a 95% interval from a bootstrap over the groups of
+four consecutive processes (one per stack), which keeps that pairing.
 
 Run alone, it compares builds of pam_vigil.so (a lever's before and after)
 on the same stacks A, B and C:
@@ -27,57 +31,94 @@ import statistics
 import time
 
 
-def run_once(argv, env):
-    """One process: (CPU seconds, wall seconds, exit code)."""
+def run_once(argv, env, faults=None):
+    """One process: (CPU seconds, wall seconds, exit code). Its minor page
+    faults are appended to `faults` when given: unlike its CPU time, their
+    count hardly moves from one process to the next, and each costs about
+    10 µs on this VM (bench/pagefault)."""
     t0 = time.monotonic()
     pid = os.posix_spawn(argv[0], argv, env)
     _, status, ru = os.wait4(pid, 0)
     wall = time.monotonic() - t0
+    if faults is not None:
+        faults.append(ru.ru_minflt)
     return ru.ru_utime + ru.ru_stime, wall, os.waitstatus_to_exitcode(status)
 
 
+def costs(groups, boot=1000, seed=20):
+    """groups: a list of {stack: CPU µs}, one per group of consecutive
+    processes (one of each stack: A, B, C and maybe D). Returns B-A, C-A and D-A (differences of
+    the medians over every group), the ratio (C-A)/(B-A), and its 95%
+    bootstrap interval (groups drawn with replacement: None when B-A is not
+    above 0 in a draw's 2.5% tail)."""
+    import random
+
+    def est(gs):
+        m = {s: statistics.median(g[s] for g in gs) for s in gs[0]}
+        return m["B"] - m["A"], m["C"] - m["A"], m["D"] - m["A"] if "D" in m else None
+
+    fl, vg, mod = est(groups)
+    rng = random.Random(seed)
+    ratios = []
+    for _ in range(boot if len(groups) > 1 else 0):
+        b_fl, b_vg, _ = est([groups[rng.randrange(len(groups))] for _ in groups])
+        ratios.append(b_vg / b_fl if b_fl > 0 else float("inf"))
+    ratios.sort()
+    lo = ratios[int(0.025 * len(ratios))] if ratios else None
+    hi = ratios[int(0.975 * len(ratios)) - 1] if ratios else None
+    return {"faillock_cost_us": fl, "vigil_cost_us": vg, "module_cost_us": mod,
+            "ratio": vg / fl if fl > 0 else None,
+            "ratio_95": None if lo is None or hi == float("inf") else [lo, hi]}
+
+
+def ratio_text(x):
+    return "n/a" if x is None else "%.2f" % x
+
+
+def interval_text(iv):
+    """The ratio's 95% interval, or "n/a" when B-A was not above 0 in
+    enough draws to bound it."""
+    return "n/a" if iv is None else "%.2f-%.2f" % tuple(iv)
+
+
 def measure(pamonce, env, confdir, rounds, count, log=None):
-    """Per stack and path, per round: the median CPU and wall time (µs) of
-    `count` processes. Returns {"rounds", "count", "paths": {path: {...}}}."""
-    cpu = {(s, p): [] for s in "ABCD" for p in ("success", "failure")}
-    wall = {(s, p): [] for s in "ABCD" for p in ("success", "failure")}
+    """Per stack and path: the median CPU and wall time (µs) over every
+    process, and the costs (costs()). Returns {"rounds", "count", "paths":
+    {path: {...}}}."""
+    groups = {p: [] for p in ("success", "failure")}
+    walls = {p: {s: [] for s in "ABCD"} for p in ("success", "failure")}
+    faults = {p: {s: [] for s in "ABCD"} for p in ("success", "failure")}
     n = 0
     for r in range(rounds):
         for path in ("success", "failure"):
-            c = {s: [] for s in "ABCD"}
-            w = {s: [] for s in "ABCD"}
             # The stacks take turns process by process (the order rotated at
             # each one), so that this machine's drift, which moves a block of
             # processes by a third, falls on all four alike.
             for i in range(count):
                 k = (r + i) % 4
+                g = {}
                 for s in "ABCD"[k:] + "ABCD"[:k]:
                     n += 1
                     if path == "success":
                         argv = [pamonce, "bench-" + s.lower(), "u0", "pw-u0", "192.0.2.1", confdir]
                     else:
                         argv = [pamonce, "bench-" + s.lower(), "u%d" % (n % 50), "wrong", "192.0.2.1", confdir]
-                    t, t_wall, rc = run_once(argv, env)
+                    t, t_wall, rc = run_once(argv, env, faults[path][s])
                     if (rc == 0) != (path == "success"):
                         raise RuntimeError("pamonce, stack %s, %s path: exit %d" % (s, path, rc))
-                    c[s].append(t * 1e6)
-                    w[s].append(t_wall * 1e6)
-            for s in "ABCD":
-                cpu[(s, path)].append(statistics.median(c[s]))
-                wall[(s, path)].append(statistics.median(w[s]))
+                    g[s] = t * 1e6
+                    walls[path][s].append(t_wall * 1e6)
+                groups[path].append(g)
         if log:
             log("per-process round %d/%d done" % (r + 1, rounds))
     out = {"rounds": rounds, "count": count, "paths": {}}
     for path in ("success", "failure"):
-        a, b, c, d = (cpu[(s, path)] for s in "ABCD")
-        fl = statistics.median([y - x for x, y in zip(a, b)])
-        vg = statistics.median([z - x for x, z in zip(a, c)])
-        out["paths"][path] = {
-            "cpu_us": {s: statistics.median(cpu[(s, path)]) for s in "ABCD"},
-            "wall_us": {s: statistics.median(wall[(s, path)]) for s in "ABCD"},
-            "faillock_cost_us": fl, "vigil_cost_us": vg, "ratio": vg / fl if fl > 0 else None,
-            "module_cost_us": statistics.median([w - x for x, w in zip(a, d)]),
-        }
+        gs = groups[path]
+        out["paths"][path] = dict(
+            costs(gs),
+            cpu_us={s: statistics.median(g[s] for g in gs) for s in "ABCD"},
+            wall_us={s: statistics.median(v) for s, v in walls[path].items()},
+            faults={s: statistics.median(v) for s, v in faults[path].items()})
     return out
 
 
@@ -86,8 +127,7 @@ def compare(variants, rounds, count, log=None):
     -> a pam_vigil.so built one way), the module file bench/run.py's stacks
     load is replaced by it, then stacks A, B and C take turns process by
     process. Variants alternate round by round. Returns {variant: {path:
-    {"faillock_cost_us", "vigil_cost_us", "ratio"}}}: medians over the
-    rounds of each round's own B-A and C-A."""
+    costs()}}, over every process of the variant."""
     import shutil
     import sys
     sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "e2e"))
@@ -96,36 +136,34 @@ def compare(variants, rounds, count, log=None):
     bench = run.Bench()
     try:
         env = bench.env.nss_env()
-        diffs = {}
+        groups = {}
+        faults = {}
         n = 0
         items = list(variants.items())
         for r in range(rounds):
             for name, path in items[r % len(items):] + items[:r % len(items)]:
                 shutil.copy2(path, harness.MODULE)
                 for p in ("success", "failure"):
-                    cpu = {s: [] for s in "ABC"}
                     for i in range(count):
                         k = (r + i) % 3
+                        g = {}
                         for s in "ABC"[k:] + "ABC"[:k]:
                             n += 1
                             argv = [run.PAMONCE, "bench-" + s.lower(), "u0" if p == "success" else "u%d" % (n % 50),
                                     "pw-u0" if p == "success" else "wrong", "192.0.2.1", bench.env.svc]
-                            t, _, rc = run_once(argv, env)
+                            t, _, rc = run_once(argv, env, faults.setdefault((name, p, s), []))
                             if (rc == 0) != (p == "success"):
                                 raise RuntimeError("pamonce %s, stack %s, %s path: exit %d" % (name, s, p, rc))
-                            cpu[s].append(t * 1e6)
-                    m = {s: statistics.median(v) for s, v in cpu.items()}
-                    diffs.setdefault((name, p), []).append((m["B"] - m["A"], m["C"] - m["A"]))
+                            g[s] = t * 1e6
+                        groups.setdefault((name, p), []).append(g)
             if log:
                 log("round %d/%d done" % (r + 1, rounds))
     finally:
         bench.close()
     out = {}
-    for (name, p), v in diffs.items():
-        fl = statistics.median([x for x, _ in v])
-        vg = statistics.median([y for _, y in v])
-        out.setdefault(name, {})[p] = {"faillock_cost_us": fl, "vigil_cost_us": vg,
-                                       "ratio": vg / fl if fl > 0 else None}
+    for (name, p), gs in groups.items():
+        out.setdefault(name, {})[p] = dict(costs(gs), faults={s: statistics.median(faults[(name, p, s)])
+                                                              for s in "ABC"})
     return out
 
 
@@ -151,10 +189,13 @@ if __name__ == "__main__":
     if a.json:
         print(json.dumps(res, indent=2))
     else:
-        print("per login process, CPU µs (user + system), medians over %d rounds of %d processes:" %
-              (a.rounds, a.count))
-        print("%-12s %-8s %10s %10s %8s" % ("variant", "path", "B-A", "C-A", "ratio"))
+        print("per login process, CPU µs (user + system), medians over every process (%d rounds of %d "
+              "per stack and path):" % (a.rounds, a.count))
+        print("%-12s %-8s %10s %10s %8s %16s %16s" % ("variant", "path", "B-A", "C-A", "ratio", "95% interval",
+                                                      "faults A/B/C"))
         for name, paths in res.items():
             for p, r in paths.items():
-                print("%-12s %-8s %10.0f %10.0f %8s" % (name, p, r["faillock_cost_us"], r["vigil_cost_us"],
-                                                       "n/a" if r["ratio"] is None else "%.2f" % r["ratio"]))
+                f = r["faults"]
+                print("%-12s %-8s %10.0f %10.0f %8s %16s %16s" % (
+                    name, p, r["faillock_cost_us"], r["vigil_cost_us"], ratio_text(r["ratio"]),
+                    interval_text(r["ratio_95"]), "%g/%g/%g" % (f["A"], f["B"], f["C"])))

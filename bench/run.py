@@ -54,6 +54,7 @@ import perprocess  # noqa: E402
 PAMLOOP = os.path.join(harness.BUILD, "bench", "pamloop")
 PAMONCE = os.path.join(harness.BUILD, "bench", "pamonce")
 TOTP_COST = os.path.join(harness.BUILD, "bench", "totp_cost")
+PAGEFAULT = os.path.join(harness.BUILD, "bench", "pagefault")
 FAILLOCK = "/usr/lib/x86_64-linux-gnu/security/pam_faillock.so"
 USERS = ["u%d" % i for i in range(50)]
 
@@ -336,8 +337,20 @@ def main():
             floors["commit"].append(b.loop("commit", b.env.dir, count * 2)["median_us"])
             print("round %d/%d done" % (r + 1, rounds), file=sys.stderr)
         # A login as sshd pays it: one fresh process per transaction.
-        per_process = perprocess.measure(PAMONCE, b.env.nss_env(), b.env.svc, 1 if a.quick else 5,
+        # 2,000 processes per stack and path: one process's CPU time moves
+        # by hundreds of µs here, and 500 left the faillock cost's sign to
+        # chance (bench/RESULTS.md, 2026-12-05).
+        per_process = perprocess.measure(PAMONCE, b.env.nss_env(), b.env.svc, 1 if a.quick else 20,
                                          10 if a.quick else 100, log=lambda m: print(m, file=sys.stderr))
+        faults = []
+        for _ in range(1 if a.quick else 5):
+            p = subprocess.run([PAGEFAULT, "2000" if a.quick else "20000"], capture_output=True, text=True,
+                               timeout=120)
+            if p.returncode != 0:
+                raise RuntimeError("pagefault failed: " + p.stderr)
+            faults.append(json.loads(p.stdout))
+        floors["fault"] = [x["fault_us"] for x in faults]
+        floors["mmap"] = [x["mmap_munmap_us"] for x in faults]
         per_process["load_us"] = loadcost.measure(loadcost.default_modules(), 1 if a.quick else 5,
                                                   10 if a.quick else 100)
         # Nothing may have locked: the failure path stays below every threshold.
@@ -417,6 +430,10 @@ def fmt(s):
     return "%.0f / %.0f / %.0f" % (s["min"], s["median"], s["max"])
 
 
+def fmt2(s):
+    return "%.1f / %.1f / %.1f" % (s["min"], s["median"], s["max"])
+
+
 def print_report(out):
     m = out["machine"]
     print("machine: %d cores, %s; %s" % (m["cores"], m["cpu"], out["date"]))
@@ -436,23 +453,25 @@ def print_report(out):
               % (r["module_and_round_trip_us"], r["daemon_share_us"]))
     pp = out["per_process"]
     print("\na login as sshd pays it: one fresh process per transaction (bench/pamonce; %d rounds x %d; "
-          "medians; CPU user+system from wait4, and wall, µs)" % (pp["rounds"], pp["count"]))
+          "medians over every process; CPU user+system from wait4, and wall, µs)" % (pp["rounds"], pp["count"]))
     for path, r in pp["paths"].items():
         c, w = r["cpu_us"], r["wall_us"]
         ratio = "n/a" if r["ratio"] is None else "%.2f" % r["ratio"]
         inproc = out["paths"][path]["ratio"]
         print("  %-8s CPU A %6.0f  B %6.0f  C %6.0f  D %6.0f   wall A %6.0f  B %6.0f  C %6.0f  D %6.0f" % (
             path, c["A"], c["B"], c["C"], c["D"], w["A"], w["B"], w["C"], w["D"]))
+        f = r["faults"]
+        print("           minor page faults per process A %g  B %g  C %g  D %g" % (f["A"], f["B"], f["C"], f["D"]))
         print("           CPU per login: faillock (B-A) %.0f, vigil (C-A) %.0f, module alone (D-A) %.0f; "
-              "ratio (C-A)/(B-A) %s per process, %s in one process" % (
+              "ratio (C-A)/(B-A) %s per process (95%% interval %s), %s in one process" % (
                   r["faillock_cost_us"], r["vigil_cost_us"], r["module_cost_us"], ratio,
-                  "n/a" if inproc is None else "%.2f" % inproc))
+                  perprocess.interval_text(r["ratio_95"]), "n/a" if inproc is None else "%.2f" % inproc))
     ld = pp["load_us"]
     print("  loading the module alone (bench/dlonce, CPU per process): pam_permit %.0f, pam_faillock %.0f, "
           "pam_vigil %.0f" % (ld["pam_permit"], ld["pam_faillock"], ld["pam_vigil"]))
     f = out["floor"]
-    print("\nfloor, same run: one vigil round trip %s µs; one SQLite WAL commit %s µs"
-          % (fmt(f["rtt"]), fmt(f["commit"])))
+    print("\nfloor, same run: one vigil round trip %s µs; one SQLite WAL commit %s µs; one page fault %s µs; "
+          "one mmap + munmap %s µs" % (fmt(f["rtt"]), fmt(f["commit"]), fmt2(f["fault"]), fmt2(f["mmap"])))
     t = out["totp"]
     print("\nTOTP verification (window 1; %d each): right code median %.2f µs (p99 %.2f), wrong code "
           "median %.2f µs (p99 %.2f)" % (t["right_code"]["count"], t["right_code"]["median_us"],
@@ -510,27 +529,34 @@ def record(out):
               "`bench/pamonce` (C, linked with libpam only, as sshd, sudo, su, login and cron are) runs one "
               "transaction and exits; the parent takes its CPU time (user + system) and wall time from "
               "wait4(). %d rounds of %d processes per stack and path, the four stacks taking turns process by "
-              "process (the order rotated at each one); the median per round, then "
-              "the median over the rounds (the costs: of each round's own difference). µs per process." %
+              "process (the order rotated at each one). The medians are over every process of a stack and "
+              "path; B−A, C−A and D−A are differences of those medians. The ratio's 95%% interval is a "
+              "bootstrap over the groups of four consecutive processes (one per stack). µs per process; the "
+              "minor page faults (median per process, from wait4) cost about 10 µs each here "
+              "(`bench/pagefault`)." %
               (pp["rounds"], pp["count"]), "",
               "| path | CPU A | CPU B | CPU C | CPU D | wall A | wall B | wall C | wall D | B−A | C−A | D−A "
-              "| (C−A)/(B−A) per process | in one process |",
-              "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+              "| (C−A)/(B−A) per process | 95% interval | in one process | page faults A / B / C / D |",
+              "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for p, r in pp["paths"].items():
         c, w = r["cpu_us"], r["wall_us"]
         inproc = out["paths"][p]["ratio"]
-        lines.append("| %s | %.0f | %.0f | %.0f | %.0f | %.0f | %.0f | %.0f | %.0f | %.0f | %.0f | %.0f | %s | %s |"
+        f = r["faults"]
+        lines.append("| %s | %.0f | %.0f | %.0f | %.0f | %.0f | %.0f | %.0f | %.0f | %.0f | %.0f | %.0f | %s | %s "
+                     "| %s | %g / %g / %g / %g |"
                      % (p, c["A"], c["B"], c["C"], c["D"], w["A"], w["B"], w["C"], w["D"], r["faillock_cost_us"],
-                        r["vigil_cost_us"], r["module_cost_us"],
-                        "n/a" if r["ratio"] is None else "%.2f" % r["ratio"],
-                        "n/a" if inproc is None else "%.2f" % inproc))
+                        r["vigil_cost_us"], r["module_cost_us"], perprocess.ratio_text(r["ratio"]),
+                        perprocess.interval_text(r["ratio_95"]), "n/a" if inproc is None else "%.2f" % inproc,
+                        f["A"], f["B"], f["C"], f["D"]))
     ld = pp["load_us"]
     lines += ["", "Loading the module alone in a fresh C process (`bench/dlonce`: dlopen RTLD_NOW, then exit; "
               "CPU µs per process): pam_permit %.0f, pam_faillock %.0f, pam_vigil %.0f." %
               (ld["pam_permit"], ld["pam_faillock"], ld["pam_vigil"])]
     f = out["floor"]
     lines += ["", "Floor in the same run: one vigil round trip (connect, call, close) %s µs; "
-              "one SQLite WAL commit (synchronous=NORMAL) %s µs." % (fmt(f["rtt"]), fmt(f["commit"])), ""]
+              "one SQLite WAL commit (synchronous=NORMAL) %s µs; one minor page fault (a fresh anonymous "
+              "page, `bench/pagefault`) %s µs; one mmap + munmap %s µs." %
+              (fmt(f["rtt"]), fmt(f["commit"]), fmt2(f["fault"]), fmt2(f["mmap"])), ""]
     t = out["totp"]
     lines += ["## TOTP verification", "",
               "`totp::match` as the engine calls it (liboath, constant-time compare, window of one step "

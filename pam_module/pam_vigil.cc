@@ -498,6 +498,17 @@ int guarded(pam_handle_t* pamh, int on_exception, F&& f) noexcept {
 
 }  // namespace
 
+// The C++ runtime is linked into the module (-static-libstdc++). Its default
+// terminate handler prints the type of the exception that ended the process,
+// demangled, and so links in the demangler: 37 KB of code that every login
+// process would map (bench/RESULTS.md, "Fewer pages per login process").
+// guarded() catches every exception, so std::terminate can only come from a
+// bug such as an exception thrown out of a noexcept function; it then ends
+// the process with abort(), as the default handler does after its message.
+namespace __gnu_cxx {
+void __verbose_terminate_handler() { std::abort(); }
+}  // namespace __gnu_cxx
+
 #define VIGIL_EXPORT __attribute__((visibility("default")))
 
 extern "C" {
