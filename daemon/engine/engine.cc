@@ -193,7 +193,8 @@ void Engine::finish_batch(Txn& txn) {
     status = store_->begin(txn.full_sync);
     for (Entry* e : dirty_) {
       if (!status) break;
-      if (e->dirty) status = store_->put(e->record, txn.now);
+      if (e->dirty)
+        status = store_->put(e->record, txn.now, e->in_store && e->uid_in_store == e->record.uid);
       if (status && e->totp_dirty)
         status = e->totp.empty() ? store_->erase_totp(e->totp.uid) : store_->put_totp(e->totp);
       if (status && e->block_dirty && e->record.uid)
@@ -213,7 +214,13 @@ void Engine::finish_batch(Txn& txn) {
                  "the state store works again; deciding normally");
     store_failing_ = !status;
     if (status) {
-      for (Entry* e : dirty_) e->dirty = e->totp_dirty = e->block_dirty = false;
+      for (Entry* e : dirty_) {
+        if (e->dirty) {
+          e->in_store = true;
+          e->uid_in_store = e->record.uid;
+        }
+        e->dirty = e->totp_dirty = e->block_dirty = false;
+      }
       dirty_.clear();
       ops_.clear();
     } else {

@@ -241,6 +241,10 @@ class Engine {
   struct Entry {
     BucketRecord record;
     bool dirty = false;
+    // The uid the store holds for this key, as loaded or last committed
+    // (in_store false: none known), so that a write can leave it alone.
+    bool in_store = false;
+    std::optional<int64_t> uid_in_store;
     bool totp_loaded = false;
     bool totp_dirty = false;
     TotpRecord totp;  // valid when totp_loaded; empty() when there is none

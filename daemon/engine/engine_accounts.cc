@@ -27,6 +27,8 @@ Result<Engine::Entry*> Engine::entry(const std::string& key) {
   Entry e;
   if (*loaded) {
     e.record = std::move(**loaded);
+    e.in_store = true;
+    e.uid_in_store = e.record.uid;
   } else {
     e.record.key = key;
   }

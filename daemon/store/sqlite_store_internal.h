@@ -39,7 +39,8 @@ class SqliteStore::Prepared {
 // Prepared once at open, used for every login (sqlite_store_buckets.cc).
 struct SqliteStore::BucketStatements {
   Statement load;
-  Statement put;
+  Statement put;           // every column
+  Statement put_same_uid;  // every column but uid, on a conflict
   Statement erase;
 };
 

@@ -30,7 +30,10 @@ class Store {
 
   virtual Result<std::optional<BucketRecord>> load(const std::string& key) = 0;
   virtual Status begin(bool full_sync = false) = 0;
-  virtual Status put(const BucketRecord& record, TimePoint now) = 0;
+  // `uid_stored`: the store already holds this key with record.uid (the
+  // caller loaded or last wrote it so). The store may then leave the uid,
+  // and its index, as they are; a new key always gets its uid.
+  virtual Status put(const BucketRecord& record, TimePoint now, bool uid_stored) = 0;
   virtual Status erase(const std::string& key) = 0;
   virtual Status commit() = 0;
   virtual void rollback() = 0;
@@ -151,7 +154,7 @@ class StoreWrapper : public Store {
 
   Result<std::optional<BucketRecord>> load(const std::string& k) override { return inner_->load(k); }
   Status begin(bool full) override { return inner_->begin(full); }
-  Status put(const BucketRecord& r, TimePoint t) override { return inner_->put(r, t); }
+  Status put(const BucketRecord& r, TimePoint t, bool u) override { return inner_->put(r, t, u); }
   Status erase(const std::string& k) override { return inner_->erase(k); }
   Status commit() override { return inner_->commit(); }
   void rollback() override { inner_->rollback(); }

@@ -5,8 +5,11 @@
 #include <deque>
 #include <filesystem>
 #include <future>
+#include <mutex>
 #include <optional>
 #include <thread>
+#include <utility>
+#include <vector>
 
 #include "daemon/engine/engine.h"
 #include "daemon/store/sqlite_store.h"
@@ -44,6 +47,39 @@ class FlakyStore final : public StoreWrapper {
     }
     return StoreWrapper::commit();
   }
+};
+
+// Records how each bucket write was asked for; fails commits on demand.
+class RecordingStore final : public StoreWrapper {
+ public:
+  explicit RecordingStore(std::unique_ptr<Store> inner) : StoreWrapper(std::move(inner)) {}
+  std::atomic<bool> fail_commits{false};
+  Status put(const BucketRecord& r, TimePoint t, bool uid_stored) override {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      puts_.emplace_back(r.key, uid_stored);
+    }
+    return StoreWrapper::put(r, t, uid_stored);
+  }
+  Status commit() override {
+    if (fail_commits) {
+      inner().rollback();
+      return Error::Store("injected: disk full");
+    }
+    return StoreWrapper::commit();
+  }
+  // uid_stored of each write of `key`, in order.
+  std::vector<bool> writes_of(const std::string& key) {
+    std::lock_guard<std::mutex> lock(mu_);
+    std::vector<bool> out;
+    for (const auto& [k, u] : puts_)
+      if (k == key) out.push_back(u);
+    return out;
+  }
+
+ private:
+  std::mutex mu_;
+  std::vector<std::pair<std::string, bool>> puts_;
 };
 
 // A root caller's report for alice.
@@ -227,6 +263,44 @@ TEST_F(EngineTest, FailedCommitFailsClosedAndRetries) {
   ASSERT_TRUE(rec.ok() && rec->has_value());
   // The first failure was kept in memory and written with the next batch.
   EXPECT_EQ((*rec)->state.failures.size(), 2u);
+}
+
+// The engine tells the store when a bucket's uid is the one it already
+// holds (loaded, or committed since), so that the write leaves the uid index
+// alone; a new bucket, or one whose first write did not commit, gets its uid
+// written.
+TEST_F(EngineTest, BucketWritesSayWhetherTheStoreHoldsTheUid) {
+  {
+    auto store = std::make_unique<RecordingStore>(open_store());
+    RecordingStore* rec = store.get();
+    Engine e(std::move(store), clock_, cfg_);
+    e.start();
+    rec->fail_commits = true;
+    EXPECT_FALSE(report_sync(e, Outcome::kFailure, "a").status.ok());
+    rec->fail_commits = false;
+    EXPECT_TRUE(report_sync(e, Outcome::kFailure, "b").status.ok());
+    clock_.advance(1);
+    EXPECT_TRUE(report_sync(e, Outcome::kFailure, "c").status.ok());
+    e.stop();
+    EXPECT_EQ(rec->writes_of("uid:1001"), (std::vector<bool>{false, false, true}));
+  }
+  auto store = std::make_unique<RecordingStore>(open_store());
+  RecordingStore* rec = store.get();
+  {
+    Engine e(std::move(store), clock_, cfg_);
+    e.start();
+    clock_.advance(1);
+    EXPECT_TRUE(report_sync(e, Outcome::kFailure, "d").status.ok());
+    // Loaded from the store: its uid is the stored one.
+    EXPECT_EQ(rec->writes_of("uid:1001"), (std::vector<bool>{true}));
+    auto of = rec->buckets_of(1001);
+    ASSERT_TRUE(of.ok());
+    ASSERT_EQ(of->size(), 1u);
+    EXPECT_EQ((*of)[0].key, "uid:1001");
+    EXPECT_EQ((*of)[0].state.failures.size(), 3u);  // deny = 3: the fourth was refused
+    EXPECT_EQ((*of)[0].state.refused, 1);
+    e.stop();
+  }
 }
 
 TEST_F(EngineTest, LockExpiresWithTheClock) {

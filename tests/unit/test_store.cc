@@ -7,6 +7,10 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
+#include <map>
+#include <set>
+#include <vector>
 
 #include "daemon/store/sqlite_statement.h"
 #include "daemon/store/sqlite_store.h"
@@ -66,7 +70,7 @@ TEST_F(StoreTest, WriteAndReadBack) {
   auto s = SqliteStore::open(db_);
   ASSERT_TRUE(s.ok()) << s.error().message;
   ASSERT_TRUE((*s)->begin().ok());
-  ASSERT_TRUE((*s)->put(sample(), from_epoch(300)).ok());
+  ASSERT_TRUE((*s)->put(sample(), from_epoch(300), false).ok());
   ASSERT_TRUE((*s)->commit().ok());
   auto r = (*s)->load("uid:1001");
   ASSERT_TRUE(r.ok());
@@ -170,12 +174,108 @@ TEST(StatementCache, LeasesOneStatementPerTextAndResetsIt) {
   EXPECT_EQ(sqlite3_close(db), SQLITE_OK);
 }
 
+// The pages a transaction wrote: the frames of the -wal file from byte
+// `from` on (each a 24-byte header, whose first 4 bytes are the page number,
+// then the page).
+std::vector<uint32_t> wal_pages(const std::string& wal, std::uintmax_t from) {
+  std::ifstream f(wal, std::ios::binary);
+  std::string data((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  auto be32 = [&](std::size_t at) {
+    return (uint32_t(uint8_t(data[at])) << 24) | (uint32_t(uint8_t(data[at + 1])) << 16) |
+           (uint32_t(uint8_t(data[at + 2])) << 8) | uint32_t(uint8_t(data[at + 3]));
+  };
+  std::vector<uint32_t> pages;
+  if (data.size() < 32) return pages;
+  const std::size_t frame = 24 + be32(8);
+  for (std::size_t at = 32; at + frame <= data.size(); at += frame)
+    if (at >= from) pages.push_back(be32(at));
+  return pages;
+}
+
+// What each page of the database holds (SQLite's dbstat table).
+std::map<uint32_t, std::string> page_owners(const std::string& db_path) {
+  std::map<uint32_t, std::string> out;
+  sqlite3* db = nullptr;
+  if (sqlite3_open(db_path.c_str(), &db) != SQLITE_OK) return out;
+  sqlite3_stmt* st = nullptr;
+  if (sqlite3_prepare_v2(db, "SELECT name, pageno FROM dbstat", -1, &st, nullptr) == SQLITE_OK) {
+    while (sqlite3_step(st) == SQLITE_ROW)
+      out[uint32_t(sqlite3_column_int64(st, 1))] = reinterpret_cast<const char*>(sqlite3_column_text(st, 0));
+  }
+  sqlite3_finalize(st);
+  sqlite3_close(db);
+  return out;
+}
+
+// Rewriting a bucket used to rewrite its entry in the buckets_uid index too,
+// since the upsert set the uid every time: one page more in every failure's
+// commit. A caller that knows the stored uid is the record's now says so,
+// and the index is left alone.
+TEST_F(StoreTest, BucketWritesTouchTheUidIndexOnlyWhenTheUidChanges) {
+  std::vector<uint32_t> first, same, changed, cleared;
+  {
+    auto s = SqliteStore::open(db_);
+    ASSERT_TRUE(s.ok()) << s.error().message;
+    BucketRecord r = sample();
+    auto write = [&](std::vector<uint32_t>* pages, bool uid_stored) {
+      std::error_code ec;
+      const auto from = fs::file_size(db_ + "-wal", ec);
+      ASSERT_TRUE((*s)->begin().ok());
+      ASSERT_TRUE((*s)->put(r, from_epoch(300), uid_stored).ok());
+      ASSERT_TRUE((*s)->commit().ok());
+      *pages = wal_pages(db_ + "-wal", ec ? 0 : from);
+    };
+    write(&first, true);  // a new key gets its uid all the same
+    r.state.refused = 8;  // the same uid
+    write(&same, true);
+    r.uid = 2002;
+    write(&changed, false);
+    r.uid.reset();  // the name no longer resolves
+    write(&cleared, false);
+  }
+  auto owners = page_owners(db_);
+  auto names = [&](const std::vector<uint32_t>& pages) {
+    std::set<std::string> n;
+    for (auto p : pages) n.insert(owners.count(p) ? owners[p] : "?");
+    return n;
+  };
+  ASSERT_FALSE(same.empty());
+  EXPECT_TRUE(names(same).count("buckets"));
+  EXPECT_FALSE(names(same).count("buckets_uid")) << "the uid index was rewritten with the same uid";
+  EXPECT_TRUE(names(changed).count("buckets_uid"));
+  EXPECT_TRUE(names(cleared).count("buckets_uid"));
+
+  EXPECT_TRUE(names(first).count("buckets_uid")) << "a new key's uid was not indexed";
+
+  // Each write holds: the uid where the index finds it, and the rest.
+  auto s = SqliteStore::open(db_);
+  ASSERT_TRUE(s.ok());
+  auto back = (*s)->load("uid:1001");
+  ASSERT_TRUE(back.ok() && back->has_value());
+  EXPECT_FALSE((*back)->uid.has_value());
+  EXPECT_EQ((*back)->state.refused, 8);
+  auto of_old = (*s)->buckets_of(1001);
+  auto of_new = (*s)->buckets_of(2002);
+  ASSERT_TRUE(of_old.ok() && of_new.ok());
+  EXPECT_TRUE(of_old->empty());
+  EXPECT_TRUE(of_new->empty());
+  ASSERT_TRUE((*s)->begin().ok());
+  BucketRecord again = sample();
+  again.uid = 2002;
+  ASSERT_TRUE((*s)->put(again, from_epoch(400), false).ok());
+  ASSERT_TRUE((*s)->commit().ok());
+  of_new = (*s)->buckets_of(2002);
+  ASSERT_TRUE(of_new.ok());
+  ASSERT_EQ(of_new->size(), 1u);
+  EXPECT_EQ((*of_new)[0].key, "uid:1001");
+}
+
 TEST_F(StoreTest, SurvivesReopen) {
   {
     auto s = SqliteStore::open(db_);
     ASSERT_TRUE(s.ok());
     ASSERT_TRUE((*s)->begin(true).ok());
-    ASSERT_TRUE((*s)->put(sample(), from_epoch(300)).ok());
+    ASSERT_TRUE((*s)->put(sample(), from_epoch(300), false).ok());
     ASSERT_TRUE((*s)->commit().ok());
   }
   auto s = SqliteStore::open(db_);
@@ -193,7 +293,7 @@ TEST_F(StoreTest, HoldsTheFileWhileOpen) {
   auto s = SqliteStore::open(db_);
   ASSERT_TRUE(s.ok());
   ASSERT_TRUE((*s)->begin().ok());
-  ASSERT_TRUE((*s)->put(sample(), from_epoch(300)).ok());
+  ASSERT_TRUE((*s)->put(sample(), from_epoch(300), false).ok());
   ASSERT_TRUE((*s)->commit().ok());
   EXPECT_FALSE(fs::exists(db_ + "-shm"));
   auto count = [&] {
@@ -218,7 +318,7 @@ TEST_F(StoreTest, FullSyncAppliesToItsTransactionOnly) {
   EXPECT_EQ(*(*s)->synchronous_level(), 1);  // NORMAL
   ASSERT_TRUE((*s)->begin(true).ok());
   EXPECT_EQ(*(*s)->synchronous_level(), 2);  // FULL while the transaction is open
-  ASSERT_TRUE((*s)->put(sample(), from_epoch(300)).ok());
+  ASSERT_TRUE((*s)->put(sample(), from_epoch(300), false).ok());
   ASSERT_TRUE((*s)->commit().ok());
   EXPECT_EQ(*(*s)->synchronous_level(), 1);
   ASSERT_TRUE((*s)->begin(true).ok());
@@ -230,7 +330,7 @@ TEST_F(StoreTest, RolledBackWritesAreGone) {
   auto s = SqliteStore::open(db_);
   ASSERT_TRUE(s.ok());
   ASSERT_TRUE((*s)->begin().ok());
-  ASSERT_TRUE((*s)->put(sample(), from_epoch(300)).ok());
+  ASSERT_TRUE((*s)->put(sample(), from_epoch(300), false).ok());
   (*s)->rollback();
   auto r = (*s)->load("uid:1001");
   ASSERT_TRUE(r.ok());
@@ -244,7 +344,7 @@ TEST_F(StoreTest, FileIsPrivateAndWal) {
   ASSERT_EQ(stat(db_.c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 0777, 0600u);
   ASSERT_TRUE((*s)->begin().ok());
-  ASSERT_TRUE((*s)->put(sample(), from_epoch(1)).ok());
+  ASSERT_TRUE((*s)->put(sample(), from_epoch(1), false).ok());
   ASSERT_TRUE((*s)->commit().ok());
   EXPECT_TRUE(fs::exists(db_ + "-wal"));
 }
@@ -264,7 +364,7 @@ TEST_F(StoreTest, FailureListsRoundTripCompactly) {
   t.otp_failures = {from_epoch(5),       from_epoch(0), from_epoch(-7), from_epoch(1LL << 40),
                     from_epoch(LLONG_MIN), from_epoch(LLONG_MAX), from_epoch(3)};
   ASSERT_TRUE((*s)->begin().ok());
-  ASSERT_TRUE((*s)->put(r, from_epoch(1)).ok());
+  ASSERT_TRUE((*s)->put(r, from_epoch(1), false).ok());
   ASSERT_TRUE((*s)->put_totp(t).ok());
   ASSERT_TRUE((*s)->commit().ok());
   auto back = (*s)->load(r.key);
@@ -276,7 +376,7 @@ TEST_F(StoreTest, FailureListsRoundTripCompactly) {
   // An empty list is an empty value, not NULL (the column is NOT NULL).
   r.state.failures.clear();
   ASSERT_TRUE((*s)->begin().ok());
-  ASSERT_TRUE((*s)->put(r, from_epoch(2)).ok());
+  ASSERT_TRUE((*s)->put(r, from_epoch(2), false).ok());
   ASSERT_TRUE((*s)->commit().ok());
   back = (*s)->load(r.key);
   ASSERT_TRUE(back.ok() && back->has_value());
@@ -284,7 +384,7 @@ TEST_F(StoreTest, FailureListsRoundTripCompactly) {
   // The 1000-entry list took about a byte per failure.
   r.state.failures.assign(1000, from_epoch(1'790'000'000));
   ASSERT_TRUE((*s)->begin().ok());
-  ASSERT_TRUE((*s)->put(r, from_epoch(3)).ok());
+  ASSERT_TRUE((*s)->put(r, from_epoch(3), false).ok());
   ASSERT_TRUE((*s)->commit().ok());
   s->reset();  // the store holds SQLite's lock while open
   sqlite3* db = nullptr;
@@ -329,7 +429,7 @@ TEST_F(StoreTest, ReadsFailuresStoredAsText) {
             (std::vector<TimePoint>{from_epoch(100), from_epoch(200), from_epoch(300)}));
   (*r)->state.failures.push_back(from_epoch(400));
   ASSERT_TRUE((*s)->begin().ok());
-  ASSERT_TRUE((*s)->put(**r, from_epoch(400)).ok());
+  ASSERT_TRUE((*s)->put(**r, from_epoch(400), false).ok());
   ASSERT_TRUE((*s)->commit().ok());
   auto again = (*s)->load("uid:7");
   ASSERT_TRUE(again.ok() && again->has_value());
@@ -463,15 +563,15 @@ TEST_F(StoreTest, PruneDropsIdleOldBucketsAndCapsUnknownNames) {
   idle.key = "uid:7";
   idle.uid = 7;
   idle.name = "idle";
-  ASSERT_TRUE((*s)->put(idle, from_epoch(10)).ok());
+  ASSERT_TRUE((*s)->put(idle, from_epoch(10), false).ok());
   BucketRecord locked = sample();
   locked.state.locked_until = from_epoch(10'000);
-  ASSERT_TRUE((*s)->put(locked, from_epoch(10)).ok());
+  ASSERT_TRUE((*s)->put(locked, from_epoch(10), false).ok());
   for (int i = 0; i < 5; ++i) {
     BucketRecord u;
     u.key = "name:" + std::to_string(i);
     u.state.failures = {from_epoch(900 + i)};
-    ASSERT_TRUE((*s)->put(u, from_epoch(900 + i)).ok());
+    ASSERT_TRUE((*s)->put(u, from_epoch(900 + i), false).ok());
   }
   ASSERT_TRUE((*s)->commit().ok());
   auto n = (*s)->prune(from_epoch(1000), from_epoch(500), 2, std::chrono::seconds(100));
@@ -500,13 +600,13 @@ TEST_F(StoreTest, PruneNeverDropsAnActiveBanOrAnUndecayedLockCount) {
     b.state.locked_until = from_epoch(5000);
     b.state.lock_count = 1;
     b.state.last_failure = from_epoch(100);
-    ASSERT_TRUE((*s)->put(b, from_epoch(100 + i)).ok());
+    ASSERT_TRUE((*s)->put(b, from_epoch(100 + i), false).ok());
   }
   for (int i = 0; i < 5; ++i) {  // a flood of unknown names, newer
     BucketRecord u;
     u.key = "name:" + std::to_string(i);
     u.state.failures = {from_epoch(900 + i)};
-    ASSERT_TRUE((*s)->put(u, from_epoch(900 + i)).ok());
+    ASSERT_TRUE((*s)->put(u, from_epoch(900 + i), false).ok());
   }
   BucketRecord decaying;  // 3 locks, last failure at 100: gone by 100 + 4 * 100
   decaying.key = "uid:9";
@@ -514,7 +614,7 @@ TEST_F(StoreTest, PruneNeverDropsAnActiveBanOrAnUndecayedLockCount) {
   decaying.name = "dora";
   decaying.state.lock_count = 3;
   decaying.state.last_failure = from_epoch(100);
-  ASSERT_TRUE((*s)->put(decaying, from_epoch(100)).ok());
+  ASSERT_TRUE((*s)->put(decaying, from_epoch(100), false).ok());
   ASSERT_TRUE((*s)->commit().ok());
   // Cap 2: the names go (3 of 5), every ban stays.
   auto n = (*s)->prune(from_epoch(400), from_epoch(300), 2, std::chrono::seconds(100));
@@ -544,7 +644,7 @@ TEST_F(StoreTest, PruneGivesSpaceBack) {
     u.key = "src:198.51." + std::to_string(i / 250) + "." + std::to_string(i % 250);
     u.state.failures = {from_epoch(100), from_epoch(101), from_epoch(102)};
     u.state.last_failure = from_epoch(102);
-    ASSERT_TRUE((*s)->put(u, from_epoch(102)).ok());
+    ASSERT_TRUE((*s)->put(u, from_epoch(102), false).ok());
   }
   ASSERT_TRUE((*s)->commit().ok());
   const auto full = file_size();
@@ -561,7 +661,7 @@ TEST_F(StoreTest, OlderDatabaseGetsIncrementalVacuum) {
     auto s = SqliteStore::open(db_);
     ASSERT_TRUE(s.ok());
     ASSERT_TRUE((*s)->begin().ok());
-    ASSERT_TRUE((*s)->put(sample(), from_epoch(300)).ok());
+    ASSERT_TRUE((*s)->put(sample(), from_epoch(300), false).ok());
     ASSERT_TRUE((*s)->commit().ok());
   }
   auto av = [&] {
