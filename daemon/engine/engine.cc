@@ -187,14 +187,20 @@ void Engine::finish_deferred() {
   finish_batch(*txn);
 }
 
+Unchanged Engine::unchanged(const Entry& e, TimePoint now) {
+  Unchanged u;
+  u.uid = e.in_store && e.uid_in_store == e.record.uid;
+  u.updated = e.in_store && e.updated_in_store <= now && now - e.updated_in_store < Store::kUpdatedLag;
+  return u;
+}
+
 void Engine::finish_batch(Txn& txn) {
   Status status = Ok{};
   if (!dirty_.empty() || !ops_.empty()) {
     status = store_->begin(txn.full_sync);
     for (Entry* e : dirty_) {
       if (!status) break;
-      if (e->dirty)
-        status = store_->put(e->record, txn.now, e->in_store && e->uid_in_store == e->record.uid);
+      if (e->dirty) status = store_->put(e->record, txn.now, unchanged(*e, txn.now));
       if (status && e->totp_dirty)
         status = e->totp.empty() ? store_->erase_totp(e->totp.uid) : store_->put_totp(e->totp);
       if (status && e->block_dirty && e->record.uid)
@@ -216,6 +222,7 @@ void Engine::finish_batch(Txn& txn) {
     if (status) {
       for (Entry* e : dirty_) {
         if (e->dirty) {
+          if (!unchanged(*e, txn.now).updated) e->updated_in_store = txn.now;
           e->in_store = true;
           e->uid_in_store = e->record.uid;
         }

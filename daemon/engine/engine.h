@@ -241,10 +241,12 @@ class Engine {
   struct Entry {
     BucketRecord record;
     bool dirty = false;
-    // The uid the store holds for this key, as loaded or last committed
-    // (in_store false: none known), so that a write can leave it alone.
+    // What the store holds for this key, as loaded or last committed
+    // (in_store false: nothing known), so that a write can leave it alone
+    // (store.h: Unchanged). updated_in_store: the epoch when unknown.
     bool in_store = false;
     std::optional<int64_t> uid_in_store;
+    TimePoint updated_in_store{};
     bool totp_loaded = false;
     bool totp_dirty = false;
     TotpRecord totp;  // valid when totp_loaded; empty() when there is none
@@ -306,6 +308,8 @@ class Engine {
   Status load_totp(Entry* e, int64_t uid) REQUIRES(run_mu_);
   Status load_devices(Entry* e, int64_t uid) REQUIRES(run_mu_);
   Status load_block(Entry* e, int64_t uid) REQUIRES(run_mu_);
+  // What a write of e at `now` may leave as the store holds it.
+  static Unchanged unchanged(const Entry& e, TimePoint now);
   void mark_dirty(Entry* e) REQUIRES(run_mu_);
   void mark_totp_dirty(Entry* e) REQUIRES(run_mu_);
   void mark_block_dirty(Entry* e) REQUIRES(run_mu_);

@@ -37,7 +37,7 @@ class SqliteStore final : public Store {
 
   Result<std::optional<BucketRecord>> load(const std::string& key) override;
   Status begin(bool full_sync = false) override;
-  Status put(const BucketRecord& record, TimePoint now, bool uid_stored) override;
+  Status put(const BucketRecord& record, TimePoint now, Unchanged unchanged) override;
   Status erase(const std::string& key) override;
   Status commit() override;
   void rollback() override;

@@ -151,29 +151,36 @@ void bind_failures(Statement& st, int col, const std::string& encoded) {
 Status SqliteStore::prepare_buckets() {
   auto load = prepare_kept(("SELECT " + std::string(kColumns) + " FROM buckets WHERE key=?1").c_str());
   if (!load) return load.error();
-  // SQLite rewrites an index entry whenever an UPDATE sets its column, even
-  // to the value it had. A bucket's uid hardly ever changes, yet setting it
-  // on every write rewrote a page of the buckets_uid index each time: one
-  // of the five pages a failure commits. put_same_uid leaves it out.
-  const std::string insert =
-      "INSERT INTO buckets(key, uid, name, failures, locked_until, lock_count, refused,"
-      " last_failure, last_success, updated_at, sources, escalation)"
-      " VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12)"
-      " ON CONFLICT(key) DO UPDATE SET ";
-  const std::string rest =
-      "name=excluded.name,"
-      " failures=excluded.failures, locked_until=excluded.locked_until,"
-      " lock_count=excluded.lock_count, refused=excluded.refused,"
-      " last_failure=excluded.last_failure, last_success=excluded.last_success,"
-      " updated_at=excluded.updated_at, sources=excluded.sources, escalation=excluded.escalation";
-  auto put = prepare_kept((insert + "uid=excluded.uid, " + rest).c_str());
-  if (!put) return put.error();
-  auto put_same_uid = prepare_kept((insert + rest).c_str());
-  if (!put_same_uid) return put_same_uid.error();
+  // A bucket's uid hardly ever changes, and its updated_at serves only the
+  // prune: setting both on every write rewrote a page of each index
+  // (buckets_uid, buckets_updated), two of the five pages a failure
+  // committed. The variants leave out what the caller knows is unchanged.
+  auto statement = [&](bool same_uid, bool same_updated) {
+    std::string set = "name=excluded.name,"
+                      " failures=excluded.failures, locked_until=excluded.locked_until,"
+                      " lock_count=excluded.lock_count, refused=excluded.refused,"
+                      " last_failure=excluded.last_failure, last_success=excluded.last_success,"
+                      " sources=excluded.sources, escalation=excluded.escalation";
+    if (!same_uid) set += ", uid=excluded.uid";
+    if (!same_updated) set += ", updated_at=excluded.updated_at";
+    return prepare_kept(
+        ("INSERT INTO buckets(key, uid, name, failures, locked_until, lock_count, refused,"
+         " last_failure, last_success, updated_at, sources, escalation)"
+         " VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12)"
+         " ON CONFLICT(key) DO UPDATE SET " + set).c_str());
+  };
+  auto statements = std::make_unique<BucketStatements>();
+  statements->load = std::move(*load);
+  for (int uid = 0; uid < 2; ++uid)
+    for (int updated = 0; updated < 2; ++updated) {
+      auto put = statement(uid != 0, updated != 0);
+      if (!put) return put.error();
+      statements->put[uid][updated] = std::move(*put);
+    }
   auto erase = prepare_kept("DELETE FROM buckets WHERE key=?1");
   if (!erase) return erase.error();
-  buckets_.reset(
-      new BucketStatements{std::move(*load), std::move(*put), std::move(*put_same_uid), std::move(*erase)});
+  statements->erase = std::move(*erase);
+  buckets_ = std::move(statements);
   return Ok{};
 }
 
@@ -187,8 +194,8 @@ Result<std::optional<BucketRecord>> SqliteStore::load(const std::string& key) {
   return std::optional<BucketRecord>(read_row(st));
 }
 
-Status SqliteStore::put(const BucketRecord& r, TimePoint now, bool uid_stored) {
-  Statement& st = uid_stored ? buckets_->put_same_uid : buckets_->put;
+Status SqliteStore::put(const BucketRecord& r, TimePoint now, Unchanged unchanged) {
+  Statement& st = buckets_->put[unchanged.uid][unchanged.updated];
   Statement::Reuse guard(st);
   std::string failures = encode_failures(r.state.failures);
   st.bind_text(1, r.key);
@@ -261,7 +268,7 @@ Result<int64_t> SqliteStore::prune(TimePoint now, TimePoint cutoff, int64_t max_
   int64_t n = 0;
   {
     auto p = prepare(
-        "DELETE FROM buckets WHERE updated_at < ?1 AND locked_until <= ?2 AND"
+        "DELETE FROM buckets WHERE updated_at < ?1 - ?4 AND locked_until <= ?2 AND"
         " (lock_count = 0 OR last_failure + (lock_count + 1) * ?3 < ?2)");
     if (!p) {
       rollback();
@@ -270,6 +277,7 @@ Result<int64_t> SqliteStore::prune(TimePoint now, TimePoint cutoff, int64_t max_
     p->bind_int64(1, to_epoch(cutoff));
     p->bind_int64(2, to_epoch(now));
     p->bind_int64(3, decay_step.count());
+    p->bind_int64(4, kUpdatedLag.count());  // updated_at may lag the last write
     if (p->step() != SQLITE_DONE) {
       rollback();
       return sql_error("prune");

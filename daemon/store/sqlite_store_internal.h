@@ -39,8 +39,9 @@ class SqliteStore::Prepared {
 // Prepared once at open, used for every login (sqlite_store_buckets.cc).
 struct SqliteStore::BucketStatements {
   Statement load;
-  Statement put;           // every column
-  Statement put_same_uid;  // every column but uid, on a conflict
+  // The upsert, by what it may leave as it is on a conflict (Unchanged):
+  // put[uid][updated].
+  Statement put[2][2];
   Statement erase;
 };
 

@@ -24,16 +24,27 @@
 
 namespace vigil {
 
+// What a bucket write may leave as the store holds it, because the caller
+// knows (it loaded or last committed the key). The store then leaves those
+// columns, and their index entries, as they are: SQLite rewrites an index
+// entry whenever an UPDATE sets its column, even to the value it had. A key
+// the store does not hold gets every column all the same.
+struct Unchanged {
+  bool uid = false;      // the store holds record.uid
+  bool updated = false;  // the store's updated_at is less than kUpdatedLag old
+};
+
 class Store {
  public:
   virtual ~Store() = default;
 
+  // A bucket's updated_at may be up to this much older than its last write
+  // (Unchanged::updated); prune() allows for it.
+  static constexpr std::chrono::seconds kUpdatedLag{60};
+
   virtual Result<std::optional<BucketRecord>> load(const std::string& key) = 0;
   virtual Status begin(bool full_sync = false) = 0;
-  // `uid_stored`: the store already holds this key with record.uid (the
-  // caller loaded or last wrote it so). The store may then leave the uid,
-  // and its index, as they are; a new key always gets its uid.
-  virtual Status put(const BucketRecord& record, TimePoint now, bool uid_stored) = 0;
+  virtual Status put(const BucketRecord& record, TimePoint now, Unchanged unchanged) = 0;
   virtual Status erase(const std::string& key) = 0;
   virtual Status commit() = 0;
   virtual void rollback() = 0;
@@ -43,7 +54,7 @@ class Store {
   virtual Result<std::vector<BucketRecord>> list_accounts() = 0;
   // Every per-source throttle bucket ("src:..."), by key.
   virtual Result<std::vector<BucketRecord>> list_sources() = 0;
-  // Deletes buckets last updated before `cutoff` that hold nothing any more:
+  // Deletes buckets last written before `cutoff` that hold nothing any more:
   // not locked, and a lock count fully decayed (one lock per `decay_step`
   // after the last failure, see policy.h). Then, beyond `max_unknown`
   // buckets without an account (unknown names, sources), the oldest that
@@ -154,7 +165,7 @@ class StoreWrapper : public Store {
 
   Result<std::optional<BucketRecord>> load(const std::string& k) override { return inner_->load(k); }
   Status begin(bool full) override { return inner_->begin(full); }
-  Status put(const BucketRecord& r, TimePoint t, bool u) override { return inner_->put(r, t, u); }
+  Status put(const BucketRecord& r, TimePoint t, Unchanged u) override { return inner_->put(r, t, u); }
   Status erase(const std::string& k) override { return inner_->erase(k); }
   Status commit() override { return inner_->commit(); }
   void rollback() override { inner_->rollback(); }

@@ -54,12 +54,12 @@ class RecordingStore final : public StoreWrapper {
  public:
   explicit RecordingStore(std::unique_ptr<Store> inner) : StoreWrapper(std::move(inner)) {}
   std::atomic<bool> fail_commits{false};
-  Status put(const BucketRecord& r, TimePoint t, bool uid_stored) override {
+  Status put(const BucketRecord& r, TimePoint t, Unchanged u) override {
     {
       std::lock_guard<std::mutex> lock(mu_);
-      puts_.emplace_back(r.key, uid_stored);
+      puts_.emplace_back(r.key, u);
     }
-    return StoreWrapper::put(r, t, uid_stored);
+    return StoreWrapper::put(r, t, u);
   }
   Status commit() override {
     if (fail_commits) {
@@ -68,18 +68,20 @@ class RecordingStore final : public StoreWrapper {
     }
     return StoreWrapper::commit();
   }
-  // uid_stored of each write of `key`, in order.
-  std::vector<bool> writes_of(const std::string& key) {
+  // What each write of `key` left unchanged, in order: "uid", "updated",
+  // both ("uid updated") or neither ("").
+  std::vector<std::string> writes_of(const std::string& key) {
     std::lock_guard<std::mutex> lock(mu_);
-    std::vector<bool> out;
+    std::vector<std::string> out;
     for (const auto& [k, u] : puts_)
-      if (k == key) out.push_back(u);
+      if (k == key)
+        out.push_back(u.uid && u.updated ? "uid updated" : u.uid ? "uid" : u.updated ? "updated" : "");
     return out;
   }
 
  private:
   std::mutex mu_;
-  std::vector<std::pair<std::string, bool>> puts_;
+  std::vector<std::pair<std::string, Unchanged>> puts_;
 };
 
 // A root caller's report for alice.
@@ -265,11 +267,12 @@ TEST_F(EngineTest, FailedCommitFailsClosedAndRetries) {
   EXPECT_EQ((*rec)->state.failures.size(), 2u);
 }
 
-// The engine tells the store when a bucket's uid is the one it already
-// holds (loaded, or committed since), so that the write leaves the uid index
-// alone; a new bucket, or one whose first write did not commit, gets its uid
-// written.
-TEST_F(EngineTest, BucketWritesSayWhetherTheStoreHoldsTheUid) {
+// The engine tells the store what a bucket write may leave as the store
+// holds it (loaded, or committed since), so that the write leaves those
+// index entries alone: the uid when it is the stored one, and updated_at
+// when the stored one is less than a minute old. A new bucket, or one whose
+// first write did not commit, gets both written.
+TEST_F(EngineTest, BucketWritesSayWhatTheStoreAlreadyHolds) {
   {
     auto store = std::make_unique<RecordingStore>(open_store());
     RecordingStore* rec = store.get();
@@ -279,10 +282,10 @@ TEST_F(EngineTest, BucketWritesSayWhetherTheStoreHoldsTheUid) {
     EXPECT_FALSE(report_sync(e, Outcome::kFailure, "a").status.ok());
     rec->fail_commits = false;
     EXPECT_TRUE(report_sync(e, Outcome::kFailure, "b").status.ok());
-    clock_.advance(1);
+    clock_.advance(59);
     EXPECT_TRUE(report_sync(e, Outcome::kFailure, "c").status.ok());
     e.stop();
-    EXPECT_EQ(rec->writes_of("uid:1001"), (std::vector<bool>{false, false, true}));
+    EXPECT_EQ(rec->writes_of("uid:1001"), (std::vector<std::string>{"", "", "uid updated"}));
   }
   auto store = std::make_unique<RecordingStore>(open_store());
   RecordingStore* rec = store.get();
@@ -291,14 +294,21 @@ TEST_F(EngineTest, BucketWritesSayWhetherTheStoreHoldsTheUid) {
     e.start();
     clock_.advance(1);
     EXPECT_TRUE(report_sync(e, Outcome::kFailure, "d").status.ok());
-    // Loaded from the store: its uid is the stored one.
-    EXPECT_EQ(rec->writes_of("uid:1001"), (std::vector<bool>{true}));
+    // Loaded from the store: its uid is the stored one; its updated_at is
+    // not known, so it is written, and then known.
+    clock_.advance(Store::kUpdatedLag.count() - 1);
+    EXPECT_TRUE(report_sync(e, Outcome::kFailure, "e").status.ok());
+    clock_.advance(1);  // a minute after the last updated_at written
+    EXPECT_TRUE(report_sync(e, Outcome::kFailure, "f").status.ok());
+    clock_.advance(-3600);  // a clock set back: written
+    EXPECT_TRUE(report_sync(e, Outcome::kFailure, "g").status.ok());
+    EXPECT_EQ(rec->writes_of("uid:1001"), (std::vector<std::string>{"uid", "uid updated", "uid", "uid"}));
     auto of = rec->buckets_of(1001);
     ASSERT_TRUE(of.ok());
     ASSERT_EQ(of->size(), 1u);
     EXPECT_EQ((*of)[0].key, "uid:1001");
-    EXPECT_EQ((*of)[0].state.failures.size(), 3u);  // deny = 3: the fourth was refused
-    EXPECT_EQ((*of)[0].state.refused, 1);
+    EXPECT_EQ((*of)[0].state.failures.size(), 3u);  // deny = 3: the rest were refused
+    EXPECT_EQ((*of)[0].state.refused, 4);
     e.stop();
   }
 }

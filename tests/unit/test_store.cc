@@ -70,7 +70,7 @@ TEST_F(StoreTest, WriteAndReadBack) {
   auto s = SqliteStore::open(db_);
   ASSERT_TRUE(s.ok()) << s.error().message;
   ASSERT_TRUE((*s)->begin().ok());
-  ASSERT_TRUE((*s)->put(sample(), from_epoch(300), false).ok());
+  ASSERT_TRUE((*s)->put(sample(), from_epoch(300), Unchanged{}).ok());
   ASSERT_TRUE((*s)->commit().ok());
   auto r = (*s)->load("uid:1001");
   ASSERT_TRUE(r.ok());
@@ -221,7 +221,7 @@ TEST_F(StoreTest, BucketWritesTouchTheUidIndexOnlyWhenTheUidChanges) {
       std::error_code ec;
       const auto from = fs::file_size(db_ + "-wal", ec);
       ASSERT_TRUE((*s)->begin().ok());
-      ASSERT_TRUE((*s)->put(r, from_epoch(300), uid_stored).ok());
+      ASSERT_TRUE((*s)->put(r, from_epoch(300), Unchanged{uid_stored, false}).ok());
       ASSERT_TRUE((*s)->commit().ok());
       *pages = wal_pages(db_ + "-wal", ec ? 0 : from);
     };
@@ -262,7 +262,7 @@ TEST_F(StoreTest, BucketWritesTouchTheUidIndexOnlyWhenTheUidChanges) {
   ASSERT_TRUE((*s)->begin().ok());
   BucketRecord again = sample();
   again.uid = 2002;
-  ASSERT_TRUE((*s)->put(again, from_epoch(400), false).ok());
+  ASSERT_TRUE((*s)->put(again, from_epoch(400), Unchanged{}).ok());
   ASSERT_TRUE((*s)->commit().ok());
   of_new = (*s)->buckets_of(2002);
   ASSERT_TRUE(of_new.ok());
@@ -275,7 +275,7 @@ TEST_F(StoreTest, SurvivesReopen) {
     auto s = SqliteStore::open(db_);
     ASSERT_TRUE(s.ok());
     ASSERT_TRUE((*s)->begin(true).ok());
-    ASSERT_TRUE((*s)->put(sample(), from_epoch(300), false).ok());
+    ASSERT_TRUE((*s)->put(sample(), from_epoch(300), Unchanged{}).ok());
     ASSERT_TRUE((*s)->commit().ok());
   }
   auto s = SqliteStore::open(db_);
@@ -293,7 +293,7 @@ TEST_F(StoreTest, HoldsTheFileWhileOpen) {
   auto s = SqliteStore::open(db_);
   ASSERT_TRUE(s.ok());
   ASSERT_TRUE((*s)->begin().ok());
-  ASSERT_TRUE((*s)->put(sample(), from_epoch(300), false).ok());
+  ASSERT_TRUE((*s)->put(sample(), from_epoch(300), Unchanged{}).ok());
   ASSERT_TRUE((*s)->commit().ok());
   EXPECT_FALSE(fs::exists(db_ + "-shm"));
   auto count = [&] {
@@ -318,7 +318,7 @@ TEST_F(StoreTest, FullSyncAppliesToItsTransactionOnly) {
   EXPECT_EQ(*(*s)->synchronous_level(), 1);  // NORMAL
   ASSERT_TRUE((*s)->begin(true).ok());
   EXPECT_EQ(*(*s)->synchronous_level(), 2);  // FULL while the transaction is open
-  ASSERT_TRUE((*s)->put(sample(), from_epoch(300), false).ok());
+  ASSERT_TRUE((*s)->put(sample(), from_epoch(300), Unchanged{}).ok());
   ASSERT_TRUE((*s)->commit().ok());
   EXPECT_EQ(*(*s)->synchronous_level(), 1);
   ASSERT_TRUE((*s)->begin(true).ok());
@@ -330,7 +330,7 @@ TEST_F(StoreTest, RolledBackWritesAreGone) {
   auto s = SqliteStore::open(db_);
   ASSERT_TRUE(s.ok());
   ASSERT_TRUE((*s)->begin().ok());
-  ASSERT_TRUE((*s)->put(sample(), from_epoch(300), false).ok());
+  ASSERT_TRUE((*s)->put(sample(), from_epoch(300), Unchanged{}).ok());
   (*s)->rollback();
   auto r = (*s)->load("uid:1001");
   ASSERT_TRUE(r.ok());
@@ -344,7 +344,7 @@ TEST_F(StoreTest, FileIsPrivateAndWal) {
   ASSERT_EQ(stat(db_.c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 0777, 0600u);
   ASSERT_TRUE((*s)->begin().ok());
-  ASSERT_TRUE((*s)->put(sample(), from_epoch(1), false).ok());
+  ASSERT_TRUE((*s)->put(sample(), from_epoch(1), Unchanged{}).ok());
   ASSERT_TRUE((*s)->commit().ok());
   EXPECT_TRUE(fs::exists(db_ + "-wal"));
 }
@@ -364,7 +364,7 @@ TEST_F(StoreTest, FailureListsRoundTripCompactly) {
   t.otp_failures = {from_epoch(5),       from_epoch(0), from_epoch(-7), from_epoch(1LL << 40),
                     from_epoch(LLONG_MIN), from_epoch(LLONG_MAX), from_epoch(3)};
   ASSERT_TRUE((*s)->begin().ok());
-  ASSERT_TRUE((*s)->put(r, from_epoch(1), false).ok());
+  ASSERT_TRUE((*s)->put(r, from_epoch(1), Unchanged{}).ok());
   ASSERT_TRUE((*s)->put_totp(t).ok());
   ASSERT_TRUE((*s)->commit().ok());
   auto back = (*s)->load(r.key);
@@ -376,7 +376,7 @@ TEST_F(StoreTest, FailureListsRoundTripCompactly) {
   // An empty list is an empty value, not NULL (the column is NOT NULL).
   r.state.failures.clear();
   ASSERT_TRUE((*s)->begin().ok());
-  ASSERT_TRUE((*s)->put(r, from_epoch(2), false).ok());
+  ASSERT_TRUE((*s)->put(r, from_epoch(2), Unchanged{}).ok());
   ASSERT_TRUE((*s)->commit().ok());
   back = (*s)->load(r.key);
   ASSERT_TRUE(back.ok() && back->has_value());
@@ -384,7 +384,7 @@ TEST_F(StoreTest, FailureListsRoundTripCompactly) {
   // The 1000-entry list took about a byte per failure.
   r.state.failures.assign(1000, from_epoch(1'790'000'000));
   ASSERT_TRUE((*s)->begin().ok());
-  ASSERT_TRUE((*s)->put(r, from_epoch(3), false).ok());
+  ASSERT_TRUE((*s)->put(r, from_epoch(3), Unchanged{}).ok());
   ASSERT_TRUE((*s)->commit().ok());
   s->reset();  // the store holds SQLite's lock while open
   sqlite3* db = nullptr;
@@ -429,7 +429,7 @@ TEST_F(StoreTest, ReadsFailuresStoredAsText) {
             (std::vector<TimePoint>{from_epoch(100), from_epoch(200), from_epoch(300)}));
   (*r)->state.failures.push_back(from_epoch(400));
   ASSERT_TRUE((*s)->begin().ok());
-  ASSERT_TRUE((*s)->put(**r, from_epoch(400), false).ok());
+  ASSERT_TRUE((*s)->put(**r, from_epoch(400), Unchanged{}).ok());
   ASSERT_TRUE((*s)->commit().ok());
   auto again = (*s)->load("uid:7");
   ASSERT_TRUE(again.ok() && again->has_value());
@@ -563,15 +563,15 @@ TEST_F(StoreTest, PruneDropsIdleOldBucketsAndCapsUnknownNames) {
   idle.key = "uid:7";
   idle.uid = 7;
   idle.name = "idle";
-  ASSERT_TRUE((*s)->put(idle, from_epoch(10), false).ok());
+  ASSERT_TRUE((*s)->put(idle, from_epoch(10), Unchanged{}).ok());
   BucketRecord locked = sample();
   locked.state.locked_until = from_epoch(10'000);
-  ASSERT_TRUE((*s)->put(locked, from_epoch(10), false).ok());
+  ASSERT_TRUE((*s)->put(locked, from_epoch(10), Unchanged{}).ok());
   for (int i = 0; i < 5; ++i) {
     BucketRecord u;
     u.key = "name:" + std::to_string(i);
     u.state.failures = {from_epoch(900 + i)};
-    ASSERT_TRUE((*s)->put(u, from_epoch(900 + i), false).ok());
+    ASSERT_TRUE((*s)->put(u, from_epoch(900 + i), Unchanged{}).ok());
   }
   ASSERT_TRUE((*s)->commit().ok());
   auto n = (*s)->prune(from_epoch(1000), from_epoch(500), 2, std::chrono::seconds(100));
@@ -587,6 +587,53 @@ TEST_F(StoreTest, PruneDropsIdleOldBucketsAndCapsUnknownNames) {
   EXPECT_EQ(*locked_count, 1);
 }
 
+// A bucket's updated_at is left as it is while it is less than
+// Store::kUpdatedLag old (Unchanged::updated), so its index page is not
+// rewritten at every write; the prune allows for that lag, and never drops a
+// bucket whose last write is after the cutoff.
+TEST_F(StoreTest, AnUpdatedAtLeftAsItIsNeverPrunesEarly) {
+  BucketRecord idle;
+  idle.key = "uid:7";
+  idle.uid = 7;
+  idle.name = "idle";
+  std::vector<uint32_t> pages;
+  {
+    auto s = SqliteStore::open(db_);
+    ASSERT_TRUE(s.ok());
+    ASSERT_TRUE((*s)->begin().ok());
+    ASSERT_TRUE((*s)->put(idle, from_epoch(1000), Unchanged{}).ok());
+    ASSERT_TRUE((*s)->commit().ok());
+    std::error_code ec;
+    const auto from = fs::file_size(db_ + "-wal", ec);
+    ASSERT_TRUE((*s)->begin().ok());
+    idle.state.refused = 1;  // written at 1050; updated_at stays 1000
+    ASSERT_TRUE((*s)->put(idle, from_epoch(1050), Unchanged{true, true}).ok());
+    ASSERT_TRUE((*s)->commit().ok());
+    pages = wal_pages(db_ + "-wal", ec ? 0 : from);
+  }
+  auto owners = page_owners(db_);
+  std::set<std::string> names;
+  for (auto p : pages) names.insert(owners.count(p) ? owners[p] : "?");
+  EXPECT_TRUE(names.count("buckets"));
+  EXPECT_FALSE(names.count("buckets_updated")) << "updated_at's index was rewritten";
+  EXPECT_FALSE(names.count("buckets_uid"));
+
+  auto s = SqliteStore::open(db_);
+  ASSERT_TRUE(s.ok());
+  EXPECT_EQ((*(*s)->load("uid:7"))->state.refused, 1);
+  // Its last write (1050) is after the cutoff: kept.
+  auto n = (*s)->prune(from_epoch(5000), from_epoch(1040), 100, std::chrono::seconds(1));
+  ASSERT_TRUE(n.ok()) << n.error().message;
+  EXPECT_EQ(*n, 0);
+  EXPECT_TRUE((*s)->load("uid:7")->has_value());
+  // A cutoff a lag after the updated_at on record is after every write.
+  n = (*s)->prune(from_epoch(5000), from_epoch(1000) + Store::kUpdatedLag + std::chrono::seconds(1), 100,
+                  std::chrono::seconds(1));
+  ASSERT_TRUE(n.ok());
+  EXPECT_EQ(*n, 1);
+  EXPECT_FALSE((*s)->load("uid:7")->has_value());
+}
+
 // The cap on buckets without an account never drops an active ban or lock,
 // and a lock count is kept until it has fully decayed (issue #15: bans do
 // not erode).
@@ -600,13 +647,13 @@ TEST_F(StoreTest, PruneNeverDropsAnActiveBanOrAnUndecayedLockCount) {
     b.state.locked_until = from_epoch(5000);
     b.state.lock_count = 1;
     b.state.last_failure = from_epoch(100);
-    ASSERT_TRUE((*s)->put(b, from_epoch(100 + i), false).ok());
+    ASSERT_TRUE((*s)->put(b, from_epoch(100 + i), Unchanged{}).ok());
   }
   for (int i = 0; i < 5; ++i) {  // a flood of unknown names, newer
     BucketRecord u;
     u.key = "name:" + std::to_string(i);
     u.state.failures = {from_epoch(900 + i)};
-    ASSERT_TRUE((*s)->put(u, from_epoch(900 + i), false).ok());
+    ASSERT_TRUE((*s)->put(u, from_epoch(900 + i), Unchanged{}).ok());
   }
   BucketRecord decaying;  // 3 locks, last failure at 100: gone by 100 + 4 * 100
   decaying.key = "uid:9";
@@ -614,7 +661,7 @@ TEST_F(StoreTest, PruneNeverDropsAnActiveBanOrAnUndecayedLockCount) {
   decaying.name = "dora";
   decaying.state.lock_count = 3;
   decaying.state.last_failure = from_epoch(100);
-  ASSERT_TRUE((*s)->put(decaying, from_epoch(100), false).ok());
+  ASSERT_TRUE((*s)->put(decaying, from_epoch(100), Unchanged{}).ok());
   ASSERT_TRUE((*s)->commit().ok());
   // Cap 2: the names go (3 of 5), every ban stays.
   auto n = (*s)->prune(from_epoch(400), from_epoch(300), 2, std::chrono::seconds(100));
@@ -644,7 +691,7 @@ TEST_F(StoreTest, PruneGivesSpaceBack) {
     u.key = "src:198.51." + std::to_string(i / 250) + "." + std::to_string(i % 250);
     u.state.failures = {from_epoch(100), from_epoch(101), from_epoch(102)};
     u.state.last_failure = from_epoch(102);
-    ASSERT_TRUE((*s)->put(u, from_epoch(102), false).ok());
+    ASSERT_TRUE((*s)->put(u, from_epoch(102), Unchanged{}).ok());
   }
   ASSERT_TRUE((*s)->commit().ok());
   const auto full = file_size();
@@ -661,7 +708,7 @@ TEST_F(StoreTest, OlderDatabaseGetsIncrementalVacuum) {
     auto s = SqliteStore::open(db_);
     ASSERT_TRUE(s.ok());
     ASSERT_TRUE((*s)->begin().ok());
-    ASSERT_TRUE((*s)->put(sample(), from_epoch(300), false).ok());
+    ASSERT_TRUE((*s)->put(sample(), from_epoch(300), Unchanged{}).ok());
     ASSERT_TRUE((*s)->commit().ok());
   }
   auto av = [&] {
