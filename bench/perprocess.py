@@ -27,6 +27,7 @@ on the same stacks A, B and C:
   bench/perprocess.py before=/tmp/old.so after=build/pam_module/pam_vigil.so
 """
 import os
+import random
 import statistics
 import time
 
@@ -45,14 +46,26 @@ def run_once(argv, env, faults=None):
     return ru.ru_utime + ru.ru_stime, wall, os.waitstatus_to_exitcode(status)
 
 
+def login(pamonce, confdir, env, stack, path, n, faults):
+    """One login process of `stack` ("A".."D") on `path`: a right password
+    for u0, or a wrong one for one of 50 users (by the running count `n`).
+    Returns its (CPU µs, wall µs); raises when its result is not the path's."""
+    if path == "success":
+        argv = [pamonce, "bench-" + stack.lower(), "u0", "pw-u0", "192.0.2.1", confdir]
+    else:
+        argv = [pamonce, "bench-" + stack.lower(), "u%d" % (n % 50), "wrong", "192.0.2.1", confdir]
+    t, t_wall, rc = run_once(argv, env, faults)
+    if (rc == 0) != (path == "success"):
+        raise RuntimeError("pamonce, stack %s, %s path: exit %d" % (stack, path, rc))
+    return t * 1e6, t_wall * 1e6
+
+
 def costs(groups, boot=1000, seed=20):
     """groups: a list of {stack: CPU µs}, one per group of consecutive
     processes (one of each stack: A, B, C and maybe D). Returns B-A, C-A and D-A (differences of
     the medians over every group), the ratio (C-A)/(B-A), and its 95%
     bootstrap interval (groups drawn with replacement: None when B-A is not
     above 0 in a draw's 2.5% tail)."""
-    import random
-
     def est(gs):
         m = {s: statistics.median(g[s] for g in gs) for s in gs[0]}
         return m["B"] - m["A"], m["C"] - m["A"], m["D"] - m["A"] if "D" in m else None
@@ -99,15 +112,8 @@ def measure(pamonce, env, confdir, rounds, count, log=None):
                 g = {}
                 for s in "ABCD"[k:] + "ABCD"[:k]:
                     n += 1
-                    if path == "success":
-                        argv = [pamonce, "bench-" + s.lower(), "u0", "pw-u0", "192.0.2.1", confdir]
-                    else:
-                        argv = [pamonce, "bench-" + s.lower(), "u%d" % (n % 50), "wrong", "192.0.2.1", confdir]
-                    t, t_wall, rc = run_once(argv, env, faults[path][s])
-                    if (rc == 0) != (path == "success"):
-                        raise RuntimeError("pamonce, stack %s, %s path: exit %d" % (s, path, rc))
-                    g[s] = t * 1e6
-                    walls[path][s].append(t_wall * 1e6)
+                    g[s], t_wall = login(pamonce, confdir, env, s, path, n, faults[path][s])
+                    walls[path][s].append(t_wall)
                 groups[path].append(g)
         if log:
             log("per-process round %d/%d done" % (r + 1, rounds))
@@ -149,12 +155,8 @@ def compare(variants, rounds, count, log=None):
                         g = {}
                         for s in "ABC"[k:] + "ABC"[:k]:
                             n += 1
-                            argv = [run.PAMONCE, "bench-" + s.lower(), "u0" if p == "success" else "u%d" % (n % 50),
-                                    "pw-u0" if p == "success" else "wrong", "192.0.2.1", bench.env.svc]
-                            t, _, rc = run_once(argv, env, faults.setdefault((name, p, s), []))
-                            if (rc == 0) != (p == "success"):
-                                raise RuntimeError("pamonce %s, stack %s, %s path: exit %d" % (name, s, p, rc))
-                            g[s] = t * 1e6
+                            g[s], _ = login(run.PAMONCE, bench.env.svc, env, s, p, n,
+                                            faults.setdefault((name, p, s), []))
                         groups.setdefault((name, p), []).append(g)
             if log:
                 log("round %d/%d done" % (r + 1, rounds))

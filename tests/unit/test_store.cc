@@ -207,6 +207,15 @@ std::map<uint32_t, std::string> page_owners(const std::string& db_path) {
   return out;
 }
 
+// The tables and indexes that `pages` belong to, "?" for a page dbstat does
+// not know. Opens the database file: only while no store holds it.
+std::set<std::string> page_names(const std::string& db_path, const std::vector<uint32_t>& pages) {
+  auto owners = page_owners(db_path);
+  std::set<std::string> names;
+  for (auto p : pages) names.insert(owners.count(p) ? owners[p] : "?");
+  return names;
+}
+
 // Rewriting a bucket used to rewrite its entry in the buckets_uid index too,
 // since the upsert set the uid every time: one page more in every failure's
 // commit. A caller that knows the stored uid is the record's now says so,
@@ -233,12 +242,7 @@ TEST_F(StoreTest, BucketWritesTouchTheUidIndexOnlyWhenTheUidChanges) {
     r.uid.reset();  // the name no longer resolves
     write(&cleared, false);
   }
-  auto owners = page_owners(db_);
-  auto names = [&](const std::vector<uint32_t>& pages) {
-    std::set<std::string> n;
-    for (auto p : pages) n.insert(owners.count(p) ? owners[p] : "?");
-    return n;
-  };
+  auto names = [&](const std::vector<uint32_t>& pages) { return page_names(db_, pages); };
   ASSERT_FALSE(same.empty());
   EXPECT_TRUE(names(same).count("buckets"));
   EXPECT_FALSE(names(same).count("buckets_uid")) << "the uid index was rewritten with the same uid";
@@ -611,9 +615,7 @@ TEST_F(StoreTest, AnUpdatedAtLeftAsItIsNeverPrunesEarly) {
     ASSERT_TRUE((*s)->commit().ok());
     pages = wal_pages(db_ + "-wal", ec ? 0 : from);
   }
-  auto owners = page_owners(db_);
-  std::set<std::string> names;
-  for (auto p : pages) names.insert(owners.count(p) ? owners[p] : "?");
+  const auto names = page_names(db_, pages);
   EXPECT_TRUE(names.count("buckets"));
   EXPECT_FALSE(names.count("buckets_updated")) << "updated_at's index was rewritten";
   EXPECT_FALSE(names.count("buckets_uid"));
