@@ -14,13 +14,25 @@ pam_wrapper, so that nothing else is preloaded into it.
 The stacks are bench/run.py's (services bench-a .. bench-d on its Env):
   A  pam_matrix alone            B  + pam_faillock
   C  + pam_vigil, a live vigild  D  C against `pamloop echo`
-interleaved process by process (the order rotated at each one). One
-process's CPU time moves by hundreds of µs on this VM, more than the costs
-measured, so the costs are taken over every process of the run: B-A and
-C-A are the differences of the stacks' medians over all their processes
-(the interleaving puts the machine's drift on all four alike), and the
-ratio (C-A)/(B-A) has a 95% interval from a bootstrap over the groups of
-four consecutive processes (one per stack), which keeps that pairing.
+interleaved process by process, in a fresh random order in each group of
+four. One process's CPU time moves by hundreds of µs on this VM, more than
+the costs measured, so the costs are taken over every process of the run:
+B-A and C-A are the differences of the stacks' medians over all their
+processes (the interleaving puts the machine's drift on all four alike),
+and the ratio (C-A)/(B-A) has a 95% interval from a bootstrap over the
+groups of four consecutive processes (one per stack), which keeps that
+pairing.
+
+Where the machine has two CPUs or more, the login processes run on one and
+the daemons (vigild, `pamloop echo`) on the others (placement()). Without
+that, on this VM a process that followed one of stack C cost about 0.5-1
+ms more CPU than one that followed stack A, the same program (measured
+2026-12-05, bench/RESULTS.md): a login that waits on a daemon lets the
+scheduler move the measuring parent to the other CPU, and the next process
+pays for the move. With a fixed rotation of the order each stack mostly
+followed the same other one, so that cost fell on one stack more than the
+others (stack A, after D or C: B-A came out at 50-200 µs instead of about
+450).
 
 Run alone, it compares builds of pam_vigil.so (a lever's before and after)
 on the same stacks A, B and C:
@@ -60,6 +72,38 @@ def login(pamonce, confdir, env, stack, path, n, faults):
     return t * 1e6, t_wall * 1e6
 
 
+def placement(daemons):
+    """Runs this process, and so every login process it spawns, on one CPU,
+    and every thread of the daemons (their pids) on the others, when there
+    are two CPUs or more. Returns a function that undoes it."""
+    cpus = sorted(os.sched_getaffinity(0))
+    if len(cpus) < 2:
+        return lambda: None
+    mine = os.sched_getaffinity(0)
+    before = {}
+    for pid in daemons:
+        try:
+            tids = [int(t) for t in os.listdir("/proc/%d/task" % pid)]
+        except OSError:
+            continue
+        for tid in tids:
+            try:
+                before[tid] = os.sched_getaffinity(tid)
+                os.sched_setaffinity(tid, set(cpus[1:]))
+            except OSError:  # a thread that ended meanwhile
+                pass
+    os.sched_setaffinity(0, {cpus[0]})
+
+    def undo():
+        os.sched_setaffinity(0, mine)
+        for tid, cpuset in before.items():
+            try:
+                os.sched_setaffinity(tid, cpuset)
+            except OSError:
+                pass
+    return undo
+
+
 def costs(groups, boot=1000, seed=20):
     """groups: a list of {stack: CPU µs}, one per group of consecutive
     processes (one of each stack: A, B, C and maybe D). Returns B-A, C-A and D-A (differences of
@@ -94,29 +138,35 @@ def interval_text(iv):
     return "n/a" if iv is None else "%.2f-%.2f" % tuple(iv)
 
 
-def measure(pamonce, env, confdir, rounds, count, log=None):
+def measure(pamonce, env, confdir, rounds, count, log=None, daemons=()):
     """Per stack and path: the median CPU and wall time (µs) over every
-    process, and the costs (costs()). Returns {"rounds", "count", "paths":
-    {path: {...}}}."""
+    process, and the costs (costs()). `daemons`: the pids of vigild and the
+    echo server, for placement(). Returns {"rounds", "count", "paths": {path:
+    {...}}}."""
     groups = {p: [] for p in ("success", "failure")}
     walls = {p: {s: [] for s in "ABCD"} for p in ("success", "failure")}
     faults = {p: {s: [] for s in "ABCD"} for p in ("success", "failure")}
+    rng = random.Random(20)
     n = 0
-    for r in range(rounds):
-        for path in ("success", "failure"):
-            # The stacks take turns process by process (the order rotated at
-            # each one), so that this machine's drift, which moves a block of
-            # processes by a third, falls on all four alike.
-            for i in range(count):
-                k = (r + i) % 4
-                g = {}
-                for s in "ABCD"[k:] + "ABCD"[:k]:
-                    n += 1
-                    g[s], t_wall = login(pamonce, confdir, env, s, path, n, faults[path][s])
-                    walls[path][s].append(t_wall)
-                groups[path].append(g)
-        if log:
-            log("per-process round %d/%d done" % (r + 1, rounds))
+    undo = placement(daemons)
+    try:
+        for r in range(rounds):
+            for path in ("success", "failure"):
+                # The stacks take turns process by process, in a fresh random
+                # order each time, so that this machine's drift, which moves a
+                # block of processes by a third, falls on all four alike, and
+                # so that each stack follows each other one as often.
+                for i in range(count):
+                    g = {}
+                    for s in rng.sample("ABCD", 4):
+                        n += 1
+                        g[s], t_wall = login(pamonce, confdir, env, s, path, n, faults[path][s])
+                        walls[path][s].append(t_wall)
+                    groups[path].append(g)
+            if log:
+                log("per-process round %d/%d done" % (r + 1, rounds))
+    finally:
+        undo()
     out = {"rounds": rounds, "count": count, "paths": {}}
     for path in ("success", "failure"):
         gs = groups[path]
@@ -140,6 +190,8 @@ def compare(variants, rounds, count, log=None):
     import harness
     import run
     bench = run.Bench()
+    undo = placement(bench.daemons())
+    rng = random.Random(20)
     try:
         env = bench.env.nss_env()
         groups = {}
@@ -151,9 +203,8 @@ def compare(variants, rounds, count, log=None):
                 shutil.copy2(path, harness.MODULE)
                 for p in ("success", "failure"):
                     for i in range(count):
-                        k = (r + i) % 3
                         g = {}
-                        for s in "ABC"[k:] + "ABC"[:k]:
+                        for s in rng.sample("ABC", 3):
                             n += 1
                             g[s], _ = login(run.PAMONCE, bench.env.svc, env, s, p, n,
                                             faults.setdefault((name, p, s), []))
@@ -161,6 +212,7 @@ def compare(variants, rounds, count, log=None):
             if log:
                 log("round %d/%d done" % (r + 1, rounds))
     finally:
+        undo()
         bench.close()
     out = {}
     for (name, p), gs in groups.items():

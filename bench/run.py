@@ -58,17 +58,44 @@ PAGEFAULT = os.path.join(harness.BUILD, "bench", "pagefault")
 FAILLOCK = "/usr/lib/x86_64-linux-gnu/security/pam_faillock.so"
 USERS = ["u%d" % i for i in range(50)]
 
-STACK_A = """auth     required   {matrix} passdb={passdb}
-account  required   pam_permit.so
+# The three stacks share every line that is neither pam_faillock's nor
+# pam_vigil's: the password module in auth, pam_permit in account and
+# session, and the password group. libpam reads and sets up every line of
+# the service file in each process, so a base line that only one stack had
+# would be counted as that module's cost (before 2026-12-05 stack C had four
+# that A and B lacked: 16-39 µs per login process, bench/RESULTS.md).
+BASE_TAIL = """session  required                    pam_permit.so
+password [success=1 default=ignore]  {matrix} passdb={passdb}
+password requisite                   pam_deny.so
+password required                    pam_permit.so
 """
+STACK_A = """auth     required                    {matrix} passdb={passdb}
+account  required                    pam_permit.so
+""" + BASE_TAIL
+# pam_faillock as its manual page sets it up, around the password module.
 STACK_B = """auth     required                    {faillock} preauth dir={tally} deny=100000 nodelay
 auth     [success=1 default=ignore]  {matrix} passdb={passdb}
 auth     [default=die]               {faillock} authfail dir={tally} deny=100000 nodelay
 auth     sufficient                  {faillock} authsucc dir={tally} deny=100000 nodelay
 account  required                    {faillock} dir={tally}
 account  required                    pam_permit.so
+""" + BASE_TAIL
+# pam_vigil as the tests' stack and conf/pam-configs set it up: authfail
+# after the password module (pam_permit is the line its success skips to),
+# authsucc, account, and its optional session and password lines.
+STACK_C = """auth     [success=1 default=ignore]  {matrix} passdb={passdb}
+auth     [default=die]               {module} authfail {args}
+auth     required                    pam_permit.so
+auth     [success=ok ignore=ignore default=die] {module} authsucc {args}
+account  required                    {module} {args}
+account  required                    pam_permit.so
+session  required                    pam_permit.so
+session  optional                    {module} {args}
+password [success=1 default=ignore]  {matrix} passdb={passdb}
+password requisite                   pam_deny.so
+password required                    pam_permit.so
+password optional                    {module} {args}
 """
-STACK_C = harness.STACK
 
 
 def cpu_model():
@@ -147,6 +174,12 @@ class Bench:
             # One user: pamloop has one password per run.
             return self.loop("pam", "bench-" + stack, "u0", "pw-u0", count, "192.0.2.1", env=self.pam_env())
         return self.loop("pam", "bench-" + stack, "u%d", password, count, "192.0.2.1", env=self.pam_env())
+
+    def daemons(self):
+        """The pids of the daemons the stacks talk to: vigild and the echo
+        server (perprocess.placement() keeps them off the login processes'
+        CPU)."""
+        return [self.env.proc.pid, self.echo.pid]
 
     def close(self):
         self.echo.kill()
@@ -341,7 +374,8 @@ def main():
         # by hundreds of µs here, and 500 left the faillock cost's sign to
         # chance (bench/RESULTS.md, 2026-12-05).
         per_process = perprocess.measure(PAMONCE, b.env.nss_env(), b.env.svc, 1 if a.quick else 20,
-                                         10 if a.quick else 100, log=lambda m: print(m, file=sys.stderr))
+                                         10 if a.quick else 100, log=lambda m: print(m, file=sys.stderr),
+                                         daemons=b.daemons())
         faults = []
         for _ in range(1 if a.quick else 5):
             p = subprocess.run([PAGEFAULT, "2000" if a.quick else "20000"], capture_output=True, text=True,
@@ -529,7 +563,11 @@ def record(out):
               "`bench/pamonce` (C, linked with libpam only, as sshd, sudo, su, login and cron are) runs one "
               "transaction and exits; the parent takes its CPU time (user + system) and wall time from "
               "wait4(). %d rounds of %d processes per stack and path, the four stacks taking turns process by "
-              "process (the order rotated at each one). The medians are over every process of a stack and "
+              "process (a fresh random order in each group of four). The login processes run on one CPU and "
+              "the daemons (vigild, `pamloop echo`) on the other: otherwise this VM charges a login that "
+              "waited on a daemon's CPU move to the next process (`bench/perprocess.py`). The stacks share "
+              "every line that is neither module's (session, password). The medians are over every process "
+              "of a stack and "
               "path; B−A, C−A and D−A are differences of those medians. The ratio's 95%% interval is a "
               "bootstrap over the groups of four consecutive processes (one per stack). µs per process; the "
               "minor page faults (median per process, from wait4) cost about 10 µs each here "
