@@ -11,6 +11,9 @@ under each defender in turn, in one run:
             this machine has no firewall, so a ban stops nothing)
   sshguard  sshguard's pipeline on the same log (backend sshg-fw-null)
   vigil     pam_vigil around it, with a live vigild (the default policy)
+  floor     the same stack, pam_vigil against `pamloop echo`, a daemon that
+            answers every call at once (no decision, no commit, no state):
+            what any daemon asked about every guess costs at the least
 
 For each it measures:
   - the defender's CPU: vigild, fail2ban-server, sshguard's processes
@@ -64,7 +67,8 @@ COUNTER = os.path.join(harness.BUILD, "bench", "pam_benchcount.so")
 FAILLOCK = "/usr/lib/x86_64-linux-gnu/security/pam_faillock.so"
 SSHD = "/usr/sbin/sshd"
 SSHG = "/usr/libexec/sshguard"
-DEFENDERS = ["none", "faillock", "fail2ban", "sshguard", "vigil"]
+DEFENDERS = ["none", "faillock", "fail2ban", "sshguard", "vigil", "floor"]
+PAMLOOP = os.path.join(harness.BUILD, "bench", "pamloop")
 PASSWORD = "right-horse-battery-staple"
 LEGIT_SOURCE = "127.0.0.5"
 PREFIX = "vigilatk"  # the test accounts and PAM services this script makes
@@ -322,6 +326,40 @@ class Vigil:
         self.env.close()
 
 
+class Floor(Vigil):
+    """pam_vigil's stack against `pamloop echo` instead of vigild: the daemon
+    answers every call at once ("allow": authfail still fails, the owner's
+    login goes through), so its CPU is what answering a call costs any
+    daemon under this storm, the floor of a design that asks a daemon about
+    every guess."""
+
+    def __init__(self, user, uid):
+        self.env = harness.Env()
+        self.sock = os.path.join(self.env.dir, "echo.sock")
+        self.proc = subprocess.Popen([PAMLOOP, "echo", self.sock])
+        deadline = time.monotonic() + 10
+        while not os.path.exists(self.sock):
+            if time.monotonic() > deadline or self.proc.poll() is not None:
+                self.stop()
+                raise RuntimeError("pamloop echo did not start")
+            time.sleep(0.01)
+        self.args = "conf=%s socket=%s" % (self.env.conf_path, self.sock)
+
+    def stack(self, counter, count, passdb):
+        return ("auth     optional                                 %s file=%s\n" % (counter, count) +
+                harness.STACK.format(matrix=harness.PAM_MATRIX, passdb=passdb, module=harness.MODULE,
+                                     args=self.args, python=harness.PY, checkpw=""))
+
+    def cpu(self):
+        return cpu_of(self.proc.pid)
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait(10)
+        self.env.close()
+
+
 class World:
     """The account, the host key, the password file: shared by every run."""
 
@@ -376,8 +414,8 @@ def run_one(world, defender, rnd, guesses, hydra_timeout):
         if defender == "faillock":
             os.mkdir(kw["tally"])
             stack = STACK_FAILLOCK.format(**kw)
-        elif defender == "vigil":
-            d = Vigil(world.user, world.uid)
+        elif defender in ("vigil", "floor"):
+            d = (Vigil if defender == "vigil" else Floor)(world.user, world.uid)
             started.append(d)
             stack = d.stack(COUNTER, count, world.passdb)
         else:
@@ -484,7 +522,7 @@ def summarize(runs, defenders):
              "storm_s": statistics.median([r["storm_s"] for r in rs]),
              "legit_ok": sum(r["legit_ok"] for r in rs), "legit_total": sum(r["legit_total"] for r in rs),
              "legit_p50_ms": pct(ms, 0.5), "legit_p99_ms": pct(ms, 0.99)}
-        if dname in ("faillock", "vigil"):
+        if dname in ("faillock", "vigil", "floor"):
             s["total_defender_s_per_1000"] = s["defender_cpu_s_per_1000"] + max(0.0, s["sshd_extra_s_per_1000"] or 0.0)
         else:
             s["total_defender_s_per_1000"] = s["defender_cpu_s_per_1000"]
@@ -528,6 +566,9 @@ def record(out):
                      "with the CPU vigil adds in sshd" % (
                          s["vigil"]["defender_cpu_s_per_1000"] / s["fail2ban"]["total_defender_s_per_1000"],
                          s["vigil"]["total_defender_s_per_1000"] / s["fail2ban"]["total_defender_s_per_1000"]))
+    if "fail2ban" in s and "floor" in s and s["fail2ban"]["total_defender_s_per_1000"] > 0:
+        ratio.append("a daemon that only answers each call (`floor`) costs **%.3f** of fail2ban-server's" % (
+            s["floor"]["defender_cpu_s_per_1000"] / s["fail2ban"]["total_defender_s_per_1000"]))
     if "faillock" in s and "vigil" in s and s["faillock"]["sshd_extra_s_per_1000"]:
         ratio.append("the CPU it adds in sshd is %+.3f s per 1,000 guesses against pam_faillock's %+.3f "
                      "(target ≤)" % (s["vigil"]["sshd_extra_s_per_1000"], s["faillock"]["sshd_extra_s_per_1000"]))
@@ -539,6 +580,8 @@ def record(out):
             "(10 ms ticks), user + system." % (out["rounds"], out["guesses"]),
             "- \"CPU added in sshd\" is sshd's CPU (listener and every connection) minus that of `none` in the "
             "same round; the total is the defender's daemon plus that, for the PAM defenders.",
+            "- floor: vigil's stack with pam_vigil against `pamloop echo`, which answers every call at once (no "
+            "decision, no commit): its CPU is what answering one call per guess costs any daemon here.",
             "- legit logins: sshpass + ssh from 127.0.0.5, a device used once before the storm, every 0.2 s "
             "during it, through a second sshd with the same PAM service.", ""] + table(s) + [""]
     if ratio:
@@ -559,7 +602,7 @@ def record(out):
 def missing_tools():
     need = {"sshd": SSHD, "hydra": shutil.which("hydra"), "sshpass": shutil.which("sshpass"),
             "ssh": shutil.which("ssh"), "useradd": shutil.which("useradd"), "faillock": FAILLOCK,
-            "pam_benchcount": COUNTER, "pam_vigil": harness.MODULE}
+            "pam_benchcount": COUNTER, "pam_vigil": harness.MODULE, "pamloop": PAMLOOP}
     return [k for k, v in need.items() if not v or not os.path.exists(v)]
 
 
