@@ -28,8 +28,8 @@ the daemons (vigild, `pamloop echo`) on the others (placement()). Without
 that, on this VM a process that followed one of stack C cost about 0.5-1
 ms more CPU than one that followed stack A, the same program (measured
 2026-12-05, bench/RESULTS.md): a login that waits on a daemon lets the
-scheduler move the measuring parent to the other CPU, and the next process
-pays for the move. With a fixed rotation of the order each stack mostly
+scheduler move it, or the parent it wakes, to the other CPU, and the next
+process pays for the move. With a fixed rotation of the order each stack mostly
 followed the same other one, so that cost fell on one stack more than the
 others (stack A, after D or C: B-A came out at 50-200 µs instead of about
 450).
@@ -182,7 +182,8 @@ def compare(variants, rounds, count, log=None):
     """A lever's before and after, per login process: for each variant (name
     -> a pam_vigil.so built one way), the module file bench/run.py's stacks
     load is replaced by it, then stacks A, B and C take turns process by
-    process. Variants alternate round by round. Returns {variant: {path:
+    process (a fresh random order in each group, placed as by placement()).
+    Variants alternate round by round. Returns {variant: {path:
     costs()}}, over every process of the variant."""
     import shutil
     import sys
