@@ -17,13 +17,19 @@ time.sleep(60)
 """
 
 
+# The CPUs this process may use when the tests start: each test must leave
+# them so.
+CPUS = sorted(os.sched_getaffinity(0))
+
+
 def affinity_of_threads(pid):
     return {int(t): os.sched_getaffinity(int(t)) for t in os.listdir("/proc/%d/task" % pid)}
 
 
 class Placement(unittest.TestCase):
     def setUp(self):
-        self.cpus = sorted(os.sched_getaffinity(0))
+        self.assertEqual(sorted(os.sched_getaffinity(0)), CPUS, "an earlier test left this process pinned")
+        self.cpus = CPUS
         self.daemon = subprocess.Popen([sys.executable, "-c", DAEMON], stdout=subprocess.PIPE, text=True)
         self.assertEqual(self.daemon.stdout.readline().strip(), "up")
         self.addCleanup(self.daemon.stdout.close)
@@ -61,6 +67,7 @@ class Placement(unittest.TestCase):
             self.assertTrue(all(c == set(self.cpus[1:]) for c in affinity_of_threads(self.daemon.pid).values()))
         finally:
             undo()
+        self.assertEqual(sorted(os.sched_getaffinity(0)), self.cpus)
 
 
 class Costs(unittest.TestCase):
