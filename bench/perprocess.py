@@ -73,9 +73,10 @@ def login(pamonce, confdir, env, stack, path, n, faults):
 
 
 def placement(daemons):
-    """Runs this process, and so every login process it spawns, on one CPU,
-    and every thread of the daemons (their pids) on the others, when there
-    are two CPUs or more. Returns a function that undoes it."""
+    """Runs the calling thread, and so every login process it spawns
+    (posix_spawn from this thread), on one CPU, and every thread of the
+    daemons (their pids) on the others, when there are two CPUs or more.
+    Returns a function that undoes it."""
     cpus = sorted(os.sched_getaffinity(0))
     if len(cpus) < 2:
         return lambda: None
@@ -191,9 +192,10 @@ def compare(variants, rounds, count, log=None):
     import harness
     import run
     bench = run.Bench()
-    undo = placement(bench.daemons())
+    undo = lambda: None  # noqa: E731
     rng = random.Random(20)
     try:
+        undo = placement(bench.daemons())
         env = bench.env.nss_env()
         groups = {}
         faults = {}

@@ -60,7 +60,9 @@ USERS = ["u%d" % i for i in range(50)]
 
 # The three stacks share every line that is neither pam_faillock's nor
 # pam_vigil's: the password module in auth, pam_permit in account and
-# session, and the password group. libpam reads and sets up every line of
+# session, and the password group. One exception: C's `auth required
+# pam_permit.so`, the line vigil's authfail is skipped to (a jump records
+# no success), part of vigil's pattern (conf/pam.d/vigil-auth). libpam reads and sets up every line of
 # the service file in each process, so a base line that only one stack had
 # would be counted as that module's cost (before 2026-12-05 stack C had four
 # that A and B lacked: 16-39 µs per login process, bench/RESULTS.md).
@@ -563,8 +565,9 @@ def record(out):
               "`bench/pamonce` (C, linked with libpam only, as sshd, sudo, su, login and cron are) runs one "
               "transaction and exits; the parent takes its CPU time (user + system) and wall time from "
               "wait4(). %d rounds of %d processes per stack and path, the four stacks taking turns process by "
-              "process (a fresh random order in each group of four). The login processes run on one CPU and "
-              "the daemons (vigild, `pamloop echo`) on the other: otherwise this VM charges a login that "
+              "process (a fresh random order in each group of four). On a machine with two CPUs or more the login "
+              "processes run on one CPU and the daemons (vigild, `pamloop echo`) on the others: otherwise "
+              "this VM charges a login that "
               "waited on a daemon's CPU move to the next process (`bench/perprocess.py`). The stacks share "
               "every line that is neither module's (session, password). The medians are over every process "
               "of a stack and "

@@ -31,10 +31,10 @@ class Placement(unittest.TestCase):
         self.assertEqual(sorted(os.sched_getaffinity(0)), CPUS, "an earlier test left this process pinned")
         self.cpus = CPUS
         self.daemon = subprocess.Popen([sys.executable, "-c", DAEMON], stdout=subprocess.PIPE, text=True)
-        self.assertEqual(self.daemon.stdout.readline().strip(), "up")
         self.addCleanup(self.daemon.stdout.close)
         self.addCleanup(self.daemon.wait)
         self.addCleanup(self.daemon.kill)
+        self.assertEqual(self.daemon.stdout.readline().strip(), "up")
 
     def test_logins_on_one_cpu_and_every_daemon_thread_on_the_others(self):
         if len(self.cpus) < 2:
