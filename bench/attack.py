@@ -60,7 +60,7 @@ sys.path.insert(0, os.path.join(ROOT, "tests", "e2e"))
 os.environ.setdefault("VIGIL_BUILD_DIR", os.path.join(ROOT, os.environ.get("BUILD_DIR", "build")))
 
 import harness  # noqa: E402
-from procstat import TICK, cpu_of, stat_fields  # noqa: E402
+from procstat import cpu_of, runtime_of, stat_fields  # noqa: E402
 from run import cpu_model  # noqa: E402
 
 COUNTER = os.path.join(harness.BUILD, "bench", "pam_benchcount.so")
@@ -120,17 +120,16 @@ def free_port():
 
 def group_cpu(pgid):
     """CPU seconds of every live process in a process group, with the
-    children each has reaped."""
+    children each has reaped (runtime_of())."""
     total = 0.0
     for d in os.listdir("/proc"):
         if not d.isdigit():
             continue
         try:
-            f = stat_fields(int(d))
+            if int(stat_fields(int(d))[2]) == pgid:
+                total += runtime_of(int(d))
         except (OSError, ValueError):
             continue
-        if int(f[2]) == pgid:
-            total += (int(f[11]) + int(f[12]) + int(f[13]) + int(f[14])) / TICK
     return total
 
 
@@ -142,19 +141,22 @@ def children_of(pid):
         return []
 
 
-def settle(read, quiet=1.0, limit=20.0):
-    """Waits until read() stops moving for `quiet` seconds (the defender has
-    caught up with the log); returns its last value."""
+def settle(read, quiet=1.0, limit=20.0, still=0.002):
+    """Waits until read() moves by no more than `still` seconds of CPU in
+    `quiet` seconds (the defender has caught up with the log: an idle
+    daemon's timers still move a nanosecond count a little); returns its
+    last value."""
     end = time.monotonic() + limit
     last, since = read(), time.monotonic()
+    v = last
     while time.monotonic() < end:
         time.sleep(0.25)
         v = read()
-        if v != last:
+        if v - last > still:
             last, since = v, time.monotonic()
         elif time.monotonic() - since >= quiet:
             break
-    return last
+    return v
 
 
 def pct(values, q):
@@ -259,7 +261,7 @@ class Fail2ban:
             time.sleep(0.2)
 
     def cpu(self):
-        return cpu_of(self.proc.pid)
+        return runtime_of(self.proc.pid)
 
     def banned(self):
         p = subprocess.run(["fail2ban-client", "-c", self.conf, "-s", self.sock, "status", "sshd"],
@@ -320,7 +322,7 @@ class Vigil:
                                      args=self.env.module_args, python=harness.PY, checkpw=""))
 
     def cpu(self):
-        return cpu_of(self.env.proc.pid)
+        return runtime_of(self.env.proc.pid)
 
     def stop(self):
         self.env.close()
@@ -358,7 +360,7 @@ class Floor(Vigil):
                                      args=self.args, python=harness.PY, checkpw=""))
 
     def cpu(self):
-        return cpu_of(self.proc.pid)
+        return runtime_of(self.proc.pid)
 
     def stop(self):
         if self.proc.poll() is None:
@@ -583,8 +585,9 @@ def record(out):
             "- date: %s; machine: %d cores, %s" % (out["date"], out["machine"]["cores"], out["machine"]["cpu"]),
             "- command: `%s`" % out["command"],
             "- %d rounds; in each, every defender in turn (order rotated) takes %d password guesses from hydra "
-            "(16 tasks, one account) through a real sshd on loopback. Medians over the rounds; CPU from /proc "
-            "(10 ms ticks), user + system." % (out["rounds"], out["guesses"]),
+            "(16 tasks, one account) through a real sshd on loopback. Medians over the rounds; CPU from /proc, "
+            "user + system: the daemons' live threads to the nanosecond (schedstat), sshd's reaped "
+            "connections in 10 ms ticks." % (out["rounds"], out["guesses"]),
             "- \"CPU added in sshd\" is sshd's CPU (listener and every connection) minus that of `none` in the "
             "same round; the total is the defender's daemon plus that, for the PAM defenders.",
             ] + (["- floor: vigil's stack with pam_vigil against `pamloop echo`, which answers every call at once "

@@ -1,6 +1,8 @@
-"""bench/perprocess.py's own checks (suite bench): where the login
-processes and the daemons run while they are measured, and how the costs
-and the ratio's interval come out of the groups. Asserts no timing."""
+"""The benchmarks' own measuring helpers (suite bench): bench/perprocess.py,
+where the login processes and the daemons run while they are measured and
+how the costs and the ratio's interval come out of the groups; and
+bench/procstat.py's runtime_of(), a daemon's CPU time with its ended
+threads. Asserts no timing."""
 import os
 import subprocess
 import sys
@@ -8,6 +10,7 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import perprocess  # noqa: E402
+import procstat  # noqa: E402
 
 # A daemon with two threads, both of which must move.
 DAEMON = """import threading, time
@@ -94,6 +97,32 @@ class Costs(unittest.TestCase):
         groups = [{"A": 1000 + (i % 7) * 10, "B": 1000 + (i % 5) * 10, "C": 1100} for i in range(50)]
         c = perprocess.costs(groups)
         self.assertIsNone(c["ratio_95"])
+
+
+# Burns CPU in a thread that then ends, then in its main thread, then waits.
+BURNER = """import threading, time
+def burn(s):
+    end = time.thread_time() + s
+    while time.thread_time() < end:
+        pass
+t = threading.Thread(target=burn, args=(0.15,))
+t.start(); t.join()
+burn(0.1)
+print("burnt", flush=True)
+time.sleep(60)
+"""
+
+
+class RuntimeOf(unittest.TestCase):
+    def test_counts_live_and_ended_threads_like_the_ticks_do(self):
+        p = subprocess.Popen([sys.executable, "-c", BURNER], stdout=subprocess.PIPE, text=True)
+        self.addCleanup(p.stdout.close)
+        self.addCleanup(p.wait)
+        self.addCleanup(p.kill)
+        self.assertEqual(p.stdout.readline().strip(), "burnt")
+        precise, ticks = procstat.runtime_of(p.pid), procstat.cpu_of(p.pid)
+        self.assertGreaterEqual(precise, 0.25)  # both threads' work, the ended one's too
+        self.assertLess(abs(precise - ticks), 3.0 / procstat.TICK)
 
 
 if __name__ == "__main__":
