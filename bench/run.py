@@ -82,22 +82,13 @@ auth     sufficient                  {faillock} authsucc dir={tally} deny=100000
 account  required                    {faillock} dir={tally}
 account  required                    pam_permit.so
 """ + BASE_TAIL
-# pam_vigil as the tests' stack and conf/pam-configs set it up: authfail
-# after the password module (pam_permit is the line its success skips to),
-# authsucc, account, and its optional session and password lines.
-STACK_C = """auth     [success=1 default=ignore]  {matrix} passdb={passdb}
-auth     [default=die]               {module} authfail {args}
-auth     required                    pam_permit.so
-auth     [success=ok ignore=ignore default=die] {module} authsucc {args}
-account  required                    {module} {args}
-account  required                    pam_permit.so
-session  required                    pam_permit.so
-session  optional                    {module} {args}
-password [success=1 default=ignore]  {matrix} passdb={passdb}
-password requisite                   pam_deny.so
-password required                    pam_permit.so
-password optional                    {module} {args}
-"""
+# pam_vigil as the tests' stack (harness.STACK) and conf/pam-configs set it
+# up: authfail after the password module (pam_permit is the line its success
+# skips to), authsucc, account, and its optional session and password lines;
+# plus the base account line A and B have.
+_VIGIL_ACCOUNT = "account  required                                 {module} {args}\n"
+assert _VIGIL_ACCOUNT in harness.STACK
+STACK_C = harness.STACK.replace(_VIGIL_ACCOUNT, _VIGIL_ACCOUNT + "account  required                                 pam_permit.so\n")
 
 
 def cpu_model():
