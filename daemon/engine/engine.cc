@@ -165,8 +165,18 @@ void Engine::process_batch(std::deque<Job>& jobs, bool defer) {
   auto txn = std::make_unique<Txn>(Txn{clock_.now(), settings_.lockout, settings_.totp,
                                        settings_.devices, settings_.block, settings_.throttle,
                                        false, {}, {}});
-  for (auto& job : jobs) job(*txn);
-  if (defer && (!dirty_.empty() || !ops_.empty())) {
+  // A job that left nothing waiting for the commit answered at once (its
+  // answer is posted, or it had none to give).
+  bool answered_at_once = false;
+  for (auto& job : jobs) {
+    const std::size_t waiting = txn->after_commit.size();
+    job(*txn);
+    if (txn->after_commit.size() == waiting) answered_at_once = true;
+  }
+  // Deferred only behind answers given at once: when every job waits for
+  // the commit (a lone failure report), posting it would only cost the I/O
+  // thread one more turn of its loop before the answers.
+  if (defer && answered_at_once && (!dirty_.empty() || !ops_.empty())) {
     MutexLock lock(mu_);
     if (mode_ == Mode::kPosted) {
       // The answers given at once are already posted: they go out first.

@@ -14,10 +14,11 @@
 //    holding every bucket it changed (group commit).
 //  * A protective change (a failure, a lock, a reset) is answered only after
 //    its commit. A success that only relaxes state is answered at once and
-//    committed with its batch. Under start(post) the batch's commit is
-//    itself posted, behind the answers given at once, so those go out
-//    before the commit's writes; the next batch commits it first if it runs
-//    sooner, and stop() commits it.
+//    committed with its batch. Under start(post), when a job of the batch
+//    was answered at once, the batch's commit is itself posted, behind those
+//    answers, so they go out before the commit's writes; the next batch
+//    commits it first if it runs sooner, and stop() commits it. A batch
+//    whose every job waits for the commit commits at once.
 //  * While the store is failing (the last commit failed), successes wait for
 //    their batch's commit too: nothing is allowed that could not be recorded.
 //  * When a commit fails, the waiting callers get a failed Status (they fail

@@ -189,8 +189,10 @@ TEST_F(EngineTest, StateIsCommittedBeforeTheAnswer) {
 }
 
 // Under start(post), as in vigild: a success is answered before its batch's
-// commit (which is posted behind the answer); a failure only after it; and a
-// batch that comes before the posted commit runs commits it first.
+// commit (which is posted behind the answer); a failure only after it, and a
+// batch of failures alone commits at once, in the same turn (nothing was
+// answered that the commit should follow); a batch that comes before a
+// posted commit commits it first; stop() commits a posted one.
 TEST_F(EngineTest, PostedBatchAnswersSuccessBeforeCommitAndFailureAfter) {
   auto flaky = std::make_unique<FlakyStore>(open_store());
   FlakyStore* f = flaky.get();
@@ -206,14 +208,17 @@ TEST_F(EngineTest, PostedBatchAnswersSuccessBeforeCommitAndFailureAfter) {
   };
   // One failure on record first, so that the success below changes state.
   std::optional<ReportResult> fail1;
-  e.report(alice_report("f1", Outcome::kFailure), [&](ReportResult r) { fail1 = std::move(r); });
-  run_one();  // the batch: decided, its commit posted
-  EXPECT_FALSE(fail1) << "a failure is answered only after its commit";
-  EXPECT_EQ(f->commits.load(), 0);
-  run_one();  // the commit
+  int commits_at_fail1 = -1;
+  e.report(alice_report("f1", Outcome::kFailure), [&](ReportResult r) {
+    commits_at_fail1 = f->commits.load();
+    fail1 = std::move(r);
+  });
+  EXPECT_FALSE(fail1) << "nothing is decided before the posted batch runs";
+  run_one();  // the batch: decided, committed, answered
   ASSERT_TRUE(fail1);
   EXPECT_TRUE(fail1->status.ok());
-  EXPECT_EQ(f->commits.load(), 1);
+  EXPECT_EQ(commits_at_fail1, 1) << "a failure is answered only after its commit";
+  EXPECT_TRUE(posted.empty()) << "a batch of failures alone posts no commit";
 
   int commits_at_answer = -1;
   e.report(alice_report("s1", Outcome::kSuccess), [&](ReportResult r) {
@@ -228,23 +233,33 @@ TEST_F(EngineTest, PostedBatchAnswersSuccessBeforeCommitAndFailureAfter) {
   e.report(alice_report("f2", Outcome::kFailure), [&](ReportResult r) { fail2 = std::move(r); });
   auto commit_fn = std::move(posted.front());
   posted.pop_front();
-  run_one();  // the new batch
-  EXPECT_EQ(f->commits.load(), 2) << "the earlier batch committed before the new one ran";
-  commit_fn();  // the stale posted commit: the new batch's commit, now
+  run_one();  // the new batch: the earlier commit, then its own
   ASSERT_TRUE(fail2);
+  EXPECT_EQ(f->commits.load(), 3) << "the earlier batch committed before the new one ran";
+  commit_fn();  // the stale posted commit: nothing left to commit
   EXPECT_EQ(f->commits.load(), 3);
   EXPECT_EQ(fail2->state.failures.size(), 1u) << "the success reset the count, then one failure";
-  // stop() commits what is left.
-  bool answered = false;
-  e.report(alice_report("f3", Outcome::kFailure), [&](ReportResult) { answered = true; });
+  // A failure and a success in one batch: the success answered at once, the
+  // commit posted behind it, the failure answered after the commit.
+  bool f3_answered = false, s2_answered = false;
+  int commits_at_s2 = -1;
+  e.report(alice_report("f3", Outcome::kFailure), [&](ReportResult) { f3_answered = true; });
+  e.report(alice_report("s2", Outcome::kSuccess), [&](ReportResult) {
+    s2_answered = true;
+    commits_at_s2 = f->commits.load();
+  });
   run_one();
-  EXPECT_FALSE(answered);
+  EXPECT_TRUE(s2_answered);
+  EXPECT_EQ(commits_at_s2, 3) << "the success went out before the commit";
+  EXPECT_FALSE(f3_answered) << "the failure waits for the posted commit";
+  ASSERT_EQ(posted.size(), 1u);
+  // stop() commits what is left.
   e.stop();
   engine.reset();  // closes the store: it holds SQLite's lock while open
-  EXPECT_TRUE(answered);
+  EXPECT_TRUE(f3_answered);
   auto rec = open_store()->load("uid:1001");
   ASSERT_TRUE(rec.ok() && rec->has_value());
-  EXPECT_EQ((*rec)->state.failures.size(), 2u);
+  EXPECT_EQ((*rec)->state.failures.size(), 0u) << "s2 came after f3 in the batch and reset the count";
 }
 
 TEST_F(EngineTest, FailedCommitFailsClosedAndRetries) {
