@@ -34,7 +34,11 @@ script turns sshd's stderr into syslog lines in a file (as rsyslog would;
 that work is not counted for anyone). Everything runs on loopback, bounded
 in count and time, and everything started is stopped: the sshd listeners,
 the defenders, the test account (useradd/userdel) and the PAM service files
-in /etc/pam.d. Needs root.
+in /etc/pam.d. Those last two are written into a private copy of /etc: the
+script runs in a mount namespace of its own (unshare), with that copy
+mounted over /etc, so the host's /etc is never written, even by a run that
+is killed, and nothing else that reads it meanwhile (another test, the
+package test's snapshot of /etc/pam.d) sees the benchmark. Needs root.
 
   bench/attack.py              full run (8 rounds of 500 guesses per defender, about 9 minutes)
   bench/attack.py --quick      a few seconds per defender: proves it works
@@ -617,6 +621,29 @@ def missing_tools():
     return [k for k, v in need.items() if not v or not os.path.exists(v)]
 
 
+NAMESPACE_ENV = "VIGIL_ATTACK_PRIVATE_ETC"
+
+
+def enter_private_etc():
+    """Runs this script again in a mount namespace of its own (the first
+    call execs `unshare`, and does not return); there, mounts a private copy
+    of /etc over /etc. Returns a function that undoes the mount and removes
+    the copy."""
+    if os.environ.get(NAMESPACE_ENV) != "1":
+        os.environ[NAMESPACE_ENV] = "1"
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os.execvp("unshare", ["unshare", "--mount", "--propagation", "private", sys.executable] + sys.argv)
+    copy = tempfile.mkdtemp(prefix="vigilatk-etc-")
+    subprocess.run(["cp", "-a", "/etc/.", copy], check=True)
+    subprocess.run(["mount", "--bind", copy, "/etc"], check=True)
+
+    def undo():
+        subprocess.run(["umount", "/etc"], check=False)
+        shutil.rmtree(copy, ignore_errors=True)
+    return undo
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="a few seconds per defender, to prove it works")
@@ -654,6 +681,16 @@ def main():
         skipped["floor"] = "bench/pamloop not built"
     defenders = [x for x in defenders if x not in skipped]
     hydra_timeout = 120 + guesses  # hydra manages 50-60 guesses a second here; bounded all the same
+    undo_etc = enter_private_etc()
+    try:
+        runs = run_all(defenders, rounds, guesses, hydra_timeout, skipped)
+    finally:
+        undo_etc()
+    return report(a, defenders, rounds, guesses, runs, skipped)
+
+
+def run_all(defenders, rounds, guesses, hydra_timeout, skipped):
+    """Every round, every defender in turn (the order rotated)."""
     world = World()
     runs = []
     try:
@@ -671,6 +708,10 @@ def main():
                     raise
     finally:
         world.close()
+    return runs
+
+
+def report(a, defenders, rounds, guesses, runs, skipped):
     summary = summarize(runs, defenders)
     out = {"machine": {"cores": os.cpu_count(), "cpu": cpu_model()},
            "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
