@@ -621,29 +621,6 @@ def missing_tools():
     return [k for k, v in need.items() if not v or not os.path.exists(v)]
 
 
-NAMESPACE_ENV = "VIGIL_ATTACK_PRIVATE_ETC"
-
-
-def enter_private_etc():
-    """Runs this script again in a mount namespace of its own (the first
-    call execs `unshare`, and does not return); there, mounts a private copy
-    of /etc over /etc. Returns a function that undoes the mount and removes
-    the copy."""
-    if os.environ.get(NAMESPACE_ENV) != "1":
-        os.environ[NAMESPACE_ENV] = "1"
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os.execvp("unshare", ["unshare", "--mount", "--propagation", "private", sys.executable] + sys.argv)
-    copy = tempfile.mkdtemp(prefix="vigilatk-etc-")
-    subprocess.run(["cp", "-a", "/etc/.", copy], check=True)
-    subprocess.run(["mount", "--bind", copy, "/etc"], check=True)
-
-    def undo():
-        subprocess.run(["umount", "/etc"], check=False)
-        shutil.rmtree(copy, ignore_errors=True)
-    return undo
-
-
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="a few seconds per defender, to prove it works")
@@ -681,7 +658,7 @@ def main():
         skipped["floor"] = "bench/pamloop not built"
     defenders = [x for x in defenders if x not in skipped]
     hydra_timeout = 120 + guesses  # hydra manages 50-60 guesses a second here; bounded all the same
-    undo_etc = enter_private_etc()
+    undo_etc = harness.enter_private_etc()
     try:
         runs = run_all(defenders, rounds, guesses, hydra_timeout, skipped)
     finally:

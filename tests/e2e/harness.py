@@ -12,6 +12,7 @@ import signal
 import socket
 import stat
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -169,6 +170,33 @@ def wait_for_fresh_step(margin=5):
     left = 30 - (time.time() % 30)
     if left < margin:
         time.sleep(left + 0.2)
+
+
+PRIVATE_ETC_ENV = "VIGIL_PRIVATE_ETC"
+
+
+def enter_private_etc():
+    """For a script that adds accounts or PAM service files as root: runs it
+    again in a mount namespace of its own (the first call execs `unshare`
+    and does not return), where a private copy of /etc is mounted over
+    /etc. The host's /etc is never written, even if the script is killed,
+    and nothing else that reads it meanwhile sees the changes. Returns a
+    function that undoes the mount and removes the copy."""
+    if os.environ.get(PRIVATE_ETC_ENV) != "1":
+        os.environ[PRIVATE_ETC_ENV] = "1"
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os.execvp("unshare", ["unshare", "--mount", "--propagation", "private", sys.executable] + sys.argv)
+    copy = tempfile.mkdtemp(prefix="vigil-etc-")
+    # "/etc/." also gives the copy /etc's own owner and mode (0755), which
+    # every other uid needs to reach ld.so.cache and passwd through it.
+    subprocess.run(["cp", "-a", "/etc/.", copy], check=True)
+    subprocess.run(["mount", "--bind", copy, "/etc"], check=True)
+
+    def undo():
+        subprocess.run(["umount", "/etc"], check=False)
+        shutil.rmtree(copy, ignore_errors=True)
+    return undo
 
 
 def chain_is_safe(path):

@@ -13,7 +13,7 @@ import time
 import unittest
 
 from harness import (ADMIN_SOCKET_GROUP, PAM_AUTH_ERR, PAM_SUCCESS, SOURCE, VIGILD, AuditSession, Env,
-                     VigilTestCase, oathtool, raw_call, wait_for_fresh_step)
+                     VigilTestCase, enter_private_etc, oathtool, raw_call, wait_for_fresh_step)
 
 UID = {"root": 0, "alice": 1001, "bob": 1002, "carol": 1003, "dave": 1004}
 ADMIN_GID = ADMIN_SOCKET_GROUP[1]
@@ -549,4 +549,11 @@ class SingleAdmin(RecoveryCase):
 
 
 if __name__ == "__main__":
-    unittest.main(verbosity=2)
+    # As root, test_the_password_of_a_local_account_is_expired adds a real
+    # account (useradd, chpasswd, chage): in a private copy of /etc.
+    undo_etc = enter_private_etc() if os.geteuid() == 0 else (lambda: None)
+    try:
+        ok = unittest.main(verbosity=2, exit=False).result.wasSuccessful()
+    finally:
+        undo_etc()
+    raise SystemExit(0 if ok else 1)
