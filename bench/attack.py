@@ -170,16 +170,6 @@ def pct(values, q):
     return v[min(len(v) - 1, int(round(q * (len(v) - 1))))]
 
 
-def cleanup_leftovers():
-    """Accounts and PAM services an interrupted run left behind."""
-    for p in pwd.getpwall():
-        if p.pw_name.startswith(PREFIX):
-            subprocess.run(["userdel", p.pw_name], capture_output=True)
-    for f in os.listdir("/etc/pam.d"):
-        if f.startswith(PREFIX + "-"):
-            os.unlink(os.path.join("/etc/pam.d", f))
-
-
 class Sshd:
     """One sshd listener. With `relay`, its log goes through a thread that
     writes it as syslog lines, for the log readers."""
@@ -377,7 +367,6 @@ class World:
     """The account, the host key, the password file: shared by every run."""
 
     def __init__(self):
-        cleanup_leftovers()
         self.work = tempfile.mkdtemp(prefix="vigil-attack-", dir=harness.scratch_parent())
         os.chmod(self.work, 0o755)
         self.user = PREFIX + secrets.token_hex(3)
